@@ -1,0 +1,138 @@
+# Praxis: one hand-written GNU make file. `make help` lists the targets.
+#
+# Everything built goes under $(BUILD) (build/ by default, build/asan for
+# `make asan`); generated protobuf-c code goes to $(BUILD)/gen and is never
+# committed.
+
+BUILD    ?= build
+SERVICES := patients
+SAN      ?=
+PKGS     := libczmq libzmq libprotobuf-c lmdb jansson
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+# -Wno-format-truncation: every snprintf here truncates on purpose.
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+            -Wstrict-prototypes -Wno-missing-field-initializers \
+            -Wno-format-truncation -fno-omit-frame-pointer -MMD -MP $(SAN)
+CPPFLAGS += -Icommon -I$(BUILD)/gen -Itests/integration $(foreach s,$(SERVICES),-Iservices/$(s)) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS  += $(SAN)
+
+GEN      := $(BUILD)/gen
+OBJ      := $(BUILD)/obj
+BIN      := $(BUILD)/bin
+
+PROTOS       := $(wildcard proto/*.proto) $(wildcard tests/proto/*.proto)
+PROTO_C      := $(patsubst %.proto,$(GEN)/%.pb-c.c,$(notdir $(PROTOS)))
+PROTO_H      := $(PROTO_C:.c=.h)
+# libpm holds the envelope protocol (and the selftests' test messages);
+# each service's own messages are linked with the service and with pmctl.
+LIB_PROTO    := $(OBJ)/gen/pm.pb-c.o $(OBJ)/gen/pm_test.pb-c.o
+
+COMMON_SRC   := $(filter-out common/pm_selftest.c,$(wildcard common/*.c))
+COMMON_OBJ   := $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRC))
+LIBPM        := $(BUILD)/lib/libpm.a
+
+# A service is services/<name>/: <name>_schema.c (names and message types,
+# shared with pmctl) plus its handlers and main.c.
+SCHEMA_OBJ   := $(foreach s,$(SERVICES),$(OBJ)/services/$(s)/$(s)_schema.o $(OBJ)/gen/$(s).pb-c.o)
+svc_objs      = $(patsubst %.c,$(OBJ)/%.o,$(wildcard services/$(1)/*.c)) $(OBJ)/gen/$(1).pb-c.o
+
+TEST_TOOLS   := $(patsubst tests/tools/%.c,$(BIN)/%,$(wildcard tests/tools/*.c))
+ITESTS       := $(patsubst tests/integration/test_%.c,$(BIN)/itest_%,$(wildcard tests/integration/test_*.c))
+ITEST_LIB    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c)))
+BENCHES      := $(patsubst tests/bench/%.c,$(BIN)/%,$(wildcard tests/bench/*.c))
+
+PROGRAMS     := $(foreach s,$(SERVICES),$(BIN)/pm-$(s)) $(BIN)/pmctl $(BIN)/pm_selftest
+
+.PHONY: all deps run demo test test-unit test-integration asan bench memcheck clean help format
+all: deps-check $(PROGRAMS) $(TEST_TOOLS) $(ITESTS) $(BENCHES)
+
+help:
+	@echo "make            build everything into $(BUILD)/"
+	@echo "make run        start Praxis on loopback, data under ./var (Ctrl-C stops it)"
+	@echo "make test       selftests + integration tests; ends with 'N passed, N failed'"
+	@echo "make asan       build under ASan+UBSan into build/asan and run the tests"
+	@echo "make bench      durable throughput/latency of patients.Register"
+	@echo "make memcheck   selftests under valgrind"
+	@echo "make deps       install the Debian packages build, tests and run need"
+
+# Missing packages are installed (as root) or named (otherwise) before a build.
+deps-check:
+	@deploy/install-deps.sh --check >/dev/null 2>&1 || deploy/install-deps.sh
+deps:
+	deploy/install-deps.sh
+.PHONY: deps-check
+
+# Generated sources are kept, never treated as disposable intermediates.
+.SECONDARY:
+
+# --- generated protobuf-c code ------------------------------------------
+vpath %.proto proto tests/proto
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: %.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=$(dir $<) --c_out=$(GEN) $<
+
+# Every object may include any generated header: generate them first.
+$(OBJ)/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(OBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
+
+$(LIBPM): $(COMMON_OBJ) $(LIB_PROTO)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# --- programs ---------------------------------------------------------
+.SECONDEXPANSION:
+$(BIN)/pm-%: $$(call svc_objs,$$*) $(LIBPM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/pmctl: $(OBJ)/tools/pmctl/pmctl.o $(SCHEMA_OBJ) $(LIBPM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/pm_selftest: $(OBJ)/common/pm_selftest.o $(LIBPM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/itest_%: $(OBJ)/tests/integration/test_%.o $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/%: $(OBJ)/tests/tools/%.o $(SCHEMA_OBJ) $(LIBPM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/%: $(OBJ)/tests/bench/%.o $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPM)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- running -------------------------------------------------------------
+run: all
+	deploy/run-local.sh $(BIN)
+
+test: all
+	tests/run-tests.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+bench: all
+	$(BIN)/bench_register
+
+memcheck: all
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	    $(BIN)/pm_selftest
+
+format:
+	clang-format -i common/*.[ch] services/*/*.[ch] tools/*/*.c tests/*/*.[ch]
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,1322 @@
+/*  pm_server.c: the service runtime (see pm_server.h for the shape).
+
+    Memory: a request's frames are copied once into its pending slot; the
+    Request and its body are unpacked with protobuf-c's default allocator
+    and freed after the reply is sent. Events are packed once, stored, and
+    the same bytes are published after the commit.                       */
+#include <assert.h>
+#include <czmq.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pm_cfg.h"
+#include "pm_client.h"
+#include "pm_evlog.h"
+#include "pm_id.h"
+#include "pm_log.h"
+#include "pm_server.h"
+#include "pm_sock.h"
+
+#define IDENTITY_MAX 256      //  libzmq routing ids are at most 255 bytes
+#define CLIENT_ID_MAX 64
+#define REPLY_KEY_MAX (CLIENT_ID_MAX + 1 + 8)
+#define EXPIRE_EVERY_MS 60000 //  reply expiry and stale-reader checks
+#define EXPIRE_PER_PASS 10000 //  bounded work per pass keeps batches prompt
+#define FOLLOW_TICK_MS 250
+#define FOLLOW_RETRY_MS 2000  //  an unanswered catch-up read is resent
+#define FOLLOW_PAGE 500       //  events asked for per catch-up read
+#define FOLLOW_DRAIN 1000     //  live events taken per wake-up
+
+typedef struct {
+    const pm_command_def_t *def; //  from the schema
+    pm_handler_fn *fn;           //  the service's handler
+} s_binding_t;
+
+//  An event waiting for its commit before it is published.
+typedef struct {
+    char *topic;   //  the event type
+    uint8_t *data; //  the packed pm.Event, as stored
+    size_t len;
+} s_outbound_t;
+
+//  A write request waiting for its batch.
+typedef struct {
+    uint8_t identity[IDENTITY_MAX]; //  ROUTER routing id of the client
+    size_t identity_len;
+    Pm__Request *request;           //  unpacked envelope (owned)
+    ProtobufCMessage *body;         //  unpacked body (owned), may be NULL
+    const s_binding_t *binding;
+    uint8_t *reply;                 //  packed pm.Reply, after the batch ran
+    size_t reply_len;
+} s_pending_t;
+
+//  A stream this service follows.
+typedef struct {
+    pm_server_t *server;
+    char source[32];              //  the producer, e.g. "staffing"
+    pm_apply_fn *apply;
+    pm_reset_fn *reset;
+    pm_client_t *client;          //  catch-up reads
+    zsock_t *sub;                 //  live events
+    char stream_id[PM_ID_MAX];    //  the stream the cursor belongs to
+    uint64_t cursor;              //  last seq applied (durable)
+    uint64_t known_high;          //  highest seq the producer announced
+    uint64_t inflight;            //  request id of the catch-up read, or 0
+    int64_t inflight_at;          //  when it was sent (mono ms)
+    uint64_t applied;             //  events applied since start
+    uint64_t failed;              //  events whose apply failed (logged)
+} s_follower_t;
+
+struct _pm_ctx_t {
+    pm_server_t *server;
+    MDB_txn *txn;
+    const Pm__Request *request; //  NULL in a follower
+    int64_t now;
+    bool writable;
+    uint64_t mark_seq;          //  event log position when the unit began
+    size_t mark_outbox;         //  outbox length when the unit began
+    char field[128];            //  error: offending field
+    char message[512];          //  error: human text
+    uint8_t *body;              //  reply body (malloc'd), may be NULL
+    size_t body_len;
+};
+
+struct _pm_server_t {
+    const pm_schema_t *schema;
+    void *state;                //  the service's, for handlers
+    char *data_dir;
+    pm_store_t *store;
+    pm_evlog_t *evlog;
+    MDB_dbi replies;            //  client_id \0 be64 request_id -> be64 time + Reply
+    MDB_dbi reply_times;        //  be64 time + reply key -> ""
+    MDB_dbi cursors;            //  source -> pm.ConsumerLag (stream_id, cursor)
+    zhashx_t *bindings;         //  type -> s_binding_t
+    zsock_t *router;
+    zsock_t *pub;
+    void *router_handle;        //  raw libzmq sockets for the hot path
+    void *pub_handle;
+    zloop_t *loop;
+    s_pending_t *batch;
+    size_t batch_len;
+    size_t batch_max;
+    s_outbound_t *outbox;
+    size_t outbox_len;
+    size_t outbox_cap;
+    zlistx_t *followers;        //  s_follower_t
+    size_t max_request;
+    int64_t reply_ttl_ms;
+    uint32_t events_read_max;
+    int heartbeat_ms;
+    int64_t clock_offset_ms;
+    int64_t started_at;
+    uint64_t requests;
+    uint64_t batches;
+    bool write_failing;         //  the last batch could not commit
+    char commands_endpoint[256];
+    char events_endpoint[256];
+};
+
+static void s_follower_destroy (void **item);
+
+//  --------------------------------------------------------------------------
+//  The runtime's clock. PM_CLOCK_OFFSET_MS shifts it, for drills and
+//  tests of what happens days from now.
+static int64_t
+s_now (pm_server_t *self)
+{
+    return pm_clock_wall_ms () + self->clock_offset_ms;
+}
+
+//  Writes the bound endpoints to <data dir>/endpoints (atomically), so a
+//  supervisor or a test that bound to port '*' knows where to connect.
+static void
+s_write_endpoints (pm_server_t *self)
+{
+    char path[1024], tmp[1100];
+    snprintf (path, sizeof path, "%s/endpoints", self->data_dir);
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen (tmp, "w");
+    if (f) {
+        fprintf (f, "commands=%s\nevents=%s\n", self->commands_endpoint,
+                 self->events_endpoint);
+        fclose (f);
+        rename (tmp, path);
+    }
+}
+
+static void
+s_binding_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static pm_err s_handle_events_read (pm_ctx_t *ctx, const ProtobufCMessage *body);
+static pm_err s_handle_health (pm_ctx_t *ctx, const ProtobufCMessage *body);
+
+//  --------------------------------------------------------------------------
+//  Creates the server: settings, store, event log, sockets.
+pm_server_t *
+pm_server_new (const pm_schema_t *schema, void *state)
+{
+    assert (schema && schema->service);
+    pm_server_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->schema = schema;
+    self->state = state;
+    self->started_at = pm_clock_wall_ms ();
+
+    char dir[1024];
+    const char *data_dir = pm_cfg_get ("PM_DATA_DIR", NULL);
+    if (!data_dir || strstr (data_dir, "<service>")) {
+        mkdir ("./var", 0700);
+        snprintf (dir, sizeof dir, "./var/%s", schema->service);
+    }
+    else {
+        snprintf (dir, sizeof dir, "%s", data_dir);
+    }
+    self->data_dir = strdup (dir);
+    self->batch_max = (size_t) pm_cfg_int ("PM_BATCH_MAX", 256);
+    if (self->batch_max < 1) {
+        self->batch_max = 1;
+    }
+    self->max_request = (size_t) pm_cfg_int ("PM_MAX_REQUEST", 1 << 20);
+    self->reply_ttl_ms = pm_cfg_int ("PM_REPLY_TTL_S", 86400) * 1000;
+    self->events_read_max = (uint32_t) pm_cfg_int ("PM_EVENTS_READ_MAX", 1000);
+    self->heartbeat_ms = (int) pm_cfg_int ("PM_HEARTBEAT_MS", 1000);
+    self->clock_offset_ms = pm_cfg_int ("PM_CLOCK_OFFSET_MS", 0);
+    self->batch = calloc (self->batch_max, sizeof *self->batch);
+    self->bindings = zhashx_new ();
+    zhashx_set_destructor (self->bindings, s_binding_free);
+    self->followers = zlistx_new ();
+    zlistx_set_destructor (self->followers, s_follower_destroy);
+
+    self->store = pm_store_new (self->data_dir,
+                                (size_t) pm_cfg_int ("PM_MAP_SIZE", 1LL << 30),
+                                (size_t) pm_cfg_int ("PM_MAP_MAX", 64LL << 30));
+    if (!self->store
+        || !(self->evlog = pm_evlog_new (self->store, schema->service))
+        || pm_store_dbi (self->store, "$replies", 0, &self->replies) != PM_OK
+        || pm_store_dbi (self->store, "$reply_times", 0, &self->reply_times)
+               != PM_OK
+        || pm_store_dbi (self->store, "$cursors", 0, &self->cursors) != PM_OK) {
+        pm_server_destroy (&self);
+        return NULL;
+    }
+
+    char bind[256];
+    pm_cfg_bind (schema->service, "ENDPOINT", bind, sizeof bind);
+    self->router = pm_sock_router (bind);
+    pm_cfg_bind (schema->service, "EVENTS", bind, sizeof bind);
+    self->pub = pm_sock_pub (bind, (int) pm_cfg_int ("PM_PUB_HWM", 100000));
+    if (!self->router || !self->pub) {
+        pm_server_destroy (&self);
+        return NULL;
+    }
+    self->router_handle = zsock_resolve (self->router);
+    self->pub_handle = zsock_resolve (self->pub);
+    pm_sock_last_endpoint (self->router, self->commands_endpoint,
+                           sizeof self->commands_endpoint);
+    pm_sock_last_endpoint (self->pub, self->events_endpoint,
+                           sizeof self->events_endpoint);
+    pm_server_handle (self, "pm.EventsRead", s_handle_events_read);
+    pm_server_handle (self, "pm.Health", s_handle_health);
+    return self;
+}
+
+//  --------------------------------------------------------------------------
+void
+pm_server_destroy (pm_server_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        pm_server_t *self = *self_p;
+        zloop_destroy (&self->loop);
+        zlistx_destroy (&self->followers);
+        zsock_destroy (&self->router);
+        zsock_destroy (&self->pub);
+        zhashx_destroy (&self->bindings);
+        pm_evlog_destroy (&self->evlog);
+        pm_store_destroy (&self->store);
+        free (self->batch);
+        free (self->outbox);
+        free (self->data_dir);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+pm_store_t *
+pm_server_store (pm_server_t *self)
+{
+    return self->store;
+}
+
+//  --------------------------------------------------------------------------
+//  Binds a handler to a command of the schema.
+void
+pm_server_handle (pm_server_t *self, const char *type, pm_handler_fn *fn)
+{
+    const pm_command_def_t *def = pm_schema_command (self->schema, type);
+    assert (def); //  a handler for a command the schema does not declare
+    s_binding_t *binding = calloc (1, sizeof *binding);
+    assert (binding);
+    binding->def = def;
+    binding->fn = fn;
+    zhashx_update (self->bindings, def->type, binding);
+}
+
+//  --- handler context ----------------------------------------------------
+
+MDB_txn *
+pm_ctx_txn (pm_ctx_t *ctx)
+{
+    return ctx->txn;
+}
+
+int64_t
+pm_ctx_now (pm_ctx_t *ctx)
+{
+    return ctx->now;
+}
+
+void *
+pm_ctx_state (pm_ctx_t *ctx)
+{
+    return ctx->server->state;
+}
+
+const Pm__Request *
+pm_ctx_request (pm_ctx_t *ctx)
+{
+    return ctx->request;
+}
+
+pm_err
+pm_ctx_fail (pm_ctx_t *ctx, pm_err code, const char *field, const char *fmt,
+             ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (ctx->message, sizeof ctx->message, fmt, args);
+    va_end (args);
+    snprintf (ctx->field, sizeof ctx->field, "%s", field ? field : "");
+    return code;
+}
+
+pm_err
+pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg)
+{
+    free (ctx->body);
+    ctx->body_len = protobuf_c_message_get_packed_size (msg);
+    ctx->body = malloc (ctx->body_len ? ctx->body_len : 1);
+    assert (ctx->body);
+    protobuf_c_message_pack (msg, ctx->body);
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Appends an event in the current transaction; published after commit.
+pm_err
+pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,
+             const char *subject, const ProtobufCMessage *data)
+{
+    assert (ctx->writable); //  a read handler emitting is a bug
+    pm_server_t *self = ctx->server;
+    char causation[CLIENT_ID_MAX + 24] = "";
+    Pm__Event event = PM__EVENT__INIT;
+    event.type = (char *) type;
+    event.has_time = 1;
+    event.time = ctx->now;
+    event.site_id = (char *) site_id;
+    event.subject = (char *) subject;
+    if (ctx->request) {
+        snprintf (causation, sizeof causation, "%s/%llu",
+                  ctx->request->client_id,
+                  (unsigned long long) ctx->request->request_id);
+        event.causation_id = causation;
+        event.correlation_id = ctx->request->correlation_id
+                                   ? ctx->request->correlation_id
+                                   : causation;
+        event.actor = ctx->request->actor;
+    }
+    size_t size = protobuf_c_message_get_packed_size (data);
+    uint8_t stack[2048];
+    uint8_t *packed_data = size <= sizeof stack ? stack : malloc (size);
+    assert (packed_data);
+    protobuf_c_message_pack (data, packed_data);
+    event.has_data = 1;
+    event.data.data = packed_data;
+    event.data.len = size;
+
+    uint8_t *packed;
+    size_t len;
+    pm_err rc = pm_evlog_append (self->evlog, ctx->txn, &event, &packed, &len);
+    if (packed_data != stack) {
+        free (packed_data);
+    }
+    if (rc != PM_OK) {
+        return rc;
+    }
+    if (self->outbox_len == self->outbox_cap) {
+        self->outbox_cap = self->outbox_cap ? self->outbox_cap * 2 : 64;
+        self->outbox = realloc (self->outbox,
+                                self->outbox_cap * sizeof *self->outbox);
+        assert (self->outbox);
+    }
+    s_outbound_t *out = &self->outbox[self->outbox_len++];
+    out->topic = strdup (type);
+    out->data = packed;
+    out->len = len;
+    return PM_OK;
+}
+
+//  --- the write path ------------------------------------------------------
+
+//  Drops outbox entries from `from` on (their transaction rolled back).
+static void
+s_outbox_truncate (pm_server_t *self, size_t from)
+{
+    for (size_t i = from; i < self->outbox_len; i++) {
+        free (self->outbox[i].topic);
+        free (self->outbox[i].data);
+    }
+    self->outbox_len = from;
+}
+
+//  Publishes what the last commit made durable.
+static void
+s_outbox_publish (pm_server_t *self)
+{
+    for (size_t i = 0; i < self->outbox_len; i++) {
+        s_outbound_t *out = &self->outbox[i];
+        zmq_send (self->pub_handle, out->topic, strlen (out->topic),
+                  ZMQ_SNDMORE);
+        zmq_send (self->pub_handle, out->data, out->len, 0);
+    }
+    s_outbox_truncate (self, 0);
+}
+
+//  Starts one unit of work (a request, an event) nested in `parent`, so
+//  that its failure rolls back only its own writes and events.
+static pm_err
+s_unit_begin (pm_server_t *self, MDB_txn *parent, pm_ctx_t *ctx)
+{
+    ctx->server = self;
+    ctx->writable = true;
+    ctx->mark_seq = pm_evlog_pending_seq (self->evlog);
+    ctx->mark_outbox = self->outbox_len;
+    return pm_store_begin (self->store, parent, true, &ctx->txn);
+}
+
+//  Ends the unit: keeps it on PM_OK, rolls it back otherwise. Returns the
+//  unit's final code (a failed nested commit turns OK into its error).
+static pm_err
+s_unit_end (pm_server_t *self, pm_ctx_t *ctx, pm_err rc)
+{
+    if (rc == PM_OK) {
+        rc = pm_store_commit (ctx->txn);
+    }
+    else {
+        pm_store_abort (ctx->txn);
+    }
+    ctx->txn = NULL;
+    if (rc != PM_OK) {
+        pm_evlog_rewind (self->evlog, ctx->mark_seq);
+        s_outbox_truncate (self, ctx->mark_outbox);
+    }
+    return rc;
+}
+
+typedef pm_err (s_write_fn) (pm_server_t *self, MDB_txn *txn, void *arg);
+
+//  Runs `fn` in one write transaction and commits it (one fsync). When the
+//  map is full, everything is rolled back, the map grown and `fn` run
+//  again. Events are published only after a successful commit.
+static pm_err
+s_write (pm_server_t *self, s_write_fn *fn, void *arg)
+{
+    for (;;) {
+        MDB_txn *txn;
+        pm_err rc = pm_store_begin (self->store, NULL, true, &txn);
+        if (rc == PM_OK) {
+            rc = fn (self, txn, arg);
+            if (rc == PM_OK) {
+                rc = pm_store_commit (txn);
+            }
+            else {
+                pm_store_abort (txn);
+            }
+        }
+        if (rc == PM_OK) {
+            pm_evlog_commit (self->evlog);
+            s_outbox_publish (self);
+            self->write_failing = false;
+            return PM_OK;
+        }
+        pm_evlog_rewind (self->evlog, pm_evlog_high_seq (self->evlog));
+        s_outbox_truncate (self, 0);
+        if (rc == PM_EFULL && pm_store_grow (self->store) == PM_OK) {
+            continue;
+        }
+        self->write_failing = true;
+        pm_error ("write transaction failed", "error", pm_strerror (rc), NULL);
+        return rc;
+    }
+}
+
+//  Packs a reply.
+static uint8_t *
+s_pack_reply (uint64_t request_id, pm_err code, const char *field,
+              const char *message, const uint8_t *body, size_t body_len,
+              size_t *len_out)
+{
+    Pm__Reply reply = PM__REPLY__INIT;
+    reply.has_request_id = 1;
+    reply.request_id = request_id;
+    reply.has_code = 1;
+    reply.code = (Pm__Code) code;
+    reply.field = field && *field ? (char *) field : NULL;
+    reply.message = message && *message ? (char *) message : NULL;
+    if (body) {
+        reply.has_body = 1;
+        reply.body.data = (uint8_t *) body;
+        reply.body.len = body_len;
+    }
+    *len_out = pm__reply__get_packed_size (&reply);
+    uint8_t *buf = malloc (*len_out ? *len_out : 1);
+    assert (buf);
+    pm__reply__pack (&reply, buf);
+    return buf;
+}
+
+//  Sends a packed reply to the client behind `identity`.
+static void
+s_send_reply (pm_server_t *self, const uint8_t *identity, size_t identity_len,
+              const uint8_t *reply, size_t len)
+{
+    zmq_send (self->router_handle, identity, identity_len, ZMQ_SNDMORE);
+    zmq_send (self->router_handle, reply, len, 0);
+}
+
+static void
+s_send_error (pm_server_t *self, const uint8_t *identity, size_t identity_len,
+              uint64_t request_id, pm_err code, const char *field,
+              const char *fmt, ...) __attribute__ ((format (printf, 7, 8)));
+
+//  Answers a request that never reached a handler.
+static void
+s_send_error (pm_server_t *self, const uint8_t *identity, size_t identity_len,
+              uint64_t request_id, pm_err code, const char *field,
+              const char *fmt, ...)
+{
+    char message[512];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (message, sizeof message, fmt, args);
+    va_end (args);
+    size_t len;
+    uint8_t *reply = s_pack_reply (request_id, code, field, message, NULL, 0,
+                                   &len);
+    s_send_reply (self, identity, identity_len, reply, len);
+    free (reply);
+    if (pm_log_enabled (PM_LOG_DEBUG)) {
+        pm_debug ("request refused", "code", pm_err_name (code), "message",
+                  message, NULL);
+    }
+}
+
+//  The idempotency key: client_id, a NUL, big-endian request_id.
+static size_t
+s_reply_key (uint8_t *key, const Pm__Request *request)
+{
+    size_t n = strlen (request->client_id);
+    memcpy (key, request->client_id, n);
+    key[n] = 0;
+    pm_be64_put (key + n + 1, request->request_id);
+    return n + 1 + 8;
+}
+
+//  Errors worth answering again from the store; the others (store full,
+//  internal, unavailable) may go away, so a retry runs the command again.
+static bool
+s_reply_is_final (pm_err code)
+{
+    return code != PM_EFULL && code != PM_EINTERNAL && code != PM_EUNAVAILABLE
+           && code != PM_ETIMEDOUT;
+}
+
+//  Runs every pending request of the batch in `txn`.
+static pm_err
+s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
+{
+    (void) arg;
+    int64_t now = s_now (self);
+    for (size_t i = 0; i < self->batch_len; i++) {
+        s_pending_t *p = &self->batch[i];
+        free (p->reply); //  from an attempt that was rolled back
+        p->reply = NULL;
+
+        //  A retry: answer from the stored reply, write nothing.
+        uint8_t key[REPLY_KEY_MAX + 8];
+        size_t klen = s_reply_key (key + 8, p->request);
+        MDB_val stored;
+        pm_err rc = pm_store_get (txn, self->replies, key + 8, klen, &stored);
+        if (rc == PM_OK && stored.mv_size >= 8) {
+            p->reply_len = stored.mv_size - 8;
+            p->reply = malloc (p->reply_len ? p->reply_len : 1);
+            assert (p->reply);
+            memcpy (p->reply, (uint8_t *) stored.mv_data + 8, p->reply_len);
+            continue;
+        }
+        if (rc != PM_ENOTFOUND && rc != PM_OK) {
+            return rc;
+        }
+
+        pm_ctx_t ctx = {.request = p->request, .now = now};
+        rc = s_unit_begin (self, txn, &ctx);
+        if (rc != PM_OK) {
+            return rc;
+        }
+        rc = p->binding->fn (&ctx, p->body);
+        rc = s_unit_end (self, &ctx, rc);
+        if (rc == PM_EFULL) {
+            free (ctx.body);
+            return rc; //  grow and run the whole batch again
+        }
+        const char *message = rc == PM_OK ? NULL
+                              : ctx.message[0] ? ctx.message
+                                               : pm_strerror (rc);
+        p->reply = s_pack_reply (p->request->request_id, rc, ctx.field,
+                                 message, rc == PM_OK ? ctx.body : NULL,
+                                 ctx.body_len, &p->reply_len);
+        free (ctx.body);
+        if (rc == PM_EINTERNAL) {
+            pm_error ("command failed", "type", p->request->type, "error",
+                      message, NULL);
+        }
+        if (!s_reply_is_final (rc)) {
+            continue;
+        }
+        //  Store the reply with its time, and index it by time for expiry.
+        MDB_val val = {8 + p->reply_len, NULL};
+        MDB_val k = {klen, key + 8};
+        int mrc = mdb_put (txn, self->replies, &k, &val, MDB_RESERVE);
+        if (mrc == 0) {
+            pm_be64_put (val.mv_data, (uint64_t) now);
+            memcpy ((uint8_t *) val.mv_data + 8, p->reply, p->reply_len);
+            pm_be64_put (key, (uint64_t) now);
+            mrc = mdb_put (txn, self->reply_times,
+                           &(MDB_val) {klen + 8, key}, &(MDB_val) {0, ""}, 0);
+        }
+        if (mrc != 0) {
+            return pm_err_from_mdb (mrc);
+        }
+    }
+    return PM_OK;
+}
+
+//  Commits the batch, then answers it. If the commit fails for good, every
+//  request in it gets the error (nothing of the batch was written).
+static void
+s_run_batch (pm_server_t *self)
+{
+    pm_err rc = s_write (self, s_batch_fn, NULL);
+    self->batches++;
+    for (size_t i = 0; i < self->batch_len; i++) {
+        s_pending_t *p = &self->batch[i];
+        if (rc == PM_OK) {
+            s_send_reply (self, p->identity, p->identity_len, p->reply,
+                          p->reply_len);
+        }
+        else {
+            s_send_error (self, p->identity, p->identity_len,
+                          p->request->request_id, rc, NULL,
+                          "the store could not commit: %s", pm_strerror (rc));
+        }
+        free (p->reply);
+        p->reply = NULL;
+        pm__request__free_unpacked (p->request, NULL);
+        protobuf_c_message_free_unpacked (p->body, NULL);
+        p->request = NULL;
+        p->body = NULL;
+    }
+    self->batch_len = 0;
+}
+
+//  --- reads ---------------------------------------------------------------
+
+//  Serves a read command at once in a short read transaction.
+static void
+s_serve_read (pm_server_t *self, const uint8_t *identity, size_t identity_len,
+              const Pm__Request *request, const s_binding_t *binding,
+              const ProtobufCMessage *body)
+{
+    pm_ctx_t ctx = {.server = self, .request = request, .now = s_now (self)};
+    pm_err rc = pm_store_begin (self->store, NULL, false, &ctx.txn);
+    if (rc == PM_OK) {
+        rc = binding->fn (&ctx, body);
+        pm_store_abort (ctx.txn);
+    }
+    const char *message = rc == PM_OK ? NULL
+                          : ctx.message[0] ? ctx.message
+                                           : pm_strerror (rc);
+    size_t len;
+    uint8_t *reply = s_pack_reply (request->request_id, rc, ctx.field, message,
+                                   rc == PM_OK ? ctx.body : NULL, ctx.body_len,
+                                   &len);
+    s_send_reply (self, identity, identity_len, reply, len);
+    free (reply);
+    free (ctx.body);
+}
+
+//  pm.EventsRead: a page of the stream from a seq.
+static pm_err
+s_handle_events_read (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__EventsRead *req = (const Pm__EventsRead *) body;
+    pm_server_t *self = ctx->server;
+    uint32_t max = req->has_max && req->max > 0 ? req->max : self->events_read_max;
+    if (max > self->events_read_max) {
+        max = self->events_read_max;
+    }
+    uint64_t from = req->has_from_seq && req->from_seq > 0 ? req->from_seq : 1;
+    uint8_t *batch;
+    size_t len;
+    //  Stay well inside the transport limit, whatever the events weigh.
+    pm_err rc = pm_evlog_read (self->evlog, ctx->txn, from, max, 4 << 20,
+                               &batch, &len);
+    if (rc != PM_OK) {
+        return pm_ctx_fail (ctx, rc, NULL, "cannot read the event log");
+    }
+    free (ctx->body);
+    ctx->body = batch;
+    ctx->body_len = len;
+    return PM_OK;
+}
+
+static void *s_follower_first (pm_server_t *self);
+
+//  pm.Health: store, stream and followers at a glance.
+static pm_err
+s_handle_health (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    (void) body;
+    pm_server_t *self = ctx->server;
+    Pm__Health health = PM__HEALTH__INIT;
+    health.service = (char *) self->schema->service;
+    health.has_ok = 1;
+    health.ok = !self->write_failing;
+    health.stream_id = (char *) pm_evlog_stream_id (self->evlog);
+    health.has_high_seq = 1;
+    health.high_seq = pm_evlog_high_seq (self->evlog);
+    health.has_map_size = health.has_map_used = 1;
+    pm_store_usage (self->store, &health.map_size, &health.map_used);
+    health.has_started_at = health.has_requests = health.has_batches = 1;
+    health.started_at = self->started_at;
+    health.requests = self->requests;
+    health.batches = self->batches;
+
+    size_t n = zlistx_size (self->followers);
+    Pm__ConsumerLag *lags = calloc (n ? n : 1, sizeof *lags);
+    Pm__ConsumerLag **lagp = calloc (n ? n : 1, sizeof *lagp);
+    assert (lags && lagp);
+    size_t i = 0;
+    for (s_follower_t *f = s_follower_first (self); f;
+         f = zlistx_next (self->followers), i++) {
+        pm__consumer_lag__init (&lags[i]);
+        lags[i].source = f->source;
+        lags[i].stream_id = f->stream_id;
+        lags[i].has_cursor = lags[i].has_high_seq = lags[i].has_catching_up = 1;
+        lags[i].cursor = f->cursor;
+        lags[i].high_seq = f->known_high > f->cursor ? f->known_high : f->cursor;
+        lags[i].catching_up = f->inflight != 0;
+        lagp[i] = &lags[i];
+    }
+    health.n_consumers = n;
+    health.consumers = lagp;
+    pm_ctx_reply (ctx, &health.base);
+    free (lags);
+    free (lagp);
+    return PM_OK;
+}
+
+//  --- the command socket -------------------------------------------------
+
+//  Finds request_id in a Request that does not fully decode, so that even
+//  a refusal can be matched by the client. Walks the wire format only as
+//  far as field 2; 0 if it is not there.
+static uint64_t
+s_peek_request_id (const uint8_t *data, size_t len)
+{
+    size_t at = 0;
+    while (at < len) {
+        uint64_t tag = 0, value = 0;
+        for (int shift = 0; at < len && shift < 64; shift += 7) {
+            tag |= (uint64_t) (data[at] & 0x7f) << shift;
+            if (!(data[at++] & 0x80)) {
+                break;
+            }
+        }
+        unsigned wire = tag & 7;
+        if (wire != 0 && wire != 2) {
+            return 0;
+        }
+        for (int shift = 0; at < len && shift < 64; shift += 7) {
+            value |= (uint64_t) (data[at] & 0x7f) << shift;
+            if (!(data[at++] & 0x80)) {
+                break;
+            }
+        }
+        if ((tag >> 3) == 2 && wire == 0) {
+            return value;
+        }
+        if (wire == 2) {
+            if (value > len - at) {
+                return 0;
+            }
+            at += value;
+        }
+    }
+    return 0;
+}
+
+//  Takes one request off the wire: refuses it, serves it (reads) or adds
+//  it to the batch (writes). External input never asserts.
+static void
+s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
+          const uint8_t *data, size_t len, int frames)
+{
+    self->requests++;
+    if (frames != 1) {
+        s_send_error (self, identity, identity_len, 0, PM_EPROTO, NULL,
+                      "expected one frame holding a pm.Request, got %d", frames);
+        return;
+    }
+    if (len > self->max_request) {
+        s_send_error (self, identity, identity_len,
+                      s_peek_request_id (data, len), PM_ETOOBIG, NULL,
+                      "request of %zu bytes is larger than the %zu accepted",
+                      len, self->max_request);
+        return;
+    }
+    Pm__Request *request = pm__request__unpack (NULL, len, data);
+    if (!request) {
+        s_send_error (self, identity, identity_len,
+                      s_peek_request_id (data, len), PM_EPROTO, NULL,
+                      "frame is not a pm.Request");
+        return;
+    }
+    uint64_t id = request->request_id;
+    const s_binding_t *binding = request->type
+                                     ? zhashx_lookup (self->bindings, request->type)
+                                     : NULL;
+    if (!binding) {
+        s_send_error (self, identity, identity_len, id, PM_EUNKNOWN, "type",
+                      "%s has no command \"%.100s\"", self->schema->service,
+                      request->type ? request->type : "");
+        goto done;
+    }
+    if (request->deadline > 0 && s_now (self) > request->deadline) {
+        s_send_error (self, identity, identity_len, id, PM_ETIMEDOUT,
+                      "deadline", "the request's deadline passed before it ran");
+        goto done;
+    }
+    ProtobufCMessage *body = NULL;
+    if (binding->def->request) {
+        body = protobuf_c_message_unpack (binding->def->request, NULL,
+                                          request->has_body ? request->body.len : 0,
+                                          request->body.data);
+        if (!body) {
+            s_send_error (self, identity, identity_len, id, PM_EPROTO, "body",
+                          "body does not decode as %s",
+                          binding->def->request->name);
+            goto done;
+        }
+    }
+    if (binding->def->access == PM_READ) {
+        s_serve_read (self, identity, identity_len, request, binding, body);
+        protobuf_c_message_free_unpacked (body, NULL);
+        goto done;
+    }
+    //  Writes are idempotent by (client_id, request_id): both must be there.
+    if (!request->client_id || !*request->client_id
+        || strlen (request->client_id) > CLIENT_ID_MAX) {
+        s_send_error (self, identity, identity_len, id, PM_EINVAL, "client_id",
+                      "a write needs a client_id of 1 to %d characters",
+                      CLIENT_ID_MAX);
+        protobuf_c_message_free_unpacked (body, NULL);
+        goto done;
+    }
+    if (!request->has_request_id || request->request_id == 0) {
+        s_send_error (self, identity, identity_len, id, PM_EINVAL, "request_id",
+                      "a write needs a request_id other than 0");
+        protobuf_c_message_free_unpacked (body, NULL);
+        goto done;
+    }
+    s_pending_t *p = &self->batch[self->batch_len++];
+    memcpy (p->identity, identity, identity_len);
+    p->identity_len = identity_len;
+    p->request = request;
+    p->body = body;
+    p->binding = binding;
+    return;
+done:
+    pm__request__free_unpacked (request, NULL);
+}
+
+//  Drains the command socket: every request waiting now (up to the batch
+//  size) is read, then the writes among them commit together.
+static int
+s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    pm_server_t *self = arg;
+    while (self->batch_len < self->batch_max) {
+        zmq_msg_t identity, frame;
+        zmq_msg_init (&identity);
+        if (zmq_msg_recv (&identity, self->router_handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&identity);
+            break;
+        }
+        //  Read every frame of the message; only a lone payload is valid.
+        int frames = 0;
+        bool more = zmq_msg_more (&identity);
+        zmq_msg_init (&frame);
+        while (more) {
+            zmq_msg_t next;
+            zmq_msg_init (&next);
+            if (zmq_msg_recv (&next, self->router_handle, 0) < 0) {
+                zmq_msg_close (&next);
+                break;
+            }
+            more = zmq_msg_more (&next);
+            if (++frames == 1) {
+                zmq_msg_move (&frame, &next);
+            }
+            zmq_msg_close (&next);
+        }
+        if (zmq_msg_size (&identity) <= IDENTITY_MAX) {
+            s_accept (self, zmq_msg_data (&identity), zmq_msg_size (&identity),
+                      zmq_msg_data (&frame), zmq_msg_size (&frame), frames);
+        }
+        zmq_msg_close (&frame);
+        zmq_msg_close (&identity);
+    }
+    if (self->batch_len > 0) {
+        s_run_batch (self);
+    }
+    return 0;
+}
+
+//  --- timers ---------------------------------------------------------------
+
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    pm_server_t *self = arg;
+    Pm__Heartbeat hb = PM__HEARTBEAT__INIT;
+    hb.source = (char *) self->schema->service;
+    hb.stream_id = (char *) pm_evlog_stream_id (self->evlog);
+    hb.has_high_seq = hb.has_time = 1;
+    hb.high_seq = pm_evlog_high_seq (self->evlog);
+    hb.time = s_now (self);
+    uint8_t buf[256];
+    size_t len = pm__heartbeat__pack (&hb, buf);
+    char topic[64];
+    snprintf (topic, sizeof topic, "%s.$heartbeat", self->schema->service);
+    zmq_send (self->pub_handle, topic, strlen (topic), ZMQ_SNDMORE);
+    zmq_send (self->pub_handle, buf, len, 0);
+    return 0;
+}
+
+//  Deletes stored replies older than the TTL, a bounded number per pass.
+static pm_err
+s_expire_fn (pm_server_t *self, MDB_txn *txn, void *arg)
+{
+    (void) arg;
+    uint64_t cutoff = (uint64_t) (s_now (self) - self->reply_ttl_ms);
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, self->reply_times, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key, val;
+    int n = 0;
+    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
+    while (mrc == 0 && n < EXPIRE_PER_PASS && key.mv_size > 8
+           && pm_be64_get (key.mv_data) < cutoff) {
+        pm_store_del (txn, self->replies, (uint8_t *) key.mv_data + 8,
+                      key.mv_size - 8);
+        mrc = mdb_cursor_del (cursor, 0);
+        if (mrc == 0) {
+            mrc = mdb_cursor_get (cursor, &key, &val, MDB_GET_CURRENT);
+        }
+        n++;
+    }
+    mdb_cursor_close (cursor);
+    return mrc == 0 || mrc == MDB_NOTFOUND || mrc == EINVAL
+               ? PM_OK
+               : pm_err_from_mdb (mrc);
+}
+
+static int
+s_on_housekeeping (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    pm_server_t *self = arg;
+    pm_store_reader_check (self->store);
+    s_write (self, s_expire_fn, NULL);
+    return 0;
+}
+
+//  --- following other streams -------------------------------------------
+
+static void
+s_follower_destroy (void **item)
+{
+    s_follower_t *f = *item;
+    if (f) {
+        pm_client_destroy (&f->client);
+        zsock_destroy (&f->sub);
+        free (f);
+        *item = NULL;
+    }
+}
+
+static void *
+s_follower_first (pm_server_t *self)
+{
+    return zlistx_first (self->followers);
+}
+
+//  What one follower transaction does.
+typedef struct {
+    s_follower_t *f;
+    Pm__Event **events;      //  in seq order, from cursor + 1
+    size_t n;
+    const char *new_stream;  //  non-NULL: reset, then follow this stream
+    uint64_t cursor;         //  out: the cursor after the transaction
+} s_apply_job_t;
+
+static pm_err
+s_apply_fn (pm_server_t *self, MDB_txn *txn, void *arg)
+{
+    s_apply_job_t *job = arg;
+    s_follower_t *f = job->f;
+    const char *stream = job->new_stream ? job->new_stream : f->stream_id;
+    uint64_t cursor = job->new_stream ? 0 : f->cursor;
+    int64_t now = s_now (self);
+    if (job->new_stream && f->stream_id[0] && f->reset) {
+        pm_ctx_t ctx = {.now = now};
+        pm_err rc = s_unit_begin (self, txn, &ctx);
+        if (rc == PM_OK) {
+            rc = s_unit_end (self, &ctx, f->reset (&ctx, f->source));
+        }
+        if (rc != PM_OK) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < job->n; i++) {
+        const Pm__Event *ev = job->events[i];
+        if (ev->seq != cursor + 1) {
+            break; //  callers pass a gap-free run; stop at anything else
+        }
+        pm_ctx_t ctx = {.now = now};
+        pm_err rc = s_unit_begin (self, txn, &ctx);
+        if (rc == PM_OK) {
+            rc = s_unit_end (self, &ctx, f->apply (&ctx, ev));
+        }
+        if (rc == PM_EFULL) {
+            return rc;
+        }
+        if (rc != PM_OK) {
+            //  A consumer must not stall on one event: the failure is
+            //  logged and counted, the cursor moves on.
+            char seq[24];
+            snprintf (seq, sizeof seq, "%llu", (unsigned long long) ev->seq);
+            pm_error ("event could not be applied", "source", f->source,
+                      "seq", seq, "type", ev->type, "error",
+                      ctx.message[0] ? ctx.message : pm_strerror (rc), NULL);
+            f->failed++;
+        }
+        cursor = ev->seq;
+    }
+    Pm__ConsumerLag rec = PM__CONSUMER_LAG__INIT;
+    rec.source = f->source;
+    rec.stream_id = (char *) stream;
+    rec.has_cursor = 1;
+    rec.cursor = cursor;
+    job->cursor = cursor;
+    return pm_store_put_msg (txn, self->cursors, f->source, strlen (f->source),
+                             &rec.base, 0);
+}
+
+//  Applies a gap-free run of events (and/or a stream reset) durably.
+static void
+s_follower_apply (s_follower_t *f, Pm__Event **events, size_t n,
+                  const char *new_stream)
+{
+    s_apply_job_t job = {f, events, n, new_stream, f->cursor};
+    if (s_write (f->server, s_apply_fn, &job) != PM_OK) {
+        return; //  logged; the cursor did not move, catch-up will retry
+    }
+    if (new_stream) {
+        snprintf (f->stream_id, sizeof f->stream_id, "%s", new_stream);
+    }
+    f->applied += job.cursor - (new_stream ? 0 : f->cursor);
+    f->cursor = job.cursor;
+}
+
+//  Asks the producer for the events after the cursor.
+static void
+s_follower_request (s_follower_t *f)
+{
+    Pm__EventsRead req = PM__EVENTS_READ__INIT;
+    req.has_from_seq = req.has_max = 1;
+    req.from_seq = f->cursor + 1;
+    req.max = FOLLOW_PAGE;
+    uint8_t buf[32];
+    size_t len = pm__events_read__pack (&req, buf);
+    f->inflight = pm_client_send (f->client, 0, "pm.EventsRead", buf, len);
+    f->inflight_at = zclock_mono ();
+}
+
+//  A catch-up page arrived.
+static void
+s_follower_on_batch (s_follower_t *f, const Pm__EventBatch *batch)
+{
+    if (!batch->stream_id) {
+        return;
+    }
+    bool replaced = f->stream_id[0] && strcmp (batch->stream_id, f->stream_id) != 0;
+    //  Same stream id but fewer events than we applied: the producer's
+    //  store was restored from an older copy. Rebuild as for a new stream.
+    bool rewound = !replaced && batch->high_seq < f->cursor;
+    if (replaced || rewound || !f->stream_id[0]) {
+        if (f->stream_id[0]) {
+            pm_warn ("followed stream was replaced: rebuilding", "source",
+                     f->source, "old", f->stream_id, "new", batch->stream_id,
+                     NULL);
+        }
+        s_follower_apply (f, NULL, 0, batch->stream_id);
+        if (f->cursor != 0 || strcmp (f->stream_id, batch->stream_id) != 0) {
+            return; //  the write failed; the next tick retries
+        }
+        if (replaced || rewound) {
+            f->known_high = batch->high_seq;
+            s_follower_request (f);
+            return;
+        }
+    }
+    if (batch->high_seq > f->known_high) {
+        f->known_high = batch->high_seq;
+    }
+    //  Skip what we already have, apply the rest as one transaction.
+    size_t first = 0;
+    while (first < batch->n_events && batch->events[first]->seq <= f->cursor) {
+        first++;
+    }
+    if (first < batch->n_events) {
+        s_follower_apply (f, batch->events + first, batch->n_events - first,
+                          NULL);
+    }
+    if (f->cursor < f->known_high && batch->n_events > 0) {
+        s_follower_request (f);
+    }
+}
+
+//  Replies to catch-up reads.
+static int
+s_on_follower_reply (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    s_follower_t *f = arg;
+    Pm__Reply *reply;
+    while ((reply = pm_client_recv (f->client, 0)) != NULL) {
+        if (reply->request_id == f->inflight && f->inflight) {
+            f->inflight = 0;
+            if (reply->code != PM__CODE__OK) {
+                pm_warn ("catch-up read refused", "source", f->source,
+                         "error", reply->message, NULL);
+            }
+            else {
+                Pm__EventBatch *batch = pm__event_batch__unpack (
+                    NULL, reply->body.len, reply->body.data);
+                if (batch) {
+                    s_follower_on_batch (f, batch);
+                    pm__event_batch__free_unpacked (batch, NULL);
+                }
+            }
+        }
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return 0;
+}
+
+//  Live events: apply the ones that continue the cursor; on a gap, a
+//  foreign stream or a heartbeat ahead of us, catch up instead.
+static int
+s_on_follower_live (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    s_follower_t *f = arg;
+    Pm__Event *run[FOLLOW_DRAIN];
+    size_t n = 0;
+    bool catch_up = false;
+    for (int taken = 0; taken < FOLLOW_DRAIN; taken++) {
+        zmsg_t *msg = zmsg_recv_nowait (f->sub);
+        if (!msg) {
+            break;
+        }
+        char *topic = zmsg_popstr (msg);
+        zframe_t *payload = zmsg_pop (msg);
+        if (topic && payload && strstr (topic, ".$heartbeat")) {
+            Pm__Heartbeat *hb = pm__heartbeat__unpack (
+                NULL, zframe_size (payload), zframe_data (payload));
+            if (hb && hb->stream_id) {
+                if (strcmp (hb->stream_id, f->stream_id) != 0
+                    || hb->high_seq > f->cursor + n) {
+                    catch_up = true;
+                }
+                if (hb->high_seq > f->known_high) {
+                    f->known_high = hb->high_seq;
+                }
+            }
+            pm__heartbeat__free_unpacked (hb, NULL);
+        }
+        else if (topic && payload) {
+            Pm__Event *ev = pm__event__unpack (NULL, zframe_size (payload),
+                                               zframe_data (payload));
+            uint64_t expected = f->cursor + n + 1;
+            if (ev && ev->seq > f->known_high) {
+                f->known_high = ev->seq;
+            }
+            if (!ev || !ev->stream_id) {
+                pm_warn ("live event does not decode", "source", f->source,
+                         "topic", topic, NULL);
+            }
+            else if (!f->inflight && !catch_up && ev->seq == expected
+                     && strcmp (ev->stream_id, f->stream_id) == 0) {
+                run[n++] = ev;
+                ev = NULL;
+            }
+            else if (ev->seq >= expected
+                     || strcmp (ev->stream_id, f->stream_id) != 0) {
+                catch_up = true;
+            }
+            pm__event__free_unpacked (ev, NULL);
+        }
+        zstr_free (&topic);
+        zframe_destroy (&payload);
+        zmsg_destroy (&msg);
+    }
+    if (n > 0) {
+        s_follower_apply (f, run, n, NULL);
+        for (size_t i = 0; i < n; i++) {
+            pm__event__free_unpacked (run[i], NULL);
+        }
+    }
+    if (catch_up && !f->inflight) {
+        s_follower_request (f);
+    }
+    return 0;
+}
+
+//  Resends catch-up reads nobody answered; catches up when behind.
+static int
+s_on_follower_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    pm_server_t *self = arg;
+    for (s_follower_t *f = zlistx_first (self->followers); f;
+         f = zlistx_next (self->followers)) {
+        bool stale = f->inflight && zclock_mono () - f->inflight_at > FOLLOW_RETRY_MS;
+        if (stale || (!f->inflight && f->known_high > f->cursor)) {
+            s_follower_request (f);
+        }
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Follows another service's stream.
+void
+pm_server_follow (pm_server_t *self, const char *source, pm_apply_fn *apply,
+                  pm_reset_fn *reset)
+{
+    s_follower_t *f = calloc (1, sizeof *f);
+    assert (f);
+    f->server = self;
+    snprintf (f->source, sizeof f->source, "%s", source);
+    f->apply = apply;
+    f->reset = reset;
+    char endpoint[256], prefix[48];
+    pm_cfg_endpoint (source, "ENDPOINT", endpoint, sizeof endpoint);
+    f->client = pm_client_new (endpoint, NULL);
+    pm_cfg_endpoint (source, "EVENTS", endpoint, sizeof endpoint);
+    //  The whole prefix, heartbeats included: gaps must be visible.
+    snprintf (prefix, sizeof prefix, "%s.", source);
+    f->sub = pm_sock_sub (endpoint, prefix,
+                          (int) pm_cfg_int ("PM_FOLLOW_HWM", 0));
+    assert (f->client && f->sub);
+
+    //  The durable cursor.
+    MDB_txn *txn;
+    if (pm_store_begin (self->store, NULL, false, &txn) == PM_OK) {
+        ProtobufCMessage *msg;
+        if (pm_store_get_msg (txn, self->cursors, source, strlen (source),
+                              &pm__consumer_lag__descriptor, &msg)
+            == PM_OK) {
+            Pm__ConsumerLag *rec = (Pm__ConsumerLag *) msg;
+            snprintf (f->stream_id, sizeof f->stream_id, "%s",
+                      rec->stream_id ? rec->stream_id : "");
+            f->cursor = rec->cursor;
+            protobuf_c_message_free_unpacked (msg, NULL);
+        }
+        pm_store_abort (txn);
+    }
+    zlistx_add_end (self->followers, f);
+}
+
+//  --------------------------------------------------------------------------
+//  Serves until interrupted.
+int
+pm_server_run (pm_server_t *self)
+{
+    self->loop = zloop_new ();
+    zloop_reader (self->loop, self->router, s_on_router, self);
+    zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
+                 self);
+    zloop_timer (self->loop, EXPIRE_EVERY_MS, 0, s_on_housekeeping, self);
+    if (zlistx_size (self->followers) > 0) {
+        zloop_timer (self->loop, FOLLOW_TICK_MS, 0, s_on_follower_tick, self);
+    }
+    for (s_follower_t *f = zlistx_first (self->followers); f;
+         f = zlistx_next (self->followers)) {
+        zloop_reader (self->loop, f->sub, s_on_follower_live, f);
+        zloop_reader (self->loop, pm_client_sock (f->client),
+                      s_on_follower_reply, f);
+        s_follower_request (f);
+    }
+    s_write_endpoints (self);
+    char seq[24];
+    snprintf (seq, sizeof seq, "%llu",
+              (unsigned long long) pm_evlog_high_seq (self->evlog));
+    pm_info ("serving", "commands", self->commands_endpoint, "events",
+             self->events_endpoint, "data_dir", self->data_dir, "stream_id",
+             pm_evlog_stream_id (self->evlog), "high_seq", seq, NULL);
+    zloop_start (self->loop);
+    pm_info ("stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,104 @@
+/*  pm_server.h: the service runtime. Every Praxis service is a pm_server
+    with handlers bound to the commands of its schema.
+
+    One thread, one zloop. Every write takes one path (DESIGN.md s.2):
+
+      ROUTER -> decode + validate envelope -> idempotency lookup
+        -> batch: one LMDB write txn for all requests waiting now, a
+           nested txn per request (a failing request rolls back alone)
+        -> handler(ctx, body): state changes + pm_ctx_emit (events go to
+           the log in the same txn) + pm_ctx_reply
+        -> commit (one fsync for the whole batch)
+        -> send replies -> publish events on PUB
+
+    Nothing leaves the process before the commit that holds it is durable.
+    Reads run at once in a short read transaction. The stream heartbeat,
+    reply expiry and stale-reader checks are timers on the same loop.
+    A service may follow other services' streams (pm_server_follow): their
+    events are applied in write transactions that also store the cursor.
+
+    Handlers and followers never touch sockets; they read the runtime's
+    clock (pm_ctx_now), never time().                                     */
+#ifndef PM_SERVER_H
+#define PM_SERVER_H
+
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pm.pb-c.h"
+#include "pm_err.h"
+#include "pm_schema.h"
+#include "pm_store.h"
+
+typedef struct _pm_server_t pm_server_t;
+typedef struct _pm_ctx_t pm_ctx_t;
+
+//  A command handler. body is the decoded request (NULL if the command has
+//  none); it is borrowed. Return PM_OK after pm_ctx_reply, or the code
+//  from pm_ctx_fail. Returning PM_EFULL (from a store call) makes the
+//  runtime grow the map and run the whole batch again.
+typedef pm_err (pm_handler_fn) (pm_ctx_t *ctx, const ProtobufCMessage *body);
+
+//  Applies one event of a followed stream, in the transaction that also
+//  advances the cursor. Must be deterministic: it may run again after a
+//  grow-and-retry.
+typedef pm_err (pm_apply_fn) (pm_ctx_t *ctx, const Pm__Event *event);
+
+//  Drops everything projected from `source`: its stream was replaced and
+//  will be replayed from seq 1.
+typedef pm_err (pm_reset_fn) (pm_ctx_t *ctx, const char *source);
+
+//  Creates the server of schema->service: reads its settings (PM_*),
+//  opens its store and event log, binds its sockets. `state` is the
+//  service's own, handed back by pm_ctx_state. NULL on failure (logged).
+pm_server_t *pm_server_new (const pm_schema_t *schema, void *state);
+
+void pm_server_destroy (pm_server_t **self_p);
+
+//  The service's store, to open its sub-databases before running.
+pm_store_t *pm_server_store (pm_server_t *self);
+
+//  Binds `fn` to command `type`, which must be in the schema.
+void pm_server_handle (pm_server_t *self, const char *type, pm_handler_fn *fn);
+
+//  Follows `source`'s stream from the stored cursor (endpoints from
+//  PM_<SOURCE>_ENDPOINT / _EVENTS). Call before pm_server_run.
+void pm_server_follow (pm_server_t *self, const char *source,
+                       pm_apply_fn *apply, pm_reset_fn *reset);
+
+//  Serves until SIGINT/SIGTERM: the batch in hand is finished, committed
+//  and answered first. Returns 0.
+int pm_server_run (pm_server_t *self);
+
+//  --- inside a handler -----------------------------------------------------
+
+//  The transaction: read-write in a write command or a follower, read-only
+//  in a read command.
+MDB_txn *pm_ctx_txn (pm_ctx_t *ctx);
+
+//  The runtime's clock, ms UTC, fixed for the whole batch.
+int64_t pm_ctx_now (pm_ctx_t *ctx);
+
+//  The service state given to pm_server_new.
+void *pm_ctx_state (pm_ctx_t *ctx);
+
+//  The request being served (NULL in a follower).
+const Pm__Request *pm_ctx_request (pm_ctx_t *ctx);
+
+//  Records an error reply: code, the offending field (NULL if none) and a
+//  printf-style message. Returns `code`, so a handler ends with
+//  `return pm_ctx_fail (...)`.
+pm_err pm_ctx_fail (pm_ctx_t *ctx, pm_err code, const char *field,
+                    const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+
+//  Sets the reply body. Returns PM_OK.
+pm_err pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg);
+
+//  Appends an event to the stream in this transaction; it is published
+//  after the commit. `data` is the aggregate's full new state.
+pm_err pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,
+                    const char *subject, const ProtobufCMessage *data);
+
+#endif

@@ -1,0 +1,33 @@
+/*  pm_sock.h: every ZeroMQ socket Praxis opens is made here, so that the
+    transport policy (size limits, heartbeats, reconnect back-off, and
+    CURVE when it comes) is one piece of code.                            */
+#ifndef PM_SOCK_H
+#define PM_SOCK_H
+
+#include <czmq.h>
+
+//  Hard transport ceiling: a peer sending more is disconnected by libzmq.
+//  The application limit (PM_MAX_REQUEST) is lower and answered politely.
+#define PM_SOCK_MAXMSGSIZE (64 * 1024 * 1024)
+
+//  A service's command socket, bound at `endpoint`. NULL if the bind fails.
+zsock_t *pm_sock_router (const char *endpoint);
+
+//  A service's event socket, bound at `endpoint`. sndhwm: events queued
+//  per subscriber before libzmq drops (consumers recover by catch-up).
+//  NULL if the bind fails.
+zsock_t *pm_sock_pub (const char *endpoint, int sndhwm);
+
+//  A client's command socket, connected to `endpoint`.
+zsock_t *pm_sock_dealer (const char *endpoint);
+
+//  A subscriber connected to `endpoint`, filtering on `prefix` ("" = all).
+//  rcvhwm: how many events may wait before libzmq drops (0 = default; a
+//  set value also shrinks the kernel buffer, for tests of slow consumers).
+zsock_t *pm_sock_sub (const char *endpoint, const char *prefix, int rcvhwm);
+
+//  The endpoint a bound socket really listens on (after "tcp://...:*"),
+//  into out. Empty string if unknown.
+void pm_sock_last_endpoint (zsock_t *sock, char *out, size_t outlen);
+
+#endif

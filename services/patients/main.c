@@ -1,0 +1,28 @@
+/*  main.c: pm-patients, the patients service.                            */
+#include <stdio.h>
+#include <string.h>
+
+#include "patients.h"
+#include "patients_schema.h"
+#include "pm_cfg.h"
+#include "pm_log.h"
+
+int
+main (int argc, char *argv[])
+{
+    if (argc > 1) {
+        bool help = strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0;
+        pm_cfg_print_help (help ? stdout : stderr, "pm-patients", "patients", NULL);
+        return help ? 0 : 2;
+    }
+    pm_log_init ("patients", pm_cfg_get ("PM_LOG_LEVEL", "info"));
+    pm_server_t *server = pm_server_new (&patients_schema, NULL);
+    if (!server || patients_setup (server) != 0) {
+        pm_error ("cannot start", NULL);
+        pm_server_destroy (&server);
+        return 1;
+    }
+    pm_server_run (server);
+    pm_server_destroy (&server);
+    return 0;
+}

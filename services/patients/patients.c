@@ -1,0 +1,906 @@
+/*  patients.c: the patients service's handlers.
+
+    Every write handler: validate, check versions and uniqueness, write the
+    record and its index entries, emit the event with the full new state,
+    reply with the new state. All in the runtime's transaction; a failure
+    anywhere rolls the whole command back.                                */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "patients.h"
+#include "patients_schema.h"
+#include "patients_validate.h"
+#include "pm_id.h"
+
+#define KEY_MAX 480          //  LMDB keys are at most 511 bytes
+#define NAME_KEY_PART 200    //  folded name bytes kept in a key
+#define PAGE_DEFAULT 20
+#define PAGE_MAX 200
+#define SCAN_MAX 5000        //  index entries looked at per search page
+#define MATCH_MAX 10000      //  candidates of a birth date or phone search
+
+typedef Pm__Patients__Patient patient_t;
+
+typedef struct {
+    MDB_dbi patients, by_name, by_dob, by_phone, by_mrn, mrn_seq;
+} pat_store_t;
+
+static pat_store_t s_db;
+
+//  --- keys and indexes ----------------------------------------------------
+
+//  The name key: folded family, 0, folded given names, 0, id.
+static size_t
+s_name_key (const patient_t *p, uint8_t *key)
+{
+    char family[NAME_KEY_PART], given[NAME_KEY_PART] = "";
+    pat_fold_name (p->name->family, family, sizeof family);
+    size_t at = 0;
+    for (size_t i = 0; i < p->name->n_given && at + 1 < sizeof given; i++) {
+        pat_fold_name (p->name->given[i], given + at, sizeof given - at);
+        at = strlen (given);
+    }
+    size_t n = (size_t) sprintf ((char *) key, "%s", family) + 1;
+    n += (size_t) sprintf ((char *) key + n, "%s", given) + 1;
+    n += (size_t) sprintf ((char *) key + n, "%s", p->id);
+    return n;
+}
+
+static size_t
+s_pair_key (uint8_t *key, const char *a, const char *b)
+{
+    size_t n = (size_t) snprintf ((char *) key, KEY_MAX / 2, "%s", a) + 1;
+    n += (size_t) snprintf ((char *) key + n, KEY_MAX / 2, "%s", b);
+    return n;
+}
+
+//  A phone's index key: its digits reversed, so that a search for the
+//  number without its country or area code is a prefix scan.
+static void
+s_phone_key (const char *phone, char *out)
+{
+    char digits[32];
+    pat_phone_digits (phone, digits, sizeof digits);
+    size_t n = strlen (digits);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = digits[n - 1 - i];
+    }
+    out[n] = 0;
+}
+
+//  Adds (add = true) or removes every index entry of `p`.
+static pm_err
+s_index (MDB_txn *txn, const patient_t *p, bool add)
+{
+    uint8_t key[KEY_MAX];
+    size_t n;
+    pm_err rc;
+#define INDEX(dbi, k, klen, v, vlen)                                           \
+    rc = add ? pm_store_put (txn, dbi, k, klen, v, vlen, 0)                   \
+             : pm_store_del (txn, dbi, k, klen);                              \
+    if (rc != PM_OK && !(rc == PM_ENOTFOUND && !add)) {                        \
+        return rc;                                                             \
+    }
+    n = s_name_key (p, key);
+    INDEX (s_db.by_name, key, n, "", 0);
+    n = (size_t) snprintf ((char *) key, sizeof key, "%s%s", p->birth_date, p->id);
+    INDEX (s_db.by_dob, key, n, "", 0);
+    for (size_t i = 0; i < p->n_telecom; i++) {
+        const Pm__Patients__ContactPoint *cp = p->telecom[i];
+        if (cp->system == PM__PATIENTS__CONTACT_SYSTEM__EMAIL) {
+            continue;
+        }
+        char digits[32];
+        s_phone_key (cp->value, digits);
+        n = s_pair_key (key, digits, p->id);
+        INDEX (s_db.by_phone, key, n, "", 0);
+    }
+    for (size_t i = 0; i < p->n_mrns; i++) {
+        n = s_pair_key (key, p->mrns[i]->site_id, p->mrns[i]->mrn);
+        INDEX (s_db.by_mrn, key, n, p->id, strlen (p->id));
+    }
+#undef INDEX
+    return PM_OK;
+}
+
+//  The patient `id`, or PM_ENOTFOUND (with the reply error set).
+static pm_err
+s_load (pm_ctx_t *ctx, const char *id, const char *field, patient_t **out)
+{
+    *out = NULL;
+    if (!pm_id_valid (id, "pat")) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                            "\"%.40s\" is not a patient id (pat_...)",
+                            id ? id : "");
+    }
+    pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), s_db.patients, id,
+                                  strlen (id), &pm__patients__patient__descriptor,
+                                  (ProtobufCMessage **) out);
+    if (rc == PM_ENOTFOUND) {
+        return pm_ctx_fail (ctx, rc, field, "no patient %s", id);
+    }
+    return rc;
+}
+
+//  The patient holding MRN `mrn` at `site`; PM_ENOTFOUND if none.
+static pm_err
+s_mrn_owner (MDB_txn *txn, const char *site, const char *mrn, char *id_out)
+{
+    uint8_t key[KEY_MAX];
+    size_t n = s_pair_key (key, site, mrn);
+    MDB_val val;
+    pm_err rc = pm_store_get (txn, s_db.by_mrn, key, n, &val);
+    if (rc == PM_OK) {
+        size_t len = val.mv_size < PM_ID_MAX - 1 ? val.mv_size : PM_ID_MAX - 1;
+        memcpy (id_out, val.mv_data, len);
+        id_out[len] = 0;
+    }
+    return rc;
+}
+
+//  Refuses MRNs that belong to another patient.
+static pm_err
+s_check_mrns (pm_ctx_t *ctx, const patient_t *p)
+{
+    for (size_t i = 0; i < p->n_mrns; i++) {
+        char owner[PM_ID_MAX];
+        pm_err rc = s_mrn_owner (pm_ctx_txn (ctx), p->mrns[i]->site_id,
+                                 p->mrns[i]->mrn, owner);
+        if (rc == PM_OK && (!p->id || strcmp (owner, p->id) != 0)) {
+            char field[64];
+            snprintf (field, sizeof field, "patient.mrns[%zu].mrn", i);
+            return pm_ctx_fail (ctx, PM_ECONFLICT, field,
+                                "MRN %s at site %s already belongs to %s",
+                                p->mrns[i]->mrn, p->mrns[i]->site_id, owner);
+        }
+        if (rc != PM_OK && rc != PM_ENOTFOUND) {
+            return rc;
+        }
+    }
+    return PM_OK;
+}
+
+//  Gives the home site an MRN if it has none: the site's next number,
+//  "M0000001" onwards, skipping numbers already taken by hand.
+static pm_err
+s_assign_mrn (pm_ctx_t *ctx, patient_t *p, Pm__Patients__SiteMrn *slot,
+              char *mrn_buf)
+{
+    for (size_t i = 0; i < p->n_mrns; i++) {
+        if (strcmp (p->mrns[i]->site_id, p->home_site) == 0) {
+            return PM_OK;
+        }
+    }
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    uint64_t next = 0;
+    MDB_val val;
+    pm_err rc = pm_store_get (txn, s_db.mrn_seq, p->home_site,
+                              strlen (p->home_site), &val);
+    if (rc == PM_OK && val.mv_size == 8) {
+        next = pm_be64_get (val.mv_data);
+    }
+    else if (rc != PM_ENOTFOUND && rc != PM_OK) {
+        return rc;
+    }
+    char owner[PM_ID_MAX];
+    do {
+        snprintf (mrn_buf, 24, "M%07llu", (unsigned long long) ++next);
+        rc = s_mrn_owner (txn, p->home_site, mrn_buf, owner);
+    } while (rc == PM_OK);
+    if (rc != PM_ENOTFOUND) {
+        return rc;
+    }
+    uint8_t seq[8];
+    pm_be64_put (seq, next);
+    rc = pm_store_put (txn, s_db.mrn_seq, p->home_site, strlen (p->home_site),
+                       seq, 8, 0);
+    slot->site_id = p->home_site;
+    slot->mrn = mrn_buf;
+    return rc;
+}
+
+//  Today's date, UTC, for "birth date in the future".
+static void
+s_today (pm_ctx_t *ctx, char *out)
+{
+    time_t t = (time_t) (pm_ctx_now (ctx) / 1000);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (out, 11, "%Y-%m-%d", &tm);
+}
+
+static pm_err
+s_validate (pm_ctx_t *ctx, const patient_t *p)
+{
+    char today[11];
+    s_today (ctx, today);
+    pat_invalid_t why;
+    if (!pat_validate (p, today, &why)) {
+        return pm_ctx_fail (ctx, PM_EINVAL, why.field, "%s: %s", why.field,
+                            why.message);
+    }
+    return PM_OK;
+}
+
+//  Stores `p` (indexes already maintained by the caller), emits the event
+//  and replies with the record.
+static pm_err
+s_save (pm_ctx_t *ctx, const patient_t *p, const char *event)
+{
+    pm_err rc = pm_store_put_msg (pm_ctx_txn (ctx), s_db.patients, p->id,
+                                  strlen (p->id), &p->base, 0);
+    if (rc == PM_OK) {
+        rc = pm_ctx_emit (ctx, event, p->home_site, p->id, &p->base);
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &p->base);
+    }
+    return rc;
+}
+
+//  --- commands ------------------------------------------------------------
+
+//  patients.Register
+static pm_err
+s_register (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Patients__Register *req = (const Pm__Patients__Register *) body;
+    if (!req->patient) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "patient", "patient is required");
+    }
+    patient_t p = *req->patient; //  shallow: we only set scalars and links
+    if (p.id || p.has_version || p.has_created_at || p.has_updated_at) {
+        const char *field = p.id ? "patient.id" : "patient.version";
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                            "%s: id, version and timestamps are set by the "
+                            "service; leave them out", field);
+    }
+    pm_err rc = s_validate (ctx, &p);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    rc = s_check_mrns (ctx, &p);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    char id[PM_ID_MAX], mrn[24];
+    pm_id_new ("pat", pm_ctx_now (ctx), id);
+    p.id = id;
+    p.has_version = p.has_active = p.has_created_at = p.has_updated_at = 1;
+    p.version = 1;
+    p.active = true;
+    p.created_at = p.updated_at = pm_ctx_now (ctx);
+
+    //  The home site's MRN, assigned when not given.
+    Pm__Patients__SiteMrn assigned = PM__PATIENTS__SITE_MRN__INIT;
+    Pm__Patients__SiteMrn *mrns[p.n_mrns + 1];
+    memcpy (mrns, p.mrns, p.n_mrns * sizeof *mrns);
+    rc = s_assign_mrn (ctx, &p, &assigned, mrn);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    if (assigned.mrn) {
+        mrns[p.n_mrns++] = &assigned;
+    }
+    p.mrns = mrns;
+    rc = s_index (pm_ctx_txn (ctx), &p, true);
+    if (rc == PM_OK) {
+        rc = s_save (ctx, &p, "patients.patient.registered");
+    }
+    return rc;
+}
+
+//  patients.Get
+static pm_err
+s_get (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Patients__Get *req = (const Pm__Patients__Get *) body;
+    const char *id = req->id;
+    char owner[PM_ID_MAX];
+    if (!id) {
+        if (!req->site_id || !req->mrn) {
+            return pm_ctx_fail (ctx, PM_EINVAL, "id",
+                                "give an id, or a site_id and an mrn");
+        }
+        pm_err rc = s_mrn_owner (pm_ctx_txn (ctx), req->site_id, req->mrn, owner);
+        if (rc == PM_ENOTFOUND) {
+            return pm_ctx_fail (ctx, rc, "mrn", "no patient has MRN %.32s at %.64s",
+                                req->mrn, req->site_id);
+        }
+        if (rc != PM_OK) {
+            return rc;
+        }
+        id = owner;
+    }
+    patient_t *p;
+    pm_err rc = s_load (ctx, id, "id", &p);
+    if (rc == PM_OK) {
+        pm_ctx_reply (ctx, &p->base);
+        pm__patients__patient__free_unpacked (p, NULL);
+    }
+    return rc;
+}
+
+//  True when `field` is in the update's mask, or (no mask) set in `patch`.
+static bool
+s_in_mask (const Pm__Patients__Update *req, const char *field, bool set)
+{
+    if (req->n_update_mask == 0) {
+        return set;
+    }
+    for (size_t i = 0; i < req->n_update_mask; i++) {
+        if (strcmp (req->update_mask[i], field) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *s_updatable[] = {
+    "name", "birth_date", "sex", "gender_identity", "telecom", "address",
+    "preferred_language", "home_site", "mrns", NULL,
+};
+
+//  patients.Update
+static pm_err
+s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Patients__Update *req = (const Pm__Patients__Update *) body;
+    if (!req->has_expected_version || req->expected_version == 0) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "expected_version",
+                            "expected_version is required: the version you read");
+    }
+    if (!req->patient) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "patient",
+                            "patient holds the new field values");
+    }
+    for (size_t i = 0; i < req->n_update_mask; i++) {
+        bool known = false;
+        for (const char **f = s_updatable; *f; f++) {
+            known = known || strcmp (*f, req->update_mask[i]) == 0;
+        }
+        if (!known) {
+            char field[48];
+            snprintf (field, sizeof field, "update_mask[%zu]", i);
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                "\"%.40s\" cannot be updated; use one of name, "
+                                "birth_date, sex, gender_identity, telecom, "
+                                "address, preferred_language, home_site, mrns",
+                                req->update_mask[i]);
+        }
+    }
+    patient_t *old;
+    pm_err rc = s_load (ctx, req->id, "id", &old);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    if (old->version != req->expected_version) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
+                          "%s is at version %llu, not %llu: read it again",
+                          old->id, (unsigned long long) old->version,
+                          (unsigned long long) req->expected_version);
+        pm__patients__patient__free_unpacked (old, NULL);
+        return rc;
+    }
+    //  The new record: the old one with the masked fields replaced.
+    const patient_t *patch = req->patient;
+    patient_t p = *old;
+    if (s_in_mask (req, "name", patch->name != NULL)) {
+        p.name = patch->name;
+    }
+    if (s_in_mask (req, "birth_date", patch->birth_date != NULL)) {
+        p.birth_date = patch->birth_date;
+    }
+    if (s_in_mask (req, "sex", patch->has_sex)) {
+        p.has_sex = patch->has_sex;
+        p.sex = patch->sex;
+    }
+    if (s_in_mask (req, "gender_identity", patch->gender_identity != NULL)) {
+        p.gender_identity = patch->gender_identity;
+    }
+    if (s_in_mask (req, "telecom", patch->n_telecom > 0)) {
+        p.n_telecom = patch->n_telecom;
+        p.telecom = patch->telecom;
+    }
+    if (s_in_mask (req, "address", patch->address != NULL)) {
+        p.address = patch->address;
+    }
+    if (s_in_mask (req, "preferred_language", patch->preferred_language != NULL)) {
+        p.preferred_language = patch->preferred_language;
+    }
+    if (s_in_mask (req, "home_site", patch->home_site != NULL)) {
+        p.home_site = patch->home_site;
+    }
+    if (s_in_mask (req, "mrns", patch->n_mrns > 0)) {
+        p.n_mrns = patch->n_mrns;
+        p.mrns = patch->mrns;
+    }
+    //  The home site keeps an MRN; removing it would orphan the chart.
+    bool home_has_mrn = false;
+    for (size_t i = 0; i < p.n_mrns; i++) {
+        home_has_mrn = home_has_mrn || (p.mrns[i]->site_id
+                                        && strcmp (p.mrns[i]->site_id, p.home_site) == 0);
+    }
+    rc = s_validate (ctx, &p);
+    if (rc == PM_OK && !home_has_mrn) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "patient.mrns",
+                          "the home site %s must keep an MRN", p.home_site);
+    }
+    if (rc == PM_OK) {
+        rc = s_check_mrns (ctx, &p);
+    }
+    if (rc == PM_OK) {
+        //  Nothing changed: no new version, no event.
+        size_t a = pm__patients__patient__get_packed_size (old);
+        size_t b = pm__patients__patient__get_packed_size (&p);
+        uint8_t *pa = malloc (a + 1), *pb = malloc (b + 1);
+        assert (pa && pb);
+        pm__patients__patient__pack (old, pa);
+        pm__patients__patient__pack (&p, pb);
+        bool same = a == b && memcmp (pa, pb, a) == 0;
+        free (pa);
+        free (pb);
+        if (same) {
+            pm_ctx_reply (ctx, &old->base);
+            pm__patients__patient__free_unpacked (old, NULL);
+            return PM_OK;
+        }
+    }
+    if (rc == PM_OK) {
+        rc = s_index (pm_ctx_txn (ctx), old, false);
+    }
+    if (rc == PM_OK) {
+        p.version = old->version + 1;
+        p.updated_at = pm_ctx_now (ctx);
+        rc = s_index (pm_ctx_txn (ctx), &p, true);
+    }
+    if (rc == PM_OK) {
+        rc = s_save (ctx, &p, "patients.patient.updated");
+    }
+    pm__patients__patient__free_unpacked (old, NULL);
+    return rc;
+}
+
+//  patients.Deactivate and patients.Reactivate.
+static pm_err
+s_set_active (pm_ctx_t *ctx, const ProtobufCMessage *body, bool active)
+{
+    const Pm__Patients__SetActive *req = (const Pm__Patients__SetActive *) body;
+    if (!req->reason || !*req->reason) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "reason",
+                            "a reason is required (it goes on the record)");
+    }
+    if (strlen (req->reason) > 500) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "reason", "at most 500 characters");
+    }
+    patient_t *p;
+    pm_err rc = s_load (ctx, req->id, "id", &p);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    if (req->has_expected_version && req->expected_version
+        && req->expected_version != p->version) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
+                          "%s is at version %llu, not %llu", p->id,
+                          (unsigned long long) p->version,
+                          (unsigned long long) req->expected_version);
+    }
+    else if (p->active == active) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "id", "%s is already %s", p->id,
+                          active ? "active" : "inactive");
+    }
+    else {
+        char *old_reason = p->status_reason;
+        p->active = active;
+        p->version++;
+        p->updated_at = pm_ctx_now (ctx);
+        p->status_reason = req->reason;
+        rc = s_save (ctx, p, active ? "patients.patient.reactivated"
+                                    : "patients.patient.deactivated");
+        p->status_reason = old_reason; //  so free_unpacked frees its own
+    }
+    pm__patients__patient__free_unpacked (p, NULL);
+    return rc;
+}
+
+static pm_err
+s_deactivate (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_set_active (ctx, body, false);
+}
+
+static pm_err
+s_reactivate (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_set_active (ctx, body, true);
+}
+
+//  --- search ---------------------------------------------------------------
+
+typedef struct {
+    uint8_t key[KEY_MAX]; //  the name key: the order of results
+    size_t klen;
+    patient_t *p;
+} s_hit_t;
+
+static int
+s_hit_cmp (const void *a, const void *b)
+{
+    const s_hit_t *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp (x->key, y->key, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+//  True when the patient passes every criterion of the search.
+static bool
+s_matches (const Pm__Patients__Search *q, const patient_t *p,
+           const char *given_fold, const char *phone_digits)
+{
+    if (!q->include_inactive && !p->active) {
+        return false;
+    }
+    if (q->birth_date && strcmp (q->birth_date, p->birth_date) != 0) {
+        return false;
+    }
+    if (given_fold && *given_fold) {
+        bool any = false;
+        for (size_t i = 0; i < p->name->n_given && !any; i++) {
+            char g[NAME_KEY_PART];
+            pat_fold_name (p->name->given[i], g, sizeof g);
+            any = strncmp (g, given_fold, strlen (given_fold)) == 0;
+        }
+        if (!any) {
+            return false;
+        }
+    }
+    if (phone_digits && *phone_digits) {
+        bool any = false;
+        for (size_t i = 0; i < p->n_telecom && !any; i++) {
+            char d[32];
+            pat_phone_digits (p->telecom[i]->value, d, sizeof d);
+            size_t dl = strlen (d), ql = strlen (phone_digits);
+            any = p->telecom[i]->system != PM__PATIENTS__CONTACT_SYSTEM__EMAIL
+                  && dl >= ql && strcmp (d + dl - ql, phone_digits) == 0;
+        }
+        if (!any) {
+            return false;
+        }
+    }
+    if (q->site_id || q->mrn) {
+        bool any = false;
+        for (size_t i = 0; i < p->n_mrns && !any; i++) {
+            any = (!q->site_id || strcmp (p->mrns[i]->site_id, q->site_id) == 0)
+                  && (!q->mrn || strcmp (p->mrns[i]->mrn, q->mrn) == 0);
+        }
+        if (!any) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+s_hex (const uint8_t *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        sprintf (out + 2 * i, "%02x", in[i]);
+    }
+}
+
+static bool
+s_unhex (const char *in, uint8_t *out, size_t *n)
+{
+    size_t len = strlen (in);
+    if (len % 2 || len / 2 > KEY_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned v;
+        if (sscanf (in + 2 * i, "%2x", &v) != 1) {
+            return false;
+        }
+        out[i] = (uint8_t) v;
+    }
+    *n = len / 2;
+    return true;
+}
+
+//  Collects the ids under `prefix` in an index whose keys end in the id.
+static pm_err
+s_collect (pm_ctx_t *ctx, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+           s_hit_t **hits, size_t *n)
+{
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (pm_ctx_txn (ctx), dbi, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key = {plen, (void *) prefix}, val;
+    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    size_t cap = 0;
+    while (mrc == 0 && key.mv_size >= plen
+           && memcmp (key.mv_data, prefix, plen) == 0) {
+        if (*n == MATCH_MAX) {
+            mdb_cursor_close (cursor);
+            return pm_ctx_fail (ctx, PM_EINVAL, NULL,
+                                "more than %d patients match: add a name",
+                                MATCH_MAX);
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *hits = realloc (*hits, cap * sizeof **hits);
+            assert (*hits);
+        }
+        //  The id is the key's tail, after the prefix.
+        s_hit_t *h = &(*hits)[(*n)++];
+        h->p = NULL;
+        h->klen = key.mv_size - plen;
+        memcpy (h->key, (uint8_t *) key.mv_data + plen, h->klen);
+        h->key[h->klen] = 0;
+        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cursor);
+    return PM_OK;
+}
+
+//  Collects the ids of phone numbers whose reversed digits start with
+//  `prefix` (keys: reversed digits, 0, id).
+static pm_err
+s_collect_phone (pm_ctx_t *ctx, const uint8_t *prefix, size_t plen,
+                 s_hit_t **hits, size_t *n)
+{
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (
+        mdb_cursor_open (pm_ctx_txn (ctx), s_db.by_phone, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key = {plen, (void *) prefix}, val;
+    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    size_t cap = 0;
+    while (mrc == 0 && key.mv_size > plen
+           && memcmp (key.mv_data, prefix, plen) == 0) {
+        const char *sep = memchr (key.mv_data, 0, key.mv_size);
+        if (*n == MATCH_MAX) {
+            mdb_cursor_close (cursor);
+            return pm_ctx_fail (ctx, PM_EINVAL, "phone",
+                                "more than %d patients match: give more digits",
+                                MATCH_MAX);
+        }
+        if (sep) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 16;
+                *hits = realloc (*hits, cap * sizeof **hits);
+                assert (*hits);
+            }
+            s_hit_t *h = &(*hits)[(*n)++];
+            h->p = NULL;
+            h->klen = key.mv_size - (size_t) (sep + 1 - (char *) key.mv_data);
+            memcpy (h->key, sep + 1, h->klen);
+            h->key[h->klen] = 0;
+        }
+        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cursor);
+    return PM_OK;
+}
+
+//  patients.Search
+static pm_err
+s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Patients__Search *q = (const Pm__Patients__Search *) body;
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    uint32_t page = q->has_page_size && q->page_size ? q->page_size : PAGE_DEFAULT;
+    if (page > PAGE_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "page_size", "at most %d", PAGE_MAX);
+    }
+    if (q->birth_date && !pat_valid_date (q->birth_date)) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "birth_date",
+                            "\"%.20s\" is not a date written YYYY-MM-DD",
+                            q->birth_date);
+    }
+    if (q->mrn && !q->site_id) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "site_id",
+                            "an MRN search needs the site_id it belongs to");
+    }
+    char family[NAME_KEY_PART] = "", given[NAME_KEY_PART] = "", phone[32] = "";
+    pat_fold_name (q->family_prefix ? q->family_prefix : "", family, sizeof family);
+    pat_fold_name (q->given_prefix ? q->given_prefix : "", given, sizeof given);
+    pat_phone_digits (q->phone, phone, sizeof phone);
+    if (q->phone && strlen (phone) < 5) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "phone",
+                            "give at least 5 digits of the phone number");
+    }
+    if (!*family && !q->birth_date && !*phone && !q->mrn) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "family_prefix",
+                            "give a family name prefix, birth_date, phone or mrn");
+    }
+    uint8_t after[KEY_MAX];
+    size_t after_len = 0;
+    if (q->page_token && *q->page_token
+        && !s_unhex (q->page_token, after, &after_len)) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "page_token",
+                            "not a page token from an earlier SearchResult");
+    }
+
+    s_hit_t *hits = NULL;
+    size_t n = 0;
+    pm_err rc = PM_OK;
+    char next_token[2 * KEY_MAX + 1] = "";
+    if (*family) {
+        //  Walk the name index from the prefix (or past the last page):
+        //  its order is the result order, so a page is a range.
+        MDB_cursor *cursor;
+        rc = pm_err_from_mdb (mdb_cursor_open (txn, s_db.by_name, &cursor));
+        if (rc != PM_OK) {
+            return rc;
+        }
+        size_t flen = strlen (family);
+        MDB_val key, val;
+        if (after_len) {
+            key = (MDB_val) {after_len, after};
+        }
+        else {
+            key = (MDB_val) {flen, family};
+        }
+        int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+        if (mrc == 0 && after_len && key.mv_size == after_len
+            && memcmp (key.mv_data, after, after_len) == 0) {
+            mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+        }
+        hits = calloc (page, sizeof *hits);
+        assert (hits);
+        int scanned = 0;
+        while (mrc == 0 && n < page && key.mv_size >= flen
+               && memcmp (key.mv_data, family, flen) == 0) {
+            if (++scanned > SCAN_MAX) {
+                //  Bounded work per page: hand back where we stopped.
+                s_hex (key.mv_data, key.mv_size, next_token);
+                break;
+            }
+            const char *id = memrchr (key.mv_data, 0, key.mv_size);
+            patient_t *p = NULL;
+            if (id) {
+                char idbuf[PM_ID_MAX];
+                size_t idlen = key.mv_size - (size_t) (id + 1 - (char *) key.mv_data);
+                snprintf (idbuf, sizeof idbuf, "%.*s", (int) idlen, id + 1);
+                rc = pm_store_get_msg (txn, s_db.patients, idbuf, strlen (idbuf),
+                                       &pm__patients__patient__descriptor,
+                                       (ProtobufCMessage **) &p);
+                if (rc != PM_OK) {
+                    break;
+                }
+            }
+            if (p && s_matches (q, p, given, phone)) {
+                hits[n].p = p;
+                hits[n].klen = key.mv_size;
+                memcpy (hits[n].key, key.mv_data, key.mv_size);
+                n++;
+            }
+            else {
+                pm__patients__patient__free_unpacked (p, NULL);
+            }
+            mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+        }
+        //  A full page says where the next one starts, if there is more.
+        if (n == page && mrc == 0 && key.mv_size >= flen
+            && memcmp (key.mv_data, family, flen) == 0 && !next_token[0]) {
+            s_hex (hits[n - 1].key, hits[n - 1].klen, next_token);
+        }
+        mdb_cursor_close (cursor);
+    }
+    else {
+        //  Birth date, phone or MRN: a small candidate set, sorted by name.
+        uint8_t prefix[KEY_MAX];
+        size_t plen;
+        if (q->mrn) {
+            char owner[PM_ID_MAX];
+            rc = s_mrn_owner (txn, q->site_id, q->mrn, owner);
+            if (rc == PM_OK) {
+                hits = calloc (1, sizeof *hits);
+                assert (hits);
+                snprintf ((char *) hits[0].key, KEY_MAX, "%s", owner);
+                n = 1;
+            }
+            rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+        }
+        else if (*phone) {
+            //  Every number ending in these digits: a prefix of the
+            //  reversed keys, up to the separator before the id.
+            char reversed[32];
+            s_phone_key (phone, reversed);
+            plen = (size_t) sprintf ((char *) prefix, "%s", reversed);
+            rc = s_collect_phone (ctx, prefix, plen, &hits, &n);
+        }
+        else {
+            plen = (size_t) sprintf ((char *) prefix, "%s", q->birth_date);
+            rc = s_collect (ctx, s_db.by_dob, prefix, plen, &hits, &n);
+        }
+        size_t kept = 0;
+        for (size_t i = 0; rc == PM_OK && i < n; i++) {
+            patient_t *p;
+            rc = pm_store_get_msg (txn, s_db.patients, hits[i].key,
+                                   strlen ((char *) hits[i].key),
+                                   &pm__patients__patient__descriptor,
+                                   (ProtobufCMessage **) &p);
+            if (rc != PM_OK) {
+                break;
+            }
+            if (s_matches (q, p, given, phone)) {
+                uint8_t key[KEY_MAX];
+                size_t klen = s_name_key (p, key);
+                bool family_ok = strncmp ((char *) key, family, strlen (family)) == 0;
+                int vs_after = 0;
+                if (after_len) {
+                    size_t m = klen < after_len ? klen : after_len;
+                    vs_after = memcmp (key, after, m);
+                    vs_after = vs_after ? vs_after : (klen > after_len) - (klen < after_len);
+                }
+                if (family_ok && (!after_len || vs_after > 0)) {
+                    hits[kept].p = p;
+                    hits[kept].klen = klen;
+                    memcpy (hits[kept].key, key, klen);
+                    kept++;
+                    continue;
+                }
+            }
+            pm__patients__patient__free_unpacked (p, NULL);
+        }
+        if (rc != PM_OK) {
+            kept = n = 0; //  hits past `kept` hold no patients
+        }
+        n = kept;
+        qsort (hits, n, sizeof *hits, s_hit_cmp);
+        if (n > page) {
+            s_hex (hits[page - 1].key, hits[page - 1].klen, next_token);
+            for (size_t i = page; i < n; i++) {
+                pm__patients__patient__free_unpacked (hits[i].p, NULL);
+            }
+            n = page;
+        }
+    }
+    if (rc == PM_OK) {
+        Pm__Patients__SearchResult result = PM__PATIENTS__SEARCH_RESULT__INIT;
+        patient_t *list[n ? n : 1];
+        for (size_t i = 0; i < n; i++) {
+            list[i] = hits[i].p;
+        }
+        result.n_patients = n;
+        result.patients = list;
+        result.next_page_token = next_token[0] ? next_token : NULL;
+        pm_ctx_reply (ctx, &result.base);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pm__patients__patient__free_unpacked (hits[i].p, NULL);
+    }
+    free (hits);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Opens the sub-databases and binds the handlers.
+int
+patients_setup (pm_server_t *server)
+{
+    pm_store_t *store = pm_server_store (server);
+    if (pm_store_dbi (store, "patients", 0, &s_db.patients) != PM_OK
+        || pm_store_dbi (store, "by_name", 0, &s_db.by_name) != PM_OK
+        || pm_store_dbi (store, "by_dob", 0, &s_db.by_dob) != PM_OK
+        || pm_store_dbi (store, "by_phone", 0, &s_db.by_phone) != PM_OK
+        || pm_store_dbi (store, "by_mrn", 0, &s_db.by_mrn) != PM_OK
+        || pm_store_dbi (store, "mrn_seq", 0, &s_db.mrn_seq) != PM_OK) {
+        return -1;
+    }
+    pm_server_handle (server, "patients.Register", s_register);
+    pm_server_handle (server, "patients.Get", s_get);
+    pm_server_handle (server, "patients.Update", s_update);
+    pm_server_handle (server, "patients.Search", s_search);
+    pm_server_handle (server, "patients.Deactivate", s_deactivate);
+    pm_server_handle (server, "patients.Reactivate", s_reactivate);
+    return 0;
+}

@@ -1,0 +1,18 @@
+/*  patients.h: the patients service: network identity of every patient.
+
+    Store layout (sub-databases of the service's LMDB environment):
+      patients   id                                -> pm.patients.Patient
+      by_name    fold(family) 0 fold(given) 0 id   -> ""   (search order)
+      by_dob     YYYY-MM-DD id                     -> ""
+      by_phone   digits 0 id                       -> ""
+      by_mrn     site_id 0 mrn                     -> id
+      mrn_seq    site_id                           -> be64 last assigned  */
+#ifndef PATIENTS_H
+#define PATIENTS_H
+
+#include "pm_server.h"
+
+//  Opens the service's sub-databases and binds its handlers. -1 on failure.
+int patients_setup (pm_server_t *server);
+
+#endif

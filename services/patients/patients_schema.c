@@ -1,0 +1,30 @@
+/*  patients_schema.c: the patients service's commands and events.        */
+#include "patients_schema.h"
+
+static const pm_command_def_t s_commands[] = {
+    {"patients.Register", PM_WRITE, &pm__patients__register__descriptor,
+     &pm__patients__patient__descriptor, "register a new patient"},
+    {"patients.Get", PM_READ, &pm__patients__get__descriptor,
+     &pm__patients__patient__descriptor, "a patient by id, or by site and MRN"},
+    {"patients.Update", PM_WRITE, &pm__patients__update__descriptor,
+     &pm__patients__patient__descriptor,
+     "change fields of a patient (needs expected_version)"},
+    {"patients.Search", PM_READ, &pm__patients__search__descriptor,
+     &pm__patients__search_result__descriptor,
+     "find patients by name prefix, birth date, phone or MRN"},
+    {"patients.Deactivate", PM_WRITE, &pm__patients__set_active__descriptor,
+     &pm__patients__patient__descriptor, "mark a patient inactive (reason)"},
+    {"patients.Reactivate", PM_WRITE, &pm__patients__set_active__descriptor,
+     &pm__patients__patient__descriptor, "mark a patient active again (reason)"},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+static const pm_event_def_t s_events[] = {
+    {"patients.patient.registered", &pm__patients__patient__descriptor},
+    {"patients.patient.updated", &pm__patients__patient__descriptor},
+    {"patients.patient.deactivated", &pm__patients__patient__descriptor},
+    {"patients.patient.reactivated", &pm__patients__patient__descriptor},
+    {NULL, NULL},
+};
+
+const pm_schema_t patients_schema = {"patients", s_commands, s_events};

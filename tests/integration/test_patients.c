@@ -1,0 +1,930 @@
+/*  test_patients.c: the patients service through its protocol: the
+    commands and their events, idempotent retries, bad input, crash
+    recovery, and consumers that were offline or too slow.              */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "patients.pb-c.h"
+#include "pm_test.pb-c.h"
+
+typedef Pm__Patients__Patient patient_t;
+
+//  A valid patient; the caller may change fields before registering.
+typedef struct {
+    Pm__Patients__Register reg;
+    patient_t p;
+    Pm__Patients__HumanName name;
+    char *given[1];
+    Pm__Patients__ContactPoint phone;
+    Pm__Patients__ContactPoint *telecom[1];
+    char family[64], first[64], dob[16], number[32];
+} s_form_t;
+
+static void
+s_form (s_form_t *f, const char *family, const char *given, const char *dob)
+{
+    memset (f, 0, sizeof *f);
+    pm__patients__register__init (&f->reg);
+    pm__patients__patient__init (&f->p);
+    pm__patients__human_name__init (&f->name);
+    pm__patients__contact_point__init (&f->phone);
+    snprintf (f->family, sizeof f->family, "%s", family);
+    snprintf (f->first, sizeof f->first, "%s", given);
+    snprintf (f->dob, sizeof f->dob, "%s", dob);
+    snprintf (f->number, sizeof f->number, "+1 555 010 %04d", rand () % 10000);
+    f->given[0] = f->first;
+    f->name.family = f->family;
+    f->name.n_given = 1;
+    f->name.given = f->given;
+    f->phone.has_system = 1;
+    f->phone.system = PM__PATIENTS__CONTACT_SYSTEM__PHONE;
+    f->phone.value = f->number;
+    f->telecom[0] = &f->phone;
+    f->p.name = &f->name;
+    f->p.birth_date = f->dob;
+    f->p.home_site = "north";
+    f->p.n_telecom = 1;
+    f->p.telecom = f->telecom;
+    f->reg.patient = &f->p;
+}
+
+//  Calls and returns the reply (asserting that one came back).
+static Pm__Reply *
+s_call (pm_client_t *client, const char *type, const ProtobufCMessage *body)
+{
+    Pm__Reply *reply = itest_call (client, type, body);
+    if (!reply) {
+        fprintf (stderr, "    no reply to %s\n", type);
+    }
+    return reply;
+}
+
+//  Registers; the stored patient or NULL (reply code in *code).
+static patient_t *
+s_register (pm_client_t *client, s_form_t *f, int *code)
+{
+    Pm__Reply *reply = s_call (client, "patients.Register", &f->reg.base);
+    *code = reply ? (int) reply->code : -1;
+    patient_t *p = NULL;
+    if (reply && reply->code == PM__CODE__OK) {
+        p = pm__patients__patient__unpack (NULL, reply->body.len, reply->body.data);
+    }
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return p;
+}
+
+static uint64_t
+s_high_seq (pm_client_t *client)
+{
+    Pm__Health *h = itest_health (client);
+    uint64_t seq = h ? h->high_seq : (uint64_t) -1;
+    pm__health__free_unpacked (h, NULL);
+    return seq;
+}
+
+static bool
+s_ok (Pm__Reply *reply, int code, const char *field)
+{
+    bool ok = reply && (int) reply->code == code
+              && (!field || (reply->field && strcmp (reply->field, field) == 0));
+    if (!ok) {
+        fprintf (stderr, "    reply: code %d field %s message %s (wanted %d %s)\n",
+                 reply ? (int) reply->code : -1,
+                 reply && reply->field ? reply->field : "-",
+                 reply && reply->message ? reply->message : "-", code,
+                 field ? field : "");
+    }
+    return ok;
+}
+
+//  --------------------------------------------------------------------------
+//  Register, get, update, search, deactivate, reactivate, and the events
+//  each one publishes with the full new state.
+static void
+s_test_lifecycle (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+
+    s_form_t f;
+    s_form (&f, "Müller", "Anna", "1980-02-29");
+    int code;
+    patient_t *p = s_register (client, &f, &code);
+    CHECK (p && code == 0);
+    CHECK (pm_id_valid (p->id, "pat") && p->version == 1 && p->active);
+    CHECK (p->n_mrns == 1 && strcmp (p->mrns[0]->site_id, "north") == 0);
+    CHECK (strcmp (p->mrns[0]->mrn, "M0000001") == 0);
+    char id[PM_ID_MAX];
+    snprintf (id, sizeof id, "%s", p->id);
+
+    //  Get by id and by MRN.
+    Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
+    get.id = id;
+    Pm__Reply *reply = s_call (client, "patients.Get", &get.base);
+    CHECK (s_ok (reply, 0, NULL));
+    patient_t *got = pm__patients__patient__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (got && strcmp (got->name->family, "Müller") == 0);
+    pm__reply__free_unpacked (reply, NULL);
+    pm__patients__patient__free_unpacked (got, NULL);
+    get.id = NULL;
+    get.site_id = "north";
+    get.mrn = "M0000001";
+    reply = s_call (client, "patients.Get", &get.base);
+    CHECK (s_ok (reply, 0, NULL));
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  Update the phone with expected_version; version goes to 2.
+    Pm__Patients__Update upd = PM__PATIENTS__UPDATE__INIT;
+    patient_t patch = PM__PATIENTS__PATIENT__INIT;
+    Pm__Patients__ContactPoint email = PM__PATIENTS__CONTACT_POINT__INIT;
+    Pm__Patients__ContactPoint *tel[] = {&email};
+    email.has_system = 1;
+    email.system = PM__PATIENTS__CONTACT_SYSTEM__EMAIL;
+    email.value = "anna@example.org";
+    patch.n_telecom = 1;
+    patch.telecom = tel;
+    upd.id = id;
+    upd.has_expected_version = 1;
+    upd.expected_version = 1;
+    upd.patient = &patch;
+    reply = s_call (client, "patients.Update", &upd.base);
+    CHECK (s_ok (reply, 0, NULL));
+    got = pm__patients__patient__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (got && got->version == 2 && got->n_telecom == 1);
+    CHECK (strcmp (got->name->family, "Müller") == 0); //  untouched fields kept
+    pm__patients__patient__free_unpacked (got, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  A stale update is refused and changes nothing.
+    reply = s_call (client, "patients.Update", &upd.base);
+    CHECK (s_ok (reply, PM_ECONFLICT, "expected_version"));
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  An update that changes nothing makes no version and no event.
+    upd.expected_version = 2;
+    uint64_t before = s_high_seq (client);
+    reply = s_call (client, "patients.Update", &upd.base);
+    CHECK (s_ok (reply, 0, NULL));
+    pm__reply__free_unpacked (reply, NULL);
+    CHECK (s_high_seq (client) == before);
+
+    //  Search: accent- and case-insensitive name prefix.
+    Pm__Patients__Search search = PM__PATIENTS__SEARCH__INIT;
+    search.family_prefix = "MUL";
+    reply = s_call (client, "patients.Search", &search.base);
+    CHECK (s_ok (reply, 0, NULL));
+    Pm__Patients__SearchResult *res = pm__patients__search_result__unpack (
+        NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients == 1 && strcmp (res->patients[0]->id, id) == 0);
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  Deactivate needs a reason; then the patient leaves default searches.
+    Pm__Patients__SetActive set = PM__PATIENTS__SET_ACTIVE__INIT;
+    set.id = id;
+    reply = s_call (client, "patients.Deactivate", &set.base);
+    CHECK (s_ok (reply, PM_EINVAL, "reason"));
+    pm__reply__free_unpacked (reply, NULL);
+    set.reason = "moved away";
+    reply = s_call (client, "patients.Deactivate", &set.base);
+    CHECK (s_ok (reply, 0, NULL));
+    pm__reply__free_unpacked (reply, NULL);
+    reply = s_call (client, "patients.Deactivate", &set.base);
+    CHECK (s_ok (reply, PM_ECONFLICT, NULL));
+    pm__reply__free_unpacked (reply, NULL);
+    reply = s_call (client, "patients.Search", &search.base);
+    res = pm__patients__search_result__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients == 0);
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+    search.has_include_inactive = search.include_inactive = 1;
+    reply = s_call (client, "patients.Search", &search.base);
+    res = pm__patients__search_result__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients == 1 && !res->patients[0]->active);
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+    set.reason = "came back";
+    reply = s_call (client, "patients.Reactivate", &set.base);
+    CHECK (s_ok (reply, 0, NULL));
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  The stream: one event per change, in order, each the full state.
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    CHECK (n == 4);
+    const char *types[] = {"patients.patient.registered", "patients.patient.updated",
+                           "patients.patient.deactivated",
+                           "patients.patient.reactivated"};
+    for (long i = 0; i < n; i++) {
+        CHECK (events[i]->seq == (uint64_t) i + 1);
+        CHECK (strcmp (events[i]->type, types[i]) == 0);
+        CHECK (strcmp (events[i]->subject, id) == 0);
+        CHECK (strcmp (events[i]->site_id, "north") == 0);
+        patient_t *state = pm__patients__patient__unpack (NULL, events[i]->data.len,
+                                                          events[i]->data.data);
+        CHECK (state && state->version == (uint64_t) i + 1);
+        CHECK (strcmp (state->name->family, "Müller") == 0);
+        CHECK (state->active == (i != 2));
+        pm__patients__patient__free_unpacked (state, NULL);
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+    pm__patients__patient__free_unpacked (p, NULL);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  Each invalid field is named; nothing is written.
+static void
+s_test_validation (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+    struct {
+        const char *what;
+        const char *field;
+    } cases[] = {
+        {"family", "patient.name.family"},  {"given", "patient.name.given"},
+        {"dob", "patient.birth_date"},      {"future", "patient.birth_date"},
+        {"phone", "patient.telecom[0].value"}, {"email", "patient.telecom[0].value"},
+        {"site", "patient.home_site"},       {"lang", "patient.preferred_language"},
+        {"country", "patient.address.country"}, {"id", "patient.id"},
+        {"mrn", "patient.mrns[0].mrn"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_form_t f;
+        s_form (&f, "Okafor", "Chidi", "1975-06-01");
+        Pm__Patients__Address addr = PM__PATIENTS__ADDRESS__INIT;
+        Pm__Patients__SiteMrn mrn = PM__PATIENTS__SITE_MRN__INIT;
+        Pm__Patients__SiteMrn *mrns[] = {&mrn};
+        const char *w = cases[i].what;
+        if (!strcmp (w, "family")) {
+            f.name.family = "";
+        }
+        else if (!strcmp (w, "given")) {
+            f.name.n_given = 0;
+        }
+        else if (!strcmp (w, "dob")) {
+            f.p.birth_date = "1975-02-30";
+        }
+        else if (!strcmp (w, "future")) {
+            f.p.birth_date = "2999-01-01";
+        }
+        else if (!strcmp (w, "phone")) {
+            f.phone.value = "call me maybe";
+        }
+        else if (!strcmp (w, "email")) {
+            f.phone.system = PM__PATIENTS__CONTACT_SYSTEM__EMAIL;
+            f.phone.value = "chidi@";
+        }
+        else if (!strcmp (w, "site")) {
+            f.p.home_site = "north site!";
+        }
+        else if (!strcmp (w, "lang")) {
+            f.p.preferred_language = "english";
+        }
+        else if (!strcmp (w, "country")) {
+            addr.country = "Nigeria";
+            f.p.address = &addr;
+        }
+        else if (!strcmp (w, "id")) {
+            f.p.id = "pat_01m8e8rx5n3r2py41feft8x8rn";
+        }
+        else if (!strcmp (w, "mrn")) {
+            mrn.site_id = "north";
+            mrn.mrn = "has spaces";
+            f.p.n_mrns = 1;
+            f.p.mrns = mrns;
+        }
+        Pm__Reply *reply = s_call (client, "patients.Register", &f.reg.base);
+        if (!s_ok (reply, PM_EINVAL, cases[i].field)) {
+            fprintf (stderr, "    case %s\n", w);
+        }
+        CHECK (reply && reply->code == PM__CODE__EINVAL);
+        if (!reply->message || !strstr (reply->message, cases[i].field)) {
+            fprintf (stderr, "    case %s: message \"%s\"\n", w, reply->message);
+        }
+        CHECK (reply->message && strstr (reply->message, cases[i].field));
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    CHECK (s_high_seq (client) == 0);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  A retried request (same client_id and request_id) gets the same reply
+//  and writes once; MRNs stay unique.
+static void
+s_test_idempotent_retry (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+    s_form_t f;
+    s_form (&f, "Tanaka", "Yuki", "1990-01-01");
+    uint8_t body[1024];
+    size_t len = pm__patients__register__pack (&f.reg, body);
+
+    //  Three sends of request 7 (two before any reply: both in one batch
+    //  or in two), all answered with the same bytes.
+    uint64_t id = pm_client_send (client, 7, "patients.Register", body, len);
+    pm_client_send (client, id, "patients.Register", body, len);
+    Pm__Reply *a = pm_client_recv (client, 5000);
+    Pm__Reply *b = pm_client_recv (client, 5000);
+    pm_client_send (client, id, "patients.Register", body, len);
+    Pm__Reply *c = pm_client_recv (client, 5000);
+    CHECK (a && b && c && a->code == 0 && b->code == 0 && c->code == 0);
+    CHECK (a->request_id == 7 && b->request_id == 7 && c->request_id == 7);
+    CHECK (a->body.len == b->body.len && a->body.len == c->body.len);
+    CHECK (memcmp (a->body.data, b->body.data, a->body.len) == 0);
+    CHECK (memcmp (a->body.data, c->body.data, a->body.len) == 0);
+    CHECK (s_high_seq (client) == 1);
+
+    //  The same request id from another client is another request.
+    pm_client_t *other = itest_client (&svc);
+    pm_client_send (other, 7, "patients.Register", body, len);
+    Pm__Reply *d = pm_client_recv (other, 5000);
+    CHECK (d && d->code == 0 && s_high_seq (client) == 2);
+
+    //  A refused request is answered the same way when retried, too.
+    Pm__Patients__SiteMrn mrn = {PROTOBUF_C_MESSAGE_INIT (&pm__patients__site_mrn__descriptor),
+                                 "north", "M0000001"};
+    Pm__Patients__SiteMrn *mrns[] = {&mrn};
+    f.p.n_mrns = 1;
+    f.p.mrns = mrns;
+    int code;
+    patient_t *dup = s_register (client, &f, &code);
+    CHECK (!dup && code == PM_ECONFLICT);
+    CHECK (s_high_seq (client) == 2);
+    pm__reply__free_unpacked (a, NULL);
+    pm__reply__free_unpacked (b, NULL);
+    pm__reply__free_unpacked (c, NULL);
+    pm__reply__free_unpacked (d, NULL);
+    pm_client_destroy (&other);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  Malformed frames, undecodable bodies, unknown commands, oversize
+//  messages, missing envelope fields, passed deadlines: each gets an error
+//  reply, nothing is written, and the service keeps serving.
+static void
+s_test_bad_input (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    svc.env[0] = "PM_MAX_REQUEST=64K";
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+
+    //  Two frames instead of one.
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "hello");
+    zmsg_addstr (msg, "world");
+    pm_client_send_frames (client, &msg);
+    Pm__Reply *reply = pm_client_recv (client, 5000);
+    CHECK (s_ok (reply, PM_EPROTO, NULL));
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  A frame that is not a Request.
+    msg = zmsg_new ();
+    zmsg_addmem (msg, "\xff\xff\xff\xff\x0f garbage", 14);
+    pm_client_send_frames (client, &msg);
+    reply = pm_client_recv (client, 5000);
+    CHECK (s_ok (reply, PM_EPROTO, NULL));
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  A body that does not decode as the command's message.
+    uint64_t id = pm_client_send (client, 0, "patients.Register",
+                                  (const uint8_t *) "\x0a\xff\x01", 3);
+    reply = pm_client_recv (client, 5000);
+    CHECK (s_ok (reply, PM_EPROTO, "body") && reply->request_id == id);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  An unknown command.
+    reply = itest_call (client, "patients.Frobnicate", NULL);
+    CHECK (s_ok (reply, PM_EUNKNOWN, "type"));
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  An oversize request: refused with its request id, so the client can
+    //  match the answer.
+    size_t big = 200 * 1024;
+    uint8_t *blob = calloc (1, big);
+    id = pm_client_send (client, 0, "patients.Register", blob, big);
+    free (blob);
+    reply = pm_client_recv (client, 5000);
+    CHECK (s_ok (reply, PM_ETOOBIG, NULL) && reply->request_id == id);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  A write without request_id, and a passed deadline.
+    s_form_t f;
+    s_form (&f, "Silva", "Ana", "1985-05-05");
+    uint8_t body[512];
+    size_t len = pm__patients__register__pack (&f.reg, body);
+    Pm__Request req = PM__REQUEST__INIT;
+    req.client_id = "raw";
+    req.type = "patients.Register";
+    req.has_body = 1;
+    req.body.data = body;
+    req.body.len = len;
+    uint8_t frame[1024];
+    msg = zmsg_new ();
+    zmsg_addmem (msg, frame, pm__request__pack (&req, frame));
+    pm_client_send_frames (client, &msg);
+    reply = pm_client_recv (client, 5000);
+    CHECK (s_ok (reply, PM_EINVAL, "request_id"));
+    pm__reply__free_unpacked (reply, NULL);
+    req.has_request_id = 1;
+    req.request_id = 99;
+    req.has_deadline = 1;
+    req.deadline = 1000; //  1970
+    msg = zmsg_new ();
+    zmsg_addmem (msg, frame, pm__request__pack (&req, frame));
+    pm_client_send_frames (client, &msg);
+    reply = pm_client_recv (client, 5000);
+    CHECK (s_ok (reply, PM_ETIMEDOUT, "deadline") && reply->request_id == 99);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  Nothing was written, and a good request still works.
+    CHECK (s_high_seq (client) == 0);
+    int code;
+    patient_t *p = s_register (client, &f, &code);
+    CHECK (p && code == 0);
+    CHECK (s_high_seq (client) == 1);
+    pm__patients__patient__free_unpacked (p, NULL);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  Search pages through a name range in order; birth date, phone tail and
+//  MRN searches find the right people.
+static void
+s_test_search (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+    const char *families[] = {"Nguyen", "Ngata", "Ng", "Nguyễn", "Smith"};
+    char phone_of_first[32] = "";
+    for (int i = 0; i < 30; i++) {
+        s_form_t f;
+        char given[16];
+        snprintf (given, sizeof given, "G%02d", 29 - i);
+        s_form (&f, families[i % 5], given, i % 2 ? "1970-01-01" : "1971-07-04");
+        int code;
+        patient_t *p = s_register (client, &f, &code);
+        CHECK (p && code == 0);
+        if (i == 0) {
+            snprintf (phone_of_first, sizeof phone_of_first, "%s", f.number);
+        }
+        pm__patients__patient__free_unpacked (p, NULL);
+    }
+    //  "ng" matches 24 of them (not Smith); pages of 7, ordered, no repeats.
+    Pm__Patients__Search q = PM__PATIENTS__SEARCH__INIT;
+    q.family_prefix = "ng";
+    q.has_page_size = 1;
+    q.page_size = 7;
+    char token[2048] = "", last_key[512] = "";
+    int total = 0, pages = 0;
+    do {
+        q.page_token = token[0] ? token : NULL;
+        Pm__Reply *reply = s_call (client, "patients.Search", &q.base);
+        CHECK (s_ok (reply, 0, NULL));
+        Pm__Patients__SearchResult *res = pm__patients__search_result__unpack (
+            NULL, reply->body.len, reply->body.data);
+        CHECK (res && res->n_patients <= 7);
+        for (size_t i = 0; i < res->n_patients; i++) {
+            char key[512];
+            snprintf (key, sizeof key, "%s|%s|%s", res->patients[i]->name->family,
+                      res->patients[i]->name->given[0], res->patients[i]->id);
+            CHECK (strncmp (res->patients[i]->name->family, "Smith", 5) != 0);
+            total++;
+        }
+        snprintf (token, sizeof token, "%s",
+                  res->next_page_token ? res->next_page_token : "");
+        pm__patients__search_result__free_unpacked (res, NULL);
+        pm__reply__free_unpacked (reply, NULL);
+        pages++;
+    } while (token[0] && pages < 10);
+    (void) last_key;
+    CHECK (total == 24 && pages == 4);
+
+    //  Given name prefix narrows; birth date alone works.
+    q.given_prefix = "g0";
+    q.page_token = NULL;
+    q.page_size = 100;
+    Pm__Reply *reply = s_call (client, "patients.Search", &q.base);
+    Pm__Patients__SearchResult *res = pm__patients__search_result__unpack (
+        NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients == 8); //  G00..G09 minus the two Smiths
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+    Pm__Patients__Search byday = PM__PATIENTS__SEARCH__INIT;
+    byday.birth_date = "1970-01-01";
+    byday.has_page_size = 1;
+    byday.page_size = 100;
+    reply = s_call (client, "patients.Search", &byday.base);
+    res = pm__patients__search_result__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients == 15);
+    for (size_t i = 1; i < res->n_patients; i++) {
+        //  Sorted by family name as the name index folds it.
+        CHECK (strcasecmp (res->patients[i - 1]->name->family,
+                           res->patients[i]->name->family) <= 0
+               || strcmp (res->patients[i]->name->family, "Nguyễn") == 0
+               || strcmp (res->patients[i - 1]->name->family, "Nguyễn") == 0);
+    }
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  The last 7 digits of a phone, without country or area code.
+    Pm__Patients__Search byphone = PM__PATIENTS__SEARCH__INIT;
+    byphone.phone = phone_of_first + strlen (phone_of_first) - 8; //  "010 1234"
+    reply = s_call (client, "patients.Search", &byphone.base);
+    res = pm__patients__search_result__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients >= 1);
+    bool found = false;
+    for (size_t i = 0; i < res->n_patients; i++) {
+        found = found || strcmp (res->patients[i]->telecom[0]->value, phone_of_first) == 0;
+    }
+    CHECK (found);
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  By MRN at a site; and a search with no criterion is refused.
+    Pm__Patients__Search bymrn = PM__PATIENTS__SEARCH__INIT;
+    bymrn.site_id = "north";
+    bymrn.mrn = "M0000030";
+    reply = s_call (client, "patients.Search", &bymrn.base);
+    res = pm__patients__search_result__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients == 1);
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+    Pm__Patients__Search none = PM__PATIENTS__SEARCH__INIT;
+    reply = s_call (client, "patients.Search", &none.base);
+    CHECK (s_ok (reply, PM_EINVAL, "family_prefix"));
+    pm__reply__free_unpacked (reply, NULL);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  kill -9 in the middle of a stream of writes from several clients, then
+//  restart: every acknowledged registration is there, the stream has no
+//  gap and no duplicate, and unacknowledged retries are applied once.
+#define CRASH_CLIENTS 8
+#define CRASH_ACKED_BEFORE_KILL 400
+
+static void
+s_test_crash_recovery (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *clients[CRASH_CLIENTS];
+    s_form_t forms[CRASH_CLIENTS];
+    uint8_t bodies[CRASH_CLIENTS][1024];
+    size_t lens[CRASH_CLIENTS];
+    uint64_t inflight[CRASH_CLIENTS];
+    char (*acked)[PM_ID_MAX] = calloc (20000, PM_ID_MAX);
+    int n_acked = 0;
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int c = 0; c < CRASH_CLIENTS; c++) {
+        clients[c] = itest_client (&svc);
+        zpoller_add (poller, pm_client_sock (clients[c]));
+    }
+    //  Each client keeps one registration in flight.
+    int next = 0;
+    for (int c = 0; c < CRASH_CLIENTS; c++) {
+        char fam[32];
+        snprintf (fam, sizeof fam, "Crash%05d", next++);
+        s_form (&forms[c], fam, "Ada", "1960-03-03");
+        lens[c] = pm__patients__register__pack (&forms[c].reg, bodies[c]);
+        inflight[c] = pm_client_send (clients[c], 0, "patients.Register", bodies[c], lens[c]);
+    }
+    bool killed = false;
+    int64_t until = itest_now () + 60000;
+    int after_restart = 0;
+    while (itest_now () < until && after_restart < 200) {
+        zsock_t *which = zpoller_wait (poller, 200);
+        if (!which) {
+            if (killed && svc.pid == 0) {
+                CHECK (itest_start (&svc) == 0);
+            }
+            //  Unanswered: resend the same request (same id).
+            for (int c = 0; c < CRASH_CLIENTS; c++) {
+                pm_client_send (clients[c], inflight[c], "patients.Register",
+                                bodies[c], lens[c]);
+            }
+            continue;
+        }
+        int c = 0;
+        while (pm_client_sock (clients[c]) != which) {
+            c++;
+        }
+        Pm__Reply *reply = pm_client_recv (clients[c], 0);
+        if (!reply || reply->request_id != inflight[c]) {
+            if (reply) {
+                pm__reply__free_unpacked (reply, NULL);
+            }
+            continue; //  a late answer to an earlier send of the same id
+        }
+        CHECK (reply->code == PM__CODE__OK);
+        patient_t *p = pm__patients__patient__unpack (NULL, reply->body.len,
+                                                      reply->body.data);
+        CHECK (p);
+        snprintf (acked[n_acked++], PM_ID_MAX, "%s", p->id);
+        pm__patients__patient__free_unpacked (p, NULL);
+        pm__reply__free_unpacked (reply, NULL);
+        if (killed) {
+            after_restart++;
+        }
+        if (!killed && n_acked >= CRASH_ACKED_BEFORE_KILL) {
+            itest_signal (&svc, SIGKILL); //  mid-stream, requests in flight
+            killed = true;
+        }
+        char fam[32];
+        snprintf (fam, sizeof fam, "Crash%05d", next++);
+        s_form (&forms[c], fam, "Ada", "1960-03-03");
+        lens[c] = pm__patients__register__pack (&forms[c].reg, bodies[c]);
+        inflight[c] = pm_client_send (clients[c], 0, "patients.Register",
+                                      bodies[c], lens[c]);
+    }
+    CHECK (killed && after_restart >= 200);
+    //  Drain: every request still in flight is answered (resent with its
+    //  own request id, as a client that retries would).
+    for (int c = 0; c < CRASH_CLIENTS; c++) {
+        bool answered = false;
+        for (int tries = 0; tries < 10 && !answered; tries++) {
+            pm_client_send (clients[c], inflight[c], "patients.Register",
+                            bodies[c], lens[c]);
+            Pm__Reply *reply;
+            while (!answered && (reply = pm_client_recv (clients[c], 1000))) {
+                answered = reply->request_id == inflight[c]
+                           && reply->code == PM__CODE__OK;
+                pm__reply__free_unpacked (reply, NULL);
+            }
+        }
+        CHECK (answered);
+    }
+    pm_client_t *client = itest_client (&svc);
+    //  Every acknowledged id is stored.
+    for (int i = 0; i < n_acked; i++) {
+        Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
+        get.id = acked[i];
+        Pm__Reply *reply = s_call (client, "patients.Get", &get.base);
+        CHECK (s_ok (reply, 0, NULL));
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    //  The stream is gap-free, and each family name was registered once:
+    //  no retry was applied twice.
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    CHECK (n >= n_acked);
+    zhashx_t *seen = zhashx_new ();
+    for (long i = 0; i < n; i++) {
+        CHECK (events[i]->seq == (uint64_t) i + 1);
+        patient_t *p = pm__patients__patient__unpack (NULL, events[i]->data.len,
+                                                      events[i]->data.data);
+        CHECK (p);
+        CHECK (zhashx_insert (seen, p->name->family, (void *) 1) == 0);
+        pm__patients__patient__free_unpacked (p, NULL);
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+    zhashx_destroy (&seen);
+    zpoller_destroy (&poller);
+    for (int c = 0; c < CRASH_CLIENTS; c++) {
+        pm_client_destroy (&clients[c]);
+    }
+    pm_client_destroy (&client);
+    free (acked);
+    itest_cleanup (&svc);
+}
+
+//  --- consumers -------------------------------------------------------------
+
+static Pm__Test__MirrorStats *
+s_mirror_stats (pm_client_t *mirror)
+{
+    Pm__Reply *reply = itest_call (mirror, "mirror.Stats", NULL);
+    Pm__Test__MirrorStats *stats = NULL;
+    if (reply && reply->code == PM__CODE__OK) {
+        stats = pm__test__mirror_stats__unpack (NULL, reply->body.len, reply->body.data);
+    }
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return stats;
+}
+
+//  Waits until the mirror has applied `applied` events in all; returns
+//  its stats then (or the last seen, on timeout).
+static Pm__Test__MirrorStats *
+s_mirror_wait (pm_client_t *mirror, uint64_t applied, int timeout_ms)
+{
+    int64_t until = itest_now () + timeout_ms;
+    Pm__Test__MirrorStats *stats = NULL;
+    do {
+        pm__test__mirror_stats__free_unpacked (stats, NULL);
+        stats = s_mirror_stats (mirror);
+        if (stats && stats->applied >= applied) {
+            break;
+        }
+        zclock_sleep (20);
+    } while (itest_now () < until);
+    return stats;
+}
+
+//  Registers `n` patients (and updates every fifth) from one client.
+//  Returns the number of events that made.
+static int
+s_load (pm_client_t *client, int n, const char *tag)
+{
+    int events = 0;
+    for (int i = 0; i < n; i++) {
+        s_form_t f;
+        char fam[48];
+        snprintf (fam, sizeof fam, "%s%05d", tag, i);
+        s_form (&f, fam, "Lin", "1999-09-09");
+        int code;
+        patient_t *p = s_register (client, &f, &code);
+        if (!p) {
+            return -1;
+        }
+        events++;
+        if (i % 5 == 0) {
+            Pm__Patients__Update upd = PM__PATIENTS__UPDATE__INIT;
+            patient_t patch = PM__PATIENTS__PATIENT__INIT;
+            patch.preferred_language = "es-MX";
+            upd.id = p->id;
+            upd.has_expected_version = 1;
+            upd.expected_version = 1;
+            upd.patient = &patch;
+            Pm__Reply *reply = itest_call (client, "patients.Update", &upd.base);
+            if (!reply || reply->code != PM__CODE__OK) {
+                return -1;
+            }
+            pm__reply__free_unpacked (reply, NULL);
+            events++;
+        }
+        pm__patients__patient__free_unpacked (p, NULL);
+    }
+    return events;
+}
+
+//  A consumer that was offline catches up from its durable cursor, and
+//  applies each event exactly once.
+static void
+s_test_consumer_offline_catch_up (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    CHECK (itest_start (&pat) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0);
+    pm_client_t *pc = itest_client (&pat);
+    pm_client_t *mc = itest_client (&mir);
+
+    int first = s_load (pc, 50, "Before");
+    CHECK (first == 60);
+    Pm__Test__MirrorStats *stats = s_mirror_wait (mc, 60, ITEST_WAIT_MS);
+    CHECK (stats && stats->applied == 60 && stats->patients == 50);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+
+    //  Offline while 100 more patients arrive.
+    itest_signal (&mir, SIGTERM);
+    int second = s_load (pc, 100, "During");
+    CHECK (second == 120);
+    pm_client_destroy (&mc);
+    CHECK (itest_start (&mir) == 0);
+    mc = itest_client (&mir);
+    stats = s_mirror_wait (mc, 180, ITEST_WAIT_MS);
+    CHECK (stats && stats->applied == 180 && stats->patients == 150);
+    CHECK (stats->applied_this_run == 120); //  from the cursor, not from 1
+    CHECK (stats->duplicates == 0);
+    CHECK (stats->version_sum == 150 + 30); //  every update seen once
+
+    //  And its health shows no lag against the producer.
+    Pm__Health *h = itest_health (mc);
+    CHECK (h && h->n_consumers == 1 && h->consumers[0]->cursor == 180);
+    CHECK (strcmp (h->consumers[0]->source, "patients") == 0);
+    pm__health__free_unpacked (h, NULL);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    pm_client_destroy (&pc);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
+//  A consumer too slow for the PUB high-water mark loses live events and
+//  recovers them by catch-up: in the end it has applied every event once.
+static void
+s_test_consumer_slow_recovers (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    pat.env[0] = "PM_PUB_HWM=20";
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    mir.env[0] = "PM_FOLLOW_HWM=20";
+    mir.env[1] = "PM_MIRROR_APPLY_DELAY_US=300";
+    CHECK (itest_start (&pat) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0);
+    pm_client_t *pc = itest_client (&pat);
+    pm_client_t *mc = itest_client (&mir);
+
+    //  Freeze the consumer while a burst is published: its queues fill
+    //  and PUB drops the rest.
+    kill (mir.pid, SIGSTOP);
+    int burst = s_load (pc, 1500, "Burst");
+    CHECK (burst == 1800);
+    kill (mir.pid, SIGCONT);
+    Pm__Test__MirrorStats *stats = s_mirror_wait (mc, 1800, 60000);
+    CHECK (stats && stats->applied == 1800);
+    CHECK (stats->patients == 1500 && stats->duplicates == 0);
+    CHECK (stats->version_sum == 1500 + 300);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    pm_client_destroy (&pc);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
+//  The producer's store is replaced (new stream id): the consumer notices
+//  and rebuilds its projection from seq 1 of the new stream.
+static void
+s_test_consumer_rebuilds_on_new_stream (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    CHECK (itest_start (&pat) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0);
+    pm_client_t *pc = itest_client (&pat);
+    pm_client_t *mc = itest_client (&mir);
+    CHECK (s_load (pc, 20, "Old") == 24);
+    Pm__Test__MirrorStats *stats = s_mirror_wait (mc, 24, ITEST_WAIT_MS);
+    CHECK (stats && stats->applied == 24);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+
+    //  A new, empty store on the same endpoints.
+    itest_signal (&pat, SIGKILL);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", pat.dir);
+    CHECK (system (cmd) == 0);
+    CHECK (itest_start (&pat) == 0);
+    pm_client_destroy (&pc);
+    pc = itest_client (&pat);
+    CHECK (s_load (pc, 7, "New") == 9);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    stats = NULL;
+    do {
+        pm__test__mirror_stats__free_unpacked (stats, NULL);
+        stats = s_mirror_stats (mc);
+        zclock_sleep (20);
+    } while (itest_now () < until
+             && !(stats && stats->rebuilds == 1 && stats->applied == 9));
+    CHECK (stats && stats->rebuilds == 1);
+    CHECK (stats->applied == 9 && stats->patients == 7 && stats->duplicates == 0);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    pm_client_destroy (&pc);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
+static const itest_case_t s_cases[] = {
+    {"lifecycle_with_events", s_test_lifecycle},
+    {"validation_names_the_field", s_test_validation},
+    {"idempotent_retry", s_test_idempotent_retry},
+    {"bad_input_keeps_serving", s_test_bad_input},
+    {"search_paging_and_indexes", s_test_search},
+    {"kill9_recovery", s_test_crash_recovery},
+    {"consumer_offline_catch_up", s_test_consumer_offline_catch_up},
+    {"consumer_slow_recovers", s_test_consumer_slow_recovers},
+    {"consumer_rebuilds_on_new_stream", s_test_consumer_rebuilds_on_new_stream},
+    {NULL, NULL},
+};
+
+int
+main (int argc, char *argv[])
+{
+    return itest_main (argc, argv, s_cases);
+}

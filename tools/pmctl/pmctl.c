@@ -1,0 +1,419 @@
+/*  pmctl: the operator's command line for Praxis.
+
+      pmctl call <command> ['<json>' | -]     any command of any service
+      pmctl events tail <service> [--from SEQ] [--follow] [--count N]
+      pmctl health <service>
+      pmctl commands [<service>]              what each service answers
+
+    JSON goes in and comes out through the generic bridge (pm_json), using
+    the same schema tables the services are built from. Endpoints come from
+    the same PM_* variables the services use. Exit codes: 0 ok, 1 the
+    service said no, 2 usage, 3 no answer.                                */
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "patients_schema.h"
+#include "pm.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+#define TAIL_DEFAULT 10
+
+static const pm_schema_t *s_schemas[] = {&patients_schema, NULL};
+
+static const pm_schema_t *
+s_schema_of (const char *service)
+{
+    for (const pm_schema_t **s = s_schemas; *s; s++) {
+        if (strcmp ((*s)->service, service) == 0) {
+            return *s;
+        }
+    }
+    return NULL;
+}
+
+static int
+s_usage (void)
+{
+    fprintf (stderr,
+             "usage: pmctl call <command> ['<json>' | -] [--service S]\n"
+             "       pmctl events tail <service> [--from SEQ] [--follow] [--count N]\n"
+             "       pmctl health <service>\n"
+             "       pmctl commands [<service>]\n"
+             "       pmctl --help      (settings: endpoints, timeouts)\n");
+    return EXIT_USAGE;
+}
+
+//  Prints JSON: indented on a terminal, one line otherwise (for jq, grep).
+static void
+s_print_json (json_t *value)
+{
+    size_t flags = isatty (STDOUT_FILENO) ? JSON_INDENT (2) : JSON_COMPACT;
+    char *text = json_dumps (value, flags | JSON_PRESERVE_ORDER);
+    if (text) {
+        puts (text);
+        free (text);
+    }
+    fflush (stdout);
+}
+
+static pm_client_t *
+s_connect (const char *service)
+{
+    char endpoint[256];
+    pm_cfg_endpoint (service, "ENDPOINT", endpoint, sizeof endpoint);
+    pm_client_t *client = pm_client_new (endpoint, NULL);
+    if (client) {
+        pm_client_set_actor (client, getenv ("USER") ? getenv ("USER") : "pmctl");
+    }
+    return client;
+}
+
+//  Sends a command; prints the reply body as JSON, or the error.
+static int
+s_call (const char *service, const pm_command_def_t *def, const char *json_text,
+        json_t **result_out)
+{
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char err[512];
+    if (def->request) {
+        const char *text = json_text && *json_text ? json_text : "{}";
+        if (pm_json_to_pb (def->request, text, strlen (text), &body, &len, err,
+                           sizeof err)
+            != PM_OK) {
+            fprintf (stderr, "pmctl: %s: %s\n", def->request->name, err);
+            return EXIT_USAGE;
+        }
+    }
+    pm_client_t *client = s_connect (service);
+    if (!client) {
+        free (body);
+        return EXIT_UNREACHABLE;
+    }
+    Pm__Reply *reply;
+    pm_err rc = pm_client_call_raw (client, def->type, body, len, &reply);
+    free (body);
+    pm_client_destroy (&client);
+    if (rc != PM_OK) {
+        char endpoint[256];
+        pm_cfg_endpoint (service, "ENDPOINT", endpoint, sizeof endpoint);
+        fprintf (stderr, "pmctl: no answer from %s at %s\n", service, endpoint);
+        return EXIT_UNREACHABLE;
+    }
+    int status = 0;
+    if (reply->code != PM__CODE__OK) {
+        fprintf (stderr, "error: %s: %s\n", pm_err_name ((pm_err) reply->code),
+                 reply->message ? reply->message : pm_strerror ((pm_err) reply->code));
+        status = EXIT_REFUSED;
+    }
+    else if (def->reply) {
+        json_t *out = pm_json_from_pb (def->reply, reply->body.data, reply->body.len);
+        if (!out) {
+            fprintf (stderr, "pmctl: reply does not decode as %s\n", def->reply->name);
+            status = EXIT_REFUSED;
+        }
+        else if (result_out) {
+            *result_out = out;
+        }
+        else {
+            s_print_json (out);
+            json_decref (out);
+        }
+    }
+    pm__reply__free_unpacked (reply, NULL);
+    return status;
+}
+
+//  Reads all of standard input (for `pmctl call X -`).
+static char *
+s_read_stdin (void)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc (cap);
+    size_t n;
+    while (buf && (n = fread (buf + len, 1, cap - len - 1, stdin)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc (buf, cap);
+        }
+    }
+    if (buf) {
+        buf[len] = 0;
+    }
+    return buf;
+}
+
+static int
+s_cmd_call (int argc, char *argv[])
+{
+    const char *type = NULL, *json_text = NULL, *service = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp (argv[i], "--service") == 0 && i + 1 < argc) {
+            service = argv[++i];
+        }
+        else if (!type) {
+            type = argv[i];
+        }
+        else if (!json_text) {
+            json_text = argv[i];
+        }
+        else {
+            return s_usage ();
+        }
+    }
+    if (!type) {
+        return s_usage ();
+    }
+    //  "patients.Register" goes to patients; pm.* needs --service.
+    char svc[64];
+    if (!service) {
+        const char *dot = strchr (type, '.');
+        snprintf (svc, sizeof svc, "%.*s", dot ? (int) (dot - type) : 0, type);
+        service = svc;
+    }
+    const pm_schema_t *schema = s_schema_of (service);
+    const pm_command_def_t *def = pm_schema_command (schema, type);
+    if (!schema || !def) {
+        fprintf (stderr, "pmctl: unknown command \"%s\"%s (see pmctl commands)\n",
+                 type, strncmp (type, "pm.", 3) == 0 ? " without --service" : "");
+        return EXIT_USAGE;
+    }
+    char *owned = NULL;
+    if (json_text && strcmp (json_text, "-") == 0) {
+        json_text = owned = s_read_stdin ();
+    }
+    int rc = s_call (service, def, json_text, NULL);
+    free (owned);
+    return rc;
+}
+
+static int
+s_cmd_health (int argc, char *argv[])
+{
+    if (argc != 1 || !s_schema_of (argv[0])) {
+        return s_usage ();
+    }
+    return s_call (argv[0], pm_schema_command (NULL, "pm.Health"), NULL, NULL);
+}
+
+static int
+s_cmd_commands (int argc, char *argv[])
+{
+    for (const pm_schema_t **s = s_schemas; *s; s++) {
+        if (argc > 0 && strcmp ((*s)->service, argv[0]) != 0) {
+            continue;
+        }
+        printf ("%s:\n", (*s)->service);
+        for (const pm_command_def_t *c = (*s)->commands; c->type; c++) {
+            printf ("  %-24s %-5s %-34s %s\n", c->type,
+                    c->access == PM_WRITE ? "write" : "read",
+                    c->request ? c->request->name : "-", c->summary);
+        }
+        for (const pm_event_def_t *e = (*s)->events; e->type; e++) {
+            printf ("  event %-30s %s\n", e->type, e->data->name);
+        }
+    }
+    printf ("every service:\n");
+    for (const pm_command_def_t *c = pm_schema_builtin.commands; c->type; c++) {
+        printf ("  %-24s %-5s %-34s %s (--service S)\n", c->type, "read",
+                c->request ? c->request->name : "-", c->summary);
+    }
+    return 0;
+}
+
+//  Prints one event as a JSON line, its data decoded by the schema.
+static void
+s_print_event (const pm_schema_t *schema, const Pm__Event *event)
+{
+    json_t *obj = pm_json_from_msg (&event->base);
+    if (!obj) {
+        return;
+    }
+    const pm_event_def_t *def = pm_schema_event (schema, event->type);
+    json_t *data = def ? pm_json_from_pb (def->data, event->data.data, event->data.len)
+                       : NULL;
+    if (data) {
+        json_object_set_new (obj, "data", data);
+    }
+    char *text = json_dumps (obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text) {
+        puts (text);
+        free (text);
+    }
+    fflush (stdout);
+    json_decref (obj);
+}
+
+//  One catch-up page from `from`; prints it, advances *cursor.
+static int
+s_read_page (pm_client_t *client, const pm_schema_t *schema, uint64_t *cursor,
+             uint64_t *high, char *stream, long *left)
+{
+    Pm__EventsRead req = PM__EVENTS_READ__INIT;
+    req.has_from_seq = 1;
+    req.from_seq = *cursor + 1;
+    Pm__Reply *reply;
+    if (pm_client_call (client, "pm.EventsRead", &req.base, &reply) != PM_OK) {
+        fprintf (stderr, "pmctl: no answer from %s\n", schema->service);
+        return EXIT_UNREACHABLE;
+    }
+    Pm__EventBatch *batch = reply->code == PM__CODE__OK
+                                ? pm__event_batch__unpack (NULL, reply->body.len,
+                                                           reply->body.data)
+                                : NULL;
+    pm__reply__free_unpacked (reply, NULL);
+    if (!batch) {
+        fprintf (stderr, "pmctl: catch-up read failed\n");
+        return EXIT_REFUSED;
+    }
+    snprintf (stream, PM_ID_MAX, "%s", batch->stream_id ? batch->stream_id : "");
+    *high = batch->high_seq;
+    for (size_t i = 0; i < batch->n_events && *left != 0; i++) {
+        s_print_event (schema, batch->events[i]);
+        *cursor = batch->events[i]->seq;
+        (*left)--;
+    }
+    if (batch->n_events == 0) {
+        *high = *cursor < *high ? *cursor : *high; //  nothing more to read
+    }
+    pm__event_batch__free_unpacked (batch, NULL);
+    return 0;
+}
+
+static int
+s_cmd_events (int argc, char *argv[])
+{
+    if (argc < 2 || strcmp (argv[0], "tail") != 0 || !s_schema_of (argv[1])) {
+        return s_usage ();
+    }
+    const pm_schema_t *schema = s_schema_of (argv[1]);
+    long long from = -1;
+    long left = -1;
+    bool follow = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp (argv[i], "--from") == 0 && i + 1 < argc) {
+            from = atoll (argv[++i]);
+        }
+        else if (strcmp (argv[i], "--count") == 0 && i + 1 < argc) {
+            left = atol (argv[++i]);
+        }
+        else if (strcmp (argv[i], "--follow") == 0 || strcmp (argv[i], "-f") == 0) {
+            follow = true;
+        }
+        else {
+            return s_usage ();
+        }
+    }
+    pm_client_t *client = s_connect (schema->service);
+    if (!client) {
+        return EXIT_UNREACHABLE;
+    }
+    //  Subscribe before catching up, so nothing falls between the two.
+    zsock_t *sub = NULL;
+    char prefix[64], endpoint[256], stream[PM_ID_MAX] = "";
+    if (follow) {
+        pm_cfg_endpoint (schema->service, "EVENTS", endpoint, sizeof endpoint);
+        snprintf (prefix, sizeof prefix, "%s.", schema->service);
+        sub = pm_sock_sub (endpoint, prefix, 0);
+    }
+    uint64_t cursor = 0, high = 0;
+    int rc = 0;
+    if (from < 0) {
+        //  Default: the last few events, like tail(1).
+        Pm__Reply *reply;
+        if (pm_client_call (client, "pm.Health", NULL, &reply) != PM_OK) {
+            fprintf (stderr, "pmctl: no answer from %s\n", schema->service);
+            rc = EXIT_UNREACHABLE;
+        }
+        else {
+            Pm__Health *h = pm__health__unpack (NULL, reply->body.len, reply->body.data);
+            cursor = h && h->high_seq > TAIL_DEFAULT ? h->high_seq - TAIL_DEFAULT : 0;
+            pm__health__free_unpacked (h, NULL);
+            pm__reply__free_unpacked (reply, NULL);
+        }
+    }
+    else {
+        cursor = from > 0 ? (uint64_t) from - 1 : 0;
+    }
+    //  Catch up, then (with --follow) apply live events in seq order and
+    //  read again on any gap or when a heartbeat shows we are behind.
+    do {
+        high = cursor + 1;
+        while (rc == 0 && cursor < high && left != 0) {
+            rc = s_read_page (client, schema, &cursor, &high, stream, &left);
+        }
+        while (rc == 0 && follow && left != 0 && !zsys_interrupted) {
+            zmsg_t *msg = NULL;
+            zsock_set_rcvtimeo (sub, 1000);
+            msg = zmsg_recv (sub);
+            if (!msg) {
+                continue;
+            }
+            char *topic = zmsg_popstr (msg);
+            zframe_t *frame = zmsg_pop (msg);
+            bool behind = false;
+            if (topic && frame && strstr (topic, ".$heartbeat")) {
+                Pm__Heartbeat *hb = pm__heartbeat__unpack (NULL, zframe_size (frame),
+                                                           zframe_data (frame));
+                behind = hb && hb->high_seq > cursor;
+                pm__heartbeat__free_unpacked (hb, NULL);
+            }
+            else if (topic && frame) {
+                Pm__Event *ev = pm__event__unpack (NULL, zframe_size (frame),
+                                                   zframe_data (frame));
+                if (ev && ev->seq == cursor + 1) {
+                    s_print_event (schema, ev);
+                    cursor = ev->seq;
+                    left--;
+                }
+                else if (ev && ev->seq > cursor + 1) {
+                    behind = true;
+                }
+                pm__event__free_unpacked (ev, NULL);
+            }
+            zstr_free (&topic);
+            zframe_destroy (&frame);
+            zmsg_destroy (&msg);
+            if (behind) {
+                break; //  back to catch-up
+            }
+        }
+    } while (rc == 0 && follow && left != 0 && !zsys_interrupted);
+    zsock_destroy (&sub);
+    pm_client_destroy (&client);
+    return rc;
+}
+
+int
+main (int argc, char *argv[])
+{
+    pm_log_init ("pmctl", pm_cfg_get ("PM_LOG_LEVEL", "warn"));
+    if (argc < 2) {
+        return s_usage ();
+    }
+    const char *cmd = argv[1];
+    if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0) {
+        s_usage ();
+        pm_cfg_print_help (stdout, "pmctl", NULL, NULL);
+        return 0;
+    }
+    if (strcmp (cmd, "call") == 0) {
+        return s_cmd_call (argc - 2, argv + 2);
+    }
+    if (strcmp (cmd, "events") == 0) {
+        return s_cmd_events (argc - 2, argv + 2);
+    }
+    if (strcmp (cmd, "health") == 0) {
+        return s_cmd_health (argc - 2, argv + 2);
+    }
+    if (strcmp (cmd, "commands") == 0) {
+        return s_cmd_commands (argc - 2, argv + 2);
+    }
+    return s_usage ();
+}
