@@ -277,7 +277,9 @@ s_register (pm_ctx_t *ctx, const ProtobufCMessage *body)
     //  The home site's MRN, assigned when not given.
     Pm__Patients__SiteMrn assigned = PM__PATIENTS__SITE_MRN__INIT;
     Pm__Patients__SiteMrn *mrns[p.n_mrns + 1];
-    memcpy (mrns, p.mrns, p.n_mrns * sizeof *mrns);
+    if (p.n_mrns > 0) {
+        memcpy (mrns, p.mrns, p.n_mrns * sizeof *mrns);
+    }
     rc = s_assign_mrn (ctx, &p, &assigned, mrn);
     if (rc != PM_OK) {
         return rc;

@@ -64,6 +64,7 @@ typedef struct {
     double p50, p99, p999;  //  ms
     double per_commit;      //  requests per commit
     double ms_commit;       //  window / commits
+    double lag_p99;         //  open loop: p99 of scheduled -> sent, ms
     long errors;            //  non-OK replies
     long lost;              //  replies that never came
     bool failed;            //  could not start, or stopped early
@@ -79,6 +80,7 @@ typedef struct {
     int health_got;            //  snapshots received: 0, 1 or 2
     uint64_t requests[2], batches[2];
     s_lat_t lat;
+    s_lat_t lag;               //  open loop: scheduled -> really sent
     uint64_t rng;
     s_row_t *row;
     int64_t window_start, window_end;
@@ -372,6 +374,9 @@ s_drive (s_run_t *run, int open_rate)
                 s_slot_t *slot = &run->slots[i];
                 slot->measured = due >= run->window_start;
                 s_send_register (run, slot, due);
+                if (slot->measured) {
+                    s_lat_add (&run->lag, slot->sent_us - due);
+                }
                 rr = (i + 1) % n;
                 next_k++;
             }
@@ -483,6 +488,8 @@ s_run_row (s_row_t *row, const char *setting, int open_rate)
     row->p50 = s_quantile (&run->lat, 0.50);
     row->p99 = s_quantile (&run->lat, 0.99);
     row->p999 = s_quantile (&run->lat, 0.999);
+    qsort (run->lag.us, run->lag.n, sizeof *run->lag.us, s_cmp_i64);
+    row->lag_p99 = s_quantile (&run->lag, 0.99);
     if (run->health_got == 2 && run->batches[1] > run->batches[0]) {
         //  The second pm.Health counts itself among the requests.
         uint64_t commits = run->batches[1] - run->batches[0];
@@ -497,6 +504,7 @@ s_run_row (s_row_t *row, const char *setting, int open_rate)
     pm_client_destroy (&run->health);
     itest_cleanup (&run->svc);
     free (run->lat.us);
+    free (run->lag.us);
     free (run);
     return 0;
 }
@@ -554,8 +562,9 @@ main (void)
     else {
         bad = true;
     }
-    printf ("(open: %d req/s offered, latency from the scheduled send time)\n\n",
-            OPEN_RATE);
+    printf ("(open: %d req/s offered, latency from the scheduled send time; "
+            "p99 of scheduled -> sent: %.2f ms)\n\n",
+            OPEN_RATE, open->lag_p99);
 
     for (int i = 0; i < 2 * ncounts + 1; i++) {
         if (rows[i].failed || rows[i].errors || rows[i].lost) {

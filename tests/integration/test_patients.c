@@ -856,6 +856,16 @@ s_test_consumer_slow_recovers (void)
     CHECK (burst == 1800);
     kill (mir.pid, SIGCONT);
     Pm__Test__MirrorStats *stats = s_mirror_wait (mc, 1800, 60000);
+    if (!stats || stats->applied != 1800) {
+        //  Which side counted wrong: the producer's stream or the mirror.
+        fprintf (stderr, "    producer high_seq %llu; mirror: %s applied %llu "
+                         "patients %llu duplicates %llu rebuilds %llu\n",
+                 (unsigned long long) s_high_seq (pc), stats ? "" : "(no answer)",
+                 (unsigned long long) (stats ? stats->applied : 0),
+                 (unsigned long long) (stats ? stats->patients : 0),
+                 (unsigned long long) (stats ? stats->duplicates : 0),
+                 (unsigned long long) (stats ? stats->rebuilds : 0));
+    }
     CHECK (stats && stats->applied == 1800);
     CHECK (stats->patients == 1500 && stats->duplicates == 0);
     CHECK (stats->version_sum == 1500 + 300);

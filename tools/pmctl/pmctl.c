@@ -2,7 +2,7 @@
 
       pmctl call <command> ['<json>' | -]     any command of any service
       pmctl events tail <service> [--from SEQ] [--follow] [--count N]
-      pmctl health <service>
+      pmctl health <service>                  exit 0 only if it is ok
       pmctl commands [<service>]              what each service answers
 
     JSON goes in and comes out through the generic bridge (pm_json), using
@@ -199,7 +199,15 @@ s_cmd_health (int argc, char *argv[])
     if (argc != 1 || !s_schema_of (argv[0])) {
         return s_usage ();
     }
-    return s_call (argv[0], pm_schema_command (NULL, "pm.Health"), NULL, NULL);
+    //  Exit 0 only when the service says it is ok: compose's healthcheck.
+    json_t *health = NULL;
+    int rc = s_call (argv[0], pm_schema_command (NULL, "pm.Health"), NULL, &health);
+    if (health) {
+        s_print_json (health);
+        rc = json_is_true (json_object_get (health, "ok")) ? 0 : EXIT_REFUSED;
+        json_decref (health);
+    }
+    return rc;
 }
 
 static int
