@@ -68,6 +68,9 @@ typedef struct {
     int64_t inflight_at;          //  when it was sent (mono ms)
     uint64_t applied;             //  events applied since start
     uint64_t failed;              //  events whose apply failed (logged)
+    uint64_t catch_ups;           //  catch-up reads sent
+    uint64_t gaps;                //  live events lost in transit (PUB drops)
+    uint64_t last_live;           //  seq of the last live event received
 } s_follower_t;
 
 struct _pm_ctx_t {
@@ -734,6 +737,10 @@ s_handle_health (pm_ctx_t *ctx, const ProtobufCMessage *body)
         lags[i].cursor = f->cursor;
         lags[i].high_seq = f->known_high > f->cursor ? f->known_high : f->cursor;
         lags[i].catching_up = f->inflight != 0;
+        lags[i].has_catch_ups = lags[i].has_gaps = lags[i].has_apply_failures = 1;
+        lags[i].catch_ups = f->catch_ups;
+        lags[i].gaps = f->gaps;
+        lags[i].apply_failures = f->failed;
         lagp[i] = &lags[i];
     }
     health.n_consumers = n;
@@ -1087,6 +1094,7 @@ s_follower_request (s_follower_t *f)
     size_t len = pm__events_read__pack (&req, buf);
     f->inflight = pm_client_send (f->client, 0, "pm.EventsRead", buf, len);
     f->inflight_at = zclock_mono ();
+    f->catch_ups++;
 }
 
 //  A catch-up page arrived.
@@ -1200,6 +1208,14 @@ s_on_follower_live (zloop_t *loop, zsock_t *reader, void *arg)
             uint64_t expected = f->cursor + n + 1;
             if (ev && ev->seq > f->known_high) {
                 f->known_high = ev->seq;
+            }
+            //  One PUB connection delivers in order: a jump between two
+            //  live events means the ones between were dropped.
+            if (ev && f->last_live && ev->seq > f->last_live + 1) {
+                f->gaps += ev->seq - f->last_live - 1;
+            }
+            if (ev) {
+                f->last_live = ev->seq;
             }
             if (!ev || !ev->stream_id) {
                 pm_warn ("live event does not decode", "source", f->source,

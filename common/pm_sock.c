@@ -49,6 +49,9 @@ pm_sock_pub (const char *endpoint, int sndhwm)
     zsock_t *sock = zsock_new (ZMQ_PUB);
     s_common_options (sock);
     zsock_set_sndhwm (sock, sndhwm);
+    if (sndhwm < 4096) {
+        zsock_set_sndbuf (sock, sndhwm * 1024);
+    }
     return s_bind (sock, endpoint);
 }
 

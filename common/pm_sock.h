@@ -15,7 +15,9 @@ zsock_t *pm_sock_router (const char *endpoint);
 
 //  A service's event socket, bound at `endpoint`. sndhwm: events queued
 //  per subscriber before libzmq drops (consumers recover by catch-up).
-//  NULL if the bind fails.
+//  The kernel send buffer is capped at about 1 KiB per queued event, so
+//  the limit holds: otherwise the kernel alone can hide megabytes of
+//  backlog from it. NULL if the bind fails.
 zsock_t *pm_sock_pub (const char *endpoint, int sndhwm);
 
 //  A client's command socket, connected to `endpoint`.
