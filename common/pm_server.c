@@ -876,14 +876,15 @@ done:
 }
 
 //  Drains the command socket: every request waiting now (up to the batch
-//  size) is read, then the writes among them commit together.
+//  size, reads included, so that timers still get their turn) is read,
+//  then the writes among them commit together.
 static int
 s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
     pm_server_t *self = arg;
-    while (self->batch_len < self->batch_max) {
+    for (size_t taken = 0; taken < self->batch_max; taken++) {
         zmq_msg_t identity, frame;
         zmq_msg_init (&identity);
         if (zmq_msg_recv (&identity, self->router_handle, ZMQ_DONTWAIT) < 0) {
@@ -1192,11 +1193,11 @@ s_on_follower_live (zloop_t *loop, zsock_t *reader, void *arg)
             Pm__Heartbeat *hb = pm__heartbeat__unpack (
                 NULL, zframe_size (payload), zframe_data (payload));
             if (hb && hb->stream_id) {
-                if (strcmp (hb->stream_id, f->stream_id) != 0
-                    || hb->high_seq > f->cursor + n) {
+                bool ours = strcmp (hb->stream_id, f->stream_id) == 0;
+                if (!ours || hb->high_seq > f->cursor + n) {
                     catch_up = true;
                 }
-                if (hb->high_seq > f->known_high) {
+                if (ours && hb->high_seq > f->known_high) {
                     f->known_high = hb->high_seq;
                 }
             }
@@ -1206,15 +1207,16 @@ s_on_follower_live (zloop_t *loop, zsock_t *reader, void *arg)
             Pm__Event *ev = pm__event__unpack (NULL, zframe_size (payload),
                                                zframe_data (payload));
             uint64_t expected = f->cursor + n + 1;
-            if (ev && ev->seq > f->known_high) {
+            bool ours = ev && ev->stream_id && strcmp (ev->stream_id, f->stream_id) == 0;
+            if (ours && ev->seq > f->known_high) {
                 f->known_high = ev->seq;
             }
             //  One PUB connection delivers in order: a jump between two
             //  live events means the ones between were dropped.
-            if (ev && f->last_live && ev->seq > f->last_live + 1) {
+            if (ours && f->last_live && ev->seq > f->last_live + 1) {
                 f->gaps += ev->seq - f->last_live - 1;
             }
-            if (ev) {
+            if (ours) {
                 f->last_live = ev->seq;
             }
             if (!ev || !ev->stream_id) {

@@ -86,7 +86,7 @@ s_index (MDB_txn *txn, const patient_t *p, bool add)
     }
     n = s_name_key (p, key);
     INDEX (s_db.by_name, key, n, "", 0);
-    n = (size_t) snprintf ((char *) key, sizeof key, "%s%s", p->birth_date, p->id);
+    n = s_pair_key (key, p->birth_date, p->id);
     INDEX (s_db.by_dob, key, n, "", 0);
     for (size_t i = 0; i < p->n_telecom; i++) {
         const Pm__Patients__ContactPoint *cp = p->telecom[i];
@@ -611,53 +611,15 @@ s_unhex (const char *in, uint8_t *out, size_t *n)
     return true;
 }
 
-//  Collects the ids under `prefix` in an index whose keys end in the id.
+//  Collects the ids under `prefix` in an index whose keys are
+//  "value 0 id" (birth dates, reversed phone digits). `field` names the
+//  criterion when there are too many to sort.
 static pm_err
 s_collect (pm_ctx_t *ctx, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-           s_hit_t **hits, size_t *n)
+           const char *field, s_hit_t **hits, size_t *n)
 {
     MDB_cursor *cursor;
     pm_err rc = pm_err_from_mdb (mdb_cursor_open (pm_ctx_txn (ctx), dbi, &cursor));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    MDB_val key = {plen, (void *) prefix}, val;
-    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    size_t cap = 0;
-    while (mrc == 0 && key.mv_size >= plen
-           && memcmp (key.mv_data, prefix, plen) == 0) {
-        if (*n == MATCH_MAX) {
-            mdb_cursor_close (cursor);
-            return pm_ctx_fail (ctx, PM_EINVAL, NULL,
-                                "more than %d patients match: add a name",
-                                MATCH_MAX);
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *hits = realloc (*hits, cap * sizeof **hits);
-            assert (*hits);
-        }
-        //  The id is the key's tail, after the prefix.
-        s_hit_t *h = &(*hits)[(*n)++];
-        h->p = NULL;
-        h->klen = key.mv_size - plen;
-        memcpy (h->key, (uint8_t *) key.mv_data + plen, h->klen);
-        h->key[h->klen] = 0;
-        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
-    }
-    mdb_cursor_close (cursor);
-    return PM_OK;
-}
-
-//  Collects the ids of phone numbers whose reversed digits start with
-//  `prefix` (keys: reversed digits, 0, id).
-static pm_err
-s_collect_phone (pm_ctx_t *ctx, const uint8_t *prefix, size_t plen,
-                 s_hit_t **hits, size_t *n)
-{
-    MDB_cursor *cursor;
-    pm_err rc = pm_err_from_mdb (
-        mdb_cursor_open (pm_ctx_txn (ctx), s_db.by_phone, &cursor));
     if (rc != PM_OK) {
         return rc;
     }
@@ -669,8 +631,8 @@ s_collect_phone (pm_ctx_t *ctx, const uint8_t *prefix, size_t plen,
         const char *sep = memchr (key.mv_data, 0, key.mv_size);
         if (*n == MATCH_MAX) {
             mdb_cursor_close (cursor);
-            return pm_ctx_fail (ctx, PM_EINVAL, "phone",
-                                "more than %d patients match: give more digits",
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                "more than %d patients match: narrow the search",
                                 MATCH_MAX);
         }
         if (sep) {
@@ -817,11 +779,11 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
             char reversed[32];
             s_phone_key (phone, reversed);
             plen = (size_t) sprintf ((char *) prefix, "%s", reversed);
-            rc = s_collect_phone (ctx, prefix, plen, &hits, &n);
+            rc = s_collect (ctx, s_db.by_phone, prefix, plen, "phone", &hits, &n);
         }
         else {
-            plen = (size_t) sprintf ((char *) prefix, "%s", q->birth_date);
-            rc = s_collect (ctx, s_db.by_dob, prefix, plen, &hits, &n);
+            plen = s_pair_key (prefix, q->birth_date, "");
+            rc = s_collect (ctx, s_db.by_dob, prefix, plen, "birth_date", &hits, &n);
         }
         size_t kept = 0;
         for (size_t i = 0; rc == PM_OK && i < n; i++) {

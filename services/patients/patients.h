@@ -3,8 +3,8 @@
     Store layout (sub-databases of the service's LMDB environment):
       patients   id                                -> pm.patients.Patient
       by_name    fold(family) 0 fold(given) 0 id   -> ""   (search order)
-      by_dob     YYYY-MM-DD id                     -> ""
-      by_phone   digits 0 id                       -> ""
+      by_dob     YYYY-MM-DD 0 id                   -> ""
+      by_phone   reversed digits 0 id              -> ""  (tail search)
       by_mrn     site_id 0 mrn                     -> id
       mrn_seq    site_id                           -> be64 last assigned  */
 #ifndef PATIENTS_H

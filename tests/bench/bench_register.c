@@ -18,7 +18,7 @@
     BENCH_SECONDS (default 3) seconds.
 
     How to read the output, one row per configuration:
-      req/s       replies received in the window / window length
+      req/s       OK replies received in the window / window length
       p50..p99.9  latency in ms (closed loop: send -> reply; open loop:
                   scheduled send -> reply)
       req/commit  write requests per LMDB commit, from pm.Health
@@ -135,6 +135,8 @@ s_lat_add (s_lat_t *lat, int64_t us)
     lat->us[lat->n++] = us;
 }
 
+//  --------------------------------------------------------------------------
+//  Orders int64_t samples for qsort.
 static int
 s_cmp_i64 (const void *a, const void *b)
 {
@@ -288,7 +290,7 @@ s_on_replies (s_run_t *run, s_slot_t *slot, bool open)
             run->row->errors++;
         }
         if (ours) {
-            if (in_window) {
+            if (in_window && reply->code == PM__CODE__OK) {
                 run->done++;
             }
             if (open ? slot->measured : in_window) {
@@ -521,6 +523,8 @@ s_print_row (const s_row_t *row)
     fflush (stdout);
 }
 
+//  --------------------------------------------------------------------------
+//  Runs every row, prints the table and the targets.
 int
 main (void)
 {
