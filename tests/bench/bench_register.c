@@ -34,7 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../integration/itest.h"
+#include "itest.h"
 #include "patients.pb-c.h"
 
 #define WARMUP_US 500000LL         //  before each measuring window
