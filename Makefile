@@ -45,7 +45,7 @@ BENCHES      := $(patsubst tests/bench/%.c,$(BIN)/%,$(wildcard tests/bench/*.c))
 
 PROGRAMS     := $(foreach s,$(SERVICES),$(BIN)/pm-$(s)) $(BIN)/pmctl $(BIN)/pm_selftest
 
-.PHONY: all programs deps run demo test test-unit test-integration asan bench memcheck clean help format
+.PHONY: all programs deps run test asan bench profile memcheck clean help format
 all: deps-check programs $(TEST_TOOLS) $(ITESTS) $(BENCHES)
 
 # The services and pmctl only (what the Docker image ships).
@@ -57,6 +57,7 @@ help:
 	@echo "make test       selftests + integration tests; ends with 'N passed, N failed'"
 	@echo "make asan       build under ASan+UBSan into build/asan and run the tests"
 	@echo "make bench      durable throughput/latency of patients.Register"
+	@echo "make profile    instructions per Register through the write path (callgrind)"
 	@echo "make memcheck   selftests under valgrind"
 	@echo "make deps       install the Debian packages build, tests and run need"
 
@@ -127,6 +128,10 @@ asan:
 
 bench: all
 	$(BIN)/bench_register
+
+# Instructions per request through the write path (callgrind).
+profile: all
+	tests/bench/profile.sh $(BIN)
 
 memcheck: all
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \

@@ -66,18 +66,19 @@ pm_id_new (const char *prefix, int64_t now_ms, char *out)
     memcpy (raw + 6, s_last_random, 10);
     pthread_mutex_unlock (&s_lock);
 
-    size_t at = (size_t) snprintf (out, PM_ID_MAX, "%s_", prefix);
-    //  128 bits in 26 base32 digits: the first digit carries 3 bits.
-    for (int d = 0; d < PM_ID_BODY_LEN; d++) {
-        int bit = d == 0 ? 0 : 3 + (d - 1) * 5;
-        int width = d == 0 ? 3 : 5;
-        unsigned v = 0;
-        for (int b = 0; b < width; b++, bit++) {
-            v = (v << 1) | ((raw[bit / 8] >> (7 - bit % 8)) & 1);
-        }
-        out[at++] = s_alphabet[v];
+    size_t at = strlen (prefix);
+    memcpy (out, prefix, at);
+    out[at++] = '_';
+    //  128 bits in 26 base32 digits, most significant first: the first
+    //  digit carries the top 3 bits.
+    unsigned __int128 v = 0;
+    for (int i = 0; i < 16; i++) {
+        v = (v << 8) | raw[i];
     }
-    out[at] = 0;
+    for (int d = PM_ID_BODY_LEN - 1; d >= 0; d--, v >>= 5) {
+        out[at + (size_t) d] = s_alphabet[(unsigned) (v & 31)];
+    }
+    out[at + PM_ID_BODY_LEN] = 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -32,6 +32,17 @@ static pat_store_t s_db;
 
 //  --- keys and indexes ----------------------------------------------------
 
+//  Copies `s` and its terminating NUL to `at`; returns the length copied
+//  (keys are built on every write: no printf on that path).
+static size_t
+s_put (uint8_t *at, const char *s, size_t max)
+{
+    size_t n = strnlen (s, max - 1);
+    memcpy (at, s, n);
+    at[n] = 0;
+    return n + 1;
+}
+
 //  The name key: folded family, 0, folded given names, 0, id.
 static size_t
 s_name_key (const patient_t *p, uint8_t *key)
@@ -43,18 +54,16 @@ s_name_key (const patient_t *p, uint8_t *key)
         pat_fold_name (p->name->given[i], given + at, sizeof given - at);
         at = strlen (given);
     }
-    size_t n = (size_t) sprintf ((char *) key, "%s", family) + 1;
-    n += (size_t) sprintf ((char *) key + n, "%s", given) + 1;
-    n += (size_t) sprintf ((char *) key + n, "%s", p->id);
-    return n;
+    size_t n = s_put (key, family, sizeof family);
+    n += s_put (key + n, given, sizeof given);
+    return n + s_put (key + n, p->id, PM_ID_MAX) - 1;
 }
 
 static size_t
 s_pair_key (uint8_t *key, const char *a, const char *b)
 {
-    size_t n = (size_t) snprintf ((char *) key, KEY_MAX / 2, "%s", a) + 1;
-    n += (size_t) snprintf ((char *) key + n, KEY_MAX / 2, "%s", b);
-    return n;
+    size_t n = s_put (key, a, KEY_MAX / 2);
+    return n + s_put (key + n, b, KEY_MAX / 2) - 1;
 }
 
 //  A phone's index key: its digits reversed, so that a search for the
