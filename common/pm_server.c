@@ -53,6 +53,13 @@ typedef struct {
     size_t reply_len;
 } s_pending_t;
 
+//  Time-driven work registered with pm_server_every.
+typedef struct {
+    pm_server_t *server;
+    int interval_ms;
+    pm_tick_fn *fn;
+} s_ticker_t;
+
 //  A stream this service follows.
 typedef struct {
     pm_server_t *server;
@@ -109,6 +116,7 @@ struct _pm_server_t {
     size_t outbox_len;
     size_t outbox_cap;
     zlistx_t *followers;        //  s_follower_t
+    zlistx_t *tickers;          //  s_ticker_t
     size_t max_request;
     int64_t reply_ttl_ms;
     uint32_t events_read_max;
@@ -196,6 +204,8 @@ pm_server_new (const pm_schema_t *schema, void *state)
     zhashx_set_destructor (self->bindings, s_binding_free);
     self->followers = zlistx_new ();
     zlistx_set_destructor (self->followers, s_follower_destroy);
+    self->tickers = zlistx_new ();
+    zlistx_set_destructor (self->tickers, s_binding_free);
 
     self->store = pm_store_new (self->data_dir,
                                 (size_t) pm_cfg_int ("PM_MAP_SIZE", 1LL << 30),
@@ -239,6 +249,7 @@ pm_server_destroy (pm_server_t **self_p)
         pm_server_t *self = *self_p;
         zloop_destroy (&self->loop);
         zlistx_destroy (&self->followers);
+        zlistx_destroy (&self->tickers);
         zsock_destroy (&self->router);
         zsock_destroy (&self->pub);
         zhashx_destroy (&self->bindings);
@@ -985,6 +996,47 @@ s_on_housekeeping (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Runs one ticker's work as a unit of a write transaction.
+static pm_err
+s_tick_fn (pm_server_t *self, MDB_txn *txn, void *arg)
+{
+    s_ticker_t *ticker = arg;
+    pm_ctx_t ctx = {.now = s_now (self)};
+    pm_err rc = s_unit_begin (self, txn, &ctx);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    rc = s_unit_end (self, &ctx, ticker->fn (&ctx));
+    if (rc != PM_OK && rc != PM_EFULL) {
+        pm_error ("timed work failed", "error",
+                  ctx.message[0] ? ctx.message : pm_strerror (rc), NULL);
+        rc = PM_OK; //  rolled back alone; the empty transaction commits
+    }
+    return rc;
+}
+
+static int
+s_on_ticker (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_ticker_t *ticker = arg;
+    s_write (ticker->server, s_tick_fn, ticker);
+    return 0;
+}
+
+void
+pm_server_every (pm_server_t *self, int interval_ms, pm_tick_fn *fn)
+{
+    assert (interval_ms > 0 && fn);
+    s_ticker_t *ticker = calloc (1, sizeof *ticker);
+    assert (ticker);
+    ticker->server = self;
+    ticker->interval_ms = interval_ms;
+    ticker->fn = fn;
+    zlistx_add_end (self->tickers, ticker);
+}
+
 //  --- following other streams -------------------------------------------
 
 static void
@@ -1317,6 +1369,10 @@ pm_server_run (pm_server_t *self)
     zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
                  self);
     zloop_timer (self->loop, EXPIRE_EVERY_MS, 0, s_on_housekeeping, self);
+    for (s_ticker_t *t = zlistx_first (self->tickers); t;
+         t = zlistx_next (self->tickers)) {
+        zloop_timer (self->loop, (size_t) t->interval_ms, 0, s_on_ticker, t);
+    }
     if (zlistx_size (self->followers) > 0) {
         zloop_timer (self->loop, FOLLOW_TICK_MS, 0, s_on_follower_tick, self);
     }

@@ -50,6 +50,12 @@ typedef pm_err (pm_apply_fn) (pm_ctx_t *ctx, const Pm__Event *event);
 //  will be replayed from seq 1.
 typedef pm_err (pm_reset_fn) (pm_ctx_t *ctx, const char *source);
 
+//  Time-driven work (automatic no-shows, lapsed holds, expiry warnings):
+//  runs in its own write transaction like a command, may change records
+//  and emit events, reads pm_ctx_now. A returned error rolls it back and
+//  is logged; PM_EFULL grows the map and runs it again.
+typedef pm_err (pm_tick_fn) (pm_ctx_t *ctx);
+
 //  Creates the server of schema->service: reads its settings (PM_*),
 //  opens its store and event log, binds its sockets. `state` is the
 //  service's own, handed back by pm_ctx_state. NULL on failure (logged).
@@ -67,6 +73,10 @@ void pm_server_handle (pm_server_t *self, const char *type, pm_handler_fn *fn);
 //  PM_<SOURCE>_ENDPOINT / _EVENTS). Call before pm_server_run.
 void pm_server_follow (pm_server_t *self, const char *source,
                        pm_apply_fn *apply, pm_reset_fn *reset);
+
+//  Runs `fn` every `interval_ms` on the service loop, through the write
+//  path. Call before pm_server_run.
+void pm_server_every (pm_server_t *self, int interval_ms, pm_tick_fn *fn);
 
 //  Serves until SIGINT/SIGTERM: the batch in hand is finished, committed
 //  and answered first. Returns 0.

@@ -978,7 +978,124 @@ s_test_map_grows (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  Timed work goes through the write path: its changes are durable and its
+//  events reach the stream in order, with the runtime's clock.
+static void
+s_test_timed_work (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    mir.env[0] = "PM_MIRROR_TICK_MS=20";
+    mir.env[1] = "PM_CLOCK_OFFSET_MS=86400000"; //  tomorrow
+    CHECK (itest_start (&pat) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0);
+    pm_client_t *mc = itest_client (&mir);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    Pm__Test__MirrorStats *stats = NULL;
+    do {
+        pm__test__mirror_stats__free_unpacked (stats, NULL);
+        stats = s_mirror_stats (mc);
+        zclock_sleep (10);
+    } while (itest_now () < until && !(stats && stats->ticks >= 5));
+    CHECK (stats && stats->ticks >= 5);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    Pm__Event **events;
+    long n = itest_read_stream (mc, &events);
+    CHECK (n >= 5);
+    for (long i = 0; i < n; i++) {
+        CHECK (strcmp (events[i]->type, "mirror.clock.ticked") == 0);
+        CHECK (events[i]->seq == (uint64_t) i + 1);
+        //  The runtime's clock, shifted a day ahead: never time().
+        CHECK (events[i]->time > pm_clock_wall_ms () + 86000000);
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
+//  --------------------------------------------------------------------------
+//  Requests that commit together fail alone: in one batch, refused
+//  requests (an MRN taken earlier in the same batch, an invalid field)
+//  roll back only themselves; the others are stored with their events.
+static void
+s_test_batch_isolates_failures (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+    Pm__Health *h = itest_health (client); //  connected before the freeze
+    CHECK (h);
+    uint64_t batches_before = h->batches;
+    pm__health__free_unpacked (h, NULL);
+
+    //  12 requests queued while the service is frozen, so they are read
+    //  in one drain: even ones claim MRN Z1 (the first wins), every third
+    //  has an impossible birth date, the rest are plain.
+    kill (svc.pid, SIGSTOP);
+    Pm__Patients__SiteMrn mrn = {PROTOBUF_C_MESSAGE_INIT (&pm__patients__site_mrn__descriptor),
+                                 "north", "Z1"};
+    Pm__Patients__SiteMrn *mrns[] = {&mrn};
+    int expect[12];
+    uint64_t ids[12];
+    bool first_claim = true;
+    for (int i = 0; i < 12; i++) {
+        s_form_t f;
+        char fam[16];
+        snprintf (fam, sizeof fam, "Batch%02d", i);
+        s_form (&f, fam, "Kim", i % 3 == 1 ? "1999-02-30" : "1999-02-28");
+        if (i % 2 == 0) {
+            f.p.n_mrns = 1;
+            f.p.mrns = mrns;
+        }
+        expect[i] = i % 3 == 1 ? PM_EINVAL
+                    : i % 2 == 0 && !first_claim ? PM_ECONFLICT
+                                                 : PM_OK;
+        if (i % 2 == 0 && i % 3 != 1) {
+            first_claim = false;
+        }
+        uint8_t body[1024];
+        size_t len = pm__patients__register__pack (&f.reg, body);
+        ids[i] = pm_client_send (client, 0, "patients.Register", body, len);
+    }
+    zclock_sleep (50); //  let the kernel deliver them all before the thaw
+    kill (svc.pid, SIGCONT);
+    int ok = 0;
+    for (int got = 0; got < 12; got++) {
+        Pm__Reply *reply = pm_client_recv (client, 5000);
+        CHECK (reply);
+        int i = 0;
+        while (i < 12 && ids[i] != reply->request_id) {
+            i++;
+        }
+        CHECK (i < 12);
+        if ((int) reply->code != expect[i]) {
+            fprintf (stderr, "    request %d: code %d, wanted %d (%s)\n", i,
+                     (int) reply->code, expect[i], reply->message);
+        }
+        CHECK ((int) reply->code == expect[i]);
+        ok += reply->code == PM__CODE__OK;
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    CHECK (ok == 5); //  Z1's winner and the four plain ones
+    h = itest_health (client);
+    CHECK (h && h->high_seq == 5);
+    //  One drain, at most two commits (the thaw may split it once): the
+    //  interleaving puts winners and losers in every batch either way.
+    CHECK (h->batches - batches_before <= 2);
+    pm__health__free_unpacked (h, NULL);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
+    {"batch_isolates_failures", s_test_batch_isolates_failures},
+    {"timed_work_through_write_path", s_test_timed_work},
     {"map_grows_when_full", s_test_map_grows},
     {"lifecycle_with_events", s_test_lifecycle},
     {"validation_names_the_field", s_test_validation},

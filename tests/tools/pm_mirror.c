@@ -27,7 +27,10 @@ static const pm_command_def_t s_commands[] = {
      &pm__test__mirror_entry__descriptor, "one mirrored patient"},
     {NULL, 0, NULL, NULL, NULL},
 };
-static const pm_event_def_t s_events[] = {{NULL, NULL}};
+static const pm_event_def_t s_events[] = {
+    {"mirror.clock.ticked", &pm__test__mirror_entry__descriptor},
+    {NULL, NULL},
+};
 static const pm_schema_t s_schema = {"mirror", s_commands, s_events};
 
 static uint64_t
@@ -114,6 +117,23 @@ s_reset (pm_ctx_t *ctx, const char *source)
     return s_count_add (txn, "rebuilds", rebuilds + 1);
 }
 
+//  Timed work through the write path: counts ticks durably and emits an
+//  event for each (PM_MIRROR_TICK_MS, off when 0).
+static pm_err
+s_tick (pm_ctx_t *ctx)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    pm_err rc = s_count_add (txn, "ticks", 1);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    Pm__Test__MirrorEntry tick = PM__TEST__MIRROR_ENTRY__INIT;
+    tick.id = "clock";
+    tick.has_version = 1;
+    tick.version = s_count_get (txn, "ticks");
+    return pm_ctx_emit (ctx, "mirror.clock.ticked", NULL, "clock", &tick.base);
+}
+
 static pm_err
 s_stats (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
@@ -128,6 +148,8 @@ s_stats (pm_ctx_t *ctx, const ProtobufCMessage *body)
     stats.rebuilds = s_count_get (txn, "rebuilds");
     stats.version_sum = s_count_get (txn, "version_sum");
     stats.applied_this_run = s_applied_this_run;
+    stats.has_ticks = 1;
+    stats.ticks = s_count_get (txn, "ticks");
     return pm_ctx_reply (ctx, &stats.base);
 }
 
@@ -165,6 +187,10 @@ main (void)
     pm_server_handle (server, "mirror.Stats", s_stats);
     pm_server_handle (server, "mirror.Get", s_get);
     pm_server_follow (server, "patients", s_apply, s_reset);
+    int tick_ms = (int) pm_cfg_int ("PM_MIRROR_TICK_MS", 0);
+    if (tick_ms > 0) {
+        pm_server_every (server, tick_ms, s_tick);
+    }
     pm_server_run (server);
     pm_server_destroy (&server);
     return 0;
