@@ -135,6 +135,7 @@ profile: all
 
 memcheck: all
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	    --suppressions=tests/valgrind.supp \
 	    $(BIN)/pm_selftest
 
 format:
