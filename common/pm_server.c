@@ -338,6 +338,24 @@ pm_err
 pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,
              const char *subject, const ProtobufCMessage *data)
 {
+    size_t size = protobuf_c_message_get_packed_size (data);
+    uint8_t stack[2048];
+    uint8_t *packed = size <= sizeof stack ? stack : malloc (size);
+    assert (packed);
+    protobuf_c_message_pack (data, packed);
+    pm_err rc = pm_ctx_emit_packed (ctx, type, site_id, subject, packed, size);
+    if (packed != stack) {
+        free (packed);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Appends an already-packed event.
+pm_err
+pm_ctx_emit_packed (pm_ctx_t *ctx, const char *type, const char *site_id,
+                    const char *subject, const uint8_t *data, size_t len)
+{
     assert (ctx->writable); //  a read handler emitting is a bug
     pm_server_t *self = ctx->server;
     char causation[CLIENT_ID_MAX + 24] = "";
@@ -357,21 +375,14 @@ pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,
                                    : causation;
         event.actor = ctx->request->actor;
     }
-    size_t size = protobuf_c_message_get_packed_size (data);
-    uint8_t stack[2048];
-    uint8_t *packed_data = size <= sizeof stack ? stack : malloc (size);
-    assert (packed_data);
-    protobuf_c_message_pack (data, packed_data);
-    event.has_data = 1;
-    event.data.data = packed_data;
-    event.data.len = size;
+    event.has_data = data != NULL;
+    event.data.data = (uint8_t *) data;
+    event.data.len = data ? len : 0;
 
     uint8_t *packed;
-    size_t len;
-    pm_err rc = pm_evlog_append (self->evlog, ctx->txn, &event, &packed, &len);
-    if (packed_data != stack) {
-        free (packed_data);
-    }
+    size_t packed_len;
+    pm_err rc = pm_evlog_append (self->evlog, ctx->txn, &event, &packed,
+                                 &packed_len);
     if (rc != PM_OK) {
         return rc;
     }
@@ -384,7 +395,7 @@ pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,
     s_outbound_t *out = &self->outbox[self->outbox_len++];
     out->topic = strdup (type);
     out->data = packed;
-    out->len = len;
+    out->len = packed_len;
     return PM_OK;
 }
 

@@ -111,4 +111,8 @@ pm_err pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg);
 pm_err pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,
                     const char *subject, const ProtobufCMessage *data);
 
+//  The same with `data` already packed (len bytes; NULL for none).
+pm_err pm_ctx_emit_packed (pm_ctx_t *ctx, const char *type, const char *site_id,
+                           const char *subject, const uint8_t *data, size_t len);
+
 #endif

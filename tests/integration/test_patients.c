@@ -1093,7 +1093,50 @@ s_test_batch_isolates_failures (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  The stand-in producer (pm_emitter) feeds a follower exactly the events a
+//  test chooses, on a real stream: consumers of services that are not
+//  built yet are tested this way.
+static void
+s_test_emitter_stands_in (void)
+{
+    itest_svc_t emi, mir;
+    itest_svc_init (&emi, "patients", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=patients";
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    CHECK (itest_start (&emi) == 0);
+    itest_point_at (&mir, &emi);
+    CHECK (itest_start (&mir) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *mc = itest_client (&mir);
+    for (int v = 1; v <= 3; v++) {
+        patient_t p = PM__PATIENTS__PATIENT__INIT;
+        p.id = "pat_01m8e8rx5n3r2py41feft8x8rn";
+        p.has_version = 1;
+        p.version = (uint64_t) v;
+        uint8_t data[256];
+        Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
+        emit.type = v == 1 ? "patients.patient.registered" : "patients.patient.updated";
+        emit.subject = p.id;
+        emit.has_data = 1;
+        emit.data.data = data;
+        emit.data.len = pm__patients__patient__pack (&p, data);
+        Pm__Reply *reply = s_call (ec, "emitter.Emit", &emit.base);
+        CHECK (s_ok (reply, 0, NULL));
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    Pm__Test__MirrorStats *stats = s_mirror_wait (mc, 3, ITEST_WAIT_MS);
+    CHECK (stats && stats->applied == 3 && stats->patients == 1);
+    CHECK (stats->version_sum == 3 && stats->duplicates == 0);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&emi);
+}
+
 static const itest_case_t s_cases[] = {
+    {"emitter_stands_in_for_a_producer", s_test_emitter_stands_in},
     {"batch_isolates_failures", s_test_batch_isolates_failures},
     {"timed_work_through_write_path", s_test_timed_work},
     {"map_grows_when_full", s_test_map_grows},
