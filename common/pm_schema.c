@@ -6,10 +6,11 @@
 
 static const pm_command_def_t s_builtin_commands[] = {
     {"pm.EventsRead", PM_READ, &pm__events_read__descriptor,
-     &pm__event_batch__descriptor, "read the event stream from a seq"},
+     &pm__event_batch__descriptor, "read the event stream from a seq",
+     PM_ROLE_SERVICE | PM_ROLE_AUDITOR},
     {"pm.Health", PM_READ, NULL, &pm__health__descriptor,
-     "store, stream and consumer state"},
-    {NULL, 0, NULL, NULL, NULL},
+     "store, stream and consumer state", PM_ROLES_ALL},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 static const pm_event_def_t s_builtin_events[] = {

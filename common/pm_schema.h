@@ -11,6 +11,8 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 
+#include "pm_auth.h"
+
 typedef enum {
     PM_READ,  //  served at once in a read transaction
     PM_WRITE, //  goes through the batched, durable, idempotent write path
@@ -22,6 +24,8 @@ typedef struct {
     const ProtobufCMessageDescriptor *request; //  body; NULL = none
     const ProtobufCMessageDescriptor *reply;   //  reply body; NULL = none
     const char *summary;                       //  one line, for pmctl
+    unsigned roles;  //  PM_ROLE_* bits that may call it (network-admin
+                     //  always may); 0 = network-admin and services only
 } pm_command_def_t;
 
 typedef struct {

@@ -3,20 +3,27 @@
 
 static const pm_command_def_t s_commands[] = {
     {"patients.Register", PM_WRITE, &pm__patients__register__descriptor,
-     &pm__patients__patient__descriptor, "register a new patient"},
+     &pm__patients__patient__descriptor, "register a new patient",
+     PM_ROLES_CARE | PM_ROLE_GATEWAY},
     {"patients.Get", PM_READ, &pm__patients__get__descriptor,
-     &pm__patients__patient__descriptor, "a patient by id, or by site and MRN"},
+     &pm__patients__patient__descriptor, "a patient by id, or by site and MRN",
+     PM_ROLES_CARE | PM_ROLE_FINANCE | PM_ROLE_AUDITOR | PM_ROLE_SERVICE
+         | PM_ROLE_GATEWAY},
     {"patients.Update", PM_WRITE, &pm__patients__update__descriptor,
      &pm__patients__patient__descriptor,
-     "change fields of a patient (needs expected_version)"},
+     "change fields of a patient (needs expected_version)",
+     PM_ROLES_CARE | PM_ROLE_GATEWAY},
     {"patients.Search", PM_READ, &pm__patients__search__descriptor,
      &pm__patients__search_result__descriptor,
-     "find patients by name prefix, birth date, phone or MRN"},
+     "find patients by name prefix, birth date, phone or MRN",
+     PM_ROLES_CARE | PM_ROLE_FINANCE | PM_ROLE_AUDITOR | PM_ROLE_GATEWAY},
     {"patients.Deactivate", PM_WRITE, &pm__patients__set_active__descriptor,
-     &pm__patients__patient__descriptor, "mark a patient inactive (reason)"},
+     &pm__patients__patient__descriptor, "mark a patient inactive (reason)",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK},
     {"patients.Reactivate", PM_WRITE, &pm__patients__set_active__descriptor,
-     &pm__patients__patient__descriptor, "mark a patient active again (reason)"},
-    {NULL, 0, NULL, NULL, NULL},
+     &pm__patients__patient__descriptor, "mark a patient active again (reason)",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 static const pm_event_def_t s_events[] = {

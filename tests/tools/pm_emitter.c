@@ -34,7 +34,7 @@ main (void)
     static pm_command_def_t commands[] = {
         {"emitter.Emit", PM_WRITE, &pm__test__emit__descriptor,
          &pm__test__emitted__descriptor, "append an event"},
-        {NULL, 0, NULL, NULL, NULL},
+        {NULL, 0, NULL, NULL, NULL, 0},
     };
     static const pm_event_def_t events[] = {{NULL, NULL}};
     snprintf (service, sizeof service, "%s", pm_cfg_get ("PM_EMITTER_SERVICE", "emitter"));

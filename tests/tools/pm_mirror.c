@@ -25,7 +25,7 @@ static const pm_command_def_t s_commands[] = {
      "what was applied"},
     {"mirror.Get", PM_READ, &pm__test__mirror_get__descriptor,
      &pm__test__mirror_entry__descriptor, "one mirrored patient"},
-    {NULL, 0, NULL, NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 static const pm_event_def_t s_events[] = {
     {"mirror.clock.ticked", &pm__test__mirror_entry__descriptor},
