@@ -7,7 +7,7 @@
 BUILD    ?= build
 SERVICES := patients
 SAN      ?=
-PKGS     := libczmq libzmq libprotobuf-c lmdb jansson
+PKGS     := libczmq libzmq libprotobuf-c lmdb jansson libical
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 # -Wno-format-truncation: every snprintf here truncates on purpose.

@@ -82,6 +82,12 @@ void pm_server_every (pm_server_t *self, int interval_ms, pm_tick_fn *fn);
 //  and answered first. Returns 0.
 int pm_server_run (pm_server_t *self);
 
+//  Feeds one request frame through the whole command path (decode,
+//  validate, batch, handler, commit) as if a client had sent it; the reply
+//  goes to no one. For fuzzers and in-process tests; never on a served
+//  server's loop thread from elsewhere.
+void pm_server_inject (pm_server_t *self, const uint8_t *frame, size_t len);
+
 //  --- inside a handler -----------------------------------------------------
 
 //  The transaction: read-write in a write command or a follower, read-only

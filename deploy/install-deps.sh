@@ -4,9 +4,12 @@
 # the exact apt-get line to run. `--check` only reports (exit 1 = missing).
 set -eu
 
+# build: compiler, protobuf-c, ZeroMQ, LMDB, jansson, libical (time zones)
+# tests: python3 (CLI checks), valgrind, clang + its fuzzer runtime,
+#        iproute2 (network namespaces), docker-compose (config check)
 PACKAGES="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev
-libczmq-dev libzmq3-dev liblmdb-dev lmdb-utils libjansson-dev
-python3 python3-zmq valgrind"
+libczmq-dev libzmq3-dev liblmdb-dev lmdb-utils libjansson-dev libical-dev
+tzdata python3 python3-zmq valgrind clang libclang-rt-14-dev iproute2"
 
 missing=""
 for p in $PACKAGES; do
