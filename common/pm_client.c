@@ -19,9 +19,9 @@ struct _pm_client_t {
 };
 
 pm_client_t *
-pm_client_new (const char *endpoint, const char *client_id)
+pm_client_new (const char *service, const char *endpoint, const char *client_id)
 {
-    zsock_t *sock = pm_sock_dealer (endpoint);
+    zsock_t *sock = pm_sock_dealer (service, endpoint);
     if (!sock) {
         return NULL;
     }

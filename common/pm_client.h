@@ -18,8 +18,11 @@
 
 typedef struct _pm_client_t pm_client_t;
 
-//  Connects to `endpoint`. client_id NULL = a random one. NULL on failure.
-pm_client_t *pm_client_new (const char *endpoint, const char *client_id);
+//  Connects to `service` at `endpoint`, authenticated as this process's
+//  identity (pm_keys.h). client_id NULL = a random one. NULL on failure
+//  (a missing key is logged).
+pm_client_t *pm_client_new (const char *service, const char *endpoint,
+                            const char *client_id);
 
 void pm_client_destroy (pm_client_t **self_p);
 

@@ -69,6 +69,7 @@ static const struct {
     {"pm_err", s_err_test},     {"pm_cfg", s_cfg_test},
     {"pm_id", pm_id_test},      {"pm_store", pm_store_test},
     {"pm_evlog", pm_evlog_test}, {"pm_json", pm_json_test},
+    {"pm_keys", pm_keys_test},
 };
 
 int

@@ -16,6 +16,7 @@
 #include "pm_client.h"
 #include "pm_evlog.h"
 #include "pm_id.h"
+#include "pm_keys.h"
 #include "pm_log.h"
 #include "pm_server.h"
 #include "pm_sock.h"
@@ -49,6 +50,7 @@ typedef struct {
     Pm__Request *request;           //  unpacked envelope (owned)
     ProtobufCMessage *body;         //  unpacked body (owned), may be NULL
     const s_binding_t *binding;
+    pm_principal_t principal;       //  who asks (effective)
     uint8_t *reply;                 //  packed pm.Reply, after the batch ran
     size_t reply_len;
 } s_pending_t;
@@ -84,6 +86,8 @@ struct _pm_ctx_t {
     pm_server_t *server;
     MDB_txn *txn;
     const Pm__Request *request; //  NULL in a follower
+    const pm_principal_t *principal; //  effective principal; NULL = the service
+    bool broke_glass;           //  a site check passed only by break-glass
     int64_t now;
     bool writable;
     uint64_t mark_seq;          //  event log position when the unit began
@@ -220,11 +224,20 @@ pm_server_new (const pm_schema_t *schema, void *state)
         return NULL;
     }
 
-    char bind[256];
+    //  The service is principal svc-<name>: its key pair serves its
+    //  sockets and identifies it to the services it follows.
+    char bind[256], principal[PM_NAME_MAX];
+    snprintf (principal, sizeof principal, "svc-%s", schema->service);
+    pm_keys_set_identity (principal);
+    if (pm_keys_enabled () && pm_keys_ensure (principal, "service", "*") != PM_OK) {
+        pm_server_destroy (&self);
+        return NULL;
+    }
     pm_cfg_bind (schema->service, "ENDPOINT", bind, sizeof bind);
-    self->router = pm_sock_router (bind);
+    self->router = pm_sock_router (bind, principal);
     pm_cfg_bind (schema->service, "EVENTS", bind, sizeof bind);
-    self->pub = pm_sock_pub (bind, (int) pm_cfg_int ("PM_PUB_HWM", 100000));
+    self->pub = pm_sock_pub (bind, principal,
+                             (int) pm_cfg_int ("PM_PUB_HWM", 100000));
     if (!self->router || !self->pub) {
         pm_server_destroy (&self);
         return NULL;
@@ -255,6 +268,7 @@ pm_server_destroy (pm_server_t **self_p)
         zhashx_destroy (&self->bindings);
         pm_evlog_destroy (&self->evlog);
         pm_store_destroy (&self->store);
+        pm_keys_shutdown (); //  the authenticator served this server
         free (self->batch);
         free (self->outbox);
         free (self->data_dir);
@@ -307,6 +321,30 @@ const Pm__Request *
 pm_ctx_request (pm_ctx_t *ctx)
 {
     return ctx->request;
+}
+
+//  The service acting on its own (followers, timed work).
+static const pm_principal_t s_self_principal = {"service", PM_ROLE_SERVICE, "*"};
+
+const pm_principal_t *
+pm_ctx_principal (pm_ctx_t *ctx)
+{
+    return ctx->principal ? ctx->principal : &s_self_principal;
+}
+
+bool
+pm_ctx_may_access_site (pm_ctx_t *ctx, const char *site)
+{
+    const pm_principal_t *who = pm_ctx_principal (ctx);
+    if (pm_principal_has_site (who, site)) {
+        return true;
+    }
+    //  Break-glass: checked at the door (a clinician, with a purpose).
+    if (ctx->request && ctx->request->break_glass) {
+        ctx->broke_glass = true;
+        return true;
+    }
+    return false;
 }
 
 pm_err
@@ -601,7 +639,8 @@ s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
             return rc;
         }
 
-        pm_ctx_t ctx = {.request = p->request, .now = now};
+        pm_ctx_t ctx = {.request = p->request, .now = now,
+                        .principal = &p->principal};
         rc = s_unit_begin (self, txn, &ctx);
         if (rc != PM_OK) {
             return rc;
@@ -678,9 +717,10 @@ s_run_batch (pm_server_t *self)
 static void
 s_serve_read (pm_server_t *self, const uint8_t *identity, size_t identity_len,
               const Pm__Request *request, const s_binding_t *binding,
-              const ProtobufCMessage *body)
+              const ProtobufCMessage *body, const pm_principal_t *who)
 {
-    pm_ctx_t ctx = {.server = self, .request = request, .now = s_now (self)};
+    pm_ctx_t ctx = {.server = self, .request = request, .now = s_now (self),
+                    .principal = who};
     pm_err rc = pm_store_begin (self->store, NULL, false, &ctx.txn);
     if (rc == PM_OK) {
         rc = binding->fn (&ctx, body);
@@ -815,9 +855,67 @@ s_peek_request_id (const uint8_t *data, size_t len)
 
 //  Takes one request off the wire: refuses it, serves it (reads) or adds
 //  it to the batch (writes). External input never asserts.
+//  Decides whether `who` may send `request`: the role must be allowed
+//  for the command, the envelope's site must be one of the principal's.
+//  A gateway is checked as the end user it names. On PM_OK `effective`
+//  is the principal the handler sees.
+static pm_err
+s_authorize (const pm_principal_t *who, const Pm__Request *request,
+             const pm_command_def_t *def, pm_principal_t *effective,
+             char *why, size_t whylen)
+{
+    *effective = *who;
+    if (who->role == PM_ROLE_GATEWAY && request->on_behalf_of
+        && *request->on_behalf_of) {
+        zcert_t *cert = pm_keys_public (request->on_behalf_of);
+        const char *role = cert ? zcert_meta (cert, "role") : NULL;
+        const char *sites = cert ? zcert_meta (cert, "sites") : NULL;
+        snprintf (effective->name, sizeof effective->name, "%s",
+                  request->on_behalf_of);
+        effective->role = role ? pm_role_from_name (role) : 0;
+        snprintf (effective->sites, sizeof effective->sites, "%s",
+                  sites ? sites : "");
+        zcert_destroy (&cert);
+        if (!effective->role || effective->role == PM_ROLE_GATEWAY
+            || effective->role == PM_ROLE_SERVICE) {
+            snprintf (why, whylen, "on_behalf_of \"%.64s\" is not an end user "
+                                   "known to this network", request->on_behalf_of);
+            return PM_EFORBIDDEN;
+        }
+    }
+    unsigned role = effective->role;
+    bool allowed = role == PM_ROLE_NETWORK_ADMIN || (def->roles & role)
+                   || (def->roles == 0 && role == PM_ROLE_SERVICE);
+    if (!allowed) {
+        const char *name = pm_role_name (role);
+        snprintf (why, whylen, "%s (%s) may not call %s", effective->name,
+                  name ? name : "no role", def->type);
+        return PM_EFORBIDDEN;
+    }
+    if (request->break_glass) {
+        if (role != PM_ROLE_CLINICIAN) {
+            snprintf (why, whylen, "only a clinician may break the glass");
+            return PM_EFORBIDDEN;
+        }
+        if (!request->purpose || !*request->purpose) {
+            snprintf (why, whylen, "break_glass needs a purpose: why this record");
+            return PM_EINVAL;
+        }
+    }
+    if (request->site_id && *request->site_id
+        && !pm_principal_has_site (effective, request->site_id)
+        && !request->break_glass) {
+        snprintf (why, whylen, "%s does not work at site %.64s", effective->name,
+                  request->site_id);
+        return PM_EFORBIDDEN;
+    }
+    return PM_OK;
+}
+
 static void
 s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
-          const uint8_t *data, size_t len, int frames)
+          const uint8_t *data, size_t len, int frames,
+          const pm_principal_t *who)
 {
     self->requests++;
     if (frames != 1) {
@@ -849,6 +947,17 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
                       request->type ? request->type : "");
         goto done;
     }
+    pm_principal_t effective;
+    char why[256];
+    pm_err auth = s_authorize (who, request, binding->def, &effective, why,
+                               sizeof why);
+    if (auth != PM_OK) {
+        s_send_error (self, identity, identity_len, id, auth,
+                      auth == PM_EINVAL ? "purpose" : NULL, "%s", why);
+        pm_warn ("request refused", "principal", who->name, "type",
+                 binding->def->type, "why", why, NULL);
+        goto done;
+    }
     if (request->deadline > 0 && s_now (self) > request->deadline) {
         s_send_error (self, identity, identity_len, id, PM_ETIMEDOUT,
                       "deadline", "the request's deadline passed before it ran");
@@ -867,7 +976,8 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
         }
     }
     if (binding->def->access == PM_READ) {
-        s_serve_read (self, identity, identity_len, request, binding, body);
+        s_serve_read (self, identity, identity_len, request, binding, body,
+                      &effective);
         protobuf_c_message_free_unpacked (body, NULL);
         goto done;
     }
@@ -892,6 +1002,7 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     p->request = request;
     p->body = body;
     p->binding = binding;
+    p->principal = effective;
     return;
 done:
     pm__request__free_unpacked (request, NULL);
@@ -930,9 +1041,16 @@ s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
             }
             zmq_msg_close (&next);
         }
+        //  Who sent it: ZAP vouched for the key and attached its
+        //  certificate's metadata. Without CURVE (PM_CURVE=off, local
+        //  debugging only) everyone is network-admin.
+        pm_principal_t who = {"anonymous", PM_ROLE_NETWORK_ADMIN, "*"};
+        if (pm_keys_enabled () && !pm_keys_principal (&frame, &who)) {
+            who = (pm_principal_t) {"unknown", 0, ""};
+        }
         if (zmq_msg_size (&identity) <= IDENTITY_MAX) {
             s_accept (self, zmq_msg_data (&identity), zmq_msg_size (&identity),
-                      zmq_msg_data (&frame), zmq_msg_size (&frame), frames);
+                      zmq_msg_data (&frame), zmq_msg_size (&frame), frames, &who);
         }
         zmq_msg_close (&frame);
         zmq_msg_close (&identity);
@@ -950,7 +1068,8 @@ void
 pm_server_inject (pm_server_t *self, const uint8_t *frame, size_t len)
 {
     static const uint8_t nobody[] = "\0injected";
-    s_accept (self, nobody, sizeof nobody, frame, len, 1);
+    static const pm_principal_t injected = {"injected", PM_ROLE_NETWORK_ADMIN, "*"};
+    s_accept (self, nobody, sizeof nobody, frame, len, 1, &injected);
     if (self->batch_len > 0) {
         s_run_batch (self);
     }
@@ -1357,11 +1476,11 @@ pm_server_follow (pm_server_t *self, const char *source, pm_apply_fn *apply,
     f->reset = reset;
     char endpoint[256], prefix[48];
     pm_cfg_endpoint (source, "ENDPOINT", endpoint, sizeof endpoint);
-    f->client = pm_client_new (endpoint, NULL);
+    f->client = pm_client_new (source, endpoint, NULL);
     pm_cfg_endpoint (source, "EVENTS", endpoint, sizeof endpoint);
     //  The whole prefix, heartbeats included: gaps must be visible.
     snprintf (prefix, sizeof prefix, "%s.", source);
-    f->sub = pm_sock_sub (endpoint, prefix,
+    f->sub = pm_sock_sub (source, endpoint, prefix,
                           (int) pm_cfg_int ("PM_FOLLOW_HWM", 0));
     assert (f->client && f->sub);
 

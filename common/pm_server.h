@@ -29,6 +29,7 @@
 
 #include "pm.pb-c.h"
 #include "pm_err.h"
+#include "pm_keys.h"
 #include "pm_schema.h"
 #include "pm_store.h"
 
@@ -102,6 +103,16 @@ void *pm_ctx_state (pm_ctx_t *ctx);
 
 //  The request being served (NULL in a follower).
 const Pm__Request *pm_ctx_request (pm_ctx_t *ctx);
+
+//  Who is asking: the authenticated principal, or for a gateway the end
+//  user it acts for. In followers and timed work: the service itself.
+const pm_principal_t *pm_ctx_principal (pm_ctx_t *ctx);
+
+//  True when the principal may see or change data of `site`: it works
+//  there, or it is a clinician breaking the glass (then the access is
+//  flagged in the audit log). Handlers call it for every record they
+//  touch that belongs to a site.
+bool pm_ctx_may_access_site (pm_ctx_t *ctx, const char *site);
 
 //  Records an error reply: code, the offending field (NULL if none) and a
 //  printf-style message. Returns `code`, so a handler ends with

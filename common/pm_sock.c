@@ -1,4 +1,5 @@
 /*  pm_sock.c: socket creation and the options every socket gets.         */
+#include "pm_keys.h"
 #include "pm_log.h"
 #include "pm_sock.h"
 
@@ -17,9 +18,13 @@ s_common_options (zsock_t *sock)
 }
 
 static zsock_t *
-s_bind (zsock_t *sock, const char *endpoint)
+s_bind (zsock_t *sock, const char *endpoint, const char *name)
 {
     if (!sock) {
+        return NULL;
+    }
+    if (pm_keys_apply_server (sock, name) != PM_OK) {
+        zsock_destroy (&sock);
         return NULL;
     }
     if (zsock_bind (sock, "%s", endpoint) < 0) {
@@ -31,7 +36,7 @@ s_bind (zsock_t *sock, const char *endpoint)
 }
 
 zsock_t *
-pm_sock_router (const char *endpoint)
+pm_sock_router (const char *endpoint, const char *name)
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     s_common_options (sock);
@@ -40,11 +45,11 @@ pm_sock_router (const char *endpoint)
     zsock_set_rcvhwm (sock, 100000);
     //  A reply to a client that has gone is dropped, not an error.
     zsock_set_router_mandatory (sock, 0);
-    return s_bind (sock, endpoint);
+    return s_bind (sock, endpoint, name);
 }
 
 zsock_t *
-pm_sock_pub (const char *endpoint, int sndhwm)
+pm_sock_pub (const char *endpoint, const char *name, int sndhwm)
 {
     zsock_t *sock = zsock_new (ZMQ_PUB);
     s_common_options (sock);
@@ -52,16 +57,17 @@ pm_sock_pub (const char *endpoint, int sndhwm)
     if (sndhwm < 4096) {
         zsock_set_sndbuf (sock, sndhwm * 1024);
     }
-    return s_bind (sock, endpoint);
+    return s_bind (sock, endpoint, name);
 }
 
-zsock_t *
-pm_sock_dealer (const char *endpoint)
+//  Connects a client socket as this process's identity.
+static zsock_t *
+s_connect (zsock_t *sock, const char *service, const char *endpoint)
 {
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    s_common_options (sock);
-    zsock_set_sndhwm (sock, 100000);
-    zsock_set_rcvhwm (sock, 100000);
+    if (pm_keys_apply_client (sock, service) != PM_OK) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (zsock_connect (sock, "%s", endpoint) < 0) {
         pm_error ("cannot connect", "endpoint", endpoint, NULL);
         zsock_destroy (&sock);
@@ -70,7 +76,18 @@ pm_sock_dealer (const char *endpoint)
 }
 
 zsock_t *
-pm_sock_sub (const char *endpoint, const char *prefix, int rcvhwm)
+pm_sock_dealer (const char *service, const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    s_common_options (sock);
+    zsock_set_sndhwm (sock, 100000);
+    zsock_set_rcvhwm (sock, 100000);
+    return s_connect (sock, service, endpoint);
+}
+
+zsock_t *
+pm_sock_sub (const char *service, const char *endpoint, const char *prefix,
+             int rcvhwm)
 {
     zsock_t *sock = zsock_new (ZMQ_SUB);
     s_common_options (sock);
@@ -79,11 +96,7 @@ pm_sock_sub (const char *endpoint, const char *prefix, int rcvhwm)
         zsock_set_rcvbuf (sock, 4096);
     }
     zsock_set_subscribe (sock, prefix ? prefix : "");
-    if (zsock_connect (sock, "%s", endpoint) < 0) {
-        pm_error ("cannot connect", "endpoint", endpoint, NULL);
-        zsock_destroy (&sock);
-    }
-    return sock;
+    return s_connect (sock, service, endpoint);
 }
 
 void

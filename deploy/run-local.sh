@@ -8,6 +8,10 @@ set -u
 bin=${1:-build/bin}
 root=${PM_DATA_ROOT:-./var}
 mkdir -p "$root"
+# CURVE keys: the store and the admin principal on first start; each
+# service makes its own key pair when it first starts.
+export PM_KEYS_DIR=${PM_KEYS_DIR:-$root/keys}
+[ -f "$PM_KEYS_DIR/public/admin.cert" ] || "$bin/pmctl" keys init >&2
 pids=()
 
 stop() {

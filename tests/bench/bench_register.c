@@ -477,10 +477,10 @@ s_run_row (s_row_t *row, const char *setting, int open_rate)
     bool ready = true;
     run->nslots = row->clients;
     for (int i = 0; i < run->nslots; i++) {
-        run->slots[i].client = pm_client_new (run->svc.commands, NULL);
+        run->slots[i].client = pm_client_new ("patients", run->svc.commands, NULL);
         ready = ready && run->slots[i].client;
     }
-    run->health = pm_client_new (run->svc.commands, NULL);
+    run->health = pm_client_new ("patients", run->svc.commands, NULL);
     ready = ready && run->health;
 
     row->failed = !ready || !s_drive (run, open_rate);

@@ -57,7 +57,7 @@ main (int argc, char *argv[])
     uint8_t buf[512];
     long sent = 0, done = 0, failed = 0;
     for (int c = 0; c < inflight; c++) {
-        clients[c] = pm_client_new (argv[1], NULL);
+        clients[c] = pm_client_new ("patients", argv[1], NULL);
         zpoller_add (poller, pm_client_sock (clients[c]));
         if (sent < count) {
             pm_client_send (clients[c], 0, "patients.Register", buf, s_make (sent++, buf));

@@ -9,7 +9,8 @@ failed=0
 ok()   { echo "  $1 ok"; passed=$((passed + 1)); }
 bad()  { echo "  $1 FAILED: $2"; failed=$((failed + 1)); }
 
-export PM_DATA_DIR=$dir/store
+export PM_DATA_DIR=$dir/store PM_KEYS_DIR=$dir/keys
+"$bin/pmctl" keys init >/dev/null
 export PM_PATIENTS_ENDPOINT='tcp://127.0.0.1:*' PM_PATIENTS_EVENTS='tcp://127.0.0.1:*'
 "$bin/pm-patients" 2>"$dir/log" &
 pid=$!
@@ -72,6 +73,21 @@ PY
 
 "$bin/pmctl" commands patients | grep -q 'patients.Register *write' && ok "commands_lists_schema" \
   || bad "commands_lists_schema" "no patients.Register line"
+
+# Keys: a principal added, listed, revoked; an unknown identity has no key.
+"$bin/pmctl" keys add frontdesk-north --role front-desk --sites north >/dev/null
+out=$("$bin/pmctl" keys list)
+[[ $out == *frontdesk-north*front-desk*north*active* && $out == *svc-patients*service* ]] \
+  && ok "keys_add_and_list" || bad "keys_add_and_list" "$out"
+# A front desk may register but may not read the event stream.
+err=$(PM_IDENTITY=frontdesk-north "$bin/pmctl" events tail patients --from 1 2>&1 >/dev/null)
+[[ $err == *EFORBIDDEN* ]] && ok "role_refused_with_eforbidden" || bad "role_refused_with_eforbidden" "$err"
+"$bin/pmctl" keys revoke frontdesk-north >/dev/null
+out=$("$bin/pmctl" keys list)
+[[ $out == *frontdesk-north*revoked* ]] && ok "keys_revoke" || bad "keys_revoke" "$out"
+PM_IDENTITY=frontdesk-north PM_CLIENT_TIMEOUT_MS=300 PM_CLIENT_RETRIES=1 \
+  "$bin/pmctl" health patients >/dev/null 2>&1
+[[ $? -eq 3 ]] && ok "revoked_key_cannot_connect" || bad "revoked_key_cannot_connect" "answered"
 
 PM_PATIENTS_ENDPOINT=tcp://127.0.0.1:9 PM_CLIENT_TIMEOUT_MS=200 PM_CLIENT_RETRIES=1 \
   "$bin/pmctl" health patients >/dev/null 2>&1

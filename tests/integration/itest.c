@@ -38,9 +38,44 @@ s_bin_dir (char *out, size_t outlen)
     snprintf (out, outlen, "%s", dirname (self));
 }
 
+//  A key store for this test process (services inherit PM_KEYS_DIR) with
+//  the network-admin principal "admin" that test clients run as.
+static char s_keys[64];
+
+static void
+s_keys_remove (void)
+{
+    if (s_keys[0]) {
+        char cmd[128];
+        snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_keys);
+        if (system (cmd) != 0) {
+            fprintf (stderr, "    could not remove %s\n", s_keys);
+        }
+        s_keys[0] = 0;
+    }
+}
+
+static void
+s_keys_create (void)
+{
+    snprintf (s_keys, sizeof s_keys, "/tmp/praxis-keys.XXXXXX");
+    if (!mkdtemp (s_keys)) {
+        perror ("mkdtemp");
+        abort ();
+    }
+    setenv ("PM_KEYS_DIR", s_keys, 1);
+    if (pm_keys_ensure ("admin", "network-admin", "*") != PM_OK) {
+        abort ();
+    }
+}
+
 void
 itest_svc_init (itest_svc_t *svc, const char *service, const char *binary)
 {
+    if (!getenv ("PM_KEYS_DIR")) {
+        s_keys_create (); //  outside itest_main (the benchmark)
+        atexit (s_keys_remove);
+    }
     memset (svc, 0, sizeof *svc);
     snprintf (svc->service, sizeof svc->service, "%s", service);
     char bin[400];
@@ -173,7 +208,7 @@ itest_cleanup (itest_svc_t *svc)
 pm_client_t *
 itest_client (itest_svc_t *svc)
 {
-    pm_client_t *client = pm_client_new (svc->commands, NULL);
+    pm_client_t *client = pm_client_new (svc->service, svc->commands, NULL);
     pm_client_set_timeout (client, 2000, 3);
     return client;
 }
@@ -285,8 +320,10 @@ itest_main (int argc, char *argv[], const itest_case_t *cases)
             alarm (CASE_LIMIT_S);
             setpgid (0, 0);
             s_failed = false;
+            s_keys_create ();
             c->fn ();
             zsys_shutdown ();
+            s_keys_remove ();
             _exit (s_failed ? 1 : 0);
         }
         int status = 0;

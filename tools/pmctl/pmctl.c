@@ -4,6 +4,9 @@
       pmctl events tail <service> [--from SEQ] [--follow] [--count N]
       pmctl health <service>                  exit 0 only if it is ok
       pmctl commands [<service>]              what each service answers
+      pmctl keys init                         the key store and the admin key
+      pmctl keys add <name> --role R [--sites a,b]   a new principal
+      pmctl keys list | revoke <name>
 
     JSON goes in and comes out through the generic bridge (pm_json), using
     the same schema tables the services are built from. Endpoints come from
@@ -44,6 +47,8 @@ s_usage (void)
              "       pmctl events tail <service> [--from SEQ] [--follow] [--count N]\n"
              "       pmctl health <service>\n"
              "       pmctl commands [<service>]\n"
+             "       pmctl keys init | list | revoke <name>\n"
+             "       pmctl keys add <name> --role ROLE [--sites a,b]\n"
              "       pmctl --help      (settings: endpoints, timeouts)\n");
     return EXIT_USAGE;
 }
@@ -66,7 +71,7 @@ s_connect (const char *service)
 {
     char endpoint[256];
     pm_cfg_endpoint (service, "ENDPOINT", endpoint, sizeof endpoint);
-    pm_client_t *client = pm_client_new (endpoint, NULL);
+    pm_client_t *client = pm_client_new (service, endpoint, NULL);
     if (client) {
         pm_client_set_actor (client, getenv ("USER") ? getenv ("USER") : "pmctl");
     }
@@ -271,13 +276,17 @@ s_read_page (pm_client_t *client, const pm_schema_t *schema, uint64_t *cursor,
         fprintf (stderr, "pmctl: no answer from %s\n", schema->service);
         return EXIT_UNREACHABLE;
     }
-    Pm__EventBatch *batch = reply->code == PM__CODE__OK
-                                ? pm__event_batch__unpack (NULL, reply->body.len,
-                                                           reply->body.data)
-                                : NULL;
+    if (reply->code != PM__CODE__OK) {
+        fprintf (stderr, "error: %s: %s\n", pm_err_name ((pm_err) reply->code),
+                 reply->message ? reply->message : pm_strerror ((pm_err) reply->code));
+        pm__reply__free_unpacked (reply, NULL);
+        return EXIT_REFUSED;
+    }
+    Pm__EventBatch *batch = pm__event_batch__unpack (NULL, reply->body.len,
+                                                     reply->body.data);
     pm__reply__free_unpacked (reply, NULL);
     if (!batch) {
-        fprintf (stderr, "pmctl: catch-up read failed\n");
+        fprintf (stderr, "pmctl: the event batch does not decode\n");
         return EXIT_REFUSED;
     }
     snprintf (stream, PM_ID_MAX, "%s", batch->stream_id ? batch->stream_id : "");
@@ -328,7 +337,7 @@ s_cmd_events (int argc, char *argv[])
     if (follow) {
         pm_cfg_endpoint (schema->service, "EVENTS", endpoint, sizeof endpoint);
         snprintf (prefix, sizeof prefix, "%s.", schema->service);
-        sub = pm_sock_sub (endpoint, prefix, 0);
+        sub = pm_sock_sub (schema->service, endpoint, prefix, 0);
     }
     uint64_t cursor = 0, high = 0;
     int rc = 0;
@@ -398,10 +407,109 @@ s_cmd_events (int argc, char *argv[])
     return rc;
 }
 
+//  Prints one certificate line: name, role, sites, state.
+static void
+s_print_cert (const char *path, const char *state)
+{
+    zcert_t *cert = zcert_load (path);
+    if (cert) {
+        const char *name = zcert_meta (cert, "name");
+        const char *role = zcert_meta (cert, "role");
+        const char *sites = zcert_meta (cert, "sites");
+        printf ("%-24s %-18s %-24s %s\n", name ? name : "?", role ? role : "?",
+                sites ? sites : "?", state);
+        zcert_destroy (&cert);
+    }
+}
+
+static void
+s_list_dir (const char *sub, const char *state)
+{
+    char dir[700];
+    snprintf (dir, sizeof dir, "%s/%s", pm_keys_dir (), sub);
+    zdir_t *zdir = zdir_new (dir, "-");
+    if (!zdir) {
+        return;
+    }
+    zfile_t **files = zdir_flatten (zdir);
+    for (int i = 0; files[i]; i++) {
+        const char *path = zfile_filename (files[i], NULL);
+        size_t n = strlen (path);
+        if (n > 5 && strcmp (path + n - 5, ".cert") == 0) {
+            s_print_cert (path, state);
+        }
+    }
+    zdir_flatten_free (&files);
+    zdir_destroy (&zdir);
+}
+
+//  pmctl keys ...: the key store (see common/pm_keys.h).
+static int
+s_cmd_keys (int argc, char *argv[])
+{
+    if (argc >= 1 && strcmp (argv[0], "init") == 0 && argc == 1) {
+        if (pm_keys_ensure ("admin", "network-admin", "*") != PM_OK) {
+            return EXIT_REFUSED;
+        }
+        printf ("key store %s: principal admin (network-admin, all sites) ready;\n"
+                "services make their own keys (svc-<service>) on first start\n",
+                pm_keys_dir ());
+        return 0;
+    }
+    if (argc >= 2 && strcmp (argv[0], "add") == 0) {
+        const char *role = NULL, *sites = "*";
+        for (int i = 2; i + 1 < argc; i += 2) {
+            if (strcmp (argv[i], "--role") == 0) {
+                role = argv[i + 1];
+            }
+            else if (strcmp (argv[i], "--sites") == 0) {
+                sites = argv[i + 1];
+            }
+        }
+        if (!role || !pm_role_from_name (role)) {
+            fprintf (stderr, "pmctl: --role is one of network-admin, practice-manager, "
+                             "front-desk, clinician, recruiter, hiring-manager, "
+                             "finance, auditor, service, gateway\n");
+            return EXIT_USAGE;
+        }
+        char path[700];
+        snprintf (path, sizeof path, "%s/public/%s.cert", pm_keys_dir (), argv[1]);
+        if (access (path, F_OK) == 0) {
+            fprintf (stderr, "pmctl: principal %s exists\n", argv[1]);
+            return EXIT_REFUSED;
+        }
+        pm_err rc = pm_keys_ensure (argv[1], role, sites);
+        if (rc != PM_OK) {
+            fprintf (stderr, "pmctl: cannot add %s: %s\n", argv[1], pm_strerror (rc));
+            return rc == PM_EINVAL ? EXIT_USAGE : EXIT_REFUSED;
+        }
+        printf ("added %s (%s, sites %s); its key pair: %s/secret/%s.cert_secret\n",
+                argv[1], role, sites, pm_keys_dir (), argv[1]);
+        return 0;
+    }
+    if (argc == 1 && strcmp (argv[0], "list") == 0) {
+        printf ("%-24s %-18s %-24s %s\n", "NAME", "ROLE", "SITES", "STATE");
+        s_list_dir ("public", "active");
+        s_list_dir ("revoked", "revoked");
+        return 0;
+    }
+    if (argc == 2 && strcmp (argv[0], "revoke") == 0) {
+        pm_err rc = pm_keys_revoke (argv[1]);
+        if (rc != PM_OK) {
+            fprintf (stderr, "pmctl: cannot revoke %s: %s\n", argv[1], pm_strerror (rc));
+            return EXIT_REFUSED;
+        }
+        printf ("revoked %s: its next connection is refused\n", argv[1]);
+        return 0;
+    }
+    return s_usage ();
+}
+
 int
 main (int argc, char *argv[])
 {
-    pm_log_init ("pmctl", pm_cfg_get ("PM_LOG_LEVEL", "warn"));
+    const char *level = getenv ("PM_LOG_LEVEL");
+    pm_log_init ("pmctl", level && *level ? level : "warn");
     if (argc < 2) {
         return s_usage ();
     }
@@ -419,6 +527,9 @@ main (int argc, char *argv[])
     }
     if (strcmp (cmd, "health") == 0) {
         return s_cmd_health (argc - 2, argv + 2);
+    }
+    if (strcmp (cmd, "keys") == 0) {
+        return s_cmd_keys (argc - 2, argv + 2);
     }
     if (strcmp (cmd, "commands") == 0) {
         return s_cmd_commands (argc - 2, argv + 2);

@@ -1,0 +1,369 @@
+/*  pm_keys.c: the CURVE key store (see pm_keys.h).
+
+    czmq's zauth does the ZAP work: it accepts a client whose public
+    certificate is in public/ and passes the certificate's metadata to
+    every message from that connection (role, name, sites), which is how
+    the server learns who is asking. It re-reads public/ when the
+    directory changes, so a revoked key is refused on its next connection. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "pm_cfg.h"
+#include "pm_keys.h"
+#include "pm_log.h"
+
+#define ZAP_DOMAIN "praxis"
+
+static char s_dir[512];
+static char s_identity[PM_NAME_MAX];
+static zactor_t *s_auth;
+
+bool
+pm_keys_enabled (void)
+{
+    const char *v = pm_cfg_get ("PM_CURVE", "on");
+    return strcmp (v, "off") != 0;
+}
+
+const char *
+pm_keys_dir (void)
+{
+    if (!s_dir[0]) {
+        snprintf (s_dir, sizeof s_dir, "%s", pm_cfg_get ("PM_KEYS_DIR", "./var/keys"));
+    }
+    return s_dir;
+}
+
+void
+pm_keys_set_identity (const char *name)
+{
+    snprintf (s_identity, sizeof s_identity, "%s", name);
+}
+
+const char *
+pm_keys_identity (void)
+{
+    if (!s_identity[0]) {
+        pm_keys_set_identity (pm_cfg_get ("PM_IDENTITY", "admin"));
+    }
+    return s_identity;
+}
+
+//  <dir>/<sub>/<name>.cert into out.
+static void
+s_path (char *out, size_t outlen, const char *sub, const char *name)
+{
+    snprintf (out, outlen, "%s/%s/%s.cert", pm_keys_dir (), sub, name);
+}
+
+static bool
+s_exists (const char *path)
+{
+    return access (path, F_OK) == 0;
+}
+
+//  A principal name is a file name: letters, digits, '-', '_', '.'.
+static bool
+s_valid_name (const char *name)
+{
+    size_t n = strlen (name);
+    if (n == 0 || n >= PM_NAME_MAX || name[0] == '.') {
+        return false;
+    }
+    return strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789-_.") == n;
+}
+
+//  --------------------------------------------------------------------------
+//  Makes name's key pair unless it exists. Files are written under
+//  temporary names and renamed, so a reader never sees half a key.
+pm_err
+pm_keys_ensure (const char *name, const char *role, const char *sites)
+{
+    char pub[700], sec[700], revoked[700];
+    if (!s_valid_name (name)) {
+        pm_error ("invalid principal name", "name", name, NULL);
+        return PM_EINVAL;
+    }
+    s_path (pub, sizeof pub, "public", name);
+    s_path (sec, sizeof sec, "secret", name);
+    s_path (revoked, sizeof revoked, "revoked", name);
+    char sec_secret[720];
+    snprintf (sec_secret, sizeof sec_secret, "%s_secret", sec);
+    if (s_exists (pub) && s_exists (sec_secret)) {
+        return PM_OK;
+    }
+    if (s_exists (revoked)) {
+        pm_error ("key was revoked: make a new principal", "name", name, NULL);
+        return PM_EFORBIDDEN;
+    }
+    if (s_exists (pub)) {
+        //  Someone else's key: we were given its public half only.
+        return PM_OK;
+    }
+    char sub[700];
+    const char *subs[] = {"", "/public", "/secret", "/revoked"};
+    for (int i = 0; i < 4; i++) {
+        snprintf (sub, sizeof sub, "%s%s", pm_keys_dir (), subs[i]);
+        if (mkdir (sub, i == 2 ? 0700 : 0755) != 0 && errno != EEXIST) {
+            pm_error ("cannot create key directory", "dir", sub, "error",
+                      strerror (errno), NULL);
+            return PM_EINTERNAL;
+        }
+    }
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        return PM_EINTERNAL;
+    }
+    zcert_set_meta (cert, "name", "%s", name);
+    zcert_set_meta (cert, "role", "%s", role);
+    zcert_set_meta (cert, "sites", "%s", sites && *sites ? sites : "*");
+    char tmp[720], tmp_secret[740], pub_tmp[720];
+    snprintf (tmp, sizeof tmp, "%s/secret/.%s.%d.tmp", pm_keys_dir (), name, getpid ());
+    snprintf (tmp_secret, sizeof tmp_secret, "%s_secret", tmp);
+    snprintf (pub_tmp, sizeof pub_tmp, "%s/public/.%s.%d.tmp", pm_keys_dir (), name,
+              getpid ());
+    int rc = zcert_save (cert, tmp);
+    if (rc == 0) {
+        chmod (tmp_secret, 0600);
+        rc = zcert_save_public (cert, pub_tmp);
+    }
+    zcert_destroy (&cert);
+    if (rc != 0 || rename (tmp, sec) != 0 || rename (tmp_secret, sec_secret) != 0
+        || rename (pub_tmp, pub) != 0) {
+        pm_error ("cannot write key", "name", name, "error", strerror (errno), NULL);
+        unlink (tmp);
+        unlink (tmp_secret);
+        unlink (pub_tmp);
+        return PM_EINTERNAL;
+    }
+    pm_info ("key pair created", "name", name, "role", role, "sites",
+             sites && *sites ? sites : "*", NULL);
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Moves name's public key to revoked/.
+pm_err
+pm_keys_revoke (const char *name)
+{
+    char pub[700], revoked[700], dir[600];
+    if (!s_valid_name (name)) {
+        return PM_EINVAL;
+    }
+    s_path (pub, sizeof pub, "public", name);
+    s_path (revoked, sizeof revoked, "revoked", name);
+    snprintf (dir, sizeof dir, "%s/revoked", pm_keys_dir ());
+    mkdir (dir, 0755);
+    if (!s_exists (pub)) {
+        return PM_ENOTFOUND;
+    }
+    if (rename (pub, revoked) != 0) {
+        return pm_err_from_errno (errno);
+    }
+    //  zauth notices a change of the directory's time stamp; make sure
+    //  the rename is not lost within the same second.
+    snprintf (dir, sizeof dir, "%s/public", pm_keys_dir ());
+    utimes (dir, NULL);
+    return PM_OK;
+}
+
+zcert_t *
+pm_keys_secret (const char *name)
+{
+    char path[700];
+    s_path (path, sizeof path, "secret", name);
+    return s_valid_name (name) ? zcert_load (path) : NULL;
+}
+
+zcert_t *
+pm_keys_public (const char *name)
+{
+    char path[700];
+    s_path (path, sizeof path, "public", name);
+    return s_valid_name (name) ? zcert_load (path) : NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  CURVE client: our key pair, the service's public key.
+pm_err
+pm_keys_apply_client (zsock_t *sock, const char *service)
+{
+    if (!pm_keys_enabled ()) {
+        return PM_OK;
+    }
+    char server_name[PM_NAME_MAX];
+    snprintf (server_name, sizeof server_name, "svc-%s", service);
+    zcert_t *mine = pm_keys_secret (pm_keys_identity ());
+    zcert_t *server = pm_keys_public (server_name);
+    pm_err rc = PM_OK;
+    if (!mine || !server) {
+        pm_error ("missing key: see pmctl keys", "identity", pm_keys_identity (),
+                  "server", server_name, "keys_dir", pm_keys_dir (), "missing",
+                  !mine ? pm_keys_identity () : server_name, NULL);
+        rc = PM_ENOTFOUND;
+    }
+    else {
+        zcert_apply (mine, sock);
+        zsock_set_curve_serverkey (sock, zcert_public_txt (server));
+    }
+    zcert_destroy (&mine);
+    zcert_destroy (&server);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  CURVE server with ZAP against public/.
+pm_err
+pm_keys_apply_server (zsock_t *sock, const char *name)
+{
+    if (!pm_keys_enabled ()) {
+        return PM_OK;
+    }
+    if (!s_auth) {
+        char dir[600];
+        snprintf (dir, sizeof dir, "%s/public", pm_keys_dir ());
+        s_auth = zactor_new (zauth, NULL);
+        if (!s_auth) {
+            return PM_EINTERNAL;
+        }
+        zstr_sendx (s_auth, "CURVE", dir, NULL);
+        zsock_wait (s_auth);
+    }
+    zcert_t *mine = pm_keys_secret (name);
+    if (!mine) {
+        pm_error ("missing server key", "name", name, "keys_dir", pm_keys_dir (),
+                  NULL);
+        return PM_ENOTFOUND;
+    }
+    zcert_apply (mine, sock);
+    zcert_destroy (&mine);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, ZAP_DOMAIN);
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  The principal from a frame's ZAP metadata.
+bool
+pm_keys_principal (zmq_msg_t *frame, pm_principal_t *out)
+{
+    const char *name = zmq_msg_gets (frame, "name");
+    const char *role = zmq_msg_gets (frame, "role");
+    const char *sites = zmq_msg_gets (frame, "sites");
+    if (!name || !role) {
+        return false;
+    }
+    snprintf (out->name, sizeof out->name, "%s", name);
+    out->role = pm_role_from_name (role);
+    snprintf (out->sites, sizeof out->sites, "%s", sites ? sites : "");
+    return true;
+}
+
+bool
+pm_principal_has_site (const pm_principal_t *principal, const char *site)
+{
+    if (strcmp (principal->sites, "*") == 0) {
+        return true;
+    }
+    if (!site || !*site) {
+        return false;
+    }
+    size_t n = strlen (site);
+    for (const char *s = principal->sites; *s;) {
+        const char *end = strchr (s, ',');
+        size_t len = end ? (size_t) (end - s) : strlen (s);
+        if (len == n && strncmp (s, site, n) == 0) {
+            return true;
+        }
+        s += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
+void
+pm_keys_shutdown (void)
+{
+    zactor_destroy (&s_auth);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: a known key gets in with its principal, an unknown key does
+//  not, a revoked key is refused on its next connection.
+static bool
+s_round_trip (zsock_t *server, const char *client_name, pm_principal_t *who)
+{
+    pm_keys_set_identity (client_name);
+    zsock_t *client = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (client, 0);
+    pm_keys_apply_client (client, "keytest");
+    zsock_connect (client, "%s", zsock_endpoint (server));
+    zstr_send (client, "hello");
+    zpoller_t *poller = zpoller_new (server, NULL);
+    bool got = zpoller_wait (poller, 500) == server;
+    if (got) {
+        zmq_msg_t id, msg;
+        zmq_msg_init (&id);
+        zmq_msg_init (&msg);
+        zmq_msg_recv (&id, zsock_resolve (server), 0);
+        zmq_msg_recv (&msg, zsock_resolve (server), 0);
+        got = pm_keys_principal (&msg, who);
+        zmq_msg_close (&id);
+        zmq_msg_close (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&client);
+    return got;
+}
+
+void
+pm_keys_test (bool verbose)
+{
+    char dir[] = "/tmp/pm_keys_test.XXXXXX";
+    assert (mkdtemp (dir));
+    setenv ("PM_KEYS_DIR", dir, 1);
+    setenv ("PM_CURVE", "on", 1);
+    s_dir[0] = 0;
+    assert (pm_keys_ensure ("svc-keytest", "service", "*") == PM_OK);
+    assert (pm_keys_ensure ("alice", "front-desk", "north,east") == PM_OK);
+    assert (pm_keys_ensure ("alice", "front-desk", "north,east") == PM_OK);
+    assert (pm_keys_ensure ("../evil", "service", "*") == PM_EINVAL);
+
+    zsock_t *server = zsock_new (ZMQ_ROUTER);
+    assert (pm_keys_apply_server (server, "svc-keytest") == PM_OK);
+    assert (zsock_bind (server, "tcp://127.0.0.1:*") > 0);
+    pm_principal_t who;
+    assert (s_round_trip (server, "alice", &who));
+    assert (strcmp (who.name, "alice") == 0 && who.role == PM_ROLE_FRONT_DESK);
+    assert (pm_principal_has_site (&who, "east"));
+    assert (pm_principal_has_site (&who, "north"));
+    assert (!pm_principal_has_site (&who, "nort"));
+    assert (!pm_principal_has_site (&who, "west"));
+
+    //  A key pair nobody registered: the handshake fails, nothing arrives.
+    zcert_t *stranger = zcert_new ();
+    char path[700];
+    snprintf (path, sizeof path, "%s/secret", dir);
+    snprintf (path, sizeof path, "%s/secret/mallory.cert", dir);
+    zcert_save (stranger, path);
+    zcert_destroy (&stranger);
+    assert (!s_round_trip (server, "mallory", &who));
+
+    //  Revoked: refused on the next connection.
+    assert (pm_keys_revoke ("alice") == PM_OK);
+    assert (pm_keys_revoke ("alice") == PM_ENOTFOUND);
+    assert (!s_round_trip (server, "alice", &who));
+    assert (pm_keys_ensure ("alice", "front-desk", "*") == PM_EFORBIDDEN);
+    if (verbose) {
+        printf ("pm_keys: ok in %s\n", dir);
+    }
+    zsock_destroy (&server);
+    pm_keys_shutdown ();
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert (system (cmd) == 0);
+}

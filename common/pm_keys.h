@@ -1,0 +1,79 @@
+/*  pm_keys.h: the CURVE key store and the principals it defines.
+
+    $PM_KEYS_DIR (default ./var/keys) holds:
+      public/<name>.cert          public key + metadata (name, role, sites):
+                                  the certificates ZAP accepts
+      secret/<name>.cert[_secret] a principal's key pair, for whoever runs as
+                                  that principal (a service, pmctl, a gateway)
+      revoked/<name>.cert         public keys taken out of service
+    Every service is the principal "svc-<service>" (role service, all
+    sites) and makes its key pair on first start. Clients run as
+    $PM_IDENTITY (pmctl: "admin", made by `pmctl keys init`).            */
+#ifndef PM_KEYS_H
+#define PM_KEYS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#include "pm_auth.h"
+#include "pm_err.h"
+
+#define PM_NAME_MAX 64
+#define PM_SITES_MAX 512
+
+//  Who sent a request: from the certificate's metadata, vouched for by ZAP.
+typedef struct {
+    char name[PM_NAME_MAX];   //  "svc-patients", "alice"
+    unsigned role;            //  one PM_ROLE_* bit; 0 = unknown
+    char sites[PM_SITES_MAX]; //  "*" or comma-separated site ids
+} pm_principal_t;
+
+//  True when CURVE is on (PM_CURVE, default on).
+bool pm_keys_enabled (void);
+
+//  The key store directory.
+const char *pm_keys_dir (void);
+
+//  The principal this process runs as when it connects to a service:
+//  set_identity overrides $PM_IDENTITY (a service sets "svc-<name>").
+void pm_keys_set_identity (const char *name);
+const char *pm_keys_identity (void);
+
+//  Creates the key pair of principal `name` unless it exists: secret in
+//  secret/, public with metadata (role name, sites) in public/. PM_OK if
+//  it exists or was made.
+pm_err pm_keys_ensure (const char *name, const char *role, const char *sites);
+
+//  Moves name's public key to revoked/: new connections with it are
+//  refused. PM_ENOTFOUND if no such public key.
+pm_err pm_keys_revoke (const char *name);
+
+//  The key pair of `name` (caller destroys), NULL if missing.
+zcert_t *pm_keys_secret (const char *name);
+
+//  The public certificate of `name` (caller destroys), NULL if missing.
+zcert_t *pm_keys_public (const char *name);
+
+//  Applies this process's CURVE identity (its own key pair) as a client
+//  of `service` to `sock`, with the service's public key. PM_ENOTFOUND
+//  names the missing key in the log.
+pm_err pm_keys_apply_client (zsock_t *sock, const char *service);
+
+//  Makes `sock` a CURVE server with the key pair of `name`, checked by
+//  ZAP against public/ (the authenticator starts on first use).
+pm_err pm_keys_apply_server (zsock_t *sock, const char *name);
+
+//  Reads a principal from a received frame's ZAP metadata. False when the
+//  frame carries none (CURVE off: the caller decides).
+bool pm_keys_principal (zmq_msg_t *frame, pm_principal_t *out);
+
+//  True when `principal` may act at `site` ("*" or listed).
+bool pm_principal_has_site (const pm_principal_t *principal, const char *site);
+
+//  Stops the authenticator (at exit; safe if never started).
+void pm_keys_shutdown (void);
+
+//  Self test: asserts on failure.
+void pm_keys_test (bool verbose);
+
+#endif
