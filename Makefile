@@ -5,9 +5,9 @@
 # committed.
 
 BUILD    ?= build
-SERVICES := patients
+SERVICES := patients staffing
 SAN      ?=
-PKGS     := libczmq libzmq libprotobuf-c lmdb jansson libical
+PKGS     := libczmq libzmq libprotobuf-c lmdb jansson libical libsodium
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 # -Wno-format-truncation: every snprintf here truncates on purpose.

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "patients_schema.h"
+#include "staffing_schema.h"
 #include "pm.h"
 
 #define EXIT_REFUSED 1
@@ -26,7 +27,7 @@
 #define EXIT_UNREACHABLE 3
 #define TAIL_DEFAULT 10
 
-static const pm_schema_t *s_schemas[] = {&patients_schema, NULL};
+static const pm_schema_t *s_schemas[] = {&patients_schema, &staffing_schema, NULL};
 
 static const pm_schema_t *
 s_schema_of (const char *service)

@@ -1,0 +1,297 @@
+/*  staffing_store.c: sub-databases, keys, record helpers and field rules
+    shared by the staffing concept files (see staffing_store.h).          */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pm_id.h"
+#include "staffing_store.h"
+#include "staffing_tz.h"
+
+stf_db_t stf_db;
+
+//  --------------------------------------------------------------------------
+//  Opens every sub-database of the layout in staffing_store.h.
+pm_err
+stf_store_open (pm_store_t *store)
+{
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {
+        {"sites", &stf_db.sites},         {"resources", &stf_db.resources},
+        {"res_by_site", &stf_db.res_by_site}, {"staff", &stf_db.staff},
+        {"staff_by_site", &stf_db.staff_by_site}, {"hires", &stf_db.hires},
+    };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);
+        if (rc != PM_OK) {
+            return rc;
+        }
+    }
+    return PM_OK;
+}
+
+//  --- keys -------------------------------------------------------------------
+
+void
+stf_key_init (stf_key_t *k)
+{
+    k->len = 0;
+}
+
+void
+stf_key_str (stf_key_t *k, const char *s)
+{
+    size_t n = s ? strlen (s) : 0;
+    if (k->len + n + 1 > STF_KEY_MAX) {
+        n = STF_KEY_MAX - k->len - 1;
+    }
+    memcpy (k->b + k->len, s ? s : "", n);
+    k->len += n;
+    k->b[k->len++] = 0;
+}
+
+void
+stf_key_u64 (stf_key_t *k, uint64_t v)
+{
+    if (k->len + 8 <= STF_KEY_MAX) {
+        pm_be64_put (k->b + k->len, v);
+        k->len += 8;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Adds or removes one index entry.
+pm_err
+stf_index (MDB_txn *txn, MDB_dbi dbi, const stf_key_t *k, const char *id,
+           bool add)
+{
+    if (add) {
+        return pm_store_put (txn, dbi, k->b, k->len, id, strlen (id), 0);
+    }
+    pm_err rc = pm_store_del (txn, dbi, k->b, k->len);
+    return rc == PM_ENOTFOUND ? PM_OK : rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Walks the entries under a prefix in key order.
+pm_err
+stf_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
+          const stf_key_t *from, stf_scan_fn *fn, void *arg)
+{
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, dbi, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key, val;
+    if (from) {
+        key = (MDB_val) {from->len, (void *) from->b};
+    }
+    else {
+        key = (MDB_val) {plen, (void *) prefix};
+    }
+    int mrc = key.mv_size ? mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE)
+                          : mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
+    while (mrc == 0 && key.mv_size >= plen
+           && (plen == 0 || memcmp (key.mv_data, prefix, plen) == 0)) {
+        int r = fn (&key, &val, arg);
+        if (r == 1) {
+            break;
+        }
+        if (r > 1) {
+            rc = (pm_err) r;
+            break;
+        }
+        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = pm_err_from_mdb (mrc);
+    }
+    mdb_cursor_close (cursor);
+    return rc;
+}
+
+void
+stf_val_id (const MDB_val *val, char *out, size_t outlen)
+{
+    size_t n = val->mv_size < outlen - 1 ? val->mv_size : outlen - 1;
+    memcpy (out, val->mv_data, n);
+    out[n] = 0;
+}
+
+//  --- records ----------------------------------------------------------------
+
+//  --------------------------------------------------------------------------
+//  Loads and unpacks one record.
+pm_err
+stf_load (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+          const ProtobufCMessageDescriptor *desc, const char *field,
+          const char *what, void *out)
+{
+    ProtobufCMessage **msg = out;
+    *msg = NULL;
+    if (!id || !*id) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field);
+    }
+    if (strlen (id) > 64) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is not a %s id", field,
+                            what);
+    }
+    pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), dbi, id, strlen (id), desc,
+                                  msg);
+    if (rc == PM_ENOTFOUND) {
+        return pm_ctx_fail (ctx, rc, field, "%s: no %s %s", field, what, id);
+    }
+    return rc;
+}
+
+pm_err
+stf_put (pm_ctx_t *ctx, MDB_dbi dbi, const char *id, const ProtobufCMessage *msg)
+{
+    return pm_store_put_msg (pm_ctx_txn (ctx), dbi, id, strlen (id), msg, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  Stores, emits the full new state and replies with it.
+pm_err
+stf_commit (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+            const ProtobufCMessage *msg, const char *event, const char *site_id)
+{
+    pm_err rc = stf_put (ctx, dbi, id, msg);
+    if (rc == PM_OK && event) {
+        rc = pm_ctx_emit (ctx, event, site_id, id, msg);
+    }
+    if (rc == PM_OK && pm_ctx_request (ctx)) {
+        rc = pm_ctx_reply (ctx, msg);
+    }
+    return rc;
+}
+
+pm_err
+stf_site (pm_ctx_t *ctx, const char *site_id, const char *field,
+          Pm__Staffing__Site **out)
+{
+    return stf_load (ctx, stf_db.sites, site_id, &pm__staffing__site__descriptor,
+                     field, "site", out);
+}
+
+pm_err
+stf_access (pm_ctx_t *ctx, const char *site, const char *field)
+{
+    if (!pm_ctx_may_access_site (ctx, site)) {
+        return pm_ctx_fail (ctx, PM_EFORBIDDEN, field, "%s does not work at site %s",
+                            pm_ctx_principal (ctx)->name, site);
+    }
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Optimistic concurrency: the caller says which version it changed.
+pm_err
+stf_check_version (pm_ctx_t *ctx, const char *id, uint64_t actual,
+                   bool has_expected, uint64_t expected, bool required)
+{
+    if (required && (!has_expected || expected == 0)) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "expected_version",
+                            "expected_version: is required (the version you read)");
+    }
+    if (has_expected && expected != 0 && expected != actual) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
+                            "%s is at version %llu, not %llu: read it again", id,
+                            (unsigned long long) actual,
+                            (unsigned long long) expected);
+    }
+    return PM_OK;
+}
+
+//  --- field rules --------------------------------------------------------------
+
+pm_err
+stf_text (pm_ctx_t *ctx, const char *field, const char *s, bool required,
+          long max)
+{
+    if (!s || !*s) {
+        return required ? pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field)
+                        : PM_OK;
+    }
+    long n = 0;
+    for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                "%s: must not contain control characters", field);
+        }
+        n += (*c & 0xc0) != 0x80;
+    }
+    if (n > max) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                            "%s: is %ld characters; at most %ld", field, n, max);
+    }
+    return PM_OK;
+}
+
+pm_err
+stf_token (pm_ctx_t *ctx, const char *field, const char *s, size_t max)
+{
+    size_t n = s ? strlen (s) : 0;
+    bool ok = n > 0 && n <= max;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = islower ((unsigned char) s[i]) || isdigit ((unsigned char) s[i])
+             || s[i] == '_' || s[i] == '-';
+    }
+    if (!ok) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                            "%s: \"%.40s\" is not 1 to %zu of a-z, 0-9, '_' or '-'",
+                            field, s ? s : "", max);
+    }
+    return PM_OK;
+}
+
+pm_err
+stf_date (pm_ctx_t *ctx, const char *field, const char *s)
+{
+    if (!s || !*s) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required (YYYY-MM-DD)",
+                            field);
+    }
+    if (!stf_date_valid (s)) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                            "%s: \"%.20s\" is not a date written YYYY-MM-DD",
+                            field, s);
+    }
+    return PM_OK;
+}
+
+pm_err
+stf_currency (pm_ctx_t *ctx, const char *field, const char *s)
+{
+    if (!s || strlen (s) != 3 || !isupper ((unsigned char) s[0])
+        || !isupper ((unsigned char) s[1]) || !isupper ((unsigned char) s[2])) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                            "%s: \"%.10s\" is not an ISO 4217 code (e.g. \"USD\")",
+                            field, s ? s : "");
+    }
+    return PM_OK;
+}
+
+pm_err
+stf_id (pm_ctx_t *ctx, const char *field, const char *s, const char *prefix)
+{
+    if (!s || !*s) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field);
+    }
+    if (!pm_id_valid (s, prefix)) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: \"%.40s\" is not a %s_ id",
+                            field, s, prefix);
+    }
+    return PM_OK;
+}
+
+void
+stf_today (pm_ctx_t *ctx, const char *zone, char *out)
+{
+    if (!stf_tz_local (zone, pm_ctx_now (ctx), out, NULL, NULL)) {
+        stf_tz_local ("UTC", pm_ctx_now (ctx), out, NULL, NULL);
+    }
+}

@@ -1,0 +1,131 @@
+/*  staffing_store.h: the staffing service's store layout and the helpers
+    every concept file shares (keys, loads, saves, field rules).
+
+    Store layout (sub-databases of the service's LMDB environment; "0" is
+    a NUL byte, "be64" an 8-byte big-endian integer, so scans are ordered):
+      sites          site_id                      -> pm.staffing.Site
+      resources      res_id                       -> pm.staffing.Resource
+      res_by_site    site_id 0 res_id             -> res_id
+      staff          stf_id                       -> pm.staffing.Staff
+      staff_by_site  site_id 0 stf_id             -> stf_id
+      hires          candidate_id                 -> pm.staffing.HireRecord
+
+    Ids are made by pm_id_new ("res_", "stf_", ...) except a site's, which
+    its creator chooses ("north") because other services already key by it.
+    A value read from LMDB is valid only until the txn ends: the loaders
+    here unpack into memory the caller frees.                             */
+#ifndef STAFFING_STORE_H
+#define STAFFING_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pm_server.h"
+#include "staffing.pb-c.h"
+
+#define STF_KEY_MAX 480 //  LMDB keys are at most 511 bytes
+#define STF_LIST_MAX 1000 //  records one list reply carries at most
+
+typedef struct {
+    MDB_dbi sites, resources, res_by_site;
+    MDB_dbi staff, staff_by_site, hires;
+} stf_db_t;
+
+//  The service's sub-databases, opened by stf_store_open.
+extern stf_db_t stf_db;
+
+//  Opens (creating) every sub-database. PM_OK or the store's error.
+pm_err stf_store_open (pm_store_t *store);
+
+//  --- keys -------------------------------------------------------------------
+
+//  A key built by appending parts; parts past STF_KEY_MAX are cut.
+typedef struct {
+    uint8_t b[STF_KEY_MAX];
+    size_t len;
+} stf_key_t;
+
+//  Starts an empty key.
+void stf_key_init (stf_key_t *k);
+
+//  Appends `s` and its NUL (a separator that sorts before any character).
+void stf_key_str (stf_key_t *k, const char *s);
+
+//  Appends `v` as be64 (instants sort in time order; negative ones are
+//  not used in keys).
+void stf_key_u64 (stf_key_t *k, uint64_t v);
+
+//  Puts (add) or deletes (!add) index entry `k` -> `id`. Deleting an
+//  absent entry is not an error.
+pm_err stf_index (MDB_txn *txn, MDB_dbi dbi, const stf_key_t *k,
+                  const char *id, bool add);
+
+//  Calls `fn` for each entry whose key starts with `prefix` (plen bytes),
+//  from key `from` on (NULL: from the prefix), in key order. `fn`
+//  returns 0 to go on, 1 to stop, or a pm_err (> 1) that ends the scan
+//  and is returned. The key and value are valid only during the call.
+typedef int (stf_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
+pm_err stf_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
+                 const stf_key_t *from, stf_scan_fn *fn, void *arg);
+
+//  Copies an index value (an id) into out (PM_ID_MAX or more bytes).
+void stf_val_id (const MDB_val *val, char *out, size_t outlen);
+
+//  --- records ------------------------------------------------------------
+
+//  Loads record `id` of type `desc` into *out (caller frees with
+//  protobuf_c_message_free_unpacked). A missing id is PM_EINVAL, an
+//  unknown one PM_ENOTFOUND ("no <what> <id>"), both naming `field`.
+pm_err stf_load (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+                 const ProtobufCMessageDescriptor *desc, const char *field,
+                 const char *what, void *out);
+
+//  Stores `msg` under `id`.
+pm_err stf_put (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+                const ProtobufCMessage *msg);
+
+//  Stores `msg` under `id`, emits `event` with it as data (site and
+//  subject as given) and replies with it.
+pm_err stf_commit (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+                   const ProtobufCMessage *msg, const char *event,
+                   const char *site_id);
+
+//  Loads site `site_id` (caller frees), failing as stf_load does.
+pm_err stf_site (pm_ctx_t *ctx, const char *site_id, const char *field,
+                 Pm__Staffing__Site **out);
+
+//  Refuses (EFORBIDDEN, naming `field`) when the caller does not work at
+//  `site`: a practice manager changes only their own sites' records.
+pm_err stf_access (pm_ctx_t *ctx, const char *site, const char *field);
+
+//  Refuses (ECONFLICT) when `expected` is not `actual`; `required` makes
+//  a missing or zero expected version an EINVAL.
+pm_err stf_check_version (pm_ctx_t *ctx, const char *id, uint64_t actual,
+                          bool has_expected, uint64_t expected, bool required);
+
+//  --- field rules ------------------------------------------------------------
+//  Each checker returns PM_OK, or fails the command with PM_EINVAL, the
+//  field path and a message that starts with the field path.
+
+//  Text of at most `max` characters, without control characters.
+pm_err stf_text (pm_ctx_t *ctx, const char *field, const char *s,
+                 bool required, long max);
+
+//  A token: 1..max of a-z, 0-9, '_' and '-' (site ids, roles, kinds).
+pm_err stf_token (pm_ctx_t *ctx, const char *field, const char *s, size_t max);
+
+//  A date written YYYY-MM-DD.
+pm_err stf_date (pm_ctx_t *ctx, const char *field, const char *s);
+
+//  An ISO 4217 code: three upper-case letters.
+pm_err stf_currency (pm_ctx_t *ctx, const char *field, const char *s);
+
+//  An id of type `prefix` ("stf"), required.
+pm_err stf_id (pm_ctx_t *ctx, const char *field, const char *s,
+               const char *prefix);
+
+//  The site-local date of the runtime clock's now (STF_DATE_LEN bytes).
+void stf_today (pm_ctx_t *ctx, const char *zone, char *out);
+
+#endif
