@@ -3,6 +3,7 @@
 #define PM_H
 
 #include "pm.pb-c.h"
+#include "pm_audit.h"
 #include "pm_auth.h"
 #include "pm_cfg.h"
 #include "pm_client.h"

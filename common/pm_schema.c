@@ -10,6 +10,11 @@ static const pm_command_def_t s_builtin_commands[] = {
      PM_ROLE_SERVICE | PM_ROLE_AUDITOR},
     {"pm.Health", PM_READ, NULL, &pm__health__descriptor,
      "store, stream and consumer state", PM_ROLES_ALL},
+    {"pm.AuditRead", PM_READ, &pm__audit_read__descriptor,
+     &pm__audit_batch__descriptor, "the audit log from a seq (break-glass review)",
+     PM_ROLE_AUDITOR},
+    {"pm.AuditVerify", PM_READ, NULL, &pm__audit_verdict__descriptor,
+     "check the audit log's hash chain", PM_ROLE_AUDITOR},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

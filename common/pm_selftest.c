@@ -69,7 +69,7 @@ static const struct {
     {"pm_err", s_err_test},     {"pm_cfg", s_cfg_test},
     {"pm_id", pm_id_test},      {"pm_store", pm_store_test},
     {"pm_evlog", pm_evlog_test}, {"pm_json", pm_json_test},
-    {"pm_keys", pm_keys_test},
+    {"pm_keys", pm_keys_test},   {"pm_audit", pm_audit_test},
 };
 
 int
@@ -91,6 +91,7 @@ main (int argc, char *argv[])
         pid_t pid = fork ();
         if (pid == 0) {
             s_tests[i].test (verbose);
+            fflush (stdout);
             _exit (0);
         }
         int status = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pm_audit.h"
 #include "pm_cfg.h"
 #include "pm_client.h"
 #include "pm_evlog.h"
@@ -43,6 +44,30 @@ typedef struct {
     size_t len;
 } s_outbound_t;
 
+//  One audit record waiting for its transaction (strings owned).
+typedef struct {
+    char principal[PM_NAME_MAX];
+    char role[24];
+    char via[PM_NAME_MAX];
+    char action[64];
+    char subject[PM_ID_MAX + 8];
+    char site[72];
+    char purpose[256];
+    char request[PM_ID_MAX + 32];
+    pm_err outcome;
+    bool break_glass;
+    int64_t time;
+} s_audit_rec_t;
+
+//  A read reply that waits for its audit records to be durable.
+typedef struct {
+    uint8_t identity[IDENTITY_MAX];
+    size_t identity_len;
+    uint64_t request_id;
+    uint8_t *reply;
+    size_t reply_len;
+} s_held_t;
+
 //  A write request waiting for its batch.
 typedef struct {
     uint8_t identity[IDENTITY_MAX]; //  ROUTER routing id of the client
@@ -51,6 +76,7 @@ typedef struct {
     ProtobufCMessage *body;         //  unpacked body (owned), may be NULL
     const s_binding_t *binding;
     pm_principal_t principal;       //  who asks (effective)
+    char via[PM_NAME_MAX];          //  the gateway acting for them, or ""
     uint8_t *reply;                 //  packed pm.Reply, after the batch ran
     size_t reply_len;
 } s_pending_t;
@@ -87,7 +113,11 @@ struct _pm_ctx_t {
     MDB_txn *txn;
     const Pm__Request *request; //  NULL in a follower
     const pm_principal_t *principal; //  effective principal; NULL = the service
+    const char *via;            //  gateway acting for the principal, or NULL
     bool broke_glass;           //  a site check passed only by break-glass
+    char (*audits)[2][80];      //  (subject, site) pairs to put on the record
+    size_t n_audits;
+    size_t cap_audits;
     int64_t now;
     bool writable;
     uint64_t mark_seq;          //  event log position when the unit began
@@ -104,6 +134,13 @@ struct _pm_server_t {
     char *data_dir;
     pm_store_t *store;
     pm_evlog_t *evlog;
+    pm_audit_t *audit;          //  hash-chained access log
+    s_audit_rec_t *audit_queue; //  records of reads and refusals, for the next commit
+    size_t audit_len;
+    size_t audit_cap;
+    s_held_t *held;             //  read replies waiting for their records
+    size_t held_len;
+    size_t held_cap;
     MDB_dbi replies;            //  client_id \0 be64 request_id -> be64 time + Reply
     MDB_dbi reply_times;        //  be64 time + reply key -> ""
     MDB_dbi cursors;            //  source -> pm.ConsumerLag (stream_id, cursor)
@@ -171,6 +208,8 @@ s_binding_free (void **item)
 
 static pm_err s_handle_events_read (pm_ctx_t *ctx, const ProtobufCMessage *body);
 static pm_err s_handle_health (pm_ctx_t *ctx, const ProtobufCMessage *body);
+static pm_err s_handle_audit_read (pm_ctx_t *ctx, const ProtobufCMessage *body);
+static pm_err s_handle_audit_verify (pm_ctx_t *ctx, const ProtobufCMessage *body);
 
 //  --------------------------------------------------------------------------
 //  Creates the server: settings, store, event log, sockets.
@@ -216,6 +255,7 @@ pm_server_new (const pm_schema_t *schema, void *state)
                                 (size_t) pm_cfg_int ("PM_MAP_MAX", 64LL << 30));
     if (!self->store
         || !(self->evlog = pm_evlog_new (self->store, schema->service))
+        || !(self->audit = pm_audit_new (self->store))
         || pm_store_dbi (self->store, "$replies", 0, &self->replies) != PM_OK
         || pm_store_dbi (self->store, "$reply_times", 0, &self->reply_times)
                != PM_OK
@@ -250,6 +290,8 @@ pm_server_new (const pm_schema_t *schema, void *state)
                            sizeof self->events_endpoint);
     pm_server_handle (self, "pm.EventsRead", s_handle_events_read);
     pm_server_handle (self, "pm.Health", s_handle_health);
+    pm_server_handle (self, "pm.AuditRead", s_handle_audit_read);
+    pm_server_handle (self, "pm.AuditVerify", s_handle_audit_verify);
     return self;
 }
 
@@ -267,6 +309,12 @@ pm_server_destroy (pm_server_t **self_p)
         zsock_destroy (&self->pub);
         zhashx_destroy (&self->bindings);
         pm_evlog_destroy (&self->evlog);
+        pm_audit_destroy (&self->audit);
+        free (self->audit_queue);
+        for (size_t i = 0; i < self->held_len; i++) {
+            free (self->held[i].reply);
+        }
+        free (self->held);
         pm_store_destroy (&self->store);
         pm_keys_shutdown (); //  the authenticator served this server
         free (self->batch);
@@ -345,6 +393,76 @@ pm_ctx_may_access_site (pm_ctx_t *ctx, const char *site)
         return true;
     }
     return false;
+}
+
+void
+pm_ctx_audit (pm_ctx_t *ctx, const char *subject, const char *site)
+{
+    if (ctx->n_audits == ctx->cap_audits) {
+        ctx->cap_audits = ctx->cap_audits ? ctx->cap_audits * 2 : 8;
+        ctx->audits = realloc (ctx->audits, ctx->cap_audits * sizeof *ctx->audits);
+        assert (ctx->audits);
+    }
+    snprintf (ctx->audits[ctx->n_audits][0], 80, "%s", subject ? subject : "");
+    snprintf (ctx->audits[ctx->n_audits][1], 80, "%s", site ? site : "");
+    ctx->n_audits++;
+}
+
+//  Fills an audit record for a request.
+static void
+s_audit_fill (s_audit_rec_t *rec, const pm_principal_t *who, const char *via,
+              const Pm__Request *request, const char *subject, const char *site,
+              pm_err outcome, bool break_glass, int64_t now)
+{
+    const char *role = pm_role_name (who->role);
+    snprintf (rec->principal, sizeof rec->principal, "%s", who->name);
+    snprintf (rec->role, sizeof rec->role, "%s", role ? role : "");
+    snprintf (rec->via, sizeof rec->via, "%s", via ? via : "");
+    snprintf (rec->action, sizeof rec->action, "%s",
+              request && request->type ? request->type : "");
+    snprintf (rec->subject, sizeof rec->subject, "%s", subject ? subject : "");
+    snprintf (rec->site, sizeof rec->site, "%s", site ? site : "");
+    snprintf (rec->purpose, sizeof rec->purpose, "%s",
+              request && request->purpose ? request->purpose : "");
+    snprintf (rec->request, sizeof rec->request, "%s/%llu",
+              request && request->client_id ? request->client_id : "",
+              request ? (unsigned long long) request->request_id : 0ULL);
+    rec->outcome = outcome;
+    rec->break_glass = break_glass;
+    rec->time = now;
+}
+
+//  Appends a record to the log in `txn`.
+static pm_err
+s_audit_append (pm_server_t *self, MDB_txn *txn, const s_audit_rec_t *rec)
+{
+    Pm__AuditEntry e = PM__AUDIT_ENTRY__INIT;
+    e.has_time = e.has_outcome = e.has_break_glass = 1;
+    e.time = rec->time;
+    e.principal = (char *) rec->principal;
+    e.role = (char *) rec->role;
+    e.via = rec->via[0] ? (char *) rec->via : NULL;
+    e.action = (char *) rec->action;
+    e.subject = rec->subject[0] ? (char *) rec->subject : NULL;
+    e.site_id = rec->site[0] ? (char *) rec->site : NULL;
+    e.purpose = rec->purpose[0] ? (char *) rec->purpose : NULL;
+    e.outcome = (Pm__Code) rec->outcome;
+    e.break_glass = rec->break_glass;
+    e.request = (char *) rec->request;
+    return pm_audit_append (self->audit, txn, &e);
+}
+
+//  Queues a record for the next commit (reads, refusals).
+static void
+s_audit_queue (pm_server_t *self, const s_audit_rec_t *rec)
+{
+    if (self->audit_len == self->audit_cap) {
+        self->audit_cap = self->audit_cap ? self->audit_cap * 2 : 64;
+        self->audit_queue = realloc (self->audit_queue,
+                                     self->audit_cap * sizeof *self->audit_queue);
+        assert (self->audit_queue);
+    }
+    self->audit_queue[self->audit_len++] = *rec;
 }
 
 pm_err
@@ -516,11 +634,13 @@ s_write (pm_server_t *self, s_write_fn *fn, void *arg)
         }
         if (rc == PM_OK) {
             pm_evlog_commit (self->evlog);
+            pm_audit_commit (self->audit);
             s_outbox_publish (self);
             self->write_failing = false;
             return PM_OK;
         }
         pm_evlog_rewind (self->evlog, pm_evlog_high_seq (self->evlog));
+        pm_audit_rewind (self->audit, pm_audit_committed (self->audit));
         s_outbox_truncate (self, 0);
         if (rc == PM_EFULL && pm_store_grow (self->store) == PM_OK) {
             continue;
@@ -612,6 +732,24 @@ s_reply_is_final (pm_err code)
            && code != PM_ETIMEDOUT;
 }
 
+//  Appends the accesses a unit declared (pm_ctx_audit) with its outcome.
+static pm_err
+s_unit_audit (pm_server_t *self, MDB_txn *txn, pm_ctx_t *ctx, pm_err outcome)
+{
+    pm_err rc = PM_OK;
+    for (size_t a = 0; a < ctx->n_audits && rc == PM_OK; a++) {
+        s_audit_rec_t rec;
+        s_audit_fill (&rec, pm_ctx_principal (ctx), ctx->via, ctx->request,
+                      ctx->audits[a][0], ctx->audits[a][1], outcome,
+                      ctx->broke_glass, ctx->now);
+        rc = s_audit_append (self, txn, &rec);
+    }
+    free (ctx->audits);
+    ctx->audits = NULL;
+    ctx->n_audits = ctx->cap_audits = 0;
+    return rc;
+}
+
 //  Runs every pending request of the batch in `txn`.
 static pm_err
 s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
@@ -640,7 +778,8 @@ s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
         }
 
         pm_ctx_t ctx = {.request = p->request, .now = now,
-                        .principal = &p->principal};
+                        .principal = &p->principal,
+                        .via = p->via[0] ? p->via : NULL};
         rc = s_unit_begin (self, txn, &ctx);
         if (rc != PM_OK) {
             return rc;
@@ -649,7 +788,15 @@ s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
         rc = s_unit_end (self, &ctx, rc);
         if (rc == PM_EFULL) {
             free (ctx.body);
+            free (ctx.audits);
             return rc; //  grow and run the whole batch again
+        }
+        //  The accesses it declared go on the record with its outcome,
+        //  in this transaction (after a rollback too: an attempt counts).
+        pm_err arc = s_unit_audit (self, txn, &ctx, rc);
+        if (arc != PM_OK) {
+            free (ctx.body);
+            return arc;
         }
         const char *message = rc == PM_OK ? NULL
                               : ctx.message[0] ? ctx.message
@@ -678,6 +825,13 @@ s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
         }
         if (mrc != 0) {
             return pm_err_from_mdb (mrc);
+        }
+    }
+    //  Reads and refusals since the last commit.
+    for (size_t i = 0; i < self->audit_len; i++) {
+        pm_err rc = s_audit_append (self, txn, &self->audit_queue[i]);
+        if (rc != PM_OK) {
+            return rc;
         }
     }
     return PM_OK;
@@ -709,6 +863,22 @@ s_run_batch (pm_server_t *self)
         p->body = NULL;
     }
     self->batch_len = 0;
+    //  Reads whose accesses are now on the record; if they could not be
+    //  recorded, they are not served.
+    for (size_t i = 0; i < self->held_len; i++) {
+        s_held_t *h = &self->held[i];
+        if (rc == PM_OK) {
+            s_send_reply (self, h->identity, h->identity_len, h->reply, h->reply_len);
+        }
+        else {
+            s_send_error (self, h->identity, h->identity_len, h->request_id, rc,
+                          NULL, "the access could not be recorded: %s",
+                          pm_strerror (rc));
+        }
+        free (h->reply);
+    }
+    self->held_len = 0;
+    self->audit_len = 0;
 }
 
 //  --- reads ---------------------------------------------------------------
@@ -717,14 +887,21 @@ s_run_batch (pm_server_t *self)
 static void
 s_serve_read (pm_server_t *self, const uint8_t *identity, size_t identity_len,
               const Pm__Request *request, const s_binding_t *binding,
-              const ProtobufCMessage *body, const pm_principal_t *who)
+              const ProtobufCMessage *body, const pm_principal_t *who,
+              const char *via)
 {
     pm_ctx_t ctx = {.server = self, .request = request, .now = s_now (self),
-                    .principal = who};
+                    .principal = who, .via = via};
     pm_err rc = pm_store_begin (self->store, NULL, false, &ctx.txn);
     if (rc == PM_OK) {
         rc = binding->fn (&ctx, body);
         pm_store_abort (ctx.txn);
+    }
+    for (size_t a = 0; a < ctx.n_audits; a++) {
+        s_audit_rec_t rec;
+        s_audit_fill (&rec, who, via, request, ctx.audits[a][0], ctx.audits[a][1],
+                      rc, ctx.broke_glass, ctx.now);
+        s_audit_queue (self, &rec);
     }
     const char *message = rc == PM_OK ? NULL
                           : ctx.message[0] ? ctx.message
@@ -733,9 +910,25 @@ s_serve_read (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     uint8_t *reply = s_pack_reply (request->request_id, rc, ctx.field, message,
                                    rc == PM_OK ? ctx.body : NULL, ctx.body_len,
                                    &len);
-    s_send_reply (self, identity, identity_len, reply, len);
-    free (reply);
     free (ctx.body);
+    if (ctx.n_audits == 0) {
+        s_send_reply (self, identity, identity_len, reply, len);
+        free (reply);
+        return;
+    }
+    //  Personal data: the reply leaves after its audit records commit.
+    free (ctx.audits);
+    if (self->held_len == self->held_cap) {
+        self->held_cap = self->held_cap ? self->held_cap * 2 : 64;
+        self->held = realloc (self->held, self->held_cap * sizeof *self->held);
+        assert (self->held);
+    }
+    s_held_t *h = &self->held[self->held_len++];
+    memcpy (h->identity, identity, identity_len);
+    h->identity_len = identity_len;
+    h->request_id = request->request_id;
+    h->reply = reply;
+    h->reply_len = len;
 }
 
 //  pm.EventsRead: a page of the stream from a seq.
@@ -763,6 +956,39 @@ s_handle_events_read (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return PM_OK;
 }
 
+//  pm.AuditRead: entries from a seq (auditors).
+static pm_err
+s_handle_audit_read (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__AuditRead *req = (const Pm__AuditRead *) body;
+    uint32_t max = req->has_max && req->max > 0 && req->max <= 1000 ? req->max : 1000;
+    uint8_t *batch;
+    size_t len;
+    pm_err rc = pm_audit_read (ctx->server->audit, ctx->txn,
+                               req->has_from_seq ? req->from_seq : 1, max,
+                               req->break_glass_only, &batch, &len);
+    if (rc != PM_OK) {
+        return pm_ctx_fail (ctx, rc, NULL, "cannot read the audit log");
+    }
+    free (ctx->body);
+    ctx->body = batch;
+    ctx->body_len = len;
+    return PM_OK;
+}
+
+//  pm.AuditVerify: walks the chain.
+static pm_err
+s_handle_audit_verify (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    (void) body;
+    Pm__AuditVerdict verdict = PM__AUDIT_VERDICT__INIT;
+    pm_err rc = pm_audit_verify (ctx->server->audit, ctx->txn, &verdict);
+    if (rc != PM_OK) {
+        return pm_ctx_fail (ctx, rc, NULL, "cannot read the audit log");
+    }
+    return pm_ctx_reply (ctx, &verdict.base);
+}
+
 static void *s_follower_first (pm_server_t *self);
 
 //  pm.Health: store, stream and followers at a glance.
@@ -782,6 +1008,11 @@ s_handle_health (pm_ctx_t *ctx, const ProtobufCMessage *body)
     pm_store_usage (self->store, &health.map_size, &health.map_used);
     health.has_started_at = health.has_requests = health.has_batches = 1;
     health.started_at = self->started_at;
+    pm_audit_mark_t head = pm_audit_committed (self->audit);
+    health.has_audit_seq = health.has_audit_head = 1;
+    health.audit_seq = head.seq;
+    health.audit_head.data = head.hash;
+    health.audit_head.len = head.seq ? PM_AUDIT_HASH : 0;
     health.requests = self->requests;
     health.batches = self->batches;
 
@@ -951,12 +1182,29 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     char why[256];
     pm_err auth = s_authorize (who, request, binding->def, &effective, why,
                                sizeof why);
+    const char *via = who->role == PM_ROLE_GATEWAY
+                              && strcmp (who->name, effective.name) != 0
+                          ? who->name
+                          : NULL;
     if (auth != PM_OK) {
         s_send_error (self, identity, identity_len, id, auth,
                       auth == PM_EINVAL ? "purpose" : NULL, "%s", why);
         pm_warn ("request refused", "principal", who->name, "type",
                  binding->def->type, "why", why, NULL);
+        //  A refusal is on the record too.
+        s_audit_rec_t rec;
+        s_audit_fill (&rec, &effective, via, request, NULL, request->site_id,
+                      auth, false, s_now (self));
+        s_audit_queue (self, &rec);
         goto done;
+    }
+    //  Breaking the glass is on the record from the door, whatever the
+    //  handler then touches (its own records are flagged as well).
+    if (request->break_glass) {
+        s_audit_rec_t rec;
+        s_audit_fill (&rec, &effective, via, request, NULL, request->site_id,
+                      PM_OK, true, s_now (self));
+        s_audit_queue (self, &rec);
     }
     if (request->deadline > 0 && s_now (self) > request->deadline) {
         s_send_error (self, identity, identity_len, id, PM_ETIMEDOUT,
@@ -977,7 +1225,7 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     }
     if (binding->def->access == PM_READ) {
         s_serve_read (self, identity, identity_len, request, binding, body,
-                      &effective);
+                      &effective, via);
         protobuf_c_message_free_unpacked (body, NULL);
         goto done;
     }
@@ -1003,6 +1251,7 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     p->body = body;
     p->binding = binding;
     p->principal = effective;
+    snprintf (p->via, sizeof p->via, "%s", via ? via : "");
     return;
 done:
     pm__request__free_unpacked (request, NULL);
@@ -1055,7 +1304,7 @@ s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
         zmq_msg_close (&frame);
         zmq_msg_close (&identity);
     }
-    if (self->batch_len > 0) {
+    if (self->batch_len > 0 || self->audit_len > 0) {
         s_run_batch (self);
     }
     return 0;
@@ -1070,7 +1319,7 @@ pm_server_inject (pm_server_t *self, const uint8_t *frame, size_t len)
     static const uint8_t nobody[] = "\0injected";
     static const pm_principal_t injected = {"injected", PM_ROLE_NETWORK_ADMIN, "*"};
     s_accept (self, nobody, sizeof nobody, frame, len, 1, &injected);
-    if (self->batch_len > 0) {
+    if (self->batch_len > 0 || self->audit_len > 0) {
         s_run_batch (self);
     }
 }
@@ -1150,6 +1399,15 @@ s_tick_fn (pm_server_t *self, MDB_txn *txn, void *arg)
         return rc;
     }
     rc = s_unit_end (self, &ctx, ticker->fn (&ctx));
+    if (rc != PM_EFULL) {
+        pm_err arc = s_unit_audit (self, txn, &ctx, rc);
+        if (arc != PM_OK) {
+            return arc;
+        }
+    }
+    else {
+        free (ctx.audits);
+    }
     if (rc != PM_OK && rc != PM_EFULL) {
         pm_error ("timed work failed", "error",
                   ctx.message[0] ? ctx.message : pm_strerror (rc), NULL);
@@ -1238,7 +1496,12 @@ s_apply_fn (pm_server_t *self, MDB_txn *txn, void *arg)
             rc = s_unit_end (self, &ctx, f->apply (&ctx, ev));
         }
         if (rc == PM_EFULL) {
+            free (ctx.audits);
             return rc;
+        }
+        pm_err arc = s_unit_audit (self, txn, &ctx, rc);
+        if (arc != PM_OK) {
+            return arc;
         }
         if (rc != PM_OK) {
             //  A consumer must not stall on one event: the failure is

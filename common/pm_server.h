@@ -114,6 +114,14 @@ const pm_principal_t *pm_ctx_principal (pm_ctx_t *ctx);
 //  touch that belongs to a site.
 bool pm_ctx_may_access_site (pm_ctx_t *ctx, const char *site);
 
+//  Puts this access to a person's record on the audit log: the principal,
+//  the command, `subject` (the record's id), its `site`, the purpose, the
+//  outcome and whether the glass was broken. A write's entries commit
+//  with it; a read's reply waits until its entries are durable. Handlers
+//  of services that hold personal data call it for every record they
+//  read or change.
+void pm_ctx_audit (pm_ctx_t *ctx, const char *subject, const char *site);
+
 //  Records an error reply: code, the offending field (NULL if none) and a
 //  printf-style message. Returns `code`, so a handler ends with
 //  `return pm_ctx_fail (...)`.

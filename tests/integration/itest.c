@@ -214,6 +214,24 @@ itest_client (itest_svc_t *svc)
 }
 
 void
+itest_principal (const char *name, const char *role, const char *sites)
+{
+    if (pm_keys_ensure (name, role, sites) != PM_OK) {
+        fprintf (stderr, "    cannot make principal %s\n", name);
+        abort ();
+    }
+}
+
+pm_client_t *
+itest_client_as (itest_svc_t *svc, const char *name)
+{
+    pm_keys_set_identity (name);
+    pm_client_t *client = itest_client (svc);
+    pm_keys_set_identity ("admin");
+    return client;
+}
+
+void
 itest_point_at (itest_svc_t *svc, itest_svc_t *other)
 {
     char up[32];

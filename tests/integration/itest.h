@@ -43,6 +43,13 @@ void itest_cleanup (itest_svc_t *svc);
 //  A client of the service's command endpoint (short timeouts).
 pm_client_t *itest_client (itest_svc_t *svc);
 
+//  A principal in this test's key store (role name, sites "*" or "a,b").
+void itest_principal (const char *name, const char *role, const char *sites);
+
+//  A client of the service running as principal `name` (see
+//  itest_principal); itest_client runs as "admin" (network-admin).
+pm_client_t *itest_client_as (itest_svc_t *svc, const char *name);
+
 //  Environment for the service about another one (it follows `other`):
 //  sets PM_<OTHER>_ENDPOINT / _EVENTS in svc's extra settings.
 void itest_point_at (itest_svc_t *svc, itest_svc_t *other);

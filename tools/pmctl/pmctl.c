@@ -7,6 +7,8 @@
       pmctl keys init                         the key store and the admin key
       pmctl keys add <name> --role R [--sites a,b]   a new principal
       pmctl keys list | revoke <name>
+      pmctl audit tail <service> [--from SEQ] [--break-glass]
+      pmctl audit verify <service>            exit 0 only if the chain holds
 
     JSON goes in and comes out through the generic bridge (pm_json), using
     the same schema tables the services are built from. Endpoints come from
@@ -50,6 +52,8 @@ s_usage (void)
              "       pmctl commands [<service>]\n"
              "       pmctl keys init | list | revoke <name>\n"
              "       pmctl keys add <name> --role ROLE [--sites a,b]\n"
+             "       pmctl audit tail <service> [--from SEQ] [--break-glass]\n"
+             "       pmctl audit verify <service>\n"
              "       pmctl --help      (settings: endpoints, timeouts)\n");
     return EXIT_USAGE;
 }
@@ -506,6 +510,73 @@ s_cmd_keys (int argc, char *argv[])
     return s_usage ();
 }
 
+//  pmctl audit tail|verify <service>: the access log (auditors).
+static int
+s_cmd_audit (int argc, char *argv[])
+{
+    if (argc < 2 || !s_schema_of (argv[1])) {
+        return s_usage ();
+    }
+    const char *service = argv[1];
+    if (strcmp (argv[0], "verify") == 0 && argc == 2) {
+        json_t *verdict = NULL;
+        int rc = s_call (service, pm_schema_command (NULL, "pm.AuditVerify"), NULL,
+                         &verdict);
+        if (verdict) {
+            s_print_json (verdict);
+            rc = json_is_true (json_object_get (verdict, "ok")) ? 0 : EXIT_REFUSED;
+            json_decref (verdict);
+        }
+        return rc;
+    }
+    if (strcmp (argv[0], "tail") != 0) {
+        return s_usage ();
+    }
+    long long from = 1;
+    bool break_glass = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp (argv[i], "--from") == 0 && i + 1 < argc) {
+            from = atoll (argv[++i]);
+        }
+        else if (strcmp (argv[i], "--break-glass") == 0) {
+            break_glass = true;
+        }
+        else {
+            return s_usage ();
+        }
+    }
+    //  Page through to the end, one JSON line per entry.
+    for (int pages = 0; pages < 100000; pages++) {
+        char body[128];
+        snprintf (body, sizeof body, "{\"from_seq\":%lld,\"max\":500%s}", from,
+                  break_glass ? ",\"break_glass_only\":true" : "");
+        json_t *batch = NULL;
+        int rc = s_call (service, pm_schema_command (NULL, "pm.AuditRead"), body,
+                         &batch);
+        if (rc != 0 || !batch) {
+            return rc;
+        }
+        json_t *entries = json_object_get (batch, "entries");
+        size_t n = json_array_size (entries);
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get (entries, i);
+            char *line = json_dumps (e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (line) {
+                puts (line);
+                free (line);
+            }
+            from = json_integer_value (json_object_get (e, "seq")) + 1;
+        }
+        long long high = json_integer_value (json_object_get (batch, "high_seq"));
+        json_decref (batch);
+        if (n == 0 || from > high) {
+            break;
+        }
+    }
+    fflush (stdout);
+    return 0;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -528,6 +599,9 @@ main (int argc, char *argv[])
     }
     if (strcmp (cmd, "health") == 0) {
         return s_cmd_health (argc - 2, argv + 2);
+    }
+    if (strcmp (cmd, "audit") == 0) {
+        return s_cmd_audit (argc - 2, argv + 2);
     }
     if (strcmp (cmd, "keys") == 0) {
         return s_cmd_keys (argc - 2, argv + 2);

@@ -1,0 +1,329 @@
+/*  test_security.c: only known principals get in, each does only what its
+    role allows at its own sites, and every refusal and break-glass access
+    is on a hash-chained audit log that detects tampering.               */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+#include "patients.pb-c.h"
+
+//  Calls with an envelope the test controls (site, gateway, break-glass).
+static Pm__Reply *
+s_raw_call (pm_client_t *client, const char *type, const ProtobufCMessage *body,
+            const char *site, const char *on_behalf_of, bool break_glass,
+            const char *purpose)
+{
+    static uint64_t next_id = 1000;
+    uint8_t buf[2048], frame[4096];
+    Pm__Request req = PM__REQUEST__INIT;
+    req.client_id = (char *) pm_client_id (client);
+    req.has_request_id = 1;
+    req.request_id = next_id++;
+    req.type = (char *) type;
+    req.site_id = (char *) site;
+    req.on_behalf_of = (char *) on_behalf_of;
+    req.has_break_glass = break_glass;
+    req.break_glass = break_glass;
+    req.purpose = (char *) purpose;
+    if (body) {
+        req.has_body = 1;
+        req.body.data = buf;
+        req.body.len = protobuf_c_message_pack (body, buf);
+    }
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, frame, pm__request__pack (&req, frame));
+    pm_client_send_frames (client, &msg);
+    int64_t until = itest_now () + 5000;
+    while (itest_now () < until) {
+        Pm__Reply *reply = pm_client_recv (client, 1000);
+        if (reply && reply->request_id == req.request_id) {
+            return reply;
+        }
+        if (reply) {
+            pm__reply__free_unpacked (reply, NULL);
+        }
+    }
+    return NULL;
+}
+
+//  A registration at `site`.
+static void
+s_patient (Pm__Patients__Register *reg, Pm__Patients__Patient *p,
+           Pm__Patients__HumanName *name, char **given, const char *site)
+{
+    pm__patients__register__init (reg);
+    pm__patients__patient__init (p);
+    pm__patients__human_name__init (name);
+    name->family = "Adeyemi";
+    given[0] = "Tunde";
+    name->n_given = 1;
+    name->given = given;
+    p->name = name;
+    p->birth_date = "1970-05-05";
+    p->home_site = (char *) site;
+    reg->patient = p;
+}
+
+static Pm__AuditBatch *
+s_audit (pm_client_t *auditor, bool break_glass_only)
+{
+    Pm__AuditRead req = PM__AUDIT_READ__INIT;
+    req.has_break_glass_only = break_glass_only;
+    req.break_glass_only = break_glass_only;
+    Pm__Reply *reply = itest_call (auditor, "pm.AuditRead", &req.base);
+    Pm__AuditBatch *batch = NULL;
+    if (reply && reply->code == PM__CODE__OK) {
+        batch = pm__audit_batch__unpack (NULL, reply->body.len, reply->body.data);
+    }
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return batch;
+}
+
+//  --------------------------------------------------------------------------
+//  A key the store does not hold cannot connect; a revoked key is refused
+//  on its next connection (the open one was authenticated before).
+static void
+s_test_unknown_and_revoked_keys (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    Pm__Health *h = itest_health (desk);
+    CHECK (h != NULL);
+    pm__health__free_unpacked (h, NULL);
+
+    //  A stranger: a key pair of its own, not in the store.
+    zcert_t *stranger = zcert_new ();
+    char path[600];
+    snprintf (path, sizeof path, "%s/secret/stranger.cert", pm_keys_dir ());
+    CHECK (zcert_save (stranger, path) == 0);
+    zcert_destroy (&stranger);
+    pm_client_t *who = itest_client_as (&svc, "stranger");
+    pm_client_set_timeout (who, 300, 1);
+    Pm__Reply *reply = NULL;
+    CHECK (pm_client_call (who, "pm.Health", NULL, &reply) == PM_ETIMEDOUT);
+    pm_client_destroy (&who);
+
+    //  Revoked: the next connection with that key is refused.
+    CHECK (pm_keys_revoke ("desk") == PM_OK);
+    pm_client_t *again = itest_client_as (&svc, "desk");
+    pm_client_set_timeout (again, 300, 1);
+    CHECK (pm_client_call (again, "pm.Health", NULL, &reply) == PM_ETIMEDOUT);
+    pm_client_destroy (&again);
+    pm_client_destroy (&desk);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  Roles and sites: a command outside the role, or a site outside the
+//  principal's, is EFORBIDDEN and on the audit log; a gateway is checked
+//  as the end user it names.
+static void
+s_test_roles_sites_gateway (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("audrey", "auditor", "*");
+    itest_principal ("portal", "gateway", "*");
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    pm_client_t *auditor = itest_client_as (&svc, "audrey");
+    pm_client_t *portal = itest_client_as (&svc, "portal");
+    Pm__Patients__Register reg;
+    Pm__Patients__Patient p;
+    Pm__Patients__HumanName name;
+    char *given[1];
+    s_patient (&reg, &p, &name, given, "north");
+
+    //  The front desk registers at its own site...
+    Pm__Reply *reply = s_raw_call (desk, "patients.Register", &reg.base, "north",
+                                   NULL, false, NULL);
+    CHECK (reply && reply->code == PM__CODE__OK);
+    pm__reply__free_unpacked (reply, NULL);
+    //  ...not at another site...
+    reply = s_raw_call (desk, "patients.Register", &reg.base, "south", NULL, false,
+                        NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    CHECK (reply->message && strstr (reply->message, "south"));
+    pm__reply__free_unpacked (reply, NULL);
+    //  ...and may not read the raw event stream (a service's job).
+    Pm__EventsRead er = PM__EVENTS_READ__INIT;
+    reply = s_raw_call (desk, "pm.EventsRead", &er.base, NULL, NULL, false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+    //  An auditor reads the record but registers no one.
+    reply = s_raw_call (auditor, "patients.Register", &reg.base, "north", NULL,
+                        false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+    //  Only a clinician breaks the glass.
+    reply = s_raw_call (desk, "patients.Register", &reg.base, "south", NULL, true,
+                        "emergency");
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  The gateway acts for the front desk: allowed where the desk is.
+    reply = s_raw_call (portal, "patients.Register", &reg.base, "north", "desk",
+                        false, NULL);
+    CHECK (reply && reply->code == PM__CODE__OK);
+    pm__reply__free_unpacked (reply, NULL);
+    reply = s_raw_call (portal, "patients.Register", &reg.base, "south", "desk",
+                        false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+    reply = s_raw_call (portal, "patients.Register", &reg.base, "north", "nobody",
+                        false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+    //  On its own, the gateway may call only what gateways may.
+    reply = s_raw_call (portal, "patients.Deactivate", NULL, "north", NULL, false,
+                        NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  Every refusal is on the record, with who and (for the gateway) via.
+    Pm__AuditBatch *log = s_audit (auditor, false);
+    CHECK (log);
+    int refused = 0, via_portal = 0;
+    for (size_t i = 0; i < log->n_entries; i++) {
+        Pm__AuditEntry *e = log->entries[i];
+        refused += e->outcome == PM__CODE__EFORBIDDEN;
+        via_portal += e->via && strcmp (e->via, "portal") == 0
+                      && e->outcome == PM__CODE__EFORBIDDEN;
+        CHECK (e->seq == i + 1);
+    }
+    CHECK (refused == 7);
+    CHECK (via_portal == 2); //  south for desk; "nobody" is refused as itself
+    pm__audit_batch__free_unpacked (log, NULL);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&auditor);
+    pm_client_destroy (&portal);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  Break-glass: a clinician opens another site's data with a purpose; it
+//  is allowed, flagged, and on the auditor's review list.
+static void
+s_test_break_glass (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("dr-north", "clinician", "north");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *doc = itest_client_as (&svc, "dr-north");
+    pm_client_t *auditor = itest_client_as (&svc, "audrey");
+    Pm__Patients__Search q = PM__PATIENTS__SEARCH__INIT;
+    q.family_prefix = "x";
+    Pm__Reply *reply = s_raw_call (doc, "patients.Search", &q.base, "south", NULL,
+                                   false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+    reply = s_raw_call (doc, "patients.Search", &q.base, "south", NULL, true, NULL);
+    CHECK (reply && reply->code == PM__CODE__EINVAL); //  no purpose given
+    pm__reply__free_unpacked (reply, NULL);
+    reply = s_raw_call (doc, "patients.Search", &q.base, "south", NULL, true,
+                        "unconscious patient brought in from the south clinic");
+    CHECK (reply && reply->code == PM__CODE__OK);
+    pm__reply__free_unpacked (reply, NULL);
+    Pm__AuditBatch *review = s_audit (auditor, true);
+    CHECK (review && review->n_entries == 1);
+    Pm__AuditEntry *e = review->entries[0];
+    CHECK (e->break_glass && strcmp (e->principal, "dr-north") == 0);
+    CHECK (strcmp (e->site_id, "south") == 0 && strstr (e->purpose, "unconscious"));
+    CHECK (strcmp (e->action, "patients.Search") == 0);
+    pm__audit_batch__free_unpacked (review, NULL);
+    pm_client_destroy (&doc);
+    pm_client_destroy (&auditor);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  pmctl audit verify's check: the chain holds, then a flipped byte in the
+//  store (service stopped, file edited, service restarted) is found.
+static Pm__AuditVerdict *
+s_verify (pm_client_t *auditor)
+{
+    Pm__Reply *reply = itest_call (auditor, "pm.AuditVerify", NULL);
+    Pm__AuditVerdict *v = NULL;
+    if (reply && reply->code == PM__CODE__OK) {
+        v = pm__audit_verdict__unpack (NULL, reply->body.len, reply->body.data);
+    }
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return v;
+}
+
+static void
+s_test_audit_detects_tampering (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    for (int i = 0; i < 5; i++) {
+        Pm__EventsRead er = PM__EVENTS_READ__INIT;
+        Pm__Reply *reply = s_raw_call (desk, "pm.EventsRead", &er.base, NULL, NULL,
+                                       false, NULL);
+        CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    pm_client_t *auditor = itest_client_as (&svc, "audrey");
+    Pm__AuditVerdict *v = s_verify (auditor);
+    CHECK (v && v->ok && v->entries == 5);
+    pm__audit_verdict__free_unpacked (v, NULL);
+    pm_client_destroy (&auditor);
+    pm_client_destroy (&desk);
+
+    //  Flip one byte of entry 3 in the store file itself.
+    itest_signal (&svc, SIGTERM);
+    char dir[300];
+    snprintf (dir, sizeof dir, "%s/store", svc.dir);
+    pm_store_t *store = pm_store_new (dir, 1 << 20, 1LL << 30);
+    CHECK (store);
+    MDB_dbi dbi;
+    CHECK (pm_store_dbi (store, "$audit", 0, &dbi) == PM_OK);
+    MDB_txn *txn;
+    CHECK (pm_store_begin (store, NULL, true, &txn) == PM_OK);
+    uint8_t key[8], copy[1024];
+    pm_be64_put (key, 3);
+    MDB_val val;
+    CHECK (pm_store_get (txn, dbi, key, 8, &val) == PM_OK && val.mv_size < sizeof copy);
+    memcpy (copy, val.mv_data, val.mv_size);
+    copy[val.mv_size - 40] ^= 0x20; //  inside the entry, before its hashes
+    CHECK (pm_store_put (txn, dbi, key, 8, copy, val.mv_size, 0) == PM_OK);
+    CHECK (pm_store_commit (txn) == PM_OK);
+    pm_store_destroy (&store);
+
+    CHECK (itest_start (&svc) == 0);
+    auditor = itest_client_as (&svc, "audrey");
+    v = s_verify (auditor);
+    CHECK (v && !v->ok && v->first_bad_seq == 3 && v->problem);
+    pm__audit_verdict__free_unpacked (v, NULL);
+    pm_client_destroy (&auditor);
+    itest_cleanup (&svc);
+}
+
+static const itest_case_t s_cases[] = {
+    {"unknown_and_revoked_keys_refused", s_test_unknown_and_revoked_keys},
+    {"roles_sites_and_gateway", s_test_roles_sites_gateway},
+    {"break_glass_allowed_flagged_listed", s_test_break_glass},
+    {"audit_verify_detects_tampering", s_test_audit_detects_tampering},
+    {NULL, NULL},
+};
+
+int
+main (int argc, char *argv[])
+{
+    return itest_main (argc, argv, s_cases);
+}
