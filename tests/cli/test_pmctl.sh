@@ -82,6 +82,20 @@ out=$("$bin/pmctl" keys list)
 # A front desk may register but may not read the event stream.
 err=$(PM_IDENTITY=frontdesk-north "$bin/pmctl" events tail patients --from 1 2>&1 >/dev/null)
 [[ $err == *EFORBIDDEN* ]] && ok "role_refused_with_eforbidden" || bad "role_refused_with_eforbidden" "$err"
+# The refusal is on the audit log, and the chain verifies.
+"$bin/pmctl" keys add audrey --role auditor >/dev/null
+lines=$(PM_IDENTITY=audrey "$bin/pmctl" audit tail patients)
+python3 - "$lines" <<'PY' && ok "audit_tail_shows_refusal" || bad "audit_tail_shows_refusal" "$lines"
+import json, sys
+entries = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert any(e["principal"] == "frontdesk-north" and e["outcome"] == "EFORBIDDEN"
+           and e["action"] == "pm.EventsRead" for e in entries), entries
+PY
+PM_IDENTITY=audrey "$bin/pmctl" audit verify patients >/dev/null && ok "audit_verify_ok" \
+  || bad "audit_verify_ok" "exit $?"
+err=$("$bin/pmctl" keys add x --role wizard 2>&1)
+[[ $? -eq 2 && $err == *network-admin* ]] && ok "keys_add_rejects_unknown_role" || bad "keys_add_rejects_unknown_role" "$err"
+
 "$bin/pmctl" keys revoke frontdesk-north >/dev/null
 out=$("$bin/pmctl" keys list)
 [[ $out == *frontdesk-north*revoked* ]] && ok "keys_revoke" || bad "keys_revoke" "$out"
