@@ -33,6 +33,23 @@ static const pm_command_def_t s_commands[] = {
      "change a resource (needs expected_version)", PM_ROLE_PRACTICE_MANAGER},
     {"staffing.ListResources", PM_READ, D (list_resources), D (resource_list),
      "a site's resources, by kind", READ_SITES},
+    //  Staff
+    {"staffing.Onboard", PM_WRITE, D (onboard), D (staff),
+     "onboard a staff member (roles, sites with FTE, pay, start date)",
+     PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.UpdateStaff", PM_WRITE, D (update_staff), D (staff),
+     "replace a staff member's details (needs expected_version)",
+     PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.Terminate", PM_WRITE, D (terminate), D (staff),
+     "terminate a staff member with a last working day", PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.GetStaff", PM_READ, D (get_staff), D (staff), "a staff member by id",
+     READ_STAFF},
+    {"staffing.ListStaff", PM_READ, D (list_staff), D (staff_list),
+     "who works at a site, by role", READ_STAFF},
+    {"staffing.GetHire", PM_READ, D (get_hire), D (hire_record),
+     "what became of a recruitment hire (candidate id)",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_RECRUITER | PM_ROLE_HIRING_MANAGER
+         | PM_ROLE_SERVICE},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -43,6 +60,10 @@ static const pm_event_def_t s_events[] = {
     {"staffing.site.reopened", D (site)},
     {"staffing.resource.added", D (resource)},
     {"staffing.resource.updated", D (resource)},
+    {"staffing.staff.onboarded", D (staff)},
+    {"staffing.staff.updated", D (staff)},
+    {"staffing.staff.terminated", D (staff)},
+    {"staffing.hire.rejected", D (hire_record)},
     {NULL, NULL},
 };
 

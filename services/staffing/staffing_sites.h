@@ -12,7 +12,4 @@ void stf_sites_setup (pm_server_t *server);
 //  The reason the site is closed on local `date` (a closure), or NULL.
 const char *stf_site_closure (const Pm__Staffing__Site *site, const char *date);
 
-//  True when two messages of the same type pack to the same bytes.
-bool stf_same (const ProtobufCMessage *a, const ProtobufCMessage *b);
-
 #endif

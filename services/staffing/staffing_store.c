@@ -1,7 +1,9 @@
 /*  staffing_store.c: sub-databases, keys, record helpers and field rules
     shared by the staffing concept files (see staffing_store.h).          */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pm_id.h"
@@ -9,6 +11,25 @@
 #include "staffing_tz.h"
 
 stf_db_t stf_db;
+char stf_last_failure[512];
+
+//  --------------------------------------------------------------------------
+//  Fails the command and keeps the message.
+pm_err
+stf_fail (pm_ctx_t *ctx, pm_err code, const char *field, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (stf_last_failure, sizeof stf_last_failure, fmt, args);
+    va_end (args);
+    return pm_ctx_fail (ctx, code, field, "%s", stf_last_failure);
+}
+
+void
+stf_fail_clear (void)
+{
+    stf_last_failure[0] = 0;
+}
 
 //  --------------------------------------------------------------------------
 //  Opens every sub-database of the layout in staffing_store.h.
@@ -133,16 +154,16 @@ stf_load (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
     ProtobufCMessage **msg = out;
     *msg = NULL;
     if (!id || !*id) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field);
+        return stf_fail (ctx, PM_EINVAL, field, "%s: is required", field);
     }
     if (strlen (id) > 64) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is not a %s id", field,
-                            what);
+        return stf_fail (ctx, PM_EINVAL, field, "%s: is not a %s id", field,
+                         what);
     }
     pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), dbi, id, strlen (id), desc,
                                   msg);
     if (rc == PM_ENOTFOUND) {
-        return pm_ctx_fail (ctx, rc, field, "%s: no %s %s", field, what, id);
+        return stf_fail (ctx, rc, field, "%s: no %s %s", field, what, id);
     }
     return rc;
 }
@@ -169,6 +190,26 @@ stf_commit (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  True when both messages pack to the same bytes: an update that changes
+//  nothing makes no new version and no event.
+bool
+stf_same (const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    size_t na = protobuf_c_message_get_packed_size (a);
+    size_t nb = protobuf_c_message_get_packed_size (b);
+    if (na != nb) {
+        return false;
+    }
+    uint8_t *pa = malloc (na + 1), *pb = malloc (nb + 1);
+    protobuf_c_message_pack (a, pa);
+    protobuf_c_message_pack (b, pb);
+    bool same = memcmp (pa, pb, na) == 0;
+    free (pa);
+    free (pb);
+    return same;
+}
+
 pm_err
 stf_site (pm_ctx_t *ctx, const char *site_id, const char *field,
           Pm__Staffing__Site **out)
@@ -181,8 +222,8 @@ pm_err
 stf_access (pm_ctx_t *ctx, const char *site, const char *field)
 {
     if (!pm_ctx_may_access_site (ctx, site)) {
-        return pm_ctx_fail (ctx, PM_EFORBIDDEN, field, "%s does not work at site %s",
-                            pm_ctx_principal (ctx)->name, site);
+        return stf_fail (ctx, PM_EFORBIDDEN, field, "%s does not work at site %s",
+                         pm_ctx_principal (ctx)->name, site);
     }
     return PM_OK;
 }
@@ -194,14 +235,14 @@ stf_check_version (pm_ctx_t *ctx, const char *id, uint64_t actual,
                    bool has_expected, uint64_t expected, bool required)
 {
     if (required && (!has_expected || expected == 0)) {
-        return pm_ctx_fail (ctx, PM_EINVAL, "expected_version",
-                            "expected_version: is required (the version you read)");
+        return stf_fail (ctx, PM_EINVAL, "expected_version",
+                         "expected_version: is required (the version you read)");
     }
     if (has_expected && expected != 0 && expected != actual) {
-        return pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
-                            "%s is at version %llu, not %llu: read it again", id,
-                            (unsigned long long) actual,
-                            (unsigned long long) expected);
+        return stf_fail (ctx, PM_ECONFLICT, "expected_version",
+                         "%s is at version %llu, not %llu: read it again", id,
+                         (unsigned long long) actual,
+                         (unsigned long long) expected);
     }
     return PM_OK;
 }
@@ -213,20 +254,20 @@ stf_text (pm_ctx_t *ctx, const char *field, const char *s, bool required,
           long max)
 {
     if (!s || !*s) {
-        return required ? pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field)
+        return required ? stf_fail (ctx, PM_EINVAL, field, "%s: is required", field)
                         : PM_OK;
     }
     long n = 0;
     for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
         if (*c < 0x20 || *c == 0x7f) {
-            return pm_ctx_fail (ctx, PM_EINVAL, field,
-                                "%s: must not contain control characters", field);
+            return stf_fail (ctx, PM_EINVAL, field,
+                             "%s: must not contain control characters", field);
         }
         n += (*c & 0xc0) != 0x80;
     }
     if (n > max) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field,
-                            "%s: is %ld characters; at most %ld", field, n, max);
+        return stf_fail (ctx, PM_EINVAL, field,
+                         "%s: is %ld characters; at most %ld", field, n, max);
     }
     return PM_OK;
 }
@@ -241,9 +282,9 @@ stf_token (pm_ctx_t *ctx, const char *field, const char *s, size_t max)
              || s[i] == '_' || s[i] == '-';
     }
     if (!ok) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field,
-                            "%s: \"%.40s\" is not 1 to %zu of a-z, 0-9, '_' or '-'",
-                            field, s ? s : "", max);
+        return stf_fail (ctx, PM_EINVAL, field,
+                         "%s: \"%.40s\" is not 1 to %zu of a-z, 0-9, '_' or '-'",
+                         field, s ? s : "", max);
     }
     return PM_OK;
 }
@@ -252,13 +293,13 @@ pm_err
 stf_date (pm_ctx_t *ctx, const char *field, const char *s)
 {
     if (!s || !*s) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required (YYYY-MM-DD)",
-                            field);
+        return stf_fail (ctx, PM_EINVAL, field, "%s: is required (YYYY-MM-DD)",
+                         field);
     }
     if (!stf_date_valid (s)) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field,
-                            "%s: \"%.20s\" is not a date written YYYY-MM-DD",
-                            field, s);
+        return stf_fail (ctx, PM_EINVAL, field,
+                         "%s: \"%.20s\" is not a date written YYYY-MM-DD",
+                         field, s);
     }
     return PM_OK;
 }
@@ -268,9 +309,9 @@ stf_currency (pm_ctx_t *ctx, const char *field, const char *s)
 {
     if (!s || strlen (s) != 3 || !isupper ((unsigned char) s[0])
         || !isupper ((unsigned char) s[1]) || !isupper ((unsigned char) s[2])) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field,
-                            "%s: \"%.10s\" is not an ISO 4217 code (e.g. \"USD\")",
-                            field, s ? s : "");
+        return stf_fail (ctx, PM_EINVAL, field,
+                         "%s: \"%.10s\" is not an ISO 4217 code (e.g. \"USD\")",
+                         field, s ? s : "");
     }
     return PM_OK;
 }
@@ -279,11 +320,11 @@ pm_err
 stf_id (pm_ctx_t *ctx, const char *field, const char *s, const char *prefix)
 {
     if (!s || !*s) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field);
+        return stf_fail (ctx, PM_EINVAL, field, "%s: is required", field);
     }
     if (!pm_id_valid (s, prefix)) {
-        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: \"%.40s\" is not a %s_ id",
-                            field, s, prefix);
+        return stf_fail (ctx, PM_EINVAL, field, "%s: \"%.40s\" is not a %s_ id",
+                         field, s, prefix);
     }
     return PM_OK;
 }

@@ -18,6 +18,22 @@
 #include "pm_test.pb-c.h"
 #include "staffing_schema.h"
 
+//  recruitment.candidate.hired's message, to impersonate recruitment with
+//  pm_emitter. The build links only the services' own generated code into
+//  tests, and recruitment is not a service yet: its code is compiled here,
+//  weak, so that the real object wins once the build links it.
+#pragma weak pm__recruitment__candidate_hired__init
+#pragma weak pm__recruitment__candidate_hired__get_packed_size
+#pragma weak pm__recruitment__candidate_hired__pack
+#pragma weak pm__recruitment__candidate_hired__pack_to_buffer
+#pragma weak pm__recruitment__candidate_hired__unpack
+#pragma weak pm__recruitment__candidate_hired__free_unpacked
+#pragma weak pm__recruitment__candidate_hired__descriptor
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "recruitment.pb-c.c"
+#pragma GCC diagnostic pop
+
 //  --- helpers -----------------------------------------------------------------
 
 //  Calls `type` with the JSON body (printf-style; NULL = no body). When the
@@ -144,7 +160,7 @@ s_stream (pm_client_t *client)
 }
 
 //  How many events of `type` the stream holds.
-static int __attribute__ ((unused))
+static int
 s_count (json_t *stream, const char *type)
 {
     int n = 0;
@@ -157,7 +173,7 @@ s_count (json_t *stream, const char *type)
 }
 
 //  The last event of `type` (borrowed), or NULL.
-static __attribute__ ((unused)) json_t *
+static json_t *
 s_last (json_t *stream, const char *type)
 {
     json_t *found = NULL;
@@ -432,9 +448,368 @@ s_test_site_bad_input (void)
     itest_cleanup (&svc);
 }
 
+//  --- staff ------------------------------------------------------------------
+
+//  Onboards a staff member from JSON fields of Staff (without braces);
+//  returns their id in `id` (PM_ID_MAX) or false.
+static bool
+s_onboard (pm_client_t *c, char *id, const char *fields)
+{
+    json_t *r = s_req (c, 0, NULL, "staffing.Onboard",
+                       "{\"staff\": {\"name\": {\"family\": \"Doe\", \"given\": "
+                       "[\"Jo\"]}, \"employment_type\": \"FULL_TIME\", "
+                       "\"pay_rate_minor\": 5000, \"currency\": \"USD\", %s}}",
+                       fields);
+    if (r) {
+        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    json_decref (r);
+    return r != NULL && pm_id_valid (id, "stf");
+}
+
+//  Onboard, read, list (by site, role, in pages), update (versioned) and
+//  terminate; each change one event with the full state.
+static void
+s_test_staff_lifecycle (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    CHECK (s_site (c, "south", "America/Chicago"));
+
+    char ana[PM_ID_MAX], ids[5][PM_ID_MAX];
+    json_t *r = s_req (c, 0, NULL, "staffing.Onboard",
+                       "{\"staff\": {\"name\": {\"family\": \"Silva\", \"given\": "
+                       "[\"Ana\"], \"prefix\": \"Dr\"}, \"email\": \"ana@example.org\", "
+                       "\"phone\": \"+1 555 0100\", \"roles\": [\"physician\", "
+                       "\"practice-manager\"], \"sites\": [{\"site_id\": \"north\", "
+                       "\"fte_permille\": 800}, {\"site_id\": \"south\", "
+                       "\"fte_permille\": 200}], \"employment_type\": \"FULL_TIME\", "
+                       "\"pay_rate_minor\": 12000, \"currency\": \"USD\", "
+                       "\"start_date\": \"2026-01-05\"}}");
+    CHECK (r && pm_id_valid (s_str (r, "id"), "stf"));
+    CHECK (s_int (r, "version") == 1 && strcmp (s_str (r, "status"), "ACTIVE") == 0);
+    CHECK (s_int (r, "sites[1].fte_permille") == 200 && s_int (r, "pay_rate_minor") == 12000);
+    snprintf (ana, sizeof ana, "%s", s_str (r, "id"));
+    json_decref (r);
+    for (int i = 0; i < 5; i++) {
+        char fields[256];
+        snprintf (fields, sizeof fields,
+                  "\"roles\": [\"%s\"], \"sites\": [{\"site_id\": \"north\", "
+                  "\"fte_permille\": 1000}], \"start_date\": \"2026-02-0%d\"",
+                  i % 2 ? "nurse" : "front-desk", i + 1);
+        CHECK (s_onboard (c, ids[i], fields));
+    }
+    //  By site and role; south has only Ana.
+    r = s_req (c, 0, NULL, "staffing.ListStaff",
+               "{\"site_id\": \"north\", \"role\": \"nurse\"}");
+    CHECK (r && s_len (r, "staff") == 2);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ListStaff", "{\"site_id\": \"south\"}");
+    CHECK (r && s_len (r, "staff") == 1 && strcmp (s_str (r, "staff[0].id"), ana) == 0);
+    json_decref (r);
+    //  Pages of two over north's six, each person once.
+    char token[PM_ID_MAX] = "";
+    int seen = 0, pages = 0;
+    do {
+        r = s_req (c, 0, NULL, "staffing.ListStaff",
+                   "{\"site_id\": \"north\", \"page_size\": 2%s%s%s}",
+                   token[0] ? ", \"page_token\": \"" : "", token, token[0] ? "\"" : "");
+        CHECK (r);
+        seen += (int) s_len (r, "staff");
+        snprintf (token, sizeof token, "%s", s_str (r, "next_page_token"));
+        json_decref (r);
+        pages++;
+    } while (token[0] && pages < 10);
+    CHECK (seen == 6 && pages == 3);
+
+    //  Update: a raise and a new phone; stale versions are refused.
+    const char *update = "{\"expected_version\": %d, \"staff\": {\"id\": \"%s\", "
+                         "\"name\": {\"family\": \"Silva\", \"given\": [\"Ana\"]}, "
+                         "\"roles\": [\"physician\"], \"sites\": [{\"site_id\": "
+                         "\"north\", \"fte_permille\": 1000}], \"employment_type\": "
+                         "\"FULL_TIME\", \"pay_rate_minor\": 13000, \"currency\": "
+                         "\"USD\", \"start_date\": \"2026-01-05\"}}";
+    r = s_req (c, 0, NULL, "staffing.UpdateStaff", update, 1, ana);
+    CHECK (r && s_int (r, "version") == 2 && s_int (r, "pay_rate_minor") == 13000);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "expected_version", "staffing.UpdateStaff", update, 1, ana);
+    CHECK (r);
+    json_decref (r);
+    //  She left south: south lists nobody now.
+    r = s_req (c, 0, NULL, "staffing.ListStaff", "{\"site_id\": \"south\"}");
+    CHECK (r && s_len (r, "staff") == 0);
+    json_decref (r);
+
+    //  Terminate: not before the start date; then the record is final.
+    r = s_req (c, PM_EINVAL, "end_date", "staffing.Terminate",
+               "{\"staff_id\": \"%s\", \"end_date\": \"2025-12-31\", "
+               "\"reason\": \"moved\"}", ana);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.Terminate",
+               "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-30\", "
+               "\"reason\": \"moved\"}", ana);
+    CHECK (r && strcmp (s_str (r, "status"), "TERMINATED") == 0);
+    CHECK (strcmp (s_str (r, "end_date"), "2026-06-30") == 0);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, NULL, "staffing.Terminate",
+               "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-30\", "
+               "\"reason\": \"again\"}", ana);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, NULL, "staffing.UpdateStaff", update, 3, ana);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ListStaff",
+               "{\"site_id\": \"north\", \"role\": \"physician\"}");
+    CHECK (r && s_len (r, "staff") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ListStaff",
+               "{\"site_id\": \"north\", \"role\": \"physician\", "
+               "\"include_terminated\": true}");
+    CHECK (r && s_len (r, "staff") == 1);
+    json_decref (r);
+
+    json_t *events = s_stream (c);
+    CHECK (events && s_count (events, "staffing.staff.onboarded") == 6);
+    CHECK (s_count (events, "staffing.staff.updated") == 1);
+    CHECK (s_count (events, "staffing.staff.terminated") == 1);
+    json_t *e = s_last (events, "staffing.staff.terminated");
+    CHECK (strcmp (s_str (e, "subject"), ana) == 0 && strcmp (s_str (e, "site_id"), "north") == 0);
+    CHECK (strcmp (s_str (e, "data.termination_reason"), "moved") == 0);
+    json_decref (events);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Bad staff input is refused with the field named; nothing is written.
+static void
+s_test_staff_bad_input (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "UTC"));
+    const char *ok_name = "\"name\": {\"family\": \"Doe\", \"given\": [\"Jo\"]}";
+    const char *ok_rest = "\"employment_type\": \"FULL_TIME\", \"pay_rate_minor\": 5000, "
+                          "\"currency\": \"USD\", \"start_date\": \"2026-01-01\"";
+    const char *ok_site = "\"sites\": [{\"site_id\": \"north\", \"fte_permille\": 1000}]";
+    struct {
+        const char *name, *roles, *sites, *rest;
+        int code;
+        const char *field;
+    } cases[] = {
+        {ok_name, "[\"nurse\"]", "\"sites\": [{\"site_id\": \"nowhere\", "
+         "\"fte_permille\": 1000}]", ok_rest, PM_ENOTFOUND, "staff.sites[0].site_id"},
+        {ok_name, "[]", ok_site, ok_rest, PM_EINVAL, "staff.roles"},
+        {ok_name, "[\"Head Nurse\"]", ok_site, ok_rest, PM_EINVAL, "staff.roles[0]"},
+        {ok_name, "[\"nurse\"]", "\"sites\": []", ok_rest, PM_EINVAL, "staff.sites"},
+        {ok_name, "[\"nurse\"]", "\"sites\": [{\"site_id\": \"north\", "
+         "\"fte_permille\": 1200}]", ok_rest, PM_EINVAL, "staff.sites[0].fte_permille"},
+        {"\"name\": {\"family\": \"Doe\"}", "[\"nurse\"]", ok_site, ok_rest, PM_EINVAL,
+         "staff.name.given"},
+        {ok_name, "[\"nurse\"]", ok_site,
+         "\"pay_rate_minor\": 5000, \"currency\": \"USD\", \"start_date\": \"2026-01-01\"",
+         PM_EINVAL, "staff.employment_type"},
+        {ok_name, "[\"nurse\"]", ok_site,
+         "\"employment_type\": \"LOCUM\", \"pay_rate_minor\": -1, \"currency\": \"USD\", "
+         "\"start_date\": \"2026-01-01\"", PM_EINVAL, "staff.pay_rate_minor"},
+        {ok_name, "[\"nurse\"]", ok_site,
+         "\"employment_type\": \"LOCUM\", \"pay_rate_minor\": 1, \"currency\": \"USD\", "
+         "\"start_date\": \"2026-13-01\"", PM_EINVAL, "staff.start_date"},
+        {ok_name, "[\"nurse\"]", ok_site,
+         "\"employment_type\": \"LOCUM\", \"pay_rate_minor\": 1, \"currency\": \"USD\", "
+         "\"start_date\": \"2026-01-01\", \"email\": \"jo@\"", PM_EINVAL, "staff.email"},
+        {ok_name, "[\"nurse\"]", ok_site,
+         "\"employment_type\": \"LOCUM\", \"pay_rate_minor\": 1, \"currency\": \"USD\", "
+         "\"start_date\": \"2026-01-01\", \"status\": \"ACTIVE\"", PM_EINVAL, "staff.id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *r = s_req (c, cases[i].code, cases[i].field, "staffing.Onboard",
+                           "{\"staff\": {%s, \"roles\": %s, %s, %s}}", cases[i].name,
+                           cases[i].roles, cases[i].sites, cases[i].rest);
+        if (!r) {
+            fprintf (stderr, "    case %zu\n", i);
+        }
+        CHECK (r && strstr (s_str (r, "message"), cases[i].field));
+        json_decref (r);
+    }
+    json_t *r = s_req (c, PM_ENOTFOUND, "staff_id", "staffing.GetStaff",
+                       "{\"staff_id\": \"stf_01m8e8rx5n3r2py41feft8x8rn\"}");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ENOTFOUND, "site_id", "staffing.ListStaff", "{\"site_id\": \"nowhere\"}");
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_high_seq (c) == 1); //  only the site
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  --- hires from recruitment ---------------------------------------------------
+
+//  Appends recruitment.candidate.hired for `candidate` at `site` to the
+//  emitter's stream (or any other type with no data).
+static bool
+s_emit_hire (pm_client_t *emitter, const char *type, const char *candidate,
+             const char *site)
+{
+    Pm__Recruitment__CandidateHired h = PM__RECRUITMENT__CANDIDATE_HIRED__INIT;
+    char *given[] = {"Lee"};
+    h.candidate_id = (char *) candidate;
+    h.family_name = "Park";
+    h.n_given_names = 1;
+    h.given_names = given;
+    h.email = "lee.park@example.org";
+    h.role = "nurse";
+    h.site_id = (char *) site;
+    h.start_date = "2026-03-02";
+    h.has_pay_rate_minor = h.has_fte_permille = 1;
+    h.pay_rate_minor = 4200;
+    h.currency = "USD";
+    h.employment_type = "PART_TIME";
+    h.fte_permille = 600;
+    h.requisition_id = "job_01m8e8rx5n3r2py41feft8x8rn";
+    uint8_t data[512];
+    Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
+    emit.type = (char *) type;
+    emit.subject = (char *) candidate;
+    emit.site_id = (char *) site;
+    if (strcmp (type, "recruitment.candidate.hired") == 0) {
+        emit.has_data = 1;
+        emit.data.data = data;
+        emit.data.len = pm__recruitment__candidate_hired__pack (&h, data);
+    }
+    Pm__Reply *reply = itest_call (emitter, "emitter.Emit", &emit.base);
+    bool ok = reply && reply->code == PM__CODE__OK;
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return ok;
+}
+
+//  Waits until staffing's cursor on recruitment's stream reaches `seq`.
+static bool
+s_wait_cursor (pm_client_t *c, uint64_t seq)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (itest_now () < until) {
+        Pm__Health *h = itest_health (c);
+        bool done = h && h->n_consumers == 1 && h->consumers[0]->cursor >= seq
+                    && !h->consumers[0]->catching_up;
+        pm__health__free_unpacked (h, NULL);
+        if (done) {
+            return true;
+        }
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+//  Staff at `site` made from candidate `cand` (count).
+static int
+s_hired (pm_client_t *c, const char *site, const char *cand)
+{
+    json_t *r = s_req (c, 0, NULL, "staffing.ListStaff",
+                       "{\"site_id\": \"%s\", \"page_size\": 1000}", site);
+    int n = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach (s_at (r, "staff"), i, s) {
+        n += strcmp (s_str (s, "candidate_id"), cand) == 0;
+    }
+    json_decref (r);
+    return r ? n : -1;
+}
+
+//  recruitment.candidate.hired makes one staff member per candidate,
+//  however often it is delivered: twice on the stream, after a restart,
+//  and when recruitment's stream is replaced and replayed from seq 1. A
+//  hire that cannot be onboarded is recorded as rejected, with the reason.
+static void
+s_test_hire_exactly_once (void)
+{
+    itest_svc_t rec, svc;
+    itest_svc_init (&rec, "recruitment", "pm_emitter");
+    rec.env[0] = "PM_EMITTER_SERVICE=recruitment";
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&rec) == 0);
+    itest_point_at (&svc, &rec);
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *ec = itest_client (&rec);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+
+    const char *a = "cand_01m8e8rx5n3r2py41feft8x8aa", *b = "cand_01m8e8rx5n3r2py41feft8x8bb";
+    CHECK (s_emit_hire (ec, "recruitment.candidate.hired", a, "north"));
+    CHECK (s_emit_hire (ec, "recruitment.candidate.interviewed", a, "north"));
+    CHECK (s_emit_hire (ec, "recruitment.candidate.hired", a, "north")); //  again
+    CHECK (s_emit_hire (ec, "recruitment.candidate.hired", b, "nowhere"));
+    CHECK (s_wait_cursor (c, 4));
+    CHECK (s_hired (c, "north", a) == 1);
+    json_t *r = s_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", a);
+    CHECK (r && pm_id_valid (s_str (r, "staff_id"), "stf") && s_int (r, "seq") == 1);
+    char staff_id[PM_ID_MAX];
+    snprintf (staff_id, sizeof staff_id, "%s", s_str (r, "staff_id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff_id);
+    CHECK (r && strcmp (s_str (r, "employment_type"), "PART_TIME") == 0);
+    CHECK (s_int (r, "sites[0].fte_permille") == 600 && s_int (r, "pay_rate_minor") == 4200);
+    CHECK (strcmp (s_str (r, "roles[0]"), "nurse") == 0);
+    CHECK (strcmp (s_str (r, "requisition_id"), "job_01m8e8rx5n3r2py41feft8x8rn") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", b);
+    CHECK (r && strstr (s_str (r, "rejected_reason"), "nowhere") && !*s_str (r, "staff_id"));
+    json_decref (r);
+
+    //  Restarted (killed, even): the cursor is durable; one more replay.
+    itest_signal (&svc, SIGKILL);
+    CHECK (s_emit_hire (ec, "recruitment.candidate.hired", a, "north"));
+    CHECK (itest_start (&svc) == 0);
+    pm_client_destroy (&c);
+    c = itest_client (&svc);
+    CHECK (s_wait_cursor (c, 5));
+    CHECK (s_hired (c, "north", a) == 1);
+
+    //  Recruitment's store is replaced: its new stream starts at seq 1 and
+    //  holds the same hire again, and a new one.
+    itest_signal (&rec, SIGKILL);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", rec.dir);
+    CHECK (system (cmd) == 0);
+    CHECK (itest_start (&rec) == 0);
+    pm_client_destroy (&ec);
+    ec = itest_client (&rec);
+    const char *d = "cand_01m8e8rx5n3r2py41feft8x8dd";
+    CHECK (s_emit_hire (ec, "recruitment.candidate.hired", a, "north"));
+    CHECK (s_emit_hire (ec, "recruitment.candidate.hired", d, "north"));
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (itest_now () < until && s_hired (c, "north", d) != 1) {
+        zclock_sleep (10);
+    }
+    CHECK (s_hired (c, "north", d) == 1);
+    CHECK (s_hired (c, "north", a) == 1);
+
+    json_t *events = s_stream (c);
+    CHECK (events && s_count (events, "staffing.staff.onboarded") == 2);
+    CHECK (s_count (events, "staffing.hire.rejected") == 1);
+    json_decref (events);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+    itest_cleanup (&rec);
+}
+
 static const itest_case_t s_cases[] = {
     {"sites_and_resources", s_test_sites_and_resources},
     {"site_bad_input", s_test_site_bad_input},
+    {"staff_lifecycle", s_test_staff_lifecycle},
+    {"staff_bad_input", s_test_staff_bad_input},
+    {"hire_exactly_once", s_test_hire_exactly_once},
     {NULL, NULL},
 };
 

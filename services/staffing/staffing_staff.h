@@ -1,0 +1,40 @@
+/*  staffing_staff.h: the people who work at the sites: onboarding,
+    changes, termination, and the questions rosters ask about them.       */
+#ifndef STAFFING_STAFF_H
+#define STAFFING_STAFF_H
+
+#include <stdbool.h>
+
+#include "pm_server.h"
+#include "staffing.pb-c.h"
+
+typedef Pm__Staffing__Staff stf_staff_t;
+
+//  Binds the staff commands.
+void stf_staff_setup (pm_server_t *server);
+
+//  Onboards `s` (as given in a request: no id, version or status): checks
+//  every field, gives it an id (written into id_out, PM_ID_MAX bytes),
+//  stores and indexes it, emits staffing.staff.onboarded and, in a
+//  command, replies with it. A refusal writes nothing.
+pm_err stf_staff_onboard (pm_ctx_t *ctx, const stf_staff_t *s, char *id_out);
+
+//  Loads staff member `id` (caller frees), failing as stf_load does.
+pm_err stf_staff_load (pm_ctx_t *ctx, const char *id, const char *field,
+                       stf_staff_t **out);
+
+//  True when `s` has role `role`.
+bool stf_staff_has_role (const stf_staff_t *s, const char *role);
+
+//  True when `s` is attached to site `site`.
+bool stf_staff_at_site (const stf_staff_t *s, const char *site);
+
+//  The primary site (the first), whose zone dates their credentials.
+const char *stf_staff_primary_site (const stf_staff_t *s);
+
+//  Called after a staff member is terminated, in the same transaction
+//  (rosters unassign their shifts after the end date). NULL = none.
+typedef pm_err (stf_staff_hook_fn) (pm_ctx_t *ctx, const stf_staff_t *s);
+void stf_staff_on_terminate (stf_staff_hook_fn *fn);
+
+#endif
