@@ -5,6 +5,7 @@
     reply with the new state. All in the runtime's transaction; a failure
     anywhere rolls the whole command back.                                */
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,30 +13,26 @@
 
 #include "patients.h"
 #include "patients_schema.h"
+#include "patients_store.h"
 #include "patients_validate.h"
 #include "pm_id.h"
 
-#define KEY_MAX 480          //  LMDB keys are at most 511 bytes
-#define NAME_KEY_PART 200    //  folded name bytes kept in a key
+#define KEY_MAX PAT_KEY_MAX
+#define NAME_KEY_PART PAT_NAME_PART
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 200
 #define SCAN_MAX 5000        //  index entries looked at per search page
 #define MATCH_MAX 10000      //  candidates of a birth date or phone search
 
-typedef Pm__Patients__Patient patient_t;
-
-typedef struct {
-    MDB_dbi patients, by_name, by_dob, by_phone, by_mrn, mrn_seq;
-} pat_store_t;
-
-static pat_store_t s_db;
+pat_store_t pat_db;
 
 //  --- keys and indexes ----------------------------------------------------
 
+//  --------------------------------------------------------------------------
 //  Copies `s` and its terminating NUL to `at`; returns the length copied
 //  (keys are built on every write: no printf on that path).
-static size_t
-s_put (uint8_t *at, const char *s, size_t max)
+size_t
+pat_key_put (uint8_t *at, const char *s, size_t max)
 {
     size_t n = strnlen (s, max - 1);
     memcpy (at, s, n);
@@ -54,22 +51,25 @@ s_name_key (const patient_t *p, uint8_t *key)
         pat_fold_name (p->name->given[i], given + at, sizeof given - at);
         at = strlen (given);
     }
-    size_t n = s_put (key, family, sizeof family);
-    n += s_put (key + n, given, sizeof given);
-    return n + s_put (key + n, p->id, PM_ID_MAX) - 1;
+    size_t n = pat_key_put (key, family, sizeof family);
+    n += pat_key_put (key + n, given, sizeof given);
+    return n + pat_key_put (key + n, p->id, PM_ID_MAX) - 1;
 }
 
-static size_t
-s_pair_key (uint8_t *key, const char *a, const char *b)
+//  --------------------------------------------------------------------------
+//  "a 0 b": the key of an index entry of value a for record b.
+size_t
+pat_pair_key (uint8_t *key, const char *a, const char *b)
 {
-    size_t n = s_put (key, a, KEY_MAX / 2);
-    return n + s_put (key + n, b, KEY_MAX / 2) - 1;
+    size_t n = pat_key_put (key, a, KEY_MAX / 2);
+    return n + pat_key_put (key + n, b, KEY_MAX / 2) - 1;
 }
 
+//  --------------------------------------------------------------------------
 //  A phone's index key: its digits reversed, so that a search for the
 //  number without its country or area code is a prefix scan.
-static void
-s_phone_key (const char *phone, char *out)
+void
+pat_phone_key (const char *phone, char *out)
 {
     char digits[32];
     pat_phone_digits (phone, digits, sizeof digits);
@@ -80,9 +80,25 @@ s_phone_key (const char *phone, char *out)
     out[n] = 0;
 }
 
+//  --------------------------------------------------------------------------
+//  An e-mail's index key: trimmed and lower case (the local part is case
+//  sensitive in theory, never in a clinic's practice).
+void
+pat_email_key (const char *email, char *out, size_t outlen)
+{
+    size_t at = 0;
+    for (const char *c = email; c && *c && at + 1 < outlen; c++) {
+        if (*c != ' ' && *c != '\t') {
+            out[at++] = (char) tolower ((unsigned char) *c);
+        }
+    }
+    out[at] = 0;
+}
+
+//  --------------------------------------------------------------------------
 //  Adds (add = true) or removes every index entry of `p`.
-static pm_err
-s_index (MDB_txn *txn, const patient_t *p, bool add)
+pm_err
+pat_index (MDB_txn *txn, const patient_t *p, bool add)
 {
     uint8_t key[KEY_MAX];
     size_t n;
@@ -93,31 +109,50 @@ s_index (MDB_txn *txn, const patient_t *p, bool add)
     if (rc != PM_OK && !(rc == PM_ENOTFOUND && !add)) {                        \
         return rc;                                                             \
     }
-    n = s_name_key (p, key);
-    INDEX (s_db.by_name, key, n, "", 0);
-    n = s_pair_key (key, p->birth_date, p->id);
-    INDEX (s_db.by_dob, key, n, "", 0);
+    if (p->name && p->name->family) {
+        n = s_name_key (p, key);
+        INDEX (pat_db.by_name, key, n, "", 0);
+    }
+    if (p->birth_date) {
+        n = pat_pair_key (key, p->birth_date, p->id);
+        INDEX (pat_db.by_dob, key, n, "", 0);
+    }
     for (size_t i = 0; i < p->n_telecom; i++) {
         const Pm__Patients__ContactPoint *cp = p->telecom[i];
+        char value[256];
         if (cp->system == PM__PATIENTS__CONTACT_SYSTEM__EMAIL) {
+            pat_email_key (cp->value, value, sizeof value);
+            n = pat_pair_key (key, value, p->id);
+            INDEX (pat_db.by_email, key, n, "", 0);
             continue;
         }
-        char digits[32];
-        s_phone_key (cp->value, digits);
-        n = s_pair_key (key, digits, p->id);
-        INDEX (s_db.by_phone, key, n, "", 0);
+        pat_phone_key (cp->value, value);
+        n = pat_pair_key (key, value, p->id);
+        INDEX (pat_db.by_phone, key, n, "", 0);
     }
     for (size_t i = 0; i < p->n_mrns; i++) {
-        n = s_pair_key (key, p->mrns[i]->site_id, p->mrns[i]->mrn);
-        INDEX (s_db.by_mrn, key, n, p->id, strlen (p->id));
+        n = pat_pair_key (key, p->mrns[i]->site_id, p->mrns[i]->mrn);
+        INDEX (pat_db.by_mrn, key, n, p->id, strlen (p->id));
     }
 #undef INDEX
     return PM_OK;
 }
 
+//  --------------------------------------------------------------------------
+//  The patient `id` from the store.
+pm_err
+pat_get (MDB_txn *txn, const char *id, patient_t **out)
+{
+    *out = NULL;
+    return pm_store_get_msg (txn, pat_db.patients, id, strlen (id),
+                             &pm__patients__patient__descriptor,
+                             (ProtobufCMessage **) out);
+}
+
+//  --------------------------------------------------------------------------
 //  The patient `id`, or PM_ENOTFOUND (with the reply error set).
-static pm_err
-s_load (pm_ctx_t *ctx, const char *id, const char *field, patient_t **out)
+pm_err
+pat_load (pm_ctx_t *ctx, const char *id, const char *field, patient_t **out)
 {
     *out = NULL;
     if (!pm_id_valid (id, "pat")) {
@@ -125,13 +160,98 @@ s_load (pm_ctx_t *ctx, const char *id, const char *field, patient_t **out)
                             "\"%.40s\" is not a patient id (pat_...)",
                             id ? id : "");
     }
-    pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), s_db.patients, id,
-                                  strlen (id), &pm__patients__patient__descriptor,
-                                  (ProtobufCMessage **) out);
+    pm_err rc = pat_get (pm_ctx_txn (ctx), id, out);
     if (rc == PM_ENOTFOUND) {
         return pm_ctx_fail (ctx, rc, field, "no patient %s", id);
     }
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Stores the record under its id.
+pm_err
+pat_put (MDB_txn *txn, const patient_t *p)
+{
+    return pm_store_put_msg (txn, pat_db.patients, p->id, strlen (p->id),
+                             &p->base, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  The survivor of the merge this record was folded into, if any.
+const char *
+pat_merged_into (const patient_t *p)
+{
+    for (size_t i = 0; i < p->n_links; i++) {
+        if (p->links[i]->type == PM__PATIENTS__LINK_TYPE__REPLACED_BY) {
+            return p->links[i]->other_id;
+        }
+    }
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  True for an erased record.
+bool
+pat_erased (const patient_t *p)
+{
+    return p->has_erased_at && p->erased_at > 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Merged and erased records are history: they take no changes.
+pm_err
+pat_check_changeable (pm_ctx_t *ctx, const patient_t *p, const char *field)
+{
+    const char *survivor = pat_merged_into (p);
+    if (survivor) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, field,
+                            "%s was merged into %s: work on the survivor",
+                            p->id, survivor);
+    }
+    if (pat_erased (p)) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, field,
+                            "%s was erased: it takes no changes", p->id);
+    }
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Who is acting, for the record.
+const char *
+pat_actor (pm_ctx_t *ctx)
+{
+    const Pm__Request *req = pm_ctx_request (ctx);
+    if (req && req->actor && *req->actor) {
+        return req->actor;
+    }
+    if (req && req->client_id && *req->client_id) {
+        return req->client_id;
+    }
+    return "patients";
+}
+
+//  --------------------------------------------------------------------------
+//  A free-text field: a reason, a note, a legal basis.
+pm_err
+pat_check_text (pm_ctx_t *ctx, const char *field, const char *text,
+                bool required)
+{
+    if (!text || !*text) {
+        return required ? pm_ctx_fail (ctx, PM_EINVAL, field, "%s is required", field)
+                        : PM_OK;
+    }
+    size_t n = strlen (text);
+    if (n > PAT_TEXT_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: at most %d bytes, not %zu",
+                            field, PAT_TEXT_MAX, n);
+    }
+    for (const unsigned char *c = (const unsigned char *) text; *c; c++) {
+        if ((*c < 0x20 && *c != '\n') || *c == 0x7f) {
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                "%s: no control characters", field);
+        }
+    }
+    return PM_OK;
 }
 
 //  The patient holding MRN `mrn` at `site`; PM_ENOTFOUND if none.
@@ -139,9 +259,9 @@ static pm_err
 s_mrn_owner (MDB_txn *txn, const char *site, const char *mrn, char *id_out)
 {
     uint8_t key[KEY_MAX];
-    size_t n = s_pair_key (key, site, mrn);
+    size_t n = pat_pair_key (key, site, mrn);
     MDB_val val;
-    pm_err rc = pm_store_get (txn, s_db.by_mrn, key, n, &val);
+    pm_err rc = pm_store_get (txn, pat_db.by_mrn, key, n, &val);
     if (rc == PM_OK) {
         size_t len = val.mv_size < PM_ID_MAX - 1 ? val.mv_size : PM_ID_MAX - 1;
         memcpy (id_out, val.mv_data, len);
@@ -186,7 +306,7 @@ s_assign_mrn (pm_ctx_t *ctx, patient_t *p, Pm__Patients__SiteMrn *slot,
     MDB_txn *txn = pm_ctx_txn (ctx);
     uint64_t next = 0;
     MDB_val val;
-    pm_err rc = pm_store_get (txn, s_db.mrn_seq, p->home_site,
+    pm_err rc = pm_store_get (txn, pat_db.mrn_seq, p->home_site,
                               strlen (p->home_site), &val);
     if (rc == PM_OK && val.mv_size == 8) {
         next = pm_be64_get (val.mv_data);
@@ -204,7 +324,7 @@ s_assign_mrn (pm_ctx_t *ctx, patient_t *p, Pm__Patients__SiteMrn *slot,
     }
     uint8_t seq[8];
     pm_be64_put (seq, next);
-    rc = pm_store_put (txn, s_db.mrn_seq, p->home_site, strlen (p->home_site),
+    rc = pm_store_put (txn, pat_db.mrn_seq, p->home_site, strlen (p->home_site),
                        seq, 8, 0);
     slot->site_id = p->home_site;
     slot->mrn = mrn_buf;
@@ -239,8 +359,7 @@ s_validate (pm_ctx_t *ctx, const patient_t *p)
 static pm_err
 s_save (pm_ctx_t *ctx, const patient_t *p, const char *event)
 {
-    pm_err rc = pm_store_put_msg (pm_ctx_txn (ctx), s_db.patients, p->id,
-                                  strlen (p->id), &p->base, 0);
+    pm_err rc = pat_put (pm_ctx_txn (ctx), p);
     if (rc == PM_OK) {
         rc = pm_ctx_emit (ctx, event, p->home_site, p->id, &p->base);
     }
@@ -261,11 +380,15 @@ s_register (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return pm_ctx_fail (ctx, PM_EINVAL, "patient", "patient is required");
     }
     patient_t p = *req->patient; //  shallow: we only set scalars and links
-    if (p.id || p.has_version || p.has_created_at || p.has_updated_at) {
-        const char *field = p.id ? "patient.id" : "patient.version";
+    if (p.id || p.has_version || p.has_created_at || p.has_updated_at
+        || p.n_links || p.has_erased_at) {
+        const char *field = p.id ? "patient.id"
+                            : p.n_links ? "patient.links"
+                            : p.has_erased_at ? "patient.erased_at"
+                                              : "patient.version";
         return pm_ctx_fail (ctx, PM_EINVAL, field,
-                            "%s: id, version and timestamps are set by the "
-                            "service; leave them out", field);
+                            "%s: id, version, links and timestamps are set by "
+                            "the service; leave them out", field);
     }
     pm_err rc = s_validate (ctx, &p);
     if (rc != PM_OK) {
@@ -297,7 +420,10 @@ s_register (pm_ctx_t *ctx, const ProtobufCMessage *body)
         mrns[p.n_mrns++] = &assigned;
     }
     p.mrns = mrns;
-    rc = s_index (pm_ctx_txn (ctx), &p, true);
+    rc = pat_index (pm_ctx_txn (ctx), &p, true);
+    if (rc == PM_OK) {
+        rc = pat_dups_refresh (ctx, &p);
+    }
     if (rc == PM_OK) {
         rc = s_save (ctx, &p, "patients.patient.registered");
     }
@@ -327,7 +453,7 @@ s_get (pm_ctx_t *ctx, const ProtobufCMessage *body)
         id = owner;
     }
     patient_t *p;
-    pm_err rc = s_load (ctx, id, "id", &p);
+    pm_err rc = pat_load (ctx, id, "id", &p);
     if (rc == PM_OK) {
         pm_ctx_reply (ctx, &p->base);
         pm__patients__patient__free_unpacked (p, NULL);
@@ -384,9 +510,13 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
     }
     patient_t *old;
-    pm_err rc = s_load (ctx, req->id, "id", &old);
+    pm_err rc = pat_load (ctx, req->id, "id", &old);
     if (rc != PM_OK) {
         return rc;
+    }
+    if (pat_check_changeable (ctx, old, "id") != PM_OK) {
+        pm__patients__patient__free_unpacked (old, NULL);
+        return PM_ECONFLICT;
     }
     if (old->version != req->expected_version) {
         rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
@@ -461,12 +591,15 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
     }
     if (rc == PM_OK) {
-        rc = s_index (pm_ctx_txn (ctx), old, false);
+        rc = pat_index (pm_ctx_txn (ctx), old, false);
     }
     if (rc == PM_OK) {
         p.version = old->version + 1;
         p.updated_at = pm_ctx_now (ctx);
-        rc = s_index (pm_ctx_txn (ctx), &p, true);
+        rc = pat_index (pm_ctx_txn (ctx), &p, true);
+    }
+    if (rc == PM_OK) {
+        rc = pat_dups_refresh (ctx, &p);
     }
     if (rc == PM_OK) {
         rc = s_save (ctx, &p, "patients.patient.updated");
@@ -488,11 +621,14 @@ s_set_active (pm_ctx_t *ctx, const ProtobufCMessage *body, bool active)
         return pm_ctx_fail (ctx, PM_EINVAL, "reason", "at most 500 characters");
     }
     patient_t *p;
-    pm_err rc = s_load (ctx, req->id, "id", &p);
+    pm_err rc = pat_load (ctx, req->id, "id", &p);
     if (rc != PM_OK) {
         return rc;
     }
-    if (req->has_expected_version && req->expected_version
+    if (pat_check_changeable (ctx, p, "id") != PM_OK) {
+        rc = PM_ECONFLICT;
+    }
+    else if (req->has_expected_version && req->expected_version
         && req->expected_version != p->version) {
         rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
                           "%s is at version %llu, not %llu", p->id,
@@ -594,16 +730,20 @@ s_matches (const Pm__Patients__Search *q, const patient_t *p,
     return true;
 }
 
-static void
-s_hex (const uint8_t *in, size_t n, char *out)
+//  --------------------------------------------------------------------------
+//  A key as hex, for page tokens.
+void
+pat_hex (const uint8_t *in, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++) {
         sprintf (out + 2 * i, "%02x", in[i]);
     }
 }
 
-static bool
-s_unhex (const char *in, uint8_t *out, size_t *n)
+//  --------------------------------------------------------------------------
+//  A page token back into its key; false when it is not one.
+bool
+pat_unhex (const char *in, uint8_t *out, size_t *n)
 {
     size_t len = strlen (in);
     if (len % 2 || len / 2 > KEY_MAX) {
@@ -696,7 +836,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
     uint8_t after[KEY_MAX];
     size_t after_len = 0;
     if (q->page_token && *q->page_token
-        && !s_unhex (q->page_token, after, &after_len)) {
+        && !pat_unhex (q->page_token, after, &after_len)) {
         return pm_ctx_fail (ctx, PM_EINVAL, "page_token",
                             "not a page token from an earlier SearchResult");
     }
@@ -709,7 +849,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
         //  Walk the name index from the prefix (or past the last page):
         //  its order is the result order, so a page is a range.
         MDB_cursor *cursor;
-        rc = pm_err_from_mdb (mdb_cursor_open (txn, s_db.by_name, &cursor));
+        rc = pm_err_from_mdb (mdb_cursor_open (txn, pat_db.by_name, &cursor));
         if (rc != PM_OK) {
             return rc;
         }
@@ -733,7 +873,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
                && memcmp (key.mv_data, family, flen) == 0) {
             if (++scanned > SCAN_MAX) {
                 //  Bounded work per page: hand back where we stopped.
-                s_hex (key.mv_data, key.mv_size, next_token);
+                pat_hex (key.mv_data, key.mv_size, next_token);
                 break;
             }
             const char *id = memrchr (key.mv_data, 0, key.mv_size);
@@ -742,7 +882,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
                 char idbuf[PM_ID_MAX];
                 size_t idlen = key.mv_size - (size_t) (id + 1 - (char *) key.mv_data);
                 snprintf (idbuf, sizeof idbuf, "%.*s", (int) idlen, id + 1);
-                rc = pm_store_get_msg (txn, s_db.patients, idbuf, strlen (idbuf),
+                rc = pm_store_get_msg (txn, pat_db.patients, idbuf, strlen (idbuf),
                                        &pm__patients__patient__descriptor,
                                        (ProtobufCMessage **) &p);
                 if (rc != PM_OK) {
@@ -763,7 +903,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
         //  A full page says where the next one starts, if there is more.
         if (n == page && mrc == 0 && key.mv_size >= flen
             && memcmp (key.mv_data, family, flen) == 0 && !next_token[0]) {
-            s_hex (hits[n - 1].key, hits[n - 1].klen, next_token);
+            pat_hex (hits[n - 1].key, hits[n - 1].klen, next_token);
         }
         mdb_cursor_close (cursor);
     }
@@ -786,18 +926,18 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
             //  Every number ending in these digits: a prefix of the
             //  reversed keys, up to the separator before the id.
             char reversed[32];
-            s_phone_key (phone, reversed);
+            pat_phone_key (phone, reversed);
             plen = (size_t) sprintf ((char *) prefix, "%s", reversed);
-            rc = s_collect (ctx, s_db.by_phone, prefix, plen, "phone", &hits, &n);
+            rc = s_collect (ctx, pat_db.by_phone, prefix, plen, "phone", &hits, &n);
         }
         else {
-            plen = s_pair_key (prefix, q->birth_date, "");
-            rc = s_collect (ctx, s_db.by_dob, prefix, plen, "birth_date", &hits, &n);
+            plen = pat_pair_key (prefix, q->birth_date, "");
+            rc = s_collect (ctx, pat_db.by_dob, prefix, plen, "birth_date", &hits, &n);
         }
         size_t kept = 0;
         for (size_t i = 0; rc == PM_OK && i < n; i++) {
             patient_t *p;
-            rc = pm_store_get_msg (txn, s_db.patients, hits[i].key,
+            rc = pm_store_get_msg (txn, pat_db.patients, hits[i].key,
                                    strlen ((char *) hits[i].key),
                                    &pm__patients__patient__descriptor,
                                    (ProtobufCMessage **) &p);
@@ -830,7 +970,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
         n = kept;
         qsort (hits, n, sizeof *hits, s_hit_cmp);
         if (n > page) {
-            s_hex (hits[page - 1].key, hits[page - 1].klen, next_token);
+            pat_hex (hits[page - 1].key, hits[page - 1].klen, next_token);
             for (size_t i = page; i < n; i++) {
                 pm__patients__patient__free_unpacked (hits[i].p, NULL);
             }
@@ -855,18 +995,66 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return rc;
 }
 
+//  Stores made before the e-mail index existed get it once, at start.
+static pm_err
+s_backfill_email (pm_store_t *store)
+{
+    MDB_txn *txn;
+    pm_err rc = pm_store_begin (store, NULL, true, &txn);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_stat emails, records;
+    mdb_stat (txn, pat_db.by_email, &emails);
+    mdb_stat (txn, pat_db.patients, &records);
+    if (emails.ms_entries > 0 || records.ms_entries == 0) {
+        pm_store_abort (txn);
+        return PM_OK;
+    }
+    MDB_cursor *cursor = NULL;
+    rc = pm_err_from_mdb (mdb_cursor_open (txn, pat_db.patients, &cursor));
+    MDB_val key, val;
+    int mrc = rc == PM_OK ? mdb_cursor_get (cursor, &key, &val, MDB_FIRST) : 0;
+    while (rc == PM_OK && mrc == 0) {
+        patient_t *p = pm__patients__patient__unpack (NULL, val.mv_size,
+                                                      val.mv_data);
+        for (size_t i = 0; p && rc == PM_OK && i < p->n_telecom; i++) {
+            if (p->telecom[i]->system == PM__PATIENTS__CONTACT_SYSTEM__EMAIL) {
+                uint8_t k[KEY_MAX];
+                char value[256];
+                pat_email_key (p->telecom[i]->value, value, sizeof value);
+                size_t n = pat_pair_key (k, value, p->id);
+                rc = pm_store_put (txn, pat_db.by_email, k, n, "", 0, 0);
+            }
+        }
+        pm__patients__patient__free_unpacked (p, NULL);
+        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    if (cursor) {
+        mdb_cursor_close (cursor);
+    }
+    if (rc != PM_OK) {
+        pm_store_abort (txn);
+        return rc;
+    }
+    return pm_store_commit (txn);
+}
+
 //  --------------------------------------------------------------------------
 //  Opens the sub-databases and binds the handlers.
 int
 patients_setup (pm_server_t *server)
 {
     pm_store_t *store = pm_server_store (server);
-    if (pm_store_dbi (store, "patients", 0, &s_db.patients) != PM_OK
-        || pm_store_dbi (store, "by_name", 0, &s_db.by_name) != PM_OK
-        || pm_store_dbi (store, "by_dob", 0, &s_db.by_dob) != PM_OK
-        || pm_store_dbi (store, "by_phone", 0, &s_db.by_phone) != PM_OK
-        || pm_store_dbi (store, "by_mrn", 0, &s_db.by_mrn) != PM_OK
-        || pm_store_dbi (store, "mrn_seq", 0, &s_db.mrn_seq) != PM_OK) {
+    if (pm_store_dbi (store, "patients", 0, &pat_db.patients) != PM_OK
+        || pm_store_dbi (store, "by_name", 0, &pat_db.by_name) != PM_OK
+        || pm_store_dbi (store, "by_dob", 0, &pat_db.by_dob) != PM_OK
+        || pm_store_dbi (store, "by_phone", 0, &pat_db.by_phone) != PM_OK
+        || pm_store_dbi (store, "by_mrn", 0, &pat_db.by_mrn) != PM_OK
+        || pm_store_dbi (store, "mrn_seq", 0, &pat_db.mrn_seq) != PM_OK
+        || pm_store_dbi (store, "by_email", 0, &pat_db.by_email) != PM_OK
+        || pm_store_dbi (store, "dups", 0, &pat_db.dups) != PM_OK
+        || s_backfill_email (store) != PM_OK) {
         return -1;
     }
     pm_server_handle (server, "patients.Register", s_register);
@@ -875,5 +1063,6 @@ patients_setup (pm_server_t *server)
     pm_server_handle (server, "patients.Search", s_search);
     pm_server_handle (server, "patients.Deactivate", s_deactivate);
     pm_server_handle (server, "patients.Reactivate", s_reactivate);
+    pat_dups_bind (server);
     return 0;
 }

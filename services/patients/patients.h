@@ -6,7 +6,14 @@
       by_dob     YYYY-MM-DD 0 id                   -> ""
       by_phone   reversed digits 0 id              -> ""  (tail search)
       by_mrn     site_id 0 mrn                     -> id
-      mrn_seq    site_id                           -> be64 last assigned  */
+      mrn_seq    site_id                           -> be64 last assigned
+      by_email   lower-case e-mail 0 id            -> ""  (duplicate search)
+      dups       'P' a 0 b                         -> DuplicatePair (a < b)
+                 'S' site 0 255-score a 0 b        -> ""  (open pairs, best first)
+                 'B' id 0 other                    -> ""  (a record's pairs)
+
+    Duplicate detection: patients_match.c (the score), patients_dups.c
+    (candidates, worklists).                                              */
 #ifndef PATIENTS_H
 #define PATIENTS_H
 

@@ -23,6 +23,20 @@ static const pm_command_def_t s_commands[] = {
     {"patients.Reactivate", PM_WRITE, &pm__patients__set_active__descriptor,
      &pm__patients__patient__descriptor, "mark a patient active again (reason)",
      PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK},
+    {"patients.FindDuplicates", PM_READ, &pm__patients__find_duplicates__descriptor,
+     &pm__patients__duplicates__descriptor,
+     "score the records that may be the same person as a patient or a probe",
+     PM_ROLES_CARE | PM_ROLE_AUDITOR},
+    {"patients.DuplicateWorklist", PM_READ,
+     &pm__patients__duplicate_worklist__descriptor,
+     &pm__patients__duplicate_worklist_page__descriptor,
+     "a site's likely duplicate pairs, best first",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK | PM_ROLE_AUDITOR},
+    {"patients.DismissDuplicate", PM_WRITE,
+     &pm__patients__dismiss_duplicate__descriptor,
+     &pm__patients__duplicate_pair__descriptor,
+     "review a pair as two different people (note)",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -31,6 +45,7 @@ static const pm_event_def_t s_events[] = {
     {"patients.patient.updated", &pm__patients__patient__descriptor},
     {"patients.patient.deactivated", &pm__patients__patient__descriptor},
     {"patients.patient.reactivated", &pm__patients__patient__descriptor},
+    {"patients.duplicate.dismissed", &pm__patients__duplicate_pair__descriptor},
     {NULL, NULL},
 };
 

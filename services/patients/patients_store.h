@@ -1,0 +1,105 @@
+/*  patients_store.h: what the patients service's source files share: the
+    sub-databases, key builders and record helpers. Internal to the
+    service; the layout itself is documented in patients.h.              */
+#ifndef PATIENTS_STORE_H
+#define PATIENTS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "patients.pb-c.h"
+#include "pm_id.h"
+#include "pm_server.h"
+
+typedef Pm__Patients__Patient patient_t;
+
+#define PAT_KEY_MAX 480      //  LMDB keys are at most 511 bytes
+#define PAT_NAME_PART 200    //  folded name bytes kept in a key
+#define PAT_TEXT_MAX 500     //  reasons, notes, legal bases
+
+typedef struct {
+    MDB_dbi patients, by_name, by_dob, by_phone, by_mrn, mrn_seq;
+    MDB_dbi by_email;   //  folded e-mail 0 id -> ""
+    MDB_dbi dups;       //  duplicate pairs and their worklists
+    MDB_dbi merges;     //  merged id -> MergeRecord (pre-merge snapshots)
+    MDB_dbi consent;    //  consent records and their history
+    MDB_dbi surveys;    //  post-visit surveys and their indexes
+    MDB_dbi complaints; //  complaint cases, their indexes and site SLAs
+} pat_store_t;
+
+extern pat_store_t pat_db;
+
+//  Copies `s` and its NUL to `at` (at most max-1 bytes of s); returns the
+//  bytes written, NUL included.
+size_t pat_key_put (uint8_t *at, const char *s, size_t max);
+
+//  "a 0 b" (no trailing NUL); returns its length.
+size_t pat_pair_key (uint8_t *key, const char *a, const char *b);
+
+//  A phone's index form: its digits reversed (tail search = prefix scan).
+void pat_phone_key (const char *phone, char *out);
+
+//  An e-mail's index form: trimmed, lower case.
+void pat_email_key (const char *email, char *out, size_t outlen);
+
+//  Adds (add = true) or removes every index entry of `p` (name, birth
+//  date, phones, e-mails, MRNs). Records without a name (erased) have
+//  no name or birth date entries.
+pm_err pat_index (MDB_txn *txn, const patient_t *p, bool add);
+
+//  The patient `id` from the store (caller frees); PM_ENOTFOUND if none.
+pm_err pat_get (MDB_txn *txn, const char *id, patient_t **out);
+
+//  The same, setting the reply error (EINVAL for a malformed id,
+//  ENOTFOUND) on `field`.
+pm_err pat_load (pm_ctx_t *ctx, const char *id, const char *field,
+                 patient_t **out);
+
+//  Stores the record (indexes are the caller's).
+pm_err pat_put (MDB_txn *txn, const patient_t *p);
+
+//  The survivor a merged record points to, NULL if it is not merged.
+const char *pat_merged_into (const patient_t *p);
+
+//  True when the record was erased.
+bool pat_erased (const patient_t *p);
+
+//  Refuses (ECONFLICT on `field`) a change to a merged or erased record.
+pm_err pat_check_changeable (pm_ctx_t *ctx, const patient_t *p,
+                             const char *field);
+
+//  Who is acting: the request's actor, else its client id, else
+//  "patients" (timed work and followers act for the service).
+const char *pat_actor (pm_ctx_t *ctx);
+
+//  A required text of 1..PAT_TEXT_MAX bytes without control characters;
+//  fails on `field` otherwise.
+pm_err pat_check_text (pm_ctx_t *ctx, const char *field, const char *text,
+                       bool required);
+
+//  Hex of a key, for page tokens, and back (false if malformed).
+void pat_hex (const uint8_t *in, size_t n, char *out);
+bool pat_unhex (const char *in, uint8_t *out, size_t *n);
+
+//  --- duplicates (patients_dups.c) ----------------------------------------
+
+//  Recomputes the worklist pairs of `p` after it was stored: its best
+//  likely matches are raised or updated, pairs that no longer match are
+//  dropped; dismissed pairs stay.
+pm_err pat_dups_refresh (pm_ctx_t *ctx, const patient_t *p);
+
+//  Drops every pair of `id` (open or dismissed): the record left the
+//  pool of candidates (merged into another, erased).
+pm_err pat_dups_forget (pm_ctx_t *ctx, const char *id);
+
+//  Marks the pair (a, b) dismissed by the acting user with `note`,
+//  creating it when absent. Emits patients.duplicate.dismissed.
+pm_err pat_dups_dismiss (pm_ctx_t *ctx, const char *a, const char *b,
+                         const char *note, Pm__Patients__DuplicatePair **out);
+
+//  --- the commands of each part --------------------------------------------
+
+void pat_dups_bind (pm_server_t *server);
+
+#endif
