@@ -75,6 +75,31 @@ pm_evlog_new (pm_store_t *store, const char *source)
     return self;
 }
 
+//  --------------------------------------------------------------------------
+//  A new stream id for a restored store.
+pm_err
+pm_evlog_new_stream (const char *dir, char *out)
+{
+    pm_store_t *store = pm_store_new (dir, 1 << 20, 1LL << 40);
+    if (!store) {
+        return PM_EINTERNAL;
+    }
+    MDB_dbi meta;
+    MDB_txn *txn = NULL;
+    pm_err rc = pm_store_dbi (store, "$meta", 0, &meta);
+    if (rc == PM_OK) {
+        rc = pm_store_begin (store, NULL, true, &txn);
+    }
+    if (rc == PM_OK) {
+        pm_id_new ("str", pm_clock_wall_ms (), out);
+        rc = pm_store_put (txn, meta, STREAM_ID_KEY, strlen (STREAM_ID_KEY), out,
+                           strlen (out), 0);
+        rc = rc == PM_OK ? pm_store_commit (txn) : (pm_store_abort (txn), rc);
+    }
+    pm_store_destroy (&store);
+    return rc;
+}
+
 void
 pm_evlog_destroy (pm_evlog_t **self_p)
 {

@@ -52,6 +52,11 @@ pm_err pm_evlog_read (pm_evlog_t *self, MDB_txn *txn, uint64_t from_seq,
                       uint32_t max, size_t max_bytes, uint8_t **body_out,
                       size_t *len_out);
 
+//  Gives the (closed) store in `dir` a new stream id, after a restore from
+//  a backup: its events may be re-issued with other content, so consumers
+//  must see a new stream and rebuild. Writes the new id to out.
+pm_err pm_evlog_new_stream (const char *dir, char *out);
+
 //  Self test: asserts on failure.
 void pm_evlog_test (bool verbose);
 

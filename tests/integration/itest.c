@@ -214,6 +214,14 @@ itest_client (itest_svc_t *svc)
 }
 
 void
+itest_bin_path (const char *name, char *out, size_t outlen)
+{
+    char bin[400];
+    s_bin_dir (bin, sizeof bin);
+    snprintf (out, outlen, "%s/%s", bin, name);
+}
+
+void
 itest_principal (const char *name, const char *role, const char *sites)
 {
     if (pm_keys_ensure (name, role, sites) != PM_OK) {

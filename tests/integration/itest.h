@@ -43,6 +43,9 @@ void itest_cleanup (itest_svc_t *svc);
 //  A client of the service's command endpoint (short timeouts).
 pm_client_t *itest_client (itest_svc_t *svc);
 
+//  The path of a program built beside the tests (pmctl, pm-patients, ...).
+void itest_bin_path (const char *name, char *out, size_t outlen);
+
 //  A principal in this test's key store (role name, sites "*" or "a,b").
 void itest_principal (const char *name, const char *role, const char *sites);
 

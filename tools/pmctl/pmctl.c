@@ -7,6 +7,8 @@
       pmctl keys init                         the key store and the admin key
       pmctl keys add <name> --role R [--sites a,b]   a new principal
       pmctl keys list | revoke <name>
+      pmctl backup <service> DIR              consistent hot copy of its store
+      pmctl restore <service> DIR             (service stopped) put a copy back
       pmctl audit tail <service> [--from SEQ] [--break-glass]
       pmctl audit verify <service>            exit 0 only if the chain holds
 
@@ -15,9 +17,11 @@
     the same PM_* variables the services use. Exit codes: 0 ok, 1 the
     service said no, 2 usage, 3 no answer.                                */
 #include <czmq.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "patients_schema.h"
@@ -52,6 +56,7 @@ s_usage (void)
              "       pmctl commands [<service>]\n"
              "       pmctl keys init | list | revoke <name>\n"
              "       pmctl keys add <name> --role ROLE [--sites a,b]\n"
+             "       pmctl backup <service> DIR | restore <service> DIR\n"
              "       pmctl audit tail <service> [--from SEQ] [--break-glass]\n"
              "       pmctl audit verify <service>\n"
              "       pmctl --help      (settings: endpoints, timeouts)\n");
@@ -577,6 +582,113 @@ s_cmd_audit (int argc, char *argv[])
     return 0;
 }
 
+//  The service's data directory on this host: $PM_DATA_DIR as the service
+//  reads it, else ./var/<service> (make run).
+static void
+s_data_dir (const char *service, char *out, size_t outlen)
+{
+    const char *dir = getenv ("PM_DATA_DIR");
+    if (dir && *dir) {
+        snprintf (out, outlen, "%s", dir);
+    }
+    else {
+        snprintf (out, outlen, "./var/%s", service);
+    }
+}
+
+//  pmctl backup <service> DIR: a consistent copy while the service serves.
+//  LMDB copies from one read transaction, so the copy is exactly one
+//  committed state; the service's writers never wait for it.
+static int
+s_cmd_backup (int argc, char *argv[])
+{
+    if (argc != 2 || !pm_service_lookup (argv[0])) {
+        return s_usage ();
+    }
+    char data[600];
+    s_data_dir (argv[0], data, sizeof data);
+    if (mkdir (argv[1], 0700) != 0) {
+        fprintf (stderr, "pmctl: %s: %s (give a new directory)\n", argv[1],
+                 strerror (errno));
+        return EXIT_USAGE;
+    }
+    MDB_env *env;
+    int rc = mdb_env_create (&env);
+    if (rc == 0) {
+        mdb_env_set_maxdbs (env, 64);
+        rc = mdb_env_open (env, data, MDB_RDONLY | MDB_NOTLS, 0600);
+    }
+    if (rc == 0) {
+        rc = mdb_env_copy2 (env, argv[1], MDB_CP_COMPACT);
+    }
+    mdb_env_close (env);
+    if (rc != 0) {
+        fprintf (stderr, "pmctl: backup of %s failed: %s\n", data, mdb_strerror (rc));
+        rmdir (argv[1]);
+        return EXIT_REFUSED;
+    }
+    struct stat st;
+    char file[700];
+    snprintf (file, sizeof file, "%s/data.mdb", argv[1]);
+    stat (file, &st);
+    printf ("backup of %s (%s) in %s: %lld bytes\n", argv[0], data, argv[1],
+            (long long) st.st_size);
+    return 0;
+}
+
+//  pmctl restore <service> DIR: the stopped service's store is set aside
+//  (never deleted) and replaced by the copy, which gets a new stream id so
+//  that every consumer rebuilds from it.
+static int
+s_cmd_restore (int argc, char *argv[])
+{
+    if (argc != 2 || !pm_service_lookup (argv[0])) {
+        return s_usage ();
+    }
+    char data[600], from[700], to[700], aside[700];
+    s_data_dir (argv[0], data, sizeof data);
+    snprintf (from, sizeof from, "%s/data.mdb", argv[1]);
+    if (access (from, R_OK) != 0) {
+        fprintf (stderr, "pmctl: %s has no data.mdb\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    //  A running service holds the store: refuse rather than pull it away.
+    char endpoint[256];
+    pm_cfg_endpoint (argv[0], "ENDPOINT", endpoint, sizeof endpoint);
+    pm_client_t *client = pm_client_new (argv[0], endpoint, NULL);
+    if (client) {
+        pm_client_set_timeout (client, 500, 1);
+        Pm__Reply *reply = NULL;
+        bool running = pm_client_call (client, "pm.Health", NULL, &reply) == PM_OK;
+        pm__reply__free_unpacked (reply, NULL);
+        pm_client_destroy (&client);
+        if (running) {
+            fprintf (stderr, "pmctl: %s is running at %s: stop it first\n",
+                     argv[0], endpoint);
+            return EXIT_REFUSED;
+        }
+    }
+    snprintf (aside, sizeof aside, "%s.replaced-%lld", data,
+              (long long) (pm_clock_wall_ms () / 1000));
+    if (access (data, F_OK) == 0 && rename (data, aside) != 0) {
+        fprintf (stderr, "pmctl: cannot move %s aside: %s\n", data, strerror (errno));
+        return EXIT_REFUSED;
+    }
+    snprintf (to, sizeof to, "%s/data.mdb", data);
+    char cmd[2200];
+    snprintf (cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s'", data, from, to);
+    char stream[PM_ID_MAX];
+    if (system (cmd) != 0 || pm_evlog_new_stream (data, stream) != PM_OK) {
+        fprintf (stderr, "pmctl: restore into %s failed; the old store is in %s\n",
+                 data, aside);
+        return EXIT_REFUSED;
+    }
+    printf ("restored %s from %s; the replaced store is in %s\n"
+            "new stream %s: consumers will rebuild from it\n",
+            argv[0], argv[1], access (aside, F_OK) == 0 ? aside : "(none)", stream);
+    return 0;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -599,6 +711,12 @@ main (int argc, char *argv[])
     }
     if (strcmp (cmd, "health") == 0) {
         return s_cmd_health (argc - 2, argv + 2);
+    }
+    if (strcmp (cmd, "backup") == 0) {
+        return s_cmd_backup (argc - 2, argv + 2);
+    }
+    if (strcmp (cmd, "restore") == 0) {
+        return s_cmd_restore (argc - 2, argv + 2);
     }
     if (strcmp (cmd, "audit") == 0) {
         return s_cmd_audit (argc - 2, argv + 2);
