@@ -1054,6 +1054,7 @@ patients_setup (pm_server_t *server)
         || pm_store_dbi (store, "mrn_seq", 0, &pat_db.mrn_seq) != PM_OK
         || pm_store_dbi (store, "by_email", 0, &pat_db.by_email) != PM_OK
         || pm_store_dbi (store, "dups", 0, &pat_db.dups) != PM_OK
+        || pm_store_dbi (store, "merges", 0, &pat_db.merges) != PM_OK
         || s_backfill_email (store) != PM_OK) {
         return -1;
     }
@@ -1064,5 +1065,6 @@ patients_setup (pm_server_t *server)
     pm_server_handle (server, "patients.Deactivate", s_deactivate);
     pm_server_handle (server, "patients.Reactivate", s_reactivate);
     pat_dups_bind (server);
+    pat_merge_bind (server);
     return 0;
 }

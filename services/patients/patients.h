@@ -11,9 +11,11 @@
       dups       'P' a 0 b                         -> DuplicatePair (a < b)
                  'S' site 0 255-score a 0 b        -> ""  (open pairs, best first)
                  'B' id 0 other                    -> ""  (a record's pairs)
+      merges     merged id                         -> MergeRecord (both
+                                                      records before it)
 
     Duplicate detection: patients_match.c (the score), patients_dups.c
-    (candidates, worklists).                                              */
+    (candidates, worklists). Merge and unmerge: patients_merge.c.                                              */
 #ifndef PATIENTS_H
 #define PATIENTS_H
 

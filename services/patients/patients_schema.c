@@ -37,6 +37,14 @@ static const pm_command_def_t s_commands[] = {
      &pm__patients__duplicate_pair__descriptor,
      "review a pair as two different people (note)",
      PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK},
+    {"patients.Merge", PM_WRITE, &pm__patients__merge__descriptor,
+     &pm__patients__merge_result__descriptor,
+     "fold a duplicate record into its survivor (both expected versions)",
+     PM_ROLE_PRACTICE_MANAGER},
+    {"patients.Unmerge", PM_WRITE, &pm__patients__unmerge__descriptor,
+     &pm__patients__merge_result__descriptor,
+     "restore both records of a merge exactly as they were",
+     PM_ROLE_PRACTICE_MANAGER},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -46,6 +54,8 @@ static const pm_event_def_t s_events[] = {
     {"patients.patient.deactivated", &pm__patients__patient__descriptor},
     {"patients.patient.reactivated", &pm__patients__patient__descriptor},
     {"patients.duplicate.dismissed", &pm__patients__duplicate_pair__descriptor},
+    {"patients.patient.merged", &pm__patients__merge_result__descriptor},
+    {"patients.patient.unmerged", &pm__patients__merge_result__descriptor},
     {NULL, NULL},
 };
 

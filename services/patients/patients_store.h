@@ -101,5 +101,6 @@ pm_err pat_dups_dismiss (pm_ctx_t *ctx, const char *a, const char *b,
 //  --- the commands of each part --------------------------------------------
 
 void pat_dups_bind (pm_server_t *server);
+void pat_merge_bind (pm_server_t *server);
 
 #endif

@@ -119,6 +119,90 @@ s_register (pm_client_t *client, s_form_t *f)
                     &pm__patients__patient__descriptor);
 }
 
+static patient_t *
+s_get (pm_client_t *client, const char *id)
+{
+    Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
+    get.id = (char *) id;
+    return s_fetch (client, "patients.Get", &get.base, &pm__patients__patient__descriptor);
+}
+
+static patient_t *
+s_get_mrn (pm_client_t *client, const char *site, const char *mrn)
+{
+    Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
+    get.site_id = (char *) site;
+    get.mrn = (char *) mrn;
+    return s_fetch (client, "patients.Get", &get.base, &pm__patients__patient__descriptor);
+}
+
+//  True when the two records are the same but for version and
+//  updated_at (what an unmerge is allowed to move on).
+static bool
+s_same_but_version (const patient_t *a, const patient_t *b)
+{
+    patient_t x = *a, y = *b;
+    x.version = y.version = 0;
+    x.updated_at = y.updated_at = 0;
+    size_t lx = pm__patients__patient__get_packed_size (&x);
+    size_t ly = pm__patients__patient__get_packed_size (&y);
+    if (lx != ly) {
+        return false;
+    }
+    uint8_t *px = malloc (lx + 1), *py = malloc (ly + 1);
+    pm__patients__patient__pack (&x, px);
+    pm__patients__patient__pack (&y, py);
+    bool same = memcmp (px, py, lx) == 0;
+    free (px);
+    free (py);
+    return same;
+}
+
+//  The link of `p` of `type`, NULL if none.
+static const char *
+s_link (const patient_t *p, Pm__Patients__LinkType type)
+{
+    for (size_t i = 0; p && i < p->n_links; i++) {
+        if (p->links[i]->type == type) {
+            return p->links[i]->other_id;
+        }
+    }
+    return NULL;
+}
+
+//  The MRN of `p` at `site`, NULL if none.
+static const char *
+s_mrn_at (const patient_t *p, const char *site)
+{
+    for (size_t i = 0; p && i < p->n_mrns; i++) {
+        if (strcmp (p->mrns[i]->site_id, site) == 0) {
+            return p->mrns[i]->mrn;
+        }
+    }
+    return NULL;
+}
+
+//  The last event of `type` in the stream, unpacked as MergeResult.
+static Pm__Patients__MergeResult *
+s_last_merge_event (pm_client_t *client, const char *type)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    Pm__Patients__MergeResult *out = NULL;
+    for (long i = 0; i < n; i++) {
+        if (strcmp (events[i]->type, type) == 0) {
+            pm__patients__merge_result__free_unpacked (out, NULL);
+            out = pm__patients__merge_result__unpack (NULL, events[i]->data.len,
+                                                      events[i]->data.data);
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    if (n >= 0) {
+        free (events);
+    }
+    return out;
+}
+
 static Pm__Patients__Duplicates *
 s_find (pm_client_t *client, const char *id)
 {
@@ -437,7 +521,163 @@ s_test_worklist_pages (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  Merge folds a duplicate into its survivor (links both ways, MRNs where
+//  the survivor had none move over, the merged record inactive and still
+//  readable); unmerge, even after a restart, gives back both records
+//  exactly as they were, MRNs included. Both publish both full states.
+static void
+s_test_merge_unmerge_round_trip (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+
+    s_form_t f;
+    s_form (&f, "Nakamura", "Hiro", "1958-04-12", "+81 3 5555 0123", "hiro@example.jp");
+    patient_t *a = s_register (client, &f); //  north M0000001
+    Pm__Patients__SiteMrn legacy = PM__PATIENTS__SITE_MRN__INIT;
+    Pm__Patients__SiteMrn *mrns[] = {&legacy};
+    legacy.site_id = "north";
+    legacy.mrn = "LEGACY-9";
+    s_form (&f, "Nakamura", "Hiroshi", "1958-04-12", "03 5555 0123", NULL);
+    snprintf (f.site, sizeof f.site, "south");
+    f.p.n_mrns = 1;
+    f.p.mrns = mrns;
+    patient_t *b = s_register (client, &f); //  north LEGACY-9, south M0000001
+    CHECK (a && b && b->n_mrns == 2);
+    CHECK (s_listed (client, "north", a->id, b->id));
+
+    Pm__Patients__Merge merge = PM__PATIENTS__MERGE__INIT;
+    merge.survivor_id = a->id;
+    merge.merged_id = b->id;
+    CHECK (s_expect (client, "patients.Merge", &merge.base, PM_EINVAL, "reason"));
+    merge.reason = "same passport";
+    CHECK (s_expect (client, "patients.Merge", &merge.base, PM_EINVAL,
+                     "survivor_expected_version"));
+    merge.has_survivor_expected_version = merge.has_merged_expected_version = 1;
+    merge.survivor_expected_version = 1;
+    merge.merged_expected_version = 2;
+    CHECK (s_expect (client, "patients.Merge", &merge.base, PM_ECONFLICT,
+                     "merged_expected_version"));
+    merge.merged_expected_version = 1;
+    merge.merged_id = a->id;
+    CHECK (s_expect (client, "patients.Merge", &merge.base, PM_EINVAL, "merged_id"));
+    merge.merged_id = "pat_01m8e8rx5n3r2py41feft8x8rn";
+    CHECK (s_expect (client, "patients.Merge", &merge.base, PM_ENOTFOUND, "merged_id"));
+    merge.merged_id = b->id;
+    Pm__Patients__MergeResult *res = s_fetch (client, "patients.Merge", &merge.base,
+                                              &pm__patients__merge_result__descriptor);
+    CHECK (res && res->survivor && res->merged);
+    CHECK (res->survivor->version == 2 && res->merged->version == 2);
+    CHECK (!res->merged->active && res->survivor->active);
+    CHECK (s_link (res->survivor, PM__PATIENTS__LINK_TYPE__REPLACES)
+           && strcmp (s_link (res->survivor, PM__PATIENTS__LINK_TYPE__REPLACES), b->id) == 0);
+    CHECK (s_link (res->merged, PM__PATIENTS__LINK_TYPE__REPLACED_BY)
+           && strcmp (s_link (res->merged, PM__PATIENTS__LINK_TYPE__REPLACED_BY), a->id) == 0);
+    //  south's MRN moved; north's stays with the merged record.
+    CHECK (s_mrn_at (res->survivor, "south")
+           && strcmp (s_mrn_at (res->survivor, "south"), "M0000001") == 0);
+    CHECK (res->merged->n_mrns == 1 && strcmp (s_mrn_at (res->merged, "north"), "LEGACY-9") == 0);
+    CHECK (strcmp (res->survivor->name->given[0], "Hiro") == 0); //  survivor's data kept
+    pm__patients__merge_result__free_unpacked (res, NULL);
+
+    //  The event carries both full states.
+    res = s_last_merge_event (client, "patients.patient.merged");
+    CHECK (res && res->survivor && res->merged && strcmp (res->merged->id, b->id) == 0);
+    CHECK (res->merged->version == 2 && res->reason && res->at > 0);
+    pm__patients__merge_result__free_unpacked (res, NULL);
+
+    //  Every id and MRN still resolves; clients follow the link.
+    patient_t *got = s_get (client, b->id);
+    CHECK (got && !got->active && s_link (got, PM__PATIENTS__LINK_TYPE__REPLACED_BY));
+    pm__patients__patient__free_unpacked (got, NULL);
+    got = s_get_mrn (client, "south", "M0000001");
+    CHECK (got && strcmp (got->id, a->id) == 0);
+    pm__patients__patient__free_unpacked (got, NULL);
+    got = s_get_mrn (client, "north", "LEGACY-9");
+    CHECK (got && strcmp (got->id, b->id) == 0);
+    pm__patients__patient__free_unpacked (got, NULL);
+    CHECK (!s_listed (client, "north", a->id, b->id));
+
+    //  A merged record is history: no updates, no second merge either way.
+    Pm__Patients__Update upd = PM__PATIENTS__UPDATE__INIT;
+    patient_t patch = PM__PATIENTS__PATIENT__INIT;
+    patch.preferred_language = "ja";
+    upd.id = b->id;
+    upd.has_expected_version = 1;
+    upd.expected_version = 2;
+    upd.patient = &patch;
+    CHECK (s_expect (client, "patients.Update", &upd.base, PM_ECONFLICT, "id"));
+    merge.survivor_expected_version = merge.merged_expected_version = 2;
+    CHECK (s_expect (client, "patients.Merge", &merge.base, PM_ECONFLICT, "merged_id"));
+    merge.survivor_id = b->id;
+    merge.merged_id = a->id;
+    CHECK (s_expect (client, "patients.Merge", &merge.base, PM_ECONFLICT, "survivor_id"));
+
+    //  The snapshots are durable.
+    itest_signal (&svc, SIGTERM);
+    CHECK (itest_start (&svc) == 0);
+    pm_client_destroy (&client);
+    client = itest_client (&svc);
+
+    Pm__Patients__Unmerge un = PM__PATIENTS__UNMERGE__INIT;
+    un.merged_id = a->id;
+    un.reason = "different people: checked passports";
+    un.has_survivor_expected_version = un.has_merged_expected_version = 1;
+    un.survivor_expected_version = un.merged_expected_version = 2;
+    CHECK (s_expect (client, "patients.Unmerge", &un.base, PM_ECONFLICT, "merged_id"));
+    un.merged_id = b->id;
+    un.survivor_expected_version = 1;
+    CHECK (s_expect (client, "patients.Unmerge", &un.base, PM_ECONFLICT,
+                     "survivor_expected_version"));
+    un.survivor_expected_version = 2;
+    res = s_fetch (client, "patients.Unmerge", &un.base,
+                   &pm__patients__merge_result__descriptor);
+    CHECK (res && res->survivor && res->merged);
+    CHECK (res->survivor->version == 3 && res->merged->version == 3);
+    CHECK (s_same_but_version (res->survivor, a));
+    CHECK (s_same_but_version (res->merged, b));
+    pm__patients__merge_result__free_unpacked (res, NULL);
+    res = s_last_merge_event (client, "patients.patient.unmerged");
+    CHECK (res && s_same_but_version (res->survivor, a) && s_same_but_version (res->merged, b));
+    pm__patients__merge_result__free_unpacked (res, NULL);
+    got = s_get_mrn (client, "south", "M0000001");
+    CHECK (got && strcmp (got->id, b->id) == 0 && got->active);
+    pm__patients__patient__free_unpacked (got, NULL);
+    CHECK (s_expect (client, "patients.Unmerge", &un.base, PM_ECONFLICT, "merged_id"));
+
+    //  Unmerging says they are two people: the pair is not raised again.
+    CHECK (!s_listed (client, "north", a->id, b->id));
+    Pm__Patients__Duplicates *d = s_find (client, a->id);
+    Pm__Patients__DuplicateCandidate *c = s_candidate (d, b->id);
+    CHECK (c && c->dismissed);
+    pm__patients__duplicates__free_unpacked (d, NULL);
+
+    //  Merge again, change the survivor: unmerge would lose that change,
+    //  so it is refused until the change is undone.
+    merge.survivor_id = a->id;
+    merge.merged_id = b->id;
+    merge.survivor_expected_version = merge.merged_expected_version = 3;
+    CHECK (s_expect (client, "patients.Merge", &merge.base, 0, NULL));
+    upd.id = a->id;
+    upd.expected_version = 4;
+    CHECK (s_expect (client, "patients.Update", &upd.base, 0, NULL));
+    un.survivor_expected_version = 5;
+    un.merged_expected_version = 4;
+    CHECK (s_expect (client, "patients.Unmerge", &un.base, PM_ECONFLICT, "merged_id"));
+    CHECK (s_count_events (client, "patients.patient.merged") == 2);
+    CHECK (s_count_events (client, "patients.patient.unmerged") == 1);
+
+    pm__patients__patient__free_unpacked (a, NULL);
+    pm__patients__patient__free_unpacked (b, NULL);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
+    {"merge_unmerge_round_trip", s_test_merge_unmerge_round_trip},
     {"duplicates_scored_and_listed", s_test_duplicates_scored},
     {"duplicates_dismissed", s_test_duplicates_dismissed},
     {"worklist_pages", s_test_worklist_pages},
