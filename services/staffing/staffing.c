@@ -1,10 +1,19 @@
 /*  staffing.c: wires the staffing service together: its store, each
     concept's commands, the recruitment follower and the timers.          */
+#include "pm_cfg.h"
 #include "staffing.h"
+#include "staffing_credentials.h"
 #include "staffing_hires.h"
 #include "staffing_sites.h"
 #include "staffing_staff.h"
 #include "staffing_store.h"
+
+//  Timed work, through the write path: expiry warnings.
+static pm_err
+s_tick (pm_ctx_t *ctx)
+{
+    return stf_credentials_tick (ctx);
+}
 
 //  --------------------------------------------------------------------------
 int
@@ -16,5 +25,8 @@ staffing_setup (pm_server_t *server)
     stf_sites_setup (server);
     stf_staff_setup (server);
     stf_hires_setup (server);
+    stf_credentials_setup (server);
+    int tick_ms = (int) pm_cfg_int ("PM_STAFFING_TICK_MS", 60000);
+    pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, s_tick);
     return 0;
 }

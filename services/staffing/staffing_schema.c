@@ -50,6 +50,23 @@ static const pm_command_def_t s_commands[] = {
      "what became of a recruitment hire (candidate id)",
      PM_ROLE_PRACTICE_MANAGER | PM_ROLE_RECRUITER | PM_ROLE_HIRING_MANAGER
          | PM_ROLE_SERVICE},
+    //  Credentials
+    {"staffing.AddCredential", PM_WRITE, D (add_credential), D (credential),
+     "record a licence or certificate of a staff member", PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.UpdateCredential", PM_WRITE, D (update_credential), D (credential),
+     "renew or correct a credential (needs expected_version)",
+     PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.VerifyCredential", PM_WRITE, D (verify_credential), D (credential),
+     "record who checked a credential's original", PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.ListCredentials", PM_READ, D (list_credentials), D (credential_list),
+     "a staff member's credentials", READ_STAFF},
+    {"staffing.ExpiringCredentials", PM_READ, D (expiring_credentials),
+     D (expiring_list), "what expires at a site in the next N days",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_AUDITOR | PM_ROLE_SERVICE},
+    {"staffing.SetRoleRequirements", PM_WRITE, D (set_role_requirements),
+     D (role_requirements), "the credential types a role requires", 0},
+    {"staffing.GetRoleRequirements", PM_READ, D (get_role_requirements),
+     D (role_requirements), "what a role requires", READ_STAFF},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -64,6 +81,12 @@ static const pm_event_def_t s_events[] = {
     {"staffing.staff.updated", D (staff)},
     {"staffing.staff.terminated", D (staff)},
     {"staffing.hire.rejected", D (hire_record)},
+    {"staffing.credential.added", D (credential)},
+    {"staffing.credential.updated", D (credential)},
+    {"staffing.credential.verified", D (credential)},
+    {"staffing.credential.expiring", D (credential_alert)},
+    {"staffing.credential.expired", D (credential_alert)},
+    {"staffing.role.requirements_set", D (role_requirements)},
     {NULL, NULL},
 };
 

@@ -56,6 +56,28 @@ stf_staff_primary_site (const stf_staff_t *s)
 }
 
 pm_err
+stf_staff_access (pm_ctx_t *ctx, const stf_staff_t *s, bool any, const char *field)
+{
+    for (size_t i = 0; any && i < s->n_sites; i++) {
+        if (pm_ctx_may_access_site (ctx, s->sites[i]->site_id)) {
+            return PM_OK;
+        }
+    }
+    return stf_access (ctx, stf_staff_primary_site (s), field);
+}
+
+pm_err
+stf_staff_active (pm_ctx_t *ctx, const stf_staff_t *s, const char *field)
+{
+    if (s->status == PM__STAFFING__STAFF_STATUS__TERMINATED) {
+        return stf_fail (ctx, PM_ECONFLICT, field,
+                         "%s: %s was terminated (last day %s)", field, s->id,
+                         s->end_date);
+    }
+    return PM_OK;
+}
+
+pm_err
 stf_staff_load (pm_ctx_t *ctx, const char *id, const char *field,
                 stf_staff_t **out)
 {
@@ -383,12 +405,10 @@ s_get (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     //  Anyone working at one of their sites may read the record.
-    bool may = false;
-    for (size_t i = 0; i < s->n_sites && !may; i++) {
-        may = pm_ctx_may_access_site (ctx, s->sites[i]->site_id);
+    rc = stf_staff_access (ctx, s, true, "staff_id");
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &s->base);
     }
-    rc = may ? pm_ctx_reply (ctx, &s->base)
-             : stf_access (ctx, stf_staff_primary_site (s), "staff_id");
     pm__staffing__staff__free_unpacked (s, NULL);
     return rc;
 }

@@ -32,6 +32,15 @@ bool stf_staff_at_site (const stf_staff_t *s, const char *site);
 //  The primary site (the first), whose zone dates their credentials.
 const char *stf_staff_primary_site (const stf_staff_t *s);
 
+//  Refuses (EFORBIDDEN) a caller who does not work at `s`'s primary site
+//  (to change their records) or, with `any`, at any of their sites (to
+//  read them).
+pm_err stf_staff_access (pm_ctx_t *ctx, const stf_staff_t *s, bool any,
+                         const char *field);
+
+//  Refuses (ECONFLICT) changes to the records of a terminated person.
+pm_err stf_staff_active (pm_ctx_t *ctx, const stf_staff_t *s, const char *field);
+
 //  Called after a staff member is terminated, in the same transaction
 //  (rosters unassign their shifts after the end date). NULL = none.
 typedef pm_err (stf_staff_hook_fn) (pm_ctx_t *ctx, const stf_staff_t *s);

@@ -43,6 +43,8 @@ stf_store_open (pm_store_t *store)
         {"sites", &stf_db.sites},         {"resources", &stf_db.resources},
         {"res_by_site", &stf_db.res_by_site}, {"staff", &stf_db.staff},
         {"staff_by_site", &stf_db.staff_by_site}, {"hires", &stf_db.hires},
+        {"credentials", &stf_db.credentials}, {"crd_by_staff", &stf_db.crd_by_staff},
+        {"crd_due", &stf_db.crd_due}, {"roles", &stf_db.roles},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);

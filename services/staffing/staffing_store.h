@@ -9,6 +9,10 @@
       staff          stf_id                       -> pm.staffing.Staff
       staff_by_site  site_id 0 stf_id             -> stf_id
       hires          candidate_id                 -> pm.staffing.HireRecord
+      credentials    crd_id                       -> pm.staffing.Credential
+      crd_by_staff   stf_id 0 crd_id              -> crd_id
+      crd_due        be64 due_ms crd_id 0         -> crd_id  (next warning)
+      roles          role                         -> pm.staffing.RoleRequirements
 
     Ids are made by pm_id_new ("res_", "stf_", ...) except a site's, which
     its creator chooses ("north") because other services already key by it.
@@ -30,6 +34,7 @@
 typedef struct {
     MDB_dbi sites, resources, res_by_site;
     MDB_dbi staff, staff_by_site, hires;
+    MDB_dbi credentials, crd_by_staff, crd_due, roles;
 } stf_db_t;
 
 //  The service's sub-databases, opened by stf_store_open.

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -804,12 +805,245 @@ s_test_hire_exactly_once (void)
     itest_cleanup (&rec);
 }
 
+//  --- credentials ----------------------------------------------------------------
+
+//  The UTC date `days` from today (wall clock) into out (11 bytes).
+static void
+s_date (int days, char *out)
+{
+    time_t t = time (NULL) + (time_t) days * 86400;
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (out, 11, "%Y-%m-%d", &tm);
+}
+
+//  `date` moved by `days` into out (11 bytes).
+static void
+s_date_add (const char *date, int days, char *out)
+{
+    struct tm tm = {0};
+    tm.tm_year = atoi (date) - 1900;
+    tm.tm_mon = atoi (date + 5) - 1;
+    tm.tm_mday = atoi (date + 8) + days;
+    tm.tm_hour = 12;
+    time_t t = timegm (&tm);
+    gmtime_r (&t, &tm);
+    strftime (out, 11, "%Y-%m-%d", &tm);
+}
+
+//  Restarts `svc` with its clock at `date` `hour`:00 UTC (the setting in
+//  env slot `slot`, kept in `buf`).
+static int
+s_restart_at (itest_svc_t *svc, int slot, char *buf, size_t len, const char *date,
+              int hour)
+{
+    struct tm tm = {0};
+    tm.tm_year = atoi (date) - 1900;
+    tm.tm_mon = atoi (date + 5) - 1;
+    tm.tm_mday = atoi (date + 8);
+    tm.tm_hour = hour;
+    int64_t target = (int64_t) timegm (&tm) * 1000;
+    snprintf (buf, len, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (target - pm_clock_wall_ms ()));
+    svc->env[slot] = buf;
+    itest_signal (svc, SIGTERM);
+    return itest_start (svc);
+}
+
+//  Alerts of `type` about credential `id` (count), and the last one's
+//  threshold in *threshold.
+static int
+s_alerts (json_t *events, const char *type, const char *id, int *threshold)
+{
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach (events, i, e) {
+        if (strcmp (s_str (e, "type"), type) == 0 && strcmp (s_str (e, "subject"), id) == 0) {
+            n++;
+            if (threshold) {
+                *threshold = (int) s_int (e, "data.threshold_days");
+            }
+        }
+    }
+    return n;
+}
+
+//  Waits until the stream holds `count` alerts of `type` about `id`.
+static json_t *
+s_wait_alerts (pm_client_t *c, const char *type, const char *id, int count)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    json_t *events = NULL;
+    do {
+        json_decref (events);
+        events = s_stream (c);
+        if (events && s_alerts (events, type, id, NULL) >= count) {
+            return events;
+        }
+        zclock_sleep (20);
+    } while (itest_now () < until);
+    fprintf (stderr, "    waited for %d %s of %s\n", count, type, id);
+    return events;
+}
+
+//  Adds a credential; its id into `id`.
+static bool
+s_credential (pm_client_t *c, const char *staff, const char *type, const char *valid_to,
+              char *id)
+{
+    json_t *r = s_req (c, 0, NULL, "staffing.AddCredential",
+                       "{\"credential\": {\"staff_id\": \"%s\", \"type\": \"%s\", "
+                       "\"number\": \"RN-1234\", \"issuer\": \"State Board\", "
+                       "\"valid_from\": \"2020-01-01\", \"valid_to\": \"%s\", "
+                       "\"verified_by\": \"hr-officer\"}}", staff, type, valid_to);
+    if (r) {
+        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    json_decref (r);
+    return r && pm_id_valid (id, "crd");
+}
+
+//  Warnings at 90, 30 and 7 days before expiry and at expiry, each once,
+//  from the timer, as the runtime clock moves over restarts; due at
+//  local midnight in the site's zone (Honolulu, UTC-10), not UTC's. A
+//  credential added 20 days before expiry gets the 30-day warning only.
+static void
+s_test_credential_escalations (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    svc.env[0] = "PM_STAFFING_TICK_MS=50";
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "hono", "Pacific/Honolulu"));
+    CHECK (s_site (c, "zulu", "UTC"));
+    char nurse[PM_ID_MAX], witness[PM_ID_MAX];
+    CHECK (s_onboard (c, nurse, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                                "\"hono\", \"fte_permille\": 1000}], \"start_date\": "
+                                "\"2020-01-01\""));
+    CHECK (s_onboard (c, witness, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                                  "\"zulu\", \"fte_permille\": 1000}], \"start_date\": "
+                                  "\"2020-01-01\""));
+    char v[11], d[11], c1[PM_ID_MAX], c2[PM_ID_MAX], w1[PM_ID_MAX];
+    s_date (100, v);
+    CHECK (s_credential (c, nurse, "nursing-registration", v, c1));
+    CHECK (s_credential (c, witness, "nursing-registration", v, w1));
+
+    //  Bad input: the end before the start, an unknown holder.
+    json_t *r = s_req (c, PM_EINVAL, "credential.valid_to", "staffing.AddCredential",
+                       "{\"credential\": {\"staff_id\": \"%s\", \"type\": \"bls\", "
+                       "\"number\": \"1\", \"valid_from\": \"2026-05-01\", "
+                       "\"valid_to\": \"2026-04-30\"}}", nurse);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ENOTFOUND, "credential.staff_id", "staffing.AddCredential",
+               "{\"credential\": {\"staff_id\": \"stf_01m8e8rx5n3r2py41feft8x8rn\", "
+               "\"type\": \"bls\", \"number\": \"1\", \"valid_to\": \"2030-01-01\"}}");
+    CHECK (r);
+    json_decref (r);
+
+    //  What expires at the site: nothing within 30 days, C1 within 120.
+    r = s_req (c, 0, NULL, "staffing.ExpiringCredentials",
+               "{\"site_id\": \"hono\", \"days\": 30}");
+    CHECK (r && s_len (r, "items") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ExpiringCredentials",
+               "{\"site_id\": \"hono\", \"days\": 120}");
+    CHECK (r && s_len (r, "items") == 1 && strcmp (s_str (r, "items[0].credential.id"), c1) == 0);
+    CHECK (s_int (r, "items[0].days_left") >= 99 && s_int (r, "items[0].days_left") <= 101);
+    CHECK (strcmp (s_str (r, "items[0].holder.family"), "Doe") == 0);
+    json_decref (r);
+
+    //  89 days before the last valid day, 01:00 in Honolulu: the 90-day
+    //  warning (expiry is midnight after V, local).
+    char off[64];
+    s_date_add (v, -89, d);
+    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
+    pm_client_destroy (&c);
+    c = itest_client (&svc);
+    json_t *events = s_wait_alerts (c, "staffing.credential.expiring", c1, 1);
+    int threshold = -1;
+    CHECK (events && s_alerts (events, "staffing.credential.expiring", c1, &threshold) == 1);
+    CHECK (threshold == 90);
+    json_t *e = s_last (events, "staffing.credential.expiring");
+    CHECK (strcmp (s_str (e, "site_id"), "hono") == 0 || strcmp (s_str (e, "site_id"), "zulu") == 0);
+    json_decref (events);
+
+    //  30 days, then 7: one new warning each, none repeated.
+    s_date_add (v, -29, d);
+    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
+    events = s_wait_alerts (c, "staffing.credential.expiring", c1, 2);
+    CHECK (events && s_alerts (events, "staffing.credential.expiring", c1, &threshold) == 2);
+    CHECK (threshold == 30);
+    json_decref (events);
+    s_date_add (v, -6, d);
+    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
+    events = s_wait_alerts (c, "staffing.credential.expiring", c1, 3);
+    CHECK (events && s_alerts (events, "staffing.credential.expiring", c1, &threshold) == 3);
+    CHECK (threshold == 7);
+    json_decref (events);
+
+    //  Added 20 days before it expires: the 30-day warning only.
+    char v2[11];
+    s_date_add (d, 19, v2);
+    CHECK (s_credential (c, nurse, "bls", v2, c2));
+    events = s_wait_alerts (c, "staffing.credential.expiring", c2, 1);
+    CHECK (events && s_alerts (events, "staffing.credential.expiring", c2, &threshold) == 1);
+    CHECK (threshold == 30);
+    json_decref (events);
+    r = s_req (c, 0, NULL, "staffing.ExpiringCredentials",
+               "{\"site_id\": \"hono\", \"days\": 30}");
+    CHECK (r && s_len (r, "items") == 2);
+    CHECK (strcmp (s_str (r, "items[0].credential.id"), c1) == 0);
+    CHECK (s_int (r, "items[0].days_left") == 6 && s_int (r, "items[1].days_left") == 19);
+    json_decref (r);
+
+    //  The day after V, 05:00 UTC: expired in UTC (the witness at zulu),
+    //  still 19:00 on V in Honolulu: C1 is not expired yet.
+    s_date_add (v, 1, d);
+    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 5) == 0);
+    events = s_wait_alerts (c, "staffing.credential.expired", w1, 1);
+    CHECK (events && s_alerts (events, "staffing.credential.expired", w1, NULL) == 1);
+    CHECK (s_alerts (events, "staffing.credential.expired", c1, NULL) == 0);
+    json_decref (events);
+    //  11:00 UTC is 01:00 in Honolulu: expired there too.
+    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
+    events = s_wait_alerts (c, "staffing.credential.expired", c1, 1);
+    CHECK (events && s_alerts (events, "staffing.credential.expired", c1, &threshold) == 1);
+    CHECK (threshold == 0);
+    //  Each warning once, in all: C1 three and the expiry, C2 one, W1 the
+    //  same as C1.
+    CHECK (s_alerts (events, "staffing.credential.expiring", c1, NULL) == 3);
+    CHECK (s_alerts (events, "staffing.credential.expiring", c2, NULL) == 1);
+    CHECK (s_alerts (events, "staffing.credential.expiring", w1, NULL) == 3);
+    CHECK (s_alerts (events, "staffing.credential.expired", w1, NULL) == 1);
+    json_decref (events);
+
+    //  Renewed: the warnings are given again for the new dates, not now.
+    s_date_add (v, 365, d);
+    r = s_req (c, 0, NULL, "staffing.UpdateCredential",
+               "{\"expected_version\": 1, \"credential\": {\"id\": \"%s\", "
+               "\"number\": \"RN-1234\", \"valid_from\": \"2020-01-01\", "
+               "\"valid_to\": \"%s\"}}", c1, d);
+    CHECK (r && s_int (r, "version") == 2 && s_len (r, "escalations") == 0);
+    CHECK (!s_at (r, "verified_at")); //  a renewal is checked again
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.VerifyCredential",
+               "{\"credential_id\": \"%s\", \"verified_by\": \"hr\"}", c1);
+    CHECK (r && s_int (r, "verified_at") > 0);
+    json_decref (r);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"sites_and_resources", s_test_sites_and_resources},
     {"site_bad_input", s_test_site_bad_input},
     {"staff_lifecycle", s_test_staff_lifecycle},
     {"staff_bad_input", s_test_staff_bad_input},
     {"hire_exactly_once", s_test_hire_exactly_once},
+    {"credential_escalations", s_test_credential_escalations},
     {NULL, NULL},
 };
 
