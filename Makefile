@@ -7,7 +7,7 @@
 BUILD    ?= build
 SERVICES := patients staffing
 SAN      ?=
-PKGS     := libczmq libzmq libprotobuf-c lmdb jansson libical libsodium
+PKGS     := libczmq libzmq libprotobuf-c lmdb jansson libical libsodium libmicrohttpd
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 # -Wno-format-truncation: every snprintf here truncates on purpose.

@@ -145,6 +145,26 @@ pm_cfg_bind (const char *service, const char *kind, char *out, size_t outlen)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  Where `service` serves metrics.
+void
+pm_cfg_metrics (const char *service, char *out, size_t outlen)
+{
+    char var[64];
+    s_var_name (var, sizeof var, service, "METRICS");
+    const char *env = getenv (var);
+    const pm_service_def_t *def = pm_service_lookup (service);
+    if (env && *env) {
+        snprintf (out, outlen, "%s", env);
+    }
+    else if (def) {
+        snprintf (out, outlen, "127.0.0.1:%d", def->command_port + 2);
+    }
+    else {
+        snprintf (out, outlen, "off");
+    }
+}
+
 static void
 s_print_var (FILE *out, const char *name, const char *value, const char *help)
 {
@@ -178,6 +198,9 @@ pm_cfg_print_help (FILE *out, const char *program, const char *service,
         s_var_name (var, sizeof var, s->name, "EVENTS");
         snprintf (def, sizeof def, "tcp://127.0.0.1:%d", s->events_port);
         s_print_var (out, var, def, "events: where subscribers connect");
+        s_var_name (var, sizeof var, s->name, "METRICS");
+        snprintf (def, sizeof def, "127.0.0.1:%d", s->command_port + 2);
+        s_print_var (out, var, def, "Prometheus metrics (host:port, or off)");
         s_var_name (var, sizeof var, s->name, "COMMANDS_BIND");
         s_print_var (out, var, "(= ENDPOINT)", "commands: where the service binds");
         s_var_name (var, sizeof var, s->name, "EVENTS_BIND");

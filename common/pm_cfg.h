@@ -52,6 +52,10 @@ void pm_cfg_endpoint (const char *service, const char *kind, char *out,
 void pm_cfg_bind (const char *service, const char *kind, char *out,
                   size_t outlen);
 
+//  Where `service` serves Prometheus metrics: PM_<SVC>_METRICS, default
+//  127.0.0.1:<command port + 2> for the five services, "off" otherwise.
+void pm_cfg_metrics (const char *service, char *out, size_t outlen);
+
 //  Prints the settings table for `program`: the common table, the
 //  endpoint settings of `service` (NULL = all services), then `extra`
 //  (NULL-terminated by name, or NULL).

@@ -19,6 +19,7 @@
 #include "pm_id.h"
 #include "pm_keys.h"
 #include "pm_log.h"
+#include "pm_metrics.h"
 #include "pm_server.h"
 #include "pm_sock.h"
 
@@ -76,9 +77,11 @@ typedef struct {
     ProtobufCMessage *body;         //  unpacked body (owned), may be NULL
     const s_binding_t *binding;
     pm_principal_t principal;       //  who asks (effective)
+    int64_t received_us;            //  when its drain began (latency)
     char via[PM_NAME_MAX];          //  the gateway acting for them, or ""
     uint8_t *reply;                 //  packed pm.Reply, after the batch ran
     size_t reply_len;
+    pm_err code;                    //  its result code
 } s_pending_t;
 
 //  Time-driven work registered with pm_server_every.
@@ -135,6 +138,8 @@ struct _pm_server_t {
     pm_store_t *store;
     pm_evlog_t *evlog;
     pm_audit_t *audit;          //  hash-chained access log
+    pm_metrics_t *metrics;      //  Prometheus counters and gauges
+    int64_t drain_us;           //  when the current drain began
     s_audit_rec_t *audit_queue; //  records of reads and refusals, for the next commit
     size_t audit_len;
     size_t audit_cap;
@@ -194,6 +199,10 @@ s_write_endpoints (pm_server_t *self)
     if (f) {
         fprintf (f, "commands=%s\nevents=%s\n", self->commands_endpoint,
                  self->events_endpoint);
+        if (self->metrics && pm_metrics_port (self->metrics)) {
+            fprintf (f, "metrics=http://127.0.0.1:%d/metrics\n",
+                     pm_metrics_port (self->metrics));
+        }
         fclose (f);
         rename (tmp, path);
     }
@@ -282,6 +291,13 @@ pm_server_new (const pm_schema_t *schema, void *state)
         pm_server_destroy (&self);
         return NULL;
     }
+    char listen[128];
+    pm_cfg_metrics (schema->service, listen, sizeof listen);
+    self->metrics = pm_metrics_new (schema->service, listen);
+    if (!self->metrics) {
+        pm_server_destroy (&self);
+        return NULL;
+    }
     self->router_handle = zsock_resolve (self->router);
     self->pub_handle = zsock_resolve (self->pub);
     pm_sock_last_endpoint (self->router, self->commands_endpoint,
@@ -310,6 +326,7 @@ pm_server_destroy (pm_server_t **self_p)
         zhashx_destroy (&self->bindings);
         pm_evlog_destroy (&self->evlog);
         pm_audit_destroy (&self->audit);
+        pm_metrics_destroy (&self->metrics);
         free (self->audit_queue);
         for (size_t i = 0; i < self->held_len; i++) {
             free (self->held[i].reply);
@@ -572,6 +589,9 @@ s_outbox_truncate (pm_server_t *self, size_t from)
 static void
 s_outbox_publish (pm_server_t *self)
 {
+    if (self->outbox_len > 0) {
+        pm_metrics_events (self->metrics, self->outbox_len);
+    }
     for (size_t i = 0; i < self->outbox_len; i++) {
         s_outbound_t *out = &self->outbox[i];
         zmq_send (self->pub_handle, out->topic, strlen (out->topic),
@@ -696,6 +716,12 @@ s_send_error (pm_server_t *self, const uint8_t *identity, size_t identity_len,
               uint64_t request_id, pm_err code, const char *field,
               const char *fmt, ...)
 {
+    //  Refusals before a handler ran count under "refused"; a failed
+    //  batch's requests are counted by s_run_batch.
+    if (self->drain_us) {
+        pm_metrics_request (self->metrics, "refused", code, false,
+                            zclock_usecs () - self->drain_us);
+    }
     char message[512];
     va_list args;
     va_start (args, fmt);
@@ -771,6 +797,9 @@ s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
             p->reply = malloc (p->reply_len ? p->reply_len : 1);
             assert (p->reply);
             memcpy (p->reply, (uint8_t *) stored.mv_data + 8, p->reply_len);
+            Pm__Reply *r = pm__reply__unpack (NULL, p->reply_len, p->reply);
+            p->code = r ? (pm_err) r->code : PM_EINTERNAL;
+            pm__reply__free_unpacked (r, NULL);
             continue;
         }
         if (rc != PM_ENOTFOUND && rc != PM_OK) {
@@ -804,6 +833,7 @@ s_batch_fn (pm_server_t *self, MDB_txn *txn, void *arg)
         p->reply = s_pack_reply (p->request->request_id, rc, ctx.field,
                                  message, rc == PM_OK ? ctx.body : NULL,
                                  ctx.body_len, &p->reply_len);
+        p->code = rc;
         free (ctx.body);
         if (rc == PM_EINTERNAL) {
             pm_error ("command failed", "type", p->request->type, "error",
@@ -844,16 +874,26 @@ s_run_batch (pm_server_t *self)
 {
     pm_err rc = s_write (self, s_batch_fn, NULL);
     self->batches++;
+    if (self->batch_len > 0) {
+        pm_metrics_batch (self->metrics, self->batch_len);
+    }
+    int64_t now_us = zclock_usecs ();
     for (size_t i = 0; i < self->batch_len; i++) {
         s_pending_t *p = &self->batch[i];
+        pm_metrics_request (self->metrics, p->binding->def->type,
+                            rc == PM_OK ? p->code : rc, true,
+                            now_us - p->received_us);
         if (rc == PM_OK) {
             s_send_reply (self, p->identity, p->identity_len, p->reply,
                           p->reply_len);
         }
         else {
+            int64_t drain = self->drain_us;
+            self->drain_us = 0; //  counted above, not again as refused
             s_send_error (self, p->identity, p->identity_len,
                           p->request->request_id, rc, NULL,
                           "the store could not commit: %s", pm_strerror (rc));
+            self->drain_us = drain;
         }
         free (p->reply);
         p->reply = NULL;
@@ -911,6 +951,8 @@ s_serve_read (pm_server_t *self, const uint8_t *identity, size_t identity_len,
                                    rc == PM_OK ? ctx.body : NULL, ctx.body_len,
                                    &len);
     free (ctx.body);
+    pm_metrics_request (self->metrics, binding->def->type, rc, false,
+                        zclock_usecs () - self->drain_us);
     if (ctx.n_audits == 0) {
         s_send_reply (self, identity, identity_len, reply, len);
         free (reply);
@@ -1251,6 +1293,7 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     p->body = body;
     p->binding = binding;
     p->principal = effective;
+    p->received_us = self->drain_us;
     snprintf (p->via, sizeof p->via, "%s", via ? via : "");
     return;
 done:
@@ -1266,6 +1309,7 @@ s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     pm_server_t *self = arg;
+    self->drain_us = zclock_usecs ();
     for (size_t taken = 0; taken < self->batch_max; taken++) {
         zmq_msg_t identity, frame;
         zmq_msg_init (&identity);
@@ -1344,6 +1388,32 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     snprintf (topic, sizeof topic, "%s.$heartbeat", self->schema->service);
     zmq_send (self->pub_handle, topic, strlen (topic), ZMQ_SNDMORE);
     zmq_send (self->pub_handle, buf, len, 0);
+
+    //  Gauges, refreshed with the heartbeat.
+    uint64_t size, used;
+    pm_store_usage (self->store, &size, &used);
+    pm_metrics_gauge (self->metrics, "pm_stream_high_seq",
+                      "Last event seq of this service's stream.", "",
+                      (double) hb.high_seq);
+    pm_metrics_gauge (self->metrics, "pm_lmdb_map_size_bytes",
+                      "LMDB map size (grows when full).", "", (double) size);
+    pm_metrics_gauge (self->metrics, "pm_lmdb_map_used_bytes",
+                      "LMDB pages in use.", "", (double) used);
+    pm_metrics_gauge (self->metrics, "pm_audit_entries",
+                      "Entries in the audit log.", "",
+                      (double) pm_audit_committed (self->audit).seq);
+    for (s_follower_t *f = zlistx_first (self->followers); f;
+         f = zlistx_next (self->followers)) {
+        char labels[64];
+        snprintf (labels, sizeof labels, "source=\"%s\"", f->source);
+        pm_metrics_gauge (self->metrics, "pm_consumer_lag_events",
+                          "Events of a followed stream not applied yet.", labels,
+                          f->known_high > f->cursor ? (double) (f->known_high - f->cursor)
+                                                    : 0.0);
+        pm_metrics_gauge (self->metrics, "pm_consumer_cursor",
+                          "Last seq applied of a followed stream.", labels,
+                          (double) f->cursor);
+    }
     return 0;
 }
 

@@ -116,6 +116,9 @@ s_read_endpoints (itest_svc_t *svc)
         else if (strncmp (line, "events=", 7) == 0) {
             snprintf (svc->events, sizeof svc->events, "%s", line + 7);
         }
+        else if (strncmp (line, "metrics=", 8) == 0) {
+            snprintf (svc->metrics, sizeof svc->metrics, "%s", line + 8);
+        }
     }
     fclose (f);
     return svc->commands[0] && svc->events[0];
@@ -137,6 +140,8 @@ itest_start (itest_svc_t *svc)
         setenv (var, svc->commands[0] ? svc->commands : "tcp://127.0.0.1:*", 1);
         snprintf (var, sizeof var, "PM_%s_EVENTS", up);
         setenv (var, svc->events[0] ? svc->events : "tcp://127.0.0.1:*", 1);
+        snprintf (var, sizeof var, "PM_%s_METRICS", up);
+        setenv (var, "127.0.0.1:0", 1); //  any free port: tests run side by side
         for (int i = 0; svc->env[i]; i++) {
             putenv ((char *) svc->env[i]);
         }

@@ -21,6 +21,7 @@ typedef struct {
     char dir[256];           //  its data directory (temporary)
     char commands[128];      //  where clients connect
     char events[128];        //  where subscribers connect
+    char metrics[128];       //  its Prometheus URL, if it serves one
     const char *env[16];     //  extra "K=V" settings, NULL-terminated
     pid_t pid;               //  0 when not running
     char log[300];           //  its stderr

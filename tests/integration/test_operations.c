@@ -2,9 +2,11 @@
     the service writes restores to a consistent, serving store that its
     consumers rebuild from; SIGTERM (docker stop) finishes the batch in
     hand and loses nothing acknowledged.                                 */
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -271,7 +273,123 @@ s_test_sigterm_graceful (void)
     itest_cleanup (&pat);
 }
 
+//  GET of http://127.0.0.1:PORT/PATH; the body (caller frees) or NULL.
+static char *
+s_http_get (const char *url)
+{
+    int port = 0;
+    char path[128] = "/";
+    if (sscanf (url, "http://127.0.0.1:%d%127s", &port, path) < 1) {
+        return NULL;
+    }
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port)};
+    inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
+    struct timeval tv = {5, 0};
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect (fd, (struct sockaddr *) &addr, sizeof addr) != 0) {
+        close (fd);
+        return NULL;
+    }
+    char req[256];
+    int n = snprintf (req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (write (fd, req, (size_t) n) != n) {
+        close (fd);
+        return NULL;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc (cap);
+    ssize_t got;
+    while ((got = read (fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t) got;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc (buf, cap);
+        }
+    }
+    close (fd);
+    buf[len] = 0;
+    char *body = strstr (buf, "\r\n\r\n");
+    char *out = body && strstr (buf, " 200 ") ? strdup (body + 4) : NULL;
+    free (buf);
+    return out;
+}
+
+//  The value of the sample line that starts with `series`, or -1.
+static double
+s_sample (const char *text, const char *series)
+{
+    const char *at = strstr (text, series);
+    return at ? atof (at + strlen (series)) : -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Prometheus metrics: requests by type and code, latency and batch
+//  histograms, events, map use, consumer lag; promtool accepts the text.
+static void
+s_test_metrics (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    CHECK (itest_start (&pat) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0);
+    CHECK (pat.metrics[0] && mir.metrics[0]);
+    pm_client_t *pc = itest_client (&pat);
+    CHECK (s_load (pc, 25, "Metric") == 25);
+    Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
+    get.id = "pat_00000000000000000000000000";
+    Pm__Reply *reply = itest_call (pc, "patients.Get", &get.base);
+    CHECK (reply && reply->code == PM__CODE__ENOTFOUND);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  Gauges refresh with the heartbeat (1 s): poll until they show.
+    char *text = NULL;
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    do {
+        free (text);
+        text = s_http_get (pat.metrics);
+        zclock_sleep (50);
+    } while (itest_now () < until
+             && !(text && s_sample (text, "pm_stream_high_seq{service=\"patients\"} ") == 25));
+    CHECK (text);
+    CHECK (s_sample (text, "pm_requests_total{service=\"patients\",type=\"patients.Register\",code=\"OK\"} ") == 25);
+    CHECK (s_sample (text, "pm_requests_total{service=\"patients\",type=\"patients.Get\",code=\"ENOTFOUND\"} ") == 1);
+    CHECK (s_sample (text, "pm_request_duration_seconds_count{service=\"patients\",kind=\"write\"} ") == 25);
+    CHECK (s_sample (text, "pm_events_published_total{service=\"patients\"} ") == 25);
+    CHECK (s_sample (text, "pm_batch_size_count{service=\"patients\"} ") >= 1);
+    CHECK (s_sample (text, "pm_lmdb_map_used_bytes{service=\"patients\"} ") > 0);
+
+    //  promtool (from Debian's prometheus) checks the exposition format.
+    char path[400], cmd[600];
+    snprintf (path, sizeof path, "%s/metrics.txt", pat.dir);
+    FILE *f = fopen (path, "w");
+    CHECK (f);
+    fputs (text, f);
+    fclose (f);
+    snprintf (cmd, sizeof cmd, "promtool check metrics < '%s' >/dev/null 2>&1", path);
+    CHECK (system (cmd) == 0);
+    free (text);
+
+    //  The consumer shows its lag (none, once caught up) per source.
+    until = itest_now () + ITEST_WAIT_MS;
+    text = NULL;
+    do {
+        free (text);
+        text = s_http_get (mir.metrics);
+        zclock_sleep (50);
+    } while (itest_now () < until
+             && !(text && s_sample (text, "pm_consumer_cursor{service=\"mirror\",source=\"patients\"} ") == 25));
+    CHECK (text && s_sample (text, "pm_consumer_lag_events{service=\"mirror\",source=\"patients\"} ") == 0);
+    free (text);
+    pm_client_destroy (&pc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
 static const itest_case_t s_cases[] = {
+    {"metrics_for_prometheus", s_test_metrics},
     {"backup_while_writing_restore_rebuilds", s_test_backup_restore},
     {"sigterm_finishes_batch_loses_nothing", s_test_sigterm_graceful},
     {NULL, NULL},
