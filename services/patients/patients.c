@@ -216,7 +216,8 @@ pat_check_changeable (pm_ctx_t *ctx, const patient_t *p, const char *field)
 }
 
 //  --------------------------------------------------------------------------
-//  Who is acting, for the record.
+//  Who is acting, for the record: the end user named in the request, else
+//  the authenticated principal.
 const char *
 pat_actor (pm_ctx_t *ctx)
 {
@@ -224,10 +225,38 @@ pat_actor (pm_ctx_t *ctx)
     if (req && req->actor && *req->actor) {
         return req->actor;
     }
-    if (req && req->client_id && *req->client_id) {
-        return req->client_id;
+    const pm_principal_t *who = pm_ctx_principal (ctx);
+    return who && who->name[0] ? who->name : "patients";
+}
+
+//  --------------------------------------------------------------------------
+//  Site scope and audit for one patient record: a patient belongs to their
+//  home site and every site that holds an MRN for them.
+pm_err
+pat_access (pm_ctx_t *ctx, const patient_t *p, const char *field)
+{
+    bool ok = p->home_site && pm_ctx_may_access_site (ctx, p->home_site);
+    for (size_t i = 0; !ok && i < p->n_mrns; i++) {
+        ok = pm_ctx_may_access_site (ctx, p->mrns[i]->site_id);
     }
-    return "patients";
+    if (!ok) {
+        return pm_ctx_fail (ctx, PM_EFORBIDDEN, field,
+                            "%s is not a patient of any of your sites", p->id);
+    }
+    pm_ctx_audit (ctx, p->id, p->home_site);
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Site scope for site-bound data (worklists, reports, cases).
+pm_err
+pat_site_access (pm_ctx_t *ctx, const char *site, const char *field)
+{
+    if (!pm_ctx_may_access_site (ctx, site)) {
+        return pm_ctx_fail (ctx, PM_EFORBIDDEN, field, "site %.64s is not one of yours",
+                            site ? site : "");
+    }
+    return PM_OK;
 }
 
 //  --------------------------------------------------------------------------
@@ -1055,6 +1084,7 @@ patients_setup (pm_server_t *server)
         || pm_store_dbi (store, "by_email", 0, &pat_db.by_email) != PM_OK
         || pm_store_dbi (store, "dups", 0, &pat_db.dups) != PM_OK
         || pm_store_dbi (store, "merges", 0, &pat_db.merges) != PM_OK
+        || pm_store_dbi (store, "consent", 0, &pat_db.consent) != PM_OK
         || s_backfill_email (store) != PM_OK) {
         return -1;
     }
@@ -1066,5 +1096,6 @@ patients_setup (pm_server_t *server)
     pm_server_handle (server, "patients.Reactivate", s_reactivate);
     pat_dups_bind (server);
     pat_merge_bind (server);
+    pat_consent_bind (server);
     return 0;
 }

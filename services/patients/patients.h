@@ -13,9 +13,12 @@
                  'B' id 0 other                    -> ""  (a record's pairs)
       merges     merged id                         -> MergeRecord (both
                                                       records before it)
+      consent    'C' id                            -> Consent
+                 'H' id 0 be64 version             -> ConsentChange
 
     Duplicate detection: patients_match.c (the score), patients_dups.c
-    (candidates, worklists). Merge and unmerge: patients_merge.c.                                              */
+    (candidates, worklists). Merge and unmerge: patients_merge.c.
+    Consent: patients_consent.c.                                              */
 #ifndef PATIENTS_H
 #define PATIENTS_H
 

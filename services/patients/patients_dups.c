@@ -610,6 +610,9 @@ s_find (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (req->patient_id) {
         pm_err rc = pat_load (ctx, req->patient_id, "patient_id", &stored);
         if (rc == PM_OK) {
+            rc = pat_access (ctx, stored, "patient_id");
+        }
+        if (rc == PM_OK) {
             rc = pat_check_changeable (ctx, stored, "patient_id");
         }
         if (rc != PM_OK) {
@@ -652,6 +655,9 @@ s_find (pm_ctx_t *ctx, const ProtobufCMessage *body)
             c->n_reasons = (size_t) cands[i].m.n;
             c->reasons = reasons[i].ptrs;
             c->patient = cands[i].p;
+            //  Candidates from any site are shown (finding cross-site
+            //  duplicates is the point); each look is on the audit log.
+            pm_ctx_audit (ctx, cands[i].p->id, cands[i].p->home_site);
             if (stored) {
                 pair_t *pair;
                 rc = s_pair_get (txn, stored->id, cands[i].p->id, &pair);
@@ -685,6 +691,9 @@ s_worklist (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (!s_site_ok (req->site_id)) {
         return pm_ctx_fail (ctx, PM_EINVAL, "site_id",
                             "a site id is 1 to 64 letters, digits, '_' or '-'");
+    }
+    if (pat_site_access (ctx, req->site_id, "site_id") != PM_OK) {
+        return PM_EFORBIDDEN;
     }
     uint32_t page = req->has_page_size && req->page_size ? req->page_size : PAGE_DEFAULT;
     if (page > PAGE_MAX) {
@@ -738,7 +747,9 @@ s_worklist (pm_ctx_t *ctx, const ProtobufCMessage *body)
                 }
                 if (!seen) {
                     rc = pat_get (txn, id, &patients[np]);
-                    np += rc == PM_OK;
+                    if (rc == PM_OK) {
+                        pm_ctx_audit (ctx, id, patients[np++]->home_site);
+                    }
                 }
             }
             n++;
@@ -782,6 +793,12 @@ s_dismiss (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     if (rc == PM_OK && strcmp (a->id, b->id) == 0) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "other_id", "a record is not its own duplicate");
+    }
+    if (rc == PM_OK) {
+        rc = pat_access (ctx, a, "patient_id");
+    }
+    if (rc == PM_OK) {
+        rc = pat_access (ctx, b, "other_id");
     }
     if (rc == PM_OK) {
         rc = pat_check_changeable (ctx, a, "patient_id");

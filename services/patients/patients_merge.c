@@ -129,6 +129,12 @@ s_merge (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = pat_load (ctx, req->merged_id, "merged_id", &m);
     }
     if (rc == PM_OK) {
+        rc = pat_access (ctx, s, "survivor_id");
+    }
+    if (rc == PM_OK) {
+        rc = pat_access (ctx, m, "merged_id");
+    }
+    if (rc == PM_OK) {
         rc = pat_check_changeable (ctx, s, "survivor_id");
     }
     if (rc == PM_OK) {
@@ -272,6 +278,9 @@ s_unmerge (pm_ctx_t *ctx, const ProtobufCMessage *body)
     merge_rec_t *rec = NULL;
     rc = pat_load (ctx, req->merged_id, "merged_id", &m);
     if (rc == PM_OK) {
+        rc = pat_access (ctx, m, "merged_id");
+    }
+    if (rc == PM_OK) {
         rc = pm_store_get_msg (txn, pat_db.merges, m->id, strlen (m->id),
                                &pm__patients__merge_record__descriptor,
                                (ProtobufCMessage **) &rec);
@@ -285,6 +294,9 @@ s_unmerge (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     if (rc == PM_OK) {
         rc = pat_get (txn, rec->survivor_before->id, &s);
+    }
+    if (rc == PM_OK) {
+        rc = pat_access (ctx, s, "merged_id");
     }
     if (rc == PM_OK) {
         rc = s_check_versions (ctx, s, req->has_survivor_expected_version,

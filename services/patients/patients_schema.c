@@ -45,6 +45,19 @@ static const pm_command_def_t s_commands[] = {
      &pm__patients__merge_result__descriptor,
      "restore both records of a merge exactly as they were",
      PM_ROLE_PRACTICE_MANAGER},
+    {"patients.SetConsent", PM_WRITE, &pm__patients__set_consent__descriptor,
+     &pm__patients__consent__descriptor,
+     "record consent and contact preferences (expected_version, source)",
+     PM_ROLES_CARE | PM_ROLE_GATEWAY},
+    {"patients.GetConsent", PM_READ, &pm__patients__get_consent__descriptor,
+     &pm__patients__consent__descriptor,
+     "a patient's consent and contact preferences, for every sender",
+     PM_ROLES_CARE | PM_ROLE_FINANCE | PM_ROLE_AUDITOR | PM_ROLE_SERVICE
+         | PM_ROLE_GATEWAY},
+    {"patients.ConsentHistory", PM_READ, &pm__patients__consent_history__descriptor,
+     &pm__patients__consent_history_page__descriptor,
+     "every consent change with its time and actor, oldest first",
+     PM_ROLES_CARE | PM_ROLE_AUDITOR | PM_ROLE_GATEWAY},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -56,6 +69,7 @@ static const pm_event_def_t s_events[] = {
     {"patients.duplicate.dismissed", &pm__patients__duplicate_pair__descriptor},
     {"patients.patient.merged", &pm__patients__merge_result__descriptor},
     {"patients.patient.unmerged", &pm__patients__merge_result__descriptor},
+    {"patients.consent.changed", &pm__patients__consent__descriptor},
     {NULL, NULL},
 };
 

@@ -69,9 +69,17 @@ bool pat_erased (const patient_t *p);
 pm_err pat_check_changeable (pm_ctx_t *ctx, const patient_t *p,
                              const char *field);
 
-//  Who is acting: the request's actor, else its client id, else
-//  "patients" (timed work and followers act for the service).
+//  Who is acting: the request's actor, else the principal's name
+//  (timed work and followers act as the service).
 const char *pat_actor (pm_ctx_t *ctx);
+
+//  Refuses (EFORBIDDEN on `field`) a record of none of the principal's
+//  sites (home site or an MRN site); otherwise puts the access on the
+//  audit log. Call for every patient record a command reads or changes.
+pm_err pat_access (pm_ctx_t *ctx, const patient_t *p, const char *field);
+
+//  Refuses (EFORBIDDEN on `field`) site-bound data of another site.
+pm_err pat_site_access (pm_ctx_t *ctx, const char *site, const char *field);
 
 //  A required text of 1..PAT_TEXT_MAX bytes without control characters;
 //  fails on `field` otherwise.
@@ -102,5 +110,6 @@ pm_err pat_dups_dismiss (pm_ctx_t *ctx, const char *a, const char *b,
 
 void pat_dups_bind (pm_server_t *server);
 void pat_merge_bind (pm_server_t *server);
+void pat_consent_bind (pm_server_t *server);
 
 #endif

@@ -676,7 +676,214 @@ s_test_merge_unmerge_round_trip (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  Consent and contact preferences: each change a new version with who,
+//  when and what changed, an event with the full state for the senders,
+//  the whole history readable; stale writes and bad values refused.
+static void
+s_test_consent_history (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+    pm_client_set_actor (client, "desk-anna");
+    s_form_t f;
+    s_form (&f, "Osei", "Kwame", "1990-09-30", "+233 30 255 0101", NULL);
+    patient_t *p = s_register (client, &f);
+    CHECK (p);
+
+    //  Nothing recorded: version 0, every answer "not asked".
+    Pm__Patients__GetConsent get = PM__PATIENTS__GET_CONSENT__INIT;
+    get.patient_id = p->id;
+    Pm__Patients__Consent *c = s_fetch (client, "patients.GetConsent", &get.base,
+                                        &pm__patients__consent__descriptor);
+    CHECK (c && c->version == 0 && !c->has_reminders && c->n_channels == 0);
+    pm__patients__consent__free_unpacked (c, NULL);
+
+    Pm__Patients__SetConsent set = PM__PATIENTS__SET_CONSENT__INIT;
+    Pm__Patients__Consent want = PM__PATIENTS__CONSENT__INIT;
+    Pm__Patients__ContactSystem channels[] = {PM__PATIENTS__CONTACT_SYSTEM__SMS,
+                                              PM__PATIENTS__CONTACT_SYSTEM__EMAIL};
+    set.patient_id = p->id;
+    set.consent = &want;
+    want.n_channels = 2;
+    want.channels = channels;
+    want.has_reminders = 1;
+    want.reminders = true;
+    CHECK (s_expect (client, "patients.SetConsent", &set.base, PM_EINVAL,
+                     "expected_version"));
+    set.has_expected_version = 1;
+    CHECK (s_expect (client, "patients.SetConsent", &set.base, PM_EINVAL, "source"));
+    set.source = "paper form";
+    char *bad_mask[] = {"marketing"};
+    set.n_update_mask = 1;
+    set.update_mask = bad_mask;
+    CHECK (s_expect (client, "patients.SetConsent", &set.base, PM_EINVAL, "update_mask[0]"));
+    set.n_update_mask = 0;
+    Pm__Patients__ContactSystem twice[] = {PM__PATIENTS__CONTACT_SYSTEM__SMS,
+                                           PM__PATIENTS__CONTACT_SYSTEM__SMS};
+    want.channels = twice;
+    CHECK (s_expect (client, "patients.SetConsent", &set.base, PM_EINVAL,
+                     "consent.channels[1]"));
+    want.channels = channels;
+    set.patient_id = "pat_01m8e8rx5n3r2py41feft8x8rn";
+    CHECK (s_expect (client, "patients.SetConsent", &set.base, PM_ENOTFOUND,
+                     "patient_id"));
+    set.patient_id = p->id;
+
+    c = s_fetch (client, "patients.SetConsent", &set.base,
+                 &pm__patients__consent__descriptor);
+    CHECK (c && c->version == 1 && c->reminders && c->n_channels == 2);
+    CHECK (c->updated_by && strcmp (c->updated_by, "desk-anna") == 0 && c->updated_at > 0);
+    pm__patients__consent__free_unpacked (c, NULL);
+    CHECK (s_expect (client, "patients.SetConsent", &set.base, PM_ECONFLICT,
+                     "expected_version"));
+
+    //  One answer changed, the rest kept.
+    Pm__Patients__Consent research = PM__PATIENTS__CONSENT__INIT;
+    research.has_research = 1;
+    research.research = false;
+    set.consent = &research;
+    set.expected_version = 1;
+    set.source = "phone call";
+    c = s_fetch (client, "patients.SetConsent", &set.base,
+                 &pm__patients__consent__descriptor);
+    CHECK (c && c->version == 2 && c->has_research && !c->research);
+    CHECK (c->reminders && c->n_channels == 2);
+    pm__patients__consent__free_unpacked (c, NULL);
+    //  Saying the same again changes nothing: no version, no event.
+    set.expected_version = 2;
+    c = s_fetch (client, "patients.SetConsent", &set.base,
+                 &pm__patients__consent__descriptor);
+    CHECK (c && c->version == 2);
+    pm__patients__consent__free_unpacked (c, NULL);
+
+    //  Withdrawn: no reminders, no channels (masked fields left unset).
+    Pm__Patients__Consent none = PM__PATIENTS__CONSENT__INIT;
+    none.has_reminders = 1;
+    none.reminders = false;
+    char *mask[] = {"reminders", "channels"};
+    set.consent = &none;
+    set.n_update_mask = 2;
+    set.update_mask = mask;
+    set.source = "portal";
+    c = s_fetch (client, "patients.SetConsent", &set.base,
+                 &pm__patients__consent__descriptor);
+    CHECK (c && c->version == 3 && !c->reminders && c->n_channels == 0);
+    pm__patients__consent__free_unpacked (c, NULL);
+
+    //  The history, oldest first, paged.
+    Pm__Patients__ConsentHistory hq = PM__PATIENTS__CONSENT_HISTORY__INIT;
+    hq.patient_id = p->id;
+    hq.has_page_size = 1;
+    hq.page_size = 2;
+    Pm__Patients__ConsentHistoryPage *h = s_fetch (
+        client, "patients.ConsentHistory", &hq.base,
+        &pm__patients__consent_history_page__descriptor);
+    CHECK (h && h->n_changes == 2 && h->more);
+    CHECK (h->changes[0]->consent->version == 1 && h->changes[0]->n_changed == 2);
+    CHECK (strcmp (h->changes[1]->changed[0], "research") == 0 && h->changes[1]->n_changed == 1);
+    CHECK (strcmp (h->changes[1]->consent->source, "phone call") == 0);
+    CHECK (h->changes[0]->at > 0 && strcmp (h->changes[0]->actor, "desk-anna") == 0);
+    pm__patients__consent_history_page__free_unpacked (h, NULL);
+    hq.has_after_version = 1;
+    hq.after_version = 2;
+    h = s_fetch (client, "patients.ConsentHistory", &hq.base,
+                 &pm__patients__consent_history_page__descriptor);
+    CHECK (h && h->n_changes == 1 && !h->more && h->changes[0]->consent->version == 3);
+    pm__patients__consent_history_page__free_unpacked (h, NULL);
+    hq.page_size = 500;
+    CHECK (s_expect (client, "patients.ConsentHistory", &hq.base, PM_EINVAL, "page_size"));
+
+    //  Senders see each change with the full state.
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    int seen = 0;
+    for (long i = 0; i < n; i++) {
+        if (strcmp (events[i]->type, "patients.consent.changed") == 0) {
+            Pm__Patients__Consent *e = pm__patients__consent__unpack (
+                NULL, events[i]->data.len, events[i]->data.data);
+            seen++;
+            CHECK (e && strcmp (e->patient_id, p->id) == 0 && e->version == (uint64_t) seen);
+            CHECK (strcmp (events[i]->subject, p->id) == 0);
+            CHECK (seen != 3 || (!e->reminders && e->has_research && e->n_channels == 0));
+            pm__patients__consent__free_unpacked (e, NULL);
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+    CHECK (seen == 3);
+    pm__patients__patient__free_unpacked (p, NULL);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  The new commands are declared for their roles and check sites: a front
+//  desk may not merge, a practice manager may not merge or read the
+//  worklist of another site's patients, an auditor reads but never sets.
+static void
+s_test_roles_and_sites (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("desk-north", "front-desk", "north");
+    itest_principal ("pm-north", "practice-manager", "north");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *admin = itest_client (&svc);
+    pm_client_t *desk = itest_client_as (&svc, "desk-north");
+    pm_client_t *mgr = itest_client_as (&svc, "pm-north");
+    pm_client_t *aud = itest_client_as (&svc, "audrey");
+    s_form_t f;
+    s_form (&f, "Rossi", "Luca", "1977-07-07", "+39 06 5555 0199", NULL);
+    snprintf (f.site, sizeof f.site, "south");
+    patient_t *a = s_register (admin, &f);
+    patient_t *b = s_register (admin, &f);
+    CHECK (a && b);
+
+    Pm__Patients__Merge merge = PM__PATIENTS__MERGE__INIT;
+    merge.survivor_id = a->id;
+    merge.merged_id = b->id;
+    merge.reason = "same person";
+    merge.has_survivor_expected_version = merge.has_merged_expected_version = 1;
+    merge.survivor_expected_version = merge.merged_expected_version = 1;
+    CHECK (s_expect (desk, "patients.Merge", &merge.base, PM_EFORBIDDEN, NULL));
+    CHECK (s_expect (mgr, "patients.Merge", &merge.base, PM_EFORBIDDEN, "survivor_id"));
+    Pm__Patients__DuplicateWorklist w = PM__PATIENTS__DUPLICATE_WORKLIST__INIT;
+    w.site_id = "south";
+    CHECK (s_expect (mgr, "patients.DuplicateWorklist", &w.base, PM_EFORBIDDEN, "site_id"));
+    w.site_id = "north";
+    CHECK (s_expect (mgr, "patients.DuplicateWorklist", &w.base, 0, NULL));
+    Pm__Patients__GetConsent get = PM__PATIENTS__GET_CONSENT__INIT;
+    get.patient_id = a->id;
+    CHECK (s_expect (aud, "patients.GetConsent", &get.base, 0, NULL));
+    CHECK (s_expect (desk, "patients.GetConsent", &get.base, PM_EFORBIDDEN, "patient_id"));
+    Pm__Patients__SetConsent set = PM__PATIENTS__SET_CONSENT__INIT;
+    Pm__Patients__Consent want = PM__PATIENTS__CONSENT__INIT;
+    set.patient_id = a->id;
+    set.has_expected_version = 1;
+    set.consent = &want;
+    set.source = "portal";
+    want.has_reminders = 1;
+    CHECK (s_expect (aud, "patients.SetConsent", &set.base, PM_EFORBIDDEN, NULL));
+    //  Nothing above changed anything.
+    CHECK (s_count_events (admin, "patients.patient.merged") == 0);
+    CHECK (s_count_events (admin, "patients.consent.changed") == 0);
+
+    pm__patients__patient__free_unpacked (a, NULL);
+    pm__patients__patient__free_unpacked (b, NULL);
+    pm_client_destroy (&admin);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&mgr);
+    pm_client_destroy (&aud);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
+    {"consent_history", s_test_consent_history},
+    {"roles_and_sites", s_test_roles_and_sites},
     {"merge_unmerge_round_trip", s_test_merge_unmerge_round_trip},
     {"duplicates_scored_and_listed", s_test_duplicates_scored},
     {"duplicates_dismissed", s_test_duplicates_dismissed},
