@@ -7,12 +7,14 @@ set -eu
 # build: compiler, protobuf-c, ZeroMQ, LMDB, jansson, libical (time zones),
 #        libmicrohttpd (metrics), libsodium (audit hashes)
 # prometheus: its promtool checks the metrics text in the tests
-# tests: python3 (CLI checks), valgrind, clang + its fuzzer runtime,
+# tests: python3 (CLI checks; pyzmq + protobuf for the subscriber example),
+#        valgrind, clang + its fuzzer runtime,
 #        iproute2 (network namespaces), docker-compose (config check)
 PACKAGES="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev
 libczmq-dev libzmq3-dev liblmdb-dev lmdb-utils libjansson-dev libical-dev
 libmicrohttpd-dev libsodium-dev prometheus
-tzdata python3 python3-zmq valgrind clang libclang-rt-14-dev iproute2"
+tzdata python3 python3-zmq python3-protobuf protobuf-compiler valgrind clang
+libclang-rt-14-dev iproute2"
 
 missing=""
 for p in $PACKAGES; do
