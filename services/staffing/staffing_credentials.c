@@ -1,7 +1,7 @@
 /*  staffing_credentials.c: credentials, expiry warnings, role
     requirements (see staffing_credentials.h).
 
-    The crd_due index holds, per credential, the instant of its next
+    The due index ('d') holds, per credential, the instant of its next
     warning; the timer walks it from the start up to now, so a run costs
     what is due, not what exists.                                         */
 #include <stdio.h>
@@ -63,7 +63,7 @@ s_next_due (const cred_t *c, const char *zone)
     return next;
 }
 
-//  Adds or removes the credential's entry in crd_due.
+//  Adds or removes the credential's entry in the due index.
 static pm_err
 s_due_index (MDB_txn *txn, const cred_t *c, const char *zone, bool add)
 {
@@ -72,10 +72,10 @@ s_due_index (MDB_txn *txn, const cred_t *c, const char *zone, bool add)
         return PM_OK;
     }
     stf_key_t k;
-    stf_key_init (&k);
+    stf_key_init (&k, STF_IX_CRD_DUE);
     stf_key_u64 (&k, (uint64_t) due);
     stf_key_str (&k, c->id);
-    return stf_index (txn, stf_db.crd_due, &k, c->id, add);
+    return stf_index (txn, stf_db.index, &k, c->id, add);
 }
 
 //  The zone of site `site_id` into zone (64 bytes); UTC if it is gone.
@@ -139,10 +139,10 @@ s_save (pm_ctx_t *ctx, cred_t *c, const char *event)
     c->has_expires_at = 1;
     c->expires_at = s_due_at (c, zone, 0);
     stf_key_t k;
-    stf_key_init (&k);
+    stf_key_init (&k, STF_IX_CRD_BY_STAFF);
     stf_key_str (&k, c->staff_id);
     stf_key_str (&k, c->id);
-    rc = stf_index (pm_ctx_txn (ctx), stf_db.crd_by_staff, &k, c->id, true);
+    rc = stf_index (pm_ctx_txn (ctx), stf_db.index, &k, c->id, true);
     if (rc == PM_OK) {
         rc = s_due_index (pm_ctx_txn (ctx), c, zone, true);
     }
@@ -329,10 +329,10 @@ static pm_err
 s_of_staff (MDB_txn *txn, const char *staff_id, s_creds_t *list)
 {
     stf_key_t prefix;
-    stf_key_init (&prefix);
+    stf_key_init (&prefix, STF_IX_CRD_BY_STAFF);
     stf_key_str (&prefix, staff_id);
     list->txn = txn;
-    return stf_scan (txn, stf_db.crd_by_staff, prefix.b, prefix.len, NULL, s_collect,
+    return stf_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_collect,
                      list);
 }
 
@@ -463,9 +463,9 @@ s_expiring (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     s_expiring_t ex = {ctx, today, last, q->include_expired, NULL, NULL, 0, 0, 0, 0};
     stf_key_t prefix;
-    stf_key_init (&prefix);
+    stf_key_init (&prefix, STF_IX_STAFF_BY_SITE);
     stf_key_str (&prefix, q->site_id);
-    rc = stf_scan (pm_ctx_txn (ctx), stf_db.staff_by_site, prefix.b, prefix.len, NULL,
+    rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
                    s_expiring_staff, &ex);
     Pm__Staffing__ExpiringCredential **ptrs = calloc (ex.n + 1, sizeof *ptrs);
     if (rc == PM_OK) {
@@ -505,7 +505,7 @@ static int
 s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
 {
     s_due_t *due = arg;
-    if (key->mv_size < 8 || (int64_t) pm_be64_get (key->mv_data) > due->now
+    if (key->mv_size < 9 || (int64_t) pm_be64_get ((uint8_t *) key->mv_data + 1) > due->now
         || due->n == TICK_MAX) {
         return 1;
     }
@@ -580,10 +580,11 @@ stf_credentials_tick (pm_ctx_t *ctx)
 {
     s_due_t *due = calloc (1, sizeof *due);
     due->now = pm_ctx_now (ctx);
-    pm_err rc = stf_scan (pm_ctx_txn (ctx), stf_db.crd_due, "", 0, NULL, s_due_item,
+    const char tag = STF_IX_CRD_DUE;
+    pm_err rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, &tag, 1, NULL, s_due_item,
                           due);
     for (size_t i = 0; rc == PM_OK && i < due->n; i++) {
-        rc = pm_store_del (pm_ctx_txn (ctx), stf_db.crd_due, due->keys[i].b,
+        rc = pm_store_del (pm_ctx_txn (ctx), stf_db.index, due->keys[i].b,
                            due->keys[i].len);
         if (rc == PM_OK) {
             rc = s_escalate (ctx, due->ids[i]);

@@ -380,10 +380,10 @@ static pm_err
 s_resource_index (MDB_txn *txn, const resource_t *r)
 {
     stf_key_t k;
-    stf_key_init (&k);
+    stf_key_init (&k, STF_IX_RES_BY_SITE);
     stf_key_str (&k, r->site_id);
     stf_key_str (&k, r->id);
-    return stf_index (txn, stf_db.res_by_site, &k, r->id, true);
+    return stf_index (txn, stf_db.index, &k, r->id, true);
 }
 
 //  staffing.AddResource
@@ -469,7 +469,7 @@ s_update_resource (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return rc;
 }
 
-//  One res_by_site entry: the resource it names, if it passes the filter.
+//  One entry of a site's resources index: the resource it names, if it passes the filter.
 typedef struct {
     s_list_t list;
     const Pm__Staffing__ListResources *q;
@@ -516,9 +516,9 @@ s_list_resources (pm_ctx_t *ctx, const ProtobufCMessage *body)
     s_res_list_t rl = {{NULL, pm_ctx_txn (ctx), 0, NULL, 0, PM_OK}, q};
     rl.list.items = calloc (STF_LIST_MAX, sizeof *rl.list.items);
     stf_key_t prefix;
-    stf_key_init (&prefix);
+    stf_key_init (&prefix, STF_IX_RES_BY_SITE);
     stf_key_str (&prefix, q->site_id);
-    rc = stf_scan (pm_ctx_txn (ctx), stf_db.res_by_site, prefix.b, prefix.len, NULL,
+    rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
                    s_resource_item, &rl);
     if (rc == PM_OK) {
         Pm__Staffing__ResourceList out = PM__STAFFING__RESOURCE_LIST__INIT;

@@ -224,10 +224,10 @@ s_index (MDB_txn *txn, const stf_staff_t *s, bool add)
 {
     for (size_t i = 0; i < s->n_sites; i++) {
         stf_key_t k;
-        stf_key_init (&k);
+        stf_key_init (&k, STF_IX_STAFF_BY_SITE);
         stf_key_str (&k, s->sites[i]->site_id);
         stf_key_str (&k, s->id);
-        pm_err rc = stf_index (txn, stf_db.staff_by_site, &k, s->id, add);
+        pm_err rc = stf_index (txn, stf_db.index, &k, s->id, add);
         if (rc != PM_OK) {
             return rc;
         }
@@ -477,7 +477,7 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
                          STF_LIST_MAX);
     }
     stf_key_t prefix, after;
-    stf_key_init (&prefix);
+    stf_key_init (&prefix, STF_IX_STAFF_BY_SITE);
     stf_key_str (&prefix, q->site_id);
     bool paged = q->page_token && *q->page_token;
     if (paged) {
@@ -490,7 +490,7 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     s_page_t pg = {pm_ctx_txn (ctx), q, calloc (page, sizeof (stf_staff_t *)), 0, page,
                    paged ? &after : NULL, false};
-    rc = stf_scan (pm_ctx_txn (ctx), stf_db.staff_by_site, prefix.b, prefix.len,
+    rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len,
                    paged ? &after : NULL, s_list_item, &pg);
     if (rc == PM_OK) {
         Pm__Staffing__StaffList out = PM__STAFFING__STAFF_LIST__INIT;

@@ -41,10 +41,11 @@ stf_store_open (pm_store_t *store)
         MDB_dbi *dbi;
     } dbs[] = {
         {"sites", &stf_db.sites},         {"resources", &stf_db.resources},
-        {"res_by_site", &stf_db.res_by_site}, {"staff", &stf_db.staff},
-        {"staff_by_site", &stf_db.staff_by_site}, {"hires", &stf_db.hires},
-        {"credentials", &stf_db.credentials}, {"crd_by_staff", &stf_db.crd_by_staff},
-        {"crd_due", &stf_db.crd_due}, {"roles", &stf_db.roles},
+        {"staff", &stf_db.staff},         {"hires", &stf_db.hires},
+        {"credentials", &stf_db.credentials}, {"roles", &stf_db.roles},
+        {"templates", &stf_db.templates}, {"shifts", &stf_db.shifts},
+        {"swaps", &stf_db.swaps},         {"coverage", &stf_db.coverage},
+        {"index", &stf_db.index},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);
@@ -58,9 +59,10 @@ stf_store_open (pm_store_t *store)
 //  --- keys -------------------------------------------------------------------
 
 void
-stf_key_init (stf_key_t *k)
+stf_key_init (stf_key_t *k, char tag)
 {
-    k->len = 0;
+    k->b[0] = (uint8_t) tag;
+    k->len = 1;
 }
 
 void

@@ -3,16 +3,27 @@
 
     Store layout (sub-databases of the service's LMDB environment; "0" is
     a NUL byte, "be64" an 8-byte big-endian integer, so scans are ordered):
-      sites          site_id                      -> pm.staffing.Site
-      resources      res_id                       -> pm.staffing.Resource
-      res_by_site    site_id 0 res_id             -> res_id
-      staff          stf_id                       -> pm.staffing.Staff
-      staff_by_site  site_id 0 stf_id             -> stf_id
-      hires          candidate_id                 -> pm.staffing.HireRecord
-      credentials    crd_id                       -> pm.staffing.Credential
-      crd_by_staff   stf_id 0 crd_id              -> crd_id
-      crd_due        be64 due_ms crd_id 0         -> crd_id  (next warning)
-      roles          role                         -> pm.staffing.RoleRequirements
+      sites          site_id            -> pm.staffing.Site
+      resources      res_id             -> pm.staffing.Resource
+      staff          stf_id             -> pm.staffing.Staff
+      hires          candidate_id       -> pm.staffing.HireRecord
+      credentials    crd_id             -> pm.staffing.Credential
+      roles          role               -> pm.staffing.RoleRequirements
+      templates      sht_id             -> pm.staffing.ShiftTemplate
+      shifts         shf_id             -> pm.staffing.Shift
+      swaps          swp_id             -> pm.staffing.SwapRequest
+      coverage       cov_id             -> pm.staffing.CoverageRule
+      index          every secondary index, told apart by a leading tag
+                     byte (LMDB sub-databases are a scarce, per-transaction
+                     cost; one ordered index serves all):
+        'r' site_id 0 res_id 0              -> res_id   resources of a site
+        's' site_id 0 stf_id 0              -> stf_id   staff of a site
+        'c' stf_id 0 crd_id 0               -> crd_id   credentials of a person
+        'd' be64 due_ms crd_id 0            -> crd_id   next expiry warning
+        't' site_id 0 sht_id 0              -> sht_id   shift templates
+        'h' site_id 0 be64 start shf_id 0   -> shf_id   open and assigned shifts
+        'w' stf_id 0 be64 start shf_id 0    -> shf_id   a person's assigned shifts
+        'v' site_id 0 cov_id 0              -> cov_id   coverage rules
 
     Ids are made by pm_id_new ("res_", "stf_", ...) except a site's, which
     its creator chooses ("north") because other services already key by it.
@@ -32,9 +43,9 @@
 #define STF_LIST_MAX 1000 //  records one list reply carries at most
 
 typedef struct {
-    MDB_dbi sites, resources, res_by_site;
-    MDB_dbi staff, staff_by_site, hires;
-    MDB_dbi credentials, crd_by_staff, crd_due, roles;
+    MDB_dbi sites, resources, staff, hires, credentials, roles;
+    MDB_dbi templates, shifts, swaps, coverage;
+    MDB_dbi index;
 } stf_db_t;
 
 //  The service's sub-databases, opened by stf_store_open.
@@ -51,8 +62,18 @@ typedef struct {
     size_t len;
 } stf_key_t;
 
-//  Starts an empty key.
-void stf_key_init (stf_key_t *k);
+//  Index tags (see the layout above).
+#define STF_IX_RES_BY_SITE 'r'
+#define STF_IX_STAFF_BY_SITE 's'
+#define STF_IX_CRD_BY_STAFF 'c'
+#define STF_IX_CRD_DUE 'd'
+#define STF_IX_TPL_BY_SITE 't'
+#define STF_IX_SHF_BY_SITE 'h'
+#define STF_IX_SHF_BY_STAFF 'w'
+#define STF_IX_COV_BY_SITE 'v'
+
+//  Starts an index key with its tag.
+void stf_key_init (stf_key_t *k, char tag);
 
 //  Appends `s` and its NUL (a separator that sorts before any character).
 void stf_key_str (stf_key_t *k, const char *s);

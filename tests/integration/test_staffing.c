@@ -1037,6 +1037,385 @@ s_test_credential_escalations (void)
     itest_cleanup (&svc);
 }
 
+//  --- rosters ----------------------------------------------------------------------
+
+//  Creates a shift template; its id into `id`.
+static bool
+s_template (pm_client_t *c, const char *site, const char *role, const char *starts,
+            const char *ends, char *id)
+{
+    json_t *r = s_req (c, 0, NULL, "staffing.CreateShiftTemplate",
+                       "{\"template\": {\"site_id\": \"%s\", \"role\": \"%s\", "
+                       "\"name\": \"%s-%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}",
+                       site, role, starts, ends, starts, ends);
+    if (r) {
+        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    json_decref (r);
+    return r && pm_id_valid (id, "sht");
+}
+
+//  staffing.AddShifts; the reply (or error) as s_req gives it.
+static json_t *
+s_shifts (pm_client_t *c, int want, const char *field, const char *tpl,
+          const char *from, const char *to, const char *staff)
+{
+    return s_req (c, want, field, "staffing.AddShifts",
+                  "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
+                  "\"%s\"%s%s%s}", tpl, from, to, staff ? ", \"staff_id\": \"" : "",
+                  staff ? staff : "", staff ? "\"" : "");
+}
+
+//  Milliseconds UTC of "YYYY-MM-DDTHH:MM" UTC.
+static int64_t
+s_utc (const char *when)
+{
+    struct tm tm = {0};
+    tm.tm_year = atoi (when) - 1900;
+    tm.tm_mon = atoi (when + 5) - 1;
+    tm.tm_mday = atoi (when + 8);
+    tm.tm_hour = atoi (when + 11);
+    tm.tm_min = atoi (when + 14);
+    return (int64_t) timegm (&tm) * 1000;
+}
+
+#define HOUR_MS 3600000LL
+
+//  Night shifts 22:00-06:00 in New York and Berlin: the nights of the
+//  DST changes are 9 hours (autumn) and 7 hours (spring) long in UTC; the
+//  working hours are published with UTC instants.
+static void
+s_test_night_shift_dst (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "nyc", "America/New_York"));
+    CHECK (s_site (c, "ber", "Europe/Berlin"));
+    char nurse[PM_ID_MAX], nyc[PM_ID_MAX], ber[PM_ID_MAX];
+    CHECK (s_onboard (c, nurse, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                                "\"nyc\", \"fte_permille\": 500}, {\"site_id\": \"ber\", "
+                                "\"fte_permille\": 500}], \"start_date\": \"2026-01-01\""));
+    CHECK (s_template (c, "nyc", "nurse", "22:00", "06:00", nyc));
+    CHECK (s_template (c, "ber", "nurse", "22:00", "06:00", ber));
+
+    //  New York falls back at 02:00 on 2026-11-01.
+    json_t *r = s_shifts (c, 0, NULL, nyc, "2026-10-30", "2026-11-01", nurse);
+    CHECK (r && s_len (r, "shifts") == 3);
+    int64_t lengths[3] = {8, 9, 8};
+    for (int i = 0; i < 3; i++) {
+        char path[32];
+        snprintf (path, sizeof path, "shifts[%d]", i);
+        json_t *sh = s_at (r, path);
+        CHECK (s_int (sh, "end") - s_int (sh, "start") == lengths[i] * HOUR_MS);
+        CHECK (strcmp (s_str (sh, "status"), "SHIFT_ASSIGNED") == 0);
+    }
+    //  22:00 EDT is 02:00Z; 06:00 EST is 11:00Z.
+    CHECK (strcmp (s_str (r, "shifts[1].date"), "2026-10-31") == 0);
+    CHECK (s_int (r, "shifts[1].start") == s_utc ("2026-11-01T02:00"));
+    CHECK (s_int (r, "shifts[1].end") == s_utc ("2026-11-01T11:00"));
+    json_decref (r);
+    //  ... and springs forward at 02:00 on 2026-03-08.
+    r = s_shifts (c, 0, NULL, nyc, "2026-03-07", "2026-03-07", nurse);
+    CHECK (r && s_int (r, "shifts[0].end") - s_int (r, "shifts[0].start") == 7 * HOUR_MS);
+    json_decref (r);
+    //  Berlin: back at 03:00 on 2026-10-25, forward at 02:00 on 2026-03-29.
+    r = s_shifts (c, 0, NULL, ber, "2026-10-24", "2026-10-24", nurse);
+    CHECK (r && s_int (r, "shifts[0].end") - s_int (r, "shifts[0].start") == 9 * HOUR_MS);
+    CHECK (s_int (r, "shifts[0].start") == s_utc ("2026-10-24T20:00"));
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, ber, "2026-03-28", "2026-03-28", nurse);
+    CHECK (r && s_int (r, "shifts[0].end") - s_int (r, "shifts[0].start") == 7 * HOUR_MS);
+    json_decref (r);
+
+    //  Working hours as events: UTC start and end, site, staff, role.
+    json_t *events = s_stream (c);
+    CHECK (events && s_count (events, "staffing.shift.assigned") == 6);
+    json_t *e = json_array_get (events, json_array_size (events) - 6 + 1);
+    CHECK (strcmp (s_str (e, "type"), "staffing.shift.assigned") == 0);
+    CHECK (strcmp (s_str (e, "site_id"), "nyc") == 0);
+    CHECK (strcmp (s_str (e, "data.staff_id"), nurse) == 0);
+    CHECK (strcmp (s_str (e, "data.role"), "nurse") == 0);
+    CHECK (s_int (e, "data.start") == s_utc ("2026-11-01T02:00"));
+    CHECK (s_int (e, "data.end") == s_utc ("2026-11-01T11:00"));
+    json_decref (events);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Assignments that must be refused, each with its reason: overlap, not
+//  attached to the site, not in the role, terminated, missing or
+//  unverified credential, the site closed; a recurring assignment is all
+//  or nothing; bad input. Termination opens the shifts after the last day.
+static void
+s_test_roster_conflicts (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    CHECK (s_site (c, "south", "America/New_York"));
+    char a[PM_ID_MAX], b[PM_ID_MAX], doc[PM_ID_MAX], day[PM_ID_MAX], eve[PM_ID_MAX],
+        phys[PM_ID_MAX];
+    const char *at_north = "\"roles\": [\"%s\"], \"sites\": [{\"site_id\": \"%s\", "
+                           "\"fte_permille\": 1000}], \"start_date\": \"2026-01-01\"";
+    char fields[256];
+    snprintf (fields, sizeof fields, at_north, "nurse", "north");
+    CHECK (s_onboard (c, a, fields));
+    snprintf (fields, sizeof fields, at_north, "nurse", "south");
+    CHECK (s_onboard (c, b, fields));
+    snprintf (fields, sizeof fields, at_north, "physician", "north");
+    CHECK (s_onboard (c, doc, fields));
+    CHECK (s_template (c, "north", "nurse", "08:00", "16:00", day));
+    CHECK (s_template (c, "north", "nurse", "12:00", "20:00", eve));
+    CHECK (s_template (c, "north", "physician", "09:00", "17:00", phys));
+    json_t *r = s_req (c, 0, NULL, "staffing.SetRoleRequirements",
+                       "{\"requirements\": {\"role\": \"physician\", "
+                       "\"credential_types\": [\"medical-licence\"]}}");
+    CHECK (r && s_int (r, "version") == 1);
+    json_decref (r);
+
+    r = s_shifts (c, 0, NULL, day, "2026-06-01", "2026-06-01", a);
+    CHECK (r);
+    json_decref (r);
+    struct {
+        const char *tpl, *date, *staff, *reason;
+    } refused[] = {
+        {eve, "2026-06-01", a, "overlaps"},
+        {day, "2026-06-02", b, "not attached to site north"},
+        {phys, "2026-06-02", a, "does not have role physician"},
+        {phys, "2026-06-02", doc, "lacks a valid medical-licence"},
+        {day, "2026-12-25", a, "closed on 2026-12-25 (Christmas Day)"},
+        {day, "2025-12-31", a, "starts work on 2026-01-01"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        r = s_shifts (c, PM_ECONFLICT, NULL, refused[i].tpl, refused[i].date,
+                      refused[i].date, refused[i].staff);
+        if (!r || !strstr (s_str (r, "message"), refused[i].reason)) {
+            fprintf (stderr, "    case %zu: %s\n", i, r ? s_str (r, "message") : "-");
+        }
+        CHECK (r && strstr (s_str (r, "message"), refused[i].reason));
+        json_decref (r);
+    }
+    //  A licence not yet verified is not enough; verified, it is.
+    char lic[PM_ID_MAX];
+    r = s_req (c, 0, NULL, "staffing.AddCredential",
+               "{\"credential\": {\"staff_id\": \"%s\", \"type\": "
+               "\"medical-licence\", \"number\": \"MD-1\", \"valid_from\": "
+               "\"2025-01-01\", \"valid_to\": \"2027-12-31\"}}", doc);
+    CHECK (r);
+    snprintf (lic, sizeof lic, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_shifts (c, PM_ECONFLICT, "staff_id", phys, "2026-06-02", "2026-06-02", doc);
+    CHECK (r && strstr (s_str (r, "message"), "verified medical-licence"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.VerifyCredential",
+               "{\"credential_id\": \"%s\", \"verified_by\": \"board lookup\"}", lic);
+    CHECK (r);
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, phys, "2026-06-02", "2026-06-02", doc);
+    CHECK (r);
+    json_decref (r);
+
+    //  Recurring, weekdays only: two weeks of day shifts, then evenings
+    //  over the same range are refused whole, naming the first clash.
+    r = s_req (c, 0, NULL, "staffing.AddShifts",
+               "{\"template_id\": \"%s\", \"from_date\": \"2026-06-08\", "
+               "\"to_date\": \"2026-06-21\", \"weekdays\": [1, 2, 3, 4, 5], "
+               "\"staff_id\": \"%s\"}", day, a);
+    CHECK (r && s_len (r, "shifts") == 10);
+    CHECK (strcmp (s_str (r, "shifts[9].date"), "2026-06-19") == 0);
+    json_decref (r);
+    uint64_t before = s_high_seq (c);
+    r = s_req (c, PM_ECONFLICT, "staff_id", "staffing.AddShifts",
+               "{\"template_id\": \"%s\", \"from_date\": \"2026-06-06\", "
+               "\"to_date\": \"2026-06-21\", \"staff_id\": \"%s\"}", eve, a);
+    CHECK (r && strstr (s_str (r, "message"), "on 2026-06-08"));
+    json_decref (r);
+    CHECK (s_high_seq (c) == before); //  06-06 and 06-07 were not kept either
+
+    //  Bad input.
+    r = s_shifts (c, PM_EINVAL, "to_date", day, "2026-06-10", "2026-06-09", a);
+    CHECK (r && strstr (s_str (r, "message"), "before from_date"));
+    json_decref (r);
+    r = s_shifts (c, PM_ENOTFOUND, "template_id", "sht_01m8e8rx5n3r2py41feft8x8rn",
+                  "2026-06-10", "2026-06-10", a);
+    CHECK (r);
+    json_decref (r);
+    r = s_shifts (c, PM_ENOTFOUND, "staff_id", day, "2026-06-27", "2026-06-27",
+                  "stf_01m8e8rx5n3r2py41feft8x8rn");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ENOTFOUND, "template.site_id", "staffing.CreateShiftTemplate",
+               "{\"template\": {\"site_id\": \"nowhere\", \"role\": \"nurse\", "
+               "\"name\": \"X\", \"starts\": \"08:00\", \"ends\": \"16:00\"}}");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "template.starts", "staffing.CreateShiftTemplate",
+               "{\"template\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+               "\"name\": \"X\", \"starts\": \"25:00\", \"ends\": \"16:00\"}}");
+    CHECK (r);
+    json_decref (r);
+
+    //  Terminated with last day 2026-06-12: the shifts after it open
+    //  again (hours withdrawn), and no new ones after it are taken.
+    r = s_req (c, 0, NULL, "staffing.Terminate",
+               "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-12\", "
+               "\"reason\": \"resigned\"}", a);
+    CHECK (r && strcmp (s_str (r, "id"), a) == 0); //  the reply is the staff record
+    json_decref (r);
+    json_t *events = s_stream (c);
+    CHECK (events && s_count (events, "staffing.shift.unassigned") == 5);
+    json_t *e = s_last (events, "staffing.shift.unassigned");
+    CHECK (strcmp (s_str (e, "data.released_staff_id"), a) == 0);
+    CHECK (strcmp (s_str (e, "data.status"), "SHIFT_OPEN") == 0);
+    CHECK (strcmp (s_str (e, "data.date"), "2026-06-19") == 0);
+    json_decref (events);
+    r = s_shifts (c, PM_ECONFLICT, "staff_id", day, "2026-06-13", "2026-06-13", a);
+    CHECK (r && strstr (s_str (r, "message"), "terminated"));
+    json_decref (r);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Open shifts claimed by a qualified person, swaps asked and decided,
+//  unassign and cancel, and the coverage-gap report as the roster fills.
+static void
+s_test_open_shifts_swaps_coverage (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "zulu", "UTC"));
+    char a[PM_ID_MAX], b[PM_ID_MAX], d[PM_ID_MAX], day[PM_ID_MAX], late[PM_ID_MAX];
+    const char *nurse = "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": \"zulu\", "
+                        "\"fte_permille\": 1000}], \"start_date\": \"2026-01-01\"";
+    CHECK (s_onboard (c, a, nurse) && s_onboard (c, b, nurse) && s_onboard (c, d, nurse));
+    CHECK (s_template (c, "zulu", "nurse", "08:00", "16:00", day));
+    CHECK (s_template (c, "zulu", "nurse", "12:00", "20:00", late));
+    json_t *r = s_req (c, 0, NULL, "staffing.AddCoverageRule",
+                       "{\"rule\": {\"site_id\": \"zulu\", \"role\": \"nurse\", "
+                       "\"from\": \"08:00\", \"to\": \"20:00\", \"min_headcount\": 2}}");
+    CHECK (r && pm_id_valid (s_str (r, "id"), "cov"));
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, day, "2026-06-01", "2026-06-01", a);
+    CHECK (r);
+    char day_shift[PM_ID_MAX], late_shift[PM_ID_MAX];
+    snprintf (day_shift, sizeof day_shift, "%s", s_str (r, "shifts[0].id"));
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, late, "2026-06-01", "2026-06-01", NULL);
+    CHECK (r && strcmp (s_str (r, "shifts[0].status"), "SHIFT_OPEN") == 0);
+    snprintf (late_shift, sizeof late_shift, "%s", s_str (r, "shifts[0].id"));
+    json_decref (r);
+
+    //  One nurse 08-16, nobody 16-20: two gaps (an open shift counts for
+    //  nothing).
+    const char *gaps = "{\"site_id\": \"zulu\", \"from_date\": \"2026-06-01\", "
+                       "\"to_date\": \"2026-06-01\"}";
+    r = s_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
+    CHECK (r && s_len (r, "gaps") == 2);
+    CHECK (s_int (r, "gaps[0].start") == s_utc ("2026-06-01T08:00"));
+    CHECK (s_int (r, "gaps[0].end") == s_utc ("2026-06-01T16:00"));
+    CHECK (s_int (r, "gaps[0].rostered") == 1 && s_int (r, "gaps[0].required") == 2);
+    CHECK (s_int (r, "gaps[1].start") == s_utc ("2026-06-01T16:00"));
+    CHECK (s_int (r, "gaps[1].rostered") == 0);
+    json_decref (r);
+
+    //  The open shift: listed as open, claimed by B, then not claimable.
+    int64_t from = s_utc ("2026-06-01T00:00"), to = s_utc ("2026-06-02T00:00");
+    r = s_req (c, 0, NULL, "staffing.ListShifts",
+               "{\"site_id\": \"zulu\", \"from\": %lld, \"to\": %lld, "
+               "\"open_only\": true}", (long long) from, (long long) to);
+    CHECK (r && s_len (r, "shifts") == 1 && strcmp (s_str (r, "shifts[0].id"), late_shift) == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ClaimShift",
+               "{\"shift_id\": \"%s\", \"staff_id\": \"%s\"}", late_shift, b);
+    CHECK (r && strcmp (s_str (r, "staff_id"), b) == 0);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "shift_id", "staffing.ClaimShift",
+               "{\"shift_id\": \"%s\", \"staff_id\": \"%s\"}", late_shift, d);
+    CHECK (r && strstr (s_str (r, "message"), "already assigned"));
+    json_decref (r);
+    //  Now 08-12 and 16-20 are one short each; 12-16 is covered.
+    r = s_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
+    CHECK (r && s_len (r, "gaps") == 2);
+    CHECK (s_int (r, "gaps[0].end") == s_utc ("2026-06-01T12:00"));
+    CHECK (s_int (r, "gaps[1].start") == s_utc ("2026-06-01T16:00"));
+    CHECK (s_int (r, "gaps[1].rostered") == 1);
+    json_decref (r);
+
+    //  Swap: B hands the late shift to D; approved, the hours move.
+    r = s_req (c, 0, NULL, "staffing.RequestSwap",
+               "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\", \"reason\": "
+               "\"exam\"}", late_shift, d);
+    CHECK (r && strcmp (s_str (r, "status"), "SWAP_REQUESTED") == 0);
+    char swap[PM_ID_MAX];
+    snprintf (swap, sizeof swap, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ApproveSwap", "{\"swap_id\": \"%s\"}", swap);
+    CHECK (r && strcmp (s_str (r, "status"), "SWAP_APPROVED") == 0);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "swap_id", "staffing.ApproveSwap",
+               "{\"swap_id\": \"%s\"}", swap);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ListShifts",
+               "{\"site_id\": \"zulu\", \"from\": %lld, \"to\": %lld, "
+               "\"staff_id\": \"%s\"}", (long long) from, (long long) to, d);
+    CHECK (r && s_len (r, "shifts") == 1 && strcmp (s_str (r, "shifts[0].id"), late_shift) == 0);
+    json_decref (r);
+    json_t *events = s_stream (c);
+    json_t *un = s_last (events, "staffing.shift.unassigned");
+    CHECK (un && strcmp (s_str (un, "data.released_staff_id"), b) == 0);
+    json_t *as = s_last (events, "staffing.shift.assigned");
+    CHECK (as && strcmp (s_str (as, "data.staff_id"), d) == 0);
+    CHECK (s_int (as, "seq") == s_int (un, "seq") + 1);
+    json_decref (events);
+    //  D now works 12-20: taking A's 08-16 too would overlap; to B it may
+    //  go, but the manager denies it.
+    r = s_req (c, PM_ECONFLICT, "to_staff_id", "staffing.RequestSwap",
+               "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\"}", day_shift, d);
+    CHECK (r && strstr (s_str (r, "message"), "overlaps"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.RequestSwap",
+               "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\"}", day_shift, b);
+    CHECK (r);
+    snprintf (swap, sizeof swap, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "reason", "staffing.DenySwap", "{\"swap_id\": \"%s\"}", swap);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.DenySwap",
+               "{\"swap_id\": \"%s\", \"reason\": \"short staffed\"}", swap);
+    CHECK (r && strcmp (s_str (r, "status"), "SWAP_DENIED") == 0);
+    json_decref (r);
+
+    //  Unassign A (the shift opens), cancel it (no hours to withdraw).
+    r = s_req (c, 0, NULL, "staffing.UnassignShift",
+               "{\"shift_id\": \"%s\", \"reason\": \"sick\"}", day_shift);
+    CHECK (r && strcmp (s_str (r, "status"), "SHIFT_OPEN") == 0);
+    CHECK (strcmp (s_str (r, "released_staff_id"), a) == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.CancelShift",
+               "{\"shift_id\": \"%s\", \"reason\": \"merged\"}", day_shift);
+    CHECK (r && strcmp (s_str (r, "status"), "SHIFT_CANCELLED") == 0);
+    json_decref (r);
+    events = s_stream (c);
+    CHECK (events && s_count (events, "staffing.shift.cancelled") == 1);
+    CHECK (s_count (events, "staffing.shift.unassigned") == 2);
+    json_decref (events);
+    //  Only D's late shift is left: 08-12 empty, 12-20 one short.
+    r = s_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
+    CHECK (r && s_len (r, "gaps") == 2);
+    CHECK (s_int (r, "gaps[0].rostered") == 0 && s_int (r, "gaps[1].rostered") == 1);
+    json_decref (r);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"sites_and_resources", s_test_sites_and_resources},
     {"site_bad_input", s_test_site_bad_input},
@@ -1044,6 +1423,9 @@ static const itest_case_t s_cases[] = {
     {"staff_bad_input", s_test_staff_bad_input},
     {"hire_exactly_once", s_test_hire_exactly_once},
     {"credential_escalations", s_test_credential_escalations},
+    {"night_shift_dst", s_test_night_shift_dst},
+    {"roster_conflicts", s_test_roster_conflicts},
+    {"open_shifts_swaps_coverage", s_test_open_shifts_swaps_coverage},
     {NULL, NULL},
 };
 
