@@ -4,6 +4,7 @@
 #include "staffing.h"
 #include "staffing_credentials.h"
 #include "staffing_hires.h"
+#include "staffing_leave.h"
 #include "staffing_rosters.h"
 #include "staffing_sites.h"
 #include "staffing_staff.h"
@@ -28,6 +29,7 @@ staffing_setup (pm_server_t *server)
     stf_hires_setup (server);
     stf_credentials_setup (server);
     stf_rosters_setup (server);
+    stf_leave_setup (server);
     int tick_ms = (int) pm_cfg_int ("PM_STAFFING_TICK_MS", 60000);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, s_tick);
     return 0;

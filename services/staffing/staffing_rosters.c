@@ -11,6 +11,7 @@
 
 #include "pm_id.h"
 #include "staffing_credentials.h"
+#include "staffing_leave.h"
 #include "staffing_rosters.h"
 #include "staffing_sites.h"
 #include "staffing_staff.h"
@@ -211,6 +212,13 @@ s_check (pm_ctx_t *ctx, const site_t *site, const shift_t *sh, const char *staff
             }
         }
         s_shifts_free (&mine);
+    }
+    if (rc == PM_OK) {
+        char why[160];
+        rc = stf_leave_during (ctx, s->id, sh->start, sh->end, why, sizeof why);
+        if (rc == PM_OK && why[0]) {
+            rc = stf_fail (ctx, PM_ECONFLICT, field, "%s: %s is on %s", field, s->id, why);
+        }
     }
     if (rc == PM_OK) {
         char missing[200];

@@ -7,6 +7,9 @@
 
 //  Everyone who may read site settings: every role, services included.
 #define READ_SITES PM_ROLES_ALL
+//  Everyone on the staff, asking for themselves (leave, swaps, claims).
+#define STAFF_SELF (PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK | PM_ROLE_CLINICIAN \
+                    | PM_ROLE_RECRUITER | PM_ROLE_HIRING_MANAGER | PM_ROLE_FINANCE)
 //  Everyone who may read staff records and rosters.
 #define READ_STAFF (PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FRONT_DESK | PM_ROLE_CLINICIAN \
                     | PM_ROLE_HIRING_MANAGER | PM_ROLE_FINANCE | PM_ROLE_AUDITOR    \
@@ -102,6 +105,26 @@ static const pm_command_def_t s_commands[] = {
     {"staffing.CoverageGaps", PM_READ, D (coverage_gaps), D (coverage_report),
      "where rostered headcount falls short of the rules",
      PM_ROLE_PRACTICE_MANAGER | PM_ROLE_AUDITOR | PM_ROLE_SERVICE},
+    //  Leave
+    {"staffing.SetLeaveType", PM_WRITE, D (set_leave_type), D (leave_type),
+     "create or change a leave type and its yearly days", 0},
+    {"staffing.ListLeaveTypes", PM_READ, NULL, D (leave_type_list),
+     "every leave type", READ_STAFF},
+    {"staffing.SetLeaveAllocation", PM_WRITE, D (set_leave_allocation),
+     D (leave_allocation), "one person's days of a leave type for a year",
+     PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.LeaveBalance", PM_READ, D (leave_balance), D (balance),
+     "allocated, approved, requested and remaining days", READ_STAFF},
+    {"staffing.RequestLeave", PM_WRITE, D (request_leave), D (leave),
+     "ask for days off", STAFF_SELF},
+    {"staffing.ApproveLeave", PM_WRITE, D (decide_leave), D (leave),
+     "approve leave (a practice manager of the site)", PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.DenyLeave", PM_WRITE, D (decide_leave), D (leave),
+     "deny leave (reason)", PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.CancelLeave", PM_WRITE, D (cancel_leave), D (leave),
+     "withdraw requested or approved leave", STAFF_SELF},
+    {"staffing.ListLeave", PM_READ, D (list_leave), D (leave_list),
+     "a person's leave, by start date", READ_STAFF},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -132,6 +155,12 @@ static const pm_event_def_t s_events[] = {
     {"staffing.swap.denied", D (swap_request)},
     {"staffing.coverage.added", D (coverage_rule)},
     {"staffing.coverage.removed", D (coverage_rule)},
+    {"staffing.leave_type.set", D (leave_type)},
+    {"staffing.leave.allocation_set", D (leave_allocation)},
+    {"staffing.leave.requested", D (leave)},
+    {"staffing.leave.approved", D (leave)},
+    {"staffing.leave.denied", D (leave)},
+    {"staffing.leave.cancelled", D (leave)},
     {NULL, NULL},
 };
 

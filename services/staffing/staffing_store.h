@@ -13,6 +13,9 @@
       shifts         shf_id             -> pm.staffing.Shift
       swaps          swp_id             -> pm.staffing.SwapRequest
       coverage       cov_id             -> pm.staffing.CoverageRule
+      leave_types    type               -> pm.staffing.LeaveType
+      allocations    'a' stf_id 0 type 0 be64 year -> pm.staffing.LeaveAllocation
+      leave          lv_id              -> pm.staffing.Leave
       index          every secondary index, told apart by a leading tag
                      byte (LMDB sub-databases are a scarce, per-transaction
                      cost; one ordered index serves all):
@@ -24,6 +27,8 @@
         'h' site_id 0 be64 start shf_id 0   -> shf_id   open and assigned shifts
         'w' stf_id 0 be64 start shf_id 0    -> shf_id   a person's assigned shifts
         'v' site_id 0 cov_id 0              -> cov_id   coverage rules
+        'l' stf_id 0 start_date 0 lv_id 0   -> lv_id    requested, approved leave
+        'L' stf_id 0 lv_id 0                -> lv_id    all of a person's leave
 
     Ids are made by pm_id_new ("res_", "stf_", ...) except a site's, which
     its creator chooses ("north") because other services already key by it.
@@ -45,6 +50,7 @@
 typedef struct {
     MDB_dbi sites, resources, staff, hires, credentials, roles;
     MDB_dbi templates, shifts, swaps, coverage;
+    MDB_dbi leave_types, allocations, leave;
     MDB_dbi index;
 } stf_db_t;
 
@@ -71,6 +77,8 @@ typedef struct {
 #define STF_IX_SHF_BY_SITE 'h'
 #define STF_IX_SHF_BY_STAFF 'w'
 #define STF_IX_COV_BY_SITE 'v'
+#define STF_IX_LV_BY_STAFF 'l'
+#define STF_IX_LV_ALL 'L'
 
 //  Starts an index key with its tag.
 void stf_key_init (stf_key_t *k, char tag);

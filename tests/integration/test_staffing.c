@@ -1416,6 +1416,163 @@ s_test_open_shifts_swaps_coverage (void)
     itest_cleanup (&svc);
 }
 
+//  --- leave ---------------------------------------------------------------------
+
+//  Request, overlap refused, balance, approval by a practice manager of
+//  the site (not by the requester, not by another site's), the UTC range
+//  on staffing.leave.approved, rostered shifts released, shifts refused
+//  during approved leave; deny, cancel; bad input.
+static void
+s_test_leave (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York")); //  Mon-Fri, closed 12-25
+    CHECK (s_site (c, "south", "America/New_York"));
+    char n[PM_ID_MAX], m[PM_ID_MAX], ms[PM_ID_MAX], day[PM_ID_MAX];
+    CHECK (s_onboard (c, n, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                            "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                            "\"2026-01-01\""));
+    CHECK (s_onboard (c, m, "\"roles\": [\"practice-manager\"], \"sites\": "
+                            "[{\"site_id\": \"north\", \"fte_permille\": 1000}], "
+                            "\"start_date\": \"2026-01-01\""));
+    CHECK (s_onboard (c, ms, "\"roles\": [\"practice-manager\"], \"sites\": "
+                             "[{\"site_id\": \"south\", \"fte_permille\": 1000}], "
+                             "\"start_date\": \"2026-01-01\""));
+    CHECK (s_template (c, "north", "nurse", "08:00", "16:00", day));
+    json_t *r = s_req (c, 0, NULL, "staffing.SetLeaveType",
+                       "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual "
+                       "leave\", \"yearly_days\": 20}}");
+    CHECK (r && s_int (r, "version") == 1);
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, day, "2026-06-03", "2026-06-03", n);
+    CHECK (r);
+    json_decref (r);
+
+    //  Monday to Friday: five working days.
+    const char *ask = "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
+                      "\"start_date\": \"%s\", \"end_date\": \"%s\"}";
+    r = s_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-06-01", "2026-06-05");
+    CHECK (r && s_int (r, "days") == 5 && strcmp (s_str (r, "status"), "LEAVE_REQUESTED") == 0);
+    char lv[PM_ID_MAX];
+    snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "start_date", "staffing.RequestLeave", ask, n,
+               "2026-06-04", "2026-06-08");
+    CHECK (r && strstr (s_str (r, "message"), lv));
+    json_decref (r);
+    const char *bal = "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
+                      "\"year\": 2026}";
+    r = s_req (c, 0, NULL, "staffing.LeaveBalance", bal, n);
+    CHECK (r && s_int (r, "allocated") == 20 && s_int (r, "requested") == 5);
+    CHECK (s_int (r, "remaining") == 15);
+    json_decref (r);
+
+    //  Who may approve: not the nurse herself, not south's manager, not a
+    //  principal working elsewhere; north's manager may.
+    const char *decide = "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}";
+    r = s_req (c, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, n);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, ms);
+    CHECK (r && strstr (s_str (r, "message"), "practice-manager of site north"));
+    json_decref (r);
+    pm_client_t *south = s_client_as (&svc, "mgr-south", "practice-manager", "south");
+    r = s_req (south, PM_EFORBIDDEN, NULL, "staffing.ApproveLeave", decide, lv, m);
+    CHECK (r);
+    json_decref (r);
+    pm_client_destroy (&south);
+    r = s_req (c, 0, NULL, "staffing.ApproveLeave", decide, lv, m);
+    CHECK (r && strcmp (s_str (r, "status"), "LEAVE_APPROVED") == 0);
+    CHECK (strcmp (s_str (r, "decided_by"), m) == 0);
+    json_decref (r);
+
+    //  The approval carries the UTC range (EDT: local midnight is 04:00Z)
+    //  and took her off the shift on 06-03.
+    json_t *events = s_stream (c);
+    json_t *e = s_last (events, "staffing.leave.approved");
+    CHECK (e && strcmp (s_str (e, "site_id"), "north") == 0);
+    CHECK (s_int (e, "data.start") == s_utc ("2026-06-01T04:00"));
+    CHECK (s_int (e, "data.end") == s_utc ("2026-06-06T04:00"));
+    e = s_last (events, "staffing.shift.unassigned");
+    CHECK (e && strcmp (s_str (e, "data.released_staff_id"), n) == 0);
+    CHECK (strstr (s_str (e, "data.reason"), lv) != NULL);
+    json_decref (events);
+    r = s_shifts (c, PM_ECONFLICT, "staff_id", day, "2026-06-02", "2026-06-02", n);
+    CHECK (r && strstr (s_str (r, "message"), "on approved leave"));
+    json_decref (r);
+
+    //  Balance: a smaller allocation for her; 12-21..12-31 is eight working
+    //  days (Christmas is a closure), more than is left.
+    r = s_req (c, 0, NULL, "staffing.SetLeaveAllocation",
+               "{\"allocation\": {\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
+               "\"year\": 2026, \"days\": 10}}", n);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "leave_type", "staffing.RequestLeave", ask, n,
+               "2026-12-21", "2026-12-31");
+    CHECK (r && strstr (s_str (r, "message"), "this asks 8"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-12-21", "2026-12-25");
+    CHECK (r && s_int (r, "days") == 4);
+    snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "reason", "staffing.DenyLeave", decide, lv, m);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.DenyLeave",
+               "{\"leave_id\": \"%s\", \"approver_id\": \"%s\", \"reason\": "
+               "\"year-end rush\"}", lv, m);
+    CHECK (r && strcmp (s_str (r, "status"), "LEAVE_DENIED") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.LeaveBalance", bal, n);
+    CHECK (r && s_int (r, "allocated") == 10 && s_int (r, "approved") == 5);
+    CHECK (s_int (r, "requested") == 0 && s_int (r, "remaining") == 5);
+    json_decref (r);
+
+    //  Cancelling the approved leave gives the time back: the shift may be
+    //  rostered again.
+    r = s_req (c, 0, NULL, "staffing.ListLeave", "{\"staff_id\": \"%s\"}", n);
+    CHECK (r && s_len (r, "leave") == 2);
+    CHECK (strcmp (s_str (r, "leave[0].status"), "LEAVE_APPROVED") == 0);
+    snprintf (lv, sizeof lv, "%s", s_str (r, "leave[0].id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.CancelLeave",
+               "{\"leave_id\": \"%s\", \"reason\": \"trip off\"}", lv);
+    CHECK (r && strcmp (s_str (r, "status"), "LEAVE_CANCELLED") == 0);
+    json_decref (r);
+    events = s_stream (c);
+    e = s_last (events, "staffing.leave.cancelled");
+    CHECK (e && s_int (e, "data.start") == s_utc ("2026-06-01T04:00"));
+    json_decref (events);
+    r = s_shifts (c, 0, NULL, day, "2026-06-02", "2026-06-02", n);
+    CHECK (r);
+    json_decref (r);
+
+    //  Bad input.
+    r = s_req (c, PM_EINVAL, "end_date", "staffing.RequestLeave", ask, n, "2026-07-10",
+               "2026-07-09");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "end_date", "staffing.RequestLeave", ask, n, "2026-12-30",
+               "2027-01-02");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ENOTFOUND, "leave_type", "staffing.RequestLeave",
+               "{\"staff_id\": \"%s\", \"leave_type\": \"sabbatical\", "
+               "\"start_date\": \"2026-07-01\", \"end_date\": \"2026-07-01\"}", n);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ENOTFOUND, "staff_id", "staffing.RequestLeave", ask,
+               "stf_01m8e8rx5n3r2py41feft8x8rn", "2026-07-01", "2026-07-01");
+    CHECK (r);
+    json_decref (r);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"sites_and_resources", s_test_sites_and_resources},
     {"site_bad_input", s_test_site_bad_input},
@@ -1426,6 +1583,7 @@ static const itest_case_t s_cases[] = {
     {"night_shift_dst", s_test_night_shift_dst},
     {"roster_conflicts", s_test_roster_conflicts},
     {"open_shifts_swaps_coverage", s_test_open_shifts_swaps_coverage},
+    {"leave", s_test_leave},
     {NULL, NULL},
 };
 
