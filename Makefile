@@ -96,6 +96,9 @@ $(BIN)/pm-%: $$(call svc_objs,$$*) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# patients decodes scheduling.appointment.fulfilled (post-visit surveys).
+$(BIN)/pm-patients $(BIN)/itest_patients_identity: $(OBJ)/gen/scheduling.pb-c.o
+
 $(BIN)/pmctl: $(OBJ)/tools/pmctl/pmctl.o $(SCHEMA_OBJ) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -143,5 +146,7 @@ format:
 
 clean:
 	rm -rf build
+
+include tests/fuzz/fuzz.mk tests/fault/fault.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

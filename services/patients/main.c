@@ -12,7 +12,12 @@ main (int argc, char *argv[])
 {
     if (argc > 1) {
         bool help = strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0;
-        pm_cfg_print_help (help ? stdout : stderr, "pm-patients", "patients", NULL);
+        static const pm_cfg_var_t extra[] = {
+            {"PM_PATIENTS_SLA_CHECK_MS", "60000",
+             "how often complaint service levels are checked for breaches"},
+            {NULL, NULL, NULL},
+        };
+        pm_cfg_print_help (help ? stdout : stderr, "pm-patients", "patients", extra);
         return help ? 0 : 2;
     }
     pm_log_init ("patients", pm_cfg_get ("PM_LOG_LEVEL", "info"));

@@ -1085,6 +1085,8 @@ patients_setup (pm_server_t *server)
         || pm_store_dbi (store, "dups", 0, &pat_db.dups) != PM_OK
         || pm_store_dbi (store, "merges", 0, &pat_db.merges) != PM_OK
         || pm_store_dbi (store, "consent", 0, &pat_db.consent) != PM_OK
+        || pm_store_dbi (store, "surveys", 0, &pat_db.surveys) != PM_OK
+        || pm_store_dbi (store, "complaints", 0, &pat_db.complaints) != PM_OK
         || s_backfill_email (store) != PM_OK) {
         return -1;
     }
@@ -1097,5 +1099,7 @@ patients_setup (pm_server_t *server)
     pat_dups_bind (server);
     pat_merge_bind (server);
     pat_consent_bind (server);
+    pat_surveys_bind (server);
+    pat_complaints_bind (server);
     return 0;
 }

@@ -111,5 +111,35 @@ pm_err pat_dups_dismiss (pm_ctx_t *ctx, const char *a, const char *b,
 void pat_dups_bind (pm_server_t *server);
 void pat_merge_bind (pm_server_t *server);
 void pat_consent_bind (pm_server_t *server);
+void pat_surveys_bind (pm_server_t *server);
+void pat_complaints_bind (pm_server_t *server);
+
+//  --- patient experience (patients_surveys.c, patients_complaints.c) -------
+
+//  The survey of appointment `apt` ("svy_" + its id's body); false when
+//  `apt` is not an appointment id.
+bool pat_survey_id (const char *apt, char *out);
+
+//  The survey `id` (caller frees); PM_ENOTFOUND if none.
+pm_err pat_survey_get (MDB_txn *txn, const char *id, Pm__Patients__Survey **out);
+
+//  Stores the survey.
+pm_err pat_survey_put (MDB_txn *txn, const Pm__Patients__Survey *s);
+
+//  Checks a report's site (and the principal's access to it) and its
+//  window [from, to); fails on the field at fault.
+pm_err pat_report_window (pm_ctx_t *ctx, const char *site, bool has_from,
+                          int64_t from, bool has_to, int64_t to);
+
+//  The complaint case `id` (caller frees); PM_ENOTFOUND if none.
+pm_err pat_complaint_get (MDB_txn *txn, const char *id,
+                          Pm__Patients__Complaint **out);
+
+//  Stores the case.
+pm_err pat_complaint_put (MDB_txn *txn, const Pm__Patients__Complaint *c);
+
+//  For erasure: removes the free text of every case about `patient`,
+//  counting them in *redacted; ECONFLICT while one is not closed.
+pm_err pat_complaints_redact (pm_ctx_t *ctx, const char *patient, size_t *redacted);
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "itest.h"
 #include "patients.pb-c.h"
+#include "pm_test.pb-c.h"
+#include "scheduling.pb-c.h"
+
+#define DAY_MS 86400000LL
 
 typedef Pm__Patients__Patient patient_t;
 
@@ -881,7 +885,479 @@ s_test_roles_and_sites (void)
     itest_cleanup (&svc);
 }
 
+//  --- patient experience ----------------------------------------------------
+
+//  Appends an appointment event to the stand-in scheduling stream. `apt`
+//  NULL: data that is not an appointment at all.
+static bool
+s_emit_apt (pm_client_t *ec, const char *type, const char *apt, const char *patient,
+            const char *practitioner, const char *site, int64_t end)
+{
+    Pm__Scheduling__Appointment a = PM__SCHEDULING__APPOINTMENT__INIT;
+    a.id = (char *) apt;
+    a.patient_id = (char *) patient;
+    a.practitioner_id = (char *) practitioner;
+    a.site_id = (char *) site;
+    a.type_id = "checkup";
+    a.has_start = a.has_end = a.has_status = 1;
+    a.start = end - 1800000;
+    a.end = end;
+    a.status = PM__SCHEDULING__APPOINTMENT_STATUS__APPOINTMENT_FULFILLED;
+    uint8_t data[512];
+    Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
+    emit.type = (char *) type;
+    emit.site_id = (char *) site;
+    emit.subject = (char *) apt;
+    emit.has_data = 1;
+    emit.data.data = data;
+    if (apt) {
+        emit.data.len = pm__scheduling__appointment__pack (&a, data);
+    }
+    else {
+        memcpy (data, "\x08\xff", 2); //  field 1 as a varint: not an Appointment
+        emit.data.len = 2;
+    }
+    return s_expect (ec, "emitter.Emit", &emit.base, 0, NULL);
+}
+
+//  Waits until patients has applied scheduling's stream `stream` (any if
+//  NULL) up to `seq`; the consumer's record then, or NULL (caller frees
+//  the Health it came from through *health).
+static Pm__ConsumerLag *
+s_wait_applied (pm_client_t *pc, const char *stream, uint64_t seq, Pm__Health **health)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    *health = NULL;
+    while (itest_now () < until) {
+        pm__health__free_unpacked (*health, NULL);
+        *health = itest_health (pc);
+        for (size_t i = 0; *health && i < (*health)->n_consumers; i++) {
+            Pm__ConsumerLag *c = (*health)->consumers[i];
+            if (strcmp (c->source, "scheduling") == 0 && c->cursor >= seq
+                && (!stream || strcmp (c->stream_id, stream) == 0)) {
+                return c;
+            }
+        }
+        zclock_sleep (10);
+    }
+    return NULL;
+}
+
+static char *
+s_stream_id (pm_client_t *client)
+{
+    Pm__Health *h = itest_health (client);
+    char *id = h && h->stream_id ? strdup (h->stream_id) : NULL;
+    pm__health__free_unpacked (h, NULL);
+    return id;
+}
+
+static Pm__Patients__Survey *
+s_survey_of (pm_client_t *pc, const char *apt)
+{
+    Pm__Patients__GetSurvey q = PM__PATIENTS__GET_SURVEY__INIT;
+    q.appointment_id = (char *) apt;
+    return s_fetch (pc, "patients.GetSurvey", &q.base, &pm__patients__survey__descriptor);
+}
+
+//  --------------------------------------------------------------------------
+//  Every fulfilled appointment on scheduling's stream makes one survey,
+//  whatever is re-sent or replayed (a restart, a replaced scheduling
+//  store read again from seq 1); answers are scored per site and per
+//  practitioner.
+static void
+s_test_surveys_from_fulfilled (void)
+{
+    itest_svc_t emi, pat;
+    itest_svc_init (&emi, "scheduling", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
+    itest_svc_init (&pat, "patients", "pm-patients");
+    CHECK (itest_start (&emi) == 0);
+    itest_point_at (&pat, &emi);
+    CHECK (itest_start (&pat) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *pc = itest_client (&pat);
+    s_form_t f;
+    s_form (&f, "Haddad", "Layla", "1984-03-15", NULL, NULL);
+    patient_t *p = s_register (pc, &f);
+    CHECK (p);
+    char apt[5][PM_ID_MAX];
+    for (int i = 0; i < 5; i++) {
+        pm_id_new ("apt", pm_clock_wall_ms (), apt[i]);
+    }
+    int64_t t = pm_clock_wall_ms () - DAY_MS;
+    const char *ful = "scheduling.appointment.fulfilled";
+    CHECK (s_emit_apt (ec, "scheduling.appointment.booked", apt[0], p->id, "stf_x", "north", t));
+    CHECK (s_emit_apt (ec, ful, apt[0], p->id, "stf_x", "north", t));
+    CHECK (s_emit_apt (ec, ful, apt[0], p->id, "stf_x", "north", t)); //  re-sent
+    CHECK (s_emit_apt (ec, ful, apt[1], p->id, "stf_y", "north", t + 3600000));
+    CHECK (s_emit_apt (ec, ful, NULL, p->id, "stf_y", "north", t));   //  garbage
+    CHECK (s_emit_apt (ec, ful, apt[2], p->id, "stf_x", "south", t));
+    Pm__Health *h;
+    Pm__ConsumerLag *lag = s_wait_applied (pc, NULL, 6, &h);
+    CHECK (lag && lag->apply_failures == 1); //  logged and passed, not stuck
+    pm__health__free_unpacked (h, NULL);
+    CHECK (s_count_events (pc, "patients.survey.created") == 3);
+
+    Pm__Patients__Survey *sv = s_survey_of (pc, apt[0]);
+    CHECK (sv && sv->status == PM__PATIENTS__SURVEY_STATUS__SURVEY_OPEN && sv->version == 1);
+    CHECK (strcmp (sv->patient_id, p->id) == 0 && strcmp (sv->practitioner_id, "stf_x") == 0);
+    CHECK (sv->visit_end == t && strcmp (sv->site_id, "north") == 0);
+    char survey0[PM_ID_MAX];
+    snprintf (survey0, sizeof survey0, "%s", sv->id);
+    pm__patients__survey__free_unpacked (sv, NULL);
+
+    //  Answers: bad ones refused, one answer per survey.
+    Pm__Patients__AnswerSurvey ans = PM__PATIENTS__ANSWER_SURVEY__INIT;
+    ans.survey_id = survey0;
+    ans.has_overall = ans.has_recommend = 1;
+    ans.overall = 0;
+    CHECK (s_expect (pc, "patients.AnswerSurvey", &ans.base, PM_EINVAL, "overall"));
+    ans.overall = 5;
+    ans.recommend = 11;
+    CHECK (s_expect (pc, "patients.AnswerSurvey", &ans.base, PM_EINVAL, "recommend"));
+    ans.recommend = 10;
+    ans.survey_id = "svy_nope";
+    CHECK (s_expect (pc, "patients.AnswerSurvey", &ans.base, PM_EINVAL, "survey_id"));
+    ans.survey_id = survey0;
+    ans.comment = "Kind staff, short wait.";
+    sv = s_fetch (pc, "patients.AnswerSurvey", &ans.base, &pm__patients__survey__descriptor);
+    CHECK (sv && sv->status == PM__PATIENTS__SURVEY_STATUS__SURVEY_ANSWERED);
+    CHECK (sv->version == 2 && sv->overall == 5 && sv->answered_at > 0);
+    pm__patients__survey__free_unpacked (sv, NULL);
+    CHECK (s_expect (pc, "patients.AnswerSurvey", &ans.base, PM_ECONFLICT, "survey_id"));
+    sv = s_survey_of (pc, apt[1]);
+    CHECK (sv);
+    ans.survey_id = sv->id;
+    ans.overall = 2;
+    ans.recommend = 3;
+    ans.comment = NULL;
+    CHECK (s_expect (pc, "patients.AnswerSurvey", &ans.base, 0, NULL));
+    pm__patients__survey__free_unpacked (sv, NULL);
+
+    //  The site's report: in all and per practitioner.
+    Pm__Patients__SurveyReport rq = PM__PATIENTS__SURVEY_REPORT__INIT;
+    rq.site_id = "north";
+    rq.has_from = rq.has_to = 1;
+    rq.from = t - DAY_MS;
+    rq.to = t + DAY_MS;
+    Pm__Patients__SurveyReportResult *r = s_fetch (
+        pc, "patients.SurveyReport", &rq.base, &pm__patients__survey_report_result__descriptor);
+    CHECK (r && r->total && r->total->surveys == 2 && r->total->responses == 2);
+    CHECK (r->total->overall_avg_x100 == 350 && r->total->promoters == 1);
+    CHECK (r->total->detractors == 1 && r->total->nps == 0);
+    CHECK (r->n_by_practitioner == 2);
+    CHECK (strcmp (r->by_practitioner[0]->practitioner_id, "stf_x") == 0);
+    CHECK (r->by_practitioner[0]->nps == 100 && r->by_practitioner[0]->overall_avg_x100 == 500);
+    CHECK (r->by_practitioner[1]->nps == -100 && r->by_practitioner[1]->overall_avg_x100 == 200);
+    pm__patients__survey_report_result__free_unpacked (r, NULL);
+    rq.from = t + 1; //  only the later visit
+    r = s_fetch (pc, "patients.SurveyReport", &rq.base,
+                 &pm__patients__survey_report_result__descriptor);
+    CHECK (r && r->total->surveys == 1 && r->n_by_practitioner == 1);
+    pm__patients__survey_report_result__free_unpacked (r, NULL);
+    rq.to = rq.from;
+    CHECK (s_expect (pc, "patients.SurveyReport", &rq.base, PM_EINVAL, "to"));
+    rq.site_id = NULL;
+    CHECK (s_expect (pc, "patients.SurveyReport", &rq.base, PM_EINVAL, "site_id"));
+
+    //  Restart: the cursor is durable, nothing is made twice.
+    itest_signal (&pat, SIGTERM);
+    CHECK (itest_start (&pat) == 0);
+    pm_client_destroy (&pc);
+    pc = itest_client (&pat);
+    CHECK (s_emit_apt (ec, ful, apt[3], p->id, "stf_y", "north", t));
+    lag = s_wait_applied (pc, NULL, 7, &h);
+    CHECK (lag);
+    pm__health__free_unpacked (h, NULL);
+    CHECK (s_count_events (pc, "patients.survey.created") == 4);
+
+    //  Scheduling's store replaced: its new stream is read from seq 1 and
+    //  an appointment seen before makes no second survey.
+    char *old_stream = s_stream_id (ec);
+    itest_signal (&emi, SIGTERM);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", emi.dir);
+    CHECK (system (cmd) == 0);
+    CHECK (itest_start (&emi) == 0);
+    pm_client_destroy (&ec);
+    ec = itest_client (&emi);
+    char *new_stream = s_stream_id (ec);
+    CHECK (old_stream && new_stream && strcmp (old_stream, new_stream) != 0);
+    CHECK (s_emit_apt (ec, ful, apt[0], p->id, "stf_x", "north", t));
+    CHECK (s_emit_apt (ec, ful, apt[4], p->id, "stf_x", "north", t));
+    lag = s_wait_applied (pc, new_stream, 2, &h);
+    CHECK (lag);
+    pm__health__free_unpacked (h, NULL);
+    CHECK (s_count_events (pc, "patients.survey.created") == 5);
+    sv = s_survey_of (pc, apt[0]);
+    CHECK (sv && sv->status == PM__PATIENTS__SURVEY_STATUS__SURVEY_ANSWERED);
+    pm__patients__survey__free_unpacked (sv, NULL);
+    free (old_stream);
+    free (new_stream);
+
+    pm__patients__patient__free_unpacked (p, NULL);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&pc);
+    itest_cleanup (&pat);
+    itest_cleanup (&emi);
+}
+
+//  Restarts the service with its clock `days` ahead (the store persists)
+//  and the service-level check every `check_ms`.
+static int
+s_restart_at (itest_svc_t *svc, pm_client_t **client, int days, int check_ms)
+{
+    static char offset[64], check[64];
+    snprintf (offset, sizeof offset, "PM_CLOCK_OFFSET_MS=%lld", days * DAY_MS);
+    snprintf (check, sizeof check, "PM_PATIENTS_SLA_CHECK_MS=%d", check_ms);
+    svc->env[0] = check;
+    svc->env[1] = offset;
+    svc->env[2] = NULL;
+    itest_signal (svc, SIGTERM);
+    pm_client_destroy (client);
+    if (itest_start (svc) != 0) {
+        return -1;
+    }
+    *client = itest_client (svc);
+    return 0;
+}
+
+//  Breach events in the stream: all, and of complaint `id` of `kind`.
+static int
+s_breaches (pm_client_t *client, const char *id, Pm__Patients__SlaKind kind)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    int count = 0;
+    for (long i = 0; i < n; i++) {
+        if (strcmp (events[i]->type, "patients.complaint.breached") == 0) {
+            Pm__Patients__ComplaintBreach *b = pm__patients__complaint_breach__unpack (
+                NULL, events[i]->data.len, events[i]->data.data);
+            count += b && b->complaint
+                     && (!id || (strcmp (b->complaint->id, id) == 0 && b->kind == kind));
+            pm__patients__complaint_breach__free_unpacked (b, NULL);
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    if (n >= 0) {
+        free (events);
+    }
+    return n < 0 ? -1 : count;
+}
+
+//  Polls until the stream holds `want` breach events (bounded).
+static bool
+s_wait_breaches (pm_client_t *client, int want)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    int have;
+    while ((have = s_breaches (client, NULL, 0)) < want && itest_now () < until) {
+        zclock_sleep (10);
+    }
+    if (have != want) {
+        fprintf (stderr, "    %d breach events, wanted %d\n", have, want);
+    }
+    return have == want;
+}
+
+static Pm__Patients__Complaint *
+s_file_complaint (pm_client_t *pc, const char *patient, const char *summary)
+{
+    Pm__Patients__FileComplaint fc = PM__PATIENTS__FILE_COMPLAINT__INIT;
+    fc.site_id = "north";
+    fc.patient_id = (char *) patient;
+    fc.summary = (char *) summary;
+    return s_fetch (pc, "patients.FileComplaint", &fc.base,
+                    &pm__patients__complaint__descriptor);
+}
+
+//  Moves a case on; the new state or NULL (and says why).
+static Pm__Patients__Complaint *
+s_advance (pm_client_t *pc, const char *id, uint64_t version,
+           Pm__Patients__ComplaintStatus to, const char *note, const char *resolution)
+{
+    Pm__Patients__AdvanceComplaint a = PM__PATIENTS__ADVANCE_COMPLAINT__INIT;
+    a.id = (char *) id;
+    a.has_expected_version = a.has_to = 1;
+    a.expected_version = version;
+    a.to = to;
+    a.note = (char *) note;
+    a.resolution = (char *) resolution;
+    return s_fetch (pc, "patients.AdvanceComplaint", &a.base,
+                    &pm__patients__complaint__descriptor);
+}
+
+#define CS(x) PM__PATIENTS__COMPLAINT_STATUS__##x
+#define ACK PM__PATIENTS__SLA_KIND__SLA_ACKNOWLEDGE
+#define RES PM__PATIENTS__SLA_KIND__SLA_RESOLVE
+
+//  --------------------------------------------------------------------------
+//  Complaint cases: guarded transitions stamped with actor and time; the
+//  site's service levels checked by the timer as days pass (the service
+//  restarted with its clock moved on), each breach told once, also when
+//  met late between two checks; the site's report.
+static void
+s_test_complaints_sla (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    svc.env[0] = "PM_PATIENTS_SLA_CHECK_MS=20";
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *pc = itest_client (&svc);
+    pm_client_set_actor (pc, "manager-maria");
+    s_form_t f;
+    s_form (&f, "Kowalski", "Piotr", "1969-12-24", NULL, NULL);
+    patient_t *p = s_register (pc, &f);
+    CHECK (p);
+
+    //  Service levels: north 2 and 10 days; others the defaults.
+    Pm__Patients__SetComplaintSla sla = PM__PATIENTS__SET_COMPLAINT_SLA__INIT;
+    sla.site_id = "north";
+    sla.has_acknowledge_days = sla.has_resolve_days = 1;
+    sla.resolve_days = 10;
+    CHECK (s_expect (pc, "patients.SetComplaintSla", &sla.base, PM_EINVAL, "acknowledge_days"));
+    sla.acknowledge_days = 2;
+    sla.resolve_days = 1;
+    CHECK (s_expect (pc, "patients.SetComplaintSla", &sla.base, PM_EINVAL, "resolve_days"));
+    sla.resolve_days = 10;
+    CHECK (s_expect (pc, "patients.SetComplaintSla", &sla.base, 0, NULL));
+    Pm__Patients__GetComplaintSla gs = PM__PATIENTS__GET_COMPLAINT_SLA__INIT;
+    gs.site_id = "south";
+    Pm__Patients__ComplaintSla *got = s_fetch (pc, "patients.GetComplaintSla", &gs.base,
+                                               &pm__patients__complaint_sla__descriptor);
+    CHECK (got && got->acknowledge_days == 3 && got->resolve_days == 30);
+    pm__patients__complaint_sla__free_unpacked (got, NULL);
+
+    //  Filing: bad input refused.
+    Pm__Patients__FileComplaint fc = PM__PATIENTS__FILE_COMPLAINT__INIT;
+    fc.site_id = "north";
+    CHECK (s_expect (pc, "patients.FileComplaint", &fc.base, PM_EINVAL, "summary"));
+    fc.summary = "Waited two hours";
+    fc.patient_id = "pat_01m8e8rx5n3r2py41feft8x8rn";
+    CHECK (s_expect (pc, "patients.FileComplaint", &fc.base, PM_ENOTFOUND, "patient_id"));
+    fc.site_id = "no such site!";
+    CHECK (s_expect (pc, "patients.FileComplaint", &fc.base, PM_EINVAL, "site_id"));
+
+    Pm__Patients__Complaint *c1 = s_file_complaint (pc, p->id, "Rude on the phone");
+    Pm__Patients__Complaint *c2 = s_file_complaint (pc, NULL, "Parking fee charged twice");
+    Pm__Patients__Complaint *c3 = s_file_complaint (pc, p->id, "Results sent late");
+    CHECK (c1 && c2 && c3 && c1->status == CS (RECEIVED) && c1->version == 1);
+    CHECK (c1->acknowledge_due == c1->received_at + 2 * DAY_MS);
+    CHECK (c1->resolve_due == c1->received_at + 10 * DAY_MS);
+    CHECK (c1->n_history == 1 && strcmp (c1->history[0]->actor, "manager-maria") == 0);
+
+    //  Guarded transitions.
+    Pm__Patients__Complaint *c;
+    Pm__Patients__AdvanceComplaint bad = PM__PATIENTS__ADVANCE_COMPLAINT__INIT;
+    bad.id = c1->id;
+    bad.has_to = 1;
+    bad.to = CS (INVESTIGATING);
+    CHECK (s_expect (pc, "patients.AdvanceComplaint", &bad.base, PM_EINVAL, "expected_version"));
+    bad.has_expected_version = 1;
+    bad.expected_version = 1;
+    CHECK (s_expect (pc, "patients.AdvanceComplaint", &bad.base, PM_ECONFLICT, "to"));
+    bad.to = CS (RECEIVED);
+    CHECK (s_expect (pc, "patients.AdvanceComplaint", &bad.base, PM_EINVAL, "to"));
+    c = s_advance (pc, c1->id, 1, CS (ACKNOWLEDGED), "called back", NULL);
+    CHECK (c && c->version == 2 && c->status == CS (ACKNOWLEDGED) && c->acknowledged_at > 0);
+    CHECK (c->n_history == 2 && c->history[1]->from == CS (RECEIVED) && c->history[1]->at > 0);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    bad.to = CS (RESOLVED);
+    CHECK (s_expect (pc, "patients.AdvanceComplaint", &bad.base, PM_ECONFLICT,
+                     "expected_version"));
+    bad.expected_version = 2;
+    CHECK (s_expect (pc, "patients.AdvanceComplaint", &bad.base, PM_EINVAL, "resolution"));
+    c = s_advance (pc, c1->id, 2, CS (INVESTIGATING), NULL, NULL);
+    CHECK (c && c->version == 3);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    c = s_advance (pc, c3->id, 1, CS (ACKNOWLEDGED), NULL, NULL);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    c = s_advance (pc, c3->id, 2, CS (RESOLVED), NULL, "Apologised; process fixed");
+    CHECK (c && c->resolved_at > 0 && strcmp (c->resolution, "Apologised; process fixed") == 0);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    bad.id = c3->id;
+    bad.to = CS (INVESTIGATING);
+    bad.expected_version = 3;
+    CHECK (s_expect (pc, "patients.AdvanceComplaint", &bad.base, PM_EINVAL, "note"));
+    c = s_advance (pc, c3->id, 3, CS (CLOSED), NULL, NULL);
+    CHECK (c && c->status == CS (CLOSED) && c->closed_at > 0);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    bad.expected_version = 4;
+    bad.to = CS (ACKNOWLEDGED);
+    CHECK (s_expect (pc, "patients.AdvanceComplaint", &bad.base, PM_ECONFLICT, "to"));
+    CHECK (s_breaches (pc, NULL, 0) == 0);
+
+    //  Three days on: c2 was never acknowledged.
+    CHECK (s_restart_at (&svc, &pc, 3, 20) == 0);
+    CHECK (s_wait_breaches (pc, 1));
+    CHECK (s_breaches (pc, c2->id, ACK) == 1);
+    Pm__Patients__GetComplaint gc = PM__PATIENTS__GET_COMPLAINT__INIT;
+    gc.id = c2->id;
+    c = s_fetch (pc, "patients.GetComplaint", &gc.base, &pm__patients__complaint__descriptor);
+    CHECK (c && c->acknowledge_breached && !c->resolve_breached && c->version == 2);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    c = s_advance (pc, c2->id, 2, CS (ACKNOWLEDGED), NULL, NULL); //  late, told already
+    CHECK (c && c->acknowledge_breached);
+    pm__patients__complaint__free_unpacked (c, NULL);
+
+    //  Eleven days on: c1 and c2 are not resolved. A sentinel is filed.
+    CHECK (s_restart_at (&svc, &pc, 11, 20) == 0);
+    CHECK (s_wait_breaches (pc, 3));
+    CHECK (s_breaches (pc, c1->id, RES) == 1 && s_breaches (pc, c2->id, RES) == 1);
+    Pm__Patients__Complaint *c5 = s_file_complaint (pc, NULL, "Sentinel");
+    CHECK (c5);
+
+    //  Fourteen days on: the sentinel's acknowledgement breaches; the
+    //  timer passed every older due on the way and told nothing again.
+    CHECK (s_restart_at (&svc, &pc, 14, 20) == 0);
+    CHECK (s_wait_breaches (pc, 4));
+    CHECK (s_breaches (pc, c5->id, ACK) == 1);
+    CHECK (s_breaches (pc, c2->id, ACK) == 1 && s_breaches (pc, c1->id, RES) == 1);
+
+    //  A case met late between two checks is told at that move, once.
+    CHECK (s_restart_at (&svc, &pc, 14, 3600000) == 0);
+    Pm__Patients__Complaint *c6 = s_file_complaint (pc, NULL, "Between two checks");
+    CHECK (c6);
+    CHECK (s_restart_at (&svc, &pc, 17, 3600000) == 0);
+    c = s_advance (pc, c6->id, 1, CS (ACKNOWLEDGED), NULL, NULL);
+    CHECK (c && c->acknowledge_breached);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    CHECK (s_breaches (pc, c6->id, ACK) == 1 && s_breaches (pc, NULL, 0) == 5);
+    c = s_advance (pc, c1->id, 4, CS (RESOLVED), NULL, "Retrained"); //  v4: the breach
+    CHECK (c && c->resolve_breached);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    CHECK (s_breaches (pc, NULL, 0) == 5);
+
+    //  The site's report.
+    Pm__Patients__ComplaintReport rq = PM__PATIENTS__COMPLAINT_REPORT__INIT;
+    rq.site_id = "north";
+    rq.has_from = rq.has_to = 1;
+    rq.from = c1->received_at - 1000;
+    rq.to = c1->received_at + 30 * DAY_MS;
+    Pm__Patients__ComplaintReportResult *r = s_fetch (
+        pc, "patients.ComplaintReport", &rq.base,
+        &pm__patients__complaint_report_result__descriptor);
+    CHECK (r && r->received == 5 && r->open == 3 && r->resolved == 2 && r->closed == 1);
+    CHECK (r->acknowledged_in_time == 2 && r->acknowledge_breached == 3);
+    CHECK (r->resolved_in_time == 1 && r->resolve_breached == 2);
+    CHECK (r->avg_ms_to_acknowledge > 0 && r->avg_ms_to_resolve > 0);
+    CHECK (r->sla && r->sla->acknowledge_days == 2 && r->sla->resolve_days == 10);
+    pm__patients__complaint_report_result__free_unpacked (r, NULL);
+
+    pm__patients__complaint__free_unpacked (c1, NULL);
+    pm__patients__complaint__free_unpacked (c2, NULL);
+    pm__patients__complaint__free_unpacked (c3, NULL);
+    pm__patients__complaint__free_unpacked (c5, NULL);
+    pm__patients__complaint__free_unpacked (c6, NULL);
+    pm__patients__patient__free_unpacked (p, NULL);
+    pm_client_destroy (&pc);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
+    {"surveys_from_fulfilled", s_test_surveys_from_fulfilled},
+    {"complaints_sla", s_test_complaints_sla},
     {"consent_history", s_test_consent_history},
     {"roles_and_sites", s_test_roles_and_sites},
     {"merge_unmerge_round_trip", s_test_merge_unmerge_round_trip},
