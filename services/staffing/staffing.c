@@ -9,12 +9,14 @@
 #include "staffing_sites.h"
 #include "staffing_staff.h"
 #include "staffing_store.h"
+#include "staffing_training.h"
 
-//  Timed work, through the write path: expiry warnings.
+//  Timed work, through the write path: expiry warnings, overdue training.
 static pm_err
 s_tick (pm_ctx_t *ctx)
 {
-    return stf_credentials_tick (ctx);
+    pm_err rc = stf_credentials_tick (ctx);
+    return rc == PM_OK ? stf_training_tick (ctx) : rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -30,6 +32,7 @@ staffing_setup (pm_server_t *server)
     stf_credentials_setup (server);
     stf_rosters_setup (server);
     stf_leave_setup (server);
+    stf_training_setup (server);
     int tick_ms = (int) pm_cfg_int ("PM_STAFFING_TICK_MS", 60000);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, s_tick);
     return 0;

@@ -11,6 +11,7 @@
 #include "pm_id.h"
 #include "staffing_credentials.h"
 #include "staffing_store.h"
+#include "staffing_training.h"
 #include "staffing_tz.h"
 
 #define TICK_MAX 500          //  credentials handled per timer run
@@ -670,6 +671,32 @@ s_set_requirements (pm_ctx_t *ctx, const ProtobufCMessage *body)
             }
         }
     }
+    if (r.n_trainings > TYPES_MAX) {
+        return stf_fail (ctx, PM_EINVAL, "requirements.trainings",
+                         "requirements.trainings: at most %d", TYPES_MAX);
+    }
+    for (size_t i = 0; i < r.n_trainings; i++) {
+        const Pm__Staffing__TrainingRequirement *t = r.trainings[i];
+        snprintf (field, sizeof field, "requirements.trainings[%zu].course", i);
+        if ((rc = stf_token (ctx, field, t->course, 48)) != PM_OK) {
+            return rc;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp (t->course, r.trainings[j]->course) == 0) {
+                return stf_fail (ctx, PM_EINVAL, field, "%s: listed twice", field);
+            }
+        }
+        snprintf (field, sizeof field, "requirements.trainings[%zu].title", i);
+        if ((rc = stf_text (ctx, field, t->title, false, 100)) != PM_OK) {
+            return rc;
+        }
+        if (t->renewal_days > 3650 || t->grace_days > 365) {
+            snprintf (field, sizeof field, "requirements.trainings[%zu].%s", i,
+                      t->renewal_days > 3650 ? "renewal_days" : "grace_days");
+            return stf_fail (ctx, PM_EINVAL, field,
+                             "%s: renewal at most 3650 days, grace at most 365", field);
+        }
+    }
     Pm__Staffing__RoleRequirements *old;
     if ((rc = s_requirements (pm_ctx_txn (ctx), r.role, &old)) != PM_OK) {
         return rc;
@@ -678,8 +705,12 @@ s_set_requirements (pm_ctx_t *ctx, const ProtobufCMessage *body)
     r.version = old ? old->version + 1 : 1;
     r.updated_at = pm_ctx_now (ctx);
     pm__staffing__role_requirements__free_unpacked (old, NULL);
-    return stf_commit (ctx, stf_db.roles, r.role, &r.base,
-                       "staffing.role.requirements_set", NULL);
+    rc = stf_commit (ctx, stf_db.roles, r.role, &r.base,
+                     "staffing.role.requirements_set", NULL);
+    if (rc == PM_OK) {
+        rc = stf_training_role_changed (ctx, r.role);
+    }
+    return rc;
 }
 
 //  staffing.GetRoleRequirements

@@ -67,7 +67,7 @@ static const pm_command_def_t s_commands[] = {
      D (expiring_list), "what expires at a site in the next N days",
      PM_ROLE_PRACTICE_MANAGER | PM_ROLE_AUDITOR | PM_ROLE_SERVICE},
     {"staffing.SetRoleRequirements", PM_WRITE, D (set_role_requirements),
-     D (role_requirements), "the credential types a role requires", 0},
+     D (role_requirements), "the credentials and training a role requires", 0},
     {"staffing.GetRoleRequirements", PM_READ, D (get_role_requirements),
      D (role_requirements), "what a role requires", READ_STAFF},
     //  Rosters
@@ -125,6 +125,14 @@ static const pm_command_def_t s_commands[] = {
      "withdraw requested or approved leave", STAFF_SELF},
     {"staffing.ListLeave", PM_READ, D (list_leave), D (leave_list),
      "a person's leave, by start date", READ_STAFF},
+    //  Training
+    {"staffing.RecordTraining", PM_WRITE, D (record_training), D (training_completion),
+     "record a completed course", PM_ROLE_PRACTICE_MANAGER},
+    {"staffing.ListTraining", PM_READ, D (list_training), D (training_status_list),
+     "a person's required courses and due dates", READ_STAFF},
+    {"staffing.TrainingOverdue", PM_READ, D (training_overdue), D (training_status_list),
+     "who at a site is past a training due date",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_AUDITOR | PM_ROLE_SERVICE},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -161,6 +169,8 @@ static const pm_event_def_t s_events[] = {
     {"staffing.leave.approved", D (leave)},
     {"staffing.leave.denied", D (leave)},
     {"staffing.leave.cancelled", D (leave)},
+    {"staffing.training.completed", D (training_completion)},
+    {"staffing.training.overdue", D (training_status)},
     {NULL, NULL},
 };
 

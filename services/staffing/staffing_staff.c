@@ -20,6 +20,13 @@
 #define PAGE_DEFAULT 100
 
 static stf_staff_hook_fn *s_on_terminate;
+static stf_staff_hook_fn *s_on_change;
+
+void
+stf_staff_on_change (stf_staff_hook_fn *fn)
+{
+    s_on_change = fn;
+}
 
 void
 stf_staff_on_terminate (stf_staff_hook_fn *fn)
@@ -263,6 +270,9 @@ stf_staff_onboard (pm_ctx_t *ctx, const stf_staff_t *given, char *id_out)
         rc = stf_commit (ctx, stf_db.staff, s.id, &s.base, "staffing.staff.onboarded",
                          stf_staff_primary_site (&s));
     }
+    if (rc == PM_OK && s_on_change) {
+        rc = s_on_change (ctx, &s);
+    }
     return rc;
 }
 
@@ -338,6 +348,9 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
             rc = stf_commit (ctx, stf_db.staff, s.id, &s.base, "staffing.staff.updated",
                              stf_staff_primary_site (&s));
         }
+        if (rc == PM_OK && s_on_change) {
+            rc = s_on_change (ctx, &s);
+        }
     }
     pm__staffing__staff__free_unpacked (old, NULL);
     return rc;
@@ -385,6 +398,9 @@ s_terminate (pm_ctx_t *ctx, const ProtobufCMessage *body)
                          "staffing.staff.terminated", stf_staff_primary_site (s));
         if (rc == PM_OK && s_on_terminate) {
             rc = s_on_terminate (ctx, s);
+        }
+        if (rc == PM_OK && s_on_change) {
+            rc = s_on_change (ctx, s);
         }
         s->end_date = old_end; //  freed with their own message
         s->termination_reason = old_reason;

@@ -41,9 +41,14 @@ pm_err stf_staff_access (pm_ctx_t *ctx, const stf_staff_t *s, bool any,
 //  Refuses (ECONFLICT) changes to the records of a terminated person.
 pm_err stf_staff_active (pm_ctx_t *ctx, const stf_staff_t *s, const char *field);
 
+//  Called after a staff member is onboarded, changed or terminated, in
+//  the same transaction (training recomputes what they must do). NULL =
+//  none.
+typedef pm_err (stf_staff_hook_fn) (pm_ctx_t *ctx, const stf_staff_t *s);
+void stf_staff_on_change (stf_staff_hook_fn *fn);
+
 //  Called after a staff member is terminated, in the same transaction
 //  (rosters unassign their shifts after the end date). NULL = none.
-typedef pm_err (stf_staff_hook_fn) (pm_ctx_t *ctx, const stf_staff_t *s);
 void stf_staff_on_terminate (stf_staff_hook_fn *fn);
 
 #endif

@@ -46,7 +46,8 @@ stf_store_open (pm_store_t *store)
         {"templates", &stf_db.templates}, {"shifts", &stf_db.shifts},
         {"swaps", &stf_db.swaps},         {"coverage", &stf_db.coverage},
         {"leave_types", &stf_db.leave_types}, {"allocations", &stf_db.allocations},
-        {"leave", &stf_db.leave},         {"index", &stf_db.index},
+        {"leave", &stf_db.leave},         {"completions", &stf_db.completions},
+        {"training", &stf_db.training},   {"index", &stf_db.index},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);

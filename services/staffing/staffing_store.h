@@ -16,6 +16,8 @@
       leave_types    type               -> pm.staffing.LeaveType
       allocations    'a' stf_id 0 type 0 be64 year -> pm.staffing.LeaveAllocation
       leave          lv_id              -> pm.staffing.Leave
+      completions    trn_id             -> pm.staffing.TrainingCompletion
+      training       't' stf_id 0 course 0 -> pm.staffing.TrainingStatus
       index          every secondary index, told apart by a leading tag
                      byte (LMDB sub-databases are a scarce, per-transaction
                      cost; one ordered index serves all):
@@ -29,6 +31,8 @@
         'v' site_id 0 cov_id 0              -> cov_id   coverage rules
         'l' stf_id 0 start_date 0 lv_id 0   -> lv_id    requested, approved leave
         'L' stf_id 0 lv_id 0                -> lv_id    all of a person's leave
+        'k' stf_id 0 course 0 date 0 trn_id 0 -> trn_id completions, oldest first
+        'o' be64 overdue_ms stf_id 0 course 0 -> stf_id  next training due
 
     Ids are made by pm_id_new ("res_", "stf_", ...) except a site's, which
     its creator chooses ("north") because other services already key by it.
@@ -50,7 +54,7 @@
 typedef struct {
     MDB_dbi sites, resources, staff, hires, credentials, roles;
     MDB_dbi templates, shifts, swaps, coverage;
-    MDB_dbi leave_types, allocations, leave;
+    MDB_dbi leave_types, allocations, leave, completions, training;
     MDB_dbi index;
 } stf_db_t;
 
@@ -79,6 +83,8 @@ typedef struct {
 #define STF_IX_COV_BY_SITE 'v'
 #define STF_IX_LV_BY_STAFF 'l'
 #define STF_IX_LV_ALL 'L'
+#define STF_IX_TRN_BY_STAFF 'k'
+#define STF_IX_TRN_DUE 'o'
 
 //  Starts an index key with its tag.
 void stf_key_init (stf_key_t *k, char tag);

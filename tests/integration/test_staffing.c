@@ -1573,6 +1573,164 @@ s_test_leave (void)
     itest_cleanup (&svc);
 }
 
+//  --- training ------------------------------------------------------------------
+
+//  staffing.training.overdue events about `staff` and `course`.
+static int
+s_overdue_events (json_t *events, const char *staff, const char *course)
+{
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach (events, i, e) {
+        n += strcmp (s_str (e, "type"), "staffing.training.overdue") == 0
+             && strcmp (s_str (e, "subject"), staff) == 0
+             && strcmp (s_str (e, "data.course"), course) == 0;
+    }
+    return n;
+}
+
+//  Waits until the stream holds `count` overdue events for the pair.
+static json_t *
+s_wait_overdue (pm_client_t *c, const char *staff, const char *course, int count)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    json_t *events = NULL;
+    do {
+        json_decref (events);
+        events = s_stream (c);
+        if (events && s_overdue_events (events, staff, course) >= count) {
+            return events;
+        }
+        zclock_sleep (20);
+    } while (itest_now () < until);
+    fprintf (stderr, "    waited for %d overdue %s of %s\n", count, course, staff);
+    return events;
+}
+
+//  Courses per role with renewal and grace periods; completions; the
+//  overdue list; staffing.training.overdue once per due date, across
+//  restarts and as the clock moves a renewal period on.
+static void
+s_test_training (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    svc.env[0] = "PM_STAFFING_TICK_MS=50";
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "zulu", "UTC"));
+    json_t *r = s_req (c, 0, NULL, "staffing.SetRoleRequirements",
+                       "{\"requirements\": {\"role\": \"nurse\", \"trainings\": "
+                       "[{\"course\": \"bls\", \"title\": \"Basic life support\", "
+                       "\"renewal_days\": 365, \"grace_days\": 30}, {\"course\": "
+                       "\"hipaa\", \"grace_days\": 14}]}}");
+    CHECK (r && s_len (r, "trainings") == 2);
+    json_decref (r);
+    char veteran[PM_ID_MAX], rookie[PM_ID_MAX], start[11], today[11], fields[256];
+    s_date (-60, start);
+    s_date (0, today);
+    const char *nurse = "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": \"zulu\", "
+                        "\"fte_permille\": 1000}], \"start_date\": \"%s\"";
+    snprintf (fields, sizeof fields, nurse, start);
+    CHECK (s_onboard (c, veteran, fields));
+    snprintf (fields, sizeof fields, nurse, today);
+    CHECK (s_onboard (c, rookie, fields));
+
+    //  Sixty days in, both grace periods are over: two warnings.
+    json_t *events = s_wait_overdue (c, veteran, "hipaa", 1);
+    json_decref (events);
+    events = s_wait_overdue (c, veteran, "bls", 1);
+    CHECK (events && s_overdue_events (events, veteran, "bls") == 1);
+    CHECK (s_overdue_events (events, veteran, "hipaa") == 1);
+    CHECK (s_overdue_events (events, rookie, "bls") == 0);
+    json_decref (events);
+    r = s_req (c, 0, NULL, "staffing.TrainingOverdue", "{\"site_id\": \"zulu\"}");
+    CHECK (r && s_len (r, "statuses") == 2);
+    CHECK (strcmp (s_str (r, "statuses[0].course"), "hipaa") == 0); //  due first
+    CHECK (strcmp (s_str (r, "statuses[0].staff_id"), veteran) == 0);
+    CHECK (strcmp (s_str (r, "statuses[0].name.family"), "Doe") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", rookie);
+    CHECK (r && s_len (r, "statuses") == 2);
+    char due[11];
+    s_date_add (today, 30, due);
+    CHECK (strcmp (s_str (r, "statuses[0].course"), "bls") == 0);
+    CHECK (strcmp (s_str (r, "statuses[0].due_date"), due) == 0);
+    json_decref (r);
+
+    //  Completed yesterday: nobody overdue; BLS due again in 364 days.
+    char yesterday[11];
+    s_date_add (today, -1, yesterday);
+    const char *record = "{\"completion\": {\"staff_id\": \"%s\", \"course\": \"%s\", "
+                         "\"completed_on\": \"%s\"}}";
+    r = s_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "bls", yesterday);
+    CHECK (r && pm_id_valid (s_str (r, "id"), "trn"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "hipaa", yesterday);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.TrainingOverdue", "{\"site_id\": \"zulu\"}");
+    CHECK (r && s_len (r, "statuses") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", veteran);
+    s_date_add (yesterday, 365, due);
+    CHECK (r && strcmp (s_str (r, "statuses[0].due_date"), due) == 0);
+    CHECK (!*s_str (r, "statuses[1].due_date")); //  HIPAA: once is enough
+    json_decref (r);
+
+    //  Bad input.
+    char tomorrow[11];
+    s_date_add (today, 2, tomorrow);
+    r = s_req (c, PM_EINVAL, "completion.completed_on", "staffing.RecordTraining", record,
+               veteran, "bls", tomorrow);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "completion.course", "staffing.RecordTraining", record,
+               veteran, "First Aid", yesterday);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ENOTFOUND, "completion.staff_id", "staffing.RecordTraining", record,
+               "stf_01m8e8rx5n3r2py41feft8x8rn", "bls", yesterday);
+    CHECK (r);
+    json_decref (r);
+
+    //  400 days on: the veteran's BLS is due again (a new due date, a new
+    //  warning); HIPAA is not; the rookie's grace periods are over.
+    char off[64], later[11];
+    s_date_add (today, 400, later);
+    CHECK (s_restart_at (&svc, 1, off, sizeof off, later, 12) == 0);
+    pm_client_destroy (&c);
+    c = itest_client (&svc);
+    events = s_wait_overdue (c, veteran, "bls", 2);
+    json_decref (events);
+    events = s_wait_overdue (c, rookie, "hipaa", 1);
+    json_decref (events);
+    events = s_wait_overdue (c, rookie, "bls", 1);
+    json_decref (events);
+    //  Restarted again, and a new course for nurses: its warnings come,
+    //  the earlier ones do not come again.
+    CHECK (s_restart_at (&svc, 1, off, sizeof off, later, 13) == 0);
+    r = s_req (c, 0, NULL, "staffing.SetRoleRequirements",
+               "{\"requirements\": {\"role\": \"nurse\", \"trainings\": "
+               "[{\"course\": \"bls\", \"renewal_days\": 365, \"grace_days\": 30}, "
+               "{\"course\": \"hipaa\", \"grace_days\": 14}, {\"course\": "
+               "\"fire-safety\"}]}}");
+    CHECK (r && s_int (r, "version") == 2);
+    json_decref (r);
+    events = s_wait_overdue (c, rookie, "fire-safety", 1);
+    json_decref (events);
+    events = s_wait_overdue (c, veteran, "fire-safety", 1);
+    CHECK (events && s_overdue_events (events, veteran, "bls") == 2);
+    CHECK (s_overdue_events (events, veteran, "hipaa") == 1);
+    CHECK (s_overdue_events (events, rookie, "bls") == 1);
+    CHECK (s_overdue_events (events, rookie, "hipaa") == 1);
+    CHECK (s_overdue_events (events, rookie, "fire-safety") == 1);
+    json_decref (events);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"sites_and_resources", s_test_sites_and_resources},
     {"site_bad_input", s_test_site_bad_input},
@@ -1584,6 +1742,7 @@ static const itest_case_t s_cases[] = {
     {"roster_conflicts", s_test_roster_conflicts},
     {"open_shifts_swaps_coverage", s_test_open_shifts_swaps_coverage},
     {"leave", s_test_leave},
+    {"training", s_test_training},
     {NULL, NULL},
 };
 
