@@ -1,0 +1,144 @@
+/*  fault.h: what the fault suites share: a seeded random source, a load
+    driver (many clients, each with one command in flight, resending the
+    same request id until it is answered, across kills), the history of
+    acknowledged commands, and the history checker.
+
+    A service joins the fault suites through a workload (fault_workload_t):
+    how its users' next command is made, what an acknowledgement teaches
+    them, and how to read a record back. The driver and the checker are
+    the same for every service; see fault_patients.c for one workload.  */
+#ifndef FAULT_H
+#define FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "itest.h"
+#include "pm_test.pb-c.h"
+
+//  --- seeded randomness ------------------------------------------------------
+
+typedef struct {
+    uint64_t s;
+} fault_rng_t;
+
+//  The seed of this run: $FAULT_SEED if set, else a fresh one. Printed,
+//  so that a failing run can be replayed.
+uint64_t fault_seed (const char *suite);
+
+void fault_rng_init (fault_rng_t *rng, uint64_t seed);
+
+//  A number in [0, n).
+uint64_t fault_rand (fault_rng_t *rng, uint64_t n);
+
+//  Prints the service log's warnings and errors, the last `max` of them.
+void fault_show_log (const itest_svc_t *svc, int max);
+
+//  --- workloads ---------------------------------------------------------------
+
+typedef struct {
+    const char *service;       //  "patients"
+    const char *binary;        //  "pm-patients"
+    int events_per_command;    //  each acknowledged write emits this many
+    const char *state_events;  //  type prefix of events carrying the record
+    //  A user's own model of what it made (its records and versions).
+    void *(*model_new) (int user);
+    void (*model_destroy) (void *model);
+    //  The user's next command: `type` (64 bytes) and a packed body
+    //  (malloc'd, *len bytes).
+    void (*next) (void *model, fault_rng_t *rng, char *type, uint8_t **body,
+                  size_t *len);
+    //  An acknowledged command: the model learns from the reply, and the
+    //  record it concerns goes to `subject` (PM_ID_MAX bytes).
+    void (*acked) (void *model, const char *type, const Pm__Reply *reply,
+                   char *subject);
+    //  The subject's record as stored now, packed as its events carry it.
+    bool (*read) (pm_client_t *client, const char *subject, uint8_t **data,
+                  size_t *len);
+    //  The version a record carries (state events' data).
+    uint64_t (*version) (const uint8_t *data, size_t len);
+} fault_workload_t;
+
+extern const fault_workload_t fault_patients;
+
+//  --- history ----------------------------------------------------------------
+
+//  One acknowledged write.
+typedef struct {
+    char causation[96];     //  "<client_id>/<request_id>", as events carry it
+    char type[64];
+    char subject[PM_ID_MAX];
+    uint8_t *reply;         //  the reply body
+    size_t reply_len;
+} fault_ack_t;
+
+typedef struct {
+    fault_ack_t *acks;
+    size_t n, cap;
+    size_t refused;         //  final refusals (the workload never expects one)
+    size_t resent;          //  tries sent again (no answer, or a retryable code)
+} fault_history_t;
+
+//  --- the load driver -------------------------------------------------------
+
+typedef struct _fault_load_t fault_load_t;
+
+//  Called between polls of the load, to inject faults; may block.
+typedef void (fault_tick_fn) (void *arg);
+
+//  `users` clients of `svc` running workload `w` with randomness from `seed`.
+fault_load_t *fault_load_new (const fault_workload_t *w, itest_svc_t *svc,
+                              int users, uint64_t seed);
+void fault_load_destroy (fault_load_t **self_p);
+
+//  Runs the load for `ms` milliseconds, calling `tick` between polls.
+void fault_load_run (fault_load_t *self, int ms, fault_tick_fn *tick, void *arg);
+
+//  Starts no new command; resends those in flight until each is answered.
+//  0 when all were, -1 after `ms`.
+int fault_load_drain (fault_load_t *self, int ms);
+
+const fault_history_t *fault_load_history (fault_load_t *self);
+
+//  --- the checker -------------------------------------------------------------
+
+//  What the stream held, for comparing consumers with it.
+typedef struct {
+    uint64_t high_seq;      //  events in the stream
+    uint64_t state_events;  //  of which carry a record's state
+    size_t n_subjects;      //  records the state events describe
+    char (*subjects)[PM_ID_MAX];
+    uint64_t version_sum;   //  sum of each record's last version
+} fault_stream_t;
+
+//  Checks the service's stream and store against the history: the stream
+//  is gap-free (seq 1..n, one stream id); every acknowledged write has
+//  exactly its events, contiguous, about its subject, carrying the state
+//  the reply gave; no event comes from a write that was not acknowledged;
+//  each record's versions go up by one from 1; each record's last event
+//  equals the record read back now. Returns the number of problems (each
+//  printed); fills `out` (fault_stream_free).
+int fault_check_history (const fault_workload_t *w, pm_client_t *client,
+                         const fault_history_t *history, fault_stream_t *out);
+
+void fault_stream_free (fault_stream_t *stream);
+
+//  Quiet: count problems without printing them (the checker's self-test).
+void fault_check_quiet (bool quiet);
+
+//  --- the test consumer (pm_mirror) -----------------------------------------
+
+//  Waits until the mirror's cursor reaches the stream's high seq and it
+//  has applied every state event; its stats then (caller frees), NULL
+//  after `ms`.
+Pm__Test__MirrorStats *fault_mirror_wait (pm_client_t *mirror,
+                                          const fault_stream_t *stream, int ms);
+
+//  Compares a mirror with the stream (stats) and with a fresh replay
+//  (`fresh`: stats and every record, or a sample of `sample` records).
+//  Returns the number of problems (each printed).
+int fault_mirror_check (pm_client_t *mirror, pm_client_t *fresh,
+                        const fault_stream_t *stream, size_t sample,
+                        fault_rng_t *rng);
+
+#endif

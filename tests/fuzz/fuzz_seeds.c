@@ -1,0 +1,263 @@
+/*  fuzz_seeds.c: writes the seed corpora of the fuzz harnesses from
+    the files tests/fuzz/seeds/<service>.txt (`make fuzz-seeds`; the output is checked in).
+
+    usage: fuzz_seeds CORPUS_DIR SEEDS.txt...
+
+    Each line of a seeds file is "<command type> <JSON body>" (or the type
+    alone). For each, through the JSON bridge and the schemas:
+      fuzz_json/           the JSON text
+      fuzz_decode/         the packed body; the same inside a pm.Request,
+                           a pm.Reply, a pm.Event and a pm.EventBatch; and
+                           the body cut one byte short (near-valid)
+      fuzz_cmd_<service>/  the harness's input for the command (for pm.*
+                           commands, every service's), a retry of it, a
+                           cut-short body, and the whole frame (0xFF mode)
+    Files are named by a hash of their contents: regenerating writes the
+    same names, and never removes a seed that libFuzzer minimised in.   */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz_util.h"
+#include "pm.h"
+
+static const char *s_out;
+static int s_written;
+
+//  Writes one seed into corpus `harness`.
+static void
+s_seed (const char *harness, const uint8_t *data, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; //  FNV-1a
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ data[i]) * 1099511628211ULL;
+    }
+    char path[1024];
+    snprintf (path, sizeof path, "%s/%s", s_out, harness);
+    if (mkdir (path, 0755) != 0 && errno != EEXIST) {
+        perror (path);
+        exit (1);
+    }
+    snprintf (path, sizeof path, "%s/%s/seed-%016llx", s_out, harness,
+              (unsigned long long) h);
+    FILE *f = fopen (path, "wb");
+    if (!f || fwrite (data, 1, len, f) != len || fclose (f) != 0) {
+        perror (path);
+        exit (1);
+    }
+    s_written++;
+}
+
+//  The seeds of one command for the command harness of `schema`.
+static void
+s_cmd_seeds (const pm_schema_t *schema, const pm_command_def_t *def,
+             const uint8_t *body, size_t len)
+{
+    const pm_command_def_t *commands[128];
+    size_t n = fuzz_commands (schema, commands, 128);
+    size_t index = 0;
+    while (index < n && commands[index] != def) {
+        index++;
+    }
+    if (index == n) {
+        return;
+    }
+    char harness[64];
+    snprintf (harness, sizeof harness, "fuzz_cmd_%s", schema->service);
+    uint8_t *input = malloc (len + 2);
+    input[0] = (uint8_t) index;
+    input[1] = 0;
+    memcpy (input + 2, body, len);
+    s_seed (harness, input, len + 2);
+    if (def->access == PM_WRITE) {
+        input[1] = 1; //  the same request again: answered from the store
+        s_seed (harness, input, len + 2);
+    }
+    if (len > 1) {
+        input[1] = 0;
+        s_seed (harness, input, len + 1);
+    }
+    free (input);
+    //  The whole frame, as a client would send it.
+    Pm__Request req = PM__REQUEST__INIT;
+    req.client_id = "seed";
+    req.has_request_id = 1;
+    req.request_id = 1;
+    req.type = (char *) def->type;
+    req.has_body = 1;
+    req.body.data = (uint8_t *) body;
+    req.body.len = len;
+    size_t flen = pm__request__get_packed_size (&req);
+    uint8_t *frame = malloc (flen + 1);
+    frame[0] = 0xFF;
+    pm__request__pack (&req, frame + 1);
+    s_seed (harness, frame, flen + 1);
+    free (frame);
+}
+
+//  The decoder seeds: the body alone and inside each envelope.
+static void
+s_decode_seeds (const char *type, const uint8_t *body, size_t len)
+{
+    s_seed ("fuzz_decode", body, len);
+    if (len > 1) {
+        s_seed ("fuzz_decode", body, len - 1);
+    }
+    Pm__Request req = PM__REQUEST__INIT;
+    req.client_id = "seed";
+    req.has_request_id = 1;
+    req.request_id = 7;
+    req.type = (char *) type;
+    req.has_body = 1;
+    req.body.data = (uint8_t *) body;
+    req.body.len = len;
+    Pm__Reply reply = PM__REPLY__INIT;
+    reply.has_request_id = reply.has_code = reply.has_body = 1;
+    reply.request_id = 7;
+    reply.body = req.body;
+    Pm__Event ev = PM__EVENT__INIT;
+    ev.id = "str_01jdq9x3m0aaaaaaaaaaaaaaaa.1";
+    ev.source = "seed";
+    ev.stream_id = "str_01jdq9x3m0aaaaaaaaaaaaaaaa";
+    ev.has_seq = ev.has_time = ev.has_data = 1;
+    ev.seq = 1;
+    ev.time = 1700000000000;
+    ev.type = (char *) type;
+    ev.subject = "pat_01jdq9x3m0aaaaaaaaaaaaaaaa";
+    ev.data = req.body;
+    Pm__Event *events[] = {&ev, &ev};
+    Pm__EventBatch batch = PM__EVENT_BATCH__INIT;
+    batch.stream_id = ev.stream_id;
+    batch.has_high_seq = 1;
+    batch.high_seq = 2;
+    batch.n_events = 2;
+    batch.events = events;
+    const ProtobufCMessage *wrappers[] = {&req.base, &reply.base, &ev.base,
+                                          &batch.base};
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = protobuf_c_message_get_packed_size (wrappers[i]);
+        uint8_t *buf = malloc (n ? n : 1);
+        protobuf_c_message_pack (wrappers[i], buf);
+        s_seed ("fuzz_decode", buf, n);
+        free (buf);
+    }
+}
+
+//  What streams carry besides events: a heartbeat and a health reply.
+static void
+s_stream_seeds (void)
+{
+    Pm__Heartbeat hb = PM__HEARTBEAT__INIT;
+    hb.source = "patients";
+    hb.stream_id = "str_01jdq9x3m0aaaaaaaaaaaaaaaa";
+    hb.has_high_seq = hb.has_time = 1;
+    hb.high_seq = 42;
+    hb.time = 1700000000000;
+    Pm__ConsumerLag lag = PM__CONSUMER_LAG__INIT;
+    lag.source = "patients";
+    lag.stream_id = hb.stream_id;
+    lag.has_cursor = lag.has_high_seq = lag.has_catching_up = 1;
+    lag.cursor = 40;
+    lag.high_seq = 42;
+    lag.catching_up = 1;
+    lag.has_gaps = lag.has_catch_ups = lag.has_apply_failures = 1;
+    lag.gaps = 2;
+    lag.catch_ups = 3;
+    Pm__ConsumerLag *lags[] = {&lag};
+    Pm__Health health = PM__HEALTH__INIT;
+    health.service = "mirror";
+    health.has_ok = health.has_high_seq = health.has_map_size = 1;
+    health.ok = 1;
+    health.stream_id = hb.stream_id;
+    health.high_seq = 9;
+    health.map_size = 1 << 30;
+    health.n_consumers = 1;
+    health.consumers = lags;
+    const ProtobufCMessage *msgs[] = {&hb.base, &lag.base, &health.base};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = protobuf_c_message_get_packed_size (msgs[i]);
+        uint8_t *buf = malloc (n);
+        protobuf_c_message_pack (msgs[i], buf);
+        s_seed ("fuzz_decode", buf, n);
+        free (buf);
+        json_t *json = pm_json_from_msg (msgs[i]);
+        char *text = json_dumps (json, JSON_COMPACT);
+        s_seed ("fuzz_json", (const uint8_t *) text, strlen (text));
+        free (text);
+        json_decref (json);
+    }
+}
+
+//  One line of a seeds file.
+static int
+s_line (const char *file, int lineno, char *line)
+{
+    line[strcspn (line, "\r\n")] = 0;
+    if (!line[0] || line[0] == '#') {
+        return 0;
+    }
+    char *json = strchr (line, ' ');
+    if (json) {
+        *json++ = 0;
+    }
+    const pm_schema_t *const *schemas = fuzz_schemas ();
+    const pm_command_def_t *def = NULL;
+    for (size_t i = 0; schemas[i] && !def; i++) {
+        def = pm_schema_command (schemas[i], line);
+    }
+    if (!def) {
+        fprintf (stderr, "%s:%d: no command %s\n", file, lineno, line);
+        return -1;
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    if (json) {
+        s_seed ("fuzz_json", (const uint8_t *) json, strlen (json));
+        char err[256];
+        if (!def->request
+            || pm_json_to_pb (def->request, json, strlen (json), &body, &len,
+                              err, sizeof err) != PM_OK) {
+            fprintf (stderr, "%s:%d: %s\n", file, lineno,
+                     def->request ? err : "this command has no body");
+            return -1;
+        }
+    }
+    s_decode_seeds (def->type, body ? body : (const uint8_t *) "", len);
+    for (size_t i = 0; schemas[i]; i++) {
+        s_cmd_seeds (schemas[i], def, body ? body : (const uint8_t *) "", len);
+    }
+    free (body);
+    return 0;
+}
+
+int
+main (int argc, char *argv[])
+{
+    if (argc < 3) {
+        fprintf (stderr, "usage: fuzz_seeds CORPUS_DIR SEEDS.txt...\n");
+        return 2;
+    }
+    s_out = argv[1];
+    mkdir (s_out, 0755);
+    s_stream_seeds ();
+    int rc = 0;
+    for (int a = 2; a < argc; a++) {
+        FILE *f = fopen (argv[a], "r");
+        if (!f) {
+            perror (argv[a]);
+            return 1;
+        }
+        char line[8192];
+        int lineno = 0;
+        while (fgets (line, sizeof line, f)) {
+            if (s_line (argv[a], ++lineno, line) != 0) {
+                rc = 1;
+            }
+        }
+        fclose (f);
+    }
+    printf ("fuzz_seeds: %d seeds written under %s\n", s_written, s_out);
+    return rc;
+}
