@@ -716,6 +716,9 @@ static bool
 s_matches (const Pm__Patients__Search *q, const patient_t *p,
            const char *given_fold, const char *phone_digits)
 {
+    if (pat_erased (p)) {
+        return false; //  nothing left to match on; found only by id or MRN
+    }
     if (!q->include_inactive && !p->active) {
         return false;
     }
@@ -1101,5 +1104,6 @@ patients_setup (pm_server_t *server)
     pat_consent_bind (server);
     pat_surveys_bind (server);
     pat_complaints_bind (server);
+    pat_erase_bind (server);
     return 0;
 }

@@ -15,10 +15,20 @@
                                                       records before it)
       consent    'C' id                            -> Consent
                  'H' id 0 be64 version             -> ConsentChange
+      surveys    'R' id                            -> Survey
+                 'S' site 0 be64 visit end 0 id    -> ""
+                 'P' patient 0 id                  -> ""
+      complaints 'R' id                            -> Complaint
+                 'S' site 0 be64 received 0 id     -> ""
+                 'P' patient 0 id                  -> ""
+                 'D' be64 due kind id              -> ""  (pending dues)
+                 'L' site                          -> ComplaintSla
 
     Duplicate detection: patients_match.c (the score), patients_dups.c
     (candidates, worklists). Merge and unmerge: patients_merge.c.
-    Consent: patients_consent.c.                                              */
+    Consent: patients_consent.c. Post-visit surveys (following
+    scheduling): patients_surveys.c. Complaints and their service levels:
+    patients_complaints.c. Erasure: patients_erase.c.                                              */
 #ifndef PATIENTS_H
 #define PATIENTS_H
 

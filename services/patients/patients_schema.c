@@ -93,6 +93,10 @@ static const pm_command_def_t s_commands[] = {
      &pm__patients__complaint_report_result__descriptor,
      "a site's complaints in a window against its service levels",
      PM_ROLE_PRACTICE_MANAGER | PM_ROLE_AUDITOR},
+    {"patients.Erase", PM_WRITE, &pm__patients__erase__descriptor,
+     &pm__patients__erasure_result__descriptor,
+     "erase a patient's identifying data where the law allows (legal basis)",
+     PM_ROLE_PRACTICE_MANAGER},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -116,6 +120,8 @@ static const pm_event_def_t s_events[] = {
     {"patients.complaint.redacted", &pm__patients__complaint__descriptor},
     {"patients.complaint.breached", &pm__patients__complaint_breach__descriptor},
     {"patients.complaint_sla.changed", &pm__patients__complaint_sla__descriptor},
+    {"patients.patient.erased", &pm__patients__patient__descriptor},
+    {"patients.survey.redacted", &pm__patients__survey__descriptor},
     {NULL, NULL},
 };
 

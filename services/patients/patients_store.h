@@ -113,6 +113,7 @@ void pat_merge_bind (pm_server_t *server);
 void pat_consent_bind (pm_server_t *server);
 void pat_surveys_bind (pm_server_t *server);
 void pat_complaints_bind (pm_server_t *server);
+void pat_erase_bind (pm_server_t *server);
 
 //  --- patient experience (patients_surveys.c, patients_complaints.c) -------
 

@@ -1355,7 +1355,242 @@ s_test_complaints_sla (void)
     itest_cleanup (&svc);
 }
 
+//  True when any event after `after` carries `needle` in its data.
+static bool
+s_stream_mentions (pm_client_t *client, uint64_t after, const char *needle, long *count)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    bool found = false;
+    *count = 0;
+    for (long i = 0; i < n; i++) {
+        if (events[i]->seq > after) {
+            (*count)++;
+            found = found || memmem (events[i]->data.data, events[i]->data.len, needle,
+                                     strlen (needle));
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    if (n >= 0) {
+        free (events);
+    }
+    return found;
+}
+
+//  --------------------------------------------------------------------------
+//  Erasure removes a patient's identifying data from the record, the
+//  records it replaced, every index, their survey comments and complaint
+//  texts; it waits for open complaints; scores, counts, consent and the
+//  audit chain stay valid; new events and reads carry nothing identifying.
+static void
+s_test_erasure (void)
+{
+    itest_svc_t emi, pat;
+    itest_svc_init (&emi, "scheduling", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
+    itest_svc_init (&pat, "patients", "pm-patients");
+    CHECK (itest_start (&emi) == 0);
+    itest_point_at (&pat, &emi);
+    CHECK (itest_start (&pat) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *pc = itest_client (&pat);
+
+    s_form_t f;
+    s_form (&f, "Lindqvist", "Greta", "1948-05-17", "+46 8 555 01234", "greta@example.se");
+    patient_t *s = s_register (pc, &f);
+    s_form (&f, "Lindqvist", "Greta", "1948-05-17", NULL, NULL);
+    snprintf (f.site, sizeof f.site, "south");
+    patient_t *m = s_register (pc, &f);
+    CHECK (s && m);
+    Pm__Patients__SetConsent sc = PM__PATIENTS__SET_CONSENT__INIT;
+    Pm__Patients__Consent want = PM__PATIENTS__CONSENT__INIT;
+    want.has_research = 1;
+    want.research = true;
+    sc.patient_id = s->id;
+    sc.has_expected_version = 1;
+    sc.consent = &want;
+    sc.source = "portal";
+    CHECK (s_expect (pc, "patients.SetConsent", &sc.base, 0, NULL));
+
+    //  A visit with a survey answered in her words, and a complaint.
+    char apt[PM_ID_MAX];
+    pm_id_new ("apt", pm_clock_wall_ms (), apt);
+    int64_t t = pm_clock_wall_ms () - DAY_MS;
+    CHECK (s_emit_apt (ec, "scheduling.appointment.fulfilled", apt, s->id, "stf_x", "north",
+                       t));
+    Pm__Health *h;
+    CHECK (s_wait_applied (pc, NULL, 1, &h));
+    pm__health__free_unpacked (h, NULL);
+    Pm__Patients__Survey *sv = s_survey_of (pc, apt);
+    CHECK (sv);
+    Pm__Patients__AnswerSurvey ans = PM__PATIENTS__ANSWER_SURVEY__INIT;
+    ans.survey_id = sv->id;
+    ans.has_overall = ans.has_recommend = 1;
+    ans.overall = 4;
+    ans.recommend = 9;
+    ans.comment = "Greta Lindqvist here: the nurse was lovely";
+    CHECK (s_expect (pc, "patients.AnswerSurvey", &ans.base, 0, NULL));
+    pm__patients__survey__free_unpacked (sv, NULL);
+    Pm__Patients__Complaint *cmp = s_file_complaint (pc, s->id, "Greta Lindqvist: lost letter");
+    CHECK (cmp);
+
+    Pm__Patients__Merge merge = PM__PATIENTS__MERGE__INIT;
+    merge.survivor_id = s->id;
+    merge.merged_id = m->id;
+    merge.reason = "same person";
+    merge.has_survivor_expected_version = merge.has_merged_expected_version = 1;
+    merge.survivor_expected_version = merge.merged_expected_version = 1;
+    CHECK (s_expect (pc, "patients.Merge", &merge.base, 0, NULL));
+
+    //  Refusals change nothing.
+    Pm__Patients__Erase er = PM__PATIENTS__ERASE__INIT;
+    er.id = s->id;
+    CHECK (s_expect (pc, "patients.Erase", &er.base, PM_EINVAL, "expected_version"));
+    er.has_expected_version = 1;
+    er.expected_version = 1;
+    CHECK (s_expect (pc, "patients.Erase", &er.base, PM_EINVAL, "legal_basis"));
+    er.legal_basis = "GDPR art. 17 request of 2026-11-20; no retention duty applies";
+    CHECK (s_expect (pc, "patients.Erase", &er.base, PM_ECONFLICT, "expected_version"));
+    er.expected_version = 2;
+    er.id = m->id;
+    CHECK (s_expect (pc, "patients.Erase", &er.base, PM_ECONFLICT, "id"));
+    er.id = s->id;
+    CHECK (s_expect (pc, "patients.Erase", &er.base, PM_ECONFLICT, "id")); //  open case
+    patient_t *got = s_get (pc, s->id);
+    CHECK (got && got->name && got->version == 2);
+    pm__patients__patient__free_unpacked (got, NULL);
+    Pm__Patients__Complaint *c = s_advance (pc, cmp->id, 1, CS (ACKNOWLEDGED), NULL, NULL);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    c = s_advance (pc, cmp->id, 2, CS (RESOLVED), "called Greta", "Letter resent");
+    pm__patients__complaint__free_unpacked (c, NULL);
+    c = s_advance (pc, cmp->id, 3, CS (CLOSED), NULL, NULL);
+    CHECK (c);
+    pm__patients__complaint__free_unpacked (c, NULL);
+
+    Pm__Patients__SurveyReport rq = PM__PATIENTS__SURVEY_REPORT__INIT;
+    rq.site_id = "north";
+    rq.has_from = rq.has_to = 1;
+    rq.from = t - DAY_MS;
+    rq.to = t + DAY_MS;
+    Pm__Patients__SurveyReportResult *before = s_fetch (
+        pc, "patients.SurveyReport", &rq.base, &pm__patients__survey_report_result__descriptor);
+    CHECK (before && before->total->responses == 1);
+    uint64_t seq_before;
+    {
+        Pm__Health *hh = itest_health (pc);
+        CHECK (hh);
+        seq_before = hh->high_seq;
+        pm__health__free_unpacked (hh, NULL);
+    }
+
+    Pm__Patients__ErasureResult *res = s_fetch (pc, "patients.Erase", &er.base,
+                                                &pm__patients__erasure_result__descriptor);
+    CHECK (res && res->patient && res->patient->erased_at > 0);
+    CHECK (!res->patient->name && !res->patient->birth_date && res->patient->n_telecom == 0);
+    CHECK (res->patient->n_mrns == 0 && !res->patient->active && res->patient->version == 3);
+    CHECK (strcmp (res->patient->home_site, "north") == 0);
+    CHECK (res->n_also_erased == 1 && strcmp (res->also_erased[0], m->id) == 0);
+    CHECK (res->surveys_redacted == 1 && res->complaints_redacted == 1);
+    pm__patients__erasure_result__free_unpacked (res, NULL);
+    CHECK (s_expect (pc, "patients.Erase", &er.base, PM_ECONFLICT, "id"));
+
+    //  Reads show nothing identifying; ids and MRNs still resolve.
+    got = s_get (pc, m->id);
+    CHECK (got && got->erased_at > 0 && !got->name
+           && s_link (got, PM__PATIENTS__LINK_TYPE__REPLACED_BY));
+    pm__patients__patient__free_unpacked (got, NULL);
+    got = s_get_mrn (pc, "north", "M0000001");
+    CHECK (got && strcmp (got->id, s->id) == 0 && !got->name);
+    pm__patients__patient__free_unpacked (got, NULL);
+    Pm__Patients__Search q = PM__PATIENTS__SEARCH__INIT;
+    q.family_prefix = "Lindq";
+    q.has_include_inactive = q.include_inactive = 1;
+    Pm__Patients__SearchResult *found = s_fetch (pc, "patients.Search", &q.base,
+                                                 &pm__patients__search_result__descriptor);
+    CHECK (found && found->n_patients == 0);
+    pm__patients__search_result__free_unpacked (found, NULL);
+    q.family_prefix = NULL;
+    q.site_id = "north";
+    q.mrn = "M0000001";
+    found = s_fetch (pc, "patients.Search", &q.base, &pm__patients__search_result__descriptor);
+    CHECK (found && found->n_patients == 0);
+    pm__patients__search_result__free_unpacked (found, NULL);
+    Pm__Patients__FindDuplicates fd = PM__PATIENTS__FIND_DUPLICATES__INIT;
+    s_form (&f, "Lindqvist", "Greta", "1948-05-17", "+46 8 555 01234", "greta@example.se");
+    fd.probe = &f.p;
+    Pm__Patients__Duplicates *d = s_fetch (pc, "patients.FindDuplicates", &fd.base,
+                                           &pm__patients__duplicates__descriptor);
+    CHECK (d && d->n_candidates == 0);
+    pm__patients__duplicates__free_unpacked (d, NULL);
+    //  Her old chart number is never given to someone else.
+    Pm__Patients__SiteMrn old = PM__PATIENTS__SITE_MRN__INIT;
+    Pm__Patients__SiteMrn *olds[] = {&old};
+    old.site_id = "north";
+    old.mrn = "M0000001";
+    s_form (&f, "Berg", "Ola", "1990-01-01", NULL, NULL);
+    f.p.n_mrns = 1;
+    f.p.mrns = olds;
+    CHECK (s_expect (pc, "patients.Register", &f.reg.base, PM_ECONFLICT, "patient.mrns[0].mrn"));
+    //  Erased and merged records take no changes; the merge is permanent.
+    Pm__Patients__Unmerge un = PM__PATIENTS__UNMERGE__INIT;
+    un.merged_id = m->id;
+    un.reason = "undo";
+    un.has_survivor_expected_version = un.has_merged_expected_version = 1;
+    un.survivor_expected_version = un.merged_expected_version = 3;
+    CHECK (s_expect (pc, "patients.Unmerge", &un.base, PM_ECONFLICT, "merged_id"));
+    sc.expected_version = 1;
+    CHECK (s_expect (pc, "patients.SetConsent", &sc.base, PM_ECONFLICT, "patient_id"));
+
+    //  Scores and counts stay; her words are gone.
+    sv = s_survey_of (pc, apt);
+    CHECK (sv && !sv->comment && sv->overall == 4 && strcmp (sv->patient_id, s->id) == 0);
+    pm__patients__survey__free_unpacked (sv, NULL);
+    Pm__Patients__SurveyReportResult *after = s_fetch (
+        pc, "patients.SurveyReport", &rq.base, &pm__patients__survey_report_result__descriptor);
+    CHECK (after && after->total->responses == before->total->responses);
+    CHECK (after->total->overall_avg_x100 == before->total->overall_avg_x100);
+    pm__patients__survey_report_result__free_unpacked (before, NULL);
+    pm__patients__survey_report_result__free_unpacked (after, NULL);
+    Pm__Patients__GetComplaint gc = PM__PATIENTS__GET_COMPLAINT__INIT;
+    gc.id = cmp->id;
+    c = s_fetch (pc, "patients.GetComplaint", &gc.base, &pm__patients__complaint__descriptor);
+    CHECK (c && strcmp (c->summary, "[erased]") == 0 && c->status == CS (CLOSED));
+    CHECK (c->n_history == 4 && !c->history[2]->note && c->acknowledged_at > 0);
+    pm__patients__complaint__free_unpacked (c, NULL);
+    Pm__Patients__GetConsent gcs = PM__PATIENTS__GET_CONSENT__INIT;
+    gcs.patient_id = s->id;
+    Pm__Patients__Consent *cs = s_fetch (pc, "patients.GetConsent", &gcs.base,
+                                         &pm__patients__consent__descriptor);
+    CHECK (cs && cs->version == 1 && cs->research);
+    pm__patients__consent__free_unpacked (cs, NULL);
+
+    //  The stream: what was appended since carries nothing of hers (the
+    //  older events keep what they carried: documented in Erase).
+    long fresh;
+    CHECK (!s_stream_mentions (pc, seq_before, "Lindqvist", &fresh));
+    CHECK (!s_stream_mentions (pc, seq_before, "Greta", &fresh));
+    CHECK (!s_stream_mentions (pc, seq_before, "01234", &fresh));
+    CHECK (fresh == 4); //  erased x2, survey.redacted, complaint.redacted
+    CHECK (s_count_events (pc, "patients.patient.erased") == 2);
+    CHECK (s_stream_mentions (pc, 0, "Lindqvist", &fresh));
+    Pm__Reply *reply = itest_call (pc, "pm.AuditVerify", NULL);
+    CHECK (s_ok (reply, 0, NULL));
+    Pm__AuditVerdict *v = pm__audit_verdict__unpack (NULL, reply->body.len, reply->body.data);
+    CHECK (v && v->ok && v->entries > 10);
+    pm__audit_verdict__free_unpacked (v, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+
+    pm__patients__complaint__free_unpacked (cmp, NULL);
+    pm__patients__patient__free_unpacked (s, NULL);
+    pm__patients__patient__free_unpacked (m, NULL);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&pc);
+    itest_cleanup (&pat);
+    itest_cleanup (&emi);
+}
+
 static const itest_case_t s_cases[] = {
+    {"erasure", s_test_erasure},
     {"surveys_from_fulfilled", s_test_surveys_from_fulfilled},
     {"complaints_sla", s_test_complaints_sla},
     {"consent_history", s_test_consent_history},
