@@ -1731,6 +1731,128 @@ s_test_training (void)
     itest_cleanup (&svc);
 }
 
+//  --- a consumer of the staffing stream -----------------------------------------
+
+//  The consumer's stats (caller frees), NULL on no answer.
+static Pm__Test__MirrorStats *
+s_hours_stats (pm_client_t *hc)
+{
+    Pm__Reply *reply = itest_call (hc, "hours.Stats", NULL);
+    Pm__Test__MirrorStats *stats = NULL;
+    if (reply && reply->code == PM__CODE__OK) {
+        stats = pm__test__mirror_stats__unpack (NULL, reply->body.len, reply->body.data);
+    }
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return stats;
+}
+
+//  Waits until the consumer has applied `applied` events.
+static Pm__Test__MirrorStats *
+s_hours_wait (pm_client_t *hc, uint64_t applied)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    Pm__Test__MirrorStats *stats = NULL;
+    do {
+        pm__test__mirror_stats__free_unpacked (stats, NULL);
+        stats = s_hours_stats (hc);
+        if (stats && stats->applied >= applied) {
+            return stats;
+        }
+        zclock_sleep (10);
+    } while (itest_now () < until);
+    return stats;
+}
+
+//  A person's rostered minutes as the consumer sees them; -1 if none.
+static long long
+s_hours_of (pm_client_t *hc, const char *staff)
+{
+    Pm__Test__MirrorGet get = PM__TEST__MIRROR_GET__INIT;
+    get.id = (char *) staff;
+    Pm__Reply *reply = itest_call (hc, "hours.Get", &get.base);
+    long long minutes = -1;
+    if (reply && reply->code == PM__CODE__OK) {
+        Pm__Test__MirrorEntry *e = pm__test__mirror_entry__unpack (NULL, reply->body.len,
+                                                                    reply->body.data);
+        minutes = e ? (long long) e->version : -1;
+        pm__test__mirror_entry__free_unpacked (e, NULL);
+    }
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return minutes;
+}
+
+//  A consumer that follows the staffing stream builds working hours from
+//  the shift events; offline while the roster changes, it catches up from
+//  its durable cursor and applies every event once.
+static void
+s_test_consumer_catches_up (void)
+{
+    itest_svc_t svc, hrs;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    itest_svc_init (&hrs, "hours", "pm_hours");
+    CHECK (itest_start (&svc) == 0);
+    itest_point_at (&hrs, &svc);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "nyc", "America/New_York"));
+    char nurse[PM_ID_MAX], night[PM_ID_MAX];
+    CHECK (s_onboard (c, nurse, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                                "\"nyc\", \"fte_permille\": 1000}], \"start_date\": "
+                                "\"2026-01-01\""));
+    CHECK (s_template (c, "nyc", "nurse", "22:00", "06:00", night));
+    json_t *r = s_shifts (c, 0, NULL, night, "2026-10-26", "2026-10-30", nurse);
+    CHECK (r && s_len (r, "shifts") == 5);
+    json_decref (r);
+
+    CHECK (itest_start (&hrs) == 0);
+    pm_client_t *hc = itest_client (&hrs);
+    uint64_t high = s_high_seq (c);
+    Pm__Test__MirrorStats *stats = s_hours_wait (hc, high);
+    CHECK (stats && stats->applied == high && stats->patients == 5);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    CHECK (s_hours_of (hc, nurse) == 5 * 8 * 60);
+
+    //  Offline while the roster changes: two more nights (one across the
+    //  DST change, 9 hours) and one taken off again.
+    itest_signal (&hrs, SIGTERM);
+    r = s_shifts (c, 0, NULL, night, "2026-10-31", "2026-11-01", nurse);
+    CHECK (r && s_len (r, "shifts") == 2);
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, night, "2026-10-24", "2026-10-24", nurse);
+    CHECK (r);
+    char taken_off[PM_ID_MAX];
+    snprintf (taken_off, sizeof taken_off, "%s", s_str (r, "shifts[0].id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "staffing.UnassignShift",
+               "{\"shift_id\": \"%s\", \"reason\": \"sick\"}", taken_off);
+    CHECK (r);
+    json_decref (r);
+    uint64_t high2 = s_high_seq (c);
+    CHECK (high2 == high + 4);
+
+    CHECK (itest_start (&hrs) == 0);
+    pm_client_destroy (&hc);
+    hc = itest_client (&hrs);
+    stats = s_hours_wait (hc, high2);
+    CHECK (stats && stats->applied == high2);
+    CHECK (stats->applied_this_run == 4); //  from the cursor, not from 1
+    CHECK (stats->duplicates == 0 && stats->patients == 8);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    //  Six 8-hour nights and the 9-hour one.
+    CHECK (s_hours_of (hc, nurse) == (6 * 8 + 9) * 60);
+    Pm__Health *h = itest_health (hc);
+    CHECK (h && h->n_consumers == 1 && h->consumers[0]->cursor == high2);
+    CHECK (strcmp (h->consumers[0]->source, "staffing") == 0);
+    pm__health__free_unpacked (h, NULL);
+    pm_client_destroy (&hc);
+    pm_client_destroy (&c);
+    itest_cleanup (&hrs);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"sites_and_resources", s_test_sites_and_resources},
     {"site_bad_input", s_test_site_bad_input},
@@ -1743,6 +1865,7 @@ static const itest_case_t s_cases[] = {
     {"open_shifts_swaps_coverage", s_test_open_shifts_swaps_coverage},
     {"leave", s_test_leave},
     {"training", s_test_training},
+    {"consumer_catches_up", s_test_consumer_catches_up},
     {NULL, NULL},
 };
 
