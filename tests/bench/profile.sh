@@ -9,7 +9,8 @@ count=${2:-4000}
 inflight=${3:-64}
 dir=$(mktemp -d /tmp/praxis-profile.XXXXXX)
 trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
-export PM_DATA_DIR=$dir/store PM_PATIENTS_ENDPOINT=tcp://127.0.0.1:* PM_PATIENTS_EVENTS=tcp://127.0.0.1:*
+export PM_DATA_DIR=$dir/store PM_KEYS_DIR=$dir/keys PM_PATIENTS_ENDPOINT=tcp://127.0.0.1:* PM_PATIENTS_EVENTS=tcp://127.0.0.1:* PM_PATIENTS_METRICS=off
+"$bin/pmctl" keys init >/dev/null
 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin/pm-patients" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 1 3000); do [ -f "$dir/store/endpoints" ] && break; sleep 0.01; done
