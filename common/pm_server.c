@@ -1128,6 +1128,44 @@ s_peek_request_id (const uint8_t *data, size_t len)
 
 //  Takes one request off the wire: refuses it, serves it (reads) or adds
 //  it to the batch (writes). External input never asserts.
+//  Drops the unknown fields of a decoded body, at every depth. Handlers
+//  store and emit what they build from bodies, so anything kept here would
+//  end up in records: bytes a client made up, and (protobuf-c 1.4 packs a
+//  two-byte tag for field 0 back as one byte it then refuses) records that
+//  no longer decode. Fields this version does not know are ignored, as
+//  protobuf intends; they are just not carried along.
+static void
+s_strip_unknown (ProtobufCMessage *msg)
+{
+    if (!msg) {
+        return;
+    }
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++) {
+        free (msg->unknown_fields[i].data);
+    }
+    free (msg->unknown_fields);
+    msg->unknown_fields = NULL;
+    msg->n_unknown_fields = 0;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    for (unsigned f = 0; f < desc->n_fields; f++) {
+        const ProtobufCFieldDescriptor *field = &desc->fields[f];
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE) {
+            continue;
+        }
+        char *at = (char *) msg + field->offset;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(size_t *) ((char *) msg + field->quantifier_offset);
+            ProtobufCMessage **items = *(ProtobufCMessage ***) at;
+            for (size_t k = 0; k < n; k++) {
+                s_strip_unknown (items[k]);
+            }
+        }
+        else {
+            s_strip_unknown (*(ProtobufCMessage **) at);
+        }
+    }
+}
+
 //  Decides whether `who` may send `request`: the role must be allowed
 //  for the command, the envelope's site must be one of the principal's.
 //  A gateway is checked as the end user it names. On PM_OK `effective`
@@ -1264,6 +1302,7 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
                           binding->def->request->name);
             goto done;
         }
+        s_strip_unknown (body);
     }
     if (binding->def->access == PM_READ) {
         s_serve_read (self, identity, identity_len, request, binding, body,
