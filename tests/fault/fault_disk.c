@@ -103,6 +103,23 @@ s_map_size (pm_client_t *client)
     return size;
 }
 
+//  Fills what is left of the file system at `mnt` with a file.
+static int
+s_fill_up (const char *mnt)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/filler", mnt);
+    FILE *f = fopen (path, "wb");
+    if (!f) {
+        return -1;
+    }
+    static char chunk[4096];
+    while (fwrite (chunk, 1, sizeof chunk, f) == sizeof chunk) {
+    }
+    fclose (f); //  fails too (ENOSPC on the last flush): expected
+    return 0;
+}
+
 //  How many patients.Get the audit log records as served.
 static int
 s_audited_reads (pm_client_t *client)
@@ -199,9 +216,19 @@ s_test_disk_full (void)
     pm__reply__free_unpacked (refusal, NULL);
     CHECK (h.n > 100);
 
+    //  Not one byte left (another file takes the rest): still a clear
+    //  refusal, whatever error the kernel gives now (ENOSPC rather than
+    //  a short write).
+    CHECK (s_fill_up (mnt) == 0);
+
     //  Still full: every write is refused clearly, updates too.
     for (int k = 0; k < 3; k++) {
         Pm__Reply *reply = s_register (client, WRITES_MAX + k);
+        if (k == 0 && reply) {
+            printf ("    with no byte left: %s: %s\n", pm_err_name ((pm_err) reply->code),
+                    reply->message ? reply->message : "(no message)");
+            fflush (stdout);
+        }
         CHECK (s_clear_error (reply));
         pm__reply__free_unpacked (reply, NULL);
     }
@@ -255,9 +282,11 @@ s_test_disk_full (void)
             "health and stream reads served\n", served, refused);
     fflush (stdout);
 
-    //  Space comes back: writes succeed, no restart.
+    //  Space comes back (the other file goes, the file system grows):
+    //  writes succeed, no restart.
     char cmd[400];
-    snprintf (cmd, sizeof cmd, "mount -o remount,size=64M '%s'", mnt);
+    snprintf (cmd, sizeof cmd, "rm -f '%s/filler' && mount -o remount,size=64M '%s'",
+              mnt, mnt);
     CHECK (system (cmd) == 0);
     pid_t pid = svc.pid;
     for (int k = 0; k < 200; k++) {
