@@ -506,7 +506,8 @@ static int
 s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
 {
     s_due_t *due = arg;
-    if (key->mv_size < 9 || (int64_t) pm_be64_get ((uint8_t *) key->mv_data + 1) > due->now
+    if (key->mv_size < 9
+        || (int64_t) pm_be64_get ((uint8_t *) key->mv_data + 1) > due->now
         || due->n == TICK_MAX) {
         return 1;
     }
@@ -558,17 +559,20 @@ s_escalate (pm_ctx_t *ctx, const char *id)
         alert.has_threshold_days = alert.has_days_left = 1;
         alert.threshold_days = s_thresholds[urgent];
         int64_t left = c->expires_at - now;
-        alert.days_left = (int32_t) (left >= 0 ? left / DAY_MS : -((-left + DAY_MS - 1) / DAY_MS));
+        alert.days_left = (int32_t) (left >= 0 ? left / DAY_MS
+                                               : -((-left + DAY_MS - 1) / DAY_MS));
         rc = stf_put (ctx, stf_db.credentials, c->id, &c->base);
-        if (rc == PM_OK) {
-            rc = s_due_index (pm_ctx_txn (ctx), c, zone, true);
-        }
         if (rc == PM_OK) {
             rc = pm_ctx_emit (ctx,
                               s_thresholds[urgent] ? "staffing.credential.expiring"
                                                    : "staffing.credential.expired",
                               c->site_id, c->id, &alert.base);
         }
+    }
+    //  The next warning's entry, also when this one fired early (its
+    //  site's zone moved since it was written): no warning is lost.
+    if (rc == PM_OK) {
+        rc = s_due_index (pm_ctx_txn (ctx), c, zone, true);
     }
     c->escalations = old;
     c->n_escalations = n_old;

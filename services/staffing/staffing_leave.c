@@ -205,7 +205,8 @@ s_set_allocation (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return stf_fail (ctx, PM_EINVAL, "allocation", "allocation: is required");
     }
     if (!a->has_year || a->year < 2000 || a->year > 2999) {
-        return stf_fail (ctx, PM_EINVAL, "allocation.year", "allocation.year: 2000 to 2999");
+        return stf_fail (ctx, PM_EINVAL, "allocation.year",
+                         "allocation.year: 2000 to 2999");
     }
     if (!a->has_days || a->days > 366) {
         return stf_fail (ctx, PM_EINVAL, "allocation.days",
@@ -268,7 +269,8 @@ s_balance (pm_ctx_t *ctx, const char *staff_id, const ltype_t *t, uint32_t year,
     rc = s_live (txn, staff_id, &list);
     for (size_t i = 0; rc == PM_OK && i < list.n; i++) {
         const leave_t *l = list.items[i];
-        if (strcmp (l->leave_type, t->id) == 0 && (uint32_t) atoi (l->start_date) == year) {
+        if (strcmp (l->leave_type, t->id) == 0
+            && (uint32_t) atoi (l->start_date) == year) {
             if (l->status == PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED) {
                 b->approved += l->days;
             }
@@ -351,8 +353,9 @@ s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     if (strcmp (req->end_date, req->start_date) < 0) {
-        return stf_fail (ctx, PM_EINVAL, "end_date", "end_date: %s is before start_date %s",
-                         req->end_date, req->start_date);
+        return stf_fail (ctx, PM_EINVAL, "end_date",
+                         "end_date: %s is before start_date %s", req->end_date,
+                         req->start_date);
     }
     if (strncmp (req->end_date, req->start_date, 4) != 0) {
         return stf_fail (ctx, PM_EINVAL, "end_date",
@@ -560,9 +563,9 @@ s_cancel (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     if (rc == PM_OK && l->status != PM__STAFFING__LEAVE_STATUS__LEAVE_REQUESTED
         && l->status != PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED) {
+        bool denied = l->status == PM__STAFFING__LEAVE_STATUS__LEAVE_DENIED;
         rc = stf_fail (ctx, PM_ECONFLICT, "leave_id", "leave_id: %s is %s", l->id,
-                       l->status == PM__STAFFING__LEAVE_STATUS__LEAVE_DENIED ? "denied"
-                                                                              : "cancelled");
+                       denied ? "denied" : "cancelled");
     }
     if (rc == PM_OK) {
         rc = s_move (ctx, l, PM__STAFFING__LEAVE_STATUS__LEAVE_CANCELLED, NULL,

@@ -217,7 +217,8 @@ s_check (pm_ctx_t *ctx, const site_t *site, const shift_t *sh, const char *staff
         char why[160];
         rc = stf_leave_during (ctx, s->id, sh->start, sh->end, why, sizeof why);
         if (rc == PM_OK && why[0]) {
-            rc = stf_fail (ctx, PM_ECONFLICT, field, "%s: %s is on %s", field, s->id, why);
+            rc = stf_fail (ctx, PM_ECONFLICT, field, "%s: %s is on %s", field, s->id,
+                           why);
         }
     }
     if (rc == PM_OK) {
@@ -824,7 +825,8 @@ s_cov_index (MDB_txn *txn, const rule_t *r, bool add)
 static pm_err
 s_add_rule (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
-    const Pm__Staffing__AddCoverageRule *req = (const Pm__Staffing__AddCoverageRule *) body;
+    const Pm__Staffing__AddCoverageRule *req
+        = (const Pm__Staffing__AddCoverageRule *) body;
     if (!req->rule) {
         return stf_fail (ctx, PM_EINVAL, "rule", "rule: is required");
     }
@@ -857,7 +859,8 @@ s_add_rule (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     if (to < 0) {
         return stf_fail (ctx, PM_EINVAL, "rule.to",
-                         "rule.to: \"%.10s\" is not a time written HH:MM", r.to ? r.to : "");
+                         "rule.to: \"%.10s\" is not a time written HH:MM",
+                         r.to ? r.to : "");
     }
     if (!r.has_min_headcount || r.min_headcount < 1 || r.min_headcount > 100) {
         return stf_fail (ctx, PM_EINVAL, "rule.min_headcount",

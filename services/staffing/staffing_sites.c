@@ -368,8 +368,9 @@ s_validate_resource (pm_ctx_t *ctx, const resource_t *r)
     if (rc != PM_OK) {
         return rc;
     }
-    if (!r->has_category || (r->category != PM__STAFFING__RESOURCE_CATEGORY__ROOM
-                             && r->category != PM__STAFFING__RESOURCE_CATEGORY__EQUIPMENT)) {
+    bool room = r->category == PM__STAFFING__RESOURCE_CATEGORY__ROOM;
+    bool equipment = r->category == PM__STAFFING__RESOURCE_CATEGORY__EQUIPMENT;
+    if (!r->has_category || (!room && !equipment)) {
         return stf_fail (ctx, PM_EINVAL, "resource.category",
                          "resource.category: is required: ROOM or EQUIPMENT");
     }

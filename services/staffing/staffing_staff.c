@@ -208,7 +208,8 @@ s_validate (pm_ctx_t *ctx, const stf_staff_t *s)
                          "staff.sites: FTE adds up to %u/1000; at most one full-time "
                          "position in all", total);
     }
-    if (!s->has_employment_type || s->employment_type < PM__STAFFING__EMPLOYMENT_TYPE__FULL_TIME
+    if (!s->has_employment_type
+        || s->employment_type < PM__STAFFING__EMPLOYMENT_TYPE__FULL_TIME
         || s->employment_type > PM__STAFFING__EMPLOYMENT_TYPE__TEMPORARY) {
         return stf_fail (ctx, PM_EINVAL, "staff.employment_type",
                          "staff.employment_type: is required: FULL_TIME, PART_TIME, "

@@ -346,7 +346,8 @@ s_record (pm_ctx_t *ctx, const ProtobufCMessage *body)
         stf_today (ctx, zone, today);
         if (strcmp (c.completed_on, today) > 0) {
             rc = stf_fail (ctx, PM_EINVAL, "completion.completed_on",
-                           "completion.completed_on: %s is in the future", c.completed_on);
+                           "completion.completed_on: %s is in the future",
+                           c.completed_on);
         }
     }
     char id[PM_ID_MAX];
@@ -513,7 +514,8 @@ s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
 {
     (void) val;
     s_due_t *due = arg;
-    if (key->mv_size < 9 || (int64_t) pm_be64_get ((uint8_t *) key->mv_data + 1) > due->now
+    if (key->mv_size < 9
+        || (int64_t) pm_be64_get ((uint8_t *) key->mv_data + 1) > due->now
         || due->n == TICK_MAX) {
         return 1;
     }
@@ -576,7 +578,8 @@ stf_training_tick (pm_ctx_t *ctx)
     const char tag = STF_IX_TRN_DUE;
     pm_err rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, &tag, 1, NULL, s_due_item, due);
     for (size_t i = 0; rc == PM_OK && i < due->n; i++) {
-        rc = pm_store_del (pm_ctx_txn (ctx), stf_db.index, due->keys[i].b, due->keys[i].len);
+        rc = pm_store_del (pm_ctx_txn (ctx), stf_db.index, due->keys[i].b,
+                           due->keys[i].len);
         if (rc == PM_OK) {
             rc = s_warn (ctx, &due->keys[i]);
         }

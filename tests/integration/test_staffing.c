@@ -197,6 +197,22 @@ s_high_seq (pm_client_t *client)
     return seq;
 }
 
+//  Starts `svc` again. It asks for the ports it had, which the kernel
+//  chose from its ephemeral range: another process on the host may have
+//  been given one of them since (an outgoing connection). Then it starts
+//  on new ports: callers make new clients after any restart.
+static int
+s_start_again (itest_svc_t *svc)
+{
+    if (itest_start (svc) == 0) {
+        return 0;
+    }
+    fprintf (stderr, "    (%s: its ports were taken meanwhile: new ones)\n",
+             svc->service);
+    svc->commands[0] = svc->events[0] = 0;
+    return itest_start (svc);
+}
+
 //  A client that runs as principal `name` (role, sites), made in the
 //  test's key store; the process goes back to being "admin" after.
 static pm_client_t *
@@ -770,7 +786,7 @@ s_test_hire_exactly_once (void)
     //  Restarted (killed, even): the cursor is durable; one more replay.
     itest_signal (&svc, SIGKILL);
     CHECK (s_emit_hire (ec, "recruitment.candidate.hired", a, "north"));
-    CHECK (itest_start (&svc) == 0);
+    CHECK (s_start_again (&svc) == 0);
     pm_client_destroy (&c);
     c = itest_client (&svc);
     CHECK (s_wait_cursor (c, 5));
@@ -782,9 +798,19 @@ s_test_hire_exactly_once (void)
     char cmd[400];
     snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", rec.dir);
     CHECK (system (cmd) == 0);
-    CHECK (itest_start (&rec) == 0);
+    char was[sizeof rec.commands];
+    snprintf (was, sizeof was, "%s", rec.commands);
+    CHECK (s_start_again (&rec) == 0);
     pm_client_destroy (&ec);
     ec = itest_client (&rec);
+    if (strcmp (was, rec.commands) != 0) {
+        //  Recruitment moved: staffing follows it at its new address.
+        itest_point_at (&svc, &rec);
+        itest_signal (&svc, SIGTERM);
+        CHECK (s_start_again (&svc) == 0);
+        pm_client_destroy (&c);
+        c = itest_client (&svc);
+    }
     const char *d = "cand_01m8e8rx5n3r2py41feft8x8dd";
     CHECK (s_emit_hire (ec, "recruitment.candidate.hired", a, "north"));
     CHECK (s_emit_hire (ec, "recruitment.candidate.hired", d, "north"));
@@ -832,10 +858,10 @@ s_date_add (const char *date, int days, char *out)
 }
 
 //  Restarts `svc` with its clock at `date` `hour`:00 UTC (the setting in
-//  env slot `slot`, kept in `buf`).
+//  env slot `slot`, kept in `buf`) and gives *client a new connection.
 static int
-s_restart_at (itest_svc_t *svc, int slot, char *buf, size_t len, const char *date,
-              int hour)
+s_restart_at (itest_svc_t *svc, pm_client_t **client, int slot, char *buf, size_t len,
+              const char *date, int hour)
 {
     struct tm tm = {0};
     tm.tm_year = atoi (date) - 1900;
@@ -847,7 +873,18 @@ s_restart_at (itest_svc_t *svc, int slot, char *buf, size_t len, const char *dat
               (long long) (target - pm_clock_wall_ms ()));
     svc->env[slot] = buf;
     itest_signal (svc, SIGTERM);
-    return itest_start (svc);
+    int rc = s_start_again (svc);
+    pm_client_destroy (client);
+    *client = itest_client (svc);
+    if (rc != 0) {
+        //  Say why: the log goes with the test's temporary files.
+        char cmd[400];
+        snprintf (cmd, sizeof cmd, "tail -n 5 '%s' >&2", svc->log);
+        if (system (cmd) != 0) {
+            fprintf (stderr, "    no log at %s\n", svc->log);
+        }
+    }
+    return rc;
 }
 
 //  Alerts of `type` about credential `id` (count), and the last one's
@@ -959,9 +996,7 @@ s_test_credential_escalations (void)
     //  warning (expiry is midnight after V, local).
     char off[64];
     s_date_add (v, -89, d);
-    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
-    pm_client_destroy (&c);
-    c = itest_client (&svc);
+    CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, d, 11) == 0);
     json_t *events = s_wait_alerts (c, "staffing.credential.expiring", c1, 1);
     int threshold = -1;
     CHECK (events && s_alerts (events, "staffing.credential.expiring", c1, &threshold) == 1);
@@ -972,13 +1007,13 @@ s_test_credential_escalations (void)
 
     //  30 days, then 7: one new warning each, none repeated.
     s_date_add (v, -29, d);
-    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
+    CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, d, 11) == 0);
     events = s_wait_alerts (c, "staffing.credential.expiring", c1, 2);
     CHECK (events && s_alerts (events, "staffing.credential.expiring", c1, &threshold) == 2);
     CHECK (threshold == 30);
     json_decref (events);
     s_date_add (v, -6, d);
-    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
+    CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, d, 11) == 0);
     events = s_wait_alerts (c, "staffing.credential.expiring", c1, 3);
     CHECK (events && s_alerts (events, "staffing.credential.expiring", c1, &threshold) == 3);
     CHECK (threshold == 7);
@@ -1002,13 +1037,13 @@ s_test_credential_escalations (void)
     //  The day after V, 05:00 UTC: expired in UTC (the witness at zulu),
     //  still 19:00 on V in Honolulu: C1 is not expired yet.
     s_date_add (v, 1, d);
-    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 5) == 0);
+    CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, d, 5) == 0);
     events = s_wait_alerts (c, "staffing.credential.expired", w1, 1);
     CHECK (events && s_alerts (events, "staffing.credential.expired", w1, NULL) == 1);
     CHECK (s_alerts (events, "staffing.credential.expired", c1, NULL) == 0);
     json_decref (events);
     //  11:00 UTC is 01:00 in Honolulu: expired there too.
-    CHECK (s_restart_at (&svc, 1, off, sizeof off, d, 11) == 0);
+    CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, d, 11) == 0);
     events = s_wait_alerts (c, "staffing.credential.expired", c1, 1);
     CHECK (events && s_alerts (events, "staffing.credential.expired", c1, &threshold) == 1);
     CHECK (threshold == 0);
@@ -1699,9 +1734,7 @@ s_test_training (void)
     //  warning); HIPAA is not; the rookie's grace periods are over.
     char off[64], later[11];
     s_date_add (today, 400, later);
-    CHECK (s_restart_at (&svc, 1, off, sizeof off, later, 12) == 0);
-    pm_client_destroy (&c);
-    c = itest_client (&svc);
+    CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, later, 12) == 0);
     events = s_wait_overdue (c, veteran, "bls", 2);
     json_decref (events);
     events = s_wait_overdue (c, rookie, "hipaa", 1);
@@ -1710,7 +1743,7 @@ s_test_training (void)
     json_decref (events);
     //  Restarted again, and a new course for nurses: its warnings come,
     //  the earlier ones do not come again.
-    CHECK (s_restart_at (&svc, 1, off, sizeof off, later, 13) == 0);
+    CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, later, 13) == 0);
     r = s_req (c, 0, NULL, "staffing.SetRoleRequirements",
                "{\"requirements\": {\"role\": \"nurse\", \"trainings\": "
                "[{\"course\": \"bls\", \"renewal_days\": 365, \"grace_days\": 30}, "
@@ -1833,7 +1866,7 @@ s_test_consumer_catches_up (void)
     uint64_t high2 = s_high_seq (c);
     CHECK (high2 == high + 4);
 
-    CHECK (itest_start (&hrs) == 0);
+    CHECK (s_start_again (&hrs) == 0);
     pm_client_destroy (&hc);
     hc = itest_client (&hrs);
     stats = s_hours_wait (hc, high2);
