@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "patients.h"
+#include "patients_match.h"
 #include "patients_schema.h"
 #include "patients_store.h"
 #include "patients_validate.h"
@@ -109,13 +110,26 @@ pat_index (MDB_txn *txn, const patient_t *p, bool add)
     if (rc != PM_OK && !(rc == PM_ENOTFOUND && !add)) {                        \
         return rc;                                                             \
     }
+    //  The names duplicate detection compares ride along as values, so
+    //  candidates are ranked without unpacking their records:
+    //  by_name -> folded first given name, by_dob -> folded family 0
+    //  folded first given name.
+    char names[2 * PAT_MATCH_NAME_MAX] = "";
+    size_t family_len = 0, names_len = 0;
+    if (p->name && p->name->family && p->name->n_given > 0) {
+        pat_fold_name (p->name->family, names, PAT_MATCH_NAME_MAX);
+        family_len = strlen (names);
+        pat_fold_name (p->name->given[0], names + family_len + 1, PAT_MATCH_NAME_MAX);
+        names_len = family_len + 1 + strlen (names + family_len + 1);
+    }
     if (p->name && p->name->family) {
         n = s_name_key (p, key);
-        INDEX (pat_db.by_name, key, n, "", 0);
+        INDEX (pat_db.by_name, key, n, names + family_len + 1,
+               names_len ? names_len - family_len - 1 : 0);
     }
     if (p->birth_date) {
         n = pat_pair_key (key, p->birth_date, p->id);
-        INDEX (pat_db.by_dob, key, n, "", 0);
+        INDEX (pat_db.by_dob, key, n, names, names_len);
     }
     for (size_t i = 0; i < p->n_telecom; i++) {
         const Pm__Patients__ContactPoint *cp = p->telecom[i];

@@ -5,8 +5,12 @@
     birth date or the one with day and month swapped, a phone ending in
     the same 7 digits, the same e-mail, a family name with the same first
     four folded letters, and (for a probe) the same site MRN. Each source
-    gives at most SOURCE_MAX records. Every candidate is scored by
-    pat_match; merged and erased records are never candidates.
+    gives at most SOURCE_MAX records. The name and birth date indexes
+    carry the folded names as values, so every candidate gets the most it
+    could score from the indexes alone; only the best few that can still
+    reach the threshold are read and scored by pat_match (a register reads
+    at most 30 records, however many share a birth date or a surname).
+    Merged and erased records are never candidates.
 
     The worklist lives in the `dups` sub-database, three kinds of key:
       'P' a 0 b                    -> DuplicatePair (a < b)
@@ -24,7 +28,7 @@
 #include "patients_store.h"
 #include "patients_validate.h"
 
-#define SOURCE_MAX 100       //  records taken from each index looked at
+#define SOURCE_MAX 64        //  entries taken from each index looked at
 #define TOP_PAIRS 10         //  pairs raised per record
 #define FIND_MAX 50
 #define FIND_DEFAULT 10
@@ -61,16 +65,80 @@ s_ids_add (s_ids_t *set, const char *id, size_t len)
     set->ids[set->n++][len] = 0;
 }
 
-static int
-s_id_cmp (const void *a, const void *b)
+//  What the indexes say about one candidate before its record is read.
+enum {
+    F_DOB = 1,          //  same birth date
+    F_SWAPPED = 2,      //  birth date with day and month swapped
+    F_PHONE = 4,        //  a phone ending in the same 7 digits
+    F_EMAIL = 8,        //  the same e-mail
+    F_MRN = 16,         //  the same MRN at the same site (probes)
+    F_NAMED = 32,       //  family and given below are known
+};
+
+typedef struct {
+    char id[PM_ID_MAX];
+    unsigned flags;
+    int bound;          //  the most its score can be
+    char family[PAT_MATCH_NAME_MAX], given[PAT_MATCH_NAME_MAX];
+} s_hit_t;
+
+typedef struct {
+    s_hit_t **hits;
+    size_t n, cap;
+    unsigned cut;       //  F_* of the blocks cut at SOURCE_MAX: unknown there
+} s_block_t;
+
+static s_hit_t *
+s_hit_add (s_block_t *b, const char *id, size_t len, unsigned flags)
 {
-    return strcmp (a, b);
+    if (len == 0 || len >= PM_ID_MAX) {
+        return NULL;
+    }
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->hits = realloc (b->hits, b->cap * sizeof *b->hits);
+        if (!b->hits) {
+            abort ();
+        }
+    }
+    s_hit_t *h = malloc (sizeof *h);
+    if (!h) {
+        abort ();
+    }
+    memcpy (h->id, id, len);
+    h->id[len] = 0;
+    h->flags = flags;
+    h->bound = 0;
+    h->family[0] = h->given[0] = 0;
+    b->hits[b->n++] = h;
+    return h;
 }
 
-//  Adds the ids of up to SOURCE_MAX entries under `prefix` in an index
-//  whose keys end "0 id".
+static void
+s_block_free (s_block_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free (b->hits[i]);
+    }
+    free (b->hits);
+}
+
+//  Copies at most PAT_MATCH_NAME_MAX-1 bytes of a name out of an index.
+static void
+s_name_copy (char *out, const char *in, size_t len)
+{
+    len = len < PAT_MATCH_NAME_MAX - 1 ? len : PAT_MATCH_NAME_MAX - 1;
+    memcpy (out, in, len);
+    out[len] = 0;
+}
+
+//  The index entries under `prefix` (keys ending "0 id"), at most
+//  SOURCE_MAX. names: 0 none, 'D' the value is "family 0 given" (by_dob),
+//  'N' the key starts with the family and the value is the given name
+//  (by_name). Marks the block cut when there were more.
 static pm_err
-s_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen, s_ids_t *set)
+s_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen, unsigned flags,
+        char names, s_block_t *b)
 {
     MDB_cursor *cursor;
     pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, dbi, &cursor));
@@ -79,13 +147,30 @@ s_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen, s_ids_t *set
     }
     MDB_val key = {plen, (void *) prefix}, val;
     int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    for (int n = 0; mrc == 0 && n < SOURCE_MAX && key.mv_size > plen
-                    && memcmp (key.mv_data, prefix, plen) == 0;
-         n++) {
+    int n = 0;
+    while (mrc == 0 && key.mv_size > plen && memcmp (key.mv_data, prefix, plen) == 0) {
+        if (n++ == SOURCE_MAX) {
+            b->cut |= flags;
+            break;
+        }
         const char *sep = memrchr (key.mv_data, 0, key.mv_size);
-        if (sep) {
-            const char *id = sep + 1;
-            s_ids_add (set, id, key.mv_size - (size_t) (id - (char *) key.mv_data));
+        const char *id = sep ? sep + 1 : NULL;
+        s_hit_t *h = id ? s_hit_add (b, id, key.mv_size - (size_t) (id - (char *) key.mv_data),
+                                     flags)
+                        : NULL;
+        //  Stores made before the names rode along have empty values.
+        if (h && names == 'D' && val.mv_size > 0) {
+            const char *v = val.mv_data, *mid = memchr (v, 0, val.mv_size);
+            if (mid) {
+                s_name_copy (h->family, v, (size_t) (mid - v));
+                s_name_copy (h->given, mid + 1, val.mv_size - (size_t) (mid + 1 - v));
+                h->flags |= F_NAMED;
+            }
+        }
+        else if (h && names == 'N' && val.mv_size > 0) {
+            s_name_copy (h->family, key.mv_data, strnlen (key.mv_data, key.mv_size));
+            s_name_copy (h->given, val.mv_data, val.mv_size);
+            h->flags |= F_NAMED;
         }
         mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
     }
@@ -95,21 +180,21 @@ s_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen, s_ids_t *set
 
 //  Every record that shares a blocking key with `p`.
 static pm_err
-s_block (MDB_txn *txn, const patient_t *p, s_ids_t *set)
+s_block (MDB_txn *txn, const patient_t *p, s_block_t *b)
 {
     uint8_t key[PAT_KEY_MAX];
     size_t n;
     pm_err rc = PM_OK;
     if (p->birth_date && pat_valid_date (p->birth_date)) {
         n = pat_pair_key (key, p->birth_date, "");
-        rc = s_scan (txn, pat_db.by_dob, key, n, set);
+        rc = s_scan (txn, pat_db.by_dob, key, n, F_DOB, 'D', b);
         char swapped[11];
         snprintf (swapped, sizeof swapped, "%.4s-%.2s-%.2s", p->birth_date,
                   p->birth_date + 8, p->birth_date + 5);
         if (rc == PM_OK && strcmp (swapped, p->birth_date) != 0
             && pat_valid_date (swapped)) {
             n = pat_pair_key (key, swapped, "");
-            rc = s_scan (txn, pat_db.by_dob, key, n, set);
+            rc = s_scan (txn, pat_db.by_dob, key, n, F_SWAPPED, 'D', b);
         }
     }
     for (size_t i = 0; rc == PM_OK && i < p->n_telecom; i++) {
@@ -121,12 +206,12 @@ s_block (MDB_txn *txn, const patient_t *p, s_ids_t *set)
         if (cp->system == PM__PATIENTS__CONTACT_SYSTEM__EMAIL) {
             pat_email_key (cp->value, value, sizeof value);
             n = pat_pair_key (key, value, "");
-            rc = *value ? s_scan (txn, pat_db.by_email, key, n, set) : PM_OK;
+            rc = *value ? s_scan (txn, pat_db.by_email, key, n, F_EMAIL, 0, b) : PM_OK;
         }
         else {
             pat_phone_key (cp->value, value);
             if (strlen (value) >= 7) {
-                rc = s_scan (txn, pat_db.by_phone, value, 7, set);
+                rc = s_scan (txn, pat_db.by_phone, value, 7, F_PHONE, 0, b);
             }
         }
     }
@@ -135,7 +220,7 @@ s_block (MDB_txn *txn, const patient_t *p, s_ids_t *set)
         pat_fold_name (p->name->family, family, sizeof family);
         size_t len = strlen (family) < 4 ? strlen (family) : 4;
         if (len > 0) {
-            rc = s_scan (txn, pat_db.by_name, family, len, set);
+            rc = s_scan (txn, pat_db.by_name, family, len, 0, 'N', b);
         }
     }
     for (size_t i = 0; rc == PM_OK && i < p->n_mrns; i++) {
@@ -147,11 +232,63 @@ s_block (MDB_txn *txn, const patient_t *p, s_ids_t *set)
         n = pat_pair_key (key, m->site_id, m->mrn);
         rc = pm_store_get (txn, pat_db.by_mrn, key, n, &val);
         if (rc == PM_OK) {
-            s_ids_add (set, val.mv_data, val.mv_size);
+            s_hit_add (b, val.mv_data, val.mv_size, F_MRN);
         }
         rc = rc == PM_ENOTFOUND ? PM_OK : rc;
     }
     return rc;
+}
+
+static int
+s_hit_id_cmp (const void *a, const void *b)
+{
+    return strcmp ((*(s_hit_t *const *) a)->id, (*(s_hit_t *const *) b)->id);
+}
+
+static int
+s_hit_bound_cmp (const void *a, const void *b)
+{
+    const s_hit_t *x = *(s_hit_t *const *) a, *y = *(s_hit_t *const *) b;
+    return x->bound != y->bound ? y->bound - x->bound : strcmp (x->id, y->id);
+}
+
+//  The most `h` can score against `p` (folded names fa, ga; NULL when p
+//  has none): what the indexes showed, and the most of what they could
+//  not show. Exact but for the sex (which only takes away).
+static int
+s_bound (const patient_t *p, const char *fa, const char *ga, const s_hit_t *h,
+         unsigned cut)
+{
+    int bound = 0;
+    if (fa && (h->flags & F_NAMED)) {
+        bound += pat_match_names (fa, ga, h->family, h->given, NULL, 0);
+    }
+    else if (fa) {
+        bound += 35;
+    }
+    if (h->flags & F_DOB) {
+        bound += 30;
+    }
+    else if (p->birth_date) {
+        //  Not the same date (the block would have shown it, unless cut);
+        //  swapped or one digit apart at most.
+        bound += (cut & (F_DOB | F_SWAPPED)) ? 30 : (h->flags & F_SWAPPED) ? 20 : 15;
+    }
+    bool phone = false, email = false;
+    for (size_t i = 0; i < p->n_telecom; i++) {
+        email = email || p->telecom[i]->system == PM__PATIENTS__CONTACT_SYSTEM__EMAIL;
+        phone = phone || p->telecom[i]->system != PM__PATIENTS__CONTACT_SYSTEM__EMAIL;
+    }
+    if (phone && ((h->flags & F_PHONE) || (cut & F_PHONE))) {
+        bound += 20;
+    }
+    if (email && ((h->flags & F_EMAIL) || (cut & F_EMAIL))) {
+        bound += 25;
+    }
+    if (h->flags & F_MRN) {
+        bound += 60;
+    }
+    return bound;
 }
 
 static int
@@ -174,27 +311,71 @@ s_cands_free (s_cand_t *cands, size_t n)
 }
 
 //  The records scoring at least `min` against `p`, best first, at most
-//  `max` of them (caller frees with s_cands_free).
+//  `max` of them (caller frees with s_cands_free). Candidates are ranked
+//  by the bound their index entries allow; only the best 2 x max + 10
+//  that can still reach `min` are read and scored.
 static pm_err
 s_candidates (MDB_txn *txn, const patient_t *p, int min, size_t max,
               s_cand_t **out, size_t *n_out)
 {
-    s_ids_t set = {NULL, 0, 0};
+    s_block_t b = {NULL, 0, 0, 0};
     *out = NULL;
     *n_out = 0;
-    pm_err rc = s_block (txn, p, &set);
-    if (set.n > 1) {
-        qsort (set.ids, set.n, sizeof *set.ids, s_id_cmp);
+    pm_err rc = s_block (txn, p, &b);
+    //  One hit per record, what every block said about it together.
+    if (b.n > 1) {
+        qsort (b.hits, b.n, sizeof *b.hits, s_hit_id_cmp);
     }
-    s_cand_t *cands = calloc (set.n ? set.n : 1, sizeof *cands);
-    size_t n = 0;
-    for (size_t i = 0; rc == PM_OK && i < set.n; i++) {
-        if ((i > 0 && strcmp (set.ids[i], set.ids[i - 1]) == 0)
-            || (p->id && strcmp (set.ids[i], p->id) == 0)) {
+    size_t kept = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        s_hit_t *h = b.hits[i];
+        if (p->id && strcmp (h->id, p->id) == 0) {
+            free (h);
             continue;
         }
+        if (kept > 0 && strcmp (b.hits[kept - 1]->id, h->id) == 0) {
+            s_hit_t *into = b.hits[kept - 1];
+            if ((h->flags & F_NAMED) && !(into->flags & F_NAMED)) {
+                memcpy (into->family, h->family, sizeof into->family);
+                memcpy (into->given, h->given, sizeof into->given);
+            }
+            into->flags |= h->flags;
+            free (h);
+            continue;
+        }
+        b.hits[kept++] = h;
+    }
+    b.n = kept;
+    char fa[PAT_MATCH_NAME_MAX], ga[PAT_MATCH_NAME_MAX];
+    bool named = p->name && p->name->family && p->name->n_given > 0;
+    if (named) {
+        pat_fold_name (p->name->family, fa, sizeof fa);
+        pat_fold_name (p->name->given[0], ga, sizeof ga);
+        named = *fa && *ga;
+    }
+    kept = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        b.hits[i]->bound = s_bound (p, named ? fa : NULL, ga, b.hits[i], b.cut);
+        if (b.hits[i]->bound >= min) {
+            b.hits[kept++] = b.hits[i];
+        }
+        else {
+            free (b.hits[i]);
+        }
+    }
+    b.n = kept;
+    if (b.n > 1) {
+        qsort (b.hits, b.n, sizeof *b.hits, s_hit_bound_cmp);
+    }
+    size_t reads = b.n < 2 * max + 10 ? b.n : 2 * max + 10;
+    s_cand_t *cands = calloc (reads ? reads : 1, sizeof *cands);
+    if (!cands) {
+        abort ();
+    }
+    size_t n = 0;
+    for (size_t i = 0; rc == PM_OK && i < reads; i++) {
         patient_t *other;
-        rc = pat_get (txn, set.ids[i], &other);
+        rc = pat_get (txn, b.hits[i]->id, &other);
         if (rc == PM_ENOTFOUND) {
             rc = PM_OK; //  an index entry of a record gone: nothing to score
             continue;
@@ -214,7 +395,7 @@ s_candidates (MDB_txn *txn, const patient_t *p, int min, size_t max,
             pm__patients__patient__free_unpacked (other, NULL);
         }
     }
-    free (set.ids);
+    s_block_free (&b);
     if (rc != PM_OK) {
         s_cands_free (cands, n);
         return rc;

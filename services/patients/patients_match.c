@@ -21,7 +21,7 @@
 #include "patients_store.h"
 #include "patients_validate.h"
 
-#define NAME_MAX_BYTES 128
+#define NAME_MAX_BYTES PAT_MATCH_NAME_MAX
 
 //  --------------------------------------------------------------------------
 //  Jaro-Winkler: matching characters within a window, transpositions,
@@ -36,9 +36,14 @@ pat_jaro_winkler (const char *a, const char *b)
     if (la == 0 || lb == 0) {
         return 0.0;
     }
+    if (la == lb && memcmp (a, b, la) == 0) {
+        return 1.0;
+    }
     size_t window = (la > lb ? la : lb) / 2;
     window = window > 0 ? window - 1 : 0;
-    bool ma[NAME_MAX_BYTES] = {false}, mb[NAME_MAX_BYTES] = {false};
+    bool ma[NAME_MAX_BYTES], mb[NAME_MAX_BYTES];
+    memset (ma, 0, la);
+    memset (mb, 0, lb);
     size_t matches = 0;
     for (size_t i = 0; i < la; i++) {
         size_t lo = i > window ? i - window : 0;
@@ -98,6 +103,38 @@ s_names (const Pm__Patients__Patient *p, char *family, char *given)
     return *family && *given;
 }
 
+//  --------------------------------------------------------------------------
+//  The name evidence between two folded (family, first given) pairs:
+//  its points, and its text in `detail` (unless NULL).
+int
+pat_match_names (const char *fa, const char *ga, const char *fb, const char *gb,
+                 char *detail, size_t len)
+{
+    double direct = 0.6 * pat_jaro_winkler (fa, fb) + 0.4 * pat_jaro_winkler (ga, gb);
+    if (direct >= 0.97) {
+        if (detail) {
+            snprintf (detail, len, "same name (%.2f)", direct);
+        }
+        return 35;
+    }
+    if (direct >= 0.90) {
+        if (detail) {
+            snprintf (detail, len, "similar name (%.2f)", direct);
+        }
+        return 25;
+    }
+    //  Weighed evenly, so that the score does not depend on which record
+    //  is looked at from which.
+    double swapped = 0.5 * pat_jaro_winkler (fa, gb) + 0.5 * pat_jaro_winkler (ga, fb);
+    if (swapped >= 0.97) {
+        if (detail) {
+            snprintf (detail, len, "family and given name swapped");
+        }
+        return 25;
+    }
+    return 0;
+}
+
 static void
 s_match_name (const Pm__Patients__Patient *a, const Pm__Patients__Patient *b,
               pat_match_t *out)
@@ -107,21 +144,10 @@ s_match_name (const Pm__Patients__Patient *a, const Pm__Patients__Patient *b,
     if (!s_names (a, fa, ga) || !s_names (b, fb, gb)) {
         return;
     }
-    double direct = 0.6 * pat_jaro_winkler (fa, fb) + 0.4 * pat_jaro_winkler (ga, gb);
-    //  Weighed evenly, so that the score does not depend on which record
-    //  is looked at from which.
-    double swapped = 0.5 * pat_jaro_winkler (fa, gb) + 0.5 * pat_jaro_winkler (ga, fb);
     char detail[80];
-    if (direct >= 0.97) {
-        snprintf (detail, sizeof detail, "same name (%.2f)", direct);
-        s_add (out, "name", 35, detail);
-    }
-    else if (direct >= 0.90) {
-        snprintf (detail, sizeof detail, "similar name (%.2f)", direct);
-        s_add (out, "name", 25, detail);
-    }
-    else if (swapped >= 0.97) {
-        s_add (out, "name", 25, "family and given name swapped");
+    int points = pat_match_names (fa, ga, fb, gb, detail, sizeof detail);
+    if (points) {
+        s_add (out, "name", points, detail);
     }
 }
 

@@ -6,6 +6,7 @@
 #define PATIENTS_MATCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "patients.pb-c.h"
 
@@ -15,6 +16,7 @@
 #define PAT_MATCH_DEFAULT_MIN 40
 
 #define PAT_MATCH_REASONS 8
+#define PAT_MATCH_NAME_MAX 128  //  folded name bytes compared
 
 typedef struct {
     const char *field;  //  "name", "birth_date", ...
@@ -30,6 +32,12 @@ typedef struct {
 
 //  Jaro-Winkler similarity of two byte strings, 0.0 .. 1.0.
 double pat_jaro_winkler (const char *a, const char *b);
+
+//  The name evidence between two folded (family, first given) pairs, as
+//  pat_match counts it: 35, 25 or 0 points, the reason in `detail`
+//  (NULL: points only).
+int pat_match_names (const char *fa, const char *ga, const char *fb,
+                     const char *gb, char *detail, size_t len);
 
 //  Scores `a` against `b`. Either may lack fields (a probe, an erased
 //  record): missing evidence adds nothing.
