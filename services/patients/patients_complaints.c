@@ -258,7 +258,12 @@ s_file (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (req->patient_id) {
         patient_t *p;
         rc = pat_load (ctx, req->patient_id, "patient_id", &p);
+        if (rc == PM_OK) {
+            //  A case names the record that lives on: the survivor.
+            rc = pat_check_changeable (ctx, p, "patient_id");
+        }
         if (rc != PM_OK) {
+            pm__patients__patient__free_unpacked (p, NULL);
             return rc;
         }
         pm_ctx_audit (ctx, p->id, req->site_id);

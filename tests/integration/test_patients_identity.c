@@ -1568,6 +1568,11 @@ s_test_erasure (void)
     CHECK (s_expect (pc, "patients.Unmerge", &un.base, PM_ECONFLICT, "merged_id"));
     sc.expected_version = 1;
     CHECK (s_expect (pc, "patients.SetConsent", &sc.base, PM_ECONFLICT, "patient_id"));
+    Pm__Patients__FileComplaint fc = PM__PATIENTS__FILE_COMPLAINT__INIT;
+    fc.site_id = "north";
+    fc.patient_id = s->id;
+    fc.summary = "about an erased record";
+    CHECK (s_expect (pc, "patients.FileComplaint", &fc.base, PM_ECONFLICT, "patient_id"));
 
     //  Scores and counts stay; her words are gone.
     sv = s_survey_of (pc, apt);
