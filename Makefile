@@ -28,6 +28,11 @@ PROTO_H      := $(PROTO_C:.c=.h)
 # libpm holds the envelope protocol (and the selftests' test messages);
 # each service's own messages are linked with the service and with pmctl.
 LIB_PROTO    := $(OBJ)/gen/pm.pb-c.o $(OBJ)/gen/pm_test.pb-c.o
+# Every service's messages, as one archive every program links: a service
+# that follows another decodes its events, and the linker takes only what
+# each program uses.
+SVC_PROTO    := $(patsubst proto/%.proto,$(OBJ)/gen/%.pb-c.o,$(filter-out proto/pm.proto,$(wildcard proto/*.proto)))
+LIBPROTO     := $(BUILD)/lib/libpmproto.a
 
 COMMON_SRC   := $(filter-out common/pm_selftest.c,$(wildcard common/*.c))
 COMMON_OBJ   := $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRC))
@@ -35,8 +40,8 @@ LIBPM        := $(BUILD)/lib/libpm.a
 
 # A service is services/<name>/: <name>_schema.c (names and message types,
 # shared with pmctl) plus its handlers and main.c.
-SCHEMA_OBJ   := $(foreach s,$(SERVICES),$(OBJ)/services/$(s)/$(s)_schema.o $(OBJ)/gen/$(s).pb-c.o)
-svc_objs      = $(patsubst %.c,$(OBJ)/%.o,$(wildcard services/$(1)/*.c)) $(OBJ)/gen/$(1).pb-c.o
+SCHEMA_OBJ   := $(foreach s,$(SERVICES),$(OBJ)/services/$(s)/$(s)_schema.o)
+svc_objs      = $(patsubst %.c,$(OBJ)/%.o,$(wildcard services/$(1)/*.c))
 
 TEST_TOOLS   := $(patsubst tests/tools/%.c,$(BIN)/%,$(wildcard tests/tools/*.c))
 ITESTS       := $(patsubst tests/integration/test_%.c,$(BIN)/itest_%,$(wildcard tests/integration/test_*.c))
@@ -90,16 +95,20 @@ $(LIBPM): $(COMMON_OBJ) $(LIB_PROTO)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBPROTO): $(SVC_PROTO)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 # --- programs ---------------------------------------------------------
 .SECONDEXPANSION:
-$(BIN)/pm-%: $$(call svc_objs,$$*) $(LIBPM)
+$(BIN)/pm-%: $$(call svc_objs,$$*) $(LIBPROTO) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # patients decodes scheduling.appointment.fulfilled (post-visit surveys).
-$(BIN)/pm-patients $(BIN)/itest_patients_identity: $(OBJ)/gen/scheduling.pb-c.o
 
-$(BIN)/pmctl: $(OBJ)/tools/pmctl/pmctl.o $(SCHEMA_OBJ) $(LIBPM)
+$(BIN)/pmctl: $(OBJ)/tools/pmctl/pmctl.o $(SCHEMA_OBJ) $(LIBPROTO) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -107,15 +116,15 @@ $(BIN)/pm_selftest: $(OBJ)/common/pm_selftest.o $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/itest_%: $(OBJ)/tests/integration/test_%.o $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPM)
+$(BIN)/itest_%: $(OBJ)/tests/integration/test_%.o $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPROTO) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/%: $(OBJ)/tests/tools/%.o $(SCHEMA_OBJ) $(LIBPM)
+$(BIN)/%: $(OBJ)/tests/tools/%.o $(SCHEMA_OBJ) $(LIBPROTO) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/%: $(OBJ)/tests/bench/%.o $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPM)
+$(BIN)/%: $(OBJ)/tests/bench/%.o $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPROTO) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -107,6 +107,7 @@ typedef struct {
     uint64_t applied;             //  events applied since start
     uint64_t failed;              //  events whose apply failed (logged)
     uint64_t catch_ups;           //  catch-up reads sent
+    bool warned;                  //  told the log it cannot connect yet
     uint64_t gaps;                //  live events lost in transit (PUB drops)
     uint64_t last_live;           //  seq of the last live event received
 } s_follower_t;
@@ -467,6 +468,25 @@ s_audit_append (pm_server_t *self, MDB_txn *txn, const s_audit_rec_t *rec)
     e.break_glass = rec->break_glass;
     e.request = (char *) rec->request;
     return pm_audit_append (self->audit, txn, &e);
+}
+
+//  Keeps a packed reply until the next commit has made its audit records
+//  durable (takes `reply`).
+static void
+s_hold_reply (pm_server_t *self, const uint8_t *identity, size_t identity_len,
+              uint64_t request_id, uint8_t *reply, size_t len)
+{
+    if (self->held_len == self->held_cap) {
+        self->held_cap = self->held_cap ? self->held_cap * 2 : 64;
+        self->held = realloc (self->held, self->held_cap * sizeof *self->held);
+        assert (self->held);
+    }
+    s_held_t *h = &self->held[self->held_len++];
+    memcpy (h->identity, identity, identity_len);
+    h->identity_len = identity_len;
+    h->request_id = request_id;
+    h->reply = reply;
+    h->reply_len = len;
 }
 
 //  Queues a record for the next commit (reads, refusals).
@@ -953,24 +973,14 @@ s_serve_read (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     free (ctx.body);
     pm_metrics_request (self->metrics, binding->def->type, rc, false,
                         zclock_usecs () - self->drain_us);
-    if (ctx.n_audits == 0) {
+    if (ctx.n_audits == 0 && !request->break_glass) {
         s_send_reply (self, identity, identity_len, reply, len);
         free (reply);
         return;
     }
     //  Personal data: the reply leaves after its audit records commit.
     free (ctx.audits);
-    if (self->held_len == self->held_cap) {
-        self->held_cap = self->held_cap ? self->held_cap * 2 : 64;
-        self->held = realloc (self->held, self->held_cap * sizeof *self->held);
-        assert (self->held);
-    }
-    s_held_t *h = &self->held[self->held_len++];
-    memcpy (h->identity, identity, identity_len);
-    h->identity_len = identity_len;
-    h->request_id = request->request_id;
-    h->reply = reply;
-    h->reply_len = len;
+    s_hold_reply (self, identity, identity_len, request->request_id, reply, len);
 }
 
 //  pm.EventsRead: a page of the stream from a seq.
@@ -1267,15 +1277,19 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
                           ? who->name
                           : NULL;
     if (auth != PM_OK) {
-        s_send_error (self, identity, identity_len, id, auth,
-                      auth == PM_EINVAL ? "purpose" : NULL, "%s", why);
         pm_warn ("request refused", "principal", who->name, "type",
                  binding->def->type, "why", why, NULL);
-        //  A refusal is on the record too.
+        pm_metrics_request (self->metrics, "refused", auth, false,
+                            zclock_usecs () - self->drain_us);
+        //  A refusal is on the record too, before its answer leaves.
         s_audit_rec_t rec;
         s_audit_fill (&rec, &effective, via, request, NULL, request->site_id,
                       auth, false, s_now (self));
         s_audit_queue (self, &rec);
+        size_t reply_len;
+        uint8_t *reply = s_pack_reply (id, auth, auth == PM_EINVAL ? "purpose" : NULL,
+                                       why, NULL, 0, &reply_len);
+        s_hold_reply (self, identity, identity_len, id, reply, reply_len);
         goto done;
     }
     //  Breaking the glass is on the record from the door, whatever the
@@ -1817,6 +1831,49 @@ s_on_follower_live (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  Opens the follower's sockets, once the producer's public key is in the
+//  key store (a consumer may well start before its producer ever has);
+//  with the loop running, also starts reading and catching up. False
+//  while it cannot connect yet: the tick tries again.
+static bool
+s_follower_connect (s_follower_t *f)
+{
+    if (f->client && f->sub) {
+        return true;
+    }
+    char endpoint[256], prefix[48];
+    pm_cfg_endpoint (f->source, "ENDPOINT", endpoint, sizeof endpoint);
+    pm_client_destroy (&f->client);
+    zsock_destroy (&f->sub);
+    f->client = pm_client_new (f->source, endpoint, NULL);
+    pm_cfg_endpoint (f->source, "EVENTS", endpoint, sizeof endpoint);
+    //  The whole prefix, heartbeats included: gaps must be visible.
+    snprintf (prefix, sizeof prefix, "%s.", f->source);
+    f->sub = f->client ? pm_sock_sub (f->source, endpoint, prefix,
+                                      (int) pm_cfg_int ("PM_FOLLOW_HWM", 0))
+                       : NULL;
+    if (!f->client || !f->sub) {
+        pm_client_destroy (&f->client);
+        zsock_destroy (&f->sub);
+        if (!f->warned) {
+            pm_warn ("cannot follow yet (no key for it?); retrying", "source",
+                     f->source, NULL);
+            f->warned = true;
+        }
+        return false;
+    }
+    if (f->server->loop) {
+        zloop_reader (f->server->loop, f->sub, s_on_follower_live, f);
+        zloop_reader (f->server->loop, pm_client_sock (f->client),
+                      s_on_follower_reply, f);
+        s_follower_request (f);
+    }
+    if (f->warned) {
+        pm_info ("following", "source", f->source, NULL);
+    }
+    return true;
+}
+
 //  Resends catch-up reads nobody answered; catches up when behind.
 static int
 s_on_follower_tick (zloop_t *loop, int timer_id, void *arg)
@@ -1826,6 +1883,9 @@ s_on_follower_tick (zloop_t *loop, int timer_id, void *arg)
     pm_server_t *self = arg;
     for (s_follower_t *f = zlistx_first (self->followers); f;
          f = zlistx_next (self->followers)) {
+        if (!s_follower_connect (f)) {
+            continue;
+        }
         bool stale = f->inflight && zclock_mono () - f->inflight_at > FOLLOW_RETRY_MS;
         if (stale || (!f->inflight && f->known_high > f->cursor)) {
             s_follower_request (f);
@@ -1846,15 +1906,7 @@ pm_server_follow (pm_server_t *self, const char *source, pm_apply_fn *apply,
     snprintf (f->source, sizeof f->source, "%s", source);
     f->apply = apply;
     f->reset = reset;
-    char endpoint[256], prefix[48];
-    pm_cfg_endpoint (source, "ENDPOINT", endpoint, sizeof endpoint);
-    f->client = pm_client_new (source, endpoint, NULL);
-    pm_cfg_endpoint (source, "EVENTS", endpoint, sizeof endpoint);
-    //  The whole prefix, heartbeats included: gaps must be visible.
-    snprintf (prefix, sizeof prefix, "%s.", source);
-    f->sub = pm_sock_sub (source, endpoint, prefix,
-                          (int) pm_cfg_int ("PM_FOLLOW_HWM", 0));
-    assert (f->client && f->sub);
+    s_follower_connect (f);
 
     //  The durable cursor.
     MDB_txn *txn;
@@ -1893,10 +1945,12 @@ pm_server_run (pm_server_t *self)
     }
     for (s_follower_t *f = zlistx_first (self->followers); f;
          f = zlistx_next (self->followers)) {
-        zloop_reader (self->loop, f->sub, s_on_follower_live, f);
-        zloop_reader (self->loop, pm_client_sock (f->client),
-                      s_on_follower_reply, f);
-        s_follower_request (f);
+        if (f->client && f->sub) {
+            zloop_reader (self->loop, f->sub, s_on_follower_live, f);
+            zloop_reader (self->loop, pm_client_sock (f->client),
+                          s_on_follower_reply, f);
+            s_follower_request (f);
+        }
     }
     s_write_endpoints (self);
     char seq[24];

@@ -20,6 +20,6 @@ test-fault: all $(FAULT_BINS)
 	tests/fault/run-fault.sh $(BUILD)
 
 $(FAULT_BINS): $(BIN)/fault_%: $(OBJ)/tests/fault/fault_%.o $(FAULT_LIB) \
-        $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPM)
+        $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPROTO) $(LIBPM)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

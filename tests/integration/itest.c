@@ -124,8 +124,36 @@ s_read_endpoints (itest_svc_t *svc)
     return svc->commands[0] && svc->events[0];
 }
 
+static int s_start_once (itest_svc_t *svc);
+
+//  --------------------------------------------------------------------------
+//  Starts the service. The first start picks random ports below the
+//  kernel's ephemeral range (32768 up), so that no outgoing connection can
+//  take them while the service is restarted on them; a port someone else
+//  holds makes the service exit at once, and another pair is tried.
 int
 itest_start (itest_svc_t *svc)
+{
+    if (svc->commands[0]) {
+        return s_start_once (svc);
+    }
+    for (int attempt = 0; attempt < 10; attempt++) {
+        uint32_t r;
+        pm_random (&r, sizeof r);
+        int port = 20000 + (int) (r % 6000) * 2;
+        snprintf (svc->commands, sizeof svc->commands, "tcp://127.0.0.1:%d", port);
+        snprintf (svc->events, sizeof svc->events, "tcp://127.0.0.1:%d", port + 1);
+        int rc = s_start_once (svc);
+        if (rc != -1 || svc->pid != 0) {
+            return rc;
+        }
+    }
+    svc->commands[0] = svc->events[0] = 0;
+    return -1;
+}
+
+static int
+s_start_once (itest_svc_t *svc)
 {
     char store[300], endpoints[300];
     snprintf (store, sizeof store, "%s/store", svc->dir);

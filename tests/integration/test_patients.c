@@ -1182,7 +1182,38 @@ s_test_unknown_fields_dropped (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  A consumer that starts before its producer has ever run (no key for it
+//  yet) waits for it, then follows it from seq 1.
+static void
+s_test_consumer_before_producer (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    CHECK (itest_start (&pat) == 0); //  only to pick its ports
+    itest_signal (&pat, SIGKILL);
+    char cmd[700];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store' %s/public/svc-patients.cert %s/secret/svc-patients.cert*",
+              pat.dir, pm_keys_dir (), pm_keys_dir ());
+    CHECK (system (cmd) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0); //  serves while its producer is absent
+    CHECK (itest_start (&pat) == 0);
+    pm_client_t *pc = itest_client (&pat);
+    pm_client_t *mc = itest_client (&mir);
+    CHECK (s_load (pc, 5, "Late") == 6);
+    Pm__Test__MirrorStats *stats = s_mirror_wait (mc, 6, ITEST_WAIT_MS);
+    CHECK (stats && stats->applied == 6 && stats->duplicates == 0);
+    pm__test__mirror_stats__free_unpacked (stats, NULL);
+    pm_client_destroy (&pc);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
 static const itest_case_t s_cases[] = {
+    {"consumer_started_before_producer", s_test_consumer_before_producer},
     {"unknown_fields_not_stored", s_test_unknown_fields_dropped},
     {"emitter_stands_in_for_a_producer", s_test_emitter_stands_in},
     {"batch_isolates_failures", s_test_batch_isolates_failures},

@@ -17,23 +17,9 @@
 
 #include "itest.h"
 #include "pm_test.pb-c.h"
+#include "recruitment.pb-c.h"
 #include "staffing_schema.h"
 
-//  recruitment.candidate.hired's message, to impersonate recruitment with
-//  pm_emitter. The build links only the services' own generated code into
-//  tests, and recruitment is not a service yet: its code is compiled here,
-//  weak, so that the real object wins once the build links it.
-#pragma weak pm__recruitment__candidate_hired__init
-#pragma weak pm__recruitment__candidate_hired__get_packed_size
-#pragma weak pm__recruitment__candidate_hired__pack
-#pragma weak pm__recruitment__candidate_hired__pack_to_buffer
-#pragma weak pm__recruitment__candidate_hired__unpack
-#pragma weak pm__recruitment__candidate_hired__free_unpacked
-#pragma weak pm__recruitment__candidate_hired__descriptor
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "recruitment.pb-c.c"
-#pragma GCC diagnostic pop
 
 //  --- helpers -----------------------------------------------------------------
 
