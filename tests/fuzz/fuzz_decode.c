@@ -1,10 +1,11 @@
 /*  fuzz_decode.c: libFuzzer harness for every decoder on the wire.
 
-    Each input is decoded as every message type (the pm.* envelopes and
+    Each input names a message type (fuzz_pick: the pm.* envelopes and
     stream messages, every service's bodies, replies and event data, and
-    the messages nested in them): what a service, a consumer or pmctl
-    does with bytes from the network or the event log. For each type it
-    decodes as, the harness checks what the rest of Praxis relies on:
+    the messages nested in them) and holds bytes to decode as it: what a
+    service, a consumer or pmctl does with bytes from the network or the
+    event log. When they decode, the harness checks what the rest of
+    Praxis relies on:
     - the decoded message is well formed (protobuf_c_message_check);
     - re-encoding is stable: pack, unpack, pack gives the same bytes;
     - the JSON bridge renders it (pm_json_from_pb) unless a string is not
@@ -102,21 +103,16 @@ s_check_json (const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    const ProtobufCMessageDescriptor **descs;
-    size_t n = fuzz_descriptors (&descs);
-    for (size_t i = 0; i < n; i++) {
-        ProtobufCMessage *msg = protobuf_c_message_unpack (descs[i], NULL,
-                                                           size, data);
-        if (!msg) {
-            continue;
-        }
-        if (!protobuf_c_message_check (msg)) {
-            fuzz_fail ("decoded message fails protobuf_c_message_check",
-                       descs[i]->name);
-        }
-        s_check_repack (descs[i], msg);
-        protobuf_c_message_free_unpacked (msg, NULL);
-        s_check_json (descs[i], data, size);
+    const ProtobufCMessageDescriptor *desc = fuzz_pick (&data, &size);
+    ProtobufCMessage *msg = protobuf_c_message_unpack (desc, NULL, size, data);
+    if (!msg) {
+        return 0;
     }
+    if (!protobuf_c_message_check (msg)) {
+        fuzz_fail ("decoded message fails protobuf_c_message_check", desc->name);
+    }
+    s_check_repack (desc, msg);
+    protobuf_c_message_free_unpacked (msg, NULL);
+    s_check_json (desc, data, size);
     return 0;
 }

@@ -1,7 +1,8 @@
 /*  fuzz_json.c: libFuzzer harness for the JSON bridge's input side.
 
-    Each input is JSON text as pmctl (and later an HTTP gateway) takes it
-    from a user, parsed as every message type on the wire. Checked:
+    Each input names a message type on the wire (fuzz_pick) and holds
+    JSON text as pmctl (and later an HTTP gateway) takes it from a user,
+    parsed as that type. Checked:
     - a refusal is EINVAL with a message saying what is wrong;
     - an accepted text gives a well-formed message that renders back to
       JSON (pm_json_from_msg), and that rendering parses to the same
@@ -72,23 +73,20 @@ s_check_accepted (const ProtobufCMessageDescriptor *desc, ProtobufCMessage *msg,
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    const ProtobufCMessageDescriptor **descs;
-    size_t n = fuzz_descriptors (&descs);
+    const ProtobufCMessageDescriptor *desc = fuzz_pick (&data, &size);
     const char *text = (const char *) data;
-    for (size_t i = 0; i < n; i++) {
-        ProtobufCMessage *msg = NULL;
-        char err[256] = "";
-        pm_err rc = pm_json_parse (descs[i], text, size, &msg, err, sizeof err);
-        if (rc == PM_OK) {
-            if (!msg) {
-                fuzz_fail ("PM_OK without a message", descs[i]->name);
-            }
-            s_check_accepted (descs[i], msg, text, size);
-            protobuf_c_message_free_unpacked (msg, NULL);
+    ProtobufCMessage *msg = NULL;
+    char err[256] = "";
+    pm_err rc = pm_json_parse (desc, text, size, &msg, err, sizeof err);
+    if (rc == PM_OK) {
+        if (!msg) {
+            fuzz_fail ("PM_OK without a message", desc->name);
         }
-        else if (rc != PM_EINVAL || msg || !err[0]) {
-            fuzz_fail ("a refusal must be EINVAL with a message", descs[i]->name);
-        }
+        s_check_accepted (desc, msg, text, size);
+        protobuf_c_message_free_unpacked (msg, NULL);
+    }
+    else if (rc != PM_EINVAL || msg || !err[0]) {
+        fuzz_fail ("a refusal must be EINVAL with a message", desc->name);
     }
     return 0;
 }

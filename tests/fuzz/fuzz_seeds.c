@@ -5,7 +5,8 @@
 
     Each line of a seeds file is "<command type> <JSON body>" (or the type
     alone). For each, through the JSON bridge and the schemas:
-      fuzz_json/           the JSON text
+      fuzz_json/           the JSON text (each seed of these two starts
+                           with its message type's name and a newline)
       fuzz_decode/         the packed body; the same inside a pm.Request,
                            a pm.Reply, a pm.Event and a pm.EventBatch; and
                            the body cut one byte short (near-valid)
@@ -25,6 +26,21 @@
 
 static const char *s_out;
 static int s_written;
+
+static void s_seed (const char *harness, const uint8_t *data, size_t len);
+
+//  Writes a seed for a harness that takes "<message name>\n<bytes>".
+static void
+s_typed (const char *harness, const char *type, const uint8_t *data, size_t len)
+{
+    size_t tlen = strlen (type);
+    uint8_t *buf = malloc (tlen + 1 + len);
+    memcpy (buf, type, tlen);
+    buf[tlen] = '\n';
+    memcpy (buf + tlen + 1, data, len);
+    s_seed (harness, buf, tlen + 1 + len);
+    free (buf);
+}
 
 //  Writes one seed into corpus `harness`.
 static void
@@ -99,11 +115,14 @@ s_cmd_seeds (const pm_schema_t *schema, const pm_command_def_t *def,
 
 //  The decoder seeds: the body alone and inside each envelope.
 static void
-s_decode_seeds (const char *type, const uint8_t *body, size_t len)
+s_decode_seeds (const pm_command_def_t *def, const uint8_t *body, size_t len)
 {
-    s_seed ("fuzz_decode", body, len);
-    if (len > 1) {
-        s_seed ("fuzz_decode", body, len - 1);
+    const char *type = def->type;
+    if (def->request) {
+        s_typed ("fuzz_decode", def->request->name, body, len);
+        if (len > 1) {
+            s_typed ("fuzz_decode", def->request->name, body, len - 1);
+        }
     }
     Pm__Request req = PM__REQUEST__INIT;
     req.client_id = "seed";
@@ -140,7 +159,7 @@ s_decode_seeds (const char *type, const uint8_t *body, size_t len)
         size_t n = protobuf_c_message_get_packed_size (wrappers[i]);
         uint8_t *buf = malloc (n ? n : 1);
         protobuf_c_message_pack (wrappers[i], buf);
-        s_seed ("fuzz_decode", buf, n);
+        s_typed ("fuzz_decode", wrappers[i]->descriptor->name, buf, n);
         free (buf);
     }
 }
@@ -180,11 +199,12 @@ s_stream_seeds (void)
         size_t n = protobuf_c_message_get_packed_size (msgs[i]);
         uint8_t *buf = malloc (n);
         protobuf_c_message_pack (msgs[i], buf);
-        s_seed ("fuzz_decode", buf, n);
+        s_typed ("fuzz_decode", msgs[i]->descriptor->name, buf, n);
         free (buf);
         json_t *json = pm_json_from_msg (msgs[i]);
         char *text = json_dumps (json, JSON_COMPACT);
-        s_seed ("fuzz_json", (const uint8_t *) text, strlen (text));
+        s_typed ("fuzz_json", msgs[i]->descriptor->name, (const uint8_t *) text,
+                 strlen (text));
         free (text);
         json_decref (json);
     }
@@ -214,7 +234,10 @@ s_line (const char *file, int lineno, char *line)
     uint8_t *body = NULL;
     size_t len = 0;
     if (json) {
-        s_seed ("fuzz_json", (const uint8_t *) json, strlen (json));
+        if (def->request) {
+            s_typed ("fuzz_json", def->request->name, (const uint8_t *) json,
+                     strlen (json));
+        }
         char err[256];
         if (!def->request
             || pm_json_to_pb (def->request, json, strlen (json), &body, &len,
@@ -224,7 +247,7 @@ s_line (const char *file, int lineno, char *line)
             return -1;
         }
     }
-    s_decode_seeds (def->type, body ? body : (const uint8_t *) "", len);
+    s_decode_seeds (def, body ? body : (const uint8_t *) "", len);
     for (size_t i = 0; schemas[i]; i++) {
         s_cmd_seeds (schemas[i], def, body ? body : (const uint8_t *) "", len);
     }

@@ -77,6 +77,34 @@ fuzz_descriptors (const ProtobufCMessageDescriptor ***table_out)
 }
 
 //  --------------------------------------------------------------------------
+//  The type an input names, or one its first byte picks.
+const ProtobufCMessageDescriptor *
+fuzz_pick (const uint8_t **data, size_t *size)
+{
+    const ProtobufCMessageDescriptor **table;
+    size_t n = fuzz_descriptors (&table);
+    const uint8_t *nl = *size ? memchr (*data, '\n', *size < 128 ? *size : 128) : NULL;
+    if (nl) {
+        size_t len = (size_t) (nl - *data);
+        for (size_t i = 0; i < n; i++) {
+            if (strlen (table[i]->name) == len
+                && memcmp (table[i]->name, *data, len) == 0) {
+                *size -= len + 1;
+                *data = nl + 1;
+                return table[i];
+            }
+        }
+    }
+    if (*size == 0) {
+        return table[0];
+    }
+    const ProtobufCMessageDescriptor *desc = table[**data % n];
+    (*data)++;
+    (*size)--;
+    return desc;
+}
+
+//  --------------------------------------------------------------------------
 //  The service's commands, then the built-in ones.
 size_t
 fuzz_commands (const pm_schema_t *schema, const pm_command_def_t **out,

@@ -23,6 +23,12 @@
 //  a fixed order). Returns the count; the table is static.
 size_t fuzz_descriptors (const ProtobufCMessageDescriptor ***table_out);
 
+//  The message type an input is for, and the bytes that follow: an input
+//  is "<full message name>\n<message>" (e.g. "pm.patients.Register\n...";
+//  seeds are written so, and stay valid as types are added); anything
+//  else picks a type by its first byte. Advances *data and *size.
+const ProtobufCMessageDescriptor *fuzz_pick (const uint8_t **data, size_t *size);
+
 //  The schemas of every service built (NULL-terminated).
 const pm_schema_t *const *fuzz_schemas (void);
 
@@ -40,7 +46,8 @@ void fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n);
 //  field number 0. libprotobuf-c 1.4.1 accepts such a field when its tag
 //  is written in more than one byte (0x80 0x00), keeps it, and writes it
 //  back as 0x00, which it then refuses to decode: a message that
-//  decodes, re-encoded, no longer does. See tests/fuzz/crashes/README.
+//  decodes, re-encoded, no longer does. See tests/fuzz/crashes/README.md
+//  (F2; the runtime drops unknown fields of request bodies for this).
 bool fuzz_has_zero_tag (const ProtobufCMessage *msg);
 
 //  True when FUZZ_STRICT is set: known findings are not tolerated (for
