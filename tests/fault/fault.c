@@ -36,6 +36,8 @@ fault_seed (const char *suite)
     return seed;
 }
 
+//  --------------------------------------------------------------------------
+//  Seeds a random source.
 void
 fault_rng_init (fault_rng_t *rng, uint64_t seed)
 {
@@ -53,6 +55,8 @@ fault_rand (fault_rng_t *rng, uint64_t n)
     return n ? v % n : v;
 }
 
+//  --------------------------------------------------------------------------
+//  Prints the service log's last warnings and errors.
 void
 fault_show_log (const itest_svc_t *svc, int max)
 {
@@ -98,6 +102,8 @@ struct _fault_load_t {
     bool draining;
 };
 
+//  --------------------------------------------------------------------------
+//  Makes the users, each with its client and its model.
 fault_load_t *
 fault_load_new (const fault_workload_t *w, itest_svc_t *svc, int users,
                 uint64_t seed)
@@ -116,6 +122,8 @@ fault_load_new (const fault_workload_t *w, itest_svc_t *svc, int users,
     return self;
 }
 
+//  --------------------------------------------------------------------------
+//  Closes the clients and frees the history.
 void
 fault_load_destroy (fault_load_t **self_p)
 {
@@ -138,6 +146,8 @@ fault_load_destroy (fault_load_t **self_p)
     *self_p = NULL;
 }
 
+//  --------------------------------------------------------------------------
+//  What was acknowledged so far.
 const fault_history_t *
 fault_load_history (fault_load_t *self)
 {
@@ -241,6 +251,8 @@ s_poll (fault_load_t *self, int ms)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  Keeps every user busy for `ms`, calling the fault injector between polls.
 void
 fault_load_run (fault_load_t *self, int ms, fault_tick_fn *tick, void *arg)
 {
@@ -258,6 +270,8 @@ fault_load_run (fault_load_t *self, int ms, fault_tick_fn *tick, void *arg)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  Waits until every command in flight is answered, resending.
 int
 fault_load_drain (fault_load_t *self, int ms)
 {
@@ -281,10 +295,11 @@ fault_load_drain (fault_load_t *self, int ms)
 
 //  --- the checker -------------------------------------------------------------
 
-//  Reports one problem (the first few in full).
 static void
 s_problem (int *problems, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
+//  --------------------------------------------------------------------------
+//  Reports one problem (the first few in full).
 static void
 s_problem (int *problems, const char *fmt, ...)
 {
@@ -306,6 +321,8 @@ typedef struct {
     bool acked;
 } s_group_t;
 
+//  --------------------------------------------------------------------------
+//  Frees a group of events (zhashx destructor).
 static void
 s_group_free (void **item)
 {
@@ -313,12 +330,16 @@ s_group_free (void **item)
     *item = NULL;
 }
 
+//  --------------------------------------------------------------------------
+//  Turns the printing of problems off and on.
 void
 fault_check_quiet (bool quiet)
 {
     s_quiet = quiet;
 }
 
+//  --------------------------------------------------------------------------
+//  Frees what fault_check_history filled in.
 void
 fault_stream_free (fault_stream_t *stream)
 {
@@ -326,6 +347,8 @@ fault_stream_free (fault_stream_t *stream)
     memset (stream, 0, sizeof *stream);
 }
 
+//  --------------------------------------------------------------------------
+//  The history checker (see fault.h).
 int
 fault_check_history (const fault_workload_t *w, pm_client_t *client,
                      const fault_history_t *history, fault_stream_t *out)
@@ -469,6 +492,8 @@ fault_check_history (const fault_workload_t *w, pm_client_t *client,
 
 //  --- the test consumer ---------------------------------------------------------
 
+//  --------------------------------------------------------------------------
+//  The mirror's stats, NULL when it does not answer.
 static Pm__Test__MirrorStats *
 s_mirror_stats (pm_client_t *mirror)
 {
@@ -509,6 +534,8 @@ fault_mirror_wait (pm_client_t *mirror, const fault_stream_t *stream, int ms)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  The mirror's entry for `id`, NULL when it has none.
 static Pm__Test__MirrorEntry *
 s_mirror_get (pm_client_t *mirror, const char *id)
 {
@@ -523,6 +550,8 @@ s_mirror_get (pm_client_t *mirror, const char *id)
     return entry;
 }
 
+//  --------------------------------------------------------------------------
+//  Compares a mirror with the stream and with a fresh replay.
 int
 fault_mirror_check (pm_client_t *mirror, pm_client_t *fresh,
                     const fault_stream_t *stream, size_t sample, fault_rng_t *rng)

@@ -86,6 +86,8 @@ s_register (pm_client_t *client, int i)
     return itest_call (client, "patients.Register", &reg.base);
 }
 
+//  --------------------------------------------------------------------------
+//  True for the refusal a full disk must give: EFULL or EINTERNAL, with a message.
 static bool
 s_clear_error (const Pm__Reply *reply)
 {
@@ -94,6 +96,8 @@ s_clear_error (const Pm__Reply *reply)
            && reply->message && *reply->message;
 }
 
+//  --------------------------------------------------------------------------
+//  The store's map size, from pm.Health.
 static uint64_t
 s_map_size (pm_client_t *client)
 {
@@ -342,6 +346,8 @@ static const itest_case_t s_cases[] = {
     {NULL, NULL},
 };
 
+//  --------------------------------------------------------------------------
+//  Runs the case through the itest runner.
 int
 main (int argc, char *argv[])
 {

@@ -47,6 +47,8 @@ s_restart (itest_svc_t *svc)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  Between polls of the load: kills the next victim, or restarts the dead one.
 static void
 s_chaos_tick (void *arg)
 {
@@ -71,6 +73,8 @@ s_chaos_tick (void *arg)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  A positive integer setting from the environment, or `fallback`.
 static int
 s_env_int (const char *name, int fallback)
 {
@@ -173,6 +177,8 @@ static const itest_case_t s_cases[] = {
     {NULL, NULL},
 };
 
+//  --------------------------------------------------------------------------
+//  Runs the case through the itest runner.
 int
 main (int argc, char *argv[])
 {

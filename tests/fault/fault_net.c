@@ -34,6 +34,8 @@ typedef struct {
     fault_load_t *load;
 } s_cutter_t;
 
+//  --------------------------------------------------------------------------
+//  Sets the link up or down.
 static int
 s_link (const char *link, bool up)
 {
@@ -42,6 +44,8 @@ s_link (const char *link, bool up)
     return system (cmd);
 }
 
+//  --------------------------------------------------------------------------
+//  Between polls of the load: cuts or heals the link when its time comes.
 static void
 s_cutter_tick (void *arg)
 {
@@ -74,6 +78,8 @@ s_port (const char *endpoint)
     return colon ? atoi (colon + 1) : 0;
 }
 
+//  --------------------------------------------------------------------------
+//  How many catch-up reads the mirror's follower has sent.
 static uint64_t
 s_catch_ups (pm_client_t *mirror)
 {
@@ -210,6 +216,8 @@ static const itest_case_t s_cases[] = {
     {NULL, NULL},
 };
 
+//  --------------------------------------------------------------------------
+//  Runs the case through the itest runner.
 int
 main (int argc, char *argv[])
 {

@@ -28,6 +28,8 @@ typedef struct {
 static const char *s_sites[] = {"north", "south", "east"};
 static const char *s_given[] = {"Ada", "Ngozi", "Li", "Mateo", "Aroha", "Sven"};
 
+//  --------------------------------------------------------------------------
+//  A user's empty model.
 static void *
 s_model_new (int user)
 {
@@ -36,6 +38,8 @@ s_model_new (int user)
     return m;
 }
 
+//  --------------------------------------------------------------------------
+//  Frees a user's model.
 static void
 s_model_destroy (void *model)
 {
@@ -46,6 +50,8 @@ s_model_destroy (void *model)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  Packs `msg` into a new buffer.
 static uint8_t *
 s_pack (const ProtobufCMessage *msg, size_t *len)
 {
@@ -86,6 +92,8 @@ s_register (s_model_t *m, fault_rng_t *rng, size_t *len)
     return s_pack (&reg.base, len);
 }
 
+//  --------------------------------------------------------------------------
+//  The user's next command: register (45%), update (35%), (de)activate (20%).
 static void
 s_next (void *model, fault_rng_t *rng, char *type, uint8_t **body, size_t *len)
 {
@@ -122,6 +130,8 @@ s_next (void *model, fault_rng_t *rng, char *type, uint8_t **body, size_t *len)
     *body = s_pack (&set.base, len);
 }
 
+//  --------------------------------------------------------------------------
+//  Learns the new version and state of the record an acknowledgement names.
 static void
 s_acked (void *model, const char *type, const Pm__Reply *reply, char *subject)
 {
@@ -151,6 +161,8 @@ s_acked (void *model, const char *type, const Pm__Reply *reply, char *subject)
     pm__patients__patient__free_unpacked (p, NULL);
 }
 
+//  --------------------------------------------------------------------------
+//  The record as patients.Get answers it.
 static bool
 s_read (pm_client_t *client, const char *subject, uint8_t **data, size_t *len)
 {
@@ -167,6 +179,8 @@ s_read (pm_client_t *client, const char *subject, uint8_t **data, size_t *len)
     return ok;
 }
 
+//  --------------------------------------------------------------------------
+//  The version of a packed patient (0 if it does not decode).
 static uint64_t
 s_version (const uint8_t *data, size_t len)
 {

@@ -7,10 +7,11 @@
     frame with pm_server_inject: envelope decode and checks, idempotency
     lookup, batch, the handler with its validation, event log, commit.
 
-    Input:  byte 0   command: index into the service's commands then the
-                     pm.* ones (modulo their count); 0xFF = the rest of
-                     the input is a whole frame, sent as it is
-            byte 1   envelope flags: 1 retry the previous request id,
+    Input:  "<command>\n" the command's name (seeds are written so); or
+                     else one byte, an index into the service's commands
+                     then the pm.* ones (modulo their count); or 0xFF:
+                     the rest of the input is a whole frame, sent as is
+            1 byte   envelope flags: 1 retry the previous request id,
                      2 no client_id, 4 request_id 0, 8 deadline passed,
                      16 site_id, 32 actor, 64 correlation_id
             rest     the command's body (protobuf). When it decodes, any
@@ -58,6 +59,8 @@ static uint64_t s_request_id;
 static unsigned s_inputs;
 static char s_stream[PM_ID_MAX];       //  the store's stream id
 
+//  --------------------------------------------------------------------------
+//  Forgets the subjects and the stream seen in the store being dropped.
 static void
 s_forget_subjects (void)
 {
@@ -90,6 +93,8 @@ s_server_start (void)
     s_forget_subjects ();
 }
 
+//  --------------------------------------------------------------------------
+//  Stops the server and removes the work directory when libFuzzer exits.
 static void
 s_at_exit (void)
 {
@@ -199,6 +204,27 @@ s_body (const pm_command_def_t *def, const uint8_t *data, size_t size,
 
 static void s_inject (const uint8_t *data, size_t size);
 
+//  The command an input names ("<type>\n"), or the one its first byte
+//  picks. Advances *data and *size past it.
+static const pm_command_def_t *
+s_pick_command (const uint8_t **data, size_t *size)
+{
+    const uint8_t *nl = memchr (*data, '\n', *size < 64 ? *size : 64);
+    for (size_t i = 0; nl && i < s_n_commands; i++) {
+        size_t len = (size_t) (nl - *data);
+        if (strlen (s_commands[i]->type) == len
+            && memcmp (s_commands[i]->type, *data, len) == 0) {
+            *size -= len + 1;
+            *data = nl + 1;
+            return s_commands[i];
+        }
+    }
+    const pm_command_def_t *def = s_commands[**data % s_n_commands];
+    (*data)++;
+    (*size)--;
+    return def;
+}
+
 //  Runs every file of `dir` (sorted by name) as an input.
 static void
 s_warm_up (const char *dir)
@@ -220,6 +246,8 @@ s_warm_up (const char *dir)
     free (names);
 }
 
+//  --------------------------------------------------------------------------
+//  Makes the work directory and settings, starts the server, warms up.
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -280,10 +308,13 @@ s_inject (const uint8_t *data, size_t size)
         pm_server_inject (s_server, data + 1, size - 1);
     }
     else {
-        const pm_command_def_t *def = s_commands[data[0] % s_n_commands];
-        uint8_t flags = data[1];
+        const pm_command_def_t *def = s_pick_command (&data, &size);
+        if (size < 1) {
+            return;
+        }
+        uint8_t flags = data[0];
         size_t body_len;
-        uint8_t *body = s_body (def, data + 2, size - 2, &body_len);
+        uint8_t *body = s_body (def, data + 1, size - 1, &body_len);
         Pm__Request req = PM__REQUEST__INIT;
         req.client_id = flags & 2 ? NULL : "fuzz";
         req.has_request_id = 1;
@@ -310,6 +341,8 @@ s_inject (const uint8_t *data, size_t size)
     s_collect_subjects ();
 }
 
+//  --------------------------------------------------------------------------
+//  libFuzzer: one input, one request.
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

@@ -100,6 +100,8 @@ s_check_json (const ProtobufCMessageDescriptor *desc, const uint8_t *data,
     json_decref (json);
 }
 
+//  --------------------------------------------------------------------------
+//  libFuzzer: one input, decoded as the type it names.
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

@@ -70,6 +70,8 @@ s_check_accepted (const ProtobufCMessageDescriptor *desc, ProtobufCMessage *msg,
     free (packed2);
 }
 
+//  --------------------------------------------------------------------------
+//  libFuzzer: one input, parsed as the type it names.
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

@@ -10,9 +10,10 @@
       fuzz_decode/         the packed body; the same inside a pm.Request,
                            a pm.Reply, a pm.Event and a pm.EventBatch; and
                            the body cut one byte short (near-valid)
-      fuzz_cmd_<service>/  the harness's input for the command (for pm.*
-                           commands, every service's), a retry of it, a
-                           cut-short body, and the whole frame (0xFF mode)
+      fuzz_cmd_<service>/  the harness's input for the command (named, as
+                           above; for pm.* commands, every service's), a
+                           retry of it, a cut-short body, and the whole
+                           frame (0xFF mode)
     Files are named by a hash of their contents: regenerating writes the
     same names, and never removes a seed that libFuzzer minimised in.   */
 #include <errno.h>
@@ -82,18 +83,17 @@ s_cmd_seeds (const pm_schema_t *schema, const pm_command_def_t *def,
     }
     char harness[64];
     snprintf (harness, sizeof harness, "fuzz_cmd_%s", schema->service);
-    uint8_t *input = malloc (len + 2);
-    input[0] = (uint8_t) index;
-    input[1] = 0;
-    memcpy (input + 2, body, len);
-    s_seed (harness, input, len + 2);
+    uint8_t *input = malloc (len + 1);
+    input[0] = 0; //  envelope flags
+    memcpy (input + 1, body, len);
+    s_typed (harness, def->type, input, len + 1);
     if (def->access == PM_WRITE) {
-        input[1] = 1; //  the same request again: answered from the store
-        s_seed (harness, input, len + 2);
+        input[0] = 1; //  the same request again: answered from the store
+        s_typed (harness, def->type, input, len + 1);
     }
     if (len > 1) {
-        input[1] = 0;
-        s_seed (harness, input, len + 1);
+        input[0] = 0;
+        s_typed (harness, def->type, input, len);
     }
     free (input);
     //  The whole frame, as a client would send it.
@@ -255,6 +255,8 @@ s_line (const char *file, int lineno, char *line)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  Writes every seed of every seeds file given.
 int
 main (int argc, char *argv[])
 {

@@ -10,6 +10,8 @@
 
 static const pm_schema_t *const s_schemas[] = {FUZZ_SCHEMAS NULL};
 
+//  --------------------------------------------------------------------------
+//  The schemas fuzz_services.h lists.
 const pm_schema_t *const *
 fuzz_schemas (void)
 {
@@ -136,6 +138,8 @@ s_swap (char **slot, char *const *subjects, size_t n)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  Fills "$<digit>" placeholders in `msg` with subjects, recursively.
 void
 fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n)
 {
@@ -170,6 +174,8 @@ fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  True when `msg` or a nested message kept an unknown field number 0.
 bool
 fuzz_has_zero_tag (const ProtobufCMessage *msg)
 {
@@ -203,6 +209,8 @@ fuzz_has_zero_tag (const ProtobufCMessage *msg)
     return false;
 }
 
+//  --------------------------------------------------------------------------
+//  True when FUZZ_STRICT asks for no known finding to be tolerated.
 bool
 fuzz_strict (void)
 {
@@ -210,6 +218,8 @@ fuzz_strict (void)
     return v && *v && strcmp (v, "0") != 0;
 }
 
+//  --------------------------------------------------------------------------
+//  Says what broke and aborts: libFuzzer keeps the input.
 void
 fuzz_fail (const char *what, const char *detail)
 {
