@@ -244,16 +244,28 @@ pat_actor (pm_ctx_t *ctx)
 }
 
 //  --------------------------------------------------------------------------
-//  Site scope and audit for one patient record: a patient belongs to their
-//  home site and every site that holds an MRN for them.
+//  True when the principal may see `p`: a patient belongs to their home
+//  site and every site that holds an MRN for them. The principal's own
+//  sites are tried before break-glass, so that only an access that needed
+//  it is flagged.
+static bool
+s_visible (pm_ctx_t *ctx, const patient_t *p)
+{
+    const pm_principal_t *who = pm_ctx_principal (ctx);
+    bool ok = p->home_site && pm_principal_has_site (who, p->home_site);
+    for (size_t i = 0; !ok && i < p->n_mrns; i++) {
+        ok = pm_principal_has_site (who, p->mrns[i]->site_id);
+    }
+    return ok || (p->home_site && pm_ctx_may_access_site (ctx, p->home_site));
+}
+
+//  --------------------------------------------------------------------------
+//  Site scope and audit for one patient record.
 pm_err
 pat_access (pm_ctx_t *ctx, const patient_t *p, const char *field)
 {
-    bool ok = p->home_site && pm_ctx_may_access_site (ctx, p->home_site);
-    for (size_t i = 0; !ok && i < p->n_mrns; i++) {
-        ok = pm_ctx_may_access_site (ctx, p->mrns[i]->site_id);
-    }
-    if (!ok) {
+    if (!s_visible (ctx, p)) {
+        pm_ctx_audit (ctx, p->id, p->home_site); //  the attempt is on the record
         return pm_ctx_fail (ctx, PM_EFORBIDDEN, field,
                             "%s is not a patient of any of your sites", p->id);
     }
@@ -434,15 +446,18 @@ s_register (pm_ctx_t *ctx, const ProtobufCMessage *body)
                             "the service; leave them out", field);
     }
     pm_err rc = s_validate (ctx, &p);
-    if (rc != PM_OK) {
-        return rc;
+    if (rc == PM_OK) {
+        rc = pat_site_access (ctx, p.home_site, "patient.home_site");
     }
-    rc = s_check_mrns (ctx, &p);
+    if (rc == PM_OK) {
+        rc = s_check_mrns (ctx, &p);
+    }
     if (rc != PM_OK) {
         return rc;
     }
     char id[PM_ID_MAX], mrn[24];
     pm_id_new ("pat", pm_ctx_now (ctx), id);
+    pm_ctx_audit (ctx, id, p.home_site);
     p.id = id;
     p.has_version = p.has_active = p.has_created_at = p.has_updated_at = 1;
     p.version = 1;
@@ -498,9 +513,12 @@ s_get (pm_ctx_t *ctx, const ProtobufCMessage *body)
     patient_t *p;
     pm_err rc = pat_load (ctx, id, "id", &p);
     if (rc == PM_OK) {
-        pm_ctx_reply (ctx, &p->base);
-        pm__patients__patient__free_unpacked (p, NULL);
+        rc = pat_access (ctx, p, "id");
     }
+    if (rc == PM_OK) {
+        pm_ctx_reply (ctx, &p->base);
+    }
+    pm__patients__patient__free_unpacked (p, NULL);
     return rc;
 }
 
@@ -556,6 +574,10 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
     pm_err rc = pat_load (ctx, req->id, "id", &old);
     if (rc != PM_OK) {
         return rc;
+    }
+    if (pat_access (ctx, old, "id") != PM_OK) {
+        pm__patients__patient__free_unpacked (old, NULL);
+        return PM_EFORBIDDEN;
     }
     if (pat_check_changeable (ctx, old, "id") != PM_OK) {
         pm__patients__patient__free_unpacked (old, NULL);
@@ -668,7 +690,10 @@ s_set_active (pm_ctx_t *ctx, const ProtobufCMessage *body, bool active)
     if (rc != PM_OK) {
         return rc;
     }
-    if (pat_check_changeable (ctx, p, "id") != PM_OK) {
+    if (pat_access (ctx, p, "id") != PM_OK) {
+        rc = PM_EFORBIDDEN;
+    }
+    else if (pat_check_changeable (ctx, p, "id") != PM_OK) {
         rc = PM_ECONFLICT;
     }
     else if (req->has_expected_version && req->expected_version
@@ -935,7 +960,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
                     break;
                 }
             }
-            if (p && s_matches (q, p, given, phone)) {
+            if (p && s_matches (q, p, given, phone) && s_visible (ctx, p)) {
                 hits[n].p = p;
                 hits[n].klen = key.mv_size;
                 memcpy (hits[n].key, key.mv_data, key.mv_size);
@@ -990,7 +1015,7 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
             if (rc != PM_OK) {
                 break;
             }
-            if (s_matches (q, p, given, phone)) {
+            if (s_matches (q, p, given, phone) && s_visible (ctx, p)) {
                 uint8_t key[KEY_MAX];
                 size_t klen = s_name_key (p, key);
                 bool family_ok = strncmp ((char *) key, family, strlen (family)) == 0;
@@ -1014,7 +1039,9 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
             kept = n = 0; //  hits past `kept` hold no patients
         }
         n = kept;
-        qsort (hits, n, sizeof *hits, s_hit_cmp);
+        if (n > 1) { //  qsort's array may not be NULL (fuzz finding F1)
+            qsort (hits, n, sizeof *hits, s_hit_cmp);
+        }
         if (n > page) {
             pat_hex (hits[page - 1].key, hits[page - 1].klen, next_token);
             for (size_t i = page; i < n; i++) {
@@ -1031,6 +1058,9 @@ s_search (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
         result.n_patients = n;
         result.patients = list;
+        for (size_t i = 0; i < n; i++) {
+            pm_ctx_audit (ctx, list[i]->id, list[i]->home_site);
+        }
         result.next_page_token = next_token[0] ? next_token : NULL;
         pm_ctx_reply (ctx, &result.base);
     }

@@ -65,6 +65,9 @@ stf_staff_primary_site (const stf_staff_t *s)
 pm_err
 stf_staff_access (pm_ctx_t *ctx, const stf_staff_t *s, bool any, const char *field)
 {
+    //  A staff record is a person's record: every access, allowed or not,
+    //  is on the audit log.
+    pm_ctx_audit (ctx, s->id, stf_staff_primary_site (s));
     for (size_t i = 0; any && i < s->n_sites; i++) {
         if (pm_ctx_may_access_site (ctx, s->sites[i]->site_id)) {
             return PM_OK;
@@ -266,6 +269,7 @@ stf_staff_onboard (pm_ctx_t *ctx, const stf_staff_t *given, char *id_out)
     s.status = PM__STAFFING__STAFF_STATUS__ACTIVE;
     s.created_at = s.updated_at = pm_ctx_now (ctx);
     s.termination_reason = NULL;
+    pm_ctx_audit (ctx, s.id, stf_staff_primary_site (&s));
     rc = s_index (pm_ctx_txn (ctx), &s, true);
     if (rc == PM_OK) {
         rc = stf_commit (ctx, stf_db.staff, s.id, &s.base, "staffing.staff.onboarded",
@@ -514,6 +518,9 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
         out.n_staff = pg.n;
         out.staff = pg.items;
         out.next_page_token = pg.more && pg.n ? pg.items[pg.n - 1]->id : NULL;
+        for (size_t i = 0; i < pg.n; i++) {
+            pm_ctx_audit (ctx, pg.items[i]->id, stf_staff_primary_site (pg.items[i]));
+        }
         rc = pm_ctx_reply (ctx, &out.base);
     }
     for (size_t i = 0; i < pg.n; i++) {

@@ -65,6 +65,8 @@ s_patient (Pm__Patients__Register *reg, Pm__Patients__Patient *p,
     reg->patient = p;
 }
 
+static Pm__AuditVerdict *s_verify (pm_client_t *auditor);
+
 static Pm__AuditBatch *
 s_audit (pm_client_t *auditor, bool break_glass_only)
 {
@@ -314,7 +316,102 @@ s_test_audit_detects_tampering (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  Patient records: every read and change is on the record with the
+//  record's id; another site's patients are invisible to search and
+//  refused to get (the attempt recorded); a clinician breaking the glass
+//  sees them, flagged.
+static void
+s_test_patient_records_scoped_and_audited (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("dr-north", "clinician", "north");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *admin = itest_client (&svc);
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    pm_client_t *doc = itest_client_as (&svc, "dr-north");
+    pm_client_t *auditor = itest_client_as (&svc, "audrey");
+    Pm__Patients__Register reg;
+    Pm__Patients__Patient p;
+    Pm__Patients__HumanName name;
+    char *given[1];
+    char north_id[PM_ID_MAX], south_id[PM_ID_MAX];
+    const char *sites[] = {"north", "south"};
+    char *ids[] = {north_id, south_id};
+    for (int i = 0; i < 2; i++) {
+        s_patient (&reg, &p, &name, given, sites[i]);
+        Pm__Reply *reply = s_raw_call (admin, "patients.Register", &reg.base,
+                                       NULL, NULL, false, NULL);
+        CHECK (reply && reply->code == PM__CODE__OK);
+        Pm__Patients__Patient *made = pm__patients__patient__unpack (
+            NULL, reply->body.len, reply->body.data);
+        snprintf (ids[i], PM_ID_MAX, "%s", made->id);
+        pm__patients__patient__free_unpacked (made, NULL);
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    //  The desk reads its own site's patient; the other is refused.
+    Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
+    get.id = north_id;
+    Pm__Reply *reply = s_raw_call (desk, "patients.Get", &get.base, "north", NULL,
+                                   false, "check-in");
+    CHECK (reply && reply->code == PM__CODE__OK);
+    pm__reply__free_unpacked (reply, NULL);
+    get.id = south_id;
+    reply = s_raw_call (desk, "patients.Get", &get.base, NULL, NULL, false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+    //  Search shows only what the principal may see.
+    Pm__Patients__Search q = PM__PATIENTS__SEARCH__INIT;
+    q.family_prefix = "adey";
+    reply = s_raw_call (desk, "patients.Search", &q.base, NULL, NULL, false, NULL);
+    CHECK (reply && reply->code == PM__CODE__OK);
+    Pm__Patients__SearchResult *res = pm__patients__search_result__unpack (
+        NULL, reply->body.len, reply->body.data);
+    CHECK (res && res->n_patients == 1 && strcmp (res->patients[0]->id, north_id) == 0);
+    pm__patients__search_result__free_unpacked (res, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+    //  Break-glass: the clinician opens the south patient, with a purpose.
+    reply = s_raw_call (doc, "patients.Get", &get.base, NULL, NULL, true,
+                        "unconscious, brought to north");
+    CHECK (reply && reply->code == PM__CODE__OK);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  The record: who read which patient, how it ended, break-glass flagged.
+    Pm__AuditBatch *log = s_audit (auditor, false);
+    CHECK (log);
+    int desk_read_north = 0, desk_refused_south = 0, desk_searched = 0, glass = 0;
+    for (size_t i = 0; i < log->n_entries; i++) {
+        Pm__AuditEntry *e = log->entries[i];
+        bool is_desk = strcmp (e->principal, "desk") == 0;
+        const char *subject = e->subject ? e->subject : "";
+        desk_read_north += is_desk && strcmp (e->action, "patients.Get") == 0
+                           && strcmp (subject, north_id) == 0
+                           && e->outcome == PM__CODE__OK && e->purpose
+                           && strcmp (e->purpose, "check-in") == 0;
+        desk_refused_south += is_desk && strcmp (subject, south_id) == 0
+                              && e->outcome == PM__CODE__EFORBIDDEN;
+        desk_searched += is_desk && strcmp (e->action, "patients.Search") == 0;
+        glass += e->break_glass && strcmp (subject, south_id) == 0;
+    }
+    CHECK (desk_read_north == 1 && desk_refused_south == 1);
+    CHECK (desk_searched == 1); //  one patient returned, one entry
+    CHECK (glass == 1);
+    pm__audit_batch__free_unpacked (log, NULL);
+    Pm__AuditVerdict *v = s_verify (auditor);
+    CHECK (v && v->ok);
+    pm__audit_verdict__free_unpacked (v, NULL);
+    pm_client_destroy (&admin);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&doc);
+    pm_client_destroy (&auditor);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
+    {"patient_records_scoped_and_audited", s_test_patient_records_scoped_and_audited},
     {"unknown_and_revoked_keys_refused", s_test_unknown_and_revoked_keys},
     {"roles_sites_and_gateway", s_test_roles_sites_gateway},
     {"break_glass_allowed_flagged_listed", s_test_break_glass},

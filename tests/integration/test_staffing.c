@@ -1872,7 +1872,60 @@ s_test_consumer_catches_up (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  A staff record is a person's record: onboarding, reading and listing it
+//  are on the audit log with the record's id; a read from another site
+//  is refused and recorded too.
+static void
+s_test_staff_records_audited (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("pm-east", "practice-manager", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    char id[PM_ID_MAX];
+    CHECK (s_onboard (c, id, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                             "\"north\", \"fte_permille\": 1000}], "
+                             "\"start_date\": \"2026-01-05\""));
+    json_t *r = s_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", id);
+    CHECK (r);
+    json_decref (r);
+    pm_client_t *east = itest_client_as (&svc, "pm-east");
+    r = s_req (east, PM_EFORBIDDEN, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}",
+               id);
+    CHECK (r);
+    json_decref (r);
+    pm_client_t *auditor = itest_client_as (&svc, "audrey");
+    r = s_req (auditor, 0, NULL, "pm.AuditRead", "{}");
+    CHECK (r);
+    json_t *entries = json_object_get (r, "entries");
+    int onboarded = 0, read = 0, refused = 0;
+    for (size_t i = 0; i < json_array_size (entries); i++) {
+        json_t *e = json_array_get (entries, i);
+        const char *subject = json_string_value (json_object_get (e, "subject"));
+        const char *action = json_string_value (json_object_get (e, "action"));
+        const char *outcome = json_string_value (json_object_get (e, "outcome"));
+        if (!subject || strcmp (subject, id) != 0) {
+            continue;
+        }
+        onboarded += strcmp (action, "staffing.Onboard") == 0;
+        read += strcmp (action, "staffing.GetStaff") == 0 && strcmp (outcome, "OK") == 0;
+        refused += strcmp (action, "staffing.GetStaff") == 0
+                   && strcmp (outcome, "EFORBIDDEN") == 0;
+    }
+    json_decref (r);
+    CHECK (onboarded == 1 && read == 1 && refused == 1);
+    pm_client_destroy (&c);
+    pm_client_destroy (&east);
+    pm_client_destroy (&auditor);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
+    {"staff_records_audited", s_test_staff_records_audited},
     {"sites_and_resources", s_test_sites_and_resources},
     {"site_bad_input", s_test_site_bad_input},
     {"staff_lifecycle", s_test_staff_lifecycle},
