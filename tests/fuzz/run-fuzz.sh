@@ -36,9 +36,17 @@ if [ $crashes -eq 1 ]; then
         repro="$here/crashes/$h"
         [ -d "$repro" ] || continue
         for f in "$repro"/*; do
-            [ -f "$f" ] || continue
             echo "== $h $(basename "$f")"
-            if "$dir/bin/$h" -runs=1 "$f" >"$dir/logs/$h.repro" 2>&1; then
+            # A directory is a sequence (its files in name order) that a
+            # command harness runs as it starts (FUZZ_WARMUP): a finding
+            # that needs records made first.
+            if [ -d "$f" ]; then
+                mkdir -p "$dir/empty"
+                FUZZ_WARMUP=$f "$dir/bin/$h" -runs=0 "$dir/empty" >"$dir/logs/$h.repro" 2>&1
+            else
+                "$dir/bin/$h" -runs=1 "$f" >"$dir/logs/$h.repro" 2>&1
+            fi
+            if [ $? -eq 0 ]; then
                 echo "   passes now: the finding is fixed; move it to tests/fuzz/corpus/$h"
             else
                 grep -m1 -E 'ERROR|runtime error|fuzz:' "$dir/logs/$h.repro" | sed 's/^/   /'
