@@ -6,7 +6,10 @@
     A service joins the fault suites through a workload (fault_workload_t):
     how its users' next command is made, what an acknowledgement teaches
     them, and how to read a record back. The driver and the checker are
-    the same for every service; see fault_patients.c for one workload.  */
+    the same for every service; see fault_patients.c for one workload.
+    To add a service: write tests/fault/fault_<service>.c defining
+    fault_<service> (a workload), declare it below, add <service> to
+    FAULT_WORKLOADS in fault.mk, and give it a case in fault_kill.c.     */
 #ifndef FAULT_H
 #define FAULT_H
 
@@ -41,6 +44,7 @@ typedef struct {
     const char *binary;        //  "pm-patients"
     int events_per_command;    //  each acknowledged write emits this many
     const char *state_events;  //  type prefix of events carrying the record
+    bool mirrored;             //  pm_mirror follows it: consumer checks run
     //  A user's own model of what it made (its records and versions).
     void *(*model_new) (int user);
     void (*model_destroy) (void *model);
