@@ -5,20 +5,46 @@
     two builds, which wall-clock figures on a shared machine are not.    */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "itest.h"
 #include "patients.pb-c.h"
 
 #define REPLY_LIMIT_MS 10000
 
-//  Packs a valid registration that differs from the others by `i`.
+//  Realistic variety for a clinic network: common surnames and given names
+//  repeat (as they do), birth dates spread over 90 years. Duplicate
+//  detection, which runs on every registration, sees the clusters a real
+//  register has, not a pathological single one.
+static const char *s_families[] = {
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
+    "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson",
+    "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson",
+    "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker",
+    "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
+    "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell",
+    "Carter", "Roberts", "Okafor", "Adeyemi", "Tanaka", "Kim", "Patel", "Singh",
+    "Cohen", "Muller", "Rossi", "Dubois", "Silva", "Novak", "Kowalski", "Ivanov"};
+static const char *s_givens[] = {
+    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda",
+    "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica",
+    "Thomas", "Sarah", "Carlos", "Ana", "Wei", "Yuki", "Ngozi", "Tunde", "Priya", "Omar"};
+
+//  Packs a valid registration for patient `i`.
 static size_t
 s_make (long i, uint8_t *buf)
 {
-    char family[32], phone[32];
-    snprintf (family, sizeof family, "Load%08ld", i);
+    char family[32], phone[32], dob[16];
+    uint64_t h = (uint64_t) i * 0x9E3779B97F4A7C15ULL;
+    snprintf (family, sizeof family, "%s",
+              s_families[h % (sizeof s_families / sizeof s_families[0])]);
     snprintf (phone, sizeof phone, "+1 555 %07ld", i % 10000000);
-    char *given[] = {"Sam"};
+    long day = (long) ((h >> 20) % 32870); //  1930-01-01 + up to 90 years
+    time_t t = (time_t) (-1262304000L + day * 86400L);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (dob, sizeof dob, "%Y-%m-%d", &tm);
+    char *given[] = {(char *) s_givens[(h >> 40) % (sizeof s_givens / sizeof s_givens[0])]};
     Pm__Patients__HumanName name = PM__PATIENTS__HUMAN_NAME__INIT;
     name.family = family;
     name.n_given = 1;
@@ -30,7 +56,7 @@ s_make (long i, uint8_t *buf)
     cp.value = phone;
     Pm__Patients__Patient p = PM__PATIENTS__PATIENT__INIT;
     p.name = &name;
-    p.birth_date = "1970-01-01";
+    p.birth_date = dob;
     p.home_site = "north";
     p.n_telecom = 1;
     p.telecom = tel;
