@@ -1,0 +1,142 @@
+/*  finance_store.h: the finance service's store layout and the helpers
+    every concept file shares (keys, loads, field rules, site scope).
+
+    Store layout (sub-databases; "0" is a NUL byte, "be64" an 8-byte
+    big-endian integer, so range scans come out ordered):
+      sites     site_id                          -> SiteFinance
+      prices    site 0 code 0 be64 valid_from     -> Price
+      charges   chg_id                           -> Charge
+      invoices  inv_id                           -> Invoice
+      payments  pay_id                           -> Payment
+      notes     crn_id                           -> CreditNote
+      accounts  patient 0 site                   -> Account
+      ledger    patient 0 site 0 be64 at kind ref -> Entry
+      days      'd' site 0 date                  -> Day
+                'm' site 0 month                 -> PeriodLock
+      index     'p' patient 0 site 0 chg_id 0    -> chg_id  a patient's charges
+                'i' patient 0 site 0 inv_id 0    -> inv_id  a patient's invoices
+
+    Patient-first keys let a patient merge move everything of the merged
+    record with prefix scans. A value read from LMDB is valid only until
+    the txn ends: the loaders here unpack into memory the caller frees. */
+#ifndef FINANCE_STORE_H
+#define FINANCE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "finance.pb-c.h"
+#include "pm_server.h"
+
+#define FIN_KEY_MAX 480        //  LMDB keys are at most 511 bytes
+#define FIN_LIST_MAX 1000      //  records one list reply carries at most
+#define FIN_MONEY_MAX 10000000000000LL //  10^13 minor units
+#define FIN_TEXT_MAX 500
+#define FIN_DATE_LEN 11        //  "YYYY-MM-DD" and its NUL
+
+typedef struct {
+    MDB_dbi sites, prices, charges, invoices, payments, notes;
+    MDB_dbi accounts, ledger, days, index;
+} fin_db_t;
+
+extern fin_db_t fin_db;
+
+//  Opens (creating) every sub-database. PM_OK or the store's error.
+pm_err fin_store_open (pm_store_t *store);
+
+//  --- keys -------------------------------------------------------------------
+
+typedef struct {
+    uint8_t b[FIN_KEY_MAX];
+    size_t len;
+} fin_key_t;
+
+#define FIN_IX_CHARGE 'p'
+#define FIN_IX_INVOICE 'i'
+
+//  Starts a key; tag 0 starts one without a tag byte.
+void fin_key_init (fin_key_t *k, char tag);
+
+//  Appends `s` and its NUL.
+void fin_key_str (fin_key_t *k, const char *s);
+
+//  Appends `v` as be64.
+void fin_key_u64 (fin_key_t *k, uint64_t v);
+
+//  Appends one byte.
+void fin_key_byte (fin_key_t *k, uint8_t b);
+
+//  Calls `fn` for each entry whose key starts with `prefix`, in key order,
+//  from `from` on (NULL: the prefix). `fn` returns 0 to go on, 1 to stop
+//  or a pm_err (> 1) that ends the scan and is returned.
+typedef int (fin_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
+pm_err fin_scan (MDB_txn *txn, MDB_dbi dbi, const fin_key_t *prefix,
+                 const fin_key_t *from, fin_scan_fn *fn, void *arg);
+
+//  Puts (add) or deletes an index entry `k` -> `id`.
+pm_err fin_index (MDB_txn *txn, const fin_key_t *k, const char *id, bool add);
+
+//  The patient-and-site index key of `tag` for record `id`.
+void fin_ix_key (fin_key_t *k, char tag, const char *patient, const char *site,
+                 const char *id);
+
+//  --- records ------------------------------------------------------------
+
+//  Loads record `id` (which must be an id of `prefix`) into *out (caller
+//  frees). Missing or malformed: EINVAL naming `field`; unknown:
+//  ENOTFOUND "no <what> <id>".
+pm_err fin_load (pm_ctx_t *ctx, MDB_dbi dbi, const char *id, const char *prefix,
+                 const ProtobufCMessageDescriptor *desc, const char *field,
+                 const char *what, void *out);
+
+//  Stores `msg` under the string key `id`.
+pm_err fin_put (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+                const ProtobufCMessage *msg);
+
+//  The site's settings (caller frees): EINVAL for a malformed id,
+//  ENOTFOUND when finance has none for it, EFORBIDDEN when the caller
+//  does not work there; all naming `field`.
+pm_err fin_site (pm_ctx_t *ctx, const char *site_id, const char *field,
+                 Pm__Finance__SiteFinance **out);
+
+//  Refuses (EFORBIDDEN, naming `field`) when the caller may not see or
+//  change data of `site`.
+pm_err fin_access (pm_ctx_t *ctx, const char *site, const char *field);
+
+//  Refuses (ECONFLICT) a stale expected version; `required` makes a
+//  missing one EINVAL.
+pm_err fin_check_version (pm_ctx_t *ctx, const char *id, uint64_t actual,
+                          bool has_expected, uint64_t expected, bool required);
+
+//  --- field rules ------------------------------------------------------------
+
+//  Text of at most `max` characters without control characters.
+pm_err fin_text (pm_ctx_t *ctx, const char *field, const char *s, bool required,
+                 size_t max);
+
+//  A token: 1..64 of a-z A-Z 0-9 '_' '-' '.'.
+pm_err fin_token (pm_ctx_t *ctx, const char *field, const char *s);
+
+//  True for a token as fin_token accepts it.
+bool fin_token_ok (const char *s);
+
+//  An id of type `prefix`, required.
+pm_err fin_id (pm_ctx_t *ctx, const char *field, const char *s, const char *prefix);
+
+//  An amount in minor units: 0 (when zero_ok) or 1 .. 10^13.
+pm_err fin_money (pm_ctx_t *ctx, const char *field, bool has, int64_t v,
+                  bool zero_ok);
+
+//  A payment mode of the enum.
+pm_err fin_mode (pm_ctx_t *ctx, const char *field, bool has, int mode);
+
+//  --- small helpers ---------------------------------------------------------
+
+//  The site's local date of instant `at` (FIN_DATE_LEN bytes).
+void fin_local_date (const Pm__Finance__SiteFinance *site, int64_t at, char *out);
+
+//  Copies an MDB value (an id) into out, NUL-terminated.
+void fin_val_id (const MDB_val *val, char *out, size_t outlen);
+
+#endif

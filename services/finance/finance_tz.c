@@ -1,0 +1,109 @@
+/*  finance_tz.c: a site's local dates through libical (see finance_tz.h).
+    libical caches each zone it loads, so lookups after the first are
+    cheap.                                                               */
+#include <ctype.h>
+#include <libical/ical.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finance_tz.h"
+
+#define ZONE_NAME_MAX 64
+
+//  The zone named `zone`, or NULL. Only plausible IANA names ("Area/City",
+//  "UTC") reach the library.
+static icaltimezone *
+s_zone (const char *zone)
+{
+    if (!zone || !*zone || strlen (zone) > ZONE_NAME_MAX) {
+        return NULL;
+    }
+    for (const char *c = zone; *c; c++) {
+        if (!isalnum ((unsigned char) *c) && !strchr ("/_-+", *c)) {
+            return NULL;
+        }
+    }
+    if (strstr (zone, "..") || zone[0] == '/') {
+        return NULL;
+    }
+    return icaltimezone_get_builtin_timezone (zone);
+}
+
+//  --------------------------------------------------------------------------
+//  True when the tz database knows `zone`.
+bool
+fin_tz_valid (const char *zone)
+{
+    return s_zone (zone) != NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  An instant's local date in `zone`.
+bool
+fin_tz_date (const char *zone, int64_t ms, char *out)
+{
+    icaltimezone *tz = s_zone (zone);
+    if (!tz) {
+        return false;
+    }
+    //  Floor division: instants before 1970 still fall in the right second.
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    struct icaltimetype t = icaltime_from_timet_with_zone ((time_t) secs, 0, tz);
+    snprintf (out, 11, "%04d-%02d-%02d", t.year, t.month, t.day);
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  True for a real calendar date.
+bool
+fin_date_valid (const char *s)
+{
+    if (!s || strlen (s) != 10 || s[4] != '-' || s[7] != '-') {
+        return false;
+    }
+    for (int i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && !isdigit ((unsigned char) s[i])) {
+            return false;
+        }
+    }
+    int y = atoi (s), m = atoi (s + 5), d = atoi (s + 8);
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1) {
+        return false;
+    }
+    return d <= icaltime_days_in_month (m, y);
+}
+
+//  --------------------------------------------------------------------------
+//  True for YYYY-MM.
+bool
+fin_month_valid (const char *s)
+{
+    char date[16];
+    if (!s || strlen (s) != 7) {
+        return false;
+    }
+    snprintf (date, sizeof date, "%s-01", s);
+    return fin_date_valid (date);
+}
+
+//  --------------------------------------------------------------------------
+//  A date moved by whole days.
+void
+fin_date_add (const char *date, int days, char *out)
+{
+    struct icaltimetype t = icaltime_null_date ();
+    t.year = atoi (date);
+    t.month = atoi (date + 5);
+    t.day = atoi (date + 8);
+    icaltime_adjust (&t, days, 0, 0, 0);
+    snprintf (out, 11, "%04d-%02d-%02d", t.year, t.month, t.day);
+}
+
+//  --------------------------------------------------------------------------
+//  Frees libical's zone cache.
+void
+fin_tz_shutdown (void)
+{
+    icaltimezone_free_builtin_timezones ();
+}

@@ -1,0 +1,30 @@
+/*  finance_tz.h: a site's local dates, on libical (system tzdata, DST
+    included; no zone rules written here). A site's day for payments and
+    daily close is its local date. Dates are "YYYY-MM-DD" strings, which
+    sort as they fall.                                                   */
+#ifndef FINANCE_TZ_H
+#define FINANCE_TZ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+//  True when `zone` is a time zone name the tz database knows.
+bool fin_tz_valid (const char *zone);
+
+//  The local date of instant `ms` in `zone` into out (11 bytes). False for
+//  an unknown zone.
+bool fin_tz_date (const char *zone, int64_t ms, char *out);
+
+//  True for a real calendar date written YYYY-MM-DD (years 1900..2999).
+bool fin_date_valid (const char *date);
+
+//  True for a month written YYYY-MM.
+bool fin_month_valid (const char *month);
+
+//  `date` moved by `days` into out (11 bytes).
+void fin_date_add (const char *date, int days, char *out);
+
+//  Releases libical's cached zones (at exit).
+void fin_tz_shutdown (void);
+
+#endif

@@ -1,0 +1,601 @@
+/*  test_finance.c: the finance service through its protocol: site fees
+    and price lists, charges raised exactly once from scheduling's stream
+    (re-sent, replayed after a restart and after scheduling's store is
+    replaced), manual charges and voids, bad input and site scope.
+
+    Requests are written as JSON and turned into the command's protobuf
+    message with the service's own schema (pm_json); replies are read
+    back the same way. pm_emitter stands in for scheduling.              */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "finance_schema.h"
+#include "itest.h"
+#include "patients.pb-c.h"
+#include "pm_test.pb-c.h"
+#include "scheduling.pb-c.h"
+
+#define DAY_MS 86400000LL
+#define HOUR_MS 3600000LL
+
+//  --- helpers -----------------------------------------------------------------
+
+//  Starts on random ports below the ephemeral range (retrying if taken), so
+//  a restart finds its ports free.
+static int
+s_start (itest_svc_t *svc)
+{
+    if (svc->commands[0]) {
+        return itest_start (svc);
+    }
+    for (int tries = 0; tries < 20; tries++) {
+        uint32_t r;
+        pm_random (&r, sizeof r);
+        int port = 20000 + (int) (r % 6000) * 2;
+        snprintf (svc->commands, sizeof svc->commands, "tcp://127.0.0.1:%d", port);
+        snprintf (svc->events, sizeof svc->events, "tcp://127.0.0.1:%d", port + 1);
+        if (itest_start (svc) == 0) {
+            return 0;
+        }
+    }
+    return -1;
+}
+
+//  Calls `type` with the JSON body (printf-style; NULL = no body). When the
+//  reply's code is `want` (and its field `field`, if given), returns the
+//  reply body as JSON (for an error: {"message", "field"}); otherwise
+//  prints what came back and returns NULL. Caller decrefs.
+static json_t *
+s_req (pm_client_t *client, int want, const char *field, const char *type,
+       const char *fmt, ...)
+{
+    const pm_command_def_t *def = pm_schema_command (&finance_schema, type);
+    if (!def) {
+        fprintf (stderr, "    no command %s\n", type);
+        return NULL;
+    }
+    ProtobufCMessage *body = NULL;
+    if (fmt) {
+        char text[8192], err[256];
+        va_list args;
+        va_start (args, fmt);
+        vsnprintf (text, sizeof text, fmt, args);
+        va_end (args);
+        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
+            != PM_OK) {
+            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
+            return NULL;
+        }
+    }
+    Pm__Reply *reply = itest_call (client, type, body);
+    protobuf_c_message_free_unpacked (body, NULL);
+    if (!reply) {
+        fprintf (stderr, "    no reply to %s\n", type);
+        return NULL;
+    }
+    json_t *out = NULL;
+    bool ok = (int) reply->code == want
+              && (!field || (reply->field && strcmp (reply->field, field) == 0));
+    if (!ok) {
+        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
+                 (int) reply->code, reply->field ? reply->field : "-",
+                 reply->message ? reply->message : "-", want, field ? field : "");
+    }
+    else if (want == 0) {
+        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data, reply->body.len)
+                         : json_object ();
+    }
+    else {
+        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
+                         "field", reply->field ? reply->field : "");
+    }
+    pm__reply__free_unpacked (reply, NULL);
+    return out;
+}
+
+//  True when the call's reply has code `want` (and field `field`).
+static bool
+s_is (pm_client_t *client, int want, const char *field, const char *type,
+      const char *json)
+{
+    json_t *r = s_req (client, want, field, type, "%s", json);
+    json_decref (r);
+    return r != NULL;
+}
+
+//  The value at a path like "lines[1].net_minor" (borrowed).
+static json_t *
+s_at (json_t *j, const char *path)
+{
+    char part[64];
+    while (j && *path) {
+        size_t n = strcspn (path, ".[");
+        snprintf (part, sizeof part, "%.*s", (int) n, path);
+        if (n) {
+            j = json_object_get (j, part);
+        }
+        path += n;
+        if (*path == '[') {
+            j = json_array_get (j, (size_t) atoi (path + 1));
+            path = strchr (path, ']') + 1;
+        }
+        if (*path == '.') {
+            path++;
+        }
+    }
+    return j;
+}
+
+//  A number at `path` (integers may come as JSON strings); 0 when absent.
+static long long
+s_num (json_t *j, const char *path)
+{
+    json_t *v = s_at (j, path);
+    if (json_is_string (v)) {
+        return atoll (json_string_value (v));
+    }
+    return json_is_integer (v) ? (long long) json_integer_value (v) : 0;
+}
+
+//  A string at `path`, "" when absent.
+static const char *
+s_str (json_t *j, const char *path)
+{
+    const char *s = json_string_value (s_at (j, path));
+    return s ? s : "";
+}
+
+//  How many events of `type` the service's stream holds.
+static int
+s_count_events (pm_client_t *client, const char *type)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    int count = 0;
+    for (long i = 0; i < n; i++) {
+        count += strcmp (events[i]->type, type) == 0;
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    if (n >= 0) {
+        free (events);
+    }
+    return n < 0 ? -1 : count;
+}
+
+static char *
+s_stream_id (pm_client_t *client)
+{
+    Pm__Health *h = itest_health (client);
+    char *id = h && h->stream_id ? strdup (h->stream_id) : NULL;
+    pm__health__free_unpacked (h, NULL);
+    return id;
+}
+
+//  Waits until finance has applied `source`'s stream `stream` (any if
+//  NULL) up to `seq`; its apply failures then, or -1 on timeout.
+static long
+s_wait_applied (pm_client_t *fc, const char *source, const char *stream, uint64_t seq)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (itest_now () < until) {
+        Pm__Health *h = itest_health (fc);
+        long failures = -1;
+        for (size_t i = 0; h && i < h->n_consumers; i++) {
+            Pm__ConsumerLag *c = h->consumers[i];
+            if (strcmp (c->source, source) == 0 && c->cursor >= seq
+                && (!stream || strcmp (c->stream_id, stream) == 0)) {
+                failures = (long) c->apply_failures;
+            }
+        }
+        pm__health__free_unpacked (h, NULL);
+        if (failures >= 0) {
+            return failures;
+        }
+        zclock_sleep (10);
+    }
+    return -1;
+}
+
+//  Appends an appointment event to the stand-in scheduling stream at
+//  event time `at` (the emitter stamps its own clock; the appointment's
+//  start is what the fee rules read). `apt` NULL: data that is not an
+//  appointment at all.
+static bool
+s_emit_apt (pm_client_t *ec, const char *type, const char *apt, const char *patient,
+            const char *site, const char *type_id, int64_t start)
+{
+    Pm__Scheduling__Appointment a = PM__SCHEDULING__APPOINTMENT__INIT;
+    a.id = (char *) apt;
+    a.patient_id = (char *) patient;
+    a.practitioner_id = "stf_x";
+    a.site_id = (char *) site;
+    a.type_id = (char *) type_id;
+    a.has_start = a.has_end = 1;
+    a.start = start;
+    a.end = start + 1800000;
+    //  Scheduling's own word on a late cancellation, when its message has
+    //  the field (set by name, so the test builds with and without it).
+    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name (
+        a.base.descriptor, "late_cancel");
+    if (fd && fd->type == PROTOBUF_C_TYPE_BOOL && strstr (type, "cancelled")) {
+        *(protobuf_c_boolean *) ((char *) &a + fd->quantifier_offset) = 1;
+        *(protobuf_c_boolean *) ((char *) &a + fd->offset) = start - pm_clock_wall_ms ()
+                                                              < DAY_MS;
+    }
+    uint8_t data[512];
+    Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
+    emit.type = (char *) type;
+    emit.site_id = (char *) site;
+    emit.subject = (char *) apt;
+    emit.has_data = 1;
+    emit.data.data = data;
+    if (apt) {
+        emit.data.len = pm__scheduling__appointment__pack (&a, data);
+    }
+    else {
+        memcpy (data, "\x08\xff", 2); //  field 1 as a varint: not an Appointment
+        emit.data.len = 2;
+    }
+    Pm__Reply *reply = itest_call (ec, "emitter.Emit", &emit.base);
+    bool ok = reply && reply->code == 0;
+    pm__reply__free_unpacked (reply, NULL);
+    return ok;
+}
+
+//  Sets up site `site` in USD (New York) with a no-show fee of 25.00,
+//  a late-cancel fee of 15.00 within 24 hours, and a checkup at 120.00.
+static bool
+s_site (pm_client_t *c, const char *site)
+{
+    json_t *r = s_req (c, 0, NULL, "finance.SetSite",
+                       "{\"site_id\": \"%s\", \"currency\": \"USD\", \"time_zone\": "
+                       "\"America/New_York\", \"no_show_fee_minor\": 2500, "
+                       "\"late_cancel_fee_minor\": 1500, \"late_cancel_minutes\": 1440}",
+                       site);
+    json_decref (r);
+    if (!r) {
+        return false;
+    }
+    r = s_req (c, 0, NULL, "finance.SetPrice",
+               "{\"price\": {\"site_id\": \"%s\", \"code\": \"checkup\", "
+               "\"amount_minor\": 12000, \"currency\": \"USD\", \"valid_from\": 0, "
+               "\"description\": \"Checkup\"}}", site);
+    json_decref (r);
+    return r != NULL;
+}
+
+//  How many audit entries name `subject` for `action` with `outcome`.
+static int
+s_audits (pm_client_t *auditor, const char *subject, const char *action, int outcome)
+{
+    Pm__AuditRead q = PM__AUDIT_READ__INIT;
+    q.has_max = 1;
+    q.max = 1000;
+    Pm__Reply *reply = itest_call (auditor, "pm.AuditRead", &q.base);
+    if (!reply || reply->code != 0) {
+        pm__reply__free_unpacked (reply, NULL);
+        return -1;
+    }
+    Pm__AuditBatch *b = pm__audit_batch__unpack (NULL, reply->body.len, reply->body.data);
+    int n = 0;
+    for (size_t i = 0; b && i < b->n_entries; i++) {
+        Pm__AuditEntry *e = b->entries[i];
+        n += e->subject && strcmp (e->subject, subject) == 0 && e->action
+             && strcmp (e->action, action) == 0 && (int) e->outcome == outcome;
+    }
+    pm__audit_batch__free_unpacked (b, NULL);
+    pm__reply__free_unpacked (reply, NULL);
+    return n;
+}
+
+static const char *PAT = "pat_01m8e8rx5n3r2py41feft8x8rn";
+
+//  --------------------------------------------------------------------------
+//  A site's fees and prices: bad input named by field, the currency fixed
+//  once set, changes need the version read, prices take effect from
+//  their instant, and only managers and finance of the site set them.
+static void
+s_test_prices_and_policy (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("mgr-east", "practice-manager", "east");
+    pm_client_t *c = itest_client (&svc);
+    const char *set = "finance.SetSite";
+    CHECK (s_is (c, PM_EINVAL, "currency", set, "{\"site_id\": \"north\", \"currency\": "
+                 "\"usd\", \"time_zone\": \"UTC\"}"));
+    CHECK (s_is (c, PM_EINVAL, "time_zone", set, "{\"site_id\": \"north\", \"currency\": "
+                 "\"USD\", \"time_zone\": \"Mars/Olympus\"}"));
+    CHECK (s_is (c, PM_EINVAL, "no_show_fee_minor", set, "{\"site_id\": \"north\", "
+                 "\"currency\": \"USD\", \"time_zone\": \"UTC\", \"no_show_fee_minor\": -1}"));
+    CHECK (s_is (c, PM_EINVAL, "site_id", set, "{\"site_id\": \"no rth\", "
+                 "\"currency\": \"USD\", \"time_zone\": \"UTC\"}"));
+    CHECK (s_site (c, "north"));
+    //  A change needs the version; the currency stays.
+    CHECK (s_is (c, PM_EINVAL, "expected_version", set, "{\"site_id\": \"north\", "
+                 "\"currency\": \"USD\", \"time_zone\": \"UTC\"}"));
+    CHECK (s_is (c, PM_ECONFLICT, "currency", set, "{\"site_id\": \"north\", "
+                 "\"currency\": \"EUR\", \"time_zone\": \"UTC\", \"expected_version\": 1}"));
+    CHECK (s_is (c, PM_ECONFLICT, "expected_version", set, "{\"site_id\": \"north\", "
+                 "\"currency\": \"USD\", \"time_zone\": \"UTC\", \"expected_version\": 7}"));
+    json_t *r = s_req (c, 0, NULL, set, "{\"site_id\": \"north\", \"currency\": \"USD\", "
+                       "\"time_zone\": \"America/New_York\", \"no_show_fee_minor\": 3000, "
+                       "\"late_cancel_fee_minor\": 1500, \"late_cancel_minutes\": 1440, "
+                       "\"expected_version\": 1}");
+    CHECK (r && s_num (r, "version") == 2 && s_num (r, "no_show_fee_minor") == 3000);
+    json_decref (r);
+
+    //  Prices: the site's currency only; a new price from an instant on.
+    const char *sp = "finance.SetPrice";
+    CHECK (s_is (c, PM_EINVAL, "price.currency", sp, "{\"price\": {\"site_id\": \"north\", "
+                 "\"code\": \"checkup\", \"amount_minor\": 100, \"currency\": \"EUR\", "
+                 "\"valid_from\": 0}}"));
+    CHECK (s_is (c, PM_EINVAL, "price.amount_minor", sp, "{\"price\": {\"site_id\": "
+                 "\"north\", \"code\": \"checkup\", \"amount_minor\": 10000000000001, "
+                 "\"currency\": \"USD\", \"valid_from\": 0}}"));
+    CHECK (s_is (c, PM_EINVAL, "price.code", sp, "{\"price\": {\"site_id\": \"north\", "
+                 "\"amount_minor\": 100, \"currency\": \"USD\", \"valid_from\": 0}}"));
+    CHECK (s_is (c, PM_ENOTFOUND, "price.site_id", sp, "{\"price\": {\"site_id\": "
+                 "\"south\", \"code\": \"x\", \"amount_minor\": 100, \"currency\": \"USD\", "
+                 "\"valid_from\": 0}}"));
+    CHECK (s_is (c, 0, NULL, sp, "{\"price\": {\"site_id\": \"north\", \"code\": "
+                 "\"checkup\", \"amount_minor\": 12000, \"currency\": \"USD\", "
+                 "\"valid_from\": 1000}}"));
+    CHECK (s_is (c, 0, NULL, sp, "{\"price\": {\"site_id\": \"north\", \"code\": "
+                 "\"checkup\", \"amount_minor\": 13500, \"currency\": \"USD\", "
+                 "\"valid_from\": 5000}}"));
+    CHECK (s_is (c, 0, NULL, sp, "{\"price\": {\"site_id\": \"north\", \"code\": "
+                 "\"xray\", \"amount_minor\": 9000, \"currency\": \"USD\", "
+                 "\"valid_from\": 1000}}"));
+    r = s_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 4999}");
+    CHECK (r && json_array_size (s_at (r, "prices")) == 2);
+    CHECK (s_num (r, "prices[0].amount_minor") == 12000);
+    CHECK (strcmp (s_str (r, "prices[1].code"), "xray") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 5000}");
+    CHECK (r && s_num (r, "prices[0].amount_minor") == 13500);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\"}");
+    CHECK (r && json_array_size (s_at (r, "prices")) == 4);
+    json_decref (r);
+
+    //  Roles and sites.
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    pm_client_t *east = itest_client_as (&svc, "mgr-east");
+    CHECK (s_is (desk, PM_EFORBIDDEN, NULL, sp, "{\"price\": {\"site_id\": \"north\", "
+                 "\"code\": \"x\", \"amount_minor\": 1, \"currency\": \"USD\", "
+                 "\"valid_from\": 0}}"));
+    CHECK (s_is (east, PM_EFORBIDDEN, "price.site_id", sp, "{\"price\": {\"site_id\": "
+                 "\"north\", \"code\": \"x\", \"amount_minor\": 1, \"currency\": \"USD\", "
+                 "\"valid_from\": 0}}"));
+    CHECK (s_is (desk, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\"}"));
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", "finance.GetSite", "{\"site_id\": \"north\"}"));
+    pm_client_destroy (&desk);
+    pm_client_destroy (&east);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  Charges from scheduling's stream: a fulfilled appointment is charged at
+//  its type's price then, a no-show and a late cancellation the site's
+//  fees, an early cancellation nothing; exactly once per appointment when
+//  events are re-sent, after finance restarts, and when scheduling's
+//  store is replaced and its stream replayed from seq 1 (an invoiced or
+//  voided charge stays as it is).
+static void
+s_test_charges_exactly_once (void)
+{
+    itest_svc_t emi, fin;
+    itest_svc_init (&emi, "scheduling", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
+    itest_svc_init (&fin, "finance", "pm-finance");
+    CHECK (s_start (&emi) == 0);
+    itest_point_at (&fin, &emi);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *fc = itest_client (&fin);
+    CHECK (s_site (fc, "north"));
+    CHECK (s_is (fc, 0, NULL, "finance.SetPrice", "{\"price\": {\"site_id\": \"north\", "
+                 "\"code\": \"checkup\", \"amount_minor\": 15000, \"currency\": \"USD\", "
+                 "\"valid_from\": 2000000000000}}"));
+    char apt[8][PM_ID_MAX];
+    for (int i = 0; i < 8; i++) {
+        pm_id_new ("apt", pm_clock_wall_ms (), apt[i]);
+    }
+    int64_t now = pm_clock_wall_ms ();
+    const char *ful = "scheduling.appointment.fulfilled";
+    const char *nos = "scheduling.appointment.noshow";
+    const char *can = "scheduling.appointment.cancelled";
+    CHECK (s_emit_apt (ec, "scheduling.appointment.booked", apt[0], PAT, "north",
+                       "checkup", now - DAY_MS));
+    CHECK (s_emit_apt (ec, ful, apt[0], PAT, "north", "checkup", now - DAY_MS));
+    CHECK (s_emit_apt (ec, ful, apt[0], PAT, "north", "checkup", now - DAY_MS)); //  re-sent
+    CHECK (s_emit_apt (ec, nos, apt[1], PAT, "north", "checkup", now - HOUR_MS));
+    CHECK (s_emit_apt (ec, can, apt[2], PAT, "north", "checkup", now + HOUR_MS)); //  late
+    CHECK (s_emit_apt (ec, can, apt[3], PAT, "north", "checkup", now + 3 * DAY_MS));
+    CHECK (s_emit_apt (ec, ful, apt[4], PAT, "north", "botox", now - DAY_MS)); //  no price
+    CHECK (s_emit_apt (ec, ful, NULL, PAT, "north", "checkup", now));          //  garbage
+    CHECK (s_emit_apt (ec, ful, apt[5], PAT, "north", "checkup", 2000000000000 + 1));
+    CHECK (s_wait_applied (fc, "scheduling", NULL, 9) == 1); //  logged, passed
+    CHECK (s_count_events (fc, "finance.charge.raised") == 5);
+    json_t *r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}",
+                       apt[0]);
+    CHECK (r && s_num (r, "amount_minor") == 12000 && s_num (r, "version") == 1);
+    CHECK (strcmp (s_str (r, "status"), "CHARGE_BILLABLE") == 0);
+    CHECK (strcmp (s_str (r, "kind"), "CHARGE_VISIT") == 0);
+    CHECK (strcmp (s_str (r, "currency"), "USD") == 0);
+    char charge0[PM_ID_MAX];
+    snprintf (charge0, sizeof charge0, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[1]);
+    CHECK (r && s_num (r, "amount_minor") == 2500);
+    CHECK (strcmp (s_str (r, "kind"), "CHARGE_NO_SHOW_FEE") == 0);
+    json_decref (r);
+    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[2]);
+    CHECK (r && s_num (r, "amount_minor") == 1500);
+    json_decref (r);
+    r = s_req (fc, PM_ENOTFOUND, "appointment_id", "finance.GetCharge",
+               "{\"appointment_id\": \"%s\"}", apt[3]);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[4]);
+    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_NOT_BILLABLE") == 0);
+    CHECK (strstr (s_str (r, "reason"), "no price for botox"));
+    json_decref (r);
+    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[5]);
+    CHECK (r && s_num (r, "amount_minor") == 15000); //  the price then
+    json_decref (r);
+    //  A voided charge stays voided through replays.
+    r = s_req (fc, 0, NULL, "finance.VoidCharge", "{\"charge_id\": \"chg_%s\", "
+               "\"reason\": \"waived by the practice manager\"}", apt[1] + 4);
+    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_VOIDED") == 0);
+    json_decref (r);
+
+    //  Restart: the cursor is durable; nothing is charged twice.
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    CHECK (itest_start (&fin) == 0);
+    fc = itest_client (&fin);
+    CHECK (s_emit_apt (ec, ful, apt[6], PAT, "north", "checkup", now - DAY_MS));
+    CHECK (s_wait_applied (fc, "scheduling", NULL, 10) == 0);
+    CHECK (s_count_events (fc, "finance.charge.raised") == 6);
+
+    //  Scheduling's store replaced: its new stream replays every
+    //  appointment from seq 1; none is charged again.
+    char *old_stream = s_stream_id (ec);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    itest_signal (&emi, SIGTERM);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", emi.dir);
+    CHECK (system (cmd) == 0);
+    CHECK (itest_start (&emi) == 0);
+    CHECK (itest_start (&fin) == 0);
+    ec = itest_client (&emi);
+    fc = itest_client (&fin);
+    char *new_stream = s_stream_id (ec);
+    CHECK (old_stream && new_stream && strcmp (old_stream, new_stream) != 0);
+    for (int i = 0; i < 7; i++) {
+        const char *type = i == 1 ? nos : i == 2 || i == 3 ? can : ful;
+        CHECK (s_emit_apt (ec, type, apt[i], PAT, "north", i == 4 ? "botox" : "checkup",
+                           i == 2 ? now + HOUR_MS : i == 3 ? now + 3 * DAY_MS
+                                                          : now - DAY_MS));
+    }
+    CHECK (s_emit_apt (ec, ful, apt[7], PAT, "north", "checkup", now - DAY_MS));
+    CHECK (s_wait_applied (fc, "scheduling", new_stream, 8) == 0);
+    CHECK (s_count_events (fc, "finance.charge.raised") == 7);
+    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"chg_%s\"}", apt[1] + 4);
+    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_VOIDED") == 0 && s_num (r, "version") == 2);
+    json_decref (r);
+    r = s_req (fc, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
+               "\"patient_id\": \"%s\"}", PAT);
+    CHECK (r && json_array_size (s_at (r, "charges")) == 7);
+    json_decref (r);
+    free (old_stream);
+    free (new_stream);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&fc);
+    itest_cleanup (&fin);
+    itest_cleanup (&emi);
+}
+
+//  --------------------------------------------------------------------------
+//  Manual charges: priced from the list at the service time or given a
+//  unit price, quantities multiply exactly, bad input is named; a void
+//  needs a reason and happens once; charges are audited and site-scoped.
+static void
+s_test_manual_charges (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("desk-east", "front-desk", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north"));
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    const char *add = "finance.AddCharge";
+    json_t *r = s_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": "
+                       "\"%s\", \"code\": \"checkup\", \"quantity\": 3}", PAT);
+    CHECK (r && s_num (r, "amount_minor") == 36000 && s_num (r, "unit_minor") == 12000);
+    CHECK (strcmp (s_str (r, "kind"), "CHARGE_MANUAL") == 0);
+    char id[PM_ID_MAX];
+    snprintf (id, sizeof id, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+               "\"code\": \"bandage\", \"unit_minor\": 199, \"quantity\": 7, "
+               "\"description\": \"Bandages\"}", PAT);
+    CHECK (r && s_num (r, "amount_minor") == 1393);
+    json_decref (r);
+    CHECK (s_is (desk, PM_EINVAL, "code", add, "{\"site_id\": \"north\", \"patient_id\": "
+                 "\"pat_01m8e8rx5n3r2py41feft8x8rn\", \"code\": \"bandage\"}"));
+    CHECK (s_is (desk, PM_EINVAL, "patient_id", add, "{\"site_id\": \"north\", "
+                 "\"patient_id\": \"bob\", \"code\": \"checkup\"}"));
+    CHECK (s_is (desk, PM_EINVAL, "quantity", add, "{\"site_id\": \"north\", "
+                 "\"patient_id\": \"pat_01m8e8rx5n3r2py41feft8x8rn\", \"code\": "
+                 "\"checkup\", \"quantity\": 0}"));
+    CHECK (s_is (desk, PM_EINVAL, "quantity", add, "{\"site_id\": \"north\", "
+                 "\"patient_id\": \"pat_01m8e8rx5n3r2py41feft8x8rn\", \"code\": \"gold\", "
+                 "\"unit_minor\": 10000000000000, \"quantity\": 2}"));
+    CHECK (s_is (desk, PM_EINVAL, "unit_minor", add, "{\"site_id\": \"north\", "
+                 "\"patient_id\": \"pat_01m8e8rx5n3r2py41feft8x8rn\", \"code\": \"x\", "
+                 "\"unit_minor\": -5}"));
+    pm_client_t *east = itest_client_as (&svc, "desk-east");
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", add, "{\"site_id\": \"north\", "
+                 "\"patient_id\": \"pat_01m8e8rx5n3r2py41feft8x8rn\", \"code\": "
+                 "\"checkup\"}"));
+    r = s_req (east, PM_EFORBIDDEN, "charge_id", "finance.GetCharge",
+               "{\"charge_id\": \"%s\"}", id);
+    CHECK (r);
+    json_decref (r);
+    //  Void: a reason, once.
+    const char *vd = "finance.VoidCharge";
+    r = s_req (desk, PM_EINVAL, "reason", vd, "{\"charge_id\": \"%s\"}", id);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (desk, PM_ECONFLICT, "expected_version", vd, "{\"charge_id\": \"%s\", "
+               "\"reason\": \"entered twice\", \"expected_version\": 4}", id);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (desk, 0, NULL, vd, "{\"charge_id\": \"%s\", \"reason\": \"entered twice\"}",
+               id);
+    CHECK (r && strcmp (s_str (r, "reason"), "entered twice") == 0);
+    json_decref (r);
+    r = s_req (desk, PM_ECONFLICT, "charge_id", vd, "{\"charge_id\": \"%s\", "
+               "\"reason\": \"again\"}", id);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_is (desk, PM_ENOTFOUND, "charge_id", vd, "{\"charge_id\": "
+                 "\"chg_01m8e8rx5n3r2py41feft8x8rn\", \"reason\": \"x\"}"));
+    //  Every access to the charge is on the audit log, the refused one too.
+    pm_client_t *aud = itest_client_as (&svc, "audrey");
+    CHECK (s_audits (aud, id, "finance.AddCharge", PM__CODE__OK) == 1);
+    CHECK (s_audits (aud, id, "finance.GetCharge", PM__CODE__EFORBIDDEN) == 1);
+    CHECK (s_audits (aud, id, "finance.VoidCharge", PM__CODE__OK) == 1);
+    pm_client_destroy (&aud);
+    pm_client_destroy (&east);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+static const itest_case_t s_cases[] = {
+    {"prices_and_policy", s_test_prices_and_policy},
+    {"charges_exactly_once", s_test_charges_exactly_once},
+    {"manual_charges", s_test_manual_charges},
+    {NULL, NULL},
+};
+
+int
+main (int argc, char *argv[])
+{
+    return itest_main (argc, argv, s_cases);
+}
