@@ -62,11 +62,14 @@ printf '%-22s %10s %8s %8s %8s %8s %s\n' harness execs exec/s cov ft corpus resu
 for h in "$@"; do
     mkdir -p "$dir/corpus/$h"
     log="$dir/logs/$h.log"
+    # A service that has no seeds yet starts from nothing.
+    seeds=()
+    [ -d "$here/corpus/$h" ] && seeds=("$here/corpus/$h")
     # -timeout: one input running longer than this is a hang.
     "$dir/bin/$h" -max_total_time="$seconds" -detect_leaks=1 -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$dir/artifacts/$h-" \
-        "$dir/corpus/$h" "$here/corpus/$h" >"$log" 2>&1
+        "$dir/corpus/$h" "${seeds[@]}" >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
