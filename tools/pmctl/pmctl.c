@@ -27,6 +27,7 @@
 #include "patients_schema.h"
 #include "staffing_schema.h"
 #include "finance_schema.h"
+#include "recruitment_schema.h"
 #include "pm.h"
 
 #define EXIT_REFUSED 1
@@ -34,7 +35,7 @@
 #define EXIT_UNREACHABLE 3
 #define TAIL_DEFAULT 10
 
-static const pm_schema_t *s_schemas[] = {&patients_schema, &staffing_schema, &finance_schema, NULL};
+static const pm_schema_t *s_schemas[] = {&patients_schema, &staffing_schema, &finance_schema, &recruitment_schema, NULL};
 
 static const pm_schema_t *
 s_schema_of (const char *service)

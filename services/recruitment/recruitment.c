@@ -1,0 +1,25 @@
+/*  recruitment.c: wires the recruitment service together: its store, each
+    concept's commands and the offer timer.                               */
+#include "pm_cfg.h"
+#include "recruitment.h"
+#include "recruitment_candidates.h"
+#include "recruitment_offers.h"
+#include "recruitment_pipeline.h"
+#include "recruitment_requisitions.h"
+#include "recruitment_store.h"
+
+//  --------------------------------------------------------------------------
+int
+recruitment_setup (pm_server_t *server)
+{
+    if (rec_store_open (pm_server_store (server)) != PM_OK) {
+        return -1;
+    }
+    rec_requisitions_setup (server);
+    rec_candidates_setup (server);
+    rec_pipeline_setup (server);
+    rec_offers_setup (server);
+    int tick_ms = (int) pm_cfg_int ("PM_RECRUITMENT_TICK_MS", 60000);
+    pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_offers_tick);
+    return 0;
+}

@@ -1,0 +1,95 @@
+/*  recruitment_schema.c: the recruitment service's commands and events.
+
+    Roles: recruiters and practice managers run requisitions and the
+    pipeline at their sites; only a practice manager approves a
+    requisition; hiring managers move their openings' applications;
+    interviewers (clinicians, managers) mark interviews held; candidates
+    act through the careers gateway (apply, answer offers, withdraw).
+    Which stage each role may reach is the pipeline's table
+    (recruitment_pipeline.c); the roles here only open the door.          */
+#include "recruitment_schema.h"
+
+#define RECRUIT (PM_ROLE_RECRUITER | PM_ROLE_PRACTICE_MANAGER)
+//  Everyone with a part in hiring at a site.
+#define HIRING (RECRUIT | PM_ROLE_HIRING_MANAGER)
+//  Everyone who reads the pipeline, auditors included.
+#define READ_HIRING (HIRING | PM_ROLE_CLINICIAN | PM_ROLE_AUDITOR | PM_ROLE_SERVICE)
+//  Who moves applications: the table narrows it per stage.
+#define PIPELINE (HIRING | PM_ROLE_CLINICIAN | PM_ROLE_GATEWAY)
+//  The candidate's own actions, or a recruiter recording them.
+#define CANDIDATE (RECRUIT | PM_ROLE_GATEWAY)
+
+#define D(name) &pm__recruitment__##name##__descriptor
+
+static const pm_command_def_t s_commands[] = {
+    //  Requisitions and postings
+    {"recruitment.CreateRequisition", PM_WRITE, D (create_requisition), D (requisition),
+     "write a requisition (site, role, headcount, description, pay range) as a draft",
+     HIRING},
+    {"recruitment.UpdateRequisition", PM_WRITE, D (update_requisition), D (requisition),
+     "change a draft or held requisition (needs expected_version)", HIRING},
+    {"recruitment.SubmitRequisition", PM_WRITE, D (requisition_action), D (requisition),
+     "send a draft for approval", HIRING},
+    {"recruitment.ApproveRequisition", PM_WRITE, D (requisition_action), D (requisition),
+     "approve a requisition (a practice manager of its site): it opens",
+     PM_ROLE_PRACTICE_MANAGER},
+    {"recruitment.SendBackRequisition", PM_WRITE, D (requisition_action), D (requisition),
+     "return a requisition to draft (reason)", PM_ROLE_PRACTICE_MANAGER},
+    {"recruitment.HoldRequisition", PM_WRITE, D (requisition_action), D (requisition),
+     "pause an open requisition (reason)", RECRUIT},
+    {"recruitment.ResumeRequisition", PM_WRITE, D (requisition_action), D (requisition),
+     "open a held requisition again", RECRUIT},
+    {"recruitment.CancelRequisition", PM_WRITE, D (requisition_action), D (requisition),
+     "give a requisition up (reason); its postings close", RECRUIT},
+    {"recruitment.GetRequisition", PM_READ, D (get_requisition), D (requisition),
+     "a requisition by id", READ_HIRING},
+    {"recruitment.ListRequisitions", PM_READ, D (list_requisitions),
+     D (requisition_list), "a site's requisitions (of one status)", READ_HIRING},
+    {"recruitment.PublishPosting", PM_WRITE, D (publish_posting), D (posting),
+     "post an open requisition on a channel", RECRUIT},
+    {"recruitment.ClosePosting", PM_WRITE, D (close_posting), D (posting),
+     "take a posting down", RECRUIT},
+    {"recruitment.ListPostings", PM_READ, D (list_postings), D (posting_list),
+     "what the careers page shows: live postings of open requisitions", PM_ROLES_ALL},
+    //  Candidates and the pipeline
+    {"recruitment.Apply", PM_WRITE, D (apply), D (apply_result),
+     "apply to a posting (contact data, CV reference, source); duplicates link",
+     CANDIDATE},
+    {"recruitment.GetCandidate", PM_READ, D (get_candidate), D (candidate),
+     "a candidate by id (audited)", HIRING | PM_ROLE_AUDITOR},
+    {"recruitment.GetApplication", PM_READ, D (get_application), D (application),
+     "an application with its stage history", READ_HIRING},
+    {"recruitment.ListApplications", PM_READ, D (list_applications),
+     D (application_list), "a requisition's applications", READ_HIRING},
+    {"recruitment.Move", PM_WRITE, D (move), D (application),
+     "move an application one stage (the table says where and who)", PIPELINE},
+    {"recruitment.MakeOffer", PM_WRITE, D (make_offer), D (application),
+     "offer the job after an interview (pay, start, expiry)", HIRING},
+    {"recruitment.AcceptOffer", PM_WRITE, D (answer_offer), D (application),
+     "the candidate accepts: hired, and staffing onboards them", CANDIDATE},
+    {"recruitment.DeclineOffer", PM_WRITE, D (answer_offer), D (application),
+     "the candidate declines (reason)", CANDIDATE},
+    {NULL, 0, NULL, NULL, NULL, 0},
+};
+
+static const pm_event_def_t s_events[] = {
+    {"recruitment.requisition.created", D (requisition)},
+    {"recruitment.requisition.updated", D (requisition)},
+    {"recruitment.requisition.submitted", D (requisition)},
+    {"recruitment.requisition.approved", D (requisition)},
+    {"recruitment.requisition.sent_back", D (requisition)},
+    {"recruitment.requisition.held", D (requisition)},
+    {"recruitment.requisition.resumed", D (requisition)},
+    {"recruitment.requisition.cancelled", D (requisition)},
+    {"recruitment.requisition.filled", D (requisition)},
+    {"recruitment.posting.published", D (posting)},
+    {"recruitment.posting.closed", D (posting)},
+    {"recruitment.candidate.registered", D (candidate)},
+    {"recruitment.candidate.updated", D (candidate)},
+    {"recruitment.application.received", D (application)},
+    {"recruitment.application.moved", D (application)},
+    {"recruitment.candidate.hired", D (candidate_hired)},
+    {NULL, NULL},
+};
+
+const pm_schema_t recruitment_schema = {"recruitment", s_commands, s_events};

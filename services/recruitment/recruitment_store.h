@@ -1,0 +1,123 @@
+/*  recruitment_store.h: the recruitment service's store layout and the
+    helpers every concept file shares (keys, loads, saves, field rules).
+
+    Store layout (sub-databases; "0" is a NUL byte, "be64" an 8-byte
+    big-endian integer, so that scans come out ordered):
+      requisitions   job_id             -> pm.recruitment.Requisition
+      postings       pst_id             -> pm.recruitment.Posting
+      candidates     cand_id            -> pm.recruitment.Candidate
+      applications   app_id             -> pm.recruitment.Application
+      index          every secondary index, told apart by a leading tag:
+        'q' site_id 0 job_id 0          -> job_id   requisitions of a site
+        'p' job_id 0 pst_id 0           -> pst_id   postings of a requisition
+        'e' normalized e-mail 0         -> cand_id  duplicate detection
+        'f' phone digits 0              -> cand_id  duplicate detection
+        'a' job_id 0 app_id 0           -> app_id   applications of a requisition
+        'c' cand_id 0 job_id 0          -> app_id   a candidate's applications
+        'x' be64 expires_at app_id 0    -> app_id   offers waiting to lapse
+
+    A value read from LMDB is valid only until the txn ends: the loaders
+    here unpack into memory the caller frees.                             */
+#ifndef RECRUITMENT_STORE_H
+#define RECRUITMENT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pm_server.h"
+#include "recruitment.pb-c.h"
+
+#define REC_KEY_MAX 480  //  LMDB keys are at most 511 bytes
+#define REC_LIST_MAX 1000 //  records one list reply carries at most
+
+typedef struct {
+    MDB_dbi requisitions, postings, candidates, applications, index;
+} rec_db_t;
+
+extern rec_db_t rec_db;
+
+//  Opens (creating) every sub-database.
+pm_err rec_store_open (pm_store_t *store);
+
+//  --- keys -------------------------------------------------------------------
+
+typedef struct {
+    uint8_t b[REC_KEY_MAX];
+    size_t len;
+} rec_key_t;
+
+#define REC_IX_JOB_BY_SITE 'q'
+#define REC_IX_PST_BY_JOB 'p'
+#define REC_IX_EMAIL 'e'
+#define REC_IX_PHONE 'f'
+#define REC_IX_APP_BY_JOB 'a'
+#define REC_IX_APP_BY_CAND 'c'
+#define REC_IX_OFFER_DUE 'x'
+
+//  Starts an index key with its tag.
+void rec_key_init (rec_key_t *k, char tag);
+
+//  Appends `s` and its NUL separator.
+void rec_key_str (rec_key_t *k, const char *s);
+
+//  Appends `v` big-endian.
+void rec_key_u64 (rec_key_t *k, uint64_t v);
+
+//  Adds (add) or removes (!add) index entry k -> id; removing an absent
+//  entry is fine.
+pm_err rec_index (pm_ctx_t *ctx, const rec_key_t *k, const char *id, bool add);
+
+//  The id stored under index key k into out (PM_ID_MAX bytes); PM_ENOTFOUND
+//  when there is none.
+pm_err rec_index_get (pm_ctx_t *ctx, const rec_key_t *k, char *out);
+
+//  Calls fn for each index entry under `prefix` in key order; fn returns 0
+//  to go on, 1 to stop, a pm_err > 1 to stop and fail with it.
+typedef int (rec_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
+pm_err rec_scan (pm_ctx_t *ctx, const rec_key_t *prefix, rec_scan_fn *fn,
+                 void *arg);
+
+//  Copies an index value (an id) into out (PM_ID_MAX bytes).
+void rec_val_id (const MDB_val *val, char *out);
+
+//  --- records ----------------------------------------------------------------
+
+//  Loads record `id` of `desc` into *out (caller frees). Missing id is
+//  EINVAL, unknown ENOTFOUND ("<field>: no <what> <id>").
+pm_err rec_load (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+                 const ProtobufCMessageDescriptor *desc, const char *field,
+                 const char *what, void *out);
+
+//  Stores msg under id.
+pm_err rec_put (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+                const ProtobufCMessage *msg);
+
+//  Stores, emits `event` (site, subject id) and replies with msg (when
+//  serving a request).
+pm_err rec_commit (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
+                   const ProtobufCMessage *msg, const char *event,
+                   const char *site_id);
+
+//  Refuses (EFORBIDDEN naming field) when the caller does not work at site.
+pm_err rec_access (pm_ctx_t *ctx, const char *site, const char *field);
+
+//  Refuses (ECONFLICT) a stale expected version, when one is given.
+pm_err rec_check_version (pm_ctx_t *ctx, const char *id, uint64_t actual,
+                          bool has_expected, uint64_t expected, bool required);
+
+//  --- field rules --------------------------------------------------------------
+//  PM_OK, or the command fails with EINVAL, the field path and a message
+//  starting with the field path.
+
+pm_err rec_text (pm_ctx_t *ctx, const char *field, const char *s, bool required,
+                 long max);
+pm_err rec_token (pm_ctx_t *ctx, const char *field, const char *s, size_t max);
+pm_err rec_date (pm_ctx_t *ctx, const char *field, const char *s);
+pm_err rec_currency (pm_ctx_t *ctx, const char *field, const char *s);
+pm_err rec_employment_type (pm_ctx_t *ctx, const char *field, const char *s);
+
+//  The principal's role name ("recruiter").
+const char *rec_role_name (pm_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,841 @@
+/*  test_recruitment.c: the recruitment service through its protocol:
+    requisitions and their approval, postings, applications with duplicate
+    detection across the network, the role-scoped pipeline, offers that
+    lapse as the clock moves, and hires that the real staffing service
+    turns into exactly one staff member each. Bad input throughout.
+
+    Requests are written as JSON and turned into messages with the
+    service's own schema (pm_json); replies are read back the same way.  */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+#include "recruitment_schema.h"
+#include "staffing_schema.h"
+
+//  --- helpers -----------------------------------------------------------------
+
+//  Calls `type` (of recruitment or staffing, by its prefix) with the JSON
+//  body (printf-style; NULL = none). When the reply's code is `want` (and
+//  its field `field`, if given) returns the body as JSON (for an error:
+//  {"message", "field"}); otherwise prints what came back, returns NULL.
+static json_t *
+s_req (pm_client_t *client, int want, const char *field, const char *type,
+       const char *fmt, ...)
+{
+    const pm_schema_t *schema = strncmp (type, "staffing.", 9) == 0 ? &staffing_schema
+                                                                     : &recruitment_schema;
+    const pm_command_def_t *def = pm_schema_command (schema, type);
+    if (!def) {
+        fprintf (stderr, "    no command %s\n", type);
+        return NULL;
+    }
+    ProtobufCMessage *body = NULL;
+    if (fmt) {
+        char text[8192], err[256];
+        va_list args;
+        va_start (args, fmt);
+        vsnprintf (text, sizeof text, fmt, args);
+        va_end (args);
+        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
+            != PM_OK) {
+            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
+            return NULL;
+        }
+    }
+    Pm__Reply *reply = itest_call (client, type, body);
+    protobuf_c_message_free_unpacked (body, NULL);
+    if (!reply) {
+        fprintf (stderr, "    no reply to %s\n", type);
+        return NULL;
+    }
+    json_t *out = NULL;
+    bool ok = (int) reply->code == want
+              && (!field || (reply->field && strcmp (reply->field, field) == 0));
+    if (!ok) {
+        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
+                 (int) reply->code, reply->field ? reply->field : "-",
+                 reply->message ? reply->message : "-", want, field ? field : "");
+    }
+    else if (want == 0) {
+        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data, reply->body.len)
+                         : json_object ();
+    }
+    else {
+        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
+                         "field", reply->field ? reply->field : "");
+    }
+    pm__reply__free_unpacked (reply, NULL);
+    return out;
+}
+
+//  The value at a path like "history[1].actor" (borrowed).
+static json_t *
+s_at (json_t *j, const char *path)
+{
+    char part[64];
+    while (j && *path) {
+        size_t n = strcspn (path, ".[");
+        snprintf (part, sizeof part, "%.*s", (int) n, path);
+        if (n) {
+            j = json_object_get (j, part);
+        }
+        path += n;
+        if (*path == '[') {
+            j = json_array_get (j, (size_t) atoi (path + 1));
+            path = strchr (path, ']') + 1;
+        }
+        if (*path == '.') {
+            path++;
+        }
+    }
+    return j;
+}
+
+static const char *
+s_str (json_t *j, const char *path)
+{
+    const char *s = json_string_value (s_at (j, path));
+    return s ? s : "";
+}
+
+static long long
+s_int (json_t *j, const char *path)
+{
+    return (long long) json_integer_value (s_at (j, path));
+}
+
+//  Expects the error `code` on `field` whose message contains `text`.
+static bool
+s_refused (pm_client_t *c, int code, const char *field, const char *text,
+           const char *type, const char *body)
+{
+    json_t *r = s_req (c, code, field, type, "%s", body);
+    bool ok = r && strstr (s_str (r, "message"), text);
+    if (r && !ok) {
+        fprintf (stderr, "    %s: message \"%s\" lacks \"%s\"\n", type,
+                 s_str (r, "message"), text);
+    }
+    json_decref (r);
+    return ok;
+}
+
+//  Events of `type` in the service's stream.
+static int
+s_count (pm_client_t *c, const char *type)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (c, &events);
+    int count = 0;
+    for (long i = 0; i < n; i++) {
+        count += strcmp (events[i]->type, type) == 0;
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (n >= 0 ? events : NULL);
+    return n < 0 ? -1 : count;
+}
+
+//  Starts again on the same ports, or on new ones if they were taken.
+static int
+s_start_again (itest_svc_t *svc)
+{
+    if (itest_start (svc) == 0) {
+        return 0;
+    }
+    svc->commands[0] = svc->events[0] = 0;
+    return itest_start (svc);
+}
+
+#define JOB_BODY                                                                    \
+    "{\"requisition\": {\"site_id\": \"%s\", \"role\": \"nurse\", \"headcount\": %d, " \
+    "\"title\": \"Practice nurse\", \"description\": \"Clinics, vaccinations.\", "     \
+    "\"requirements\": [\"RN licence\"], \"salary\": {\"min_minor\": 3000, "           \
+    "\"max_minor\": 5000, \"currency\": \"USD\"}, \"hiring_manager\": \"hana\", "      \
+    "\"target_start\": \"2026-09-01\", \"employment_type\": \"PART_TIME\", "           \
+    "\"fte_permille\": 600}}"
+
+//  Creates, submits and (as the admin) approves a requisition at `site`
+//  and posts it: its id and the posting's into job and pst.
+static bool
+s_open_job (pm_client_t *c, const char *site, int headcount, char *job, char *pst)
+{
+    json_t *r = s_req (c, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, site,
+                       headcount);
+    if (!r) {
+        return false;
+    }
+    snprintf (job, PM_ID_MAX, "%s", s_str (r, "id"));
+    json_decref (r);
+    const char *steps[] = {"recruitment.SubmitRequisition",
+                           "recruitment.ApproveRequisition"};
+    for (int i = 0; i < 2; i++) {
+        r = s_req (c, 0, NULL, steps[i], "{\"requisition_id\": \"%s\"}", job);
+        if (!r) {
+            return false;
+        }
+        json_decref (r);
+    }
+    r = s_req (c, 0, NULL, "recruitment.PublishPosting", "{\"requisition_id\": \"%s\"}",
+               job);
+    if (!r) {
+        return false;
+    }
+    snprintf (pst, PM_ID_MAX, "%s", s_str (r, "id"));
+    json_decref (r);
+    return true;
+}
+
+//  Applies to `pst` as `family` with e-mail and phone: the application id
+//  and candidate id.
+static bool
+s_apply (pm_client_t *c, const char *pst, const char *family, const char *email,
+         const char *phone, char *app, char *cand)
+{
+    json_t *r = s_req (c, 0, NULL, "recruitment.Apply",
+                       "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"%s\", "
+                       "\"given_names\": [\"Lee\"], \"email\": \"%s\", \"phone\": \"%s\", "
+                       "\"cv_ref\": \"doc://cv/1\"}, \"source\": \"JOB_BOARD\"}",
+                       pst, family, email, phone);
+    if (!r) {
+        return false;
+    }
+    snprintf (app, PM_ID_MAX, "%s", s_str (r, "application.id"));
+    snprintf (cand, PM_ID_MAX, "%s", s_str (r, "candidate.id"));
+    json_decref (r);
+    return true;
+}
+
+//  Moves `app` to `to` (reason optional); true when it is there.
+static bool
+s_move (pm_client_t *c, const char *app, const char *to, const char *reason)
+{
+    json_t *r = s_req (c, 0, NULL, "recruitment.Move",
+                       "{\"application_id\": \"%s\", \"to\": \"%s\"%s%s%s}", app, to,
+                       reason ? ", \"reason\": \"" : "", reason ? reason : "",
+                       reason ? "\"" : "");
+    bool ok = r && strcmp (s_str (r, "stage"), to) == 0;
+    json_decref (r);
+    return ok;
+}
+
+//  --- requisitions and postings -------------------------------------------------
+
+//  A requisition is a draft until submitted, opens only when a practice
+//  manager of its site approves it, is posted only while open; the
+//  careers page shows live postings of open requisitions only.
+static void
+s_test_requisitions (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("rita", "recruiter", "north");
+    itest_principal ("pm-north", "practice-manager", "north");
+    itest_principal ("pm-east", "practice-manager", "east");
+    pm_client_t *c = itest_client (&svc);
+    pm_client_t *rita = itest_client_as (&svc, "rita");
+    pm_client_t *pmn = itest_client_as (&svc, "pm-north");
+    pm_client_t *pme = itest_client_as (&svc, "pm-east");
+
+    //  Bad input, each refused with its field.
+    const char *base = "{\"requisition\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                       "\"title\": \"Nurse\", \"description\": \"d\", \"salary\": "
+                       "{\"min_minor\": 3000, \"max_minor\": 5000, \"currency\": \"USD\"}, "
+                       "\"target_start\": \"2026-09-01\", \"employment_type\": "
+                       "\"FULL_TIME\", \"headcount\": ";
+    char body[1024];
+    snprintf (body, sizeof body, "%s0}}", base);
+    CHECK (s_refused (c, PM_EINVAL, "requisition.headcount", "1..100",
+                      "recruitment.CreateRequisition", body));
+    CHECK (s_refused (c, PM_EINVAL, "requisition.salary.max_minor", "min_minor",
+                      "recruitment.CreateRequisition",
+                      "{\"requisition\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                      "\"headcount\": 1, \"title\": \"Nurse\", \"description\": \"d\", "
+                      "\"salary\": {\"min_minor\": 5000, \"max_minor\": 3000, "
+                      "\"currency\": \"USD\"}}}"));
+    CHECK (s_refused (c, PM_EINVAL, "requisition.target_start", "2026-02-30",
+                      "recruitment.CreateRequisition",
+                      "{\"requisition\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                      "\"headcount\": 1, \"title\": \"Nurse\", \"description\": \"d\", "
+                      "\"salary\": {\"min_minor\": 1, \"max_minor\": 3, "
+                      "\"currency\": \"USD\"}, \"target_start\": \"2026-02-30\"}}"));
+    CHECK (s_refused (c, PM_EINVAL, "requisition.salary.currency", "ISO 4217",
+                      "recruitment.CreateRequisition",
+                      "{\"requisition\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                      "\"headcount\": 1, \"title\": \"Nurse\", \"description\": \"d\", "
+                      "\"salary\": {\"min_minor\": 1, \"max_minor\": 3, "
+                      "\"currency\": \"usd\"}}}"));
+    CHECK (s_refused (c, PM_EINVAL, "requisition.employment_type", "SOMETIMES",
+                      "recruitment.CreateRequisition",
+                      "{\"requisition\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                      "\"headcount\": 1, \"title\": \"Nurse\", \"description\": \"d\", "
+                      "\"salary\": {\"min_minor\": 1, \"max_minor\": 3, "
+                      "\"currency\": \"USD\"}, \"target_start\": \"2026-09-01\", "
+                      "\"employment_type\": \"SOMETIMES\"}}"));
+    CHECK (s_refused (c, PM_EINVAL, "requisition.title", "required",
+                      "recruitment.CreateRequisition",
+                      "{\"requisition\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                      "\"headcount\": 1}}"));
+    //  A recruiter of north writes one; not at east.
+    json_t *r = s_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "east", 1);
+    CHECK (!r);
+    r = s_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "north", 2);
+    CHECK (r && strcmp (s_str (r, "status"), "DRAFT") == 0 && s_int (r, "version") == 1);
+    CHECK (strcmp (s_str (r, "created_by"), "rita") == 0);
+    char job[PM_ID_MAX];
+    snprintf (job, sizeof job, "%s", s_str (r, "id"));
+    json_decref (r);
+    char q[200];
+    snprintf (q, sizeof q, "{\"requisition_id\": \"%s\"}", job);
+    //  Not posted, not approved while a draft.
+    CHECK (s_refused (rita, PM_ECONFLICT, "requisition_id", "is DRAFT",
+                      "recruitment.PublishPosting", q));
+    CHECK (s_refused (pmn, PM_ECONFLICT, "requisition_id", "needs it PENDING_APPROVAL",
+                      "recruitment.ApproveRequisition", q));
+    //  Updated while a draft (versioned).
+    snprintf (body, sizeof body,
+              "{\"expected_version\": 1, \"requisition\": {\"id\": \"%s\", \"site_id\": "
+              "\"north\", \"role\": \"nurse\", \"headcount\": 1, \"title\": \"Senior "
+              "nurse\", \"description\": \"d\", \"salary\": {\"min_minor\": 3000, "
+              "\"max_minor\": 5000, \"currency\": \"USD\"}, \"target_start\": "
+              "\"2026-09-01\", \"employment_type\": \"FULL_TIME\"}}", job);
+    r = s_req (rita, 0, NULL, "recruitment.UpdateRequisition", "%s", body);
+    CHECK (r && s_int (r, "version") == 2 && s_int (r, "headcount") == 1);
+    json_decref (r);
+    CHECK (s_refused (rita, PM_ECONFLICT, "expected_version", "version 2, not 1",
+                      "recruitment.UpdateRequisition", body));
+    r = s_req (rita, 0, NULL, "recruitment.SubmitRequisition", "%s", q);
+    CHECK (r && strcmp (s_str (r, "status"), "PENDING_APPROVAL") == 0);
+    json_decref (r);
+    //  Approval: not a recruiter (the door), not another site's manager.
+    r = s_req (rita, PM_EFORBIDDEN, NULL, "recruitment.ApproveRequisition", "%s", q);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_refused (pme, PM_EFORBIDDEN, "requisition_id", "site north",
+                      "recruitment.ApproveRequisition", q));
+    r = s_req (pmn, 0, NULL, "recruitment.ApproveRequisition", "%s", q);
+    CHECK (r && strcmp (s_str (r, "status"), "OPEN") == 0);
+    CHECK (strcmp (s_str (r, "approved_by"), "pm-north") == 0 && s_int (r, "approved_at") > 0);
+    json_decref (r);
+    //  Posted; the careers page shows it, anyone may look.
+    r = s_req (rita, 0, NULL, "recruitment.PublishPosting", "%s", q);
+    CHECK (r && strcmp (s_str (r, "title"), "Senior nurse") == 0);
+    CHECK (strcmp (s_str (r, "channel"), "careers-page") == 0);
+    json_decref (r);
+    r = s_req (pme, 0, NULL, "recruitment.ListPostings", "{}");
+    CHECK (r && json_array_size (s_at (r, "postings")) == 1);
+    json_decref (r);
+    //  On hold (reason required): hidden; resumed: shown again.
+    CHECK (s_refused (rita, PM_EINVAL, "reason", "required",
+                      "recruitment.HoldRequisition", q));
+    snprintf (body, sizeof body, "{\"requisition_id\": \"%s\", \"reason\": \"budget\"}",
+              job);
+    r = s_req (rita, 0, NULL, "recruitment.HoldRequisition", "%s", body);
+    CHECK (r && strcmp (s_str (r, "status"), "ON_HOLD") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
+    CHECK (r && json_array_size (s_at (r, "postings")) == 0);
+    json_decref (r);
+    r = s_req (rita, 0, NULL, "recruitment.ResumeRequisition", "%s", q);
+    CHECK (r && strcmp (s_str (r, "status"), "OPEN") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
+    CHECK (r && json_array_size (s_at (r, "postings")) == 1);
+    json_decref (r);
+    //  Cancelled: the posting closes for good.
+    snprintf (body, sizeof body, "{\"requisition_id\": \"%s\", \"reason\": \"reorg\"}",
+              job);
+    r = s_req (rita, 0, NULL, "recruitment.CancelRequisition", "%s", body);
+    CHECK (r && strcmp (s_str (r, "status"), "CANCELLED") == 0);
+    json_decref (r);
+    CHECK (s_refused (rita, PM_ECONFLICT, "requisition_id", "is CANCELLED",
+                      "recruitment.ResumeRequisition", q));
+    r = s_req (rita, 0, NULL, "recruitment.ListRequisitions", "{\"site_id\": \"north\"}");
+    CHECK (r && json_array_size (s_at (r, "requisitions")) == 1);
+    json_decref (r);
+    CHECK (s_refused (pme, PM_EFORBIDDEN, "site_id", "site north",
+                      "recruitment.ListRequisitions", "{\"site_id\": \"north\"}"));
+    //  Every change is one event with the full state.
+    CHECK (s_count (c, "recruitment.requisition.created") == 1);
+    CHECK (s_count (c, "recruitment.requisition.approved") == 1);
+    CHECK (s_count (c, "recruitment.posting.published") == 1);
+    CHECK (s_count (c, "recruitment.posting.closed") == 1);
+    CHECK (s_count (c, "recruitment.requisition.cancelled") == 1);
+    pm_client_destroy (&c);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&pmn);
+    pm_client_destroy (&pme);
+    itest_cleanup (&svc);
+}
+
+//  --- candidates ----------------------------------------------------------------
+
+//  Applying with an e-mail (any case, spaces around) or a phone (any
+//  punctuation) already on file anywhere in the network links to that
+//  candidate; one application per requisition; reads are audited and
+//  other sites' candidates refused.
+static void
+s_test_candidates (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("rita", "recruiter", "north");
+    itest_principal ("eve", "recruiter", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *c = itest_client (&svc);
+    char job_n[PM_ID_MAX], pst_n[PM_ID_MAX], job_e[PM_ID_MAX], pst_e[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 1, job_n, pst_n));
+    CHECK (s_open_job (c, "east", 1, job_e, pst_e));
+    char app1[PM_ID_MAX], cand1[PM_ID_MAX], app3[PM_ID_MAX], cand3[PM_ID_MAX];
+    CHECK (s_apply (c, pst_n, "Park", "Lee.Park@Example.org", "+1 (555) 010-2000", app1,
+                    cand1));
+    CHECK (pm_id_valid (cand1, "cand") && pm_id_valid (app1, "app"));
+    //  Same person at another site, e-mail in another case: linked.
+    json_t *r = s_req (c, 0, NULL, "recruitment.Apply",
+                       "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
+                       "\"given_names\": [\"Lee\"], \"email\": \"  lee.park@EXAMPLE.org \"},"
+                       " \"source\": \"REFERRAL\", \"referrer\": \"Dr Ng\"}", pst_e);
+    CHECK (r && s_at (r, "duplicate") == json_true ());
+    CHECK (strcmp (s_str (r, "matched_on"), "email") == 0);
+    CHECK (strcmp (s_str (r, "candidate.id"), cand1) == 0);
+    CHECK (json_array_size (s_at (r, "candidate.site_ids")) == 2);
+    json_decref (r);
+    //  Same phone written differently, no e-mail: linked by phone, and
+    //  one candidate applies once per requisition.
+    char body[1024];
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
+              "\"given_names\": [\"Lee\"], \"phone\": \"1-555-010-2000\"}, "
+              "\"source\": \"WALK_IN\"}", pst_e);
+    CHECK (s_refused (c, PM_ECONFLICT, "candidate", "applied to", "recruitment.Apply",
+                      body));
+    //  Someone else entirely is a new candidate.
+    CHECK (s_apply (c, pst_n, "Kim", "kim@example.org", "555 010 3000", app3, cand3));
+    CHECK (strcmp (cand3, cand1) != 0);
+    //  Bad input.
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"A\", "
+              "\"given_names\": [\"B\"], \"email\": \"not-an-email\"}, "
+              "\"source\": \"JOB_BOARD\"}", pst_n);
+    CHECK (s_refused (c, PM_EINVAL, "candidate.email", "not an e-mail",
+                      "recruitment.Apply", body));
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"A\", "
+              "\"given_names\": [\"B\"], \"phone\": \"call me\"}, "
+              "\"source\": \"JOB_BOARD\"}", pst_n);
+    CHECK (s_refused (c, PM_EINVAL, "candidate.phone", "not a phone",
+                      "recruitment.Apply", body));
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"A\", "
+              "\"given_names\": [\"B\"]}, \"source\": \"JOB_BOARD\"}", pst_n);
+    CHECK (s_refused (c, PM_EINVAL, "candidate.email", "or a phone",
+                      "recruitment.Apply", body));
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"A\", "
+              "\"given_names\": [\"B\"], \"email\": \"a@b.example\"}, "
+              "\"source\": \"REFERRAL\"}", pst_n);
+    CHECK (s_refused (c, PM_EINVAL, "referrer", "required", "recruitment.Apply", body));
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"A\", "
+              "\"given_names\": [\"B\"], \"email\": \"a@b.example\"}}", pst_n);
+    CHECK (s_refused (c, PM_EINVAL, "source", "required", "recruitment.Apply", body));
+    CHECK (s_refused (c, PM_ENOTFOUND, "posting_id", "no posting", "recruitment.Apply",
+                      "{\"posting_id\": \"pst_nope\", \"candidate\": {\"family_name\": "
+                      "\"A\", \"given_names\": [\"B\"], \"email\": \"a@b.example\"}, "
+                      "\"source\": \"WALK_IN\"}"));
+    //  Site checks: north's recruiter sees Kim (north), east's does not;
+    //  both see Park, who applied at both.
+    pm_client_t *rita = itest_client_as (&svc, "rita");
+    pm_client_t *eve = itest_client_as (&svc, "eve");
+    r = s_req (rita, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
+               cand3);
+    CHECK (r && strcmp (s_str (r, "family_name"), "Kim") == 0);
+    json_decref (r);
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\"}", cand3);
+    CHECK (s_refused (eve, PM_EFORBIDDEN, "candidate_id", "applied at none",
+                      "recruitment.GetCandidate", body));
+    r = s_req (eve, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
+               cand1);
+    CHECK (r && strcmp (s_str (r, "email"), "Lee.Park@Example.org") == 0);
+    json_decref (r);
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app3);
+    CHECK (s_refused (eve, PM_EFORBIDDEN, "application_id", "site north",
+                      "recruitment.GetApplication", body));
+    //  Every read and change of Kim's record is on the audit log.
+    pm_client_t *auditor = itest_client_as (&svc, "audrey");
+    r = s_req (auditor, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
+    CHECK (r);
+    int applied = 0, read = 0, refused = 0;
+    json_t *entries = s_at (r, "entries");
+    for (size_t i = 0; i < json_array_size (entries); i++) {
+        json_t *e = json_array_get (entries, i);
+        if (strcmp (s_str (e, "subject"), cand3) != 0) {
+            continue;
+        }
+        const char *action = s_str (e, "action"), *outcome = s_str (e, "outcome");
+        applied += strcmp (action, "recruitment.Apply") == 0;
+        read += strcmp (action, "recruitment.GetCandidate") == 0
+                && strcmp (outcome, "OK") == 0;
+        refused += strcmp (outcome, "EFORBIDDEN") == 0;
+    }
+    json_decref (r);
+    CHECK (applied == 1 && read == 1 && refused == 2);
+    CHECK (s_count (c, "recruitment.candidate.registered") == 2);
+    CHECK (s_count (c, "recruitment.application.received") == 3);
+    pm_client_destroy (&auditor);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&eve);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  --- pipeline ------------------------------------------------------------------
+
+//  The table: legal moves go, illegal ones are refused naming what is
+//  allowed, roles are held to their moves, reasons are required for the
+//  exits, every move is stamped with who and when.
+static void
+s_test_pipeline (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("rita", "recruiter", "north");
+    itest_principal ("hana", "hiring-manager", "north");
+    itest_principal ("hugo", "hiring-manager", "north");
+    itest_principal ("dr-ivy", "clinician", "north");
+    itest_principal ("careers", "gateway", "*");
+    pm_client_t *c = itest_client (&svc);
+    pm_client_t *rita = itest_client_as (&svc, "rita");
+    pm_client_t *hana = itest_client_as (&svc, "hana");
+    pm_client_t *hugo = itest_client_as (&svc, "hugo");
+    pm_client_t *ivy = itest_client_as (&svc, "dr-ivy");
+    char job[PM_ID_MAX], pst[PM_ID_MAX], app[PM_ID_MAX], cand[PM_ID_MAX];
+    char app2[PM_ID_MAX], cand2[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 1, job, pst));
+    CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app, cand));
+    CHECK (s_apply (c, pst, "Kim", "kim@example.org", "5550103000", app2, cand2));
+    char body[512];
+    //  Illegal: named with what is allowed.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": \"HIRED\"}", app);
+    CHECK (s_refused (rita, PM_ECONFLICT, "to",
+                      "cannot move from APPLIED to HIRED; allowed: SCREENING, "
+                      "SHORTLISTED, REJECTED, WITHDRAWN", "recruitment.Move", body));
+    //  A hiring manager may not screen; an interviewer may not shortlist.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": \"SCREENING\"}",
+              app);
+    CHECK (s_refused (hana, PM_EFORBIDDEN, "to",
+                      "a hiring-manager may not move", "recruitment.Move", body));
+    CHECK (s_refused (hana, PM_EFORBIDDEN, "to", "allowed for you: SHORTLISTED, REJECTED",
+                      "recruitment.Move", body));
+    CHECK (s_move (rita, app, "SCREENING", NULL));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": \"SHORTLISTED\"}",
+              app);
+    CHECK (s_refused (ivy, PM_EFORBIDDEN, "to", "a clinician may not move",
+                      "recruitment.Move", body));
+    //  Only the requisition's own hiring manager.
+    CHECK (s_refused (hugo, PM_EFORBIDDEN, "application_id", "not the hiring manager",
+                      "recruitment.Move", body));
+    CHECK (s_move (hana, app, "SHORTLISTED", NULL));
+    CHECK (s_move (hana, app, "INTERVIEW_SCHEDULED", NULL));
+    //  The interviewer marks it held.
+    CHECK (s_move (ivy, app, "INTERVIEW_DONE", NULL));
+    //  Offers only through MakeOffer.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": \"OFFER_SENT\"}",
+              app);
+    CHECK (s_refused (rita, PM_ECONFLICT, "to", "reached by recruitment.MakeOffer",
+                      "recruitment.Move", body));
+    //  Next round, then back.
+    CHECK (s_move (hana, app, "INTERVIEW_SCHEDULED", NULL));
+    CHECK (s_move (ivy, app, "INTERVIEW_DONE", NULL));
+    //  Exits need reasons; final stages go nowhere.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": \"REJECTED\"}",
+              app2);
+    CHECK (s_refused (rita, PM_EINVAL, "reason", "required", "recruitment.Move", body));
+    CHECK (s_move (rita, app2, "REJECTED", "not enough experience"));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": \"SCREENING\"}",
+              app2);
+    CHECK (s_refused (rita, PM_ECONFLICT, "to", "allowed: none", "recruitment.Move", body));
+    //  Bad input.
+    CHECK (s_refused (rita, PM_EINVAL, "to", "required", "recruitment.Move",
+                      "{\"application_id\": \"app_x\"}"));
+    CHECK (s_refused (rita, PM_ENOTFOUND, "application_id", "no application",
+                      "recruitment.Move", "{\"application_id\": \"app_x\", \"to\": "
+                      "\"SCREENING\"}"));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": \"WITHDRAWN\", "
+              "\"reason\": \"moved\", \"expected_version\": 1}", app);
+    CHECK (s_refused (rita, PM_ECONFLICT, "expected_version", "not 1", "recruitment.Move",
+                      body));
+    //  The history: every move with actor, role and time.
+    json_t *r = s_req (rita, 0, NULL, "recruitment.GetApplication",
+                       "{\"application_id\": \"%s\"}", app);
+    CHECK (r && json_array_size (s_at (r, "history")) == 7);
+    CHECK (strcmp (s_str (r, "history[1].to"), "SCREENING") == 0);
+    CHECK (strcmp (s_str (r, "history[1].actor"), "rita") == 0);
+    CHECK (strcmp (s_str (r, "history[1].actor_role"), "recruiter") == 0);
+    CHECK (strcmp (s_str (r, "history[4].actor"), "dr-ivy") == 0);
+    CHECK (s_int (r, "history[4].at") >= s_int (r, "history[3].at")
+           && s_int (r, "history[4].at") > 0);
+    json_decref (r);
+    r = s_req (rita, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+               app2);
+    CHECK (r && strcmp (s_str (r, "history[1].reason"), "not enough experience") == 0);
+    json_decref (r);
+    //  The candidate withdraws through the careers gateway.
+    pm_client_t *careers = itest_client_as (&svc, "careers");
+    CHECK (s_move (careers, app, "WITHDRAWN", "took another job"));
+    pm_client_destroy (&careers);
+    CHECK (s_count (c, "recruitment.application.moved") == 8);
+    pm_client_destroy (&c);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&hana);
+    pm_client_destroy (&hugo);
+    pm_client_destroy (&ivy);
+    itest_cleanup (&svc);
+}
+
+//  --- offers --------------------------------------------------------------------
+
+//  Moves a fresh application to INTERVIEW_DONE.
+static bool
+s_to_interviewed (pm_client_t *c, const char *app)
+{
+    return s_move (c, app, "SHORTLISTED", NULL) && s_move (c, app, "INTERVIEW_SCHEDULED", NULL)
+           && s_move (c, app, "INTERVIEW_DONE", NULL);
+}
+
+//  Offers the job (expiring `in_ms` after now); true when sent.
+static bool
+s_offer (pm_client_t *c, const char *app, long long in_ms, long long pay)
+{
+    json_t *r = s_req (c, 0, NULL, "recruitment.MakeOffer",
+                       "{\"application_id\": \"%s\", \"offer\": {\"pay_rate_minor\": %lld, "
+                       "\"currency\": \"USD\", \"start_date\": \"2026-09-01\", "
+                       "\"expires_at\": %lld}}", app, pay,
+                       (long long) pm_clock_wall_ms () + in_ms);
+    bool ok = r && strcmp (s_str (r, "stage"), "OFFER_SENT") == 0;
+    json_decref (r);
+    return ok;
+}
+
+//  An offer nobody answers lapses at its expiry, also when the service was
+//  down at the time: restarted with its clock two hours on, it expires the
+//  offer once; an answered offer does not lapse. Bad offers are refused.
+static void
+s_test_offer_expiry (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    svc.env[0] = "PM_RECRUITMENT_TICK_MS=50";
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    char job[PM_ID_MAX], pst[PM_ID_MAX], app[PM_ID_MAX], cand[PM_ID_MAX];
+    char app2[PM_ID_MAX], cand2[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 2, job, pst));
+    CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app, cand));
+    CHECK (s_apply (c, pst, "Kim", "kim@example.org", "5550103000", app2, cand2));
+    //  Not before the interview.
+    char body[512];
+    snprintf (body, sizeof body,
+              "{\"application_id\": \"%s\", \"offer\": {\"pay_rate_minor\": 4000, "
+              "\"currency\": \"USD\", \"start_date\": \"2026-09-01\", \"expires_at\": "
+              "%lld}}", app, (long long) pm_clock_wall_ms () + 3600000);
+    CHECK (s_refused (c, PM_ECONFLICT, "to", "cannot move from APPLIED to OFFER_SENT",
+                      "recruitment.MakeOffer", body));
+    CHECK (s_to_interviewed (c, app) && s_to_interviewed (c, app2));
+    //  Bad offers: pay outside the range, another currency, expiry past.
+    snprintf (body, sizeof body,
+              "{\"application_id\": \"%s\", \"offer\": {\"pay_rate_minor\": 9000, "
+              "\"currency\": \"USD\", \"start_date\": \"2026-09-01\", \"expires_at\": "
+              "%lld}}", app, (long long) pm_clock_wall_ms () + 3600000);
+    CHECK (s_refused (c, PM_EINVAL, "offer.pay_rate_minor", "range 3000..5000",
+                      "recruitment.MakeOffer", body));
+    snprintf (body, sizeof body,
+              "{\"application_id\": \"%s\", \"offer\": {\"pay_rate_minor\": 4000, "
+              "\"currency\": \"EUR\", \"start_date\": \"2026-09-01\", \"expires_at\": "
+              "%lld}}", app, (long long) pm_clock_wall_ms () + 3600000);
+    CHECK (s_refused (c, PM_EINVAL, "offer.currency", "pays in USD",
+                      "recruitment.MakeOffer", body));
+    CHECK (!s_offer (c, app, -1000, 4000));
+    CHECK (s_offer (c, app, 3600000, 4000));
+    CHECK (s_offer (c, app2, 3600000, 4000));
+    //  Kim declines (reason required): no lapse for that one.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app2);
+    CHECK (s_refused (c, PM_EINVAL, "reason", "required", "recruitment.DeclineOffer",
+                      body));
+    json_t *r = s_req (c, 0, NULL, "recruitment.DeclineOffer",
+                       "{\"application_id\": \"%s\", \"reason\": \"salary\"}", app2);
+    CHECK (r && strcmp (s_str (r, "stage"), "OFFER_DECLINED") == 0);
+    CHECK (s_int (r, "offer.answered_at") > 0);
+    json_decref (r);
+    //  Two hours later (the service restarted with its clock moved on).
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    svc.env[1] = "PM_CLOCK_OFFSET_MS=7200000";
+    CHECK (s_start_again (&svc) == 0);
+    c = itest_client (&svc);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    bool expired = false;
+    while (!expired && itest_now () < until) {
+        r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+                   app);
+        expired = r && strcmp (s_str (r, "stage"), "OFFER_EXPIRED") == 0;
+        if (expired) {
+            CHECK (strcmp (s_str (r, "history[5].actor_role"), "service") == 0);
+        }
+        json_decref (r);
+        zclock_sleep (20);
+    }
+    CHECK (expired);
+    //  Accepting a lapsed offer is refused, naming the stage.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app);
+    CHECK (s_refused (c, PM_ECONFLICT, "to", "cannot move from OFFER_EXPIRED",
+                      "recruitment.AcceptOffer", body));
+    r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+               app2);
+    CHECK (r && strcmp (s_str (r, "stage"), "OFFER_DECLINED") == 0);
+    json_decref (r);
+    //  Once: more ticks change nothing.
+    zclock_sleep (200);
+    CHECK (s_count (c, "recruitment.application.moved") == 2 * 3 + 2 + 1 + 1);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  --- hires into staffing ----------------------------------------------------------
+
+//  Staff at `site` made from candidate `cand` (count), -1 on no answer.
+static int
+s_hired (pm_client_t *c, const char *site, const char *cand)
+{
+    json_t *r = s_req (c, 0, NULL, "staffing.ListStaff",
+                       "{\"site_id\": \"%s\", \"page_size\": 1000}", site);
+    if (!r) {
+        return -1;
+    }
+    int n = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach (s_at (r, "staff"), i, s) {
+        n += strcmp (s_str (s, "candidate_id"), cand) == 0;
+    }
+    json_decref (r);
+    return n;
+}
+
+//  End to end with the real staffing service: the accepted offer hires,
+//  recruitment.candidate.hired reaches staffing, which makes exactly one
+//  staff member with the role, site, start date and pay of the offer -
+//  also after staffing restarts and replays, and after recruitment
+//  restarts. The requisition of headcount 1 is filled and its posting
+//  closed.
+static void
+s_test_hire_into_staffing (void)
+{
+    itest_svc_t stf, rec;
+    itest_svc_init (&stf, "staffing", "pm-staffing");
+    itest_svc_init (&rec, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&stf) == 0);
+    itest_point_at (&rec, &stf);
+    CHECK (itest_start (&rec) == 0);
+    //  Staffing follows recruitment once its key exists: start it again,
+    //  pointed at recruitment.
+    itest_point_at (&stf, &rec);
+    itest_signal (&stf, SIGTERM);
+    CHECK (s_start_again (&stf) == 0);
+    pm_client_t *sc = itest_client (&stf);
+    pm_client_t *c = itest_client (&rec);
+    json_t *r = s_req (sc, 0, NULL, "staffing.CreateSite",
+                       "{\"site\": {\"id\": \"north\", \"name\": \"Clinic north\", "
+                       "\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}}");
+    CHECK (r);
+    json_decref (r);
+    char job[PM_ID_MAX], pst[PM_ID_MAX], app[PM_ID_MAX], cand[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 1, job, pst));
+    CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app, cand));
+    CHECK (s_to_interviewed (c, app));
+    CHECK (s_offer (c, app, 86400000, 4200));
+    r = s_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}", app);
+    CHECK (r && strcmp (s_str (r, "stage"), "HIRED") == 0);
+    CHECK (strcmp (s_str (r, "history[5].to"), "OFFER_ACCEPTED") == 0);
+    CHECK (strcmp (s_str (r, "history[6].to"), "HIRED") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.GetRequisition", "{\"requisition_id\": \"%s\"}",
+               job);
+    CHECK (r && strcmp (s_str (r, "status"), "FILLED") == 0 && s_int (r, "hired") == 1);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.ListPostings", "{}");
+    CHECK (r && json_array_size (s_at (r, "postings")) == 0);
+    json_decref (r);
+    CHECK (s_count (c, "recruitment.candidate.hired") == 1);
+    //  Staffing onboards them, once.
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (itest_now () < until && s_hired (sc, "north", cand) != 1) {
+        zclock_sleep (20);
+    }
+    CHECK (s_hired (sc, "north", cand) == 1);
+    r = s_req (sc, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", cand);
+    CHECK (r && pm_id_valid (s_str (r, "staff_id"), "stf"));
+    char staff[PM_ID_MAX];
+    snprintf (staff, sizeof staff, "%s", s_str (r, "staff_id"));
+    json_decref (r);
+    r = s_req (sc, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff);
+    CHECK (r && strcmp (s_str (r, "roles[0]"), "nurse") == 0);
+    CHECK (s_int (r, "pay_rate_minor") == 4200 && strcmp (s_str (r, "currency"), "USD") == 0);
+    CHECK (strcmp (s_str (r, "start_date"), "2026-09-01") == 0);
+    CHECK (strcmp (s_str (r, "employment_type"), "PART_TIME") == 0);
+    CHECK (s_int (r, "sites[0].fte_permille") == 600);
+    CHECK (strcmp (s_str (r, "requisition_id"), job) == 0);
+    json_decref (r);
+    //  A second acceptance is refused; restarts replay nothing twice.
+    char body[200];
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app);
+    CHECK (s_refused (c, PM_ECONFLICT, "to", "cannot move from HIRED",
+                      "recruitment.AcceptOffer", body));
+    pm_client_destroy (&sc);
+    pm_client_destroy (&c);
+    itest_signal (&stf, SIGKILL);
+    itest_signal (&rec, SIGTERM);
+    CHECK (s_start_again (&rec) == 0);
+    itest_point_at (&stf, &rec);
+    CHECK (s_start_again (&stf) == 0);
+    sc = itest_client (&stf);
+    c = itest_client (&rec);
+    until = itest_now () + ITEST_WAIT_MS;
+    bool caught_up = false;
+    while (!caught_up && itest_now () < until) {
+        Pm__Health *h = itest_health (sc);
+        for (size_t i = 0; h && i < h->n_consumers; i++) {
+            caught_up |= strcmp (h->consumers[i]->source, "recruitment") == 0
+                         && !h->consumers[i]->catching_up && h->consumers[i]->cursor > 0
+                         && h->consumers[i]->cursor >= h->consumers[i]->high_seq;
+        }
+        pm__health__free_unpacked (h, NULL);
+        zclock_sleep (20);
+    }
+    CHECK (caught_up);
+    CHECK (s_hired (sc, "north", cand) == 1);
+    CHECK (s_count (sc, "staffing.staff.onboarded") == 1);
+    CHECK (s_count (sc, "staffing.hire.rejected") == 0);
+    pm_client_destroy (&sc);
+    pm_client_destroy (&c);
+    itest_cleanup (&rec);
+    itest_cleanup (&stf);
+}
+
+int
+main (int argc, char *argv[])
+{
+    static const itest_case_t cases[] = {
+        {"requisitions", s_test_requisitions},
+        {"candidates", s_test_candidates},
+        {"pipeline", s_test_pipeline},
+        {"offer_expiry", s_test_offer_expiry},
+        {"hire_into_staffing", s_test_hire_into_staffing},
+        {NULL, NULL},
+    };
+    return itest_main (argc, argv, cases);
+}
