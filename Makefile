@@ -5,7 +5,7 @@
 # committed.
 
 BUILD    ?= build
-SERVICES := patients staffing finance recruitment
+SERVICES := patients staffing finance recruitment scheduling
 SAN      ?=
 PKGS     := libczmq libzmq libprotobuf-c lmdb jansson libical libsodium libmicrohttpd
 CC       ?= cc

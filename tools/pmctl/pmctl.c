@@ -28,6 +28,7 @@
 #include "staffing_schema.h"
 #include "finance_schema.h"
 #include "recruitment_schema.h"
+#include "scheduling_schema.h"
 #include "pm.h"
 
 #define EXIT_REFUSED 1
@@ -35,7 +36,7 @@
 #define EXIT_UNREACHABLE 3
 #define TAIL_DEFAULT 10
 
-static const pm_schema_t *s_schemas[] = {&patients_schema, &staffing_schema, &finance_schema, &recruitment_schema, NULL};
+static const pm_schema_t *s_schemas[] = {&patients_schema, &staffing_schema, &finance_schema, &recruitment_schema, &scheduling_schema, NULL};
 
 static const pm_schema_t *
 s_schema_of (const char *service)

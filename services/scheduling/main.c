@@ -1,0 +1,74 @@
+/*  main.c: pm-scheduling, the scheduling service. Follows the staffing
+    and patients streams, serves booking and the appointment lifecycle,
+    and runs the timed work (lapsed holds, automatic no-shows).          */
+#include <stdio.h>
+#include <string.h>
+
+#include "pm_cfg.h"
+#include "pm_log.h"
+#include "scheduling_appts.h"
+#include "scheduling_feeds.h"
+#include "scheduling_schema.h"
+#include "scheduling_slots.h"
+#include "scheduling_store.h"
+#include "scheduling_types.h"
+#include "scheduling_tz.h"
+
+static const struct {
+    const char *type;
+    pm_handler_fn *fn;
+} s_handlers[] = {
+    {"scheduling.DefineType", sch_define_type},
+    {"scheduling.UpdateType", sch_update_type},
+    {"scheduling.GetType", sch_get_type},
+    {"scheduling.ListTypes", sch_list_types},
+    {"scheduling.FindSlots", sch_find_slots},
+    {"scheduling.HoldSlot", sch_hold},
+    {"scheduling.ReleaseHold", sch_release_hold},
+    {"scheduling.Book", sch_book},
+    {"scheduling.Get", sch_get},
+    {"scheduling.List", sch_list},
+    {"scheduling.Reschedule", sch_reschedule},
+    {"scheduling.Arrive", sch_arrive},
+    {"scheduling.CheckIn", sch_check_in},
+    {"scheduling.Fulfil", sch_fulfil},
+    {"scheduling.Cancel", sch_cancel},
+    {"scheduling.NoShow", sch_noshow},
+    {"scheduling.EnteredInError", sch_entered_in_error},
+    {"scheduling.Reset", sch_reset},
+};
+
+int
+main (int argc, char *argv[])
+{
+    static const pm_cfg_var_t extra[] = {
+        {"PM_SCHEDULING_TICK_MS", "10000",
+         "how often lapsed holds and overdue no-shows are handled"},
+        {"PM_STAFFING_ENDPOINT", "", "staffing's command endpoint (its stream is followed)"},
+        {"PM_PATIENTS_ENDPOINT", "", "patients' command endpoint (its stream is followed)"},
+        {NULL, NULL, NULL},
+    };
+    if (argc > 1) {
+        bool help = strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0;
+        pm_cfg_print_help (help ? stdout : stderr, "pm-scheduling", "scheduling", extra);
+        return help ? 0 : 2;
+    }
+    pm_log_init ("scheduling", pm_cfg_get ("PM_LOG_LEVEL", "info"));
+    pm_server_t *server = pm_server_new (&scheduling_schema, NULL);
+    if (!server || sch_store_open (pm_server_store (server)) != 0) {
+        pm_error ("cannot start", NULL);
+        pm_server_destroy (&server);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++) {
+        pm_server_handle (server, s_handlers[i].type, s_handlers[i].fn);
+    }
+    pm_server_follow (server, "staffing", sch_feed_staffing, sch_reset_staffing);
+    pm_server_follow (server, "patients", sch_feed_patients, sch_reset_patients);
+    int tick = (int) pm_cfg_int ("PM_SCHEDULING_TICK_MS", 10000);
+    pm_server_every (server, tick > 0 ? tick : 10000, sch_tick);
+    pm_server_run (server);
+    pm_server_destroy (&server);
+    sch_tz_shutdown ();
+    return 0;
+}

@@ -1,0 +1,975 @@
+/*  scheduling_appts.c: booking, the lifecycle, reschedule, lists, holds
+    and the timed work (see scheduling_appts.h; store layout in
+    scheduling_store.h; availability in scheduling_slots.c).
+
+    Transitions (FHIR Appointment, features.md s.4.1):
+      booked     -> arrived, checked-in, cancelled, noshow, entered-in-error
+      arrived    -> checked-in, fulfilled, cancelled, entered-in-error
+      checked-in -> fulfilled, cancelled, entered-in-error
+      fulfilled, cancelled, noshow -> entered-in-error
+      entered-in-error: final
+    A practice manager's Reset takes noshow back to booked or arrived and
+    fulfilled or cancelled back to booked. Cancelled, noshow and
+    entered-in-error give the practitioner, room and equipment back; a
+    reset that takes them again checks them again.                        */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduling_appts.h"
+#include "scheduling_slots.h"
+#include "scheduling_store.h"
+#include "scheduling_types.h"
+
+typedef Pm__Scheduling__Appointment appt_t;
+typedef Pm__Scheduling__AppointmentStatus status_t;
+
+#define ST(x) PM__SCHEDULING__APPOINTMENT_STATUS__APPOINTMENT_##x
+#define TICK_BATCH 500 //  records the timer handles per run at most
+
+//  The FHIR code of a status.
+static const char *
+s_name (status_t s)
+{
+    switch (s) {
+    case ST (PROPOSED): return "proposed";
+    case ST (PENDING): return "pending";
+    case ST (BOOKED): return "booked";
+    case ST (ARRIVED): return "arrived";
+    case ST (FULFILLED): return "fulfilled";
+    case ST (CANCELLED): return "cancelled";
+    case ST (NOSHOW): return "noshow";
+    case ST (ENTERED_IN_ERROR): return "entered-in-error";
+    case ST (CHECKED_IN): return "checked-in";
+    case ST (WAITLIST): return "waitlist";
+    default: return "unset";
+    }
+}
+
+//  The statuses reachable from `from` by an ordinary transition.
+static const status_t *
+s_next (status_t from, size_t *n)
+{
+    static const status_t booked[] = {ST (ARRIVED), ST (CHECKED_IN), ST (CANCELLED),
+                                      ST (NOSHOW), ST (ENTERED_IN_ERROR)};
+    static const status_t arrived[] = {ST (CHECKED_IN), ST (FULFILLED), ST (CANCELLED),
+                                       ST (ENTERED_IN_ERROR)};
+    static const status_t checked_in[] = {ST (FULFILLED), ST (CANCELLED),
+                                          ST (ENTERED_IN_ERROR)};
+    static const status_t done[] = {ST (ENTERED_IN_ERROR)};
+    switch (from) {
+    case ST (BOOKED): *n = 5; return booked;
+    case ST (ARRIVED): *n = 4; return arrived;
+    case ST (CHECKED_IN): *n = 3; return checked_in;
+    case ST (FULFILLED):
+    case ST (CANCELLED):
+    case ST (NOSHOW): *n = 1; return done;
+    default: *n = 0; return NULL;
+    }
+}
+
+//  True while the appointment keeps its practitioner, room and equipment.
+static bool
+s_holds_resources (status_t s)
+{
+    return s == ST (BOOKED) || s == ST (ARRIVED) || s == ST (CHECKED_IN)
+           || s == ST (FULFILLED);
+}
+
+//  The 'a' (site, start) or 'b' (booked, by start) key of an appointment.
+static void
+s_key (sch_key_t *k, char tag, const appt_t *a)
+{
+    sch_key_init (k, tag);
+    if (tag == 'a') {
+        sch_key_str (k, a->site_id);
+    }
+    sch_key_u64 (k, (uint64_t) a->start);
+    sch_key_str (k, a->id);
+}
+
+//  Puts or deletes an empty-valued index key.
+static pm_err
+s_index (MDB_txn *txn, const sch_key_t *k, bool put)
+{
+    if (put) {
+        return pm_store_put (txn, sch_db.index, k->b, k->n, "", 0, 0);
+    }
+    pm_err rc = pm_store_del (txn, sch_db.index, k->b, k->n);
+    return rc == PM_ENOTFOUND ? PM_OK : rc;
+}
+
+//  Follows a patient id through merges to the living record; refuses an
+//  unknown or inactive patient on `field`.
+static pm_err
+s_patient (pm_ctx_t *ctx, const char *id, const char *field, char *out)
+{
+    if (!id || !pm_id_valid (id, "pat")) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: a patient id (pat_...) is required",
+                            field);
+    }
+    char cur[PM_ID_MAX];
+    snprintf (cur, sizeof cur, "%s", id);
+    for (int hop = 0; hop < 8; hop++) {
+        Pm__Scheduling__PatientRef *p = NULL;
+        pm_err rc = sch_load (pm_ctx_txn (ctx), sch_db.patients, cur,
+                              &pm__scheduling__patient_ref__descriptor,
+                              (ProtobufCMessage **) &p);
+        if (rc == PM_ENOTFOUND) {
+            return pm_ctx_fail (ctx, PM_ENOTFOUND, field,
+                                "%s: no patient %s known from the patients service", field,
+                                cur);
+        }
+        if (rc != PM_OK) {
+            return rc;
+        }
+        if (p->replaced_by && *p->replaced_by) {
+            snprintf (cur, sizeof cur, "%s", p->replaced_by);
+            pm__scheduling__patient_ref__free_unpacked (p, NULL);
+            continue;
+        }
+        bool active = p->active;
+        pm__scheduling__patient_ref__free_unpacked (p, NULL);
+        if (!active) {
+            return pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: patient %s is inactive", field,
+                                cur);
+        }
+        snprintf (out, PM_ID_MAX, "%s", cur);
+        return PM_OK;
+    }
+    return pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: merge links of %s go on too long",
+                        field, id);
+}
+
+//  Refuses on the slot's field with its reason.
+static pm_err
+s_slot_fail (pm_ctx_t *ctx, sch_slot_t *slot, pm_err rc)
+{
+    if (slot->reason[0]) {
+        return pm_ctx_fail (ctx, rc, slot->field, "%s", slot->reason);
+    }
+    return rc;
+}
+
+//  Saves `a` with one more history entry (status `to`), emits `event`
+//  with the full new state and replies with it.
+static pm_err
+s_commit (pm_ctx_t *ctx, appt_t *a, status_t to, const char *reason, const char *event)
+{
+    int64_t now = pm_ctx_now (ctx);
+    Pm__Scheduling__StatusChange change = PM__SCHEDULING__STATUS_CHANGE__INIT;
+    change.has_status = change.has_at = change.has_start = change.has_end = 1;
+    change.status = to;
+    change.at = now;
+    change.actor = (char *) sch_actor (ctx);
+    change.reason = (char *) reason;
+    change.start = a->start;
+    change.end = a->end;
+    change.practitioner_id = a->practitioner_id;
+    Pm__Scheduling__StatusChange **old = a->history;
+    char *old_reason = a->status_reason;
+    Pm__Scheduling__StatusChange **hist = malloc ((a->n_history + 1) * sizeof *hist);
+    if (!hist) {
+        return PM_EINTERNAL;
+    }
+    if (a->n_history) {
+        memcpy (hist, old, a->n_history * sizeof *hist);
+    }
+    hist[a->n_history] = &change;
+    a->history = hist;
+    a->n_history++;
+    a->has_status = a->has_version = a->has_updated_at = 1;
+    a->status = to;
+    a->version++;
+    a->updated_at = now;
+    if (reason) {
+        a->status_reason = (char *) reason;
+    }
+    pm_err rc = sch_save (pm_ctx_txn (ctx), sch_db.appts, a->id, &a->base);
+    if (rc == PM_OK) {
+        rc = pm_ctx_emit (ctx, event, a->site_id, a->id, &a->base);
+    }
+    if (rc == PM_OK && pm_ctx_request (ctx)) {
+        rc = pm_ctx_reply (ctx, &a->base);
+    }
+    //  The unpacked message owns its own array and strings: put them back.
+    a->n_history--;
+    a->history = old;
+    free (hist);
+    a->status_reason = old_reason;
+    return rc;
+}
+
+//  Loads an appointment for `field` with access check and audit.
+static pm_err
+s_load (pm_ctx_t *ctx, const char *id, const char *field, appt_t **out)
+{
+    *out = NULL;
+    if (!id || !pm_id_valid (id, "apt")) {
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: an appointment id (apt_...) is required",
+                            field);
+    }
+    pm_err rc = sch_load (pm_ctx_txn (ctx), sch_db.appts, id,
+                          &pm__scheduling__appointment__descriptor, (ProtobufCMessage **) out);
+    if (rc == PM_ENOTFOUND) {
+        return pm_ctx_fail (ctx, PM_ENOTFOUND, field, "%s: no appointment %s", field, id);
+    }
+    if (rc == PM_OK) {
+        rc = sch_appt_access (ctx, *out, field);
+    }
+    if (rc != PM_OK) {
+        pm__scheduling__appointment__free_unpacked (*out, NULL);
+        *out = NULL;
+    }
+    return rc;
+}
+
+//  Frees an appointment whose status_reason may have been borrowed.
+static void
+s_free (appt_t *a)
+{
+    pm__scheduling__appointment__free_unpacked (a, NULL);
+}
+
+//  Takes a hold's place: checks it fits the booking and gives its
+//  resources back (the booking takes them again in the same txn).
+static pm_err
+s_use_hold (pm_ctx_t *ctx, const char *hold_id, const Pm__Scheduling__Book *req,
+            sch_slot_t *slot)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    Pm__Scheduling__Hold *h = NULL;
+    pm_err rc = sch_load (txn, sch_db.holds, hold_id, &pm__scheduling__hold__descriptor,
+                          (ProtobufCMessage **) &h);
+    if (rc == PM_ENOTFOUND) {
+        return pm_ctx_fail (ctx, PM_ENOTFOUND, "hold_id",
+                            "hold_id: no hold %.64s (it lapsed or was used)", hold_id);
+    }
+    if (rc != PM_OK) {
+        return rc;
+    }
+    if (h->expires_at <= pm_ctx_now (ctx)) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "hold_id", "hold_id: %s has lapsed", h->id);
+    }
+    else if (strcmp (h->type_id, req->type_id) != 0
+             || strcmp (h->practitioner_id, req->practitioner_id) != 0
+             || h->start != req->start) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "hold_id",
+                          "hold_id: %s holds another slot (type, practitioner or start differ)",
+                          h->id);
+    }
+    if (rc == PM_OK) {
+        snprintf (slot->room_id, PM_ID_MAX, "%s", h->room_id ? h->room_id : "");
+        snprintf (slot->equipment_id, PM_ID_MAX, "%s", h->equipment_id ? h->equipment_id : "");
+        rc = sch_slot_give_back (txn, h->id, h->start, h->practitioner_id, h->room_id,
+                                 h->equipment_id);
+    }
+    if (rc == PM_OK) {
+        sch_key_t k;
+        sch_key_init (&k, 'x');
+        sch_key_u64 (&k, (uint64_t) h->expires_at);
+        sch_key_str (&k, h->id);
+        rc = s_index (txn, &k, false);
+    }
+    if (rc == PM_OK) {
+        rc = pm_store_del (txn, sch_db.holds, h->id, strlen (h->id));
+    }
+    pm__scheduling__hold__free_unpacked (h, NULL);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.Book: practitioner, room and equipment in one transaction.
+pm_err
+sch_book (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__Book *req = (const Pm__Scheduling__Book *) body;
+    if (!req) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "patient_id", "patient_id is required");
+    }
+    char patient[PM_ID_MAX];
+    pm_err rc = s_patient (ctx, req->patient_id, "patient_id", patient);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    Pm__Scheduling__AppointmentType *type = NULL;
+    rc = sch_type_load (ctx, req->type_id, "type_id", &type);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    Pm__Staffing__Site *site = NULL;
+    sch_slot_t slot = {0};
+    rc = sch_site_access (ctx, type->site_id, "type_id");
+    if (rc == PM_OK && type->has_active && !type->active) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "type_id", "type_id: %s is retired", type->id);
+    }
+    if (rc == PM_OK && req->start < pm_ctx_now (ctx)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: in the past");
+    }
+    if (rc == PM_OK) {
+        rc = sch_slot_prepare (ctx, &slot, type, req->practitioner_id, req->start, &site);
+    }
+    if (rc == PM_OK) {
+        snprintf (slot.room_id, PM_ID_MAX, "%s", req->room_id ? req->room_id : "");
+        snprintf (slot.equipment_id, PM_ID_MAX, "%s", req->equipment_id ? req->equipment_id : "");
+        if (req->hold_id && *req->hold_id) {
+            rc = s_use_hold (ctx, req->hold_id, req, &slot);
+        }
+    }
+    if (rc == PM_OK) {
+        rc = sch_slot_check (pm_ctx_txn (ctx), &slot);
+        rc = rc == PM_OK ? rc : s_slot_fail (ctx, &slot, rc);
+    }
+    char id[PM_ID_MAX];
+    pm_id_new ("apt", pm_ctx_now (ctx), id);
+    if (rc == PM_OK) {
+        rc = sch_slot_take (pm_ctx_txn (ctx), &slot, id);
+    }
+    if (rc == PM_OK) {
+        appt_t a = PM__SCHEDULING__APPOINTMENT__INIT;
+        a.id = id;
+        a.patient_id = patient;
+        a.practitioner_id = (char *) req->practitioner_id;
+        a.site_id = type->site_id;
+        a.type_id = type->id;
+        a.has_start = a.has_end = a.has_created_at = a.has_telehealth = 1;
+        a.has_buffer_minutes = 1;
+        a.start = slot.start;
+        a.end = slot.end;
+        a.room_id = slot.room_id[0] ? slot.room_id : NULL;
+        a.equipment_id = slot.equipment_id[0] ? slot.equipment_id : NULL;
+        a.price_code = type->price_code;
+        a.telehealth = type->telehealth;
+        a.buffer_minutes = type->buffer_minutes;
+        a.created_at = pm_ctx_now (ctx);
+        a.created_by = (char *) sch_actor (ctx);
+        a.hold_id = req->hold_id && *req->hold_id ? req->hold_id : NULL;
+        if (strcmp (patient, req->patient_id) != 0) {
+            a.requested_patient_id = req->patient_id;
+        }
+        sch_key_t k;
+        s_key (&k, 'a', &a);
+        rc = s_index (pm_ctx_txn (ctx), &k, true);
+        s_key (&k, 'b', &a);
+        if (rc == PM_OK) {
+            rc = s_index (pm_ctx_txn (ctx), &k, true);
+        }
+        pm_ctx_audit (ctx, id, a.site_id);
+        if (rc == PM_OK) {
+            rc = s_commit (ctx, &a, ST (BOOKED), NULL, "scheduling.appointment.booked");
+        }
+    }
+    pm__staffing__site__free_unpacked (site, NULL);
+    pm__scheduling__appointment_type__free_unpacked (type, NULL);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.Get.
+pm_err
+sch_get (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__GetAppointment *req = (const Pm__Scheduling__GetAppointment *) body;
+    appt_t *a;
+    pm_err rc = s_load (ctx, req ? req->appointment_id : NULL, "appointment_id", &a);
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &a->base);
+    }
+    s_free (a);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.List: a site's appointments in a window, by start.
+pm_err
+sch_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__ListAppointments *req
+        = (const Pm__Scheduling__ListAppointments *) body;
+    if (!req || !req->site_id || !*req->site_id) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "site_id", "site_id is required");
+    }
+    if (req->to <= req->from || req->to - req->from > SCH_RANGE_MAX_MS) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "to", "to: after from, at most 31 days on");
+    }
+    pm_err rc = sch_site_access (ctx, req->site_id, "site_id");
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    sch_key_t k;
+    sch_key_init (&k, 'a');
+    sch_key_str (&k, req->site_id);
+    size_t plen = k.n;
+    sch_key_u64 (&k, (uint64_t) req->from);
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    size_t cap = 64, n = 0;
+    appt_t **items = malloc (cap * sizeof *items);
+    MDB_val key = {k.n, k.b}, val;
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (rc == PM_OK && mrc == 0 && n < 1000 && key.mv_size > plen + 8
+           && memcmp (key.mv_data, k.b, plen) == 0) {
+        const uint8_t *kb = key.mv_data;
+        if ((int64_t) pm_be64_get (kb + plen) >= req->to) {
+            break;
+        }
+        appt_t *a = NULL;
+        rc = sch_load (txn, sch_db.appts, (const char *) kb + plen + 8,
+                       &pm__scheduling__appointment__descriptor, (ProtobufCMessage **) &a);
+        if (rc == PM_OK && req->practitioner_id && *req->practitioner_id
+            && strcmp (a->practitioner_id, req->practitioner_id) != 0) {
+            s_free (a);
+        }
+        else if (rc == PM_OK) {
+            pm_ctx_audit (ctx, a->id, a->site_id);
+            if (n == cap) {
+                cap *= 2;
+                items = realloc (items, cap * sizeof *items);
+            }
+            items[n++] = a;
+        }
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    if (rc == PM_OK) {
+        Pm__Scheduling__AppointmentList list = PM__SCHEDULING__APPOINTMENT_LIST__INIT;
+        list.n_appointments = n;
+        list.appointments = items;
+        rc = pm_ctx_reply (ctx, &list.base);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_free (items[i]);
+    }
+    free (items);
+    return rc;
+}
+
+//  Takes the appointment's resources again (a reset of a freed one).
+static pm_err
+s_retake (pm_ctx_t *ctx, appt_t *a)
+{
+    Pm__Scheduling__AppointmentType *type = NULL;
+    pm_err rc = sch_type_load (ctx, a->type_id, "appointment_id", &type);
+    Pm__Staffing__Site *site = NULL;
+    sch_slot_t slot = {0};
+    if (rc == PM_OK) {
+        rc = sch_slot_prepare (ctx, &slot, type, a->practitioner_id, a->start, &site);
+    }
+    if (rc == PM_OK) {
+        snprintf (slot.room_id, PM_ID_MAX, "%s", a->room_id ? a->room_id : "");
+        snprintf (slot.equipment_id, PM_ID_MAX, "%s", a->equipment_id ? a->equipment_id : "");
+        slot.ignore = a->id;
+        rc = sch_slot_check (pm_ctx_txn (ctx), &slot);
+        rc = rc == PM_OK ? sch_slot_take (pm_ctx_txn (ctx), &slot, a->id)
+                         : s_slot_fail (ctx, &slot, rc);
+    }
+    pm__staffing__site__free_unpacked (site, NULL);
+    pm__scheduling__appointment_type__free_unpacked (type, NULL);
+    return rc;
+}
+
+//  Moves `a` to `to` (already allowed): resources, indexes, history.
+static pm_err
+s_move (pm_ctx_t *ctx, appt_t *a, status_t to, const char *reason, const char *event)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    status_t from = a->status;
+    pm_err rc = PM_OK;
+    sch_key_t k;
+    if (s_holds_resources (from) && !s_holds_resources (to)) {
+        rc = sch_slot_give_back (txn, a->id, a->start, a->practitioner_id, a->room_id,
+                                 a->equipment_id);
+    }
+    else if (!s_holds_resources (from) && s_holds_resources (to)) {
+        rc = s_retake (ctx, a);
+    }
+    if (rc == PM_OK && (from == ST (BOOKED)) != (to == ST (BOOKED))) {
+        s_key (&k, 'b', a);
+        rc = s_index (txn, &k, to == ST (BOOKED));
+    }
+    if (rc == PM_OK && to == ST (CANCELLED)) {
+        Pm__Staffing__Site *site = NULL;
+        rc = sch_load (txn, sch_db.sites, a->site_id, &pm__staffing__site__descriptor,
+                       (ProtobufCMessage **) &site);
+        int64_t window = site && site->policy
+                             ? (int64_t) site->policy->late_cancel_minutes * SCH_MINUTE_MS
+                             : 0;
+        a->has_late_cancel = 1;
+        a->late_cancel = a->start - pm_ctx_now (ctx) < window;
+        pm__staffing__site__free_unpacked (site, NULL);
+        rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    }
+    else if (rc == PM_OK) {
+        a->has_late_cancel = a->late_cancel = 0;
+    }
+    return rc == PM_OK ? s_commit (ctx, a, to, reason, event) : rc;
+}
+
+//  The allowed next statuses, for a refusal ("arrived, cancelled").
+static void
+s_allowed_text (status_t from, char *out, size_t len)
+{
+    size_t n;
+    const status_t *next = s_next (from, &n);
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen (out);
+        snprintf (out + used, len - used, "%s%s", i ? ", " : "", s_name (next[i]));
+    }
+    if (n == 0) {
+        snprintf (out, len, "nothing (final)");
+    }
+}
+
+//  One ordinary transition.
+static pm_err
+s_transition (pm_ctx_t *ctx, const ProtobufCMessage *body, status_t to, const char *event)
+{
+    const Pm__Scheduling__Transition *req = (const Pm__Scheduling__Transition *) body;
+    appt_t *a;
+    pm_err rc = s_load (ctx, req ? req->appointment_id : NULL, "appointment_id", &a);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    size_t n;
+    const status_t *next = s_next (a->status, &n);
+    bool ok = false;
+    for (size_t i = 0; i < n; i++) {
+        ok = ok || next[i] == to;
+    }
+    if (req->expected_version && req->expected_version != a->version) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
+                          "%s is at version %llu, not %llu: read it again", a->id,
+                          (unsigned long long) a->version,
+                          (unsigned long long) req->expected_version);
+    }
+    else if (!ok) {
+        char allowed[160];
+        s_allowed_text (a->status, allowed, sizeof allowed);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                          "%s is %s: it cannot become %s (allowed: %s)", a->id,
+                          s_name (a->status), s_name (to), allowed);
+    }
+    else if (to == ST (CANCELLED) || to == ST (NOSHOW) || to == ST (ENTERED_IN_ERROR)) {
+        rc = sch_check_reason (ctx, "reason", req->reason);
+    }
+    if (rc == PM_OK && to == ST (NOSHOW) && pm_ctx_now (ctx) < a->start) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                          "%s has not started yet: no-show only after its start", a->id);
+    }
+    if (rc == PM_OK) {
+        rc = s_move (ctx, a, to, req->reason && *req->reason ? req->reason : NULL, event);
+    }
+    s_free (a);
+    return rc;
+}
+
+pm_err
+sch_arrive (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_transition (ctx, body, ST (ARRIVED), "scheduling.appointment.arrived");
+}
+
+pm_err
+sch_check_in (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_transition (ctx, body, ST (CHECKED_IN), "scheduling.appointment.checked_in");
+}
+
+pm_err
+sch_fulfil (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_transition (ctx, body, ST (FULFILLED), "scheduling.appointment.fulfilled");
+}
+
+pm_err
+sch_cancel (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_transition (ctx, body, ST (CANCELLED), "scheduling.appointment.cancelled");
+}
+
+pm_err
+sch_noshow (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_transition (ctx, body, ST (NOSHOW), "scheduling.appointment.noshow");
+}
+
+pm_err
+sch_entered_in_error (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    return s_transition (ctx, body, ST (ENTERED_IN_ERROR),
+                         "scheduling.appointment.entered_in_error");
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.Reset (practice manager): noshow back to booked or arrived,
+//  fulfilled or cancelled back to booked.
+pm_err
+sch_reset (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__Transition *req = (const Pm__Scheduling__Transition *) body;
+    appt_t *a;
+    pm_err rc = s_load (ctx, req ? req->appointment_id : NULL, "appointment_id", &a);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    status_t to = req->has_status && req->status ? req->status : ST (BOOKED);
+    bool ok = (a->status == ST (NOSHOW) && (to == ST (BOOKED) || to == ST (ARRIVED)))
+              || ((a->status == ST (FULFILLED) || a->status == ST (CANCELLED))
+                  && to == ST (BOOKED));
+    if (!ok) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "status",
+                          "%s is %s: a reset takes noshow back to booked or arrived, and "
+                          "fulfilled or cancelled back to booked", a->id, s_name (a->status));
+    }
+    else {
+        rc = sch_check_reason (ctx, "reason", req->reason);
+    }
+    if (rc == PM_OK && req->expected_version && req->expected_version != a->version) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
+                          "%s is at version %llu: read it again", a->id,
+                          (unsigned long long) a->version);
+    }
+    if (rc == PM_OK) {
+        rc = s_move (ctx, a, to, req->reason, "scheduling.appointment.reset");
+    }
+    s_free (a);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.Reschedule: same appointment, new time (and practitioner);
+//  everything checked again, the old resources given back, in one txn.
+pm_err
+sch_reschedule (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__Reschedule *req = (const Pm__Scheduling__Reschedule *) body;
+    appt_t *a;
+    pm_err rc = s_load (ctx, req ? req->appointment_id : NULL, "appointment_id", &a);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    Pm__Scheduling__AppointmentType *type = NULL;
+    Pm__Staffing__Site *site = NULL;
+    sch_slot_t slot = {0};
+    const char *prac = req->practitioner_id && *req->practitioner_id ? req->practitioner_id
+                                                                     : a->practitioner_id;
+    if (a->status != ST (BOOKED)) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                          "%s is %s: only a booked appointment can be moved", a->id,
+                          s_name (a->status));
+    }
+    else if (req->expected_version && req->expected_version != a->version) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
+                          "%s is at version %llu: read it again", a->id,
+                          (unsigned long long) a->version);
+    }
+    else if (req->start < pm_ctx_now (ctx)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: in the past");
+    }
+    else if (req->reason && strlen (req->reason) > 500) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "reason", "reason: at most 500 characters");
+    }
+    if (rc == PM_OK) {
+        rc = sch_type_load (ctx, a->type_id, "appointment_id", &type);
+    }
+    if (rc == PM_OK) {
+        rc = sch_slot_prepare (ctx, &slot, type, prac, req->start, &site);
+    }
+    if (rc == PM_OK) {
+        slot.ignore = a->id; //  its own time does not stand in its way
+        rc = sch_slot_check (txn, &slot);
+        rc = rc == PM_OK ? rc : s_slot_fail (ctx, &slot, rc);
+    }
+    sch_key_t ka, kb;
+    if (rc == PM_OK) {
+        s_key (&ka, 'a', a);
+        s_key (&kb, 'b', a);
+        rc = sch_slot_give_back (txn, a->id, a->start, a->practitioner_id, a->room_id,
+                                 a->equipment_id);
+    }
+    if (rc == PM_OK) {
+        rc = s_index (txn, &ka, false);
+    }
+    if (rc == PM_OK) {
+        rc = s_index (txn, &kb, false);
+    }
+    if (rc == PM_OK) {
+        rc = sch_slot_take (txn, &slot, a->id);
+    }
+    if (rc == PM_OK) {
+        //  Fields point at memory of this function until the commit is done.
+        char *old_prac = a->practitioner_id, *old_room = a->room_id, *old_eq = a->equipment_id;
+        a->practitioner_id = (char *) prac;
+        a->room_id = slot.room_id[0] ? slot.room_id : NULL;
+        a->equipment_id = slot.equipment_id[0] ? slot.equipment_id : NULL;
+        a->start = slot.start;
+        a->end = slot.end;
+        s_key (&ka, 'a', a);
+        s_key (&kb, 'b', a);
+        rc = s_index (txn, &ka, true);
+        if (rc == PM_OK) {
+            rc = s_index (txn, &kb, true);
+        }
+        if (rc == PM_OK) {
+            rc = s_commit (ctx, a, ST (BOOKED),
+                           req->reason && *req->reason ? req->reason : "rescheduled",
+                           "scheduling.appointment.rescheduled");
+        }
+        a->practitioner_id = old_prac;
+        a->room_id = old_room;
+        a->equipment_id = old_eq;
+    }
+    pm__staffing__site__free_unpacked (site, NULL);
+    pm__scheduling__appointment_type__free_unpacked (type, NULL);
+    s_free (a);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.HoldSlot: keeps a slot for N seconds, checked as a booking.
+pm_err
+sch_hold (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__HoldSlot *req = (const Pm__Scheduling__HoldSlot *) body;
+    if (!req || req->seconds < 1 || req->seconds > 3600) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "seconds", "seconds: 1..3600");
+    }
+    char patient[PM_ID_MAX] = "";
+    pm_err rc = PM_OK;
+    if (req->patient_id && *req->patient_id) {
+        rc = s_patient (ctx, req->patient_id, "patient_id", patient);
+    }
+    Pm__Scheduling__AppointmentType *type = NULL;
+    if (rc == PM_OK) {
+        rc = sch_type_load (ctx, req->type_id, "type_id", &type);
+    }
+    Pm__Staffing__Site *site = NULL;
+    sch_slot_t slot = {0};
+    if (rc == PM_OK) {
+        rc = sch_site_access (ctx, type->site_id, "type_id");
+    }
+    if (rc == PM_OK && req->start < pm_ctx_now (ctx)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: in the past");
+    }
+    if (rc == PM_OK) {
+        rc = sch_slot_prepare (ctx, &slot, type, req->practitioner_id, req->start, &site);
+    }
+    if (rc == PM_OK) {
+        snprintf (slot.room_id, PM_ID_MAX, "%s", req->room_id ? req->room_id : "");
+        snprintf (slot.equipment_id, PM_ID_MAX, "%s", req->equipment_id ? req->equipment_id : "");
+        rc = sch_slot_check (pm_ctx_txn (ctx), &slot);
+        rc = rc == PM_OK ? rc : s_slot_fail (ctx, &slot, rc);
+    }
+    char id[PM_ID_MAX];
+    pm_id_new ("hld", pm_ctx_now (ctx), id);
+    if (rc == PM_OK) {
+        rc = sch_slot_take (pm_ctx_txn (ctx), &slot, id);
+    }
+    if (rc == PM_OK) {
+        Pm__Scheduling__Hold h = PM__SCHEDULING__HOLD__INIT;
+        h.id = id;
+        h.type_id = type->id;
+        h.site_id = type->site_id;
+        h.practitioner_id = (char *) req->practitioner_id;
+        h.room_id = slot.room_id[0] ? slot.room_id : NULL;
+        h.equipment_id = slot.equipment_id[0] ? slot.equipment_id : NULL;
+        h.has_start = h.has_end = h.has_expires_at = 1;
+        h.start = slot.start;
+        h.end = slot.end;
+        h.expires_at = pm_ctx_now (ctx) + (int64_t) req->seconds * 1000;
+        h.patient_id = patient[0] ? patient : NULL;
+        h.created_by = (char *) sch_actor (ctx);
+        sch_key_t k;
+        sch_key_init (&k, 'x');
+        sch_key_u64 (&k, (uint64_t) h.expires_at);
+        sch_key_str (&k, id);
+        rc = s_index (pm_ctx_txn (ctx), &k, true);
+        if (rc == PM_OK) {
+            rc = sch_save (pm_ctx_txn (ctx), sch_db.holds, id, &h.base);
+        }
+        if (h.patient_id) {
+            pm_ctx_audit (ctx, id, h.site_id);
+        }
+        if (rc == PM_OK) {
+            rc = pm_ctx_emit (ctx, "scheduling.hold.placed", h.site_id, id, &h.base);
+        }
+        if (rc == PM_OK) {
+            rc = pm_ctx_reply (ctx, &h.base);
+        }
+    }
+    pm__staffing__site__free_unpacked (site, NULL);
+    pm__scheduling__appointment_type__free_unpacked (type, NULL);
+    return rc;
+}
+
+//  Ends a hold: resources back, record and expiry entry gone, event.
+static pm_err
+s_end_hold (pm_ctx_t *ctx, Pm__Scheduling__Hold *h, const char *event)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    pm_err rc = sch_slot_give_back (txn, h->id, h->start, h->practitioner_id, h->room_id,
+                                    h->equipment_id);
+    sch_key_t k;
+    sch_key_init (&k, 'x');
+    sch_key_u64 (&k, (uint64_t) h->expires_at);
+    sch_key_str (&k, h->id);
+    if (rc == PM_OK) {
+        rc = s_index (txn, &k, false);
+    }
+    if (rc == PM_OK) {
+        rc = pm_store_del (txn, sch_db.holds, h->id, strlen (h->id));
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_emit (ctx, event, h->site_id, h->id, &h->base);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.ReleaseHold.
+pm_err
+sch_release_hold (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__ReleaseHold *req = (const Pm__Scheduling__ReleaseHold *) body;
+    if (!req || !req->hold_id || !pm_id_valid (req->hold_id, "hld")) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "hold_id", "hold_id: a hold id (hld_...)");
+    }
+    Pm__Scheduling__Hold *h = NULL;
+    pm_err rc = sch_load (pm_ctx_txn (ctx), sch_db.holds, req->hold_id,
+                          &pm__scheduling__hold__descriptor, (ProtobufCMessage **) &h);
+    if (rc == PM_ENOTFOUND) {
+        return pm_ctx_fail (ctx, PM_ENOTFOUND, "hold_id", "hold_id: no hold %s", req->hold_id);
+    }
+    if (rc == PM_OK) {
+        rc = sch_site_access (ctx, h->site_id, "hold_id");
+    }
+    if (rc == PM_OK) {
+        rc = s_end_hold (ctx, h, "scheduling.hold.released");
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &h->base);
+    }
+    pm__scheduling__hold__free_unpacked (h, NULL);
+    return rc;
+}
+
+//  The first index key with one-byte tag `tag` (copied into k), or false.
+static bool
+s_first (MDB_txn *txn, char tag, sch_key_t *k)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open (txn, sch_db.index, &cur) != 0) {
+        return false;
+    }
+    uint8_t t = (uint8_t) tag;
+    MDB_val key = {1, &t}, val;
+    int rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    bool found = rc == 0 && key.mv_size > 9 && key.mv_size <= SCH_KEY_MAX
+                 && ((const uint8_t *) key.mv_data)[0] == t;
+    if (found) {
+        memcpy (k->b, key.mv_data, key.mv_size);
+        k->n = key.mv_size;
+    }
+    mdb_cursor_close (cur);
+    return found;
+}
+
+//  Lapses holds whose time is up.
+static pm_err
+s_lapse_holds (pm_ctx_t *ctx)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    sch_key_t k;
+    for (int i = 0; i < TICK_BATCH && s_first (txn, 'x', &k); i++) {
+        if ((int64_t) pm_be64_get (k.b + 1) > pm_ctx_now (ctx)) {
+            break;
+        }
+        const char *id = (const char *) k.b + 9;
+        Pm__Scheduling__Hold *h = NULL;
+        pm_err rc = sch_load (txn, sch_db.holds, id, &pm__scheduling__hold__descriptor,
+                              (ProtobufCMessage **) &h);
+        if (rc == PM_OK) {
+            rc = s_end_hold (ctx, h, "scheduling.hold.lapsed");
+        }
+        else if (rc == PM_ENOTFOUND) {
+            rc = s_index (txn, &k, false); //  an orphan entry: drop it
+        }
+        pm__scheduling__hold__free_unpacked (h, NULL);
+        if (rc != PM_OK) {
+            return rc;
+        }
+    }
+    return PM_OK;
+}
+
+//  Marks booked appointments no-show once the site's grace has passed.
+static pm_err
+s_auto_noshow (pm_ctx_t *ctx)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    int64_t now = pm_ctx_now (ctx);
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    //  Collect first: the moves below change the index under the cursor.
+    char (*due)[PM_ID_MAX] = calloc (TICK_BATCH, PM_ID_MAX);
+    size_t n = 0;
+    uint8_t t = 'b';
+    MDB_val key = {1, &t}, val;
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (mrc == 0 && n < TICK_BATCH && key.mv_size > 9
+           && ((const uint8_t *) key.mv_data)[0] == 'b') {
+        if ((int64_t) pm_be64_get ((const uint8_t *) key.mv_data + 1) > now) {
+            break;
+        }
+        snprintf (due[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + 9);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    pm_err rc = PM_OK;
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        appt_t *a = NULL;
+        rc = sch_load (txn, sch_db.appts, due[i], &pm__scheduling__appointment__descriptor,
+                       (ProtobufCMessage **) &a);
+        if (rc == PM_ENOTFOUND) {
+            rc = PM_OK;
+            continue;
+        }
+        Pm__Staffing__Site *site = NULL;
+        if (rc == PM_OK) {
+            rc = sch_load (txn, sch_db.sites, a->site_id, &pm__staffing__site__descriptor,
+                           (ProtobufCMessage **) &site);
+            rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+        }
+        uint32_t grace = site && site->policy ? site->policy->no_show_grace_minutes : 0;
+        if (rc == PM_OK && a->status == ST (BOOKED)
+            && now >= a->start + (int64_t) grace * SCH_MINUTE_MS) {
+            char reason[96];
+            snprintf (reason, sizeof reason, "no arrival within %u minutes of the start",
+                      grace);
+            pm_ctx_audit (ctx, a->id, a->site_id);
+            rc = s_move (ctx, a, ST (NOSHOW), reason, "scheduling.appointment.noshow");
+        }
+        pm__staffing__site__free_unpacked (site, NULL);
+        s_free (a);
+    }
+    free (due);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Timed work through the write path.
+pm_err
+sch_tick (pm_ctx_t *ctx)
+{
+    pm_err rc = s_lapse_holds (ctx);
+    return rc == PM_OK ? s_auto_noshow (ctx) : rc;
+}

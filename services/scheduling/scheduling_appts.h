@@ -1,0 +1,28 @@
+/*  scheduling_appts.h: appointments. Booking (every resource in one
+    transaction), the FHIR Appointment lifecycle with guarded transitions
+    and a status history, reschedule (same identity and history), the
+    day list, holds on a slot, and the timed work: lapsed holds and
+    automatic no-shows after the site's grace period.                     */
+#ifndef SCHEDULING_APPTS_H
+#define SCHEDULING_APPTS_H
+
+#include "pm_server.h"
+
+pm_err sch_book (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_get (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_list (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_arrive (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_check_in (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_fulfil (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_cancel (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_noshow (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_entered_in_error (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_reset (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_reschedule (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_hold (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_release_hold (pm_ctx_t *ctx, const ProtobufCMessage *body);
+
+//  Timed work: lapsed holds, then automatic no-shows.
+pm_err sch_tick (pm_ctx_t *ctx);
+
+#endif

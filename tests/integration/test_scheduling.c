@@ -1,0 +1,962 @@
+/*  test_scheduling.c: the scheduling service through its protocol, with
+    the real staffing and patients services as the sources of its
+    projections: appointment types, booking rules and their refusals
+    (working hours, leave, closures, inactive and merged patients, bad
+    input), many clients racing for one slot, the lifecycle with its
+    guards, history, late cancels, reschedule and reset, slot search with
+    buffers and holds, lapsed holds and automatic no-shows as the clock
+    moves, site scope and audit, and a slot-search timing figure.
+
+    Requests are JSON turned into each command's message by its schema. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "itest.h"
+#include "patients_schema.h"
+#include "scheduling_schema.h"
+#include "staffing_schema.h"
+
+#define HOUR_MS 3600000LL
+#define MIN_MS 60000LL
+
+//  --- helpers -----------------------------------------------------------------
+
+//  The schema that names `type`.
+static const pm_command_def_t *
+s_def (const char *type)
+{
+    const pm_schema_t *all[] = {&scheduling_schema, &staffing_schema, &patients_schema};
+    for (int i = 0; i < 3; i++) {
+        const pm_command_def_t *d = pm_schema_command (all[i], type);
+        if (d) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+//  Calls `type` with a JSON body. When the reply's code is `want` (and
+//  its field `field`, if given) returns the body as JSON (an error as
+//  {"message", "field"}); else prints what came back, NULL. Caller decrefs.
+static json_t *
+s_req (pm_client_t *client, int want, const char *field, const char *type,
+       const char *fmt, ...)
+{
+    const pm_command_def_t *def = s_def (type);
+    if (!def) {
+        fprintf (stderr, "    no command %s\n", type);
+        return NULL;
+    }
+    ProtobufCMessage *body = NULL;
+    if (fmt) {
+        char text[8192], err[256];
+        va_list args;
+        va_start (args, fmt);
+        vsnprintf (text, sizeof text, fmt, args);
+        va_end (args);
+        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
+            != PM_OK) {
+            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
+            return NULL;
+        }
+    }
+    Pm__Reply *reply = itest_call (client, type, body);
+    protobuf_c_message_free_unpacked (body, NULL);
+    if (!reply) {
+        fprintf (stderr, "    no reply to %s\n", type);
+        return NULL;
+    }
+    json_t *out = NULL;
+    bool ok = (int) reply->code == want
+              && (!field || (reply->field && strcmp (reply->field, field) == 0));
+    if (!ok) {
+        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
+                 (int) reply->code, reply->field ? reply->field : "-",
+                 reply->message ? reply->message : "-", want, field ? field : "");
+    }
+    else if (want == 0) {
+        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data, reply->body.len)
+                         : json_object ();
+    }
+    else {
+        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
+                         "field", reply->field ? reply->field : "");
+    }
+    pm__reply__free_unpacked (reply, NULL);
+    return out;
+}
+
+//  The value at a path like "history[1].status" (borrowed).
+static json_t *
+s_at (json_t *j, const char *path)
+{
+    char part[64];
+    while (j && *path) {
+        size_t n = strcspn (path, ".[");
+        snprintf (part, sizeof part, "%.*s", (int) n, path);
+        if (n) {
+            j = json_object_get (j, part);
+        }
+        path += n;
+        if (*path == '[') {
+            j = json_array_get (j, (size_t) atoi (path + 1));
+            path = strchr (path, ']') + 1;
+        }
+        if (*path == '.') {
+            path++;
+        }
+    }
+    return j;
+}
+
+static const char *
+s_str (json_t *j, const char *path)
+{
+    const char *s = json_string_value (s_at (j, path));
+    return s ? s : "";
+}
+
+static long long
+s_int (json_t *j, const char *path)
+{
+    json_t *v = s_at (j, path);
+    if (json_is_string (v)) {
+        return atoll (json_string_value (v)); //  64-bit numbers may come as text
+    }
+    return (long long) json_integer_value (v);
+}
+
+//  True when the JSON message of an error contains `text`.
+static bool
+s_says (json_t *err, const char *text)
+{
+    bool ok = err && strstr (s_str (err, "message"), text) != NULL;
+    if (err && !ok) {
+        fprintf (stderr, "    message \"%s\" lacks \"%s\"\n", s_str (err, "message"), text);
+    }
+    json_decref (err);
+    return ok;
+}
+
+//  Milliseconds UTC of "YYYY-MM-DDTHH:MM" UTC.
+static int64_t
+s_utc (const char *when)
+{
+    struct tm tm = {0};
+    tm.tm_year = atoi (when) - 1900;
+    tm.tm_mon = atoi (when + 5) - 1;
+    tm.tm_mday = atoi (when + 8);
+    tm.tm_hour = atoi (when + 11);
+    tm.tm_min = atoi (when + 14);
+    return (int64_t) timegm (&tm) * 1000;
+}
+
+//  The high seq of a service's stream.
+static uint64_t
+s_high_seq (pm_client_t *client)
+{
+    Pm__Health *h = itest_health (client);
+    uint64_t seq = h ? h->high_seq : 0;
+    pm__health__free_unpacked (h, NULL);
+    return seq;
+}
+
+//  Waits until scheduling has applied everything staffing and patients
+//  have published so far.
+static bool
+s_synced (pm_client_t *sched, pm_client_t *staffing, pm_client_t *patients)
+{
+    uint64_t want_s = s_high_seq (staffing), want_p = s_high_seq (patients);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (itest_now () < until) {
+        Pm__Health *h = itest_health (sched);
+        int done = 0;
+        for (size_t i = 0; h && i < h->n_consumers; i++) {
+            const Pm__ConsumerLag *c = h->consumers[i];
+            uint64_t want = strcmp (c->source, "staffing") == 0 ? want_s : want_p;
+            done += c->cursor >= want && !c->catching_up;
+        }
+        pm__health__free_unpacked (h, NULL);
+        if (done == 2) {
+            return true;
+        }
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+//  Events of `type` on the scheduling stream, as JSON (caller decrefs).
+static json_t *
+s_events (pm_client_t *client, const char *type)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    json_t *out = json_array ();
+    for (long i = 0; i < n; i++) {
+        const pm_event_def_t *def = pm_schema_event (&scheduling_schema, events[i]->type);
+        if (strcmp (events[i]->type, type) == 0 && def && def->data) {
+            json_array_append_new (out, pm_json_from_pb (def->data, events[i]->data.data,
+                                                         events[i]->data.len));
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+    return out;
+}
+
+//  --- the world: staffing, patients, scheduling ----------------------------------
+
+typedef struct {
+    itest_svc_t staffing, patients, sched;
+    pm_client_t *stf, *pat, *sch;
+    char doc[PM_ID_MAX], doc2[PM_ID_MAX], pm[PM_ID_MAX], room[PM_ID_MAX];
+    char patient[PM_ID_MAX], other[PM_ID_MAX];
+    char type[PM_ID_MAX];
+} s_world_t;
+
+static const char *s_site_json
+    = "{\"id\": \"north\", \"name\": \"North Clinic\", \"time_zone\": \"America/New_York\", "
+      "\"currency\": \"USD\", \"opening_hours\": [{\"weekday\": 1, \"opens\": \"08:00\", "
+      "\"closes\": \"18:00\"}, {\"weekday\": 2, \"opens\": \"08:00\", \"closes\": \"18:00\"}, "
+      "{\"weekday\": 3, \"opens\": \"08:00\", \"closes\": \"18:00\"}, {\"weekday\": 4, "
+      "\"opens\": \"08:00\", \"closes\": \"18:00\"}, {\"weekday\": 5, \"opens\": \"08:00\", "
+      "\"closes\": \"18:00\"}], \"closures\": [%s], \"policy\": {\"late_cancel_minutes\": "
+      "1440, \"no_show_grace_minutes\": 15}}";
+
+//  A staff member; id into `id`.
+static bool
+s_onboard (pm_client_t *c, char *id, const char *role, const char *family)
+{
+    json_t *r = s_req (c, 0, NULL, "staffing.Onboard",
+                       "{\"staff\": {\"name\": {\"family\": \"%s\", \"given\": [\"Jo\"]}, "
+                       "\"employment_type\": \"FULL_TIME\", \"pay_rate_minor\": 5000, "
+                       "\"currency\": \"USD\", \"roles\": [\"%s\"], \"sites\": [{\"site_id\": "
+                       "\"north\", \"fte_permille\": 500}], \"start_date\": \"2029-01-01\"}}",
+                       family, role);
+    snprintf (id, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    json_decref (r);
+    return pm_id_valid (id, "stf");
+}
+
+//  A patient at north; id into `id`.
+static bool
+s_patient (pm_client_t *c, char *id, const char *family, const char *dob)
+{
+    json_t *r = s_req (c, 0, NULL, "patients.Register",
+                       "{\"patient\": {\"name\": {\"family\": \"%s\", \"given\": [\"Ana\"]}, "
+                       "\"birth_date\": \"%s\", \"home_site\": \"north\"}}", family, dob);
+    snprintf (id, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    json_decref (r);
+    return pm_id_valid (id, "pat");
+}
+
+//  Starts the three services and fills them: site north (New York) with
+//  an exam room, two physicians rostered 08:00-18:00 on Mon 4 .. Fri 8
+//  March 2030 (EST: 13:00-23:00 UTC), a practice manager, two patients
+//  and a 30-minute consultation with a 10-minute buffer.
+static bool
+s_world (s_world_t *w, const char *extra_env)
+{
+    memset (w, 0, sizeof *w);
+    itest_svc_init (&w->staffing, "staffing", "pm-staffing");
+    itest_svc_init (&w->patients, "patients", "pm-patients");
+    itest_svc_init (&w->sched, "scheduling", "pm-scheduling");
+    if (itest_start (&w->staffing) != 0 || itest_start (&w->patients) != 0) {
+        return false;
+    }
+    itest_point_at (&w->sched, &w->staffing);
+    itest_point_at (&w->sched, &w->patients);
+    size_t n = 0;
+    while (w->sched.env[n]) {
+        n++;
+    }
+    w->sched.env[n++] = "PM_SCHEDULING_TICK_MS=100";
+    w->sched.env[n++] = extra_env;
+    if (itest_start (&w->sched) != 0) {
+        return false;
+    }
+    w->stf = itest_client (&w->staffing);
+    w->pat = itest_client (&w->patients);
+    w->sch = itest_client (&w->sched);
+    char site[2048];
+    snprintf (site, sizeof site, s_site_json, "");
+    json_t *r = s_req (w->stf, 0, NULL, "staffing.CreateSite", "{\"site\": %s}", site);
+    bool ok = r != NULL;
+    json_decref (r);
+    r = s_req (w->stf, 0, NULL, "staffing.AddResource",
+               "{\"resource\": {\"site_id\": \"north\", \"name\": \"Room 1\", "
+               "\"category\": \"ROOM\", \"kind\": \"exam-room\"}}");
+    snprintf (w->room, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    json_decref (r);
+    ok = ok && s_onboard (w->stf, w->doc, "physician", "House")
+         && s_onboard (w->stf, w->doc2, "physician", "Quinn")
+         && s_onboard (w->stf, w->pm, "practice-manager", "Boss");
+    r = ok ? s_req (w->stf, 0, NULL, "staffing.CreateShiftTemplate",
+                    "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
+                    "\"name\": \"Day\", \"starts\": \"08:00\", \"ends\": \"18:00\"}}")
+           : NULL;
+    char tpl[PM_ID_MAX];
+    snprintf (tpl, sizeof tpl, "%s", r ? s_str (r, "id") : "");
+    json_decref (r);
+    const char *docs[] = {w->doc, w->doc2};
+    for (int i = 0; ok && i < 2; i++) {
+        r = s_req (w->stf, 0, NULL, "staffing.AddShifts",
+                   "{\"template_id\": \"%s\", \"from_date\": \"2030-03-04\", \"to_date\": "
+                   "\"2030-03-08\", \"staff_id\": \"%s\"}", tpl, docs[i]);
+        ok = r != NULL;
+        json_decref (r);
+    }
+    ok = ok && s_patient (w->pat, w->patient, "Alvarez", "1980-02-03")
+         && s_patient (w->pat, w->other, "Okafor", "1975-11-12")
+         && s_synced (w->sch, w->stf, w->pat);
+    r = ok ? s_req (w->sch, 0, NULL, "scheduling.DefineType",
+                    "{\"type\": {\"site_id\": \"north\", \"name\": \"Consultation\", "
+                    "\"duration_minutes\": 30, \"buffer_minutes\": 10, \"practitioner_role\": "
+                    "\"physician\", \"room_kind\": \"exam-room\", \"price_code\": \"cons-30\"}}")
+           : NULL;
+    snprintf (w->type, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    json_decref (r);
+    return ok && pm_id_valid (w->type, "atp") && pm_id_valid (w->room, "res");
+}
+
+static void
+s_world_end (s_world_t *w)
+{
+    pm_client_destroy (&w->stf);
+    pm_client_destroy (&w->pat);
+    pm_client_destroy (&w->sch);
+    itest_cleanup (&w->sched);
+    itest_cleanup (&w->patients);
+    itest_cleanup (&w->staffing);
+}
+
+//  Books `patient` with `doc` at UTC `when`; the reply or error as s_req.
+static json_t *
+s_book (s_world_t *w, int want, const char *field, const char *patient, const char *doc,
+        const char *when)
+{
+    return s_req (w->sch, want, field, "scheduling.Book",
+                  "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": \"%s\", "
+                  "\"start\": %lld}", patient, w->type, doc, (long long) s_utc (when));
+}
+
+//  --- tests ------------------------------------------------------------------------
+
+//  Types: defined per site with their rules; bad input refused by field;
+//  listed and versioned.
+static void
+s_test_types (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    json_t *t = s_req (w.sch, 0, NULL, "scheduling.GetType", "{\"type_id\": \"%s\"}", w.type);
+    CHECK (t && s_int (t, "duration_minutes") == 30 && s_int (t, "capacity") == 1);
+    CHECK (strcmp (s_str (t, "price_code"), "cons-30") == 0 && s_int (t, "version") == 1);
+    json_decref (t);
+    struct {
+        const char *body, *field;
+    } bad[] = {
+        {"\"site_id\": \"nowhere\", \"name\": \"X\", \"duration_minutes\": 30, "
+         "\"practitioner_role\": \"physician\"", "type.site_id"},
+        {"\"site_id\": \"north\", \"name\": \"\", \"duration_minutes\": 30, "
+         "\"practitioner_role\": \"physician\"", "type.name"},
+        {"\"site_id\": \"north\", \"name\": \"X\", \"duration_minutes\": 2, "
+         "\"practitioner_role\": \"physician\"", "type.duration_minutes"},
+        {"\"site_id\": \"north\", \"name\": \"X\", \"duration_minutes\": 30, "
+         "\"buffer_minutes\": 500, \"practitioner_role\": \"physician\"", "type.buffer_minutes"},
+        {"\"site_id\": \"north\", \"name\": \"X\", \"duration_minutes\": 30", "type.practitioner_role"},
+        {"\"site_id\": \"north\", \"name\": \"X\", \"duration_minutes\": 30, "
+         "\"practitioner_role\": \"physician\", \"telehealth\": true, \"room_kind\": \"exam-room\"",
+         "type.room_kind"},
+        {"\"site_id\": \"north\", \"name\": \"X\", \"duration_minutes\": 30, "
+         "\"practitioner_role\": \"physician\", \"capacity\": 51", "type.capacity"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *e = s_req (w.sch, i == 0 ? PM_ENOTFOUND : PM_EINVAL, bad[i].field,
+                           "scheduling.DefineType", "{\"type\": {%s}}", bad[i].body);
+        CHECK (e);
+        json_decref (e);
+    }
+    json_t *u = s_req (w.sch, PM_ECONFLICT, "expected_version", "scheduling.UpdateType",
+                       "{\"type\": {\"id\": \"%s\", \"name\": \"Long\", \"duration_minutes\": 60, "
+                       "\"practitioner_role\": \"physician\"}, \"expected_version\": 7}", w.type);
+    CHECK (u);
+    json_decref (u);
+    json_t *l = s_req (w.sch, 0, NULL, "scheduling.ListTypes", "{\"site_id\": \"north\"}");
+    CHECK (l && json_array_size (s_at (l, "types")) == 1);
+    json_decref (l);
+    s_world_end (&w);
+}
+
+//  Booking takes practitioner and room together; every refusal names its
+//  reason: taken, outside working hours, on leave, site closed, patient
+//  inactive; a merged patient is booked as the survivor; bad input.
+static void
+s_test_booking_rules (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    //  Mon 4 March 2030 10:00 New York = 15:00 UTC.
+    json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
+    CHECK (a && pm_id_valid (s_str (a, "id"), "apt"));
+    CHECK (strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (strcmp (s_str (a, "room_id"), w.room) == 0);
+    CHECK (s_int (a, "end") - s_int (a, "start") == 30 * MIN_MS);
+    CHECK (strcmp (s_str (a, "history[0].status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (strcmp (s_str (a, "history[0].actor"), "admin") == 0);
+    json_decref (a);
+    json_t *ev = s_events (w.sch, "scheduling.appointment.booked");
+    CHECK (json_array_size (ev) == 1);
+    CHECK (strcmp (s_str (json_array_get (ev, 0), "patient_id"), w.patient) == 0);
+    CHECK (strcmp (s_str (json_array_get (ev, 0), "type_id"), w.type) == 0);
+    json_decref (ev);
+
+    //  The same doctor then: taken. The other doctor then: the only room
+    //  is taken. Inside the buffer (10:30..10:40): taken.
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-04T15:00"),
+                   "already booked"));
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "room_id", w.other, w.doc2, "2030-03-04T15:15"),
+                   "no room of kind exam-room"));
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-04T15:35"),
+                   "already booked"));
+    a = s_book (&w, 0, NULL, w.other, w.doc, "2030-03-04T15:40");
+    CHECK (a);
+    json_decref (a);
+
+    //  Outside working hours: 19:00 local = 00:00 UTC next day; Saturday.
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-05T00:00"),
+                   "outside working hours"));
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-09T15:00"),
+                   "outside working hours"));
+
+    //  Leave on Wednesday, approved by the practice manager.
+    json_t *r = s_req (w.stf, 0, NULL, "staffing.SetLeaveType",
+                       "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                       "\"yearly_days\": 25}}");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (w.stf, 0, NULL, "staffing.RequestLeave",
+               "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", \"start_date\": "
+               "\"2030-03-06\", \"end_date\": \"2030-03-06\", \"reason\": \"family\"}", w.doc2);
+    CHECK (r);
+    char leave[PM_ID_MAX];
+    snprintf (leave, sizeof leave, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (w.stf, 0, NULL, "staffing.ApproveLeave",
+               "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", leave, w.pm);
+    CHECK (r);
+    json_decref (r);
+
+    //  A closure on Thursday (the site updated with it).
+    char site[2048];
+    snprintf (site, sizeof site, s_site_json,
+              "{\"date\": \"2030-03-07\", \"reason\": \"Flooding\"}");
+    r = s_req (w.stf, 0, NULL, "staffing.UpdateSite",
+               "{\"site\": %s, \"expected_version\": 1}", site);
+    CHECK (r);
+    json_decref (r);
+
+    //  Patients: one deactivated, one merged into the other.
+    char gone[PM_ID_MAX], dup[PM_ID_MAX];
+    CHECK (s_patient (w.pat, gone, "Novak", "1960-06-06"));
+    CHECK (s_patient (w.pat, dup, "Alvarez", "1980-02-03"));
+    r = s_req (w.pat, 0, NULL, "patients.Deactivate",
+               "{\"id\": \"%s\", \"reason\": \"moved away\"}", gone);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (w.pat, 0, NULL, "patients.Merge",
+               "{\"survivor_id\": \"%s\", \"merged_id\": \"%s\", \"survivor_expected_version\": 1, "
+               "\"merged_expected_version\": 1, \"reason\": \"same person\"}", w.patient, dup);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "practitioner_id", w.other, w.doc2,
+                           "2030-03-06T15:00"), "on approved leave"));
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-07T15:00"),
+                   "closed on 2030-03-07 (Flooding)"));
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "patient_id", gone, w.doc, "2030-03-05T15:00"),
+                   "inactive"));
+    a = s_book (&w, 0, NULL, dup, w.doc, "2030-03-05T15:00");
+    CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
+    CHECK (strcmp (s_str (a, "requested_patient_id"), dup) == 0);
+    json_decref (a);
+
+    //  Bad input, by field.
+    CHECK (s_says (s_book (&w, PM_EINVAL, "patient_id", "nobody", w.doc, "2030-03-05T16:00"),
+                   "patient id"));
+    CHECK (s_says (s_book (&w, PM_ENOTFOUND, "patient_id", "pat_00000000000000000000000000",
+                           w.doc, "2030-03-05T16:00"), "no patient"));
+    CHECK (s_says (s_book (&w, PM_EINVAL, "practitioner_id", w.patient, "x", "2030-03-05T16:00"),
+                   "staff id"));
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "practitioner_id", w.patient, w.pm,
+                           "2030-03-05T16:00"), "not a physician"));
+    CHECK (s_says (s_book (&w, PM_EINVAL, "start", w.patient, w.doc, "2020-03-05T16:00"),
+                   "in the past"));
+    json_t *e = s_req (w.sch, PM_ENOTFOUND, "type_id", "scheduling.Book",
+                       "{\"patient_id\": \"%s\", \"type_id\": \"atp_00000000000000000000000000\", "
+                       "\"practitioner_id\": \"%s\", \"start\": %lld}", w.patient, w.doc,
+                       (long long) s_utc ("2030-03-05T16:00"));
+    CHECK (e);
+    json_decref (e);
+    s_world_end (&w);
+}
+
+//  16 clients send Book for the same slot at once: exactly one wins, the
+//  others are told it is taken.
+static void
+s_test_booking_race (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    enum { N = 16 };
+    pm_client_t *clients[N];
+    const pm_command_def_t *def = s_def ("scheduling.Book");
+    char json[512], err[128];
+    snprintf (json, sizeof json,
+              "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": \"%s\", "
+              "\"start\": %lld}", w.patient, w.type, w.doc,
+              (long long) s_utc ("2030-03-05T14:00"));
+    ProtobufCMessage *body;
+    CHECK (pm_json_parse (def->request, json, strlen (json), &body, err, sizeof err) == PM_OK);
+    uint8_t buf[512];
+    size_t len = protobuf_c_message_pack (body, buf);
+    protobuf_c_message_free_unpacked (body, NULL);
+    for (int i = 0; i < N; i++) {
+        clients[i] = itest_client (&w.sched);
+        CHECK (clients[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pm_client_send (clients[i], 0, "scheduling.Book", buf, len);
+    }
+    int won = 0, taken = 0;
+    for (int i = 0; i < N; i++) {
+        Pm__Reply *r = pm_client_recv (clients[i], ITEST_WAIT_MS);
+        CHECK (r);
+        won += r->code == PM__CODE__OK;
+        taken += r->code == PM__CODE__ECONFLICT && strstr (r->message, "already booked");
+        pm__reply__free_unpacked (r, NULL);
+        pm_client_destroy (&clients[i]);
+    }
+    CHECK (won == 1 && taken == N - 1);
+    json_t *ev = s_events (w.sch, "scheduling.appointment.booked");
+    CHECK (json_array_size (ev) == 1);
+    json_decref (ev);
+    s_world_end (&w);
+}
+
+//  The lifecycle: arrive, check in, fulfil; guarded (the allowed ones
+//  named); cancel needs a reason and is flagged late inside the site's
+//  window; a cancelled slot is free again; reschedule keeps id and
+//  history; a practice manager's reset; history with actor and time.
+static void
+s_test_lifecycle (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
+    CHECK (a);
+    char id[PM_ID_MAX];
+    snprintf (id, sizeof id, "%s", s_str (a, "id"));
+    json_decref (a);
+
+    //  Fulfil straight from booked is refused, naming what is allowed.
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Fulfil",
+                          "{\"appointment_id\": \"%s\"}", id),
+                   "allowed: arrived, checked-in, cancelled, noshow, entered-in-error"));
+    //  No-show before the start, cancel without a reason: refused.
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.NoShow",
+                          "{\"appointment_id\": \"%s\", \"reason\": \"x\"}", id),
+                   "not started"));
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "reason", "scheduling.Cancel",
+                          "{\"appointment_id\": \"%s\"}", id), "reason is required"));
+
+    //  Reschedule to 11:00 (16:00 UTC): same id, history grows, the old
+    //  time is free for someone else.
+    a = s_req (w.sch, 0, NULL, "scheduling.Reschedule",
+               "{\"appointment_id\": \"%s\", \"start\": %lld, \"reason\": \"asked\"}", id,
+               (long long) s_utc ("2030-03-04T16:00"));
+    CHECK (a && strcmp (s_str (a, "id"), id) == 0 && s_int (a, "start") == s_utc ("2030-03-04T16:00"));
+    CHECK (json_array_size (s_at (a, "history")) == 2 && s_int (a, "version") == 2);
+    CHECK (s_int (a, "history[0].start") == s_utc ("2030-03-04T15:00"));
+    json_decref (a);
+    a = s_book (&w, 0, NULL, w.other, w.doc, "2030-03-04T15:00");
+    CHECK (a);
+    char second[PM_ID_MAX];
+    snprintf (second, sizeof second, "%s", s_str (a, "id"));
+    json_decref (a);
+
+    const char *steps[][2] = {{"scheduling.Arrive", "APPOINTMENT_ARRIVED"},
+                              {"scheduling.CheckIn", "APPOINTMENT_CHECKED_IN"},
+                              {"scheduling.Fulfil", "APPOINTMENT_FULFILLED"}};
+    for (int i = 0; i < 3; i++) {
+        a = s_req (w.sch, 0, NULL, steps[i][0], "{\"appointment_id\": \"%s\"}", id);
+        CHECK (a && strcmp (s_str (a, "status"), steps[i][1]) == 0);
+        json_decref (a);
+    }
+    json_t *ev = s_events (w.sch, "scheduling.appointment.fulfilled");
+    CHECK (json_array_size (ev) == 1);
+    json_t *f = json_array_get (ev, 0);
+    CHECK (strcmp (s_str (f, "id"), id) == 0 && strcmp (s_str (f, "patient_id"), w.patient) == 0);
+    CHECK (strcmp (s_str (f, "practitioner_id"), w.doc) == 0);
+    CHECK (strcmp (s_str (f, "site_id"), "north") == 0 && s_int (f, "end") > s_int (f, "start"));
+    CHECK (strcmp (s_str (f, "status"), "APPOINTMENT_FULFILLED") == 0);
+    json_decref (ev);
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Cancel",
+                          "{\"appointment_id\": \"%s\", \"reason\": \"x\"}", id),
+                   "allowed: entered-in-error"));
+
+    //  Cancel far ahead: not late; the slot is free again.
+    a = s_req (w.sch, 0, NULL, "scheduling.Cancel",
+               "{\"appointment_id\": \"%s\", \"reason\": \"feels better\"}", second);
+    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_CANCELLED") == 0);
+    CHECK (!json_is_true (s_at (a, "late_cancel")));
+    CHECK (strcmp (s_str (a, "status_reason"), "feels better") == 0);
+    json_decref (a);
+    a = s_book (&w, 0, NULL, w.other, w.doc, "2030-03-04T15:00");
+    CHECK (a);
+    json_decref (a);
+
+    //  Reset is a practice manager's: a front-desk user is refused; the
+    //  reset of the cancelled one finds its slot taken meanwhile.
+    itest_principal ("desk", "front-desk", "north");
+    pm_client_t *desk = itest_client_as (&w.sched, "desk");
+    Pm__Reply *r = itest_call (desk, "scheduling.Reset", NULL);
+    CHECK (r && r->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (r, NULL);
+    pm_client_destroy (&desk);
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "start", "scheduling.Reset",
+                          "{\"appointment_id\": \"%s\", \"reason\": \"mistake\"}", second),
+                   "already booked"));
+    a = s_req (w.sch, 0, NULL, "scheduling.Reset",
+               "{\"appointment_id\": \"%s\", \"reason\": \"billing fix\"}", id);
+    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (json_array_size (s_at (a, "history")) == 6);
+    CHECK (strcmp (s_str (a, "history[5].reason"), "billing fix") == 0);
+    CHECK (s_int (a, "history[5].at") > 0);
+    json_decref (a);
+    s_world_end (&w);
+}
+
+//  A late cancel (inside the 24 h window) is flagged; the service runs
+//  with its clock moved to the morning of the visit.
+static void
+s_test_late_cancel (void)
+{
+    s_world_t w;
+    char offset[64];
+    //  Book first with the real clock, then restart an hour before.
+    CHECK (s_world (&w, NULL));
+    json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
+    CHECK (a);
+    char id[PM_ID_MAX];
+    snprintf (id, sizeof id, "%s", s_str (a, "id"));
+    json_decref (a);
+    pm_client_destroy (&w.sch);
+    itest_signal (&w.sched, SIGTERM);
+    snprintf (offset, sizeof offset, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc ("2030-03-04T14:00") - pm_clock_wall_ms ()));
+    size_t n = 0;
+    while (w.sched.env[n]) {
+        n++;
+    }
+    w.sched.env[n - 1] = offset; //  replaces the empty slot left for extras
+    CHECK (itest_start (&w.sched) == 0);
+    w.sch = itest_client (&w.sched);
+    a = s_req (w.sch, 0, NULL, "scheduling.Cancel",
+               "{\"appointment_id\": \"%s\", \"reason\": \"car broke down\"}", id);
+    CHECK (a && json_is_true (s_at (a, "late_cancel")));
+    json_decref (a);
+    s_world_end (&w);
+}
+
+//  Automatic no-show: with the clock past the start plus the site's
+//  15-minute grace, the timer marks the booked appointment noshow (once,
+//  with a reason and the slot given back); an arrived one is left alone.
+static void
+s_test_auto_noshow (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
+    json_t *b = s_book (&w, 0, NULL, w.other, w.doc2, "2030-03-04T16:00");
+    CHECK (a && b);
+    char id[PM_ID_MAX], arrived[PM_ID_MAX];
+    snprintf (id, sizeof id, "%s", s_str (a, "id"));
+    snprintf (arrived, sizeof arrived, "%s", s_str (b, "id"));
+    json_decref (a);
+    json_decref (b);
+    a = s_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", arrived);
+    CHECK (a);
+    json_decref (a);
+    pm_client_destroy (&w.sch);
+    itest_signal (&w.sched, SIGTERM);
+    //  14 minutes after the start: not yet.
+    char offset[64];
+    snprintf (offset, sizeof offset, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc ("2030-03-04T15:14") - pm_clock_wall_ms ()));
+    size_t n = 0;
+    while (w.sched.env[n]) {
+        n++;
+    }
+    w.sched.env[n] = offset;
+    CHECK (itest_start (&w.sched) == 0);
+    w.sch = itest_client (&w.sched);
+    uint64_t before = s_high_seq (w.sch);
+    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
+    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    json_decref (a);
+    pm_client_destroy (&w.sch);
+    itest_signal (&w.sched, SIGTERM);
+    //  16 minutes after: the timer (every 100 ms) marks it.
+    snprintf (offset, sizeof offset, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc ("2030-03-04T15:16") - pm_clock_wall_ms ()));
+    CHECK (itest_start (&w.sched) == 0);
+    w.sch = itest_client (&w.sched);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    bool seen = false;
+    while (!seen && itest_now () < until) {
+        json_t *ev = s_events (w.sch, "scheduling.appointment.noshow");
+        seen = json_array_size (ev) == 1;
+        if (seen) {
+            CHECK (strcmp (s_str (json_array_get (ev, 0), "id"), id) == 0);
+            CHECK (strstr (s_str (json_array_get (ev, 0), "status_reason"), "15 minutes"));
+        }
+        json_decref (ev);
+        zclock_sleep (20);
+    }
+    CHECK (seen && s_high_seq (w.sch) == before + 1);
+    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", arrived);
+    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_ARRIVED") == 0);
+    json_decref (a);
+    s_world_end (&w);
+}
+
+//  Slot search: inside working hours, around bookings and their buffers,
+//  over every qualified practitioner; a hold hides its slot, books with
+//  its id, and lapses by the timer when not used.
+static void
+s_test_slots_and_holds (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
+    CHECK (a);
+    json_decref (a);
+    //  Doctor 1 on Monday 08:00-18:00 local: 40-minute steps, the booking
+    //  at 10:00 (to 10:40 with its buffer) in the way.
+    json_t *s = s_req (w.sch, 0, NULL, "scheduling.FindSlots",
+                       "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"from\": %lld, "
+                       "\"to\": %lld, \"limit\": 500}", w.type, w.doc,
+                       (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-05T00:00"));
+    CHECK (s);
+    size_t n = json_array_size (s_at (s, "slots"));
+    CHECK (n == 14);
+    CHECK (s_int (s, "slots[0].start") == s_utc ("2030-03-04T13:00"));
+    CHECK (s_int (s, "slots[3].start") == s_utc ("2030-03-04T15:40"));
+    for (size_t i = 0; i < n; i++) {
+        json_t *slot = json_array_get (s_at (s, "slots"), i);
+        CHECK (s_int (slot, "start") >= s_utc ("2030-03-04T15:40")
+               || s_int (slot, "start") + 40 * MIN_MS <= s_utc ("2030-03-04T15:00"));
+        CHECK (s_int (slot, "end") <= s_utc ("2030-03-04T23:00"));
+        CHECK (strcmp (s_str (slot, "room_id"), w.room) == 0);
+    }
+    json_decref (s);
+    //  Any physician, first three: both doctors at 08:00 would need the
+    //  one room each; the search offers the room to each in turn.
+    s = s_req (w.sch, 0, NULL, "scheduling.FindSlots",
+               "{\"type_id\": \"%s\", \"from\": %lld, \"to\": %lld, \"limit\": 3}", w.type,
+               (long long) s_utc ("2030-03-04T13:00"), (long long) s_utc ("2030-03-04T14:00"));
+    CHECK (s && json_array_size (s_at (s, "slots")) == 3);
+    json_decref (s);
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "to", "scheduling.FindSlots",
+                          "{\"type_id\": \"%s\", \"from\": %lld, \"to\": %lld}", w.type,
+                          (long long) s_utc ("2030-03-04T00:00"),
+                          (long long) s_utc ("2030-06-04T00:00")), "31 days"));
+
+    //  A hold on 08:00 (13:00 UTC): another booking is refused, the
+    //  holder books it with the hold's id.
+    json_t *h = s_req (w.sch, 0, NULL, "scheduling.HoldSlot",
+                       "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": %lld, "
+                       "\"seconds\": 300}", w.type, w.doc, (long long) s_utc ("2030-03-04T13:00"));
+    CHECK (h && pm_id_valid (s_str (h, "id"), "hld"));
+    char hold[PM_ID_MAX];
+    snprintf (hold, sizeof hold, "%s", s_str (h, "id"));
+    json_decref (h);
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-04T13:00"),
+                   "booked or held"));
+    a = s_req (w.sch, 0, NULL, "scheduling.Book",
+               "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": \"%s\", "
+               "\"start\": %lld, \"hold_id\": \"%s\"}", w.other, w.type, w.doc,
+               (long long) s_utc ("2030-03-04T13:00"), hold);
+    CHECK (a && strcmp (s_str (a, "hold_id"), hold) == 0);
+    json_decref (a);
+    CHECK (s_says (s_req (w.sch, PM_ENOTFOUND, "hold_id", "scheduling.ReleaseHold",
+                          "{\"hold_id\": \"%s\"}", hold), "no hold"));
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "seconds", "scheduling.HoldSlot",
+                          "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": %lld, "
+                          "\"seconds\": 0}", w.type, w.doc,
+                          (long long) s_utc ("2030-03-04T17:00")), "1..3600"));
+
+    //  A one-second hold on 12:00 (17:00 UTC) lapses; the slot is free.
+    h = s_req (w.sch, 0, NULL, "scheduling.HoldSlot",
+               "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": %lld, "
+               "\"seconds\": 1}", w.type, w.doc, (long long) s_utc ("2030-03-04T17:00"));
+    CHECK (h);
+    json_decref (h);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    size_t lapsed = 0;
+    while (lapsed == 0 && itest_now () < until) {
+        json_t *ev = s_events (w.sch, "scheduling.hold.lapsed");
+        lapsed = json_array_size (ev);
+        json_decref (ev);
+        zclock_sleep (50);
+    }
+    CHECK (lapsed == 1);
+    a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T17:00");
+    CHECK (a);
+    json_decref (a);
+    s_world_end (&w);
+}
+
+//  Site scope and audit: a front-desk user of another site can neither
+//  read nor book at north; reads and changes of an appointment are on
+//  the audit log with its id.
+static void
+s_test_scope_and_audit (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
+    CHECK (a);
+    char id[PM_ID_MAX];
+    snprintf (id, sizeof id, "%s", s_str (a, "id"));
+    json_decref (a);
+    itest_principal ("southdesk", "front-desk", "south");
+    pm_client_t *south = itest_client_as (&w.sched, "southdesk");
+    CHECK (s_says (s_req (south, PM_EFORBIDDEN, "appointment_id", "scheduling.Get",
+                          "{\"appointment_id\": \"%s\"}", id), "not one of yours"));
+    CHECK (s_says (s_req (south, PM_EFORBIDDEN, "type_id", "scheduling.Book",
+                          "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": "
+                          "\"%s\", \"start\": %lld}", w.other, w.type, w.doc,
+                          (long long) s_utc ("2030-03-04T16:00")), "not one of yours"));
+    pm_client_destroy (&south);
+    a = s_req (w.sch, 0, NULL, "scheduling.List",
+               "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+               (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-05T00:00"));
+    CHECK (a && json_array_size (s_at (a, "appointments")) == 1);
+    json_decref (a);
+    //  The audit log holds the booking, the refused read and the list's
+    //  read, each with the appointment's id.
+    json_t *r = s_req (w.sch, 0, NULL, "pm.AuditRead", "{}");
+    CHECK (r);
+    json_t *entries = json_object_get (r, "entries");
+    int booked = 0, refused = 0, listed = 0;
+    for (size_t i = 0; i < json_array_size (entries); i++) {
+        json_t *e = json_array_get (entries, i);
+        if (strcmp (s_str (e, "subject"), id) != 0) {
+            continue;
+        }
+        booked += strcmp (s_str (e, "action"), "scheduling.Book") == 0;
+        refused += strcmp (s_str (e, "action"), "scheduling.Get") == 0
+                   && strcmp (s_str (e, "outcome"), "EFORBIDDEN") == 0;
+        listed += strcmp (s_str (e, "action"), "scheduling.List") == 0;
+    }
+    json_decref (r);
+    CHECK (booked == 1 && refused == 1 && listed == 1);
+    s_world_end (&w);
+}
+
+//  Slot search on a full calendar: a month of 30-minute bookings for 2
+//  doctors is too few; this books every free slot of the rostered week
+//  and then times searches (a day, one practitioner) through the
+//  protocol, printing p50 and p99.
+static void
+s_test_search_timing (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    //  A type without a room, so both doctors fill their whole week.
+    json_t *t = s_req (w.sch, 0, NULL, "scheduling.DefineType",
+                       "{\"type\": {\"site_id\": \"north\", \"name\": \"Call\", "
+                       "\"duration_minutes\": 5, \"practitioner_role\": \"physician\", "
+                       "\"telehealth\": true}}");
+    CHECK (t);
+    char call[PM_ID_MAX];
+    snprintf (call, sizeof call, "%s", s_str (t, "id"));
+    json_decref (t);
+    const char *docs[] = {w.doc, w.doc2};
+    int booked = 0;
+    for (int d = 0; d < 2; d++) {
+        for (int64_t at = s_utc ("2030-03-04T13:00"); at < s_utc ("2030-03-08T23:00");
+             at += 5 * MIN_MS) {
+            if ((at - s_utc ("2030-03-04T13:00")) % (24 * HOUR_MS) >= 10 * HOUR_MS
+                || (at / (5 * MIN_MS)) % 7 == 0) {
+                continue; //  outside the shift, or left free (one slot in 7)
+            }
+            json_t *a = s_req (w.sch, 0, NULL, "scheduling.Book",
+                               "{\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                               "\"practitioner_id\": \"%s\", \"start\": %lld}", w.patient, call,
+                               docs[d], (long long) at);
+            CHECK (a);
+            json_decref (a);
+            booked++;
+        }
+    }
+    enum { RUNS = 200 };
+    int64_t took[RUNS];
+    const pm_command_def_t *def = s_def ("scheduling.FindSlots");
+    char json[256], err[128];
+    snprintf (json, sizeof json,
+              "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"from\": %lld, \"to\": %lld, "
+              "\"limit\": 10}", call, w.doc, (long long) s_utc ("2030-03-06T00:00"),
+              (long long) s_utc ("2030-03-07T00:00"));
+    ProtobufCMessage *body;
+    CHECK (pm_json_parse (def->request, json, strlen (json), &body, err, sizeof err) == PM_OK);
+    for (int i = 0; i < RUNS; i++) {
+        int64_t t0 = zclock_usecs ();
+        Pm__Reply *r = itest_call (w.sch, "scheduling.FindSlots", body);
+        took[i] = zclock_usecs () - t0;
+        CHECK (r && r->code == 0);
+        Pm__Scheduling__SlotList *l = pm__scheduling__slot_list__unpack (NULL, r->body.len,
+                                                                         r->body.data);
+        CHECK (l && l->n_slots == 10);
+        pm__scheduling__slot_list__free_unpacked (l, NULL);
+        pm__reply__free_unpacked (r, NULL);
+    }
+    protobuf_c_message_free_unpacked (body, NULL);
+    for (int i = 1; i < RUNS; i++) {
+        for (int j = i; j > 0 && took[j] < took[j - 1]; j--) {
+            int64_t x = took[j];
+            took[j] = took[j - 1];
+            took[j - 1] = x;
+        }
+    }
+    printf ("    FindSlots (one practitioner, one day, 10 slots) with %d bookings stored, "
+            "round trip: p50 %lld us, p99 %lld us\n", booked, (long long) took[RUNS / 2],
+            (long long) took[RUNS * 99 / 100]);
+    fflush (stdout);
+    CHECK (took[RUNS * 99 / 100] < 20000);
+    s_world_end (&w);
+}
+
+int
+main (int argc, char *argv[])
+{
+    static const itest_case_t cases[] = {
+        {"types", s_test_types},
+        {"booking_rules", s_test_booking_rules},
+        {"booking_race", s_test_booking_race},
+        {"lifecycle", s_test_lifecycle},
+        {"late_cancel", s_test_late_cancel},
+        {"auto_noshow", s_test_auto_noshow},
+        {"slots_and_holds", s_test_slots_and_holds},
+        {"scope_and_audit", s_test_scope_and_audit},
+        {"search_timing", s_test_search_timing},
+        {NULL, NULL},
+    };
+    return itest_main (argc, argv, cases);
+}
