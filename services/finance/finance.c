@@ -1,9 +1,64 @@
-/*  finance.c: wires the finance service together: its store and each
-    concept's commands and followers.                                   */
+/*  finance.c: wires the finance service together: its store, each
+    concept's commands, and the followers of scheduling (charges, in
+    finance_charges.c) and patients (merges, here).
+
+    A patient merge (patients.patient.merged, subject the survivor)
+    re-points what is still open: billable charges, draft and issued
+    invoices (merged_from keeps the old recipient), and folds the merged
+    record's accounts (balance, credit, ledger) into the survivor's.
+    Balanced, cancelled and in-error invoices keep the recipient they were
+    issued to. Applying the event again finds nothing left under the
+    merged id. An unmerge is not undone here (the money stays with the
+    survivor; a refund or a new invoice settles a wrong merge), and the
+    patients stream's reset drops nothing: these are not projections.  */
+#include <string.h>
+
 #include "finance.h"
+#include "finance_accounts.h"
 #include "finance_charges.h"
+#include "finance_days.h"
+#include "finance_invoices.h"
+#include "finance_payments.h"
 #include "finance_sites.h"
 #include "finance_store.h"
+#include "patients.pb-c.h"
+#include "pm_id.h"
+
+//  patients.patient.merged -> re-point the merged patient's money.
+static pm_err
+s_apply_patients (pm_ctx_t *ctx, const Pm__Event *event)
+{
+    if (!event->type || strcmp (event->type, "patients.patient.merged") != 0) {
+        return PM_OK;
+    }
+    Pm__Patients__MergeResult *m = pm__patients__merge_result__unpack (
+        NULL, event->data.len, event->data.data);
+    pm_err rc = PM_OK;
+    if (!m || !m->survivor || !m->merged || !pm_id_valid (m->survivor->id, "pat")
+        || !pm_id_valid (m->merged->id, "pat") || !strcmp (m->survivor->id, m->merged->id)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "data", "not a patients.MergeResult of two ids");
+    }
+    if (rc == PM_OK) {
+        rc = fin_charges_repoint (ctx, m->merged->id, m->survivor->id);
+    }
+    if (rc == PM_OK) {
+        rc = fin_invoices_repoint (ctx, m->merged->id, m->survivor->id);
+    }
+    if (rc == PM_OK) {
+        rc = fin_accounts_repoint (ctx, m->merged->id, m->survivor->id);
+    }
+    pm__patients__merge_result__free_unpacked (m, NULL);
+    return rc;
+}
+
+//  The patients store was replaced: nothing of finance is a projection.
+static pm_err
+s_reset_patients (pm_ctx_t *ctx, const char *source)
+{
+    (void) ctx;
+    (void) source;
+    return PM_OK;
+}
 
 //  --------------------------------------------------------------------------
 int
@@ -14,5 +69,10 @@ finance_setup (pm_server_t *server)
     }
     fin_sites_setup (server);
     fin_charges_setup (server);
+    fin_invoices_setup (server);
+    fin_payments_setup (server);
+    fin_accounts_setup (server);
+    fin_days_setup (server);
+    pm_server_follow (server, "patients", s_apply_patients, s_reset_patients);
     return 0;
 }

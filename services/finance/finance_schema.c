@@ -3,7 +3,7 @@
     Roles: network-admin may call everything. Practice managers and
     finance set a site's fees and prices; the front desk, practice
     managers and finance raise charges, invoice and take payments;
-    refunds, write-offs, payment reversals and period locks are finance's
+    refunds, write-offs and period locks are finance's
     alone; auditors read.                                               */
 #include "finance_schema.h"
 
@@ -39,6 +39,46 @@ static const pm_command_def_t s_commands[] = {
      "a charge by id or by appointment", READERS},
     {"finance.ListCharges", PM_READ, D (list_charges), D (charge_list),
      "a patient's charges at a site", READERS},
+    //  Invoices
+    {"finance.CreateInvoice", PM_WRITE, D (create_invoice), D (invoice),
+     "a draft invoice of a patient's billable charges at a site (named, or all)",
+     BILLING},
+    {"finance.Discount", PM_WRITE, D (discount), D (invoice),
+     "a draft line's discount (amount or basis points) or exemption, with a reason",
+     BILLING},
+    {"finance.IssueInvoice", PM_WRITE, D (invoice_action), D (invoice),
+     "issue a draft: the site's next number, charges billed", BILLING},
+    {"finance.CancelInvoice", PM_WRITE, D (invoice_action), D (invoice),
+     "cancel a draft or an unpaid issued invoice (reason); its charges go back",
+     BILLING},
+    {"finance.MarkInError", PM_WRITE, D (invoice_action), D (invoice),
+     "mark a draft entered in error (reason)", BILLING},
+    {"finance.GetInvoice", PM_READ, D (get_invoice), D (invoice), "an invoice by id",
+     READERS},
+    //  Payments, credit notes, accounts
+    {"finance.RecordPayment", PM_WRITE, D (record_payment), D (payment),
+     "money received (mode), against an invoice or as credit; overpayment kept as credit",
+     BILLING},
+    {"finance.ApplyCredit", PM_WRITE, D (apply_credit), D (invoice),
+     "the patient's credit at the site pays an issued invoice", BILLING},
+    {"finance.IssueCreditNote", PM_WRITE, D (issue_credit_note), D (credit_note),
+     "a refund (of an invoice or of credit) or a write-off, with a reason",
+     PM_ROLE_FINANCE},
+    {"finance.GetAccount", PM_READ, D (get_account), D (account),
+     "a patient's balance and credit at a site", READERS},
+    {"finance.Statement", PM_READ, D (statement), D (statement_result),
+     "a patient's account entries over a period with opening and closing balances",
+     READERS},
+    //  Daily close, period lock
+    {"finance.CloseDay", PM_WRITE, D (close_day), D (day),
+     "close a site's day: counted per mode against expected, a note for a variance",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FINANCE},
+    {"finance.GetDay", PM_READ, D (get_day), D (day),
+     "a site's day: expected per mode, or as closed",
+     PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FINANCE | PM_ROLE_AUDITOR},
+    {"finance.LockPeriod", PM_WRITE, D (lock_period), D (period_lock),
+     "lock a month that is over and whose days with payments are closed",
+     PM_ROLE_FINANCE},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -48,6 +88,16 @@ static const pm_event_def_t s_events[] = {
     {"finance.charge.raised", D (charge)},
     {"finance.charge.voided", D (charge)},
     {"finance.charge.updated", D (charge)},
+    {"finance.charge.billed", D (charge)},
+    {"finance.invoice.created", D (invoice)},
+    {"finance.invoice.updated", D (invoice)},
+    {"finance.invoice.issued", D (invoice)},
+    {"finance.invoice.cancelled", D (invoice)},
+    {"finance.invoice.entered_in_error", D (invoice)},
+    {"finance.payment.recorded", D (payment)},
+    {"finance.credit_note.issued", D (credit_note)},
+    {"finance.day.closed", D (day)},
+    {"finance.period.locked", D (period_lock)},
     {NULL, NULL},
 };
 

@@ -1,11 +1,13 @@
 /*  test_finance.c: the finance service through its protocol: site fees
     and price lists, charges raised exactly once from scheduling's stream
     (re-sent, replayed after a restart and after scheduling's store is
-    replaced), manual charges and voids, bad input and site scope.
+    replaced), manual charges and voids, invoices and payments, credit
+    notes, accounts and statements, daily close and period locks, patient
+    merges from patients' stream, bad input, site scope and audit.
 
     Requests are written as JSON and turned into the command's protobuf
     message with the service's own schema (pm_json); replies are read
-    back the same way. pm_emitter stands in for scheduling.              */
+    back the same way. pm_emitter stands in for scheduling and patients.              */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -587,10 +589,479 @@ s_test_manual_charges (void)
     itest_cleanup (&svc);
 }
 
+//  A charge by hand: its id (out), or false.
+static bool
+s_charge (pm_client_t *c, const char *patient, const char *code, long long unit,
+          char *out)
+{
+    json_t *r = unit >= 0
+                    ? s_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"north\", "
+                             "\"patient_id\": \"%s\", \"code\": \"%s\", \"unit_minor\": %lld}",
+                             patient, code, unit)
+                    : s_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"north\", "
+                             "\"patient_id\": \"%s\", \"code\": \"%s\"}", patient, code);
+    if (r) {
+        snprintf (out, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    json_decref (r);
+    return r != NULL;
+}
+
+//  A draft invoice of the named charge (all billable ones if NULL).
+static json_t *
+s_invoice (pm_client_t *c, const char *patient, const char *charge)
+{
+    if (charge) {
+        return s_req (c, 0, NULL, "finance.CreateInvoice", "{\"site_id\": \"north\", "
+                      "\"patient_id\": \"%s\", \"charge_ids\": [\"%s\"]}", patient, charge);
+    }
+    return s_req (c, 0, NULL, "finance.CreateInvoice", "{\"site_id\": \"north\", "
+                  "\"patient_id\": \"%s\"}", patient);
+}
+
+//  --------------------------------------------------------------------------
+//  Invoices and payments end to end: lines from charges, a percentage
+//  discount rounded half up, gap-free numbers on issue (a refused issue
+//  takes none), FHIR statuses and the payment state, partial payments,
+//  overpayment kept as credit and applied later, write-offs and refunds
+//  by finance only, the account balance and the statement.
+static void
+s_test_invoices_and_payments (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("fin", "finance", "north");
+    itest_principal ("desk-east", "front-desk", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *admin = itest_client (&svc);
+    CHECK (s_site (admin, "north"));
+    pm_client_t *c = itest_client_as (&svc, "desk");
+    pm_client_t *fin = itest_client_as (&svc, "fin");
+    int64_t t0 = pm_clock_wall_ms ();
+    char chk[PM_ID_MAX], band[PM_ID_MAX], xray[PM_ID_MAX], misc[PM_ID_MAX];
+    CHECK (s_charge (c, PAT, "checkup", -1, chk));
+    CHECK (s_charge (c, PAT, "bandage", 1050, band));
+    json_t *r = s_invoice (c, PAT, NULL);
+    CHECK (r && strcmp (s_str (r, "status"), "INVOICE_DRAFT") == 0);
+    CHECK (json_array_size (s_at (r, "lines")) == 2 && s_num (r, "total_minor") == 13050);
+    CHECK (s_num (r, "number") == 0);
+    char inv1[PM_ID_MAX];
+    snprintf (inv1, sizeof inv1, "%s", s_str (r, "id"));
+    json_decref (r);
+    //  The charges are held by the draft.
+    r = s_req (c, PM_EINVAL, "charge_ids", "finance.CreateInvoice", "{\"site_id\": "
+               "\"north\", \"patient_id\": \"%s\"}", PAT);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "charge_ids[0]", "finance.CreateInvoice", "{\"site_id\": "
+               "\"north\", \"patient_id\": \"%s\", \"charge_ids\": [\"%s\"]}", PAT, chk);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
+    CHECK (r && strcmp (s_str (r, "invoice_id"), inv1) == 0);
+    json_decref (r);
+
+    //  Discounts: 12.5% of 10.50 is 1.3125, rounded half up to 1.31.
+    const char *dc = "finance.Discount";
+    r = s_req (c, PM_EINVAL, "reason", dc, "{\"invoice_id\": \"%s\", \"charge_id\": \"%s\", "
+               "\"percent_bp\": 1250}", inv1, band);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "amount_minor", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
+               "\"%s\", \"amount_minor\": 1051, \"reason\": \"loyalty\"}", inv1, band);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "percent_bp", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
+               "\"%s\", \"percent_bp\": 10001, \"reason\": \"loyalty\"}", inv1, band);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, dc, "{\"invoice_id\": \"%s\", \"charge_id\": \"%s\", "
+               "\"percent_bp\": 1250, \"reason\": \"loyalty\"}", inv1, band);
+    CHECK (r && s_num (r, "lines[1].discount_minor") == 131);
+    CHECK (s_num (r, "lines[1].net_minor") == 919 && s_num (r, "total_minor") == 12919);
+    CHECK (s_num (r, "discount_minor") == 131 && s_num (r, "gross_minor") == 13050);
+    json_decref (r);
+
+    //  Issue: number 1; no more discounts; not twice.
+    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    CHECK (r && s_num (r, "number") == 1 && strcmp (s_str (r, "number_text"), "north-000001") == 0);
+    CHECK (strcmp (s_str (r, "status"), "INVOICE_ISSUED") == 0);
+    CHECK (strcmp (s_str (r, "payment_state"), "UNPAID") == 0 && s_num (r, "due_minor") == 12919);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
+    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_BILLED") == 0);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "invoice_id", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
+               "\"%s\", \"exemption\": true, \"reason\": \"charity\"}", inv1, band);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.IssueInvoice", "{\"invoice_id\": "
+               "\"%s\"}", inv1);
+    CHECK (r);
+    json_decref (r);
+    //  A draft entered in error gives its charge back and takes no number.
+    CHECK (s_charge (c, PAT, "misc", 100, misc));
+    r = s_invoice (c, PAT, misc);
+    CHECK (r);
+    char bad[PM_ID_MAX];
+    snprintf (bad, sizeof bad, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "reason", "finance.MarkInError", "{\"invoice_id\": \"%s\"}", bad);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.MarkInError", "{\"invoice_id\": \"%s\", \"reason\": "
+               "\"wrong patient\"}", bad);
+    CHECK (r && strcmp (s_str (r, "status"), "INVOICE_ENTERED_IN_ERROR") == 0);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.IssueInvoice", "{\"invoice_id\": "
+               "\"%s\"}", bad);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.VoidCharge", "{\"charge_id\": \"%s\", \"reason\": "
+               "\"not ours\"}", misc);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_charge (c, PAT, "xray", 5000, xray));
+    r = s_invoice (c, PAT, xray);
+    CHECK (r);
+    char inv2[PM_ID_MAX];
+    snprintf (inv2, sizeof inv2, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
+    CHECK (r && s_num (r, "number") == 2); //  no gap
+    json_decref (r);
+
+    //  Payments: bad input; partial; overpayment kept as credit.
+    const char *pay = "finance.RecordPayment";
+    r = s_req (c, PM_EINVAL, "currency", pay, "{\"site_id\": \"north\", \"patient_id\": "
+               "\"%s\", \"invoice_id\": \"%s\", \"mode\": \"CARD\", \"amount_minor\": 5000, "
+               "\"currency\": \"EUR\"}", PAT, inv1);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "mode", pay, "{\"site_id\": \"north\", \"patient_id\": "
+               "\"%s\", \"amount_minor\": 5000, \"currency\": \"USD\"}", PAT);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "amount_minor", pay, "{\"site_id\": \"north\", \"patient_id\": "
+               "\"%s\", \"mode\": \"CASH\", \"amount_minor\": 0, \"currency\": \"USD\"}", PAT);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "invoice_id", pay, "{\"site_id\": \"north\", \"patient_id\": "
+               "\"%s\", \"invoice_id\": \"%s\", \"mode\": \"CASH\", \"amount_minor\": 10, "
+               "\"currency\": \"USD\"}", PAT, bad);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+               "\"invoice_id\": \"%s\", \"mode\": \"CARD\", \"amount_minor\": 5000, "
+               "\"currency\": \"USD\", \"reference\": \"slip 1\"}", PAT, inv1);
+    CHECK (r && s_num (r, "applied_minor") == 5000 && s_num (r, "credit_minor") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    CHECK (r && strcmp (s_str (r, "payment_state"), "PARTIAL") == 0);
+    CHECK (s_num (r, "due_minor") == 7919);
+    json_decref (r);
+    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+               "\"invoice_id\": \"%s\", \"mode\": \"CASH\", \"amount_minor\": 10000, "
+               "\"currency\": \"USD\"}", PAT, inv1);
+    CHECK (r && s_num (r, "applied_minor") == 7919 && s_num (r, "credit_minor") == 2081);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    CHECK (r && strcmp (s_str (r, "status"), "INVOICE_BALANCED") == 0);
+    CHECK (strcmp (s_str (r, "payment_state"), "PAID") == 0 && s_num (r, "due_minor") == 0);
+    json_decref (r);
+    const char *acct = "{\"site_id\": \"north\", \"patient_id\": "
+                       "\"pat_01m8e8rx5n3r2py41feft8x8rn\"}";
+    r = s_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
+    CHECK (r && s_num (r, "balance_minor") == 2919 && s_num (r, "credit_minor") == 2081);
+    json_decref (r);
+    //  The credit pays part of the second invoice.
+    r = s_req (c, PM_EINVAL, "amount_minor", "finance.ApplyCredit", "{\"invoice_id\": "
+               "\"%s\", \"amount_minor\": 3000}", inv2);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv2);
+    CHECK (r && s_num (r, "paid_minor") == 2081 && s_num (r, "due_minor") == 2919);
+    CHECK (strcmp (s_str (r, "payment_state"), "PARTIAL") == 0);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.ApplyCredit", "{\"invoice_id\": "
+               "\"%s\"}", inv2);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.CancelInvoice", "{\"invoice_id\": "
+               "\"%s\", \"reason\": \"x\"}", inv2);
+    CHECK (r);
+    json_decref (r);
+
+    //  Credit notes: finance only; bounded by what is due / was paid.
+    const char *cn = "finance.IssueCreditNote";
+    r = s_req (c, PM_EFORBIDDEN, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": "
+               "\"CREDIT_WRITE_OFF\", \"amount_minor\": 919, \"reason\": \"hardship\"}", inv2);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, PM_EINVAL, "amount_minor", cn, "{\"invoice_id\": \"%s\", \"kind\": "
+               "\"CREDIT_WRITE_OFF\", \"amount_minor\": 2920, \"reason\": \"hardship\"}", inv2);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, 0, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_WRITE_OFF\", "
+               "\"amount_minor\": 919, \"reason\": \"hardship\"}", inv2);
+    CHECK (r && s_num (r, "amount_minor") == 919);
+    json_decref (r);
+    r = s_req (fin, PM_EINVAL, "amount_minor", cn, "{\"invoice_id\": \"%s\", \"kind\": "
+               "\"CREDIT_REFUND\", \"mode\": \"CASH\", \"amount_minor\": 12920, \"reason\": "
+               "\"complaint upheld\"}", inv1);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, PM_EINVAL, "mode", cn, "{\"invoice_id\": \"%s\", \"kind\": "
+               "\"CREDIT_REFUND\", \"amount_minor\": 3000, \"reason\": \"complaint upheld\"}",
+               inv1);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, 0, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_REFUND\", "
+               "\"mode\": \"CASH\", \"amount_minor\": 3000, \"reason\": \"complaint upheld\"}",
+               inv1);
+    CHECK (r && strncmp (s_str (r, "payment_id"), "pay_", 4) == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    CHECK (r && s_num (r, "paid_minor") == 9919 && s_num (r, "credited_minor") == 3000);
+    CHECK (s_num (r, "refunded_minor") == 3000 && s_num (r, "due_minor") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
+    CHECK (r && s_num (r, "balance_minor") == 2000 && s_num (r, "credit_minor") == 0);
+    json_decref (r);
+    //  The statement: every entry, opening 0, closing the balance.
+    r = s_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
+               "\"%s\", \"from\": %lld, \"to\": %lld}", PAT, (long long) t0 - 1000,
+               (long long) pm_clock_wall_ms () + DAY_MS);
+    CHECK (r && json_array_size (s_at (r, "entries")) == 7);
+    CHECK (s_num (r, "opening_minor") == 0 && s_num (r, "closing_minor") == 2000);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
+               "\"%s\", \"from\": %lld, \"to\": %lld}", PAT,
+               (long long) pm_clock_wall_ms () + DAY_MS, (long long) pm_clock_wall_ms () + 2 * DAY_MS);
+    CHECK (r && json_array_size (s_at (r, "entries")) == 0);
+    CHECK (s_num (r, "opening_minor") == 2000 && s_num (r, "closing_minor") == 2000);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "to", "finance.Statement", "{\"site_id\": \"north\", "
+               "\"patient_id\": \"%s\", \"from\": 5, \"to\": 5}", PAT);
+    CHECK (r);
+    json_decref (r);
+    //  Other sites see nothing; every read is audited.
+    pm_client_t *east = itest_client_as (&svc, "desk-east");
+    r = s_req (east, PM_EFORBIDDEN, "invoice_id", "finance.GetInvoice", "{\"invoice_id\": "
+               "\"%s\"}", inv1);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", "finance.GetAccount", acct));
+    pm_client_t *aud = itest_client_as (&svc, "audrey");
+    CHECK (s_audits (aud, inv1, "finance.GetInvoice", PM__CODE__OK) == 3);
+    CHECK (s_audits (aud, inv1, "finance.GetInvoice", PM__CODE__EFORBIDDEN) == 1);
+    CHECK (s_audits (aud, inv1, "finance.IssueInvoice", PM__CODE__OK) == 1);
+    CHECK (s_audits (aud, PAT, "finance.GetAccount", PM__CODE__OK) == 2);
+    CHECK (s_count_events (admin, "finance.invoice.issued") == 2);
+    pm_client_destroy (&aud);
+    pm_client_destroy (&east);
+    pm_client_destroy (&fin);
+    pm_client_destroy (&c);
+    pm_client_destroy (&admin);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  Daily close: expected per mode from the day's payments, counted with a
+//  variance that needs a note, closed once and never changed: money after
+//  the close lands on the next day. A month is locked only when over; a
+//  locked month's days cannot be closed.
+static void
+s_test_daily_close (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north"));
+    const char *pay = "finance.RecordPayment";
+    json_t *r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+                       "\"mode\": \"CASH\", \"amount_minor\": 1000, \"currency\": \"USD\"}", PAT);
+    CHECK (r);
+    char today[16], tomorrow[16];
+    snprintf (today, sizeof today, "%s", s_str (r, "business_date"));
+    json_decref (r);
+    CHECK (strlen (today) == 10);
+    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+               "\"mode\": \"CARD\", \"amount_minor\": 2500, \"currency\": \"USD\"}", PAT);
+    CHECK (r && strcmp (s_str (r, "business_date"), today) == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
+               today);
+    CHECK (r && s_num (r, "lines[0].expected_minor") == 1000);
+    CHECK (s_num (r, "lines[1].expected_minor") == 2500 && s_num (r, "payments") == 2);
+    json_decref (r);
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    const char *close = "finance.CloseDay";
+    r = s_req (desk, PM_EFORBIDDEN, NULL, close, "{\"site_id\": \"north\", \"date\": \"%s\"}",
+               today);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_is (c, PM_EINVAL, "date", close, "{\"site_id\": \"north\", \"date\": "
+                 "\"2999-01-01\"}"));
+    CHECK (s_is (c, PM_EINVAL, "date", close, "{\"site_id\": \"north\", \"date\": "
+                 "\"2026-02-30\"}"));
+    r = s_req (c, PM_EINVAL, "note", close, "{\"site_id\": \"north\", \"date\": \"%s\", "
+               "\"counted\": [{\"mode\": \"CASH\", \"amount_minor\": 900}, {\"mode\": "
+               "\"CARD\", \"amount_minor\": 2500}]}", today);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_EINVAL, "counted[1].mode", close, "{\"site_id\": \"north\", \"date\": "
+               "\"%s\", \"counted\": [{\"mode\": \"CASH\", \"amount_minor\": 900}, {\"mode\": "
+               "\"CASH\", \"amount_minor\": 2500}]}", today);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, close, "{\"site_id\": \"north\", \"date\": \"%s\", \"counted\": "
+               "[{\"mode\": \"CASH\", \"amount_minor\": 900}, {\"mode\": \"CARD\", "
+               "\"amount_minor\": 2500}], \"note\": \"one note missing from the till\"}", today);
+    CHECK (r && json_is_true (s_at (r, "closed")));
+    CHECK (s_num (r, "lines[0].variance_minor") == -100 && s_num (r, "lines[1].variance_minor") == 0);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "date", close, "{\"site_id\": \"north\", \"date\": \"%s\", "
+               "\"note\": \"again\"}", today);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_count_events (c, "finance.day.closed") == 1);
+    //  After the close: the next open day takes the money.
+    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+               "\"mode\": \"CASH\", \"amount_minor\": 100, \"currency\": \"USD\", "
+               "\"reference\": \"found under the till\"}", PAT);
+    CHECK (r && strcmp (s_str (r, "business_date"), today) > 0);
+    snprintf (tomorrow, sizeof tomorrow, "%s", s_str (r, "business_date"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
+               today);
+    CHECK (r && s_num (r, "lines[0].expected_minor") == 1000 && s_num (r, "payments") == 2);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
+               tomorrow);
+    CHECK (r && s_num (r, "lines[0].expected_minor") == 100 && !json_is_true (s_at (r, "closed")));
+    json_decref (r);
+    //  Period lock: only a month that is over; once; its days stay shut.
+    char month[8], last_month[16];
+    snprintf (month, sizeof month, "%.7s", today);
+    int y = atoi (today), m = atoi (today + 5);
+    snprintf (last_month, sizeof last_month, "%04d-%02d", m == 1 ? y - 1 : y, m == 1 ? 12 : m - 1);
+    r = s_req (c, PM_EINVAL, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
+               "\"month\": \"%s\"}", month);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_is (c, PM_EINVAL, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
+                 "\"month\": \"2026-13\"}"));
+    r = s_req (c, 0, NULL, "finance.LockPeriod", "{\"site_id\": \"north\", \"month\": \"%s\"}",
+               last_month);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
+               "\"month\": \"%s\"}", last_month);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, PM_ECONFLICT, "date", close, "{\"site_id\": \"north\", \"date\": "
+               "\"%s-15\"}", last_month);
+    CHECK (r);
+    json_decref (r);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  A patient merge on patients' stream re-points the merged record's open
+//  charges and invoices and folds its account into the survivor's; the
+//  event delivered again changes nothing more.
+static void
+s_test_merge_repoints (void)
+{
+    itest_svc_t emi, fin;
+    itest_svc_init (&emi, "patients", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=patients";
+    itest_svc_init (&fin, "finance", "pm-finance");
+    CHECK (s_start (&emi) == 0);
+    itest_point_at (&fin, &emi);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *c = itest_client (&fin);
+    CHECK (s_site (c, "north"));
+    const char *A = PAT, *B = "pat_01m8e8rx5n3r2py41feft8x8rp";
+    char ch1[PM_ID_MAX], ch2[PM_ID_MAX];
+    CHECK (s_charge (c, B, "checkup", -1, ch1));
+    CHECK (s_charge (c, B, "xray", 4000, ch2));
+    json_t *r = s_invoice (c, B, ch2);
+    CHECK (r);
+    char inv[PM_ID_MAX];
+    snprintf (inv, sizeof inv, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", \"patient_id\": "
+               "\"%s\", \"mode\": \"CASH\", \"amount_minor\": 500, \"currency\": \"USD\"}", B);
+    CHECK (r);
+    json_decref (r);
+    for (int round = 1; round <= 2; round++) {
+        Pm__Patients__Patient sp = PM__PATIENTS__PATIENT__INIT, mp = PM__PATIENTS__PATIENT__INIT;
+        sp.id = (char *) A;
+        mp.id = (char *) B;
+        Pm__Patients__MergeResult mr = PM__PATIENTS__MERGE_RESULT__INIT;
+        mr.survivor = &sp;
+        mr.merged = &mp;
+        mr.reason = "same person";
+        uint8_t data[512];
+        Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
+        emit.type = "patients.patient.merged";
+        emit.subject = (char *) A;
+        emit.has_data = 1;
+        emit.data.data = data;
+        emit.data.len = pm__patients__merge_result__pack (&mr, data);
+        Pm__Reply *reply = itest_call (ec, "emitter.Emit", &emit.base);
+        CHECK (reply && reply->code == 0);
+        pm__reply__free_unpacked (reply, NULL);
+        CHECK (s_wait_applied (c, "patients", NULL, (uint64_t) round) == 0);
+        r = s_req (c, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\"}", A);
+        CHECK (r && json_array_size (s_at (r, "charges")) == 1);
+        CHECK (strcmp (s_str (r, "charges[0].id"), ch1) == 0);
+        CHECK (strcmp (s_str (r, "charges[0].merged_from"), B) == 0);
+        json_decref (r);
+        r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv);
+        CHECK (r && strcmp (s_str (r, "patient_id"), A) == 0);
+        CHECK (strcmp (s_str (r, "merged_from"), B) == 0);
+        json_decref (r);
+        r = s_req (c, 0, NULL, "finance.GetAccount", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\"}", A);
+        CHECK (r && s_num (r, "balance_minor") == 3500 && s_num (r, "credit_minor") == 500);
+        json_decref (r);
+        r = s_req (c, 0, NULL, "finance.GetAccount", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\"}", B);
+        CHECK (r && s_num (r, "balance_minor") == 0 && s_num (r, "credit_minor") == 0);
+        json_decref (r);
+    }
+    //  The survivor's credit pays the re-pointed invoice.
+    r = s_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r && s_num (r, "due_minor") == 3500);
+    json_decref (r);
+    CHECK (s_count_events (c, "finance.invoice.updated") == 2);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&c);
+    itest_cleanup (&fin);
+    itest_cleanup (&emi);
+}
+
 static const itest_case_t s_cases[] = {
     {"prices_and_policy", s_test_prices_and_policy},
     {"charges_exactly_once", s_test_charges_exactly_once},
     {"manual_charges", s_test_manual_charges},
+    {"invoices_and_payments", s_test_invoices_and_payments},
+    {"daily_close", s_test_daily_close},
+    {"merge_repoints", s_test_merge_repoints},
     {NULL, NULL},
 };
 

@@ -1,0 +1,31 @@
+/*  finance_invoices.h: invoices (FHIR Invoice statuses, a separate payment
+    state), gap-free numbers per site, lines that reference charges,
+    discounts and exemptions with a reason.                              */
+#ifndef FINANCE_INVOICES_H
+#define FINANCE_INVOICES_H
+
+#include "finance_store.h"
+
+//  Binds finance.CreateInvoice, Discount, IssueInvoice, CancelInvoice,
+//  MarkInError, GetInvoice.
+void fin_invoices_setup (pm_server_t *server);
+
+//  Loads invoice `id` in the caller's scope, audited (caller frees);
+//  failures name `field`.
+pm_err fin_invoice_load (pm_ctx_t *ctx, const char *id, const char *field,
+                         Pm__Finance__Invoice **out);
+
+//  Recomputes an invoice's sums, due amount, payment state, and moves an
+//  issued invoice with nothing due to balanced.
+void fin_invoice_totals (Pm__Finance__Invoice *inv);
+
+//  Stores a changed invoice (version, updated_at, totals), moves its
+//  index entry from `old_patient` (NULL: unchanged) and emits `event`.
+pm_err fin_invoice_save (pm_ctx_t *ctx, Pm__Finance__Invoice *inv,
+                         const char *old_patient, const char *event);
+
+//  A patient merge: the merged record's open invoices (draft, issued) now
+//  go to the survivor.
+pm_err fin_invoices_repoint (pm_ctx_t *ctx, const char *from, const char *to);
+
+#endif

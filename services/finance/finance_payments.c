@@ -1,0 +1,323 @@
+/*  finance_payments.c: money in and out.
+
+    A payment against an issued invoice pays up to what is due; the rest
+    is kept as the patient's credit at the site (never lost, never
+    silently refunded), which finance.ApplyCredit spends on another
+    invoice or a refund credit note gives back. Every payment is booked
+    on the site's day (finance_days.c) by mode, for the daily close.
+
+    Credit notes need the finance role. A refund of an invoice gives back
+    at most what was paid on it: the invoice's total is credited and its
+    paid amount goes down by the same sum, so what is due stays (a fully
+    refunded invoice's payment state is refunded). A write-off gives up
+    at most what is due, and moves no money. The patient's ledger gets
+    the credit note (-) and the refund paid out (+).                    */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finance_accounts.h"
+#include "finance_days.h"
+#include "finance_invoices.h"
+#include "finance_payments.h"
+#include "pm_id.h"
+
+typedef Pm__Finance__Invoice invoice_t;
+typedef Pm__Finance__Payment payment_t;
+
+//  Stores a payment (or payout), books it on the site's day, announces it.
+static pm_err
+s_payment_put (pm_ctx_t *ctx, const Pm__Finance__SiteFinance *site, payment_t *p,
+               char *date)
+{
+    pm_err rc = fin_day_post (ctx, site, p->mode, p->amount_minor, date);
+    p->business_date = date;
+    if (rc == PM_OK) {
+        pm_ctx_audit (ctx, p->id, p->site_id);
+        rc = fin_put (ctx, fin_db.payments, p->id, &p->base);
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_emit (ctx, "finance.payment.recorded", p->site_id, p->id, &p->base);
+    }
+    return rc;
+}
+
+//  A new payment record of the patient at the site.
+static void
+s_payment_init (pm_ctx_t *ctx, payment_t *p, char *id, const char *site,
+                const char *patient, const char *currency, int kind, int mode,
+                int64_t amount)
+{
+    pm__finance__payment__init (p);
+    pm_id_new ("pay", pm_ctx_now (ctx), id);
+    p->id = id;
+    p->site_id = (char *) site;
+    p->patient_id = (char *) patient;
+    p->currency = (char *) currency;
+    p->has_version = p->has_kind = p->has_mode = p->has_amount_minor = 1;
+    p->has_applied_minor = p->has_credit_minor = p->has_received_at = 1;
+    p->version = 1;
+    p->kind = kind;
+    p->mode = mode;
+    p->amount_minor = amount;
+    p->received_at = pm_ctx_now (ctx);
+}
+
+//  Loads an invoice the money is for: the patient's, at the site, issued.
+static pm_err
+s_open_invoice (pm_ctx_t *ctx, const char *id, const char *site, const char *patient,
+                invoice_t **out)
+{
+    pm_err rc = fin_invoice_load (ctx, id, "invoice_id", out);
+    if (rc == PM_OK && ((site && strcmp ((*out)->site_id, site) != 0)
+                        || (patient && strcmp ((*out)->patient_id, patient) != 0))) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "invoice_id", "invoice_id: %s is not the "
+                          "patient's at site %s", id, site);
+    }
+    if (rc == PM_OK && (*out)->status != PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "invoice_id", "invoice_id: %s has nothing due "
+                          "(not issued, or balanced)", id);
+    }
+    return rc;
+}
+
+//  finance.RecordPayment.
+static pm_err
+s_record (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Finance__RecordPayment *req = (const Pm__Finance__RecordPayment *) body;
+    Pm__Finance__SiteFinance *site = NULL;
+    invoice_t *inv = NULL;
+    pm_err rc = fin_site (ctx, req->site_id, "site_id", &site);
+    if (rc == PM_OK) {
+        rc = fin_id (ctx, "patient_id", req->patient_id, "pat");
+    }
+    if (rc == PM_OK) {
+        rc = fin_mode (ctx, "mode", req->has_mode, req->mode);
+    }
+    if (rc == PM_OK) {
+        rc = fin_money (ctx, "amount_minor", req->has_amount_minor, req->amount_minor, false);
+    }
+    if (rc == PM_OK && (!req->currency || strcmp (req->currency, site->currency) != 0)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "currency", "currency: site %s takes %s",
+                          site->site_id, site->currency);
+    }
+    if (rc == PM_OK) {
+        rc = fin_text (ctx, "reference", req->reference, false, 200);
+    }
+    if (rc == PM_OK && req->invoice_id) {
+        rc = s_open_invoice (ctx, req->invoice_id, req->site_id, req->patient_id, &inv);
+    }
+    if (rc != PM_OK) {
+        pm__finance__invoice__free_unpacked (inv, NULL);
+        pm__finance__site_finance__free_unpacked (site, NULL);
+        return rc;
+    }
+    char id[PM_ID_MAX], date[FIN_DATE_LEN];
+    payment_t p;
+    s_payment_init (ctx, &p, id, req->site_id, req->patient_id, site->currency,
+                    PM__FINANCE__PAYMENT_KIND__PAYMENT_RECEIVED, req->mode, req->amount_minor);
+    p.reference = req->reference;
+    p.invoice_id = req->invoice_id;
+    p.applied_minor = inv ? (req->amount_minor < inv->due_minor ? req->amount_minor
+                                                                : inv->due_minor)
+                          : 0;
+    p.credit_minor = req->amount_minor - p.applied_minor;
+    if (inv) {
+        inv->paid_minor += p.applied_minor;
+        rc = fin_invoice_save (ctx, inv, NULL, "finance.invoice.updated");
+    }
+    if (rc == PM_OK) {
+        rc = fin_account_entry (ctx, req->patient_id, req->site_id, site->currency,
+                                PM__FINANCE__ENTRY_KIND__ENTRY_PAYMENT, id,
+                                -req->amount_minor, req->reference);
+    }
+    if (rc == PM_OK && p.credit_minor) {
+        rc = fin_account_credit (ctx, req->patient_id, req->site_id, site->currency,
+                                 p.credit_minor);
+    }
+    if (rc == PM_OK) {
+        rc = s_payment_put (ctx, site, &p, date);
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &p.base);
+    }
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    pm__finance__site_finance__free_unpacked (site, NULL);
+    return rc;
+}
+
+//  finance.ApplyCredit: the patient's credit at the site pays an invoice.
+static pm_err
+s_apply_credit (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Finance__ApplyCredit *req = (const Pm__Finance__ApplyCredit *) body;
+    invoice_t *inv = NULL;
+    Pm__Finance__Account *a = NULL;
+    pm_err rc = PM_OK;
+    if (req->has_amount_minor) {
+        rc = fin_money (ctx, "amount_minor", true, req->amount_minor, false);
+    }
+    if (rc == PM_OK) {
+        rc = s_open_invoice (ctx, req->invoice_id, NULL, NULL, &inv);
+    }
+    if (rc == PM_OK) {
+        rc = fin_account_get (pm_ctx_txn (ctx), inv->patient_id, inv->site_id,
+                              inv->currency, &a);
+    }
+    int64_t amount = 0;
+    if (rc == PM_OK) {
+        amount = a->credit_minor < inv->due_minor ? a->credit_minor : inv->due_minor;
+        if (req->has_amount_minor && req->amount_minor > amount) {
+            rc = pm_ctx_fail (ctx, PM_EINVAL, "amount_minor", "amount_minor: at most %lld "
+                              "(the credit, or what is due)", (long long) amount);
+        }
+        else if (req->has_amount_minor) {
+            amount = req->amount_minor;
+        }
+        if (rc == PM_OK && amount <= 0) {
+            rc = pm_ctx_fail (ctx, PM_ECONFLICT, "invoice_id", "invoice_id: the patient has "
+                              "no credit at site %s", inv->site_id);
+        }
+    }
+    if (rc == PM_OK) {
+        rc = fin_account_credit (ctx, inv->patient_id, inv->site_id, inv->currency, -amount);
+    }
+    if (rc == PM_OK) {
+        inv->paid_minor += amount;
+        rc = fin_invoice_save (ctx, inv, NULL, "finance.invoice.updated");
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &inv->base);
+    }
+    pm__finance__account__free_unpacked (a, NULL);
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    return rc;
+}
+
+//  finance.IssueCreditNote: a refund or a write-off.
+static pm_err
+s_credit_note (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Finance__IssueCreditNote *req = (const Pm__Finance__IssueCreditNote *) body;
+    bool refund = req->kind == PM__FINANCE__CREDIT_NOTE_KIND__CREDIT_REFUND;
+    invoice_t *inv = NULL;
+    Pm__Finance__SiteFinance *site = NULL;
+    Pm__Finance__Account *a = NULL;
+    pm_err rc = PM_OK;
+    if (!req->has_kind || (!refund && req->kind != PM__FINANCE__CREDIT_NOTE_KIND__CREDIT_WRITE_OFF)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "kind", "kind: CREDIT_REFUND or CREDIT_WRITE_OFF");
+    }
+    if (rc == PM_OK) {
+        rc = fin_money (ctx, "amount_minor", req->has_amount_minor, req->amount_minor, false);
+    }
+    if (rc == PM_OK) {
+        rc = fin_text (ctx, "reason", req->reason, true, FIN_TEXT_MAX);
+    }
+    if (rc == PM_OK && refund) {
+        rc = fin_mode (ctx, "mode", req->has_mode, req->mode);
+    }
+    if (rc == PM_OK && req->invoice_id) {
+        rc = fin_invoice_load (ctx, req->invoice_id, "invoice_id", &inv);
+        if (rc == PM_OK && inv->status != PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED
+            && inv->status != PM__FINANCE__INVOICE_STATUS__INVOICE_BALANCED) {
+            rc = pm_ctx_fail (ctx, PM_ECONFLICT, "invoice_id", "invoice_id: %s was never "
+                              "issued, or is cancelled", inv->id);
+        }
+    }
+    else if (rc == PM_OK && !refund) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "invoice_id", "invoice_id: a write-off is of an "
+                          "invoice");
+    }
+    else if (rc == PM_OK) {
+        rc = fin_id (ctx, "patient_id", req->patient_id, "pat");
+    }
+    const char *site_id = inv ? inv->site_id : req->site_id;
+    const char *patient = inv ? inv->patient_id : req->patient_id;
+    if (rc == PM_OK) {
+        rc = fin_site (ctx, site_id, inv ? "invoice_id" : "site_id", &site);
+    }
+    if (rc == PM_OK) {
+        rc = fin_account_get (pm_ctx_txn (ctx), patient, site_id, site->currency, &a);
+    }
+    int64_t limit = 0;
+    if (rc == PM_OK) {
+        limit = !inv ? a->credit_minor : refund ? inv->paid_minor : inv->due_minor;
+        if (req->amount_minor > limit) {
+            rc = pm_ctx_fail (ctx, PM_EINVAL, "amount_minor", "amount_minor: at most %lld "
+                              "(%s)", (long long) limit,
+                              !inv ? "the patient's credit"
+                                   : refund ? "what was paid" : "what is due");
+        }
+    }
+    char id[PM_ID_MAX], pay_id[PM_ID_MAX], date[FIN_DATE_LEN];
+    pm_id_new ("crn", pm_ctx_now (ctx), id);
+    int64_t amount = req->amount_minor;
+    if (rc == PM_OK && inv) {
+        inv->credited_minor += amount;
+        if (refund) {
+            inv->paid_minor -= amount;
+            inv->refunded_minor += amount;
+        }
+        rc = fin_invoice_save (ctx, inv, NULL, "finance.invoice.updated");
+        if (rc == PM_OK) {
+            rc = fin_account_entry (ctx, patient, site_id, site->currency,
+                                    PM__FINANCE__ENTRY_KIND__ENTRY_CREDIT_NOTE, id, -amount,
+                                    req->reason);
+        }
+    }
+    else if (rc == PM_OK) {
+        rc = fin_account_credit (ctx, patient, site_id, site->currency, -amount);
+    }
+    payment_t p;
+    if (rc == PM_OK && refund) {
+        s_payment_init (ctx, &p, pay_id, site_id, patient, site->currency,
+                        PM__FINANCE__PAYMENT_KIND__PAYMENT_REFUND, req->mode, -amount);
+        p.invoice_id = inv ? inv->id : NULL;
+        p.reason = req->reason;
+        rc = s_payment_put (ctx, site, &p, date);
+        if (rc == PM_OK) {
+            rc = fin_account_entry (ctx, patient, site_id, site->currency,
+                                    PM__FINANCE__ENTRY_KIND__ENTRY_REFUND_PAID, pay_id,
+                                    amount, req->reason);
+        }
+    }
+    if (rc == PM_OK) {
+        Pm__Finance__CreditNote n = PM__FINANCE__CREDIT_NOTE__INIT;
+        n.id = id;
+        n.site_id = (char *) site_id;
+        n.patient_id = (char *) patient;
+        n.invoice_id = inv ? inv->id : NULL;
+        n.has_kind = n.has_amount_minor = n.has_created_at = 1;
+        n.kind = req->kind;
+        n.amount_minor = amount;
+        n.currency = site->currency;
+        n.has_mode = refund;
+        n.mode = req->mode;
+        n.reason = req->reason;
+        n.payment_id = refund ? pay_id : NULL;
+        n.created_at = pm_ctx_now (ctx);
+        n.actor = (char *) pm_ctx_principal (ctx)->name;
+        pm_ctx_audit (ctx, id, site_id);
+        rc = fin_put (ctx, fin_db.notes, id, &n.base);
+        if (rc == PM_OK) {
+            rc = pm_ctx_emit (ctx, "finance.credit_note.issued", site_id, id, &n.base);
+        }
+        if (rc == PM_OK) {
+            rc = pm_ctx_reply (ctx, &n.base);
+        }
+    }
+    pm__finance__account__free_unpacked (a, NULL);
+    pm__finance__site_finance__free_unpacked (site, NULL);
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+void
+fin_payments_setup (pm_server_t *server)
+{
+    pm_server_handle (server, "finance.RecordPayment", s_record);
+    pm_server_handle (server, "finance.ApplyCredit", s_apply_credit);
+    pm_server_handle (server, "finance.IssueCreditNote", s_credit_note);
+}
