@@ -3,6 +3,7 @@
 #include "pm_cfg.h"
 #include "recruitment.h"
 #include "recruitment_candidates.h"
+#include "recruitment_metrics.h"
 #include "recruitment_offers.h"
 #include "recruitment_pipeline.h"
 #include "recruitment_requisitions.h"
@@ -19,6 +20,7 @@ recruitment_setup (pm_server_t *server)
     rec_candidates_setup (server);
     rec_pipeline_setup (server);
     rec_offers_setup (server);
+    rec_metrics_setup (server);
     int tick_ms = (int) pm_cfg_int ("PM_RECRUITMENT_TICK_MS", 60000);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_offers_tick);
     return 0;

@@ -69,6 +69,12 @@ static const pm_command_def_t s_commands[] = {
      "the candidate accepts: hired, and staffing onboards them", CANDIDATE},
     {"recruitment.DeclineOffer", PM_WRITE, D (answer_offer), D (application),
      "the candidate declines (reason)", CANDIDATE},
+    //  Candidate experience
+    {"recruitment.ExperienceReport", PM_READ, D (get_experience_report),
+     D (experience_report),
+     "a site's candidate experience per requisition: first response, time in "
+     "stage, time to offer and hire, offer acceptance, sources",
+     HIRING | PM_ROLE_AUDITOR},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

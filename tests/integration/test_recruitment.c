@@ -826,6 +826,88 @@ s_test_hire_into_staffing (void)
     itest_cleanup (&stf);
 }
 
+//  --- candidate experience ---------------------------------------------------------
+
+//  The report measures what candidates lived through, from the stamped
+//  history: one candidate answered an hour after applying (the service
+//  restarted with its clock an hour on), one still waiting; per source
+//  and per requisition; other sites refused.
+static void
+s_test_experience_report (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("eve", "recruiter", "east");
+    pm_client_t *c = itest_client (&svc);
+    char job[PM_ID_MAX], pst[PM_ID_MAX], job2[PM_ID_MAX], pst2[PM_ID_MAX];
+    char app[PM_ID_MAX], cand[PM_ID_MAX], app2[PM_ID_MAX], cand2[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 1, job, pst));
+    CHECK (s_open_job (c, "north", 1, job2, pst2));
+    CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app, cand));
+    json_t *r = s_req (c, 0, NULL, "recruitment.Apply",
+                       "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Kim\", "
+                       "\"given_names\": [\"Jo\"], \"email\": \"jo@example.org\"}, "
+                       "\"source\": \"REFERRAL\", \"referrer\": \"Dr Ng\"}", pst);
+    CHECK (r);
+    snprintf (app2, sizeof app2, "%s", s_str (r, "application.id"));
+    json_decref (r);
+    (void) cand2;
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    svc.env[0] = "PM_CLOCK_OFFSET_MS=3600000";
+    CHECK (s_start_again (&svc) == 0);
+    c = itest_client (&svc);
+    CHECK (s_move (c, app, "SCREENING", NULL));
+    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    CHECK (r && json_array_size (s_at (r, "requisitions")) == 2);
+    json_t *t = s_at (r, "total");
+    CHECK (s_int (t, "applications") == 2 && s_int (t, "responded") == 1);
+    CHECK (s_int (t, "awaiting_response") == 1);
+    CHECK (s_int (t, "avg_first_response_ms") >= 3600000
+           && s_int (t, "avg_first_response_ms") < 3600000 + ITEST_WAIT_MS);
+    CHECK (s_int (t, "oldest_waiting_ms") >= 3600000);
+    CHECK (strcmp (s_str (t, "stages[0].stage"), "APPLIED") == 0);
+    CHECK (s_int (t, "stages[0].count") == 1 && s_int (t, "stages[0].avg_ms") >= 3600000);
+    CHECK (json_array_size (s_at (t, "sources")) == 2);
+    CHECK (strcmp (s_str (t, "sources[0].source"), "JOB_BOARD") == 0);
+    CHECK (strcmp (s_str (t, "sources[1].source"), "REFERRAL") == 0);
+    CHECK (strcmp (s_str (r, "requisitions[1].requisition_id"), job2) == 0);
+    CHECK (s_int (r, "requisitions[1].applications") == 0);
+    json_decref (r);
+    //  Offers and hires: time to offer, acceptance.
+    CHECK (s_move (c, app, "SHORTLISTED", NULL) && s_move (c, app, "INTERVIEW_SCHEDULED", NULL)
+           && s_move (c, app, "INTERVIEW_DONE", NULL));
+    CHECK (s_offer (c, app, 86400000, 4000));
+    r = s_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}", app);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.ExperienceReport",
+               "{\"site_id\": \"north\", \"requisition_id\": \"%s\"}", job);
+    CHECK (r && json_array_size (s_at (r, "requisitions")) == 1);
+    t = s_at (r, "total");
+    CHECK (s_int (t, "offers_sent") == 1 && s_int (t, "offers_accepted") == 1);
+    CHECK (s_int (t, "offer_acceptance_permille") == 1000 && s_int (t, "hired") == 1);
+    CHECK (s_int (t, "avg_time_to_offer_ms") >= 3600000);
+    CHECK (s_int (t, "avg_time_to_hire_ms") >= s_int (t, "avg_time_to_offer_ms"));
+    CHECK (s_int (t, "sources[0].hired") == 1);
+    json_decref (r);
+    //  Bad input and other sites.
+    char body[200];
+    snprintf (body, sizeof body, "{\"site_id\": \"east\", \"requisition_id\": \"%s\"}",
+              job);
+    CHECK (s_refused (c, PM_EINVAL, "requisition_id", "at site north",
+                      "recruitment.ExperienceReport", body));
+    CHECK (s_refused (c, PM_EINVAL, "site_id", "is not 1 to 64",
+                      "recruitment.ExperienceReport", "{\"site_id\": \"No Such\"}"));
+    pm_client_t *eve = itest_client_as (&svc, "eve");
+    CHECK (s_refused (eve, PM_EFORBIDDEN, "site_id", "site north",
+                      "recruitment.ExperienceReport", "{\"site_id\": \"north\"}"));
+    pm_client_destroy (&eve);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -835,6 +917,7 @@ main (int argc, char *argv[])
         {"pipeline", s_test_pipeline},
         {"offer_expiry", s_test_offer_expiry},
         {"hire_into_staffing", s_test_hire_into_staffing},
+        {"experience_report", s_test_experience_report},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
