@@ -11,6 +11,7 @@
 #include "recruitment_requisitions.h"
 
 #define MAX_REQUIREMENTS 30
+#define MAX_POSTINGS 64 //  per requisition: all are closed in one step
 
 //  --------------------------------------------------------------------------
 pm_err
@@ -216,7 +217,7 @@ static pm_err
 s_close_postings (pm_ctx_t *ctx, const char *job_id)
 {
     //  Collect first: the scan's cursor must not see our own writes.
-    char ids[64][PM_ID_MAX];
+    char ids[MAX_POSTINGS][PM_ID_MAX];
     size_t n = 0;
     rec_key_t k;
     rec_key_init (&k, REC_IX_PST_BY_JOB);
@@ -229,7 +230,7 @@ s_close_postings (pm_ctx_t *ctx, const char *job_id)
     }
     MDB_val key = {k.len, k.b}, val;
     int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    while (mrc == 0 && n < 64 && key.mv_size >= k.len
+    while (mrc == 0 && n < MAX_POSTINGS && key.mv_size >= k.len
            && memcmp (key.mv_data, k.b, k.len) == 0) {
         rec_val_id (&val, ids[n++]);
         mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
@@ -465,6 +466,16 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
 
 //  --- postings ---------------------------------------------------------------
 
+//  Counts index entries.
+static int
+s_count_one (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    (void) val;
+    (*(size_t *) arg)++;
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  recruitment.PublishPosting
 static pm_err
@@ -484,6 +495,18 @@ s_publish (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = pm_ctx_fail (ctx, PM_ECONFLICT, "requisition_id",
                           "requisition_id: %s is %s; only an OPEN requisition is posted",
                           j->id, s_status_name (j->status));
+    }
+    size_t posted = 0;
+    rec_key_t prefix;
+    rec_key_init (&prefix, REC_IX_PST_BY_JOB);
+    rec_key_str (&prefix, j->id);
+    if (rc == PM_OK) {
+        rc = rec_scan (ctx, &prefix, s_count_one, &posted);
+    }
+    if (rc == PM_OK && posted >= MAX_POSTINGS) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "requisition_id",
+                          "requisition_id: %s has %d postings, the most there may be",
+                          j->id, MAX_POSTINGS);
     }
     if (rc == PM_OK) {
         char id[PM_ID_MAX];
