@@ -160,16 +160,7 @@ void
 stf_hires_setup (pm_server_t *server)
 {
     pm_server_handle (server, "staffing.GetHire", s_get_hire);
-    //  The runtime cannot connect to a service whose public key is not in
-    //  the key store yet (it would stop here): say so and serve without
-    //  hires until a restart finds the key.
-    zcert_t *key = pm_keys_enabled () ? pm_keys_public ("svc-recruitment") : NULL;
-    if (pm_keys_enabled () && !key) {
-        pm_error ("recruitment's public key is missing: hires are not followed "
-                  "until it is in the key store and staffing restarts",
-                  "keys_dir", pm_keys_dir (), NULL);
-        return;
-    }
-    zcert_destroy (&key);
+    //  Recruitment may start after staffing (they follow each other): the
+    //  runtime's follower waits for its key and connects when it appears.
     pm_server_follow (server, "recruitment", s_apply, s_reset);
 }

@@ -741,8 +741,8 @@ s_test_hire_into_staffing (void)
     CHECK (itest_start (&stf) == 0);
     itest_point_at (&rec, &stf);
     CHECK (itest_start (&rec) == 0);
-    //  Staffing follows recruitment once its key exists: start it again,
-    //  pointed at recruitment.
+    //  Staffing learns recruitment's (test-chosen) endpoints: start it
+    //  again, pointed at recruitment.
     itest_point_at (&stf, &rec);
     itest_signal (&stf, SIGTERM);
     CHECK (s_start_again (&stf) == 0);
