@@ -50,7 +50,7 @@ BENCHES      := $(patsubst tests/bench/%.c,$(BIN)/%,$(wildcard tests/bench/*.c))
 
 PROGRAMS     := $(foreach s,$(SERVICES),$(BIN)/pm-$(s)) $(BIN)/pmctl $(BIN)/pm_selftest
 
-.PHONY: all programs deps run test asan bench profile memcheck clean help format
+.PHONY: all programs deps run demo test asan bench profile memcheck clean help format
 all: deps-check programs $(TEST_TOOLS) $(ITESTS) $(BENCHES)
 
 # The services and pmctl only (what the Docker image ships).
@@ -59,6 +59,7 @@ programs: $(PROGRAMS)
 help:
 	@echo "make            build everything into $(BUILD)/"
 	@echo "make run        start Praxis on loopback, data under ./var (Ctrl-C stops it)"
+	@echo "make demo       seed a demo network into the services make run started"
 	@echo "make test       selftests + integration tests; ends with 'N passed, N failed'"
 	@echo "make asan       build under ASan+UBSan into build/asan and run the tests"
 	@echo "make bench      durable throughput/latency of patients.Register"
@@ -131,6 +132,16 @@ $(BIN)/%: $(OBJ)/tests/bench/%.o $(ITEST_LIB) $(SCHEMA_OBJ) $(LIBPROTO) $(LIBPM)
 # --- running -------------------------------------------------------------
 run: all
 	deploy/run-local.sh $(BIN)
+
+# Python messages for tools/demo (Debian's python3-protobuf reads them).
+$(BUILD)/py: $(wildcard proto/*.proto)
+	@mkdir -p $@
+	protoc -I proto --python_out=$@ proto/*.proto
+	@touch $@
+
+# Seeds a realistic network into the services `make run` started.
+demo: all $(BUILD)/py
+	PM_BIN=$(BIN) PYTHONPATH=$(BUILD)/py /usr/bin/python3 tools/demo/demo.py
 
 test: all
 	tests/run-tests.sh $(BUILD)
