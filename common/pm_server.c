@@ -673,6 +673,7 @@ s_write (pm_server_t *self, s_write_fn *fn, void *arg)
             }
         }
         if (rc == PM_OK) {
+            self->batches++; //  every durable commit: batches, timers, followers
             pm_evlog_commit (self->evlog);
             pm_audit_commit (self->audit);
             s_outbox_publish (self);
@@ -893,7 +894,6 @@ static void
 s_run_batch (pm_server_t *self)
 {
     pm_err rc = s_write (self, s_batch_fn, NULL);
-    self->batches++;
     if (self->batch_len > 0) {
         pm_metrics_batch (self->metrics, self->batch_len);
     }
