@@ -624,13 +624,15 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
         p.n_mrns = patch->n_mrns;
         p.mrns = patch->mrns;
     }
+    //  Validation first: a masked field may now be empty (fuzz finding F3:
+    //  home_site masked but not given reached the MRN check below as NULL).
+    rc = s_validate (ctx, &p);
     //  The home site keeps an MRN; removing it would orphan the chart.
     bool home_has_mrn = false;
-    for (size_t i = 0; i < p.n_mrns; i++) {
+    for (size_t i = 0; rc == PM_OK && i < p.n_mrns; i++) {
         home_has_mrn = home_has_mrn || (p.mrns[i]->site_id
                                         && strcmp (p.mrns[i]->site_id, p.home_site) == 0);
     }
-    rc = s_validate (ctx, &p);
     if (rc == PM_OK && !home_has_mrn) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "patient.mrns",
                           "the home site %s must keep an MRN", p.home_site);

@@ -167,6 +167,21 @@ s_test_lifecycle (void)
     CHECK (s_ok (reply, PM_ECONFLICT, "expected_version"));
     pm__reply__free_unpacked (reply, NULL);
 
+    //  A field named in the mask but not given is cleared, and a required
+    //  one is refused by name (it once crashed the service: fuzz F3).
+    Pm__Patients__Update clear = PM__PATIENTS__UPDATE__INIT;
+    patient_t empty = PM__PATIENTS__PATIENT__INIT;
+    char *mask[] = {"home_site"};
+    clear.id = id;
+    clear.has_expected_version = 1;
+    clear.expected_version = 2;
+    clear.patient = &empty;
+    clear.n_update_mask = 1;
+    clear.update_mask = mask;
+    reply = s_call (client, "patients.Update", &clear.base);
+    CHECK (s_ok (reply, PM_EINVAL, "patient.home_site"));
+    pm__reply__free_unpacked (reply, NULL);
+
     //  An update that changes nothing makes no version and no event.
     upd.expected_version = 2;
     uint64_t before = s_high_seq (client);
