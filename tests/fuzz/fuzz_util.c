@@ -209,69 +209,6 @@ fuzz_has_zero_tag (const ProtobufCMessage *msg)
     return false;
 }
 
-//  The string field `name` of `msg` (NULL when unset or no such field).
-static const char *
-s_string (const ProtobufCMessage *msg, const char *name)
-{
-    const ProtobufCFieldDescriptor *f =
-        msg ? protobuf_c_message_descriptor_get_field_by_name (msg->descriptor, name)
-            : NULL;
-    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) {
-        return NULL;
-    }
-    return *(const char *const *) ((const char *) msg + f->offset);
-}
-
-//  True when repeated string field `name` of `msg` holds `value`.
-static bool
-s_lists (const ProtobufCMessage *msg, const char *name, const char *value)
-{
-    const ProtobufCFieldDescriptor *f =
-        msg ? protobuf_c_message_descriptor_get_field_by_name (msg->descriptor, name)
-            : NULL;
-    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label != PROTOBUF_C_LABEL_REPEATED) {
-        return false;
-    }
-    size_t n = *(const size_t *) ((const char *) msg + f->quantifier_offset);
-    char *const *list = *(char *const *const *) ((const char *) msg + f->offset);
-    for (size_t i = 0; i < n; i++) {
-        if (list[i] && strcmp (list[i], value) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-//  The message field `name` of `msg`, NULL when unset.
-static const ProtobufCMessage *
-s_message (const ProtobufCMessage *msg, const char *name)
-{
-    const ProtobufCFieldDescriptor *f =
-        msg ? protobuf_c_message_descriptor_get_field_by_name (msg->descriptor, name)
-            : NULL;
-    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED) {
-        return NULL;
-    }
-    return *(const ProtobufCMessage *const *) ((const char *) msg + f->offset);
-}
-
-//  --------------------------------------------------------------------------
-//  The open findings a command harness holds back (crashes/README.md).
-bool
-fuzz_known_finding (const char *type, const ProtobufCMessage *body)
-{
-    if (fuzz_strict () || !type || !body) {
-        return false;
-    }
-    //  F3: patients.Update naming home_site in update_mask without a new
-    //  home_site: the handler compares MRN sites with a NULL home site.
-    if (strcmp (type, "patients.Update") == 0 && s_lists (body, "update_mask", "home_site")) {
-        const ProtobufCMessage *patch = s_message (body, "patient");
-        return patch && !s_string (patch, "home_site");
-    }
-    return false;
-}
-
 //  --------------------------------------------------------------------------
 //  True when FUZZ_STRICT asks for no known finding to be tolerated.
 bool

@@ -50,11 +50,6 @@ void fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n);
 //  (F2; the runtime drops unknown fields of request bodies for this).
 bool fuzz_has_zero_tag (const ProtobufCMessage *msg);
 
-//  True when a command harness must not send this command: it is an open
-//  finding of tests/fuzz/crashes/README.md (named there), held back so
-//  that fuzzing goes on looking for new ones. False under FUZZ_STRICT.
-bool fuzz_known_finding (const char *type, const ProtobufCMessage *body);
-
 //  True when FUZZ_STRICT is set: known findings are not tolerated (for
 //  running the kept reproducers of tests/fuzz/crashes).
 bool fuzz_strict (void);
