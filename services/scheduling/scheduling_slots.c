@@ -636,9 +636,21 @@ sch_find_slots (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     Pm__Scheduling__Slot **slots = calloc ((size_t) limit * (n_who ? n_who : 1), sizeof *slots);
     size_t n_slots = 0;
-    for (size_t i = 0; rc == PM_OK && i < n_who; i++) {
+    //  Once `limit` slots are in hand, a later practitioner (ids come in
+    //  the reply's tie order) can only add a slot that starts before the
+    //  last of them: the search window shrinks as it goes, so "any
+    //  practitioner" costs little more than one.
+    int64_t to = req->to;
+    for (size_t i = 0; rc == PM_OK && i < n_who && to > req->from; i++) {
         sch_slot_t slot = {.type = type, .site = site, .practitioner_id = who[i]};
-        rc = s_search_one (txn, &slot, req->from, req->to, limit, slots, &n_slots);
+        rc = s_search_one (txn, &slot, req->from, to, limit, slots, &n_slots);
+        if (rc == PM_OK && n_slots >= limit) {
+            qsort (slots, n_slots, sizeof *slots, s_slot_cmp);
+            while (n_slots > limit) {
+                pm__scheduling__slot__free_unpacked (slots[--n_slots], NULL);
+            }
+            to = slots[limit - 1]->start;
+        }
     }
     if (rc == PM_OK) {
         if (n_slots > 1) {
