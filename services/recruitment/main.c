@@ -6,6 +6,7 @@
 #include "pm_log.h"
 #include "recruitment.h"
 #include "recruitment_schema.h"
+#include "recruitment_tz.h"
 
 //  Settings of this service beyond the common ones.
 static const pm_cfg_var_t s_settings[] = {
@@ -31,5 +32,6 @@ main (int argc, char *argv[])
     }
     pm_server_run (server);
     pm_server_destroy (&server);
+    rec_tz_shutdown ();
     return 0;
 }

@@ -1,8 +1,9 @@
 /*  recruitment.c: wires the recruitment service together: its store, each
-    concept's commands and the offer timer.                               */
+    concept's commands, the offer timer and the staffing follower.                               */
 #include "pm_cfg.h"
 #include "recruitment.h"
 #include "recruitment_candidates.h"
+#include "recruitment_interviews.h"
 #include "recruitment_metrics.h"
 #include "recruitment_offers.h"
 #include "recruitment_pipeline.h"
@@ -20,6 +21,7 @@ recruitment_setup (pm_server_t *server)
     rec_candidates_setup (server);
     rec_pipeline_setup (server);
     rec_offers_setup (server);
+    rec_interviews_setup (server);
     rec_metrics_setup (server);
     int tick_ms = (int) pm_cfg_int ("PM_RECRUITMENT_TICK_MS", 60000);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_offers_tick);

@@ -4,12 +4,14 @@
     can never disagree with them: every measure is a difference of two
     instants the pipeline recorded. The first response is the first step
     a person (not the service's timer) took after the application was
-    received. Anonymous: counts and durations, no candidate.            */
+    received. Interview-to-feedback is from a completed interview's end
+    to its last scorecard. Anonymous: counts and durations, no candidate. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pm_id.h"
 #include "recruitment_candidates.h"
+#include "recruitment_interviews.h"
 #include "recruitment_metrics.h"
 #include "recruitment_pipeline.h"
 #include "recruitment_requisitions.h"
@@ -24,6 +26,8 @@ typedef struct {
     uint32_t stage_n[STAGES];
     int64_t stage_sum[STAGES];
     uint32_t src_apps[SOURCES], src_hired[SOURCES];
+    uint32_t feedback_n;        //  completed interviews
+    int64_t feedback_sum, feedback_max; //  interview end -> last scorecard
 } s_acc_t;
 
 //  --------------------------------------------------------------------------
@@ -100,6 +104,10 @@ s_merge (s_acc_t *into, const s_acc_t *a)
         into->src_apps[i] += a->src_apps[i];
         into->src_hired[i] += a->src_hired[i];
     }
+    into->feedback_n += a->feedback_n;
+    into->feedback_sum += a->feedback_sum;
+    into->feedback_max = a->feedback_max > into->feedback_max ? a->feedback_max
+                                                              : into->feedback_max;
 }
 
 //  The sums as a message (malloc'd; freed by free_unpacked).
@@ -155,6 +163,12 @@ s_metrics (const s_acc_t *a, const char *job_id)
         s->hired = a->src_hired[i];
         m->sources[m->n_sources++] = s;
     }
+    m->has_interviews_completed = 1;
+    m->interviews_completed = a->feedback_n;
+    m->has_avg_interview_to_feedback_ms = m->has_max_interview_to_feedback_ms
+        = a->feedback_n > 0;
+    m->avg_interview_to_feedback_ms = a->feedback_n ? a->feedback_sum / a->feedback_n : 0;
+    m->max_interview_to_feedback_ms = a->feedback_max;
     return m;
 }
 
@@ -179,8 +193,10 @@ s_app_one (const MDB_val *key, const MDB_val *val, void *arg)
         return rc;
     }
     s_add (w->acc, (rec_app_t *) m, pm_ctx_now (w->ctx));
+    rc = rec_itv_feedback_times (w->ctx, id, &w->acc->feedback_n, &w->acc->feedback_sum,
+                                 &w->acc->feedback_max);
     protobuf_c_message_free_unpacked (m, NULL);
-    return 0;
+    return rc;
 }
 
 typedef struct {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recruitment_interviews.h"
 #include "recruitment_pipeline.h"
 #include "recruitment_requisitions.h"
 
@@ -46,6 +47,9 @@ static const s_rule_t s_rules[] = {
      "recruitment.Move", false},
     {B (SHORTLISTED), S (INTERVIEW_SCHEDULED), RECRUITER | HIRING_MANAGER,
      "recruitment.Move", false},
+    //  The candidate's pick of an interview slot books it and moves them.
+    {B (SHORTLISTED) | B (INTERVIEW_DONE), S (INTERVIEW_SCHEDULED), CANDIDATE,
+     "recruitment.BookInterview", false},
     {B (INTERVIEW_SCHEDULED), S (INTERVIEW_DONE),
      RECRUITER | HIRING_MANAGER | INTERVIEWER, "recruitment.Move", false},
     //  The next round.
@@ -108,9 +112,18 @@ rec_pipeline_step (pm_ctx_t *ctx, rec_app_t *app, Pm__Recruitment__Stage to,
 {
     Pm__Recruitment__Stage from = app->stage;
     char allowed[512];
+    //  The rule of this command, else the first for this step (whose
+    //  command is then named in the refusal).
     const s_rule_t *r = s_rules;
-    while (r->from && !((r->from & (1u << from)) && r->to == to)) {
+    while (r->from && !((r->from & (1u << from)) && r->to == to && r->via && via
+                        && strcmp (r->via, via) == 0)) {
         r++;
+    }
+    if (!r->from) {
+        r = s_rules;
+        while (r->from && !((r->from & (1u << from)) && r->to == to)) {
+            r++;
+        }
     }
     if (!r->from) {
         s_allowed (ctx, from, false, allowed, sizeof allowed);
@@ -118,7 +131,7 @@ rec_pipeline_step (pm_ctx_t *ctx, rec_app_t *app, Pm__Recruitment__Stage to,
                             "to: %s cannot move from %s to %s; allowed: %s", app->id,
                             rec_stage_name (from), rec_stage_name (to), allowed);
     }
-    //  A stage is reached by one command only (the expiry by none).
+    //  A step is made by its table's commands only (the expiry by none).
     bool same_via = r->via ? via && strcmp (r->via, via) == 0 : !via;
     if (!same_via) {
         return pm_ctx_fail (ctx, PM_ECONFLICT, "to", "to: %s is reached by %s, not %s",
@@ -149,6 +162,13 @@ rec_pipeline_step (pm_ctx_t *ctx, rec_app_t *app, Pm__Recruitment__Stage to,
             return pm_ctx_fail (ctx, PM_EFORBIDDEN, "application_id",
                                 "application_id: %s is not the hiring manager of %s",
                                 who->name, app->requisition_id);
+        }
+    }
+    if (to == PM__RECRUITMENT__STAGE__INTERVIEW_DONE) {
+        //  Done means every booked interview has its panel's scorecards.
+        pm_err rc = rec_itv_feedback_in (ctx, app);
+        if (rc != PM_OK) {
+            return rc;
         }
     }
     if (r->reason) {

@@ -4,7 +4,8 @@
     pipeline at their sites; only a practice manager approves a
     requisition; hiring managers move their openings' applications;
     interviewers (clinicians, managers) mark interviews held; candidates
-    act through the careers gateway (apply, answer offers, withdraw).
+    act through the careers gateway (apply, pick interview slots, answer
+    offers, withdraw); interviewers submit their own scorecards.
     Which stage each role may reach is the pipeline's table
     (recruitment_pipeline.c); the roles here only open the door.          */
 #include "recruitment_schema.h"
@@ -16,6 +17,8 @@
 #define READ_HIRING (HIRING | PM_ROLE_CLINICIAN | PM_ROLE_AUDITOR | PM_ROLE_SERVICE)
 //  Who moves applications: the table narrows it per stage.
 #define PIPELINE (HIRING | PM_ROLE_CLINICIAN | PM_ROLE_GATEWAY)
+//  Who sits on interview panels (the pipeline's interviewer).
+#define INTERVIEWER (PM_ROLE_CLINICIAN | PM_ROLE_PRACTICE_MANAGER)
 //  The candidate's own actions, or a recruiter recording them.
 #define CANDIDATE (RECRUIT | PM_ROLE_GATEWAY)
 
@@ -69,6 +72,24 @@ static const pm_command_def_t s_commands[] = {
      "the candidate accepts: hired, and staffing onboards them", CANDIDATE},
     {"recruitment.DeclineOffer", PM_WRITE, D (answer_offer), D (application),
      "the candidate declines (reason)", CANDIDATE},
+    //  Interviews
+    {"recruitment.ProposeInterviewSlots", PM_READ, D (propose_interview_slots),
+     D (slot_list),
+     "times a panel is free for an application (rostered, not on leave, in no "
+     "other interview) on the site's local days", HIRING | PM_ROLE_GATEWAY},
+    {"recruitment.BookInterview", PM_WRITE, D (book_interview), D (interview),
+     "the candidate's pick of a slot, checked again for every interviewer",
+     CANDIDATE},
+    {"recruitment.RescheduleInterview", PM_WRITE, D (reschedule_interview),
+     D (interview), "a booked interview to another free time (reason)",
+     CANDIDATE | HIRING},
+    {"recruitment.CancelInterview", PM_WRITE, D (cancel_interview), D (interview),
+     "cancel a booked interview (reason)", CANDIDATE | HIRING},
+    {"recruitment.SubmitScorecard", PM_WRITE, D (submit_scorecard), D (interview),
+     "an interviewer's own scorecard (ratings 1-5, recommendation); amend with "
+     "expected_version", INTERVIEWER},
+    {"recruitment.ListInterviews", PM_READ, D (list_interviews), D (interview_list),
+     "an application's interviews with their scorecards (audited)", READ_HIRING},
     //  Candidate experience
     {"recruitment.ExperienceReport", PM_READ, D (get_experience_report),
      D (experience_report),
@@ -95,6 +116,10 @@ static const pm_event_def_t s_events[] = {
     {"recruitment.application.received", D (application)},
     {"recruitment.application.moved", D (application)},
     {"recruitment.candidate.hired", D (candidate_hired)},
+    {"recruitment.interview.scheduled", D (interview)},
+    {"recruitment.interview.rescheduled", D (interview)},
+    {"recruitment.interview.cancelled", D (interview)},
+    {"recruitment.scorecard.submitted", D (interview)},
     {NULL, NULL},
 };
 

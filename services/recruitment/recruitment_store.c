@@ -22,7 +22,7 @@ rec_store_open (pm_store_t *store)
     } dbs[] = {
         {"requisitions", &rec_db.requisitions}, {"postings", &rec_db.postings},
         {"candidates", &rec_db.candidates},     {"applications", &rec_db.applications},
-        {"index", &rec_db.index},
+        {"interviews", &rec_db.interviews}, {"index", &rec_db.index},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);

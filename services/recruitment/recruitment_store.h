@@ -7,6 +7,7 @@
       postings       pst_id             -> pm.recruitment.Posting
       candidates     cand_id            -> pm.recruitment.Candidate
       applications   app_id             -> pm.recruitment.Application
+      interviews     itv_id             -> pm.recruitment.Interview
       index          every secondary index, told apart by a leading tag:
         'q' site_id 0 job_id 0          -> job_id   requisitions of a site
         'p' job_id 0 pst_id 0           -> pst_id   postings of a requisition
@@ -15,6 +16,13 @@
         'a' job_id 0 app_id 0           -> app_id   applications of a requisition
         'c' cand_id 0 job_id 0          -> app_id   a candidate's applications
         'x' be64 expires_at app_id 0    -> app_id   offers waiting to lapse
+        'i' app_id 0 itv_id 0           -> itv_id   interviews of an application
+        'I' staff_id 0 be64 start itv_id 0 -> be64 end   booked interviews of
+                                                    an interviewer
+      and what is followed from staffing (dropped when its stream is new):
+        'W' staff_id 0 be64 start shf_id 0 -> be64 end + site  rostered hours
+        'L' staff_id 0 be64 start lv_id 0  -> be64 end         approved leave
+        'Z' site_id 0                   -> the site's IANA zone
 
     A value read from LMDB is valid only until the txn ends: the loaders
     here unpack into memory the caller frees.                             */
@@ -32,7 +40,7 @@
 #define REC_LIST_MAX 1000 //  records one list reply carries at most
 
 typedef struct {
-    MDB_dbi requisitions, postings, candidates, applications, index;
+    MDB_dbi requisitions, postings, candidates, applications, interviews, index;
 } rec_db_t;
 
 extern rec_db_t rec_db;
@@ -54,6 +62,11 @@ typedef struct {
 #define REC_IX_APP_BY_JOB 'a'
 #define REC_IX_APP_BY_CAND 'c'
 #define REC_IX_OFFER_DUE 'x'
+#define REC_IX_ITV_BY_APP 'i'
+#define REC_IX_ITV_BY_STAFF 'I'
+#define REC_IX_SHIFT 'W'
+#define REC_IX_LEAVE 'L'
+#define REC_IX_ZONE 'Z'
 
 //  Starts an index key with its tag.
 void rec_key_init (rec_key_t *k, char tag);

@@ -1,8 +1,9 @@
 /*  test_recruitment.c: the recruitment service through its protocol:
     requisitions and their approval, postings, applications with duplicate
     detection across the network, the role-scoped pipeline, offers that
-    lapse as the clock moves, and hires that the real staffing service
-    turns into exactly one staff member each. Bad input throughout.
+    lapse as the clock moves, hires that the real staffing service turns
+    into exactly one staff member each, and interviews booked from the
+    real staffing service's rosters and leave. Bad input throughout.
 
     Requests are written as JSON and turned into messages with the
     service's own schema (pm_json); replies are read back the same way.  */
@@ -10,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "itest.h"
 #include "recruitment_schema.h"
@@ -908,6 +910,458 @@ s_test_experience_report (void)
     itest_cleanup (&svc);
 }
 
+//  --- interviews ------------------------------------------------------------------
+
+//  The UTC date `days` from today into out (11 bytes).
+static void
+s_day (int days, char *out)
+{
+    time_t t = time (NULL) + (time_t) days * 86400;
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (out, 11, "%Y-%m-%d", &tm);
+}
+
+//  The next date (within a year) whose New York day is 23 hours long.
+static bool
+s_next_dst_day (char *out)
+{
+    char *old = getenv ("TZ") ? strdup (getenv ("TZ")) : NULL;
+    setenv ("TZ", "America/New_York", 1);
+    tzset ();
+    bool found = false;
+    for (int d = 2; d < 370 && !found; d++) {
+        time_t t = time (NULL) + (time_t) d * 86400;
+        struct tm a;
+        localtime_r (&t, &a);
+        a.tm_hour = a.tm_min = a.tm_sec = 0;
+        a.tm_isdst = -1;
+        struct tm b = a;
+        b.tm_mday++;
+        b.tm_isdst = -1;
+        time_t ta = mktime (&a);
+        if (mktime (&b) - ta == 23 * 3600) {
+            strftime (out, 11, "%Y-%m-%d", &a);
+            found = true;
+        }
+    }
+    if (old) {
+        setenv ("TZ", old, 1);
+        free (old);
+    }
+    else {
+        unsetenv ("TZ");
+    }
+    tzset ();
+    return found;
+}
+
+#define PANEL2                                                                      \
+    "[{\"staff_id\": \"%s\", \"principal\": \"dr-ivy\"}, {\"staff_id\": \"%s\", "     \
+    "\"principal\": \"oscar\"}]"
+
+//  Slot proposals for a panel: count, and the first slot's start, local
+//  date and time into the outs (any may be NULL).
+static int
+s_slots (pm_client_t *c, const char *app, const char *panel, const char *from,
+         const char *to, long long *start, char *date, char *hhmm)
+{
+    json_t *r = s_req (c, 0, NULL, "recruitment.ProposeInterviewSlots",
+                       "{\"application_id\": \"%s\", \"panel\": %s, \"duration_minutes\": "
+                       "60, \"from_date\": \"%s\", \"to_date\": \"%s\"}", app, panel, from,
+                       to);
+    if (!r) {
+        return -1;
+    }
+    int n = (int) json_array_size (s_at (r, "slots"));
+    if (start) {
+        *start = s_int (r, "slots[0].start");
+    }
+    if (date) {
+        snprintf (date, 11, "%s", s_str (r, "slots[0].local_date"));
+    }
+    if (hhmm) {
+        snprintf (hhmm, 6, "%s", s_str (r, "slots[0].local_start"));
+    }
+    json_decref (r);
+    return n;
+}
+
+//  Books `app` with the two-person panel at `start`: the reply's code,
+//  the interview id into itv.
+static int
+s_book (pm_client_t *c, const char *app, const char *panel, long long start, char *itv)
+{
+    json_t *r = s_req (c, 0, NULL, "recruitment.BookInterview",
+                       "{\"application_id\": \"%s\", \"panel\": %s, \"start\": %lld, "
+                       "\"duration_minutes\": 60}", app, panel, start);
+    if (r && itv) {
+        snprintf (itv, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    bool ok = r && strcmp (s_str (r, "status"), "INTERVIEW_BOOKED") == 0;
+    json_decref (r);
+    return ok;
+}
+
+//  BookInterview packed for an asynchronous send.
+static size_t
+s_book_body (const char *app, const char *panel, long long start, uint8_t **out)
+{
+    char text[1024];
+    snprintf (text, sizeof text,
+              "{\"application_id\": \"%s\", \"panel\": %s, \"start\": %lld, "
+              "\"duration_minutes\": 60}", app, panel, start);
+    const pm_command_def_t *def = pm_schema_command (&recruitment_schema,
+                                                     "recruitment.BookInterview");
+    ProtobufCMessage *m = NULL;
+    char err[128];
+    if (pm_json_parse (def->request, text, strlen (text), &m, err, sizeof err) != PM_OK) {
+        return 0;
+    }
+    size_t len = protobuf_c_message_get_packed_size (m);
+    *out = malloc (len ? len : 1);
+    protobuf_c_message_pack (m, *out);
+    protobuf_c_message_free_unpacked (m, NULL);
+    return len;
+}
+
+//  Interviews end to end with the real staffing service: availability
+//  from its rosters and leave, slots inside every panel member's hours on
+//  the site's local days (a DST day too), two overlapping picks of which
+//  exactly one is booked, reschedule and cancel with history, scorecards
+//  by the panel members themselves (once, amended by version) after the
+//  interview, interview done only with every scorecard in, and the
+//  interview-to-feedback time in the experience report. Bad input.
+static void
+s_test_interviews (void)
+{
+    itest_svc_t stf, rec;
+    itest_svc_init (&stf, "staffing", "pm-staffing");
+    itest_svc_init (&rec, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&stf) == 0);
+    itest_point_at (&rec, &stf);
+    CHECK (itest_start (&rec) == 0);
+    itest_principal ("dr-ivy", "clinician", "north");
+    itest_principal ("oscar", "clinician", "north");
+    itest_principal ("dr-zed", "clinician", "north");
+    itest_principal ("rita", "recruiter", "north");
+    itest_principal ("careers", "gateway", "*");
+    pm_client_t *sc = itest_client (&stf);
+    pm_client_t *c = itest_client (&rec);
+    char d1[11], d2[11], dst[11], pre[11];
+    s_day (3, d1);
+    s_day (4, d2);
+    //  The site (open every day), two interviewers and their manager.
+    char hours[600] = "";
+    for (int wd = 1; wd <= 7; wd++) {
+        snprintf (hours + strlen (hours), sizeof hours - strlen (hours),
+                  "%s{\"weekday\": %d, \"opens\": \"07:00\", \"closes\": \"21:00\"}",
+                  wd > 1 ? ", " : "", wd);
+    }
+    json_t *r = s_req (sc, 0, NULL, "staffing.CreateSite",
+                       "{\"site\": {\"id\": \"north\", \"name\": \"Clinic north\", "
+                       "\"time_zone\": \"America/New_York\", \"currency\": \"USD\", "
+                       "\"opening_hours\": [%s]}}", hours);
+    CHECK (r);
+    json_decref (r);
+    char ivy[PM_ID_MAX], oscar[PM_ID_MAX], mgr[PM_ID_MAX], tpl8[PM_ID_MAX],
+        tpl12[PM_ID_MAX];
+    const char *who[] = {"physician", "nurse", "practice-manager"};
+    char *ids[] = {ivy, oscar, mgr};
+    for (int i = 0; i < 3; i++) {
+        r = s_req (sc, 0, NULL, "staffing.Onboard",
+                   "{\"staff\": {\"name\": {\"family\": \"P%d\", \"given\": [\"Jo\"]}, "
+                   "\"roles\": [\"%s\"], \"sites\": [{\"site_id\": \"north\", "
+                   "\"fte_permille\": 1000}], \"employment_type\": \"FULL_TIME\", "
+                   "\"pay_rate_minor\": 5000, \"currency\": \"USD\", \"start_date\": "
+                   "\"2026-01-01\"}}", i, who[i]);
+        CHECK (r);
+        snprintf (ids[i], PM_ID_MAX, "%s", s_str (r, "id"));
+        json_decref (r);
+    }
+    const char *tpl_body = "{\"template\": {\"site_id\": \"north\", \"role\": \"%s\", "
+                           "\"name\": \"%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}";
+    r = s_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "physician", "day",
+               "08:00", "16:00");
+    CHECK (r);
+    snprintf (tpl8, sizeof tpl8, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "nurse", "late",
+               "12:00", "20:00");
+    CHECK (r);
+    snprintf (tpl12, sizeof tpl12, "%s", s_str (r, "id"));
+    json_decref (r);
+    const char *add = "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
+                      "\"%s\", \"staff_id\": \"%s\"}";
+    r = s_req (sc, 0, NULL, "staffing.AddShifts", add, tpl8, d1, d2, ivy);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (sc, 0, NULL, "staffing.AddShifts", add, tpl12, d1, d2, oscar);
+    CHECK (r);
+    json_decref (r);
+    //  Oscar's approved leave on d2 (it also takes him off that shift).
+    r = s_req (sc, 0, NULL, "staffing.SetLeaveType",
+               "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+               "\"yearly_days\": 20}}");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (sc, 0, NULL, "staffing.RequestLeave",
+               "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", \"start_date\": "
+               "\"%s\", \"end_date\": \"%s\"}", oscar, d2, d2);
+    CHECK (r);
+    char lv[PM_ID_MAX];
+    snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (sc, 0, NULL, "staffing.ApproveLeave",
+               "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", lv, mgr);
+    CHECK (r);
+    json_decref (r);
+    //  A DST day: Ivy works 08:00-16:00 local the day before it and on it.
+    bool have_dst = s_next_dst_day (dst);
+    if (have_dst) {
+        char dst_ok[11];
+        snprintf (dst_ok, sizeof dst_ok, "%s", dst);
+        //  the day before
+        int y, m, d;
+        sscanf (dst_ok, "%d-%d-%d", &y, &m, &d);
+        struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d - 1,
+                        .tm_hour = 12};
+        time_t t = timegm (&tm);
+        gmtime_r (&t, &tm);
+        strftime (pre, sizeof pre, "%Y-%m-%d", &tm);
+        r = s_req (sc, 0, NULL, "staffing.AddShifts", add, tpl8, pre, dst, ivy);
+        CHECK (r);
+        json_decref (r);
+    }
+
+    char job[PM_ID_MAX], pst[PM_ID_MAX], app[PM_ID_MAX], cand[PM_ID_MAX];
+    char app2[PM_ID_MAX], cand2[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 2, job, pst));
+    CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app, cand));
+    CHECK (s_apply (c, pst, "Kim", "kim@example.org", "5550103000", app2, cand2));
+    char panel[300], ivy_only[200], oscar_only[200];
+    snprintf (panel, sizeof panel, PANEL2, ivy, oscar);
+    snprintf (ivy_only, sizeof ivy_only, "[{\"staff_id\": \"%s\", \"principal\": "
+              "\"dr-ivy\"}]", ivy);
+    snprintf (oscar_only, sizeof oscar_only, "[{\"staff_id\": \"%s\", \"principal\": "
+              "\"oscar\"}]", oscar);
+
+    //  Slots once staffing's events are in: both rostered 12:00-16:00 on
+    //  d1 (hour slots every 30 minutes: 7), Oscar on leave on d2.
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    long long first = 0;
+    char date[11] = "", hhmm[6] = "";
+    int n = -1;
+    while (itest_now () < until
+           && (n = s_slots (c, app, panel, d1, d2, &first, date, hhmm)) != 7) {
+        zclock_sleep (20);
+    }
+    CHECK (n == 7 && strcmp (date, d1) == 0 && strcmp (hhmm, "12:00") == 0);
+    CHECK (s_slots (c, app, oscar_only, d2, d2, NULL, NULL, NULL) == 0);
+    CHECK (s_slots (c, app, ivy_only, d2, d2, NULL, NULL, hhmm) == 15
+           && strcmp (hhmm, "08:00") == 0);
+    if (have_dst) {
+        //  The same local 08:00 on both days: 23 hours apart in UTC.
+        long long a = 0, b = 0;
+        char ha[6] = "", hb[6] = "";
+        CHECK (s_slots (c, app, ivy_only, pre, pre, &a, NULL, ha) == 15);
+        CHECK (s_slots (c, app, ivy_only, dst, dst, &b, NULL, hb) == 15);
+        CHECK (strcmp (ha, "08:00") == 0 && strcmp (hb, "08:00") == 0);
+        CHECK (b - a == 23LL * 3600 * 1000);
+    }
+    //  Bad input.
+    char body[1024];
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"panel\": [], "
+              "\"duration_minutes\": 60, \"from_date\": \"%s\", \"to_date\": \"%s\"}",
+              app, d1, d1);
+    CHECK (s_refused (c, PM_EINVAL, "panel", "1 to 8", "recruitment.ProposeInterviewSlots",
+                      body));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"panel\": [{\"staff_id\": "
+              "\"bob\", \"principal\": \"bob\"}], \"duration_minutes\": 60, "
+              "\"from_date\": \"%s\", \"to_date\": \"%s\"}", app, d1, d1);
+    CHECK (s_refused (c, PM_EINVAL, "panel[0].staff_id", "not a staff id",
+                      "recruitment.ProposeInterviewSlots", body));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"panel\": %s, "
+              "\"duration_minutes\": 5, \"from_date\": \"%s\", \"to_date\": \"%s\"}",
+              app, ivy_only, d1, d1);
+    CHECK (s_refused (c, PM_EINVAL, "duration_minutes", "15..480",
+                      "recruitment.ProposeInterviewSlots", body));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"panel\": %s, "
+              "\"duration_minutes\": 60, \"from_date\": \"%s\", \"to_date\": \"%s\"}",
+              app, ivy_only, d2, d1);
+    CHECK (s_refused (c, PM_EINVAL, "to_date", "from_date",
+                      "recruitment.ProposeInterviewSlots", body));
+    //  Not before the shortlist.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"panel\": %s, \"start\": "
+              "%lld, \"duration_minutes\": 60}", app, panel, first);
+    CHECK (s_refused (c, PM_ECONFLICT, "to", "cannot move from APPLIED",
+                      "recruitment.BookInterview", body));
+    CHECK (s_move (c, app, "SHORTLISTED", NULL) && s_move (c, app2, "SHORTLISTED", NULL));
+
+    //  Two candidates pick overlapping slots at once: exactly one booked.
+    pm_client_t *careers = itest_client_as (&rec, "careers");
+    pm_client_t *rita = itest_client_as (&rec, "rita");
+    uint8_t *b1 = NULL, *b2 = NULL;
+    size_t l1 = s_book_body (app, panel, first, &b1);
+    size_t l2 = s_book_body (app2, panel, first + 1800000, &b2);
+    CHECK (l1 && l2);
+    pm_client_send (careers, 0, "recruitment.BookInterview", b1, l1);
+    pm_client_send (rita, 0, "recruitment.BookInterview", b2, l2);
+    free (b1);
+    free (b2);
+    Pm__Reply *r1 = pm_client_recv (careers, ITEST_WAIT_MS);
+    Pm__Reply *r2 = pm_client_recv (rita, ITEST_WAIT_MS);
+    CHECK (r1 && r2);
+    int ok = (r1 && r1->code == 0) + (r2 && r2->code == 0);
+    CHECK (ok == 1);
+    Pm__Reply *lost = r1 && r1->code != 0 ? r1 : r2;
+    CHECK (lost && (int) lost->code == PM_ECONFLICT
+           && strstr (lost->message, "has another interview"));
+    const char *win = r1 && r1->code == 0 ? app : app2;
+    const char *lose = win == app ? app2 : app;
+    if (r1) {
+        pm__reply__free_unpacked (r1, NULL);
+    }
+    if (r2) {
+        pm__reply__free_unpacked (r2, NULL);
+    }
+    r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+               win);
+    CHECK (r && strcmp (s_str (r, "stage"), "INTERVIEW_SCHEDULED") == 0);
+    json_decref (r);
+    char itv_win[PM_ID_MAX], itv_lose[PM_ID_MAX];
+    r = s_req (c, 0, NULL, "recruitment.ListInterviews", "{\"application_id\": \"%s\"}",
+               win);
+    CHECK (r && json_array_size (s_at (r, "interviews")) == 1);
+    snprintf (itv_win, sizeof itv_win, "%s", s_str (r, "interviews[0].id"));
+    json_decref (r);
+    //  The other takes 14:00; a second booking of one application refused.
+    CHECK (s_book (careers, lose, panel, first + 2 * 3600000, itv_lose));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"panel\": %s, \"start\": "
+              "%lld, \"duration_minutes\": 60}", lose, panel, first + 3 * 3600000);
+    CHECK (s_refused (c, PM_ECONFLICT, "application_id", "reschedule or cancel",
+                      "recruitment.BookInterview", body));
+    //  Rescheduling: outside rostered hours, onto leave, no reason: refused.
+    snprintf (body, sizeof body, "{\"interview_id\": \"%s\", \"start\": %lld, "
+              "\"reason\": \"r\"}", itv_lose, first + 5 * 3600000);
+    CHECK (s_refused (c, PM_ECONFLICT, "start", "is not rostered",
+                      "recruitment.RescheduleInterview", body));
+    snprintf (body, sizeof body, "{\"interview_id\": \"%s\", \"start\": %lld, "
+              "\"reason\": \"r\"}", itv_lose, first + 86400000);
+    CHECK (s_refused (c, PM_ECONFLICT, "start", "on leave",
+                      "recruitment.RescheduleInterview", body));
+    snprintf (body, sizeof body, "{\"interview_id\": \"%s\", \"start\": %lld}", itv_lose,
+              first + 3 * 3600000);
+    CHECK (s_refused (c, PM_EINVAL, "reason", "required", "recruitment.RescheduleInterview",
+                      body));
+    r = s_req (careers, 0, NULL, "recruitment.RescheduleInterview",
+               "{\"interview_id\": \"%s\", \"start\": %lld, \"reason\": \"a clash\"}",
+               itv_lose, first + 3 * 3600000);
+    CHECK (r && s_int (r, "start") == first + 3 * 3600000);
+    CHECK (json_array_size (s_at (r, "history")) == 2);
+    CHECK (strcmp (s_str (r, "history[1].reason"), "a clash") == 0);
+    CHECK (s_int (r, "history[0].start") == first + 2 * 3600000);
+    json_decref (r);
+    //  Cancelled: the time is free again and booked anew.
+    r = s_req (c, 0, NULL, "recruitment.CancelInterview",
+               "{\"interview_id\": \"%s\", \"reason\": \"panel changed\"}", itv_win);
+    CHECK (r && strcmp (s_str (r, "status"), "INTERVIEW_CANCELLED") == 0);
+    json_decref (r);
+    snprintf (body, sizeof body, "{\"interview_id\": \"%s\", \"reason\": \"again\"}",
+              itv_win);
+    CHECK (s_refused (c, PM_ECONFLICT, "interview_id", "is INTERVIEW_CANCELLED",
+                      "recruitment.CancelInterview", body));
+    CHECK (s_book (careers, win, panel, first, itv_win));
+    //  Not done before the scorecards; none before the interview.
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": "
+              "\"INTERVIEW_DONE\"}", win);
+    CHECK (s_refused (c, PM_ECONFLICT, "to", "waits for scorecards", "recruitment.Move",
+                      body));
+    pm_client_t *ivyc = itest_client_as (&rec, "dr-ivy");
+    const char *card = "{\"interview_id\": \"%s\", \"scorecard\": {\"ratings\": "
+                       "[{\"criterion\": \"clinical skills\", \"rating\": %d}, "
+                       "{\"criterion\": \"communication\", \"rating\": 4}], "
+                       "\"recommendation\": \"YES\", \"notes\": \"solid\"}%s}";
+    snprintf (body, sizeof body, card, itv_win, 4, "");
+    CHECK (s_refused (ivyc, PM_ECONFLICT, "interview_id", "has not begun",
+                      "recruitment.SubmitScorecard", body));
+    pm_client_destroy (&ivyc);
+    pm_client_destroy (&careers);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&c);
+
+    //  Four days on (the service restarted with its clock moved).
+    itest_signal (&rec, SIGTERM);
+    rec.env[0] = "PM_CLOCK_OFFSET_MS=345600000";
+    CHECK (s_start_again (&rec) == 0);
+    c = itest_client (&rec);
+    ivyc = itest_client_as (&rec, "dr-ivy");
+    pm_client_t *osc = itest_client_as (&rec, "oscar");
+    pm_client_t *zed = itest_client_as (&rec, "dr-zed");
+    rita = itest_client_as (&rec, "rita");
+    snprintf (body, sizeof body, card, itv_win, 6, "");
+    CHECK (s_refused (ivyc, PM_EINVAL, "scorecard.ratings[0].rating", "1..5",
+                      "recruitment.SubmitScorecard", body));
+    snprintf (body, sizeof body, card, itv_win, 4, "");
+    CHECK (s_refused (zed, PM_EFORBIDDEN, "interview_id", "not on the panel",
+                      "recruitment.SubmitScorecard", body));
+    r = s_req (rita, PM_EFORBIDDEN, NULL, "recruitment.SubmitScorecard", "%s", body);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (ivyc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
+    CHECK (r && strcmp (s_str (r, "scorecards[0].staff_id"), ivy) == 0);
+    CHECK (s_int (r, "scorecards[0].version") == 1 && s_int (r, "scorecards[0].submitted_at") > 0);
+    CHECK (strcmp (s_str (r, "status"), "INTERVIEW_BOOKED") == 0);
+    json_decref (r);
+    CHECK (s_refused (ivyc, PM_ECONFLICT, "expected_version", "amend it",
+                      "recruitment.SubmitScorecard", body));
+    snprintf (body, sizeof body, card, itv_win, 5, ", \"expected_version\": 1");
+    r = s_req (ivyc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
+    CHECK (r && s_int (r, "scorecards[0].version") == 2);
+    CHECK (s_int (r, "scorecards[0].ratings[0].rating") == 5
+           && s_int (r, "scorecards[0].amended_at") > 0);
+    json_decref (r);
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"to\": "
+              "\"INTERVIEW_DONE\"}", win);
+    CHECK (s_refused (c, PM_ECONFLICT, "to", oscar, "recruitment.Move", body));
+    snprintf (body, sizeof body, card, itv_win, 3, "");
+    r = s_req (osc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
+    CHECK (r && strcmp (s_str (r, "status"), "INTERVIEW_COMPLETED") == 0);
+    CHECK (s_int (r, "feedback_complete_at") > s_int (r, "end"));
+    json_decref (r);
+    CHECK (s_move (c, win, "INTERVIEW_DONE", NULL));
+    //  The report: one interview completed, its feedback days after it.
+    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    CHECK (r && s_int (r, "total.interviews_completed") == 1);
+    CHECK (s_int (r, "total.avg_interview_to_feedback_ms") > 0
+           && s_int (r, "total.avg_interview_to_feedback_ms")
+                  == s_int (r, "total.max_interview_to_feedback_ms"));
+    json_decref (r);
+    CHECK (s_count (c, "recruitment.interview.scheduled") == 3);
+    CHECK (s_count (c, "recruitment.interview.rescheduled") == 1);
+    CHECK (s_count (c, "recruitment.interview.cancelled") == 1);
+    CHECK (s_count (c, "recruitment.scorecard.submitted") == 3);
+    //  Every scorecard is on the audit log under the candidate.
+    r = s_req (c, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
+    int audited = 0;
+    json_t *entries = s_at (r, "entries");
+    for (size_t i = 0; i < json_array_size (entries); i++) {
+        json_t *e = json_array_get (entries, i);
+        audited += strcmp (s_str (e, "action"), "recruitment.SubmitScorecard") == 0
+                   && strcmp (s_str (e, "subject"), win == app ? cand : cand2) == 0;
+    }
+    json_decref (r);
+    CHECK (audited >= 5);
+    pm_client_destroy (&ivyc);
+    pm_client_destroy (&osc);
+    pm_client_destroy (&zed);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&sc);
+    pm_client_destroy (&c);
+    itest_cleanup (&rec);
+    itest_cleanup (&stf);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -918,6 +1372,7 @@ main (int argc, char *argv[])
         {"offer_expiry", s_test_offer_expiry},
         {"hire_into_staffing", s_test_hire_into_staffing},
         {"experience_report", s_test_experience_report},
+        {"interviews", s_test_interviews},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
