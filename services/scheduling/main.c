@@ -36,6 +36,9 @@ static const struct {
     {"scheduling.NoShow", sch_noshow},
     {"scheduling.EnteredInError", sch_entered_in_error},
     {"scheduling.Reset", sch_reset},
+    {"scheduling.BookSeries", sch_book_series},
+    {"scheduling.CancelSeries", sch_cancel_series},
+    {"scheduling.RescheduleSeries", sch_reschedule_series},
 };
 
 int

@@ -20,6 +20,7 @@
 #include "scheduling_slots.h"
 #include "scheduling_store.h"
 #include "scheduling_types.h"
+#include "scheduling_tz.h"
 
 typedef Pm__Scheduling__Appointment appt_t;
 typedef Pm__Scheduling__AppointmentStatus status_t;
@@ -972,4 +973,470 @@ sch_tick (pm_ctx_t *ctx)
 {
     pm_err rc = s_lapse_holds (ctx);
     return rc == PM_OK ? s_auto_noshow (ctx) : rc;
+}
+
+//  --- recurring series ------------------------------------------------------
+//
+//  A series is its appointments, each with series_id and occurrence, and
+//  one index key per occurrence: 'q' series 0 be64 occurrence apt 0. An
+//  occurrence is an ordinary appointment: Cancel, Reschedule and the
+//  lifecycle work on it alone; CancelSeries and RescheduleSeries take it
+//  and every following booked occurrence.
+
+#define SERIES_MAX 100
+
+//  The 'q' key of a series occurrence.
+static void
+s_series_key (sch_key_t *k, const char *series, uint32_t occ, const char *apt)
+{
+    sch_key_init (k, 'q');
+    sch_key_str (k, series);
+    sch_key_u64 (k, occ);
+    if (apt) {
+        sch_key_str (k, apt);
+    }
+}
+
+//  Appends "#n (local date): reason" to a refusal text.
+static void
+s_note (char *buf, size_t len, uint32_t occ, const char *zone, int64_t start,
+        const char *reason)
+{
+    char date[SCH_DATE_LEN] = "?";
+    sch_tz_date (zone, start, date);
+    size_t used = strlen (buf);
+    if (used + 1 < len) {
+        snprintf (buf + used, len - used, "%s#%u (%s): %s", used ? "; " : "", occ, date,
+                  reason);
+    }
+}
+
+//  Replies with the appointments `ids` as a Series.
+static pm_err
+s_series_reply (pm_ctx_t *ctx, const char *series, char (*ids)[PM_ID_MAX], size_t n)
+{
+    Pm__Scheduling__Series out = PM__SCHEDULING__SERIES__INIT;
+    out.series_id = (char *) series;
+    out.appointments = calloc (n ? n : 1, sizeof *out.appointments);
+    pm_err rc = PM_OK;
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        rc = sch_load (pm_ctx_txn (ctx), sch_db.appts, ids[i],
+                       &pm__scheduling__appointment__descriptor,
+                       (ProtobufCMessage **) &out.appointments[i]);
+        out.n_appointments += rc == PM_OK;
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &out.base);
+    }
+    for (size_t i = 0; i < out.n_appointments; i++) {
+        s_free (out.appointments[i]);
+    }
+    free (out.appointments);
+    return rc;
+}
+
+//  Checks a series rule; fills the occurrence starts (at most
+//  SERIES_MAX + 1, to tell "too many").
+static pm_err
+s_rule_expand (pm_ctx_t *ctx, const Pm__Scheduling__Recurrence *r, const char *zone,
+               int64_t first, int64_t *starts, int *n_out)
+{
+    if (!r || !r->frequency) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.frequency",
+                            "rule.frequency: daily, weekly or monthly is required");
+    }
+    if (r->interval > 12) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.interval", "rule.interval: 1..12");
+    }
+    if ((r->count > 0) == (r->until > 0)) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.count",
+                            "rule.count: give either count (1..%d) or until", SERIES_MAX);
+    }
+    if (r->count > SERIES_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.count", "rule.count: at most %d",
+                            SERIES_MAX);
+    }
+    if (r->until > 0 && r->until < first) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.until", "rule.until: before the first start");
+    }
+    int n = sch_tz_expand (zone, first, r->frequency, r->interval, r->count, r->until, starts,
+                           SERIES_MAX + 1);
+    if (n < 0 && strcmp (r->frequency, "daily") && strcmp (r->frequency, "weekly")
+        && strcmp (r->frequency, "monthly")) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.frequency",
+                            "rule.frequency: daily, weekly or monthly, not %.32s",
+                            r->frequency);
+    }
+    if (n < 0) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "first.type_id",
+                            "the site's time zone %s is not known", zone ? zone : "(none)");
+    }
+    if (n > SERIES_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.until",
+                            "rule.until: more than %d occurrences", SERIES_MAX);
+    }
+    *n_out = n;
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.BookSeries: every occurrence or none, with reasons.
+pm_err
+sch_book_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__BookSeries *req = (const Pm__Scheduling__BookSeries *) body;
+    const Pm__Scheduling__Book *first = req ? req->first : NULL;
+    if (!first) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "first", "first: the first occurrence is required");
+    }
+    if (first->hold_id && *first->hold_id) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "first.hold_id",
+                            "first.hold_id: a series is not booked from a hold");
+    }
+    char patient[PM_ID_MAX];
+    pm_err rc = s_patient (ctx, first->patient_id, "first.patient_id", patient);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    Pm__Scheduling__AppointmentType *type = NULL;
+    rc = sch_type_load (ctx, first->type_id, "first.type_id", &type);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    Pm__Staffing__Site *site = NULL;
+    rc = sch_site_access (ctx, type->site_id, "first.type_id");
+    if (rc == PM_OK && type->has_active && !type->active) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "first.type_id", "first.type_id: %s is retired",
+                          type->id);
+    }
+    if (rc == PM_OK && first->start < pm_ctx_now (ctx)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "first.start", "first.start: in the past");
+    }
+    if (rc == PM_OK) {
+        rc = sch_load (pm_ctx_txn (ctx), sch_db.sites, type->site_id,
+                       &pm__staffing__site__descriptor, (ProtobufCMessage **) &site);
+        if (rc == PM_ENOTFOUND) {
+            rc = pm_ctx_fail (ctx, PM_ENOTFOUND, "first.type_id", "site %s is not known",
+                              type->site_id);
+        }
+    }
+    int64_t starts[SERIES_MAX + 1];
+    int n = 0;
+    if (rc == PM_OK) {
+        rc = s_rule_expand (ctx, req->rule, site->time_zone, first->start, starts, &n);
+    }
+    char series[PM_ID_MAX];
+    pm_id_new ("ser", pm_ctx_now (ctx), series);
+    char (*ids)[PM_ID_MAX] = calloc (SERIES_MAX + 1, PM_ID_MAX);
+    char *why = calloc (1, 4096);
+    int bad = 0;
+    for (int i = 0; rc == PM_OK && i < n; i++) {
+        sch_slot_t slot = {0};
+        Pm__Staffing__Site *s2 = NULL;
+        rc = sch_slot_prepare (ctx, &slot, type, first->practitioner_id, starts[i], &s2);
+        if (rc != PM_OK) {
+            break;
+        }
+        snprintf (slot.room_id, PM_ID_MAX, "%s", first->room_id ? first->room_id : "");
+        snprintf (slot.equipment_id, PM_ID_MAX, "%s",
+                  first->equipment_id ? first->equipment_id : "");
+        pm_err crc = sch_slot_check (pm_ctx_txn (ctx), &slot);
+        if (crc == PM_ECONFLICT || crc == PM_ENOTFOUND || crc == PM_EINVAL) {
+            //  Noted and checked on: the booker hears about every one.
+            s_note (why, 4096, (uint32_t) i + 1, site->time_zone, starts[i], slot.reason);
+            bad++;
+            pm__staffing__site__free_unpacked (s2, NULL);
+            continue;
+        }
+        rc = crc;
+        pm_id_new ("apt", pm_ctx_now (ctx), ids[i]);
+        if (rc == PM_OK) {
+            rc = sch_slot_take (pm_ctx_txn (ctx), &slot, ids[i]);
+        }
+        if (rc == PM_OK) {
+            appt_t a = PM__SCHEDULING__APPOINTMENT__INIT;
+            a.id = ids[i];
+            a.patient_id = patient;
+            a.practitioner_id = (char *) first->practitioner_id;
+            a.site_id = type->site_id;
+            a.type_id = type->id;
+            a.has_start = a.has_end = a.has_created_at = a.has_telehealth = 1;
+            a.has_buffer_minutes = a.has_occurrence = 1;
+            a.start = slot.start;
+            a.end = slot.end;
+            a.room_id = slot.room_id[0] ? slot.room_id : NULL;
+            a.equipment_id = slot.equipment_id[0] ? slot.equipment_id : NULL;
+            a.price_code = type->price_code;
+            a.telehealth = type->telehealth;
+            a.buffer_minutes = type->buffer_minutes;
+            a.created_at = pm_ctx_now (ctx);
+            a.created_by = (char *) sch_actor (ctx);
+            a.series_id = series;
+            a.occurrence = (uint32_t) i + 1;
+            if (strcmp (patient, first->patient_id) != 0) {
+                a.requested_patient_id = first->patient_id;
+            }
+            sch_key_t k;
+            s_key (&k, 'a', &a);
+            rc = s_index (pm_ctx_txn (ctx), &k, true);
+            s_key (&k, 'b', &a);
+            if (rc == PM_OK) {
+                rc = s_index (pm_ctx_txn (ctx), &k, true);
+            }
+            s_series_key (&k, series, a.occurrence, a.id);
+            if (rc == PM_OK) {
+                rc = s_index (pm_ctx_txn (ctx), &k, true);
+            }
+            pm_ctx_audit (ctx, a.id, a.site_id);
+            if (rc == PM_OK) {
+                rc = s_commit (ctx, &a, ST (BOOKED), NULL, "scheduling.appointment.booked");
+            }
+        }
+        pm__staffing__site__free_unpacked (s2, NULL);
+    }
+    if (rc == PM_OK && bad) {
+        //  All or nothing: the refusal rolls back what was taken above.
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "rule",
+                          "%d of %d occurrences cannot be booked, none was: %s", bad, n, why);
+    }
+    if (rc == PM_OK) {
+        rc = s_series_reply (ctx, series, ids, (size_t) n);
+    }
+    free (why);
+    free (ids);
+    pm__staffing__site__free_unpacked (site, NULL);
+    pm__scheduling__appointment_type__free_unpacked (type, NULL);
+    return rc;
+}
+
+//  The appointment named and, with `following`, every later occurrence
+//  of its series in one of `wanted` statuses (ids by occurrence).
+static pm_err
+s_series_targets (pm_ctx_t *ctx, const appt_t *a, bool following,
+                  char (*ids)[PM_ID_MAX], size_t *n_out)
+{
+    size_t n = 0;
+    snprintf (ids[n++], PM_ID_MAX, "%s", a->id);
+    if (!following) {
+        *n_out = n;
+        return PM_OK;
+    }
+    if (!a->series_id) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "following",
+                            "following: %s is not part of a series", a->id);
+    }
+    sch_key_t k, from;
+    s_series_key (&k, a->series_id, 0, NULL);
+    size_t plen = k.n - 8;
+    s_series_key (&from, a->series_id, a->occurrence + 1, NULL);
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (pm_ctx_txn (ctx), sch_db.index, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    MDB_val key = {from.n, from.b}, val;
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (mrc == 0 && n <= SERIES_MAX && key.mv_size > plen + 8
+           && memcmp (key.mv_data, k.b, plen) == 0) {
+        snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + plen + 8);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    *n_out = n;
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.CancelSeries: one occurrence or it and the following ones
+//  (those still booked, arrived or checked in).
+pm_err
+sch_cancel_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__ChangeSeries *req = (const Pm__Scheduling__ChangeSeries *) body;
+    appt_t *a;
+    pm_err rc = s_load (ctx, req ? req->appointment_id : NULL, "appointment_id", &a);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    rc = sch_check_reason (ctx, "reason", req->reason);
+    char (*ids)[PM_ID_MAX] = calloc (SERIES_MAX + 2, PM_ID_MAX);
+    char (*done)[PM_ID_MAX] = calloc (SERIES_MAX + 2, PM_ID_MAX);
+    size_t n = 0, n_done = 0;
+    if (rc == PM_OK) {
+        rc = s_series_targets (ctx, a, req->following, ids, &n);
+    }
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        appt_t *x;
+        rc = s_load (ctx, ids[i], "appointment_id", &x);
+        if (rc != PM_OK) {
+            break;
+        }
+        bool live = x->status == ST (BOOKED) || x->status == ST (ARRIVED)
+                    || x->status == ST (CHECKED_IN);
+        if (!live && i == 0) {
+            rc = pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                              "%s is %s: it cannot become cancelled", x->id,
+                              s_name (x->status));
+        }
+        else if (live) {
+            rc = s_move (ctx, x, ST (CANCELLED), req->reason, "scheduling.appointment.cancelled");
+            snprintf (done[n_done++], PM_ID_MAX, "%s", x->id);
+        }
+        s_free (x);
+    }
+    if (rc == PM_OK) {
+        rc = s_series_reply (ctx, a->series_id, done, n_done);
+    }
+    free (ids);
+    free (done);
+    s_free (a);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.RescheduleSeries: one occurrence or it and the following
+//  booked ones, moved by the same local wall-clock difference; every new
+//  slot checked again; all or nothing.
+pm_err
+sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__ChangeSeries *req = (const Pm__Scheduling__ChangeSeries *) body;
+    appt_t *a;
+    pm_err rc = s_load (ctx, req ? req->appointment_id : NULL, "appointment_id", &a);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    if (a->status != ST (BOOKED)) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                          "%s is %s: only a booked appointment can be moved", a->id,
+                          s_name (a->status));
+    }
+    else if (req->start < pm_ctx_now (ctx)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: in the past");
+    }
+    else if (req->reason && strlen (req->reason) > 500) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "reason", "reason: at most 500 characters");
+    }
+    else if (req->practitioner_id && *req->practitioner_id
+             && !pm_id_valid (req->practitioner_id, "stf")) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "practitioner_id",
+                          "practitioner_id: a staff id (stf_...)");
+    }
+    Pm__Staffing__Site *site = NULL;
+    if (rc == PM_OK) {
+        rc = sch_load (txn, sch_db.sites, a->site_id, &pm__staffing__site__descriptor,
+                       (ProtobufCMessage **) &site);
+    }
+    int64_t delta = 0;
+    if (rc == PM_OK && !sch_tz_local_delta (site->time_zone, a->start, req->start, &delta)) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                          "the site's time zone %s is not known", site->time_zone);
+    }
+    char (*ids)[PM_ID_MAX] = calloc (SERIES_MAX + 2, PM_ID_MAX);
+    size_t n = 0;
+    if (rc == PM_OK) {
+        rc = s_series_targets (ctx, a, req->following, ids, &n);
+    }
+    appt_t **xs = calloc (n ? n : 1, sizeof *xs);
+    size_t n_x = 0;
+    //  First every target gives its time back, so that occurrences of the
+    //  same series do not stand in each other's way.
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        appt_t *x;
+        rc = s_load (ctx, ids[i], "appointment_id", &x);
+        if (rc != PM_OK) {
+            break;
+        }
+        if (x->status != ST (BOOKED)) {
+            s_free (x);
+            continue;
+        }
+        xs[n_x++] = x;
+        sch_key_t ka, kb;
+        s_key (&ka, 'a', x);
+        s_key (&kb, 'b', x);
+        rc = sch_slot_give_back (txn, x->id, x->start, x->practitioner_id, x->room_id,
+                                 x->equipment_id);
+        if (rc == PM_OK) {
+            rc = s_index (txn, &ka, false);
+        }
+        if (rc == PM_OK) {
+            rc = s_index (txn, &kb, false);
+        }
+    }
+    Pm__Scheduling__AppointmentType *type = NULL;
+    if (rc == PM_OK) {
+        rc = sch_type_load (ctx, a->type_id, "appointment_id", &type);
+    }
+    char *why = calloc (1, 4096);
+    int bad = 0;
+    for (size_t i = 0; rc == PM_OK && i < n_x; i++) {
+        appt_t *x = xs[i];
+        int64_t start = req->start;
+        if (i > 0 || strcmp (x->id, a->id) != 0) {
+            sch_tz_local_shift (site->time_zone, x->start, delta, &start);
+        }
+        const char *prac = req->practitioner_id && *req->practitioner_id
+                               ? req->practitioner_id : x->practitioner_id;
+        sch_slot_t slot = {0};
+        Pm__Staffing__Site *s2 = NULL;
+        rc = sch_slot_prepare (ctx, &slot, type, prac, start, &s2);
+        pm_err crc = rc == PM_OK ? sch_slot_check (txn, &slot) : rc;
+        if (rc == PM_OK && (crc == PM_ECONFLICT || crc == PM_ENOTFOUND || crc == PM_EINVAL)) {
+            s_note (why, 4096, x->occurrence, site->time_zone, start, slot.reason);
+            bad++;
+        }
+        else if (rc == PM_OK) {
+            rc = crc;
+            if (rc == PM_OK) {
+                rc = sch_slot_take (txn, &slot, x->id);
+            }
+            if (rc == PM_OK) {
+                char *old_prac = x->practitioner_id, *old_room = x->room_id;
+                char *old_eq = x->equipment_id;
+                x->practitioner_id = (char *) prac;
+                x->room_id = slot.room_id[0] ? slot.room_id : NULL;
+                x->equipment_id = slot.equipment_id[0] ? slot.equipment_id : NULL;
+                x->start = slot.start;
+                x->end = slot.end;
+                sch_key_t ka, kb;
+                s_key (&ka, 'a', x);
+                s_key (&kb, 'b', x);
+                rc = s_index (txn, &ka, true);
+                if (rc == PM_OK) {
+                    rc = s_index (txn, &kb, true);
+                }
+                if (rc == PM_OK) {
+                    rc = s_commit (ctx, x, ST (BOOKED),
+                                   req->reason && *req->reason ? req->reason : "rescheduled",
+                                   "scheduling.appointment.rescheduled");
+                }
+                x->practitioner_id = old_prac;
+                x->room_id = old_room;
+                x->equipment_id = old_eq;
+            }
+        }
+        pm__staffing__site__free_unpacked (s2, NULL);
+    }
+    if (rc == PM_OK && bad) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "start",
+                          "%d of %zu occurrences cannot be moved, none was: %s", bad, n_x, why);
+    }
+    if (rc == PM_OK) {
+        for (size_t i = 0; i < n_x; i++) {
+            snprintf (ids[i], PM_ID_MAX, "%s", xs[i]->id);
+        }
+        rc = s_series_reply (ctx, a->series_id, ids, n_x);
+    }
+    for (size_t i = 0; i < n_x; i++) {
+        s_free (xs[i]);
+    }
+    free (xs);
+    free (why);
+    free (ids);
+    pm__scheduling__appointment_type__free_unpacked (type, NULL);
+    pm__staffing__site__free_unpacked (site, NULL);
+    s_free (a);
+    return rc;
 }

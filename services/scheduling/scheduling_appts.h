@@ -22,6 +22,12 @@ pm_err sch_reschedule (pm_ctx_t *ctx, const ProtobufCMessage *body);
 pm_err sch_hold (pm_ctx_t *ctx, const ProtobufCMessage *body);
 pm_err sch_release_hold (pm_ctx_t *ctx, const ProtobufCMessage *body);
 
+//  Recurring series: book all occurrences or none; cancel or move one
+//  occurrence or it and the following ones.
+pm_err sch_book_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_cancel_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
+pm_err sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
+
 //  Timed work: lapsed holds, then automatic no-shows.
 pm_err sch_tick (pm_ctx_t *ctx);
 

@@ -57,6 +57,17 @@ static const pm_command_def_t s_commands[] = {
      &pm__scheduling__appointment__descriptor,
      "privileged: noshow, fulfilled or cancelled back to booked (reason)",
      PM_ROLE_PRACTICE_MANAGER},
+    {"scheduling.BookSeries", PM_WRITE, &pm__scheduling__book_series__descriptor,
+     &pm__scheduling__series__descriptor,
+     "a recurring series (daily, weekly, monthly; count or until) in site-local time: "
+     "all occurrences or none, with a reason per refused one", BOOKERS},
+    {"scheduling.CancelSeries", PM_WRITE, &pm__scheduling__change_series__descriptor,
+     &pm__scheduling__series__descriptor,
+     "cancel an occurrence, or it and all following (reason)", BOOKERS},
+    {"scheduling.RescheduleSeries", PM_WRITE, &pm__scheduling__change_series__descriptor,
+     &pm__scheduling__series__descriptor,
+     "move an occurrence, or it and all following by the same local time, all or nothing",
+     BOOKERS},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

@@ -60,6 +60,89 @@ sch_tz_midnight (const char *zone, const char *date, int64_t *ms_out)
     return true;
 }
 
+//  The local wall time of an instant, as a floating time.
+static struct icaltimetype
+s_local (icaltimezone *tz, int64_t ms)
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    return icaltime_from_timet_with_zone ((time_t) secs, 0, tz);
+}
+
+//  --------------------------------------------------------------------------
+//  A series' starts, expanded by libical's RRULE iterator in local time.
+int
+sch_tz_expand (const char *zone, int64_t first, const char *freq, uint32_t interval,
+               uint32_t count, int64_t until, int64_t *out, int max)
+{
+    icaltimezone *tz = s_zone (zone);
+    if (!tz || !freq) {
+        return -1;
+    }
+    struct icalrecurrencetype rule;
+    icalrecurrencetype_clear (&rule);
+    if (strcmp (freq, "daily") == 0) {
+        rule.freq = ICAL_DAILY_RECURRENCE;
+    }
+    else if (strcmp (freq, "weekly") == 0) {
+        rule.freq = ICAL_WEEKLY_RECURRENCE;
+    }
+    else if (strcmp (freq, "monthly") == 0) {
+        rule.freq = ICAL_MONTHLY_RECURRENCE;
+    }
+    else {
+        return -1;
+    }
+    rule.interval = (short) (interval ? interval : 1);
+    rule.count = (int) count;
+    if (until > 0) {
+        rule.until = s_local (tz, until);
+    }
+    //  DTSTART in the zone: the iterator keeps its wall time; each
+    //  occurrence is turned back into an instant with that date's offset.
+    struct icaltimetype start = s_local (tz, first);
+    icalrecur_iterator *it = icalrecur_iterator_new (rule, start);
+    if (!it) {
+        return -1;
+    }
+    int n = 0;
+    for (struct icaltimetype t = icalrecur_iterator_next (it);
+         n < max && !icaltime_is_null_time (t); t = icalrecur_iterator_next (it)) {
+        out[n++] = (int64_t) icaltime_as_timet_with_zone (t, tz) * 1000;
+    }
+    icalrecur_iterator_free (it);
+    return n;
+}
+
+//  --------------------------------------------------------------------------
+//  Local wall-clock difference.
+bool
+sch_tz_local_delta (const char *zone, int64_t from, int64_t to, int64_t *secs_out)
+{
+    icaltimezone *tz = s_zone (zone);
+    if (!tz) {
+        return false;
+    }
+    struct icaltimetype a = s_local (tz, from), b = s_local (tz, to);
+    a.zone = b.zone = NULL;
+    *secs_out = (int64_t) icaltime_as_timet (b) - (int64_t) icaltime_as_timet (a);
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Moves an instant by local wall-clock seconds.
+bool
+sch_tz_local_shift (const char *zone, int64_t ms, int64_t secs, int64_t *out)
+{
+    icaltimezone *tz = s_zone (zone);
+    if (!tz) {
+        return false;
+    }
+    struct icaltimetype t = s_local (tz, ms);
+    icaltime_adjust (&t, 0, 0, 0, (int) secs);
+    *out = (int64_t) icaltime_as_timet_with_zone (t, tz) * 1000 + ms % 1000;
+    return true;
+}
+
 //  --------------------------------------------------------------------------
 void
 sch_tz_shutdown (void)

@@ -19,6 +19,21 @@ bool sch_tz_date (const char *zone, int64_t ms, char *date_out);
 //  unknown zone or a malformed date.
 bool sch_tz_midnight (const char *zone, const char *date, int64_t *ms_out);
 
+//  The starts of a series beginning at `first`, repeated `freq`
+//  ("daily", "weekly", "monthly") every `interval` periods, `count` times
+//  or until `until` (ms UTC, inclusive; 0 = none), at the same local wall
+//  time in `zone` (DST-correct; a monthly date a month lacks is skipped,
+//  RFC 5545). Writes at most `max` into out; returns how many, -1 for an
+//  unknown zone or frequency.
+int sch_tz_expand (const char *zone, int64_t first, const char *freq, uint32_t interval,
+                   uint32_t count, int64_t until, int64_t *out, int max);
+
+//  The local wall-clock difference (seconds) from `from` to `to` in zone.
+bool sch_tz_local_delta (const char *zone, int64_t from, int64_t to, int64_t *secs_out);
+
+//  `ms` moved by `secs` of local wall-clock time in `zone` (ms UTC).
+bool sch_tz_local_shift (const char *zone, int64_t ms, int64_t secs, int64_t *out);
+
 //  Releases libical's cached zones (at exit).
 void sch_tz_shutdown (void);
 

@@ -943,6 +943,124 @@ s_test_search_timing (void)
     s_world_end (&w);
 }
 
+//  Recurring series: a weekly 09:00 New York appointment stays 09:00
+//  local across the DST change (14:00Z before, 13:00Z after); all or
+//  nothing with a reason per refused occurrence; this-and-following moved
+//  by local time and cancelled; one occurrence alone; bad rules refused.
+static void
+s_test_series (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    //  Mondays after the change (2030-03-10) too; 2030-04-01 left unrostered.
+    json_t *r = s_req (w.stf, 0, NULL, "staffing.CreateShiftTemplate",
+                       "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
+                       "\"name\": \"Mon\", \"starts\": \"08:00\", \"ends\": \"18:00\"}}");
+    CHECK (r);
+    char tpl[PM_ID_MAX];
+    snprintf (tpl, sizeof tpl, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (w.stf, 0, NULL, "staffing.AddShifts",
+               "{\"template_id\": \"%s\", \"from_date\": \"2030-03-11\", \"to_date\": "
+               "\"2030-03-25\", \"weekdays\": [1], \"staff_id\": \"%s\"}", tpl, w.doc);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    const char *first = "{\"first\": {\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                        "\"practitioner_id\": \"%s\", \"start\": %lld}, \"rule\": %s}";
+    long long at = (long long) s_utc ("2030-03-04T14:00"); //  09:00 EST
+    //  Five weeks: the fifth Monday has no shift, so nothing is booked.
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "rule", "scheduling.BookSeries", first,
+                          w.patient, w.type, w.doc, at,
+                          "{\"frequency\": \"weekly\", \"count\": 5}"),
+                   "#5 (2030-04-01): "));
+    json_t *l = s_req (w.sch, 0, NULL, "scheduling.List",
+                       "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}", at,
+                       (long long) s_utc ("2030-04-02T00:00"));
+    CHECK (l && json_array_size (s_at (l, "appointments")) == 0);
+    json_decref (l);
+    //  Bad rules, by field.
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "rule.frequency", "scheduling.BookSeries", first,
+                          w.patient, w.type, w.doc, at, "{\"frequency\": \"yearly\", \"count\": 2}"),
+                   "yearly"));
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "rule.count", "scheduling.BookSeries", first,
+                          w.patient, w.type, w.doc, at,
+                          "{\"frequency\": \"weekly\", \"count\": 2, \"until\": 1900000000000}"),
+                   "either count"));
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "rule.count", "scheduling.BookSeries", first,
+                          w.patient, w.type, w.doc, at, "{\"frequency\": \"daily\", \"count\": 101}"),
+                   "at most 100"));
+    //  Until the last rostered Monday: four, at 09:00 local each.
+    char rule[128];
+    snprintf (rule, sizeof rule, "{\"frequency\": \"weekly\", \"until\": %lld}",
+              (long long) s_utc ("2030-03-25T13:00"));
+    json_t *ser = s_req (w.sch, 0, NULL, "scheduling.BookSeries", first, w.patient, w.type, w.doc, at,
+                 rule);
+    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 4);
+    const char *want[] = {"2030-03-04T14:00", "2030-03-11T13:00", "2030-03-18T13:00",
+                          "2030-03-25T13:00"};
+    char ids[4][PM_ID_MAX];
+    for (int i = 0; i < 4; i++) {
+        char path[64];
+        snprintf (path, sizeof path, "appointments[%d].start", i);
+        CHECK (s_int (ser, path) == s_utc (want[i]));
+        snprintf (path, sizeof path, "appointments[%d].occurrence", i);
+        CHECK (s_int (ser, path) == i + 1);
+        snprintf (path, sizeof path, "appointments[%d].series_id", i);
+        CHECK (strcmp (s_str (ser, path), s_str (ser, "series_id")) == 0);
+        snprintf (path, sizeof path, "appointments[%d].id", i);
+        snprintf (ids[i], PM_ID_MAX, "%s", s_str (ser, path));
+    }
+    json_decref (ser);
+    json_t *ev = s_events (w.sch, "scheduling.appointment.booked");
+    CHECK (ev && json_array_size (ev) == 4);
+    json_decref (ev);
+    //  The second and following move to 10:30 local (14:30Z after DST).
+    ser = s_req (w.sch, 0, NULL, "scheduling.RescheduleSeries",
+                 "{\"appointment_id\": \"%s\", \"following\": true, \"start\": %lld, "
+                 "\"reason\": \"clinic hours\"}", ids[1], (long long) s_utc ("2030-03-11T14:30"));
+    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 3);
+    CHECK (s_int (ser, "appointments[2].start") == s_utc ("2030-03-25T14:30"));
+    json_decref (ser);
+    json_t *a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[0]);
+    CHECK (a && s_int (a, "start") == s_utc ("2030-03-04T14:00"));
+    json_decref (a);
+    //  Moving them past the shift's end is refused for each, nothing moves.
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "start", "scheduling.RescheduleSeries",
+                          "{\"appointment_id\": \"%s\", \"following\": true, \"start\": %lld}",
+                          ids[1], (long long) s_utc ("2030-03-11T21:45")),
+                   "3 of 3 occurrences cannot be moved"));
+    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[3]);
+    CHECK (a && s_int (a, "start") == s_utc ("2030-03-25T14:30"));
+    json_decref (a);
+    //  Cancel the third and following; then one occurrence alone.
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "reason", "scheduling.CancelSeries",
+                          "{\"appointment_id\": \"%s\", \"following\": true}", ids[2]),
+                   "reason"));
+    ser = s_req (w.sch, 0, NULL, "scheduling.CancelSeries",
+                 "{\"appointment_id\": \"%s\", \"following\": true, \"reason\": \"moving away\"}",
+                 ids[2]);
+    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 2);
+    CHECK (strcmp (s_str (ser, "appointments[1].status"), "APPOINTMENT_CANCELLED") == 0);
+    json_decref (ser);
+    ser = s_req (w.sch, 0, NULL, "scheduling.CancelSeries",
+                 "{\"appointment_id\": \"%s\", \"reason\": \"away that week\"}", ids[0]);
+    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 1);
+    json_decref (ser);
+    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[1]);
+    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    json_decref (a);
+    //  A lone appointment has no following.
+    json_t *one = s_book (&w, 0, NULL, w.patient, w.doc2, "2030-03-05T15:00");
+    CHECK (one);
+    CHECK (s_says (s_req (w.sch, PM_EINVAL, "following", "scheduling.CancelSeries",
+                          "{\"appointment_id\": \"%s\", \"following\": true, \"reason\": \"x\"}",
+                          s_str (one, "id")),
+                   "not part of a series"));
+    json_decref (one);
+    s_world_end (&w);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -956,6 +1074,7 @@ main (int argc, char *argv[])
         {"slots_and_holds", s_test_slots_and_holds},
         {"scope_and_audit", s_test_scope_and_audit},
         {"search_timing", s_test_search_timing},
+        {"series", s_test_series},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
