@@ -1,6 +1,7 @@
 /*  finance.c: wires the finance service together: its store, each
     concept's commands, and the followers of scheduling (charges, in
-    finance_charges.c) and patients (merges, here).
+    finance_charges.c), staffing and recruitment (payroll and hires, in
+    finance_budgets.c) and patients (merges, here).
 
     A patient merge (patients.patient.merged, subject the survivor)
     re-points what is still open: billable charges, draft and issued
@@ -15,10 +16,12 @@
 
 #include "finance.h"
 #include "finance_accounts.h"
+#include "finance_budgets.h"
 #include "finance_charges.h"
 #include "finance_days.h"
 #include "finance_invoices.h"
 #include "finance_payments.h"
+#include "finance_reports.h"
 #include "finance_sites.h"
 #include "finance_store.h"
 #include "patients.pb-c.h"
@@ -73,6 +76,8 @@ finance_setup (pm_server_t *server)
     fin_payments_setup (server);
     fin_accounts_setup (server);
     fin_days_setup (server);
+    fin_budgets_setup (server);
+    fin_reports_setup (server);
     pm_server_follow (server, "patients", s_apply_patients, s_reset_patients);
     return 0;
 }

@@ -4,7 +4,8 @@
     finance set a site's fees and prices; the front desk, practice
     managers and finance raise charges, invoice and take payments;
     refunds, write-offs and period locks are finance's
-    alone; auditors read.                                               */
+    alone; auditors read. Budgets and reports are for practice managers
+    and finance of the site.                                              */
 #include "finance_schema.h"
 
 //  Who sets a site's money rules.
@@ -15,6 +16,9 @@
 #define READERS (BILLING | PM_ROLE_AUDITOR)
 //  Who reads prices and site settings.
 #define PRICE_READERS (PM_ROLES_CARE | PM_ROLE_FINANCE | PM_ROLE_AUDITOR | PM_ROLE_SERVICE)
+
+//  Who plans and reads a site's budgets and reports.
+#define REPORTERS (PM_ROLE_PRACTICE_MANAGER | PM_ROLE_FINANCE)
 
 #define D(name) &pm__finance__##name##__descriptor
 
@@ -79,6 +83,20 @@ static const pm_command_def_t s_commands[] = {
     {"finance.LockPeriod", PM_WRITE, D (lock_period), D (period_lock),
      "lock a month that is over and whose days with payments are closed",
      PM_ROLE_FINANCE},
+    //  Budgets and reports (practice managers and finance of the site)
+    {"finance.SetBudget", PM_WRITE, D (set_budget), D (budget),
+     "a site's budget for a month by category (expected_version to change)", REPORTERS},
+    {"finance.GetBudget", PM_READ, D (get_budget), D (budget),
+     "a site's budget for a month", REPORTERS},
+    {"finance.BudgetReport", PM_READ, D (budget_report), D (budget_vs_actual),
+     "budget against actuals (payroll, hires, revenue) for a site's month, with variance",
+     REPORTERS},
+    {"finance.RevenueReport", PM_READ, D (revenue_report), D (revenue_result),
+     "what a site invoiced over a period, by practitioner, appointment type and month",
+     REPORTERS},
+    {"finance.AgingReport", PM_READ, D (aging_report), D (aging_result),
+     "accounts receivable of a site at a date in 0-30, 31-60, 61-90 and 90+ days",
+     REPORTERS},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -98,6 +116,7 @@ static const pm_event_def_t s_events[] = {
     {"finance.credit_note.issued", D (credit_note)},
     {"finance.day.closed", D (day)},
     {"finance.period.locked", D (period_lock)},
+    {"finance.budget.set", D (budget)},
     {NULL, NULL},
 };
 

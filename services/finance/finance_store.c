@@ -23,6 +23,7 @@ fin_store_open (pm_store_t *store)
         {"payments", &fin_db.payments}, {"notes", &fin_db.notes},
         {"accounts", &fin_db.accounts}, {"ledger", &fin_db.ledger},
         {"days", &fin_db.days},         {"index", &fin_db.index},
+        {"budgets", &fin_db.budgets},   {"actuals", &fin_db.actuals},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);

@@ -15,6 +15,13 @@
                 'm' site 0 month                 -> PeriodLock
       index     'p' patient 0 site 0 chg_id 0    -> chg_id  a patient's charges
                 'i' patient 0 site 0 inv_id 0    -> inv_id  a patient's invoices
+      budgets   site 0 month                     -> Budget
+      actuals   (projections of staffing and recruitment, rebuilt on reset)
+                'r' staff_id                     -> StaffRate
+                'h' shift_id                     -> ShiftCost
+                'm' site 0 month 0 shift_id      -> ""   a month's shifts
+                'c' candidate_id                 -> HireCount
+                'n' site 0 month 0 candidate_id  -> ""   a month's hires
 
     Patient-first keys let a patient merge move everything of the merged
     record with prefix scans. A value read from LMDB is valid only until
@@ -37,7 +44,7 @@
 
 typedef struct {
     MDB_dbi sites, prices, charges, invoices, payments, notes;
-    MDB_dbi accounts, ledger, days, index;
+    MDB_dbi accounts, ledger, days, index, budgets, actuals;
 } fin_db_t;
 
 extern fin_db_t fin_db;

@@ -101,6 +101,22 @@ fin_date_add (const char *date, int days, char *out)
 }
 
 //  --------------------------------------------------------------------------
+//  Days between two calendar dates (no zone: both are local dates).
+int
+fin_date_diff (const char *a, const char *b)
+{
+    struct icaltimetype ta = icaltime_null_date (), tb = icaltime_null_date ();
+    ta.year = atoi (a);
+    ta.month = atoi (a + 5);
+    ta.day = atoi (a + 8);
+    tb.year = atoi (b);
+    tb.month = atoi (b + 5);
+    tb.day = atoi (b + 8);
+    time_t sa = icaltime_as_timet (ta), sb = icaltime_as_timet (tb);
+    return (int) ((sb - sa) / 86400);
+}
+
+//  --------------------------------------------------------------------------
 //  Frees libical's zone cache.
 void
 fin_tz_shutdown (void)

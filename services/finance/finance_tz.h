@@ -24,6 +24,9 @@ bool fin_month_valid (const char *month);
 //  `date` moved by `days` into out (11 bytes).
 void fin_date_add (const char *date, int days, char *out);
 
+//  Whole days from date `a` to date `b` (negative when b is earlier).
+int fin_date_diff (const char *a, const char *b);
+
 //  Releases libical's cached zones (at exit).
 void fin_tz_shutdown (void);
 

@@ -7,7 +7,8 @@
 
     Requests are written as JSON and turned into the command's protobuf
     message with the service's own schema (pm_json); replies are read
-    back the same way. pm_emitter stands in for scheduling and patients.              */
+    back the same way. pm_emitter stands in for scheduling, patients and
+    recruitment; payroll actuals come from the real pm-staffing.              */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@
 #include "itest.h"
 #include "patients.pb-c.h"
 #include "pm_test.pb-c.h"
+#include "recruitment.pb-c.h"
 #include "scheduling.pb-c.h"
+#include "staffing_schema.h"
 
 #define DAY_MS 86400000LL
 #define HOUR_MS 3600000LL
@@ -55,6 +58,9 @@ s_req (pm_client_t *client, int want, const char *field, const char *type,
        const char *fmt, ...)
 {
     const pm_command_def_t *def = pm_schema_command (&finance_schema, type);
+    if (!def) {
+        def = pm_schema_command (&staffing_schema, type); //  the real producer
+    }
     if (!def) {
         fprintf (stderr, "    no command %s\n", type);
         return NULL;
@@ -1055,6 +1061,599 @@ s_test_merge_repoints (void)
     itest_cleanup (&emi);
 }
 
+//  --------------------------------------------------------------------------
+//  Budgets: per site and month, five categories in the site's currency;
+//  bad input named by field; a change needs the version read; practice
+//  managers and finance of the site only.
+static void
+s_test_budgets (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("mgr", "practice-manager", "north");
+    itest_principal ("fin", "finance", "north");
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("mgr-east", "practice-manager", "east");
+    pm_client_t *admin = itest_client (&svc);
+    CHECK (s_site (admin, "north"));
+    CHECK (s_site (admin, "east"));
+    pm_client_t *mgr = itest_client_as (&svc, "mgr");
+    pm_client_t *fin = itest_client_as (&svc, "fin");
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    pm_client_t *east = itest_client_as (&svc, "mgr-east");
+    const char *sb = "finance.SetBudget";
+    struct {
+        int code;
+        const char *field, *json;
+    } bad[] = {
+        {PM_EINVAL, "month", "{\"site_id\": \"north\", \"month\": \"2026-13\"}"},
+        {PM_EINVAL, "month", "{\"site_id\": \"north\"}"},
+        {PM_EINVAL, "site_id", "{\"month\": \"2026-06\"}"},
+        {PM_EFORBIDDEN, "site_id", "{\"site_id\": \"west\", \"month\": \"2026-06\"}"},
+        {PM_EINVAL, "lines[0].category", "{\"site_id\": \"north\", \"month\": \"2026-06\", "
+                                         "\"lines\": [{\"amount_minor\": 5}]}"},
+        {PM_EINVAL, "lines[1].category", "{\"site_id\": \"north\", \"month\": \"2026-06\", "
+                                         "\"lines\": [{\"category\": \"RENT\", \"amount_minor\": 5}, "
+                                         "{\"category\": \"RENT\", \"amount_minor\": 6}]}"},
+        {PM_EINVAL, "lines[0].amount_minor", "{\"site_id\": \"north\", \"month\": \"2026-06\", "
+                                             "\"lines\": [{\"category\": \"RENT\", "
+                                             "\"amount_minor\": -1}]}"},
+        {PM_EINVAL, "lines[0].amount_minor", "{\"site_id\": \"north\", \"month\": \"2026-06\", "
+                                             "\"lines\": [{\"category\": \"RENT\"}]}"},
+        {PM_ECONFLICT, "expected_version", "{\"site_id\": \"north\", \"month\": \"2026-06\", "
+                                           "\"expected_version\": 3}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK (s_is (mgr, bad[i].code, bad[i].field, sb, bad[i].json));
+    }
+    CHECK (s_is (admin, PM_ENOTFOUND, "site_id", sb, "{\"site_id\": \"west\", "
+                 "\"month\": \"2026-06\"}"));
+    CHECK (s_is (admin, PM_ENOTFOUND, "month", "finance.GetBudget",
+                 "{\"site_id\": \"north\", \"month\": \"2026-06\"}"));
+    json_t *r = s_req (mgr, 0, NULL, sb, "{\"site_id\": \"north\", \"month\": \"2026-06\", "
+                       "\"lines\": [{\"category\": \"PAYROLL\", \"amount_minor\": 12000}, "
+                       "{\"category\": \"RENT\", \"amount_minor\": 300000}]}");
+    CHECK (r && s_num (r, "version") == 1 && strcmp (s_str (r, "currency"), "USD") == 0);
+    CHECK (json_array_size (s_at (r, "lines")) == 5 && s_num (r, "total_minor") == 312000);
+    CHECK (strcmp (s_str (r, "lines[0].category"), "PAYROLL") == 0);
+    CHECK (strcmp (s_str (r, "lines[3].category"), "RENT") == 0);
+    CHECK (s_num (r, "lines[3].amount_minor") == 300000 && s_num (r, "lines[2].amount_minor") == 0);
+    CHECK (strcmp (s_str (r, "updated_by"), "mgr") == 0);
+    json_decref (r);
+    //  A change: the version read, or refused.
+    const char *change = "{\"site_id\": \"north\", \"month\": \"2026-06\", \"lines\": "
+                         "[{\"category\": \"PAYROLL\", \"amount_minor\": 12000}, "
+                         "{\"category\": \"SUPPLIES\", \"amount_minor\": 999}]%s}";
+    r = s_req (fin, PM_EINVAL, "expected_version", sb, change, "");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, PM_ECONFLICT, "expected_version", sb, change,
+               ", \"expected_version\": 2");
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, 0, NULL, sb, change, ", \"expected_version\": 1");
+    CHECK (r && s_num (r, "version") == 2 && s_num (r, "total_minor") == 12999);
+    CHECK (s_num (r, "lines[3].amount_minor") == 0); //  the whole month replaced
+    json_decref (r);
+    r = s_req (mgr, 0, NULL, "finance.GetBudget", "{\"site_id\": \"north\", "
+               "\"month\": \"2026-06\"}");
+    CHECK (r && s_num (r, "version") == 2 && s_num (r, "lines[2].amount_minor") == 999);
+    json_decref (r);
+    //  Roles and site scope.
+    CHECK (s_is (desk, PM_EFORBIDDEN, NULL, sb, "{\"site_id\": \"north\", \"month\": "
+                 "\"2026-07\"}"));
+    CHECK (s_is (desk, PM_EFORBIDDEN, NULL, "finance.BudgetReport",
+                 "{\"site_id\": \"north\", \"month\": \"2026-06\"}"));
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", "finance.GetBudget",
+                 "{\"site_id\": \"north\", \"month\": \"2026-06\"}"));
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", sb, "{\"site_id\": \"north\", \"month\": "
+                 "\"2026-07\"}"));
+    CHECK (s_is (east, 0, NULL, sb, "{\"site_id\": \"east\", \"month\": \"2026-07\"}"));
+    CHECK (s_count_events (admin, "finance.budget.set") == 3);
+    pm_client_destroy (&east);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&fin);
+    pm_client_destroy (&mgr);
+    pm_client_destroy (&admin);
+    itest_cleanup (&svc);
+}
+
+//  The producer's stream position (its high seq), 0 on failure.
+static uint64_t
+s_high_seq (pm_client_t *client)
+{
+    Pm__Health *h = itest_health (client);
+    uint64_t seq = h ? h->high_seq : 0;
+    pm__health__free_unpacked (h, NULL);
+    return seq;
+}
+
+//  Creates staffing site `id` (New York, USD) and finance's settings for it.
+static bool
+s_staffing_site (pm_client_t *sc, pm_client_t *fc, const char *id)
+{
+    json_t *r = s_req (sc, 0, NULL, "staffing.CreateSite",
+                       "{\"site\": {\"id\": \"%s\", \"name\": \"Clinic %s\", "
+                       "\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}}",
+                       id, id);
+    json_decref (r);
+    return r && s_site (fc, id);
+}
+
+//  Onboards a nurse at north paid `rate` minor units per hour in
+//  `currency`; id into `id`.
+static bool
+s_nurse (pm_client_t *sc, long long rate, const char *currency, char *id)
+{
+    json_t *r = s_req (sc, 0, NULL, "staffing.Onboard",
+                       "{\"staff\": {\"name\": {\"family\": \"Doe\", \"given\": [\"Jo\"]}, "
+                       "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": \"north\", "
+                       "\"fte_permille\": 1000}], \"employment_type\": \"FULL_TIME\", "
+                       "\"pay_rate_minor\": %lld, \"currency\": \"%s\", "
+                       "\"start_date\": \"2026-01-05\"}}", rate, currency);
+    if (r) {
+        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    json_decref (r);
+    return r && pm_id_valid (id, "stf");
+}
+
+//  A nurse template at north from `starts` to `ends` (local); id into `id`.
+static bool
+s_template (pm_client_t *sc, const char *starts, const char *ends, char *id)
+{
+    json_t *r = s_req (sc, 0, NULL, "staffing.CreateShiftTemplate",
+                       "{\"template\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                       "\"name\": \"%s-%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}",
+                       starts, ends, starts, ends);
+    if (r) {
+        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    json_decref (r);
+    return r && pm_id_valid (id, "sht");
+}
+
+//  Rosters `staff` on template `tpl` from `from` to `to`; the first
+//  shift's id into `first` (if given); how many, or -1.
+static int
+s_roster (pm_client_t *sc, const char *tpl, const char *from, const char *to,
+          const char *staff, char *first)
+{
+    json_t *r = s_req (sc, 0, NULL, "staffing.AddShifts",
+                       "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
+                       "\"%s\", \"staff_id\": \"%s\"}", tpl, from, to, staff);
+    int n = r ? (int) json_array_size (s_at (r, "shifts")) : -1;
+    if (r && first) {
+        snprintf (first, PM_ID_MAX, "%s", s_str (r, "shifts[0].id"));
+    }
+    json_decref (r);
+    return n;
+}
+
+//  The budget report of north for `month` (caller decrefs).
+static json_t *
+s_bva (pm_client_t *fc, const char *month)
+{
+    return s_req (fc, 0, NULL, "finance.BudgetReport", "{\"site_id\": \"north\", "
+                  "\"month\": \"%s\"}", month);
+}
+
+//  --------------------------------------------------------------------------
+//  Payroll actuals from the real pm-staffing: shifts x the staff member's
+//  hourly rate, rounded half up per shift, in the month of the local
+//  start (a night shift that starts on June 30 in New York is June's,
+//  though it starts on July 1 in UTC); an unassigned shift takes its cost
+//  away; a restart counts nothing twice; a replaced staffing store
+//  rebuilds the actuals from its new stream alone. Budget vs actual with
+//  variance and variance % (half away from zero).
+static void
+s_test_payroll_actuals (void)
+{
+    itest_svc_t stf, fin;
+    itest_svc_init (&stf, "staffing", "pm-staffing");
+    itest_svc_init (&fin, "finance", "pm-finance");
+    CHECK (s_start (&stf) == 0);
+    itest_point_at (&fin, &stf);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *sc = itest_client (&stf);
+    pm_client_t *fc = itest_client (&fin);
+    CHECK (s_staffing_site (sc, fc, "north"));
+    char ana[PM_ID_MAX], ben[PM_ID_MAX], cy[PM_ID_MAX], eu[PM_ID_MAX];
+    CHECK (s_nurse (sc, 1001, "USD", ana)); //  10.01 an hour
+    CHECK (s_nurse (sc, 30, "USD", ben));   //  0.30 an hour
+    CHECK (s_nurse (sc, 29, "USD", cy));    //  0.29 an hour
+    CHECK (s_nurse (sc, 5000, "EUR", eu));  //  paid in another currency
+    char day[PM_ID_MAX], night[PM_ID_MAX], minute[PM_ID_MAX], first[PM_ID_MAX];
+    CHECK (s_template (sc, "08:00", "10:20", day));
+    CHECK (s_template (sc, "22:00", "06:00", night));
+    CHECK (s_template (sc, "12:00", "12:01", minute));
+    //  Ana: three day shifts of 2h20m: 10.01 x 2.333... = 23.3566 -> 23.36 each.
+    CHECK (s_roster (sc, day, "2026-06-01", "2026-06-03", ana, first) == 3);
+    //  Ana: a night from June 30, 22:00 New York (July 1, 02:00 UTC): 8 h = 80.08.
+    CHECK (s_roster (sc, night, "2026-06-30", "2026-06-30", ana, NULL) == 1);
+    //  Ana: a day in July.
+    CHECK (s_roster (sc, day, "2026-07-01", "2026-07-01", ana, NULL) == 1);
+    //  One minute at 0.30/h = 0.5 minor units -> 1; at 0.29/h = 0.483 -> 0.
+    CHECK (s_roster (sc, minute, "2026-06-10", "2026-06-10", ben, NULL) == 1);
+    CHECK (s_roster (sc, minute, "2026-06-10", "2026-06-10", cy, NULL) == 1);
+    CHECK (s_roster (sc, day, "2026-06-11", "2026-06-11", eu, NULL) == 1);
+    CHECK (s_is (fc, 0, NULL, "finance.SetBudget", "{\"site_id\": \"north\", \"month\": "
+                 "\"2026-06\", \"lines\": [{\"category\": \"PAYROLL\", \"amount_minor\": "
+                 "12000}, {\"category\": \"RECRUITMENT\", \"amount_minor\": 100}]}"));
+    CHECK (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) == 0);
+    json_t *r = s_bva (fc, "2026-06");
+    //  3 x 2336 + 8008 + 1 + 0 = 15017, six shifts priced, the EUR one not.
+    CHECK (r && s_num (r, "categories[0].actual_minor") == 15017);
+    CHECK (strcmp (s_str (r, "categories[0].category"), "PAYROLL") == 0);
+    CHECK (s_num (r, "categories[0].count") == 6 && s_num (r, "unpriced_shifts") == 1);
+    CHECK (s_num (r, "payroll_minutes") == 3 * 140 + 480 + 2 + 140);
+    CHECK (s_num (r, "categories[0].budget_minor") == 12000);
+    CHECK (s_num (r, "categories[0].variance_minor") == 3017);
+    CHECK (s_num (r, "categories[0].variance_bp") == 2514); //  25.1416% -> 2514
+    CHECK (json_is_true (s_at (r, "categories[0].has_actual")));
+    CHECK (!json_is_true (s_at (r, "categories[1].has_actual")));
+    CHECK (s_num (r, "categories[1].variance_bp") == -10000);
+    CHECK (s_at (r, "categories[3].variance_bp") == NULL); //  no rent budget
+    CHECK (s_num (r, "budget_total_minor") == 12100 && s_num (r, "actual_total_minor") == 15017);
+    CHECK (s_num (r, "variance_total_bp") == 2411); //  2917 / 12100 = 24.107% -> 2411
+    CHECK (s_num (r, "budget_version") == 1 && strcmp (s_str (r, "currency"), "USD") == 0);
+    json_decref (r);
+    r = s_bva (fc, "2026-07");
+    CHECK (r && s_num (r, "categories[0].actual_minor") == 2336);
+    CHECK (s_num (r, "budget_version") == 0 && s_at (r, "categories[0].variance_bp") == NULL);
+    json_decref (r);
+    //  Unassigned: the first day shift's cost is withdrawn.
+    r = s_req (sc, 0, NULL, "staffing.UnassignShift", "{\"shift_id\": \"%s\", "
+               "\"reason\": \"sick\"}", first);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) == 0);
+    r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "categories[0].actual_minor") == 15017 - 2336);
+    CHECK (s_num (r, "categories[0].count") == 5);
+    json_decref (r);
+    //  Reassigned to Ben: priced at his rate (2h20m x 0.30 = 0.70).
+    r = s_req (sc, 0, NULL, "staffing.AssignShift", "{\"shift_id\": \"%s\", "
+               "\"staff_id\": \"%s\"}", first, ben);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) == 0);
+    r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "categories[0].actual_minor") == 15017 - 2336 + 70);
+    json_decref (r);
+
+    //  Restart: the cursor is durable, nothing counts twice.
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    CHECK (itest_start (&fin) == 0);
+    fc = itest_client (&fin);
+    CHECK (s_roster (sc, day, "2026-06-04", "2026-06-04", ana, NULL) == 1);
+    CHECK (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) == 0);
+    r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "categories[0].actual_minor") == 15017 - 2336 + 70 + 2336);
+    json_decref (r);
+
+    //  Staffing's store replaced: the projection is dropped and rebuilt
+    //  from the new stream, which holds one shift.
+    pm_client_destroy (&sc);
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    itest_signal (&stf, SIGTERM);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", stf.dir);
+    CHECK (system (cmd) == 0);
+    CHECK (itest_start (&stf) == 0);
+    CHECK (itest_start (&fin) == 0);
+    sc = itest_client (&stf);
+    fc = itest_client (&fin);
+    json_t *site = s_req (sc, 0, NULL, "staffing.CreateSite",
+                          "{\"site\": {\"id\": \"north\", \"name\": \"Clinic north\", "
+                          "\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}}");
+    CHECK (site);
+    json_decref (site);
+    CHECK (s_nurse (sc, 2000, "USD", ana));
+    CHECK (s_template (sc, "08:00", "10:20", day));
+    CHECK (s_roster (sc, day, "2026-06-15", "2026-06-15", ana, NULL) == 1);
+    char *stream = s_stream_id (sc);
+    CHECK (s_wait_applied (fc, "staffing", stream, s_high_seq (sc)) == 0);
+    free (stream);
+    r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "categories[0].actual_minor") == 4667); //  20.00 x 2h20m
+    CHECK (s_num (r, "categories[0].count") == 1 && s_num (r, "unpriced_shifts") == 0);
+    json_decref (r);
+    //  Bad input.
+    CHECK (s_is (fc, PM_EINVAL, "month", "finance.BudgetReport",
+                 "{\"site_id\": \"north\", \"month\": \"June\"}"));
+    CHECK (s_is (fc, PM_ENOTFOUND, "site_id", "finance.BudgetReport",
+                 "{\"site_id\": \"nowhere\", \"month\": \"2026-06\"}"));
+    pm_client_destroy (&sc);
+    pm_client_destroy (&fc);
+    itest_cleanup (&fin);
+    itest_cleanup (&stf);
+}
+
+//  Appends recruitment.candidate.hired for `cand` at `site` starting on
+//  `start` to the stand-in recruitment stream (`cand` NULL: garbage).
+static bool
+s_emit_hire (pm_client_t *ec, const char *cand, const char *site, const char *start)
+{
+    Pm__Recruitment__CandidateHired h = PM__RECRUITMENT__CANDIDATE_HIRED__INIT;
+    char *given[] = {"Kim"};
+    h.candidate_id = (char *) cand;
+    h.family_name = "Lee";
+    h.n_given_names = 1;
+    h.given_names = given;
+    h.role = "nurse";
+    h.site_id = (char *) site;
+    h.start_date = (char *) start;
+    uint8_t data[512];
+    Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
+    emit.type = "recruitment.candidate.hired";
+    emit.site_id = (char *) site;
+    emit.subject = (char *) cand;
+    emit.has_data = 1;
+    emit.data.data = data;
+    if (cand) {
+        emit.data.len = pm__recruitment__candidate_hired__pack (&h, data);
+    }
+    else {
+        memcpy (data, "\x08\xff", 2);
+        emit.data.len = 2;
+    }
+    Pm__Reply *reply = itest_call (ec, "emitter.Emit", &emit.base);
+    bool ok = reply && reply->code == 0;
+    pm__reply__free_unpacked (reply, NULL);
+    return ok;
+}
+
+//  --------------------------------------------------------------------------
+//  Recruitment's events carry no cost: hires are counted per month of
+//  their start date, once per candidate through re-sends, restarts and a
+//  replaced recruitment stream (pm_emitter stands in for recruitment:
+//  driving a real hire takes a requisition, approval, posting,
+//  application and offer per candidate).
+static void
+s_test_hires_counted_once (void)
+{
+    itest_svc_t emi, fin;
+    itest_svc_init (&emi, "recruitment", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=recruitment";
+    itest_svc_init (&fin, "finance", "pm-finance");
+    CHECK (s_start (&emi) == 0);
+    itest_point_at (&fin, &emi);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *fc = itest_client (&fin);
+    CHECK (s_site (fc, "north"));
+    char cand[3][PM_ID_MAX];
+    for (int i = 0; i < 3; i++) {
+        pm_id_new ("cand", pm_clock_wall_ms (), cand[i]);
+    }
+    CHECK (s_emit_hire (ec, cand[0], "north", "2026-06-01"));
+    CHECK (s_emit_hire (ec, cand[0], "north", "2026-06-01")); //  re-sent
+    CHECK (s_emit_hire (ec, cand[1], "north", "2026-06-30"));
+    CHECK (s_emit_hire (ec, cand[2], "north", "2026-07-01"));
+    CHECK (s_emit_hire (ec, NULL, "north", "2026-06-02"));     //  garbage: logged
+    CHECK (s_wait_applied (fc, "recruitment", NULL, 5) == 1);
+    json_t *r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "hires") == 2 && s_num (r, "categories[1].count") == 2);
+    CHECK (s_num (r, "categories[1].actual_minor") == 0);
+    CHECK (!json_is_true (s_at (r, "categories[1].has_actual")));
+    json_decref (r);
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    CHECK (itest_start (&fin) == 0);
+    fc = itest_client (&fin);
+    CHECK (s_emit_hire (ec, cand[1], "north", "2026-06-30")); //  after a restart
+    CHECK (s_wait_applied (fc, "recruitment", NULL, 6) == 0);
+    r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "hires") == 2);
+    json_decref (r);
+    //  Replaced stream with one hire: counted from it alone.
+    pm_client_destroy (&ec);
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    itest_signal (&emi, SIGTERM);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", emi.dir);
+    CHECK (system (cmd) == 0);
+    CHECK (itest_start (&emi) == 0);
+    CHECK (itest_start (&fin) == 0);
+    ec = itest_client (&emi);
+    fc = itest_client (&fin);
+    CHECK (s_emit_hire (ec, cand[1], "north", "2026-06-30"));
+    char *stream = s_stream_id (ec);
+    CHECK (s_wait_applied (fc, "recruitment", stream, 1) == 0);
+    free (stream);
+    r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "hires") == 1);
+    json_decref (r);
+    r = s_bva (fc, "2026-07");
+    CHECK (r && s_num (r, "hires") == 0);
+    json_decref (r);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&fc);
+    itest_cleanup (&fin);
+    itest_cleanup (&emi);
+}
+
+//  --------------------------------------------------------------------------
+//  Revenue by practitioner, appointment type and month over a period
+//  (cancelled invoices are not revenue), the budget report's revenue
+//  lines, and receivables aged at a date into 0-30 / 31-60 / 61-90 / 90+
+//  with every listed patient on the audit log; roles, scope, bad input.
+static void
+s_test_revenue_and_aging (void)
+{
+    itest_svc_t emi, svc;
+    itest_svc_init (&emi, "scheduling", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&emi) == 0);
+    itest_point_at (&svc, &emi);
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("fin", "finance", "north");
+    itest_principal ("mgr", "practice-manager", "north");
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("mgr-east", "practice-manager", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north"));
+    CHECK (s_site (c, "east"));
+    const char *P2 = "pat_01m8e8rx5n3r2py41feft8x8rp";
+    int64_t now = pm_clock_wall_ms ();
+    //  A visit by stf_x (checkup 120.00) and a manual bandage for PAT; a
+    //  manual 50.00 for P2 on an invoice that is then cancelled.
+    char apt[PM_ID_MAX], band[PM_ID_MAX], other[PM_ID_MAX];
+    pm_id_new ("apt", now, apt);
+    CHECK (s_emit_apt (ec, "scheduling.appointment.fulfilled", apt, PAT, "north",
+                       "checkup", now - HOUR_MS));
+    CHECK (s_wait_applied (c, "scheduling", NULL, 1) == 0);
+    CHECK (s_charge (c, PAT, "bandage", 1050, band));
+    json_t *r = s_invoice (c, PAT, NULL);
+    CHECK (r && s_num (r, "total_minor") == 13050);
+    char inv[PM_ID_MAX], inv2[PM_ID_MAX];
+    snprintf (inv, sizeof inv, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+               "\"patient_id\": \"%s\", \"invoice_id\": \"%s\", \"mode\": \"CASH\", "
+               "\"amount_minor\": 3050, \"currency\": \"USD\"}", PAT, inv);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_charge (c, P2, "misc", 5000, other));
+    r = s_invoice (c, P2, other);
+    CHECK (r);
+    snprintf (inv2, sizeof inv2, "%s", s_str (r, "id"));
+    json_decref (r);
+    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
+    CHECK (r);
+    json_decref (r);
+    pm_client_t *fin = itest_client_as (&svc, "fin");
+    pm_client_t *mgr = itest_client_as (&svc, "mgr");
+    const char *rev = "finance.RevenueReport";
+    r = s_req (mgr, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+               (long long) (now - DAY_MS), (long long) (now + DAY_MS));
+    CHECK (r && s_num (r, "total_minor") == 18050 && s_num (r, "invoices") == 2);
+    CHECK (json_array_size (s_at (r, "by_practitioner")) == 2);
+    CHECK (strcmp (s_str (r, "by_practitioner[0].key"), "") == 0); //  manual: none
+    CHECK (s_num (r, "by_practitioner[0].amount_minor") == 6050);
+    CHECK (strcmp (s_str (r, "by_practitioner[1].key"), "stf_x") == 0);
+    CHECK (s_num (r, "by_practitioner[1].amount_minor") == 12000);
+    CHECK (json_array_size (s_at (r, "by_type")) == 3);
+    CHECK (strcmp (s_str (r, "by_type[1].key"), "checkup") == 0);
+    CHECK (s_num (r, "by_type[1].amount_minor") == 12000 && s_num (r, "by_type[1].lines") == 1);
+    CHECK (json_array_size (s_at (r, "by_month")) >= 1);
+    json_decref (r);
+    //  Cancelled: no longer revenue.
+    r = s_req (c, 0, NULL, "finance.CancelInvoice", "{\"invoice_id\": \"%s\", "
+               "\"reason\": \"wrong patient\"}", inv2);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+               (long long) (now - DAY_MS), (long long) (now + DAY_MS));
+    CHECK (r && s_num (r, "total_minor") == 13050 && s_num (r, "invoices") == 1);
+    json_decref (r);
+    r = s_req (fin, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+               (long long) (now + DAY_MS), (long long) (now + 2 * DAY_MS));
+    CHECK (r && s_num (r, "total_minor") == 0 && json_array_size (s_at (r, "by_type")) == 0);
+    json_decref (r);
+    CHECK (s_is (fin, PM_EINVAL, "from", rev, "{\"site_id\": \"north\", \"to\": 5}"));
+    CHECK (s_is (fin, PM_EINVAL, "to", rev, "{\"site_id\": \"north\", \"from\": 5, "
+                 "\"to\": 5}"));
+    CHECK (s_is (fin, PM_EINVAL, "to", rev, "{\"site_id\": \"north\", \"from\": 0, "
+                 "\"to\": 40000000000}"));
+    //  The budget report's revenue: invoiced this month, received today.
+    char month[8], today[16];
+    time_t secs = (time_t) (now / 1000);
+    struct tm tm;
+    //  Compare in New York: the test clock's local month there.
+    setenv ("TZ", "America/New_York", 1);
+    tzset ();
+    localtime_r (&secs, &tm);
+    strftime (month, sizeof month, "%Y-%m", &tm);
+    strftime (today, sizeof today, "%Y-%m-%d", &tm);
+    r = s_bva (fin, month);
+    CHECK (r && s_num (r, "revenue_invoiced_minor") == 13050);
+    CHECK (s_num (r, "revenue_received_minor") == 3050);
+    json_decref (r);
+
+    //  Aging: 100.00 due on the invoice issued today.
+    const char *ag = "finance.AgingReport";
+    r = s_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
+    CHECK (r && s_num (r, "total_due_minor") == 10000);
+    CHECK (strcmp (s_str (r, "as_of"), today) == 0);
+    CHECK (json_array_size (s_at (r, "buckets")) == 4);
+    CHECK (strcmp (s_str (r, "buckets[0].label"), "0-30") == 0);
+    CHECK (s_num (r, "buckets[0].due_minor") == 10000 && s_num (r, "buckets[0].invoices") == 1);
+    CHECK (strcmp (s_str (r, "items[0].patient_id"), PAT) == 0);
+    CHECK (strcmp (s_str (r, "items[0].invoice_id"), inv) == 0);
+    CHECK (s_num (r, "items[0].days") == 0);
+    json_decref (r);
+    struct {
+        int days;
+        int bucket;
+    } ages[] = {{30, 0}, {31, 1}, {60, 1}, {61, 2}, {90, 2}, {91, 3}, {400, 3}};
+    const char *labels[] = {"0-30", "31-60", "61-90", "90+"};
+    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
+        char as_of[16], path[40];
+        time_t t = secs + (time_t) ages[i].days * 86400;
+        localtime_r (&t, &tm);
+        strftime (as_of, sizeof as_of, "%Y-%m-%d", &tm);
+        r = s_req (mgr, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", as_of);
+        snprintf (path, sizeof path, "buckets[%d].due_minor", ages[i].bucket);
+        CHECK (r && s_num (r, path) == 10000 && s_num (r, "total_due_minor") == 10000);
+        CHECK (s_num (r, "items[0].days") == ages[i].days);
+        CHECK (strcmp (s_str (r, "items[0].bucket"), labels[ages[i].bucket]) == 0);
+        json_decref (r);
+    }
+    //  Before the invoice was issued: nothing owed yet.
+    time_t t = secs - 2 * 86400;
+    char before[16];
+    localtime_r (&t, &tm);
+    strftime (before, sizeof before, "%Y-%m-%d", &tm);
+    r = s_req (fin, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", before);
+    CHECK (r && s_num (r, "total_due_minor") == 0 && json_array_size (s_at (r, "items")) == 0);
+    json_decref (r);
+    //  Paid in full: off the list.
+    r = s_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+               "\"patient_id\": \"%s\", \"invoice_id\": \"%s\", \"mode\": \"CARD\", "
+               "\"amount_minor\": 10000, \"currency\": \"USD\"}", PAT, inv);
+    CHECK (r);
+    json_decref (r);
+    r = s_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
+    CHECK (r && s_num (r, "total_due_minor") == 0);
+    json_decref (r);
+    //  Bad input, roles, scope.
+    CHECK (s_is (fin, PM_EINVAL, "as_of", ag, "{\"site_id\": \"north\", \"as_of\": "
+                 "\"2026-02-30\"}"));
+    CHECK (s_is (fin, PM_EINVAL, "site_id", ag, "{}"));
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    pm_client_t *east = itest_client_as (&svc, "mgr-east");
+    CHECK (s_is (desk, PM_EFORBIDDEN, NULL, ag, "{\"site_id\": \"north\"}"));
+    CHECK (s_is (desk, PM_EFORBIDDEN, NULL, rev, "{\"site_id\": \"north\", \"from\": 0, "
+                 "\"to\": 5}"));
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", ag, "{\"site_id\": \"north\"}"));
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", rev, "{\"site_id\": \"north\", "
+                 "\"from\": 0, \"to\": 5}"));
+    //  Every aging report that listed the patient is on the audit log.
+    pm_client_t *aud = itest_client_as (&svc, "audrey");
+    CHECK (s_audits (aud, PAT, "finance.AgingReport", PM__CODE__OK) == 1 + 7);
+    pm_client_destroy (&aud);
+    pm_client_destroy (&east);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&mgr);
+    pm_client_destroy (&fin);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+    itest_cleanup (&emi);
+}
+
 static const itest_case_t s_cases[] = {
     {"prices_and_policy", s_test_prices_and_policy},
     {"charges_exactly_once", s_test_charges_exactly_once},
@@ -1062,6 +1661,10 @@ static const itest_case_t s_cases[] = {
     {"invoices_and_payments", s_test_invoices_and_payments},
     {"daily_close", s_test_daily_close},
     {"merge_repoints", s_test_merge_repoints},
+    {"budgets", s_test_budgets},
+    {"payroll_actuals", s_test_payroll_actuals},
+    {"hires_counted_once", s_test_hires_counted_once},
+    {"revenue_and_aging", s_test_revenue_and_aging},
     {NULL, NULL},
 };
 

@@ -1,0 +1,653 @@
+/*  finance_budgets.c: finance.SetBudget / GetBudget (a site's plan for a
+    month by category) and finance.BudgetReport (budget against actuals,
+    variance and variance %), with the projections the actuals come from.
+
+    Payroll follows staffing's stream: staffing.staff.onboarded / updated
+    keep each staff member's hourly rate; staffing.shift.assigned prices
+    the shift at the rate held then (hours x rate, rounded half up once
+    per shift) under the month of its local start date (Shift.date, which
+    staffing computes in the site's zone); staffing.shift.unassigned takes
+    the cost away. A re-delivered event writes the same record again, so
+    each shift counts once; the cursor moves in the same transaction.
+    Recruitment's events carry no cost: recruitment.candidate.hired is
+    counted once per candidate under the month of the start date.
+    These are projections: when a stream is replaced, its part is dropped
+    and rebuilt from seq 1 (the reset callbacks).                       */
+#include <stdlib.h>
+#include <string.h>
+
+#include "finance_budgets.h"
+#include "finance_tz.h"
+#include "pm_id.h"
+#include "recruitment.pb-c.h"
+#include "staffing.pb-c.h"
+
+typedef Pm__Finance__Budget budget_t;
+
+#define CATEGORIES 5
+#define MONTH_LEN 8            //  "YYYY-MM" and its NUL
+
+//  Category names for messages, by enum value.
+static const char *s_category_names[CATEGORIES + 1] = {
+    "", "payroll", "recruitment", "supplies", "rent", "other"};
+
+//  --------------------------------------------------------------------------
+//  Hours x rate, rounded half up, without overflow for any sane shift.
+int64_t
+fin_shift_cost (int64_t duration_ms, int64_t rate_minor)
+{
+    if (duration_ms <= 0 || rate_minor <= 0) {
+        return 0;
+    }
+    __int128 num = (__int128) duration_ms * rate_minor;
+    return (int64_t) ((num + 1800000) / 3600000);
+}
+
+//  variance / budget in basis points, rounded half away from zero.
+static int64_t
+s_bp (int64_t variance, int64_t budget)
+{
+    __int128 num = (__int128) variance * 10000;
+    __int128 q = num / budget, r = num % budget;
+    if (r < 0) {
+        r = -r;
+    }
+    if (2 * r >= budget) {
+        q += num < 0 ? -1 : 1;
+    }
+    return (int64_t) q;
+}
+
+static void
+s_budget_key (fin_key_t *k, const char *site, const char *month)
+{
+    fin_key_init (k, 0);
+    fin_key_str (k, site);
+    fin_key_str (k, month);
+}
+
+//  Site and month of a request: a valid month, a site of the caller's
+//  with finance settings.
+static pm_err
+s_site_month (pm_ctx_t *ctx, const char *site_id, const char *month,
+              Pm__Finance__SiteFinance **site)
+{
+    pm_err rc = fin_site (ctx, site_id, "site_id", site);
+    if (rc == PM_OK && !fin_month_valid (month)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "month", "month: YYYY-MM is required");
+    }
+    return rc;
+}
+
+//  The budget of a site's month, or NULL (caller frees).
+static pm_err
+s_budget_get (MDB_txn *txn, const char *site, const char *month, budget_t **out)
+{
+    fin_key_t k;
+    s_budget_key (&k, site, month);
+    *out = NULL;
+    pm_err rc = pm_store_get_msg (txn, fin_db.budgets, k.b, k.len,
+                                  &pm__finance__budget__descriptor,
+                                  (ProtobufCMessage **) out);
+    return rc == PM_ENOTFOUND ? PM_OK : rc;
+}
+
+//  finance.SetBudget: the whole month's plan, versioned.
+static pm_err
+s_set_budget (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Finance__SetBudget *req = (const Pm__Finance__SetBudget *) body;
+    Pm__Finance__SiteFinance *site = NULL;
+    budget_t *old = NULL;
+    int64_t amounts[CATEGORIES + 1] = {0};
+    bool seen[CATEGORIES + 1] = {false};
+    pm_err rc = s_site_month (ctx, req->site_id, req->month, &site);
+    if (rc == PM_OK && req->n_lines > CATEGORIES) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "lines", "lines: at most one per category (%d)",
+                          CATEGORIES);
+    }
+    for (size_t i = 0; rc == PM_OK && i < req->n_lines; i++) {
+        const Pm__Finance__BudgetLine *l = req->lines[i];
+        char field[48];
+        snprintf (field, sizeof field, "lines[%zu].category", i);
+        if (!l->has_category || l->category < 1 || l->category > CATEGORIES) {
+            rc = pm_ctx_fail (ctx, PM_EINVAL, field, "%s: PAYROLL, RECRUITMENT, SUPPLIES, "
+                              "RENT or OTHER", field);
+        }
+        else if (seen[l->category]) {
+            rc = pm_ctx_fail (ctx, PM_EINVAL, field, "%s: %s is given twice", field,
+                              s_category_names[l->category]);
+        }
+        else {
+            snprintf (field, sizeof field, "lines[%zu].amount_minor", i);
+            rc = fin_money (ctx, field, l->has_amount_minor, l->amount_minor, true);
+            seen[l->category] = true;
+            amounts[l->category] = l->amount_minor;
+        }
+    }
+    if (rc == PM_OK) {
+        rc = s_budget_get (pm_ctx_txn (ctx), req->site_id, req->month, &old);
+    }
+    if (rc == PM_OK && old) {
+        char id[100];
+        snprintf (id, sizeof id, "the budget of %s for %s", req->site_id, req->month);
+        rc = fin_check_version (ctx, id, old->version, req->has_expected_version,
+                                req->expected_version, true);
+    }
+    else if (rc == PM_OK && req->has_expected_version && req->expected_version) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version", "site %s has no budget "
+                          "for %s yet", req->site_id, req->month);
+    }
+    if (rc == PM_OK) {
+        Pm__Finance__BudgetLine lines[CATEGORIES], *lp[CATEGORIES];
+        budget_t b = PM__FINANCE__BUDGET__INIT;
+        b.site_id = req->site_id;
+        b.month = req->month;
+        b.currency = site->currency;
+        b.has_version = b.has_total_minor = b.has_updated_at = 1;
+        b.version = old ? old->version + 1 : 1;
+        b.updated_by = (char *) pm_ctx_principal (ctx)->name;
+        b.updated_at = pm_ctx_now (ctx);
+        for (int c = 1; c <= CATEGORIES; c++) {
+            pm__finance__budget_line__init (&lines[c - 1]);
+            lines[c - 1].has_category = lines[c - 1].has_amount_minor = 1;
+            lines[c - 1].category = (Pm__Finance__BudgetCategory) c;
+            lines[c - 1].amount_minor = amounts[c];
+            lp[c - 1] = &lines[c - 1];
+            b.total_minor += amounts[c];
+        }
+        b.n_lines = CATEGORIES;
+        b.lines = lp;
+        fin_key_t k;
+        s_budget_key (&k, b.site_id, b.month);
+        rc = pm_store_put_msg (pm_ctx_txn (ctx), fin_db.budgets, k.b, k.len, &b.base, 0);
+        if (rc == PM_OK) {
+            rc = pm_ctx_emit (ctx, "finance.budget.set", b.site_id, b.month, &b.base);
+        }
+        if (rc == PM_OK) {
+            rc = pm_ctx_reply (ctx, &b.base);
+        }
+    }
+    pm__finance__budget__free_unpacked (old, NULL);
+    pm__finance__site_finance__free_unpacked (site, NULL);
+    return rc;
+}
+
+//  finance.GetBudget.
+static pm_err
+s_get_budget (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Finance__GetBudget *req = (const Pm__Finance__GetBudget *) body;
+    Pm__Finance__SiteFinance *site = NULL;
+    budget_t *b = NULL;
+    pm_err rc = s_site_month (ctx, req->site_id, req->month, &site);
+    if (rc == PM_OK) {
+        rc = s_budget_get (pm_ctx_txn (ctx), req->site_id, req->month, &b);
+    }
+    if (rc == PM_OK && !b) {
+        rc = pm_ctx_fail (ctx, PM_ENOTFOUND, "month", "month: site %s has no budget for %s",
+                          req->site_id, req->month);
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_reply (ctx, &b->base);
+    }
+    pm__finance__budget__free_unpacked (b, NULL);
+    pm__finance__site_finance__free_unpacked (site, NULL);
+    return rc;
+}
+
+//  --- the report ---------------------------------------------------------------
+
+typedef struct {
+    MDB_txn *txn;
+    const Pm__Finance__SiteFinance *site;
+    const char *month;
+    int64_t payroll, minutes, invoiced, received;
+    uint32_t shifts, unpriced, hires;
+} s_actuals_t;
+
+//  One shift of the month: priced in the site's currency, or unpriced.
+static int
+s_shift_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) val;
+    s_actuals_t *a = arg;
+    //  The key ends in the shift id and its NUL: load its cost record.
+    const char *kb = key->mv_data;
+    size_t end = key->mv_size - 1, start = end;
+    while (start > 0 && kb[start - 1]) {
+        start--;
+    }
+    fin_key_t k;
+    fin_key_init (&k, 'h');
+    memcpy (k.b + k.len, kb + start, end - start + 1);
+    k.len += end - start + 1;
+    Pm__Finance__ShiftCost *s = NULL;
+    pm_err rc = pm_store_get_msg (a->txn, fin_db.actuals, k.b, k.len,
+                                  &pm__finance__shift_cost__descriptor,
+                                  (ProtobufCMessage **) &s);
+    if (rc != PM_OK) {
+        return rc == PM_ENOTFOUND ? 0 : (int) rc;
+    }
+    a->minutes += (s->end - s->start) / 60000;
+    if (s->pay_rate_minor > 0 && s->currency
+        && strcmp (s->currency, a->site->currency) == 0) {
+        a->payroll += s->cost_minor;
+        a->shifts++;
+    }
+    else {
+        a->unpriced++;
+    }
+    pm__finance__shift_cost__free_unpacked (s, NULL);
+    return 0;
+}
+
+//  One hire of the month.
+static int
+s_hire_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    (void) val;
+    ((s_actuals_t *) arg)->hires++;
+    return 0;
+}
+
+//  An invoice of the site issued in the month (issued or balanced).
+static int
+s_invoice_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    s_actuals_t *a = arg;
+    Pm__Finance__Invoice *inv = pm__finance__invoice__unpack (NULL, val->mv_size,
+                                                              val->mv_data);
+    if (!inv) {
+        return PM_EINTERNAL;
+    }
+    if (inv->site_id && strcmp (inv->site_id, a->site->site_id) == 0
+        && (inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED
+            || inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_BALANCED)) {
+        char date[FIN_DATE_LEN];
+        fin_local_date (a->site, inv->issued_at, date);
+        if (strncmp (date, a->month, 7) == 0) {
+            a->invoiced += inv->total_minor;
+        }
+    }
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    return 0;
+}
+
+//  A payment (or refund payout) of the site booked on a day of the month.
+static int
+s_payment_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    s_actuals_t *a = arg;
+    Pm__Finance__Payment *p = pm__finance__payment__unpack (NULL, val->mv_size,
+                                                            val->mv_data);
+    if (!p) {
+        return PM_EINTERNAL;
+    }
+    if (p->site_id && strcmp (p->site_id, a->site->site_id) == 0 && p->business_date
+        && strncmp (p->business_date, a->month, 7) == 0) {
+        a->received += p->amount_minor;
+    }
+    pm__finance__payment__free_unpacked (p, NULL);
+    return 0;
+}
+
+//  Sets a category line's variance from its budget and actual.
+static void
+s_variance (Pm__Finance__CategoryActual *c)
+{
+    c->has_variance_minor = 1;
+    c->variance_minor = c->actual_minor - c->budget_minor;
+    if (c->budget_minor > 0) {
+        c->has_variance_bp = 1;
+        c->variance_bp = s_bp (c->variance_minor, c->budget_minor);
+    }
+}
+
+//  finance.BudgetReport: budget against actuals for one site month.
+static pm_err
+s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Finance__BudgetReport *req = (const Pm__Finance__BudgetReport *) body;
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    Pm__Finance__SiteFinance *site = NULL;
+    budget_t *b = NULL;
+    pm_err rc = s_site_month (ctx, req->site_id, req->month, &site);
+    if (rc == PM_OK) {
+        rc = s_budget_get (txn, req->site_id, req->month, &b);
+    }
+    s_actuals_t a = {txn, site, req->month, 0, 0, 0, 0, 0, 0, 0};
+    fin_key_t prefix;
+    if (rc == PM_OK) {
+        fin_key_init (&prefix, 'm');
+        fin_key_str (&prefix, req->site_id);
+        fin_key_str (&prefix, req->month);
+        rc = fin_scan (txn, fin_db.actuals, &prefix, NULL, s_shift_each, &a);
+    }
+    if (rc == PM_OK) {
+        prefix.b[0] = 'n';
+        rc = fin_scan (txn, fin_db.actuals, &prefix, NULL, s_hire_each, &a);
+    }
+    if (rc == PM_OK) {
+        fin_key_init (&prefix, 0);
+        rc = fin_scan (txn, fin_db.invoices, &prefix, NULL, s_invoice_each, &a);
+    }
+    if (rc == PM_OK) {
+        rc = fin_scan (txn, fin_db.payments, &prefix, NULL, s_payment_each, &a);
+    }
+    if (rc == PM_OK) {
+        Pm__Finance__BudgetVsActual r = PM__FINANCE__BUDGET_VS_ACTUAL__INIT;
+        Pm__Finance__CategoryActual cats[CATEGORIES], *cp[CATEGORIES];
+        r.site_id = req->site_id;
+        r.month = req->month;
+        r.currency = site->currency;
+        r.has_budget_version = r.has_budget_total_minor = r.has_actual_total_minor = 1;
+        r.has_variance_total_minor = r.has_payroll_minutes = r.has_unpriced_shifts = 1;
+        r.has_hires = r.has_revenue_invoiced_minor = r.has_revenue_received_minor = 1;
+        r.budget_version = b ? b->version : 0;
+        for (int c = 1; c <= CATEGORIES; c++) {
+            Pm__Finance__CategoryActual *ca = &cats[c - 1];
+            pm__finance__category_actual__init (ca);
+            ca->has_category = ca->has_budget_minor = ca->has_actual_minor = 1;
+            ca->has_has_actual = 1;
+            ca->category = (Pm__Finance__BudgetCategory) c;
+            for (size_t i = 0; b && i < b->n_lines; i++) {
+                if ((int) b->lines[i]->category == c) {
+                    ca->budget_minor = b->lines[i]->amount_minor;
+                }
+            }
+            if (c == PM__FINANCE__BUDGET_CATEGORY__PAYROLL) {
+                ca->has_actual = 1;
+                ca->actual_minor = a.payroll;
+                ca->has_count = 1;
+                ca->count = a.shifts;
+            }
+            else if (c == PM__FINANCE__BUDGET_CATEGORY__RECRUITMENT) {
+                ca->has_count = 1;
+                ca->count = a.hires;
+            }
+            s_variance (ca);
+            r.budget_total_minor += ca->budget_minor;
+            r.actual_total_minor += ca->actual_minor;
+            cp[c - 1] = ca;
+        }
+        r.n_categories = CATEGORIES;
+        r.categories = cp;
+        r.variance_total_minor = r.actual_total_minor - r.budget_total_minor;
+        if (r.budget_total_minor > 0) {
+            r.has_variance_total_bp = 1;
+            r.variance_total_bp = s_bp (r.variance_total_minor, r.budget_total_minor);
+        }
+        r.payroll_minutes = a.minutes;
+        r.unpriced_shifts = a.unpriced;
+        r.hires = a.hires;
+        r.revenue_invoiced_minor = a.invoiced;
+        r.revenue_received_minor = a.received;
+        rc = pm_ctx_reply (ctx, &r.base);
+    }
+    pm__finance__budget__free_unpacked (b, NULL);
+    pm__finance__site_finance__free_unpacked (site, NULL);
+    return rc;
+}
+
+//  --- projections -----------------------------------------------------------------
+
+//  Deletes every actuals entry whose key starts with `tag`.
+static pm_err
+s_drop (MDB_txn *txn, char tag)
+{
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.actuals, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    uint8_t t = (uint8_t) tag;
+    MDB_val key = {1, &t}, val;
+    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    while (mrc == 0 && key.mv_size >= 1 && ((uint8_t *) key.mv_data)[0] == t) {
+        mrc = mdb_cursor_del (cursor, 0);
+        if (mrc == 0) {
+            mrc = mdb_cursor_get (cursor, &key, &val, MDB_GET_CURRENT);
+        }
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND && mrc != EINVAL) {
+        rc = pm_err_from_mdb (mrc);
+    }
+    mdb_cursor_close (cursor);
+    return rc;
+}
+
+//  A key of the actuals: tag, then up to three parts (NULL: none).
+static void
+s_akey (fin_key_t *k, char tag, const char *a, const char *b, const char *c)
+{
+    fin_key_init (k, tag);
+    fin_key_str (k, a);
+    if (b) {
+        fin_key_str (k, b);
+    }
+    if (c) {
+        fin_key_str (k, c);
+    }
+}
+
+//  Deletes a key; an absent one is fine.
+static pm_err
+s_del (MDB_txn *txn, const fin_key_t *k)
+{
+    pm_err rc = pm_store_del (txn, fin_db.actuals, k->b, k->len);
+    return rc == PM_ENOTFOUND ? PM_OK : rc;
+}
+
+//  Takes a shift's cost (and its month entry) away, if it has one.
+static pm_err
+s_shift_drop (MDB_txn *txn, const char *shift_id)
+{
+    fin_key_t k;
+    s_akey (&k, 'h', shift_id, NULL, NULL);
+    Pm__Finance__ShiftCost *old = NULL;
+    pm_err rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
+                                  &pm__finance__shift_cost__descriptor,
+                                  (ProtobufCMessage **) &old);
+    if (rc == PM_ENOTFOUND) {
+        return PM_OK;
+    }
+    if (rc == PM_OK) {
+        rc = s_del (txn, &k);
+    }
+    if (rc == PM_OK) {
+        fin_key_t m;
+        s_akey (&m, 'm', old->site_id, old->month, old->shift_id);
+        rc = s_del (txn, &m);
+    }
+    pm__finance__shift_cost__free_unpacked (old, NULL);
+    return rc;
+}
+
+//  staffing.staff.onboarded / updated -> the staff member's rate.
+static pm_err
+s_apply_staff (pm_ctx_t *ctx, const Pm__Event *event)
+{
+    Pm__Staffing__Staff *s = pm__staffing__staff__unpack (NULL, event->data.len,
+                                                          event->data.data);
+    if (!s || !pm_id_valid (s->id, "stf")) {
+        pm__staffing__staff__free_unpacked (s, NULL);
+        return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a staffing.Staff");
+    }
+    Pm__Finance__StaffRate r = PM__FINANCE__STAFF_RATE__INIT;
+    r.staff_id = s->id;
+    r.has_pay_rate_minor = 1;
+    r.pay_rate_minor = s->has_pay_rate_minor && s->pay_rate_minor > 0
+                           && s->pay_rate_minor <= FIN_MONEY_MAX ? s->pay_rate_minor : 0;
+    r.currency = s->currency;
+    fin_key_t k;
+    s_akey (&k, 'r', s->id, NULL, NULL);
+    pm_err rc = pm_store_put_msg (pm_ctx_txn (ctx), fin_db.actuals, k.b, k.len, &r.base, 0);
+    pm__staffing__staff__free_unpacked (s, NULL);
+    return rc;
+}
+
+//  staffing.shift.assigned -> the shift's cost at the rate held now;
+//  staffing.shift.unassigned -> none.
+static pm_err
+s_apply_shift (pm_ctx_t *ctx, const Pm__Event *event, bool assigned)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    Pm__Staffing__Shift *s = pm__staffing__shift__unpack (NULL, event->data.len,
+                                                          event->data.data);
+    pm_err rc = PM_OK;
+    if (!s || !pm_id_valid (s->id, "shf")) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "data", "not a staffing.Shift");
+    }
+    else if (assigned && (!fin_token_ok (s->site_id) || !fin_date_valid (s->date)
+                          || !pm_id_valid (s->staff_id, "stf") || !s->has_start
+                          || !s->has_end || s->end < s->start
+                          || s->end - s->start > 7 * 86400000LL)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "data", "shift %s: no site, date, staff or "
+                          "working hours", s->id);
+    }
+    if (rc == PM_OK) {
+        rc = s_shift_drop (txn, s->id);
+    }
+    if (rc != PM_OK || !assigned) {
+        pm__staffing__shift__free_unpacked (s, NULL);
+        return rc;
+    }
+    fin_key_t k;
+    s_akey (&k, 'r', s->staff_id, NULL, NULL);
+    Pm__Finance__StaffRate *rate = NULL;
+    rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
+                           &pm__finance__staff_rate__descriptor,
+                           (ProtobufCMessage **) &rate);
+    rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    char month[MONTH_LEN];
+    snprintf (month, sizeof month, "%.7s", s->date);
+    Pm__Finance__ShiftCost c = PM__FINANCE__SHIFT_COST__INIT;
+    c.shift_id = s->id;
+    c.site_id = s->site_id;
+    c.staff_id = s->staff_id;
+    c.month = month;
+    c.has_start = c.has_end = c.has_pay_rate_minor = c.has_cost_minor = 1;
+    c.start = s->start;
+    c.end = s->end;
+    c.pay_rate_minor = rate ? rate->pay_rate_minor : 0;
+    c.currency = rate ? rate->currency : NULL;
+    c.cost_minor = fin_shift_cost (s->end - s->start, c.pay_rate_minor);
+    if (rc == PM_OK) {
+        s_akey (&k, 'h', s->id, NULL, NULL);
+        rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &c.base, 0);
+    }
+    if (rc == PM_OK) {
+        s_akey (&k, 'm', s->site_id, month, s->id);
+        rc = pm_store_put (txn, fin_db.actuals, k.b, k.len, "", 0, 0);
+    }
+    pm__finance__staff_rate__free_unpacked (rate, NULL);
+    pm__staffing__shift__free_unpacked (s, NULL);
+    return rc;
+}
+
+//  One event of staffing's stream.
+static pm_err
+s_apply_staffing (pm_ctx_t *ctx, const Pm__Event *event)
+{
+    const char *t = event->type ? event->type : "";
+    if (!strcmp (t, "staffing.staff.onboarded") || !strcmp (t, "staffing.staff.updated")) {
+        return s_apply_staff (ctx, event);
+    }
+    if (!strcmp (t, "staffing.shift.assigned")) {
+        return s_apply_shift (ctx, event, true);
+    }
+    if (!strcmp (t, "staffing.shift.unassigned")) {
+        return s_apply_shift (ctx, event, false);
+    }
+    return PM_OK;
+}
+
+//  Staffing's store was replaced: rates and shift costs are rebuilt.
+static pm_err
+s_reset_staffing (pm_ctx_t *ctx, const char *source)
+{
+    (void) source;
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    pm_err rc = s_drop (txn, 'r');
+    if (rc == PM_OK) {
+        rc = s_drop (txn, 'h');
+    }
+    if (rc == PM_OK) {
+        rc = s_drop (txn, 'm');
+    }
+    return rc;
+}
+
+//  recruitment.candidate.hired -> one hire in the month of the start date.
+static pm_err
+s_apply_recruitment (pm_ctx_t *ctx, const Pm__Event *event)
+{
+    if (!event->type || strcmp (event->type, "recruitment.candidate.hired") != 0) {
+        return PM_OK;
+    }
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    Pm__Recruitment__CandidateHired *h = pm__recruitment__candidate_hired__unpack (
+        NULL, event->data.len, event->data.data);
+    if (!h || !pm_id_valid (h->candidate_id, "cand") || !fin_token_ok (h->site_id)
+        || !fin_date_valid (h->start_date)) {
+        pm__recruitment__candidate_hired__free_unpacked (h, NULL);
+        return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a recruitment.CandidateHired "
+                            "with a candidate, site and start date");
+    }
+    //  The candidate's earlier count (a re-delivery) moves to this one.
+    fin_key_t k;
+    s_akey (&k, 'c', h->candidate_id, NULL, NULL);
+    Pm__Finance__HireCount *old = NULL;
+    pm_err rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
+                                  &pm__finance__hire_count__descriptor,
+                                  (ProtobufCMessage **) &old);
+    rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    if (rc == PM_OK && old) {
+        fin_key_t n;
+        s_akey (&n, 'n', old->site_id, old->month, old->candidate_id);
+        rc = s_del (txn, &n);
+    }
+    char month[MONTH_LEN];
+    snprintf (month, sizeof month, "%.7s", h->start_date);
+    Pm__Finance__HireCount c = PM__FINANCE__HIRE_COUNT__INIT;
+    c.candidate_id = h->candidate_id;
+    c.site_id = h->site_id;
+    c.month = month;
+    if (rc == PM_OK) {
+        rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &c.base, 0);
+    }
+    if (rc == PM_OK) {
+        s_akey (&k, 'n', c.site_id, month, c.candidate_id);
+        rc = pm_store_put (txn, fin_db.actuals, k.b, k.len, "", 0, 0);
+    }
+    pm__finance__hire_count__free_unpacked (old, NULL);
+    pm__recruitment__candidate_hired__free_unpacked (h, NULL);
+    return rc;
+}
+
+//  Recruitment's store was replaced: hires are counted again.
+static pm_err
+s_reset_recruitment (pm_ctx_t *ctx, const char *source)
+{
+    (void) source;
+    pm_err rc = s_drop (pm_ctx_txn (ctx), 'c');
+    if (rc == PM_OK) {
+        rc = s_drop (pm_ctx_txn (ctx), 'n');
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+void
+fin_budgets_setup (pm_server_t *server)
+{
+    pm_server_handle (server, "finance.SetBudget", s_set_budget);
+    pm_server_handle (server, "finance.GetBudget", s_get_budget);
+    pm_server_handle (server, "finance.BudgetReport", s_report);
+    pm_server_follow (server, "staffing", s_apply_staffing, s_reset_staffing);
+    pm_server_follow (server, "recruitment", s_apply_recruitment, s_reset_recruitment);
+}

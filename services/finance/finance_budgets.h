@@ -1,0 +1,19 @@
+/*  finance_budgets.h: budgets per site and month by category, the
+    payroll and hire actuals projected from staffing's and recruitment's
+    streams, and the budget-vs-actual report.                           */
+#ifndef FINANCE_BUDGETS_H
+#define FINANCE_BUDGETS_H
+
+#include <stdint.h>
+
+#include "finance_store.h"
+
+//  A shift's cost: duration_ms x rate_minor per hour, rounded half up to
+//  the minor unit (0 for an empty or negative duration or rate).
+int64_t fin_shift_cost (int64_t duration_ms, int64_t rate_minor);
+
+//  Binds finance.SetBudget, GetBudget, BudgetReport and follows the
+//  staffing and recruitment streams.
+void fin_budgets_setup (pm_server_t *server);
+
+#endif
