@@ -47,6 +47,8 @@ main (int argc, char *argv[])
     static const pm_cfg_var_t extra[] = {
         {"PM_SCHEDULING_TICK_MS", "10000",
          "how often lapsed holds and overdue no-shows are handled"},
+        {"PM_SCHEDULING_EARLY_ARRIVAL_MINUTES", "120",
+         "how long before the start a patient may arrive or check in (0..1440)"},
         {"PM_STAFFING_ENDPOINT", "", "staffing's command endpoint (its stream is followed)"},
         {"PM_PATIENTS_ENDPOINT", "", "patients' command endpoint (its stream is followed)"},
         {NULL, NULL, NULL},
@@ -68,6 +70,8 @@ main (int argc, char *argv[])
     }
     pm_server_follow (server, "staffing", sch_feed_staffing, sch_reset_staffing);
     pm_server_follow (server, "patients", sch_feed_patients, sch_reset_patients);
+    int64_t early = pm_cfg_int ("PM_SCHEDULING_EARLY_ARRIVAL_MINUTES", 120);
+    sch_early_arrival_ms = (early >= 0 && early <= 1440 ? early : 120) * SCH_MINUTE_MS;
     int tick = (int) pm_cfg_int ("PM_SCHEDULING_TICK_MS", 10000);
     pm_server_every (server, tick > 0 ? tick : 10000, sch_tick);
     pm_server_run (server);

@@ -526,6 +526,30 @@ s_allowed_text (status_t from, char *out, size_t len)
     }
 }
 
+int64_t sch_early_arrival_ms = 120 * SCH_MINUTE_MS;
+
+//  Refuses arrival or check-in earlier than the early-arrival window
+//  before the start, and fulfilment before the start: a visit days away
+//  has not happened, and finance charges every fulfilled one.
+static pm_err
+s_not_too_early (pm_ctx_t *ctx, const appt_t *a, status_t to)
+{
+    int64_t now = pm_ctx_now (ctx);
+    if ((to == ST (ARRIVED) || to == ST (CHECKED_IN)) && now < a->start - sch_early_arrival_ms) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                            "%s starts in %lld minutes: %s is possible from %lld minutes "
+                            "before the start", a->id,
+                            (long long) ((a->start - now) / SCH_MINUTE_MS), s_name (to),
+                            (long long) (sch_early_arrival_ms / SCH_MINUTE_MS));
+    }
+    if (to == ST (FULFILLED) && now < a->start) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
+                            "%s has not started yet: it can be fulfilled from its start on",
+                            a->id);
+    }
+    return PM_OK;
+}
+
 //  One ordinary transition.
 static pm_err
 s_transition (pm_ctx_t *ctx, const ProtobufCMessage *body, status_t to, const char *event)
@@ -561,6 +585,9 @@ s_transition (pm_ctx_t *ctx, const ProtobufCMessage *body, status_t to, const ch
     if (rc == PM_OK && to == ST (NOSHOW) && pm_ctx_now (ctx) < a->start) {
         rc = pm_ctx_fail (ctx, PM_ECONFLICT, "appointment_id",
                           "%s has not started yet: no-show only after its start", a->id);
+    }
+    if (rc == PM_OK) {
+        rc = s_not_too_early (ctx, a, to);
     }
     if (rc == PM_OK) {
         rc = s_move (ctx, a, to, req->reason && *req->reason ? req->reason : NULL, event);

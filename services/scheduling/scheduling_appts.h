@@ -6,7 +6,14 @@
 #ifndef SCHEDULING_APPTS_H
 #define SCHEDULING_APPTS_H
 
+#include <stdint.h>
+
 #include "pm_server.h"
+
+//  How long before its start a patient may arrive or check in (ms;
+//  PM_SCHEDULING_EARLY_ARRIVAL_MINUTES, default 120). Fulfilment is
+//  refused before the start.
+extern int64_t sch_early_arrival_ms;
 
 pm_err sch_book (pm_ctx_t *ctx, const ProtobufCMessage *body);
 pm_err sch_get (pm_ctx_t *ctx, const ProtobufCMessage *body);

@@ -89,6 +89,29 @@ s_req (pm_client_t *client, int want, const char *field, const char *type,
     return out;
 }
 
+//  Calls `type` with a JSON body; the reply's code (-1: none), quietly:
+//  for polling until something becomes allowed.
+static int
+s_code (pm_client_t *client, const char *type, const char *fmt, ...)
+{
+    const pm_command_def_t *def = s_def (type);
+    char text[2048], err[256];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (text, sizeof text, fmt, args);
+    va_end (args);
+    ProtobufCMessage *body = NULL;
+    if (!def || pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
+                    != PM_OK) {
+        return -1;
+    }
+    Pm__Reply *reply = itest_call (client, type, body);
+    protobuf_c_message_free_unpacked (body, NULL);
+    int code = reply ? (int) reply->code : -1;
+    pm__reply__free_unpacked (reply, NULL);
+    return code;
+}
+
 //  The value at a path like "history[1].status" (borrowed).
 static json_t *
 s_at (json_t *j, const char *path)
@@ -215,6 +238,7 @@ typedef struct {
     char doc[PM_ID_MAX], doc2[PM_ID_MAX], pm[PM_ID_MAX], room[PM_ID_MAX];
     char patient[PM_ID_MAX], other[PM_ID_MAX];
     char type[PM_ID_MAX];
+    char clock[64];   //  the PM_CLOCK_OFFSET_MS setting of a restart
 } s_world_t;
 
 static const char *s_site_json
@@ -331,6 +355,26 @@ s_world_end (s_world_t *w)
     itest_cleanup (&w->sched);
     itest_cleanup (&w->patients);
     itest_cleanup (&w->staffing);
+}
+
+//  Restarts scheduling with its clock at `at` (ms UTC) from now on.
+static bool
+s_restart_at (s_world_t *w, int64_t at)
+{
+    pm_client_destroy (&w->sch);
+    itest_signal (&w->sched, SIGTERM);
+    snprintf (w->clock, sizeof w->clock, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (at - pm_clock_wall_ms ()));
+    size_t n = 0;
+    while (w->sched.env[n] && w->sched.env[n] != w->clock) {
+        n++;
+    }
+    w->sched.env[n] = w->clock;
+    if (itest_start (&w->sched) != 0) {
+        return false;
+    }
+    w->sch = itest_client (&w->sched);
+    return w->sch != NULL;
 }
 
 //  Books `patient` with `doc` at UTC `when`; the reply or error as s_req.
@@ -589,26 +633,6 @@ s_test_lifecycle (void)
     snprintf (second, sizeof second, "%s", s_str (a, "id"));
     json_decref (a);
 
-    const char *steps[][2] = {{"scheduling.Arrive", "APPOINTMENT_ARRIVED"},
-                              {"scheduling.CheckIn", "APPOINTMENT_CHECKED_IN"},
-                              {"scheduling.Fulfil", "APPOINTMENT_FULFILLED"}};
-    for (int i = 0; i < 3; i++) {
-        a = s_req (w.sch, 0, NULL, steps[i][0], "{\"appointment_id\": \"%s\"}", id);
-        CHECK (a && strcmp (s_str (a, "status"), steps[i][1]) == 0);
-        json_decref (a);
-    }
-    json_t *ev = s_events (w.sch, "scheduling.appointment.fulfilled");
-    CHECK (json_array_size (ev) == 1);
-    json_t *f = json_array_get (ev, 0);
-    CHECK (strcmp (s_str (f, "id"), id) == 0 && strcmp (s_str (f, "patient_id"), w.patient) == 0);
-    CHECK (strcmp (s_str (f, "practitioner_id"), w.doc) == 0);
-    CHECK (strcmp (s_str (f, "site_id"), "north") == 0 && s_int (f, "end") > s_int (f, "start"));
-    CHECK (strcmp (s_str (f, "status"), "APPOINTMENT_FULFILLED") == 0);
-    json_decref (ev);
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Cancel",
-                          "{\"appointment_id\": \"%s\", \"reason\": \"x\"}", id),
-                   "allowed: entered-in-error"));
-
     //  Cancel far ahead: not late; the slot is free again.
     a = s_req (w.sch, 0, NULL, "scheduling.Cancel",
                "{\"appointment_id\": \"%s\", \"reason\": \"feels better\"}", second);
@@ -631,6 +655,55 @@ s_test_lifecycle (void)
     CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "start", "scheduling.Reset",
                           "{\"appointment_id\": \"%s\", \"reason\": \"mistake\"}", second),
                    "already booked"));
+    //  Days before the visit nobody arrives or checks in (the bug the demo
+    //  found: finance charged visits that had not happened).
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Arrive",
+                          "{\"appointment_id\": \"%s\"}", id),
+                   "arrived is possible from 120 minutes before the start"));
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.CheckIn",
+                          "{\"appointment_id\": \"%s\"}", id), "from 120 minutes"));
+    json_t *later = s_book (&w, 0, NULL, w.other, w.doc2, "2030-03-04T17:00");
+    CHECK (later);
+    char late_id[PM_ID_MAX];
+    snprintf (late_id, sizeof late_id, "%s", s_str (later, "id"));
+    json_decref (later);
+    //  The clock a second before the 16:00 visit: the patient arrives
+    //  and checks in; the 17:00 one arrives early but cannot be fulfilled
+    //  before it starts; the 16:00 one can once it has.
+    CHECK (s_restart_at (&w, s_utc ("2030-03-04T16:00") - 1000));
+    const char *steps[][2] = {{"scheduling.Arrive", "APPOINTMENT_ARRIVED"},
+                              {"scheduling.CheckIn", "APPOINTMENT_CHECKED_IN"}};
+    for (int i = 0; i < 2; i++) {
+        a = s_req (w.sch, 0, NULL, steps[i][0], "{\"appointment_id\": \"%s\"}", id);
+        CHECK (a && strcmp (s_str (a, "status"), steps[i][1]) == 0);
+        json_decref (a);
+    }
+    a = s_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", late_id);
+    CHECK (a);
+    json_decref (a);
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Fulfil",
+                          "{\"appointment_id\": \"%s\"}", late_id), "not started yet"));
+    int code = -1;
+    for (int64_t until = itest_now () + ITEST_WAIT_MS; code != 0 && itest_now () < until;) {
+        code = s_code (w.sch, "scheduling.Fulfil", "{\"appointment_id\": \"%s\"}", id);
+        if (code != 0) {
+            CHECK (code == PM_ECONFLICT);
+            zclock_sleep (20);
+        }
+    }
+    CHECK (code == 0);
+    json_t *ev = s_events (w.sch, "scheduling.appointment.fulfilled");
+    CHECK (json_array_size (ev) == 1);
+    json_t *f = json_array_get (ev, 0);
+    CHECK (strcmp (s_str (f, "id"), id) == 0 && strcmp (s_str (f, "patient_id"), w.patient) == 0);
+    CHECK (strcmp (s_str (f, "practitioner_id"), w.doc) == 0);
+    CHECK (strcmp (s_str (f, "site_id"), "north") == 0 && s_int (f, "end") > s_int (f, "start"));
+    CHECK (strcmp (s_str (f, "status"), "APPOINTMENT_FULFILLED") == 0);
+    json_decref (ev);
+    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Cancel",
+                          "{\"appointment_id\": \"%s\", \"reason\": \"x\"}", id),
+                   "allowed: entered-in-error"));
+
     a = s_req (w.sch, 0, NULL, "scheduling.Reset",
                "{\"appointment_id\": \"%s\", \"reason\": \"billing fix\"}", id);
     CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
@@ -689,9 +762,6 @@ s_test_auto_noshow (void)
     snprintf (arrived, sizeof arrived, "%s", s_str (b, "id"));
     json_decref (a);
     json_decref (b);
-    a = s_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", arrived);
-    CHECK (a);
-    json_decref (a);
     pm_client_destroy (&w.sch);
     itest_signal (&w.sched, SIGTERM);
     //  14 minutes after the start: not yet.
@@ -705,6 +775,10 @@ s_test_auto_noshow (void)
     w.sched.env[n] = offset;
     CHECK (itest_start (&w.sched) == 0);
     w.sch = itest_client (&w.sched);
+    //  The 16:00 patient arrives 46 minutes early (inside the window).
+    a = s_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", arrived);
+    CHECK (a);
+    json_decref (a);
     uint64_t before = s_high_seq (w.sch);
     a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
     CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);

@@ -591,6 +591,55 @@ def main():
     def take(rid, a, b):
         busy.setdefault(rid, []).append((a, b))
 
+    def place(body, t, sid, at):
+        """Names a free room and equipment for type t at `at` in body, or
+        returns False when the site has none free then."""
+        dur, buf = t["duration_minutes"] * MIN, t.get("buffer_minutes", 0) * MIN
+        room = equip = None
+        if t.get("room_kind"):
+            room = next((r for r in resources[sid][t["room_kind"]]
+                         if free(r, at, at + dur + buf)), None)
+            if room is None:
+                return False
+        if t.get("equipment_kind"):
+            equip = next((r for r in resources[sid][t["equipment_kind"]]
+                          if free(r, at, at + dur + buf)), None)
+            if equip is None:
+                return False
+        if room:
+            body["room_id"] = room
+            take(room, at, at + dur + buf)
+        if equip:
+            body["equipment_id"] = equip
+            take(equip, at, at + dur + buf)
+        return True
+
+    def patient_for(sid):
+        pool = by_site[sid] if rng.random() < 0.85 and by_site[sid] else patients
+        return rng.choice(pool)["id"]
+
+    # Walk-ins: whoever is on shift right now sees a patient whose visit
+    # starts in a few seconds. Only a visit that has started can be
+    # fulfilled (or be a no-show), and booking in the past is refused, so
+    # these are the demo's fulfilled visits and no-shows.
+    walk_start = int(time.time() * 1000) + 4000
+    walk_plan, walk_end = [], {}
+    for owner, st, en in sorted(shifts, key=lambda x: x[1]):
+        sid, role = owner["_site"], owner["_role"]
+        if role not in ("physician", "nurse") or not (st <= walk_start < en):
+            continue
+        ts = [t for t in types if t["site_id"] == sid and t["practitioner_role"] == role]
+        if owner["_emp"] == "LOCUM":
+            ts = [t for t in ts if t.get("telehealth")]
+        t = rng.choice(ts)
+        dur, buf = t["duration_minutes"] * MIN, t.get("buffer_minutes", 0) * MIN
+        body = {"patient_id": patient_for(sid), "type_id": t["id"],
+                "practitioner_id": owner["id"], "start": walk_start}
+        if walk_start + dur <= en and place(body, t, sid, walk_start):
+            walk_plan.append(body)
+            walk_end[owner["id"]] = walk_start + dur + buf
+    walk_ins = c["scheduling"].many([("scheduling.Book", b) for b in walk_plan])
+
     earliest = now + 3 * MIN             # booking takes a while at full size
     plan = []                            # Book bodies with our own bookkeeping
     oncall = []
@@ -603,72 +652,61 @@ def main():
             tele = next(t for t in ts if t.get("telehealth"))
             oncall.append((owner, tele, st, en))
             continue
-        at = max(st, ((earliest + 5 * MIN - 1) // (5 * MIN)) * 5 * MIN)
+        at = max(st, walk_end.get(owner["id"], 0), earliest)
+        at = ((at + 5 * MIN - 1) // (5 * MIN)) * 5 * MIN
         while True:
             t = rng.choice(ts)
-            dur, buf = t["duration_minutes"] * MIN, t.get("buffer_minutes", 0) * MIN
+            dur = t["duration_minutes"] * MIN
             if at + dur > en:
                 break
             if rng.random() < 0.25:      # a free slot now and then
                 at += 5 * MIN * rng.randint(1, 4)
                 continue
-            room = equip = None
-            ok = True
-            if t.get("room_kind"):
-                room = next((r for r in resources[sid][t["room_kind"]]
-                             if free(r, at, at + dur + buf)), None)
-                ok = room is not None
-            if ok and t.get("equipment_kind"):
-                equip = next((r for r in resources[sid][t["equipment_kind"]]
-                              if free(r, at, at + dur + buf)), None)
-                ok = equip is not None
-            if not ok:
+            body = {"patient_id": patient_for(sid), "type_id": t["id"],
+                    "practitioner_id": owner["id"], "start": at}
+            if not place(body, t, sid, at):
                 at += 5 * MIN
                 continue
-            pool = by_site[sid] if rng.random() < 0.85 and by_site[sid] else patients
-            body = {"patient_id": rng.choice(pool)["id"], "type_id": t["id"],
-                    "practitioner_id": owner["id"], "start": at}
-            if room:
-                body["room_id"] = room
-                take(room, at, at + dur + buf)
-            if equip:
-                body["equipment_id"] = equip
-                take(equip, at, at + dur + buf)
             plan.append(body)
-            at += dur + buf
+            at += dur + t.get("buffer_minutes", 0) * MIN
     booked = c["scheduling"].many([("scheduling.Book", b) for b in plan])
-    # The on-call locums: a video visit that starts in a few seconds (it
-    # will be a no-show), one later that is seen and one cancelled late.
+    # The on-call locums (their walk-in is a video visit): one more in 20
+    # minutes whose patient is already waiting, one in 45 cancelled late.
     oncall_calls = []
-    soon_start = int(time.time() * 1000) + 3000
     for owner, tele, st, en in oncall:
-        pool = by_site[owner["_site"]] or patients
-        for off in (0, 20 * MIN, 45 * MIN):
-            if soon_start + off + tele["duration_minutes"] * MIN <= en:
+        for off in (20 * MIN, 45 * MIN):
+            if walk_start + off + tele["duration_minutes"] * MIN <= en:
                 oncall_calls.append(("scheduling.Book", {
-                    "patient_id": rng.choice(pool)["id"], "type_id": tele["id"],
-                    "practitioner_id": owner["id"], "start": soon_start + off}))
+                    "patient_id": patient_for(owner["_site"]), "type_id": tele["id"],
+                    "practitioner_id": owner["id"], "start": walk_start + off}))
     oncall_booked = c["scheduling"].many(oncall_calls)
-    say(f"{len(booked) + len(oncall_booked)} appointments booked")
+    say(f"{len(walk_ins) + len(booked) + len(oncall_booked)} appointments booked "
+        f"({len(walk_ins)} walk-ins starting now)")
 
-    # Lifecycle: the earliest part of the week is under way or done; the
-    # rest is booked, some cancelled (late when within a day of the start).
+    # Lifecycle, as the service allows it: patients arrive (and check in)
+    # at most two hours before their visit, a visit is fulfilled or a
+    # no-show only once it has started. So: the walk-ins are seen (every
+    # third did not come); of the visits in the next two hours some
+    # patients are waiting already; the rest is booked, some cancelled
+    # (late when within a day of the start).
     booked.sort(key=lambda a: int(a["start"]))
-    cut = int(len(booked) * 0.4)
     steps = {"booked": [], "arrived": [], "checked-in": [], "fulfilled": [],
              "cancelled": [], "noshow": []}
     reasons = ["patient request", "feeling better", "work conflict", "transport problem",
                "rescheduling with another provider", "weather"]
-    for i, a in enumerate(booked):
+    soon = int(time.time() * 1000) + 110 * MIN   # inside the service's 120 minutes
+    for a in booked:
         r = rng.random()
-        if i < cut:
-            state = ("fulfilled" if r < 0.6 else "checked-in" if r < 0.7 else
-                     "arrived" if r < 0.8 else "cancelled" if r < 0.9 else "booked")
+        if int(a["start"]) <= soon:
+            state = ("checked-in" if r < 0.35 else "arrived" if r < 0.7 else
+                     "cancelled" if r < 0.8 else "booked")
         else:
             state = "cancelled" if r < 0.12 else "booked"
         steps[state].append(a)
     for k, a in enumerate(oncall_booked):
-        steps[("noshow", "fulfilled", "cancelled")[k % 3]].append(a)
+        steps[("arrived", "cancelled")[k % 2]].append(a)
+    for k, a in enumerate(walk_ins):
+        steps["noshow" if k % 3 == 2 else "fulfilled"].append(a)
 
     def run(kind, items, reason=False):
         calls = [(kind, dict({"appointment_id": a["id"]},
@@ -676,16 +714,18 @@ def main():
                  for a in items]
         return c["scheduling"].many(calls)
 
-    run("scheduling.Arrive", steps["arrived"] + steps["checked-in"] + steps["fulfilled"])
-    run("scheduling.CheckIn", steps["checked-in"] + steps["fulfilled"])
-    done = run("scheduling.Fulfil", steps["fulfilled"])
+    run("scheduling.Arrive", steps["arrived"] + steps["checked-in"])
+    run("scheduling.CheckIn", steps["checked-in"])
     cancelled = run("scheduling.Cancel", steps["cancelled"], reason=True)
-    # A no-show is only possible once the visit has started.
-    ns = steps["noshow"]
-    while ns and int(time.time() * 1000) <= max(int(a["start"]) for a in ns):
+    # The walk-ins have begun by now (or in a moment).
+    while walk_ins and int(time.time() * 1000) <= walk_start:
         time.sleep(0.2)
+    run("scheduling.Arrive", steps["fulfilled"])
+    run("scheduling.CheckIn", steps["fulfilled"])
+    done = run("scheduling.Fulfil", steps["fulfilled"])
     noshow = c["scheduling"].many([("scheduling.NoShow", {
-        "appointment_id": a["id"], "reason": "did not join the video call"}) for a in ns])
+        "appointment_id": a["id"], "reason": "did not come"}) for a in steps["noshow"]])
+    booked = walk_ins + booked
     late = sum(1 for a in cancelled if a.get("late_cancel"))
     counts["appointments"] = len(booked) + len(oncall_booked)
     for k in steps:
