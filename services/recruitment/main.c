@@ -10,7 +10,7 @@
 
 //  Settings of this service beyond the common ones.
 static const pm_cfg_var_t s_settings[] = {
-    {"PM_RECRUITMENT_TICK_MS", "60000", "how often lapsed offers are expired"},
+    {"PM_RECRUITMENT_TICK_MS", "60000", "how often lapsed offers, service-level breaches and ended retention are handled"},
     {NULL, NULL, NULL},
 };
 

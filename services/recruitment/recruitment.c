@@ -1,12 +1,15 @@
 /*  recruitment.c: wires the recruitment service together: its store, each
-    concept's commands, the offer timer and the staffing follower.                               */
+    concept's commands, the timers (offers, service levels, retention)
+    and the staffing follower.                               */
 #include "pm_cfg.h"
 #include "recruitment.h"
 #include "recruitment_candidates.h"
+#include "recruitment_experience.h"
 #include "recruitment_interviews.h"
 #include "recruitment_metrics.h"
 #include "recruitment_offers.h"
 #include "recruitment_pipeline.h"
+#include "recruitment_privacy.h"
 #include "recruitment_requisitions.h"
 #include "recruitment_store.h"
 
@@ -23,7 +26,11 @@ recruitment_setup (pm_server_t *server)
     rec_offers_setup (server);
     rec_interviews_setup (server);
     rec_metrics_setup (server);
+    rec_experience_setup (server);
+    rec_privacy_setup (server);
     int tick_ms = (int) pm_cfg_int ("PM_RECRUITMENT_TICK_MS", 60000);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_offers_tick);
+    pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_sla_tick);
+    pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_privacy_tick);
     return 0;
 }

@@ -15,6 +15,8 @@
 
 #include "pm_id.h"
 #include "recruitment_candidates.h"
+#include "recruitment_experience.h"
+#include "recruitment_privacy.h"
 #include "recruitment_requisitions.h"
 
 #define NORM_MAX 256
@@ -125,6 +127,33 @@ rec_app_open (pm_ctx_t *ctx, const char *id, const char *field, rec_app_t **out)
 }
 
 pm_err
+rec_cand_forget_contact (pm_ctx_t *ctx, const rec_cand_t *c)
+{
+    char norm[NORM_MAX], held[PM_ID_MAX];
+    struct {
+        char tag;
+        const char *given;
+        bool (*norm) (const char *, char *);
+    } contacts[] = {{REC_IX_EMAIL, c->email, s_norm_email},
+                    {REC_IX_PHONE, c->phone, s_norm_phone}};
+    pm_err rc = PM_OK;
+    for (int i = 0; rc == PM_OK && i < 2; i++) {
+        if (!contacts[i].given || !*contacts[i].given
+            || !contacts[i].norm (contacts[i].given, norm)) {
+            continue;
+        }
+        rec_key_t k;
+        rec_key_init (&k, contacts[i].tag);
+        rec_key_str (&k, norm);
+        //  Only the entry that leads to this candidate is theirs to drop.
+        if (rec_index_get (ctx, &k, held) == PM_OK && strcmp (held, c->id) == 0) {
+            rc = rec_index (ctx, &k, c->id, false);
+        }
+    }
+    return rc;
+}
+
+pm_err
 rec_app_commit (pm_ctx_t *ctx, rec_app_t *app)
 {
     return rec_commit (ctx, rec_db.applications, app->id, &app->base,
@@ -166,6 +195,11 @@ s_validate (pm_ctx_t *ctx, const Pm__Recruitment__Apply *req, char *email, char 
     }
     if (rc == PM_OK) {
         rc = rec_text (ctx, "candidate.cv_ref", c->cv_ref, false, 500);
+    }
+    if (rc == PM_OK && c->has_retention_days
+        && (c->retention_days < 1 || c->retention_days > 3650)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "candidate.retention_days",
+                          "candidate.retention_days: must be 1..3650");
     }
     if (rc == PM_OK && (!req->has_source || req->source == 0
                         || !protobuf_c_enum_descriptor_get_value (
@@ -264,6 +298,13 @@ s_candidate (pm_ctx_t *ctx, const Pm__Recruitment__Apply *req, const char *site,
             rc = s_index_contact (ctx, REC_IX_PHONE, phone, c->id);
             changed = true;
         }
+        if (req->consent) {
+            pm__recruitment__consent__free_unpacked (c->consent, NULL);
+            c->consent = rec_consent_stamp (ctx, req->consent);
+            changed = true;
+        }
+        //  A new process: the retention clock stops until it ends.
+        changed |= rec_privacy_reopened (ctx, c);
         if (rc == PM_OK && changed) {
             c->version++;
             c->updated_at = now;
@@ -288,6 +329,10 @@ s_candidate (pm_ctx_t *ctx, const Pm__Recruitment__Apply *req, const char *site,
     c.created_at = c.updated_at = now;
     c.n_site_ids = 1;
     c.site_ids = (char **) &site;
+    //  What the service keeps for itself is never taken from the request.
+    c.consent = rec_consent_stamp (ctx, req->consent);
+    c.has_retain_until = c.has_erased_at = 0;
+    c.erased_by = c.erase_reason = NULL;
     rc = s_index_contact (ctx, REC_IX_EMAIL, email, cand_id);
     if (rc == PM_OK) {
         rc = s_index_contact (ctx, REC_IX_PHONE, phone, cand_id);
@@ -298,6 +343,7 @@ s_candidate (pm_ctx_t *ctx, const Pm__Recruitment__Apply *req, const char *site,
     if (rc == PM_OK) {
         rc = pm_ctx_emit (ctx, "recruitment.candidate.registered", site, cand_id, &c.base);
     }
+    pm__recruitment__consent__free_unpacked (c.consent, NULL);
     if (rc == PM_OK) {
         rc = pm_store_get_msg (pm_ctx_txn (ctx), rec_db.candidates, cand_id,
                                strlen (cand_id), &pm__recruitment__candidate__descriptor,
@@ -395,6 +441,9 @@ s_apply (pm_ctx_t *ctx, const ProtobufCMessage *body)
         if (rc == PM_OK) {
             rc = pm_ctx_emit (ctx, "recruitment.application.received", a.site_id, app_id,
                               &a.base);
+        }
+        if (rc == PM_OK) {
+            rc = rec_sla_applied (ctx, &a);
         }
         if (rc == PM_OK) {
             result.application = &a;

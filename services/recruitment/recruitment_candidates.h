@@ -22,6 +22,10 @@ pm_err rec_cand_open (pm_ctx_t *ctx, const char *id, const char *field,
 pm_err rec_app_open (pm_ctx_t *ctx, const char *id, const char *field,
                      rec_app_t **out);
 
+//  Drops the duplicate-detection entries of the candidate's e-mail and
+//  phone (erasure): no later application is matched to them.
+pm_err rec_cand_forget_contact (pm_ctx_t *ctx, const rec_cand_t *c);
+
 //  Stores an application, emits recruitment.application.moved with it,
 //  replies with it (when serving a request).
 pm_err rec_app_commit (pm_ctx_t *ctx, rec_app_t *app);

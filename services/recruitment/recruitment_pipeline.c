@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recruitment_experience.h"
 #include "recruitment_interviews.h"
 #include "recruitment_pipeline.h"
+#include "recruitment_privacy.h"
 #include "recruitment_requisitions.h"
 
 #define S(x) PM__RECRUITMENT__STAGE__##x
@@ -177,6 +179,8 @@ rec_pipeline_step (pm_ctx_t *ctx, rec_app_t *app, Pm__Recruitment__Stage to,
             return rc;
         }
     }
+    int64_t from_at = app->n_history ? app->history[app->n_history - 1]->at
+                                     : app->applied_at;
     Pm__Recruitment__StageChange *ch = malloc (sizeof *ch);
     pm__recruitment__stage_change__init (ch);
     ch->has_from = ch->has_to = ch->has_at = 1;
@@ -191,7 +195,13 @@ rec_pipeline_step (pm_ctx_t *ctx, rec_app_t *app, Pm__Recruitment__Stage to,
     app->stage = to;
     app->version++;
     app->updated_at = pm_ctx_now (ctx);
-    return PM_OK;
+    //  The promises to the candidate run on the steps (service levels) and
+    //  a process that ends starts their retention.
+    pm_err rc = rec_sla_stepped (ctx, app, from, from_at, !internal);
+    if (rc == PM_OK && !(OPEN_STAGES & (1u << to))) {
+        rc = rec_privacy_ended (ctx, app);
+    }
+    return rc;
 }
 
 //  --------------------------------------------------------------------------

@@ -75,6 +75,9 @@ s_validate (pm_ctx_t *ctx, const rec_job_t *j)
     if (rc == PM_OK) {
         rc = rec_currency (ctx, "requisition.salary.currency", s->currency);
     }
+    if (rc == PM_OK && j->recruiter) {
+        rc = rec_text (ctx, "requisition.recruiter", j->recruiter, false, 64);
+    }
     if (rc == PM_OK && j->hiring_manager) {
         rc = rec_text (ctx, "requisition.hiring_manager", j->hiring_manager, false, 64);
     }
@@ -120,6 +123,10 @@ s_create (pm_ctx_t *ctx, const ProtobufCMessage *body)
     j.status_reason = j.approved_by = NULL;
     j.has_approved_at = 0;
     j.created_by = (char *) pm_ctx_principal (ctx)->name;
+    if (!j.recruiter || !*j.recruiter) {
+        //  Whoever wrote it answers for its candidates until named otherwise.
+        j.recruiter = j.created_by;
+    }
     j.created_at = j.updated_at = pm_ctx_now (ctx);
     if (!j.has_fte_permille) {
         j.has_fte_permille = 1;
@@ -198,6 +205,9 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
         j.requirements = in->requirements;
         j.salary = in->salary;
         j.hiring_manager = in->hiring_manager;
+        if (in->recruiter && *in->recruiter) {
+            j.recruiter = in->recruiter;
+        }
         j.target_start = in->target_start;
         j.employment_type = in->employment_type;
         j.has_fte_permille = 1;

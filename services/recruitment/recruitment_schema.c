@@ -5,7 +5,9 @@
     requisition; hiring managers move their openings' applications;
     interviewers (clinicians, managers) mark interviews held; candidates
     act through the careers gateway (apply, pick interview slots, answer
-    offers, withdraw); interviewers submit their own scorecards.
+    offers, withdraw, answer the survey, ask for erasure); interviewers
+    submit their own scorecards; a practice manager sets the site's
+    service levels.
     Which stage each role may reach is the pipeline's table
     (recruitment_pipeline.c); the roles here only open the door.          */
 #include "recruitment_schema.h"
@@ -96,6 +98,31 @@ static const pm_command_def_t s_commands[] = {
      "a site's candidate experience per requisition: first response, time in "
      "stage, time to offer and hire, offer acceptance, sources",
      HIRING | PM_ROLE_AUDITOR},
+    {"recruitment.SetServiceLevels", PM_WRITE, D (set_service_levels),
+     D (service_levels),
+     "a site's promises (acknowledge within hours, decide within days, answer "
+     "within hours) and default retention: a practice manager of the site",
+     PM_ROLE_PRACTICE_MANAGER},
+    {"recruitment.GetServiceLevels", PM_READ, D (get_service_levels),
+     D (service_levels), "a site's service levels", HIRING | PM_ROLE_AUDITOR},
+    {"recruitment.ListBreaches", PM_READ, D (list_breaches), D (breach_list),
+     "a site's service-level breaches (of one kind, in a time range)",
+     HIRING | PM_ROLE_AUDITOR},
+    {"recruitment.LogMessage", PM_WRITE, D (log_message), D (candidate_message),
+     "log a message to (recruiter, hiring manager) or from (gateway, recruiter) a "
+     "candidate; to them answers theirs", CANDIDATE | HIRING},
+    {"recruitment.ListMessages", PM_READ, D (list_messages), D (message_list),
+     "an application's messages, answered or not (audited)", READ_HIRING},
+    {"recruitment.SubmitSurvey", PM_WRITE, D (submit_survey), D (survey),
+     "the candidate's survey after their process ended (0-10, comment), once",
+     CANDIDATE},
+    //  Privacy
+    {"recruitment.SetCandidatePrivacy", PM_WRITE, D (set_candidate_privacy),
+     D (candidate), "record a candidate's consent and/or retention period (audited)",
+     CANDIDATE},
+    {"recruitment.EraseCandidate", PM_WRITE, D (erase_candidate), D (candidate),
+     "erase a candidate's personal data on request (no open process; audited)",
+     CANDIDATE},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -120,6 +147,12 @@ static const pm_event_def_t s_events[] = {
     {"recruitment.interview.rescheduled", D (interview)},
     {"recruitment.interview.cancelled", D (interview)},
     {"recruitment.scorecard.submitted", D (interview)},
+    {"recruitment.service_levels.set", D (service_levels)},
+    {"recruitment.sla.breached", D (breach)},
+    {"recruitment.message.logged", D (candidate_message)},
+    {"recruitment.message.answered", D (candidate_message)},
+    {"recruitment.survey.submitted", D (survey)},
+    {"recruitment.candidate.erased", D (candidate)},
     {NULL, NULL},
 };
 

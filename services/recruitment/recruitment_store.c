@@ -23,6 +23,8 @@ rec_store_open (pm_store_t *store)
         {"requisitions", &rec_db.requisitions}, {"postings", &rec_db.postings},
         {"candidates", &rec_db.candidates},     {"applications", &rec_db.applications},
         {"interviews", &rec_db.interviews}, {"index", &rec_db.index},
+        {"levels", &rec_db.levels},         {"breaches", &rec_db.breaches},
+        {"messages", &rec_db.messages},     {"surveys", &rec_db.surveys},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);

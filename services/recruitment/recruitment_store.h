@@ -8,6 +8,10 @@
       candidates     cand_id            -> pm.recruitment.Candidate
       applications   app_id             -> pm.recruitment.Application
       interviews     itv_id             -> pm.recruitment.Interview
+      levels         site_id            -> pm.recruitment.ServiceLevels
+      breaches       brc_id             -> pm.recruitment.Breach
+      messages       msg_id             -> pm.recruitment.CandidateMessage
+      surveys        app_id             -> pm.recruitment.Survey
       index          every secondary index, told apart by a leading tag:
         'q' site_id 0 job_id 0          -> job_id   requisitions of a site
         'p' job_id 0 pst_id 0           -> pst_id   postings of a requisition
@@ -19,6 +23,17 @@
         'i' app_id 0 itv_id 0           -> itv_id   interviews of an application
         'I' staff_id 0 be64 start itv_id 0 -> be64 end   booked interviews of
                                                     an interviewer
+        'w' kind site_id 0 be64 start subject 0 -> subject   running service-
+                                                    level clocks (kind '1'
+                                                    acknowledge, '2' decide:
+                                                    subject app_id; '3'
+                                                    answer: subject msg_id)
+        'b' site_id 0 be64 detected brc_id 0 -> brc_id  a site's breaches
+        'B' job_id 0 brc_id 0           -> brc_id   a requisition's breaches
+        'm' app_id 0 be64 at msg_id 0   -> msg_id   an application's messages
+        'u' app_id 0 be64 at msg_id 0   -> msg_id   its unanswered inbound ones
+        'r' be64 retain_until cand_id 0 -> cand_id  candidates to erase when
+                                                    their retention ends
       and what is followed from staffing (dropped when its stream is new):
         'W' staff_id 0 be64 start shf_id 0 -> be64 end + site  rostered hours
         'L' staff_id 0 be64 start lv_id 0  -> be64 end         approved leave
@@ -41,6 +56,7 @@
 
 typedef struct {
     MDB_dbi requisitions, postings, candidates, applications, interviews, index;
+    MDB_dbi levels, breaches, messages, surveys;
 } rec_db_t;
 
 extern rec_db_t rec_db;
@@ -64,6 +80,12 @@ typedef struct {
 #define REC_IX_OFFER_DUE 'x'
 #define REC_IX_ITV_BY_APP 'i'
 #define REC_IX_ITV_BY_STAFF 'I'
+#define REC_IX_CLOCK 'w'
+#define REC_IX_BREACH_BY_SITE 'b'
+#define REC_IX_BREACH_BY_JOB 'B'
+#define REC_IX_MSG_BY_APP 'm'
+#define REC_IX_UNANSWERED 'u'
+#define REC_IX_RETAIN 'r'
 #define REC_IX_SHIFT 'W'
 #define REC_IX_LEAVE 'L'
 #define REC_IX_ZONE 'Z'
