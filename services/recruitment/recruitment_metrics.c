@@ -5,12 +5,18 @@
     instants the pipeline recorded. The first response is the first step
     a person (not the service's timer) took after the application was
     received. Interview-to-feedback is from a completed interview's end
-    to its last scorecard. Anonymous: counts and durations, no candidate. */
+    to its last scorecard. Surveys give the NPS (promoters 9-10 minus
+    detractors 0-6, per 1000 answers); breaches are counted per
+    requisition; a recruiter's figures are those of the requisitions
+    naming them. Anonymous: counts and durations, no candidate, so an
+    erasure (which keeps stages, times, sources and scores) changes none. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pm_id.h"
 #include "recruitment_candidates.h"
+#include "recruitment_experience.h"
 #include "recruitment_interviews.h"
 #include "recruitment_metrics.h"
 #include "recruitment_pipeline.h"
@@ -25,7 +31,10 @@ typedef struct {
     int64_t first_sum, first_max, oldest_wait, offer_sum, hire_sum;
     uint32_t stage_n[STAGES];
     int64_t stage_sum[STAGES];
-    uint32_t src_apps[SOURCES], src_hired[SOURCES];
+    uint32_t src_apps[SOURCES], src_hired[SOURCES], src_responded[SOURCES],
+        src_interview[SOURCES];
+    uint32_t surveys, promoters, passives, detractors;
+    uint32_t breaches[4];       //  all kinds, then by BreachKind
     uint32_t feedback_n;        //  completed interviews
     int64_t feedback_sum, feedback_max; //  interview end -> last scorecard
 } s_acc_t;
@@ -39,6 +48,7 @@ s_add (s_acc_t *a, const rec_app_t *app, int64_t now)
     int src = app->source < SOURCES ? (int) app->source : 0;
     a->src_apps[src]++;
     int64_t first = -1;
+    bool interviewed = false;
     for (size_t i = 1; i < app->n_history; i++) {
         const Pm__Recruitment__StageChange *prev = app->history[i - 1];
         const Pm__Recruitment__StageChange *ch = app->history[i];
@@ -50,6 +60,7 @@ s_add (s_acc_t *a, const rec_app_t *app, int64_t now)
         if (first < 0 && by_person) {
             first = ch->at - app->applied_at;
         }
+        interviewed |= ch->to == PM__RECRUITMENT__STAGE__INTERVIEW_SCHEDULED;
         if (ch->to == PM__RECRUITMENT__STAGE__OFFER_ACCEPTED) {
             a->accepted++;
         }
@@ -67,7 +78,9 @@ s_add (s_acc_t *a, const rec_app_t *app, int64_t now)
             a->hire_sum += ch->at - app->applied_at;
         }
     }
+    a->src_interview[src] += interviewed;
     if (first >= 0) {
+        a->src_responded[src]++;
         a->responded++;
         a->first_sum += first;
         a->first_max = first > a->first_max ? first : a->first_max;
@@ -103,6 +116,15 @@ s_merge (s_acc_t *into, const s_acc_t *a)
     for (int i = 0; i < SOURCES; i++) {
         into->src_apps[i] += a->src_apps[i];
         into->src_hired[i] += a->src_hired[i];
+        into->src_responded[i] += a->src_responded[i];
+        into->src_interview[i] += a->src_interview[i];
+    }
+    into->surveys += a->surveys;
+    into->promoters += a->promoters;
+    into->passives += a->passives;
+    into->detractors += a->detractors;
+    for (int i = 0; i < 4; i++) {
+        into->breaches[i] += a->breaches[i];
     }
     into->feedback_n += a->feedback_n;
     into->feedback_sum += a->feedback_sum;
@@ -161,6 +183,10 @@ s_metrics (const s_acc_t *a, const char *job_id)
         s->source = (Pm__Recruitment__Source) i;
         s->applications = a->src_apps[i];
         s->hired = a->src_hired[i];
+        s->has_responded = s->has_reached_interview = s->has_hire_permille = 1;
+        s->responded = a->src_responded[i];
+        s->reached_interview = a->src_interview[i];
+        s->hire_permille = a->src_hired[i] * 1000 / a->src_apps[i];
         m->sources[m->n_sources++] = s;
     }
     m->has_interviews_completed = 1;
@@ -169,6 +195,21 @@ s_metrics (const s_acc_t *a, const char *job_id)
         = a->feedback_n > 0;
     m->avg_interview_to_feedback_ms = a->feedback_n ? a->feedback_sum / a->feedback_n : 0;
     m->max_interview_to_feedback_ms = a->feedback_max;
+    m->has_surveys = m->has_promoters = m->has_passives = m->has_detractors = 1;
+    m->surveys = a->surveys;
+    m->promoters = a->promoters;
+    m->passives = a->passives;
+    m->detractors = a->detractors;
+    m->has_nps_permille = a->surveys > 0;
+    m->nps_permille = a->surveys ? ((int32_t) a->promoters - (int32_t) a->detractors)
+                                       * 1000 / (int32_t) a->surveys
+                                 : 0;
+    m->has_breaches = m->has_acknowledge_breaches = m->has_decide_breaches
+        = m->has_answer_breaches = 1;
+    m->breaches = a->breaches[0];
+    m->acknowledge_breaches = a->breaches[PM__RECRUITMENT__BREACH_KIND__ACKNOWLEDGE];
+    m->decide_breaches = a->breaches[PM__RECRUITMENT__BREACH_KIND__DECIDE];
+    m->answer_breaches = a->breaches[PM__RECRUITMENT__BREACH_KIND__ANSWER];
     return m;
 }
 
@@ -193,16 +234,31 @@ s_app_one (const MDB_val *key, const MDB_val *val, void *arg)
         return rc;
     }
     s_add (w->acc, (rec_app_t *) m, pm_ctx_now (w->ctx));
+    int score = rec_survey_score (w->ctx, id);
+    if (score >= 0) {
+        w->acc->surveys++;
+        w->acc->promoters += score >= 9;
+        w->acc->passives += score == 7 || score == 8;
+        w->acc->detractors += score <= 6;
+    }
     rc = rec_itv_feedback_times (w->ctx, id, &w->acc->feedback_n, &w->acc->feedback_sum,
                                  &w->acc->feedback_max);
     protobuf_c_message_free_unpacked (m, NULL);
     return rc;
 }
 
+//  One recruiter's sums.
+typedef struct {
+    char name[128];
+    s_acc_t acc;
+} s_recruiter_t;
+
 typedef struct {
     pm_ctx_t *ctx;
     const char *only;           //  one requisition, or NULL
     s_acc_t total;
+    s_recruiter_t *recruiters;  //  REC_LIST_MAX at most
+    size_t n_recruiters;
     Pm__Recruitment__ExperienceReport *report;
 } s_site_walk_t;
 
@@ -220,19 +276,52 @@ s_job_one (const MDB_val *key, const MDB_val *val, void *arg)
     if (w->report->n_requisitions >= REC_LIST_MAX) {
         return 1;
     }
+    rec_job_t *j;
+    pm_err rc = rec_job_load (w->ctx, id, "requisition_id", &j);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    char who[128];
+    snprintf (who, sizeof who, "%s",
+              j->recruiter && *j->recruiter ? j->recruiter
+              : j->created_by              ? j->created_by
+                                           : "");
+    pm__recruitment__requisition__free_unpacked (j, NULL);
     s_acc_t acc;
     memset (&acc, 0, sizeof acc);
     s_walk_t aw = {w->ctx, &acc};
     rec_key_t k;
     rec_key_init (&k, REC_IX_APP_BY_JOB);
     rec_key_str (&k, id);
-    pm_err rc = rec_scan (w->ctx, &k, s_app_one, &aw);
+    rc = rec_scan (w->ctx, &k, s_app_one, &aw);
+    if (rc == PM_OK) {
+        rc = rec_breach_counts (w->ctx, id, acc.breaches);
+    }
     if (rc != PM_OK) {
         return rc;
     }
     s_merge (&w->total, &acc);
+    //  Into the recruiter's sums (a handful per site: a linear search).
+    size_t r = 0;
+    while (r < w->n_recruiters && strcmp (w->recruiters[r].name, who) != 0) {
+        r++;
+    }
+    if (r == w->n_recruiters && r < REC_LIST_MAX) {
+        snprintf (w->recruiters[r].name, sizeof w->recruiters[r].name, "%s", who);
+        w->n_recruiters++;
+    }
+    if (r < w->n_recruiters) {
+        s_merge (&w->recruiters[r].acc, &acc);
+    }
     w->report->requisitions[w->report->n_requisitions++] = s_metrics (&acc, id);
     return 0;
+}
+
+//  Recruiters in name order.
+static int
+s_by_name (const void *a, const void *b)
+{
+    return strcmp (((const s_recruiter_t *) a)->name, ((const s_recruiter_t *) b)->name);
 }
 
 //  --------------------------------------------------------------------------
@@ -271,14 +360,25 @@ s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
     w.ctx = ctx;
     w.only = only;
     w.report = report;
+    w.recruiters = calloc (REC_LIST_MAX, sizeof *w.recruiters);
     rec_key_t k;
     rec_key_init (&k, REC_IX_JOB_BY_SITE);
     rec_key_str (&k, req->site_id);
     rc = rec_scan (ctx, &k, s_job_one, &w);
     if (rc == PM_OK) {
         report->total = s_metrics (&w.total, NULL);
+        qsort (w.recruiters, w.n_recruiters, sizeof *w.recruiters, s_by_name);
+        report->recruiters = calloc (w.n_recruiters + 1, sizeof *report->recruiters);
+        for (size_t i = 0; i < w.n_recruiters; i++) {
+            Pm__Recruitment__RecruiterMetrics *rm = calloc (1, sizeof *rm);
+            pm__recruitment__recruiter_metrics__init (rm);
+            rm->recruiter = strdup (w.recruiters[i].name);
+            rm->metrics = s_metrics (&w.recruiters[i].acc, NULL);
+            report->recruiters[report->n_recruiters++] = rm;
+        }
         rc = pm_ctx_reply (ctx, &report->base);
     }
+    free (w.recruiters);
     pm__recruitment__experience_report__free_unpacked (report, NULL);
     return rc;
 }
