@@ -1362,6 +1362,406 @@ s_test_interviews (void)
     itest_cleanup (&stf);
 }
 
+//  --- service levels, messages, surveys, privacy -------------------------------
+
+//  Logs a message on `app` (direction, channel, template or text); its id
+//  into out (may be NULL). True when logged.
+static bool
+s_msg (pm_client_t *c, const char *app, const char *dir, const char *tmpl,
+       const char *text, char *out)
+{
+    char body[1024];
+    snprintf (body, sizeof body,
+              "{\"message\": {\"application_id\": \"%s\", \"direction\": \"%s\", "
+              "\"channel\": \"email\"%s%s%s%s%s%s}}", app, dir,
+              tmpl ? ", \"template\": \"" : "", tmpl ? tmpl : "", tmpl ? "\"" : "",
+              text ? ", \"text\": \"" : "", text ? text : "", text ? "\"" : "");
+    json_t *r = s_req (c, 0, NULL, "recruitment.LogMessage", "%s", body);
+    if (r && out) {
+        snprintf (out, PM_ID_MAX, "%s", s_str (r, "id"));
+    }
+    bool ok = r && pm_id_valid (s_str (r, "id"), "msg");
+    json_decref (r);
+    return ok;
+}
+
+//  Waits (bounded) until the site has `want` breaches; their list.
+static json_t *
+s_breaches (pm_client_t *c, const char *site, size_t want)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    json_t *r = NULL;
+    while (itest_now () < until) {
+        json_decref (r);
+        r = s_req (c, 0, NULL, "recruitment.ListBreaches", "{\"site_id\": \"%s\"}", site);
+        if (r && json_array_size (s_at (r, "breaches")) >= want) {
+            break;
+        }
+        zclock_sleep (20);
+    }
+    return r;
+}
+
+//  A practice manager of the site sets its promises; the timer finds each
+//  broken one once, also after the clock moved while the service was
+//  down: an application nobody answered (acknowledge), a candidate's
+//  message nobody answered (answer), no decision after the interview
+//  (decide). A message to the candidate acknowledges them and answers
+//  theirs. Breaches are listed per site and counted in the report, per
+//  requisition and recruiter. Bad input and other sites refused.
+static void
+s_test_service_levels (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    svc.env[0] = "PM_RECRUITMENT_TICK_MS=50";
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("rita", "recruiter", "north");
+    itest_principal ("hana", "hiring-manager", "north");
+    itest_principal ("pm-north", "practice-manager", "north");
+    itest_principal ("pm-east", "practice-manager", "east");
+    itest_principal ("eve", "recruiter", "east");
+    pm_client_t *c = itest_client (&svc);
+    pm_client_t *rita = itest_client_as (&svc, "rita");
+    pm_client_t *hana = itest_client_as (&svc, "hana");
+    pm_client_t *pmn = itest_client_as (&svc, "pm-north");
+    pm_client_t *pme = itest_client_as (&svc, "pm-east");
+    const char *levels = "{\"levels\": {\"site_id\": \"north\", \"acknowledge_hours\": 1, "
+                         "\"decide_days\": 1, \"answer_hours\": 2}}";
+    //  Only a practice manager of the site; limits bounded.
+    json_t *r = s_req (rita, PM_EFORBIDDEN, NULL, "recruitment.SetServiceLevels", "%s",
+                       levels);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_refused (pme, PM_EFORBIDDEN, "levels.site_id", "site north",
+                      "recruitment.SetServiceLevels", levels));
+    CHECK (s_refused (pmn, PM_EINVAL, "levels.acknowledge_hours", "more than 720",
+                      "recruitment.SetServiceLevels",
+                      "{\"levels\": {\"site_id\": \"north\", \"acknowledge_hours\": 721}}"));
+    r = s_req (pmn, 0, NULL, "recruitment.SetServiceLevels", "%s", levels);
+    CHECK (r && s_int (r, "version") == 1 && strcmp (s_str (r, "updated_by"), "pm-north") == 0);
+    json_decref (r);
+    CHECK (s_refused (pmn, PM_EINVAL, "expected_version", "required",
+                      "recruitment.SetServiceLevels", levels));
+    r = s_req (rita, 0, NULL, "recruitment.GetServiceLevels", "{\"site_id\": \"north\"}");
+    CHECK (r && s_int (r, "acknowledge_hours") == 1 && s_int (r, "decide_days") == 1);
+    json_decref (r);
+    //  Three applications: one left waiting with an unanswered message,
+    //  one acknowledged by a message whose reply answers theirs, one
+    //  interviewed and left undecided.
+    char job[PM_ID_MAX], pst[PM_ID_MAX], cand[PM_ID_MAX];
+    char app1[PM_ID_MAX], app2[PM_ID_MAX], app3[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 2, job, pst));
+    CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app1, cand));
+    CHECK (s_apply (c, pst, "Kim", "kim@example.org", "5550103000", app2, cand));
+    CHECK (s_apply (c, pst, "Ng", "ng@example.org", "5550104000", app3, cand));
+    char in1[PM_ID_MAX], in2[PM_ID_MAX], out2[PM_ID_MAX];
+    CHECK (s_msg (rita, app1, "INBOUND", NULL, "Any news?", in1));
+    CHECK (s_msg (rita, app2, "INBOUND", NULL, "Is the post part time?", in2));
+    CHECK (s_msg (hana, app2, "OUTBOUND", "ack-application", "Yes, 60%.", out2));
+    CHECK (s_to_interviewed (c, app3));
+    //  Bad messages.
+    char body[1024];
+    snprintf (body, sizeof body, "{\"message\": {\"application_id\": \"%s\", \"direction\": "
+              "\"INBOUND\", \"channel\": \"email\", \"template\": \"x\", \"text\": \"t\"}}",
+              app1);
+    CHECK (s_refused (rita, PM_EINVAL, "message.template", "no template",
+                      "recruitment.LogMessage", body));
+    snprintf (body, sizeof body, "{\"message\": {\"application_id\": \"%s\", \"direction\": "
+              "\"OUTBOUND\", \"channel\": \"email\"}}", app1);
+    CHECK (s_refused (rita, PM_EINVAL, "message.text", "required", "recruitment.LogMessage",
+                      body));
+    snprintf (body, sizeof body, "{\"message\": {\"application_id\": \"%s\", \"direction\": "
+              "\"OUTBOUND\", \"channel\": \"E Mail\", \"text\": \"t\"}}", app1);
+    CHECK (s_refused (rita, PM_EINVAL, "message.channel", "is not 1 to 32",
+                      "recruitment.LogMessage", body));
+    snprintf (body, sizeof body, "{\"message\": {\"application_id\": \"%s\", \"direction\": "
+              "\"OUTBOUND\", \"channel\": \"email\", \"text\": \"t\", \"at\": %lld}}", app1,
+              (long long) pm_clock_wall_ms () + 3600000);
+    CHECK (s_refused (rita, PM_EINVAL, "message.at", "and now", "recruitment.LogMessage",
+                      body));
+    snprintf (body, sizeof body, "{\"message\": {\"application_id\": \"%s\", \"direction\": "
+              "\"INBOUND\", \"channel\": \"email\", \"text\": \"t\"}}", app1);
+    CHECK (s_refused (hana, PM_EFORBIDDEN, "message.direction", "OUTBOUND messages only",
+                      "recruitment.LogMessage", body));
+    pm_client_t *eve = itest_client_as (&svc, "eve");
+    CHECK (s_refused (eve, PM_EFORBIDDEN, "message.application_id", "site north",
+                      "recruitment.LogMessage", body));
+    //  The reply answered theirs.
+    r = s_req (rita, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}",
+               app2);
+    CHECK (r && json_array_size (s_at (r, "messages")) == 2);
+    CHECK (strcmp (s_str (r, "messages[0].answered_by"), out2) == 0);
+    CHECK (s_int (r, "messages[0].answered_at") > 0);
+    CHECK (strcmp (s_str (r, "messages[1].template"), "ack-application") == 0);
+    CHECK (strcmp (s_str (r, "messages[1].recorded_by"), "hana") == 0);
+    json_decref (r);
+    CHECK (s_count (c, "recruitment.message.answered") == 1);
+    //  Nothing is late yet.
+    zclock_sleep (150);
+    CHECK (s_count (c, "recruitment.sla.breached") == 0);
+    //  Three hours on: the waiting application and its message.
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    svc.env[1] = "PM_CLOCK_OFFSET_MS=10800000";
+    CHECK (s_start_again (&svc) == 0);
+    c = itest_client (&svc);
+    r = s_breaches (c, "north", 2);
+    CHECK (r && json_array_size (s_at (r, "breaches")) == 2);
+    bool ack = false, answer = false;
+    for (size_t i = 0; r && i < json_array_size (s_at (r, "breaches")); i++) {
+        json_t *b = json_array_get (s_at (r, "breaches"), i);
+        ack |= strcmp (s_str (b, "kind"), "ACKNOWLEDGE") == 0
+               && strcmp (s_str (b, "application_id"), app1) == 0
+               && s_int (b, "due_at") == s_int (b, "started_at") + 3600000
+               && s_int (b, "limit_hours") == 1;
+        answer |= strcmp (s_str (b, "kind"), "ANSWER") == 0
+                  && strcmp (s_str (b, "message_id"), in1) == 0
+                  && strcmp (s_str (b, "recruiter"), "admin") == 0;
+    }
+    CHECK (ack && answer);
+    json_decref (r);
+    //  Twenty-six hours on: no decision after the interview; nothing twice.
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    svc.env[1] = "PM_CLOCK_OFFSET_MS=93600000";
+    CHECK (s_start_again (&svc) == 0);
+    c = itest_client (&svc);
+    r = s_breaches (c, "north", 3);
+    CHECK (r && json_array_size (s_at (r, "breaches")) == 3);
+    CHECK (strcmp (s_str (r, "breaches[2].kind"), "DECIDE") == 0);
+    CHECK (strcmp (s_str (r, "breaches[2].application_id"), app3) == 0);
+    json_decref (r);
+    zclock_sleep (200);
+    CHECK (s_count (c, "recruitment.sla.breached") == 3);
+    r = s_req (c, 0, NULL, "recruitment.ListBreaches",
+               "{\"site_id\": \"north\", \"kind\": \"DECIDE\"}");
+    CHECK (r && json_array_size (s_at (r, "breaches")) == 1);
+    json_decref (r);
+    CHECK (s_refused (c, PM_EINVAL, "to", "after from", "recruitment.ListBreaches",
+                      "{\"site_id\": \"north\", \"from\": 10, \"to\": 5}"));
+    CHECK (s_refused (eve, PM_EFORBIDDEN, "site_id", "site north",
+                      "recruitment.ListBreaches", "{\"site_id\": \"north\"}"));
+    //  In the report: per requisition, in total, per recruiter.
+    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    CHECK (r && s_int (r, "total.breaches") == 3);
+    CHECK (s_int (r, "total.acknowledge_breaches") == 1 && s_int (r, "total.decide_breaches") == 1
+           && s_int (r, "total.answer_breaches") == 1);
+    CHECK (s_int (r, "requisitions[0].breaches") == 3);
+    CHECK (strcmp (s_str (r, "recruiters[0].recruiter"), "admin") == 0);
+    CHECK (s_int (r, "recruiters[0].metrics.breaches") == 3);
+    CHECK (s_int (r, "recruiters[0].metrics.applications") == 3);
+    CHECK (s_int (r, "total.sources[0].applications") == 3
+           && s_int (r, "total.sources[0].reached_interview") == 1);
+    json_decref (r);
+    pm_client_destroy (&eve);
+    pm_client_destroy (&c);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&hana);
+    pm_client_destroy (&pmn);
+    pm_client_destroy (&pme);
+    itest_cleanup (&svc);
+}
+
+//  The report's figures without the moment it was made.
+static char *
+s_figures (pm_client_t *c)
+{
+    json_t *r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    if (!r) {
+        return NULL;
+    }
+    json_object_del (r, "generated_at");
+    char *text = json_dumps (r, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref (r);
+    return text;
+}
+
+//  After each process the candidate answers a survey once (NPS in the
+//  report, per requisition and recruiter). Consent and retention are kept
+//  per candidate. Erasure on request (no open process) removes names,
+//  contact, CV, referrer, reasons, message texts and survey comments,
+//  leaves every figure of the report as it was, is an event, and a new
+//  application with the same e-mail is a new person. When a candidate's
+//  retention ends (the site's default, the clock moved on) the timer
+//  erases them; one with an open process is kept.
+static void
+s_test_surveys_and_privacy (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    svc.env[0] = "PM_RECRUITMENT_TICK_MS=50";
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("rita", "recruiter", "north");
+    itest_principal ("eve", "recruiter", "east");
+    itest_principal ("pm-north", "practice-manager", "north");
+    pm_client_t *c = itest_client (&svc);
+    pm_client_t *rita = itest_client_as (&svc, "rita");
+    pm_client_t *eve = itest_client_as (&svc, "eve");
+    pm_client_t *pmn = itest_client_as (&svc, "pm-north");
+    json_t *r = s_req (pmn, 0, NULL, "recruitment.SetServiceLevels",
+                       "{\"levels\": {\"site_id\": \"north\", \"retention_days\": 2}}");
+    CHECK (r);
+    json_decref (r);
+    char job[PM_ID_MAX], pst[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 3, job, pst));
+    //  Park applies with consent, referred by someone.
+    r = s_req (c, 0, NULL, "recruitment.Apply",
+               "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
+               "\"given_names\": [\"Lee\"], \"email\": \"lee@example.org\", \"phone\": "
+               "\"5550102000\", \"cv_ref\": \"doc://cv/9\"}, \"source\": \"REFERRAL\", "
+               "\"referrer\": \"Dr Ng\", \"consent\": {\"data_processing\": true, "
+               "\"talent_pool\": true}}", pst);
+    CHECK (r && s_at (r, "candidate.consent.talent_pool") == json_true ());
+    CHECK (strcmp (s_str (r, "candidate.consent.recorded_by"), "admin") == 0);
+    char app[PM_ID_MAX], cand[PM_ID_MAX], app2[PM_ID_MAX], cand2[PM_ID_MAX];
+    char app3[PM_ID_MAX], cand3[PM_ID_MAX];
+    snprintf (app, sizeof app, "%s", s_str (r, "application.id"));
+    snprintf (cand, sizeof cand, "%s", s_str (r, "candidate.id"));
+    json_decref (r);
+    CHECK (s_apply (c, pst, "Kim", "kim@example.org", "5550103000", app2, cand2));
+    CHECK (s_apply (c, pst, "Ng", "ng@example.org", "5550104000", app3, cand3));
+    CHECK (s_msg (rita, app, "INBOUND", NULL, "My new number is 555 0199", NULL));
+    //  No survey while the process runs; bad scores.
+    char body[512];
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"score\": 9}", app);
+    CHECK (s_refused (c, PM_ECONFLICT, "application_id", "follows the end",
+                      "recruitment.SubmitSurvey", body));
+    CHECK (s_move (c, app, "REJECTED", "not enough experience"));
+    CHECK (s_move (c, app2, "WITHDRAWN", "took another job"));
+    CHECK (s_move (c, app3, "SCREENING", NULL));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"score\": 11}", app);
+    CHECK (s_refused (c, PM_EINVAL, "score", "0..10", "recruitment.SubmitSurvey", body));
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app);
+    CHECK (s_refused (c, PM_EINVAL, "score", "required", "recruitment.SubmitSurvey", body));
+    r = s_req (c, 0, NULL, "recruitment.SubmitSurvey",
+               "{\"application_id\": \"%s\", \"score\": 10, \"comment\": \"Kind and "
+               "quick, thank you Lee Park\"}", app);
+    CHECK (r && strcmp (s_str (r, "outcome"), "REJECTED") == 0 && s_int (r, "score") == 10);
+    json_decref (r);
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"score\": 1}", app);
+    CHECK (s_refused (c, PM_ECONFLICT, "application_id", "answered already",
+                      "recruitment.SubmitSurvey", body));
+    r = s_req (c, 0, NULL, "recruitment.SubmitSurvey",
+               "{\"application_id\": \"%s\", \"score\": 3}", app2);
+    CHECK (r);
+    json_decref (r);
+    //  NPS: one promoter, one detractor of two.
+    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    CHECK (r && s_int (r, "total.surveys") == 2 && s_int (r, "total.promoters") == 1);
+    CHECK (s_int (r, "total.detractors") == 1 && s_int (r, "total.nps_permille") == 0);
+    CHECK (s_int (r, "requisitions[0].surveys") == 2);
+    CHECK (s_int (r, "recruiters[0].metrics.surveys") == 2);
+    json_decref (r);
+    CHECK (s_count (c, "recruitment.survey.submitted") == 2);
+    //  Retention: the ended processes count from their end (2 days, the
+    //  site's default); Ng's is open.
+    r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand2);
+    CHECK (r && s_int (r, "retain_until") > (long long) pm_clock_wall_ms () + 86400000LL);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand3);
+    CHECK (r && s_int (r, "retain_until") == 0);
+    json_decref (r);
+    //  Privacy settings: bad input, other sites.
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\", \"retention_days\": 0}", cand2);
+    CHECK (s_refused (rita, PM_EINVAL, "retention_days", "1..3650",
+                      "recruitment.SetCandidatePrivacy", body));
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\"}", cand2);
+    CHECK (s_refused (rita, PM_EINVAL, "consent", "is required",
+                      "recruitment.SetCandidatePrivacy", body));
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\", \"retention_days\": 30}", cand3);
+    CHECK (s_refused (eve, PM_EFORBIDDEN, "candidate_id", "none of the sites",
+                      "recruitment.SetCandidatePrivacy", body));
+    r = s_req (rita, 0, NULL, "recruitment.SetCandidatePrivacy", "%s", body);
+    CHECK (r && s_int (r, "retention_days") == 30);
+    json_decref (r);
+    //  Erasure on request: not with a process open, not without a reason.
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\", \"reason\": \"asked\"}", cand3);
+    CHECK (s_refused (rita, PM_ECONFLICT, "candidate_id", "still open",
+                      "recruitment.EraseCandidate", body));
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\"}", cand);
+    CHECK (s_refused (rita, PM_EINVAL, "reason", "required", "recruitment.EraseCandidate",
+                      body));
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\", \"reason\": \"asked by "
+              "e-mail\"}", cand);
+    CHECK (s_refused (eve, PM_EFORBIDDEN, "candidate_id", "none of the sites",
+                      "recruitment.EraseCandidate", body));
+    char *before = s_figures (c);
+    r = s_req (rita, 0, NULL, "recruitment.EraseCandidate", "%s", body);
+    CHECK (r && s_int (r, "erased_at") > 0 && strcmp (s_str (r, "erased_by"), "rita") == 0);
+    CHECK (!s_at (r, "family_name") && !s_at (r, "email") && !s_at (r, "cv_ref"));
+    CHECK (json_array_size (s_at (r, "given_names")) == 0);
+    json_decref (r);
+    char *after = s_figures (c);
+    CHECK (before && after && strcmp (before, after) == 0);
+    free (before);
+    free (after);
+    CHECK (s_refused (rita, PM_ECONFLICT, "candidate_id", "erased already",
+                      "recruitment.EraseCandidate", body));
+    CHECK (s_count (c, "recruitment.candidate.erased") == 1);
+    r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}", app);
+    CHECK (r && !s_at (r, "referrer") && !s_at (r, "history[1].reason"));
+    CHECK (strcmp (s_str (r, "history[1].to"), "REJECTED") == 0);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}", app);
+    CHECK (r && !s_at (r, "messages[0].text") && s_at (r, "messages[0].erased") == json_true ());
+    CHECK (strcmp (s_str (r, "messages[0].direction"), "INBOUND") == 0);
+    json_decref (r);
+    //  The same e-mail again is a new person.
+    char app4[PM_ID_MAX], cand4[PM_ID_MAX];
+    r = s_req (c, 0, NULL, "recruitment.Apply",
+               "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
+               "\"given_names\": [\"Lee\"], \"email\": \"LEE@example.org\"}, \"source\": "
+               "\"WALK_IN\"}", pst);
+    CHECK (r && s_at (r, "duplicate") != json_true ());
+    snprintf (app4, sizeof app4, "%s", s_str (r, "application.id"));
+    snprintf (cand4, sizeof cand4, "%s", s_str (r, "candidate.id"));
+    CHECK (strcmp (cand4, cand) != 0);
+    json_decref (r);
+    //  Three days on: Kim's retention (2 days after withdrawing) ended; Ng
+    //  and the new Park have open processes.
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    svc.env[1] = "PM_CLOCK_OFFSET_MS=259200000";
+    CHECK (s_start_again (&svc) == 0);
+    c = itest_client (&svc);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    bool erased = false;
+    while (!erased && itest_now () < until) {
+        r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
+                   cand2);
+        erased = r && s_int (r, "erased_at") > 0;
+        if (erased) {
+            CHECK (strcmp (s_str (r, "erase_reason"), "retention ended") == 0);
+            CHECK (!s_at (r, "family_name") && !s_at (r, "phone"));
+        }
+        json_decref (r);
+        zclock_sleep (20);
+    }
+    CHECK (erased);
+    zclock_sleep (150);
+    r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand3);
+    CHECK (r && s_int (r, "erased_at") == 0 && strcmp (s_str (r, "family_name"), "Ng") == 0);
+    json_decref (r);
+    CHECK (s_count (c, "recruitment.candidate.erased") == 2);
+    //  Kim's survey score still counts; her phone matches no one now.
+    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    CHECK (r && s_int (r, "total.surveys") == 2 && s_int (r, "total.detractors") == 1);
+    json_decref (r);
+    r = s_req (c, 0, NULL, "recruitment.Apply",
+               "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Kim\", "
+               "\"given_names\": [\"Jo\"], \"phone\": \"555 010 3000\"}, \"source\": "
+               "\"WALK_IN\"}", pst);
+    CHECK (r && s_at (r, "duplicate") != json_true ());
+    json_decref (r);
+    (void) app4;
+    pm_client_destroy (&c);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&eve);
+    pm_client_destroy (&pmn);
+    itest_cleanup (&svc);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1373,6 +1773,8 @@ main (int argc, char *argv[])
         {"hire_into_staffing", s_test_hire_into_staffing},
         {"experience_report", s_test_experience_report},
         {"interviews", s_test_interviews},
+        {"service_levels", s_test_service_levels},
+        {"surveys_and_privacy", s_test_surveys_and_privacy},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
