@@ -39,6 +39,7 @@ static const struct {
     {"scheduling.BookSeries", sch_book_series},
     {"scheduling.CancelSeries", sch_cancel_series},
     {"scheduling.RescheduleSeries", sch_reschedule_series},
+    {"scheduling.ListAtRisk", sch_list_at_risk},
 };
 
 int

@@ -152,6 +152,51 @@ s_slot_fail (pm_ctx_t *ctx, sch_slot_t *slot, pm_err rc)
     return rc;
 }
 
+//  True while an appointment is still to happen or under way.
+static bool
+s_live (status_t s)
+{
+    return s == ST (BOOKED) || s == ST (ARRIVED) || s == ST (CHECKED_IN);
+}
+
+//  Saves `a` one version on, keeps its patient ('p' patient 0 apt) and
+//  at-risk ('k' site 0 apt -> be64 start) entries, emits `event` with the
+//  full new state and replies with it when a request asked.
+static pm_err
+s_store_emit (pm_ctx_t *ctx, appt_t *a, const char *event)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    a->has_version = a->has_updated_at = 1;
+    a->version++;
+    a->updated_at = pm_ctx_now (ctx);
+    pm_err rc = sch_save (txn, sch_db.appts, a->id, &a->base);
+    sch_key_t k;
+    sch_key_init (&k, 'p');
+    sch_key_str (&k, a->patient_id);
+    sch_key_str (&k, a->id);
+    if (rc == PM_OK) {
+        rc = s_index (txn, &k, true);
+    }
+    sch_key_init (&k, 'k');
+    sch_key_str (&k, a->site_id);
+    sch_key_str (&k, a->id);
+    if (rc == PM_OK && s_live (a->status) && a->n_risks > 0) {
+        uint8_t val[8];
+        pm_be64_put (val, (uint64_t) a->start);
+        rc = pm_store_put (txn, sch_db.index, k.b, k.n, val, 8, 0);
+    }
+    else if (rc == PM_OK) {
+        rc = s_index (txn, &k, false);
+    }
+    if (rc == PM_OK) {
+        rc = pm_ctx_emit (ctx, event, a->site_id, a->id, &a->base);
+    }
+    if (rc == PM_OK && pm_ctx_request (ctx)) {
+        rc = pm_ctx_reply (ctx, &a->base);
+    }
+    return rc;
+}
+
 //  Saves `a` with one more history entry (status `to`), emits `event`
 //  with the full new state and replies with it.
 static pm_err
@@ -159,6 +204,7 @@ s_commit (pm_ctx_t *ctx, appt_t *a, status_t to, const char *reason, const char 
 {
     int64_t now = pm_ctx_now (ctx);
     Pm__Scheduling__StatusChange change = PM__SCHEDULING__STATUS_CHANGE__INIT;
+    a->has_updated_at = 1;
     change.has_status = change.has_at = change.has_start = change.has_end = 1;
     change.status = to;
     change.at = now;
@@ -179,20 +225,17 @@ s_commit (pm_ctx_t *ctx, appt_t *a, status_t to, const char *reason, const char 
     hist[a->n_history] = &change;
     a->history = hist;
     a->n_history++;
-    a->has_status = a->has_version = a->has_updated_at = 1;
+    a->has_status = 1;
     a->status = to;
-    a->version++;
-    a->updated_at = now;
     if (reason) {
         a->status_reason = (char *) reason;
     }
-    pm_err rc = sch_save (pm_ctx_txn (ctx), sch_db.appts, a->id, &a->base);
-    if (rc == PM_OK) {
-        rc = pm_ctx_emit (ctx, event, a->site_id, a->id, &a->base);
+    size_t n_risks = a->n_risks;
+    if (strcmp (event, "scheduling.appointment.rescheduled") == 0) {
+        a->n_risks = 0; //  checked again in full: its old risks are gone
     }
-    if (rc == PM_OK && pm_ctx_request (ctx)) {
-        rc = pm_ctx_reply (ctx, &a->base);
-    }
+    pm_err rc = s_store_emit (ctx, a, event);
+    a->n_risks = n_risks;
     //  The unpacked message owns its own array and strings: put them back.
     a->n_history--;
     a->history = old;
@@ -1465,5 +1508,302 @@ sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
     pm__scheduling__appointment_type__free_unpacked (type, NULL);
     pm__staffing__site__free_unpacked (site, NULL);
     s_free (a);
+    return rc;
+}
+
+//  --- re-validation and merges -------------------------------------------
+//
+//  Staffing's leave, credential expiry and removed shifts may make a
+//  booked appointment impossible: each one it reaches is checked again as
+//  a booking (its own resources ignored) and, when that fails, flagged.
+//  A patient merge moves the merged record's appointments to the
+//  survivor; an unmerge moves back those the merge moved.
+
+#define REVALIDATE_MAX 1000 //  appointments looked at per staffing event
+
+//  When `a` was last checked as a booking (booked, moved or reset).
+static int64_t
+s_checked_at (const appt_t *a)
+{
+    int64_t at = a->created_at;
+    for (size_t i = 0; i < a->n_history; i++) {
+        if (a->history[i]->status == ST (BOOKED) && a->history[i]->at > at) {
+            at = a->history[i]->at;
+        }
+    }
+    return at;
+}
+
+//  Adds a risk to `a` (not twice for a cause or a reason) and emits it.
+static pm_err
+s_flag (pm_ctx_t *ctx, appt_t *a, const char *cause, const char *reason)
+{
+    for (size_t i = 0; i < a->n_risks; i++) {
+        if ((a->risks[i]->cause && strcmp (a->risks[i]->cause, cause) == 0)
+            || (a->risks[i]->reason && strcmp (a->risks[i]->reason, reason) == 0)) {
+            return PM_OK;
+        }
+    }
+    Pm__Scheduling__RiskFlag flag = PM__SCHEDULING__RISK_FLAG__INIT;
+    flag.cause = (char *) cause;
+    flag.reason = (char *) reason;
+    flag.has_at = 1;
+    flag.at = pm_ctx_now (ctx);
+    Pm__Scheduling__RiskFlag **old = a->risks;
+    Pm__Scheduling__RiskFlag **risks = malloc ((a->n_risks + 1) * sizeof *risks);
+    if (!risks) {
+        return PM_EINTERNAL;
+    }
+    if (a->n_risks) {
+        memcpy (risks, old, a->n_risks * sizeof *risks);
+    }
+    risks[a->n_risks] = &flag;
+    a->risks = risks;
+    a->n_risks++;
+    pm_ctx_audit (ctx, a->id, a->site_id);
+    pm_err rc = s_store_emit (ctx, a, "scheduling.appointment.at_risk");
+    a->n_risks--;
+    a->risks = old;
+    free (risks);
+    return rc;
+}
+
+//  Checks one appointment again; flags it when the check fails.
+static pm_err
+s_recheck (pm_ctx_t *ctx, appt_t *a, const char *cause)
+{
+    Pm__Scheduling__AppointmentType *type = NULL;
+    pm_err rc = sch_load (pm_ctx_txn (ctx), sch_db.types, a->type_id,
+                          &pm__scheduling__appointment_type__descriptor,
+                          (ProtobufCMessage **) &type);
+    if (rc != PM_OK) {
+        return rc == PM_ENOTFOUND ? PM_OK : rc;
+    }
+    Pm__Staffing__Site *site = NULL;
+    sch_slot_t slot = {0};
+    rc = sch_slot_prepare (ctx, &slot, type, a->practitioner_id, a->start, &site);
+    if (rc == PM_OK) {
+        slot.end = a->end;
+        slot.busy_until = a->end + (int64_t) a->buffer_minutes * SCH_MINUTE_MS;
+        snprintf (slot.room_id, PM_ID_MAX, "%s", a->room_id ? a->room_id : "");
+        snprintf (slot.equipment_id, PM_ID_MAX, "%s", a->equipment_id ? a->equipment_id : "");
+        slot.ignore = a->id;
+        pm_err crc = sch_slot_check (pm_ctx_txn (ctx), &slot);
+        if (crc == PM_ECONFLICT || crc == PM_ENOTFOUND || crc == PM_EINVAL) {
+            rc = s_flag (ctx, a, cause, slot.reason[0] ? slot.reason : "no longer bookable");
+        }
+        else {
+            rc = crc;
+        }
+    }
+    else if (rc == PM_ENOTFOUND || rc == PM_EINVAL) {
+        rc = PM_OK; //  its site or practitioner unknown now: nothing to check
+    }
+    pm__staffing__site__free_unpacked (site, NULL);
+    pm__scheduling__appointment_type__free_unpacked (type, NULL);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Re-validates a practitioner's live appointments overlapping [from, to).
+pm_err
+sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
+                const char *cause, int64_t event_time)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    sch_key_t k;
+    sch_key_init (&k, 'o');
+    sch_key_str (&k, staff);
+    size_t plen = k.n;
+    sch_key_u64 (&k, (uint64_t) (from > SCH_SPAN_MAX_MS ? from - SCH_SPAN_MAX_MS : 0));
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    //  Collect first: flagging writes to the index under the cursor.
+    char (*ids)[PM_ID_MAX] = calloc (REVALIDATE_MAX, PM_ID_MAX);
+    size_t n = 0;
+    MDB_val key = {k.n, k.b}, val;
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (mrc == 0 && n < REVALIDATE_MAX && key.mv_size > plen + 8
+           && memcmp (key.mv_data, k.b, plen) == 0) {
+        const uint8_t *kb = key.mv_data;
+        if ((int64_t) pm_be64_get (kb + plen) >= to) {
+            break;
+        }
+        const char *owner = (const char *) kb + plen + 8;
+        if (strncmp (owner, "apt_", 4) == 0) {
+            snprintf (ids[n++], PM_ID_MAX, "%s", owner);
+        }
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    pm_err rc = PM_OK;
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        appt_t *a = NULL;
+        rc = sch_load (txn, sch_db.appts, ids[i], &pm__scheduling__appointment__descriptor,
+                       (ProtobufCMessage **) &a);
+        if (rc == PM_ENOTFOUND) {
+            rc = PM_OK;
+            continue;
+        }
+        //  One booked (or moved) after the event was checked against it.
+        if (rc == PM_OK && s_live (a->status) && a->start < to && a->end > from
+            && strcmp (a->practitioner_id, staff) == 0 && s_checked_at (a) <= event_time) {
+            rc = s_recheck (ctx, a, cause);
+        }
+        s_free (a);
+    }
+    free (ids);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Moves appointments between patient records on a merge or unmerge.
+pm_err
+sch_repoint (pm_ctx_t *ctx, const char *from, const char *to, bool back)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    sch_key_t k;
+    sch_key_init (&k, 'p');
+    sch_key_str (&k, from);
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    size_t cap = 64, n = 0;
+    char (*ids)[PM_ID_MAX] = malloc (cap * PM_ID_MAX);
+    MDB_val key = {k.n, k.b}, val;
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (mrc == 0 && key.mv_size > k.n && memcmp (key.mv_data, k.b, k.n) == 0) {
+        if (n == cap) {
+            cap *= 2;
+            ids = realloc (ids, cap * PM_ID_MAX);
+        }
+        snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.n);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    pm_err rc = PM_OK;
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        appt_t *a = NULL;
+        rc = sch_load (txn, sch_db.appts, ids[i], &pm__scheduling__appointment__descriptor,
+                       (ProtobufCMessage **) &a);
+        if (rc == PM_ENOTFOUND) {
+            rc = PM_OK;
+            continue;
+        }
+        if (rc != PM_OK) {
+            break;
+        }
+        bool ours = strcmp (a->patient_id, from) == 0;
+        if (back) {
+            //  Only those this record's merge moved away from it go back.
+            ours = ours && a->n_repointed_from > 0
+                   && strcmp (a->repointed_from[a->n_repointed_from - 1], to) == 0;
+        }
+        sch_key_t pk;
+        sch_key_init (&pk, 'p');
+        sch_key_str (&pk, from);
+        sch_key_str (&pk, a->id);
+        if (strcmp (a->patient_id, from) != 0) {
+            rc = s_index (txn, &pk, false); //  stale entry
+        }
+        else if (ours) {
+            rc = s_index (txn, &pk, false);
+            char *old_patient = a->patient_id;
+            char **old_from = a->repointed_from;
+            size_t old_n = a->n_repointed_from;
+            char **pushed = NULL;
+            a->patient_id = (char *) to;
+            if (back) {
+                a->n_repointed_from--;
+            }
+            else {
+                pushed = malloc ((old_n + 1) * sizeof *pushed);
+                if (old_n) {
+                    memcpy (pushed, old_from, old_n * sizeof *pushed);
+                }
+                pushed[old_n] = (char *) from;
+                a->repointed_from = pushed;
+                a->n_repointed_from = old_n + 1;
+            }
+            pm_ctx_audit (ctx, a->id, a->site_id);
+            if (rc == PM_OK) {
+                rc = s_store_emit (ctx, a, "scheduling.appointment.repointed");
+            }
+            a->patient_id = old_patient;
+            a->repointed_from = old_from;
+            a->n_repointed_from = old_n;
+            free (pushed);
+        }
+        s_free (a);
+    }
+    free (ids);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  scheduling.ListAtRisk: a site's appointments at risk, by start.
+pm_err
+sch_list_at_risk (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Scheduling__ListAtRisk *req = (const Pm__Scheduling__ListAtRisk *) body;
+    if (!req || !req->site_id || !*req->site_id) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "site_id", "site_id is required");
+    }
+    pm_err rc = sch_site_access (ctx, req->site_id, "site_id");
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    sch_key_t k;
+    sch_key_init (&k, 'k');
+    sch_key_str (&k, req->site_id);
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    size_t cap = 64, n = 0;
+    appt_t **items = malloc (cap * sizeof *items);
+    MDB_val key = {k.n, k.b}, val;
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (rc == PM_OK && mrc == 0 && n < 1000 && key.mv_size > k.n
+           && memcmp (key.mv_data, k.b, k.n) == 0) {
+        appt_t *a = NULL;
+        rc = sch_load (txn, sch_db.appts, (const char *) key.mv_data + k.n,
+                       &pm__scheduling__appointment__descriptor, (ProtobufCMessage **) &a);
+        if (rc == PM_OK) {
+            pm_ctx_audit (ctx, a->id, a->site_id);
+            if (n == cap) {
+                cap *= 2;
+                items = realloc (items, cap * sizeof *items);
+            }
+            items[n++] = a;
+        }
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    //  By start: the key orders by id, the desk reads by time.
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && items[j - 1]->start > items[j]->start; j--) {
+            appt_t *t = items[j];
+            items[j] = items[j - 1];
+            items[j - 1] = t;
+        }
+    }
+    if (rc == PM_OK) {
+        Pm__Scheduling__AppointmentList list = PM__SCHEDULING__APPOINTMENT_LIST__INIT;
+        list.n_appointments = n;
+        list.appointments = items;
+        rc = pm_ctx_reply (ctx, &list.base);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_free (items[i]);
+    }
+    free (items);
     return rc;
 }

@@ -6,6 +6,7 @@
 #ifndef SCHEDULING_APPTS_H
 #define SCHEDULING_APPTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pm_server.h"
@@ -34,6 +35,23 @@ pm_err sch_release_hold (pm_ctx_t *ctx, const ProtobufCMessage *body);
 pm_err sch_book_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
 pm_err sch_cancel_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
 pm_err sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
+
+//  Re-validation (called by the staffing feed after its projection
+//  changed): every live appointment of `staff` overlapping [from, to),
+//  booked or last moved before `event_time`, is checked again as a
+//  booking; one that fails is flagged at risk with `cause` and the reason
+//  (scheduling.appointment.at_risk), once per cause and reason.
+pm_err sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
+                       const char *cause, int64_t event_time);
+
+//  A patient merge (back = false: `from` merged into `to`) re-points
+//  every appointment of `from` to `to`; an unmerge (back = true, `from`
+//  the survivor, `to` the record split off) points back those a merge
+//  moved away from `to` (scheduling.appointment.repointed each).
+pm_err sch_repoint (pm_ctx_t *ctx, const char *from, const char *to, bool back);
+
+//  scheduling.ListAtRisk: the front desk's list of a site.
+pm_err sch_list_at_risk (pm_ctx_t *ctx, const ProtobufCMessage *body);
 
 //  Timed work: lapsed holds, then automatic no-shows.
 pm_err sch_tick (pm_ctx_t *ctx);

@@ -1,7 +1,10 @@
 /*  scheduling_feeds.c: applying staffing's and patients' events to the
     projections (see scheduling_feeds.h and scheduling_store.h).         */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "scheduling_appts.h"
 #include "scheduling_feeds.h"
 #include "scheduling_store.h"
 
@@ -158,6 +161,11 @@ s_shift (pm_ctx_t *ctx, const Pm__Event *ev, bool assigned)
     else {
         rc = s_unmark (txn, &k);
     }
+    if (rc == PM_OK && !assigned) {
+        char cause[96];
+        snprintf (cause, sizeof cause, "shift %.64s", sh->id);
+        rc = sch_revalidate (ctx, who, sh->start, sh->end, cause, ev->time);
+    }
     pm__staffing__shift__free_unpacked (sh, NULL);
     return rc;
 }
@@ -186,6 +194,11 @@ s_leave (pm_ctx_t *ctx, const Pm__Event *ev, bool approved)
     }
     else {
         rc = s_unmark (txn, &k);
+    }
+    if (rc == PM_OK && approved) {
+        char cause[96];
+        snprintf (cause, sizeof cause, "leave %.64s", lv->id);
+        rc = sch_revalidate (ctx, lv->staff_id, lv->start, lv->end, cause, ev->time);
     }
     pm__staffing__leave__free_unpacked (lv, NULL);
     return rc;
@@ -221,6 +234,13 @@ s_credential (pm_ctx_t *ctx, const Pm__Event *ev)
         }
         else {
             rc = s_credential_put (pm_ctx_txn (ctx), al->credential);
+        }
+        if (rc == PM_OK) {
+            //  Everything of theirs from the expiry on is checked again.
+            char cause[96];
+            snprintf (cause, sizeof cause, "credential %.64s", al->credential->id);
+            rc = sch_revalidate (ctx, al->credential->staff_id, al->credential->expires_at,
+                                 INT64_MAX, cause, ev->time);
         }
         pm__staffing__credential_alert__free_unpacked (al, NULL);
         return rc;
@@ -346,6 +366,33 @@ s_patient_put (MDB_txn *txn, const Pm__Patients__Patient *p)
     return sch_save (txn, sch_db.patients, p->id, &ref.base);
 }
 
+//  Re-points appointments for a merge or unmerge, once: a marker
+//  ('m' merged 0 be64 version of the merged record) survives a rebuild
+//  of the patients projection, so a replayed merge moves nothing again.
+static pm_err
+s_repoint_once (pm_ctx_t *ctx, const Pm__Patients__MergeResult *m, bool back)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    sch_key_t k;
+    sch_key_init (&k, 'm');
+    sch_key_str (&k, m->merged->id);
+    sch_key_u64 (&k, m->merged->version);
+    MDB_val key = {k.n, k.b}, val;
+    int mrc = mdb_get (txn, sch_db.index, &key, &val);
+    if (mrc == 0) {
+        return PM_OK;
+    }
+    if (mrc != MDB_NOTFOUND) {
+        return pm_err_from_mdb (mrc);
+    }
+    pm_err rc = s_mark (txn, &k);
+    if (rc == PM_OK) {
+        rc = back ? sch_repoint (ctx, m->survivor->id, m->merged->id, true)
+                  : sch_repoint (ctx, m->merged->id, m->survivor->id, false);
+    }
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  One patients event: records' status, merges and unmerges.
 pm_err
@@ -366,6 +413,9 @@ sch_feed_patients (pm_ctx_t *ctx, const Pm__Event *event)
             if (rc == PM_OK) {
                 rc = s_patient_put (txn, m->merged);
             }
+        }
+        if (rc == PM_OK && m->merged->id && m->survivor->id) {
+            rc = s_repoint_once (ctx, m, strcmp (t, "patients.patient.unmerged") == 0);
         }
         pm__patients__merge_result__free_unpacked (m, NULL);
         return rc;

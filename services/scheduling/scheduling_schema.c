@@ -68,6 +68,10 @@ static const pm_command_def_t s_commands[] = {
      &pm__scheduling__series__descriptor,
      "move an occurrence, or it and all following by the same local time, all or nothing",
      BOOKERS},
+    {"scheduling.ListAtRisk", PM_READ, &pm__scheduling__list_at_risk__descriptor,
+     &pm__scheduling__appointment_list__descriptor,
+     "a site's appointments at risk (leave, expired credential, removed shift), by start",
+     READERS},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -83,6 +87,8 @@ static const pm_event_def_t s_events[] = {
     {"scheduling.appointment.noshow", &pm__scheduling__appointment__descriptor},
     {"scheduling.appointment.entered_in_error", &pm__scheduling__appointment__descriptor},
     {"scheduling.appointment.reset", &pm__scheduling__appointment__descriptor},
+    {"scheduling.appointment.at_risk", &pm__scheduling__appointment__descriptor},
+    {"scheduling.appointment.repointed", &pm__scheduling__appointment__descriptor},
     {"scheduling.hold.placed", &pm__scheduling__hold__descriptor},
     {"scheduling.hold.released", &pm__scheduling__hold__descriptor},
     {"scheduling.hold.lapsed", &pm__scheduling__hold__descriptor},

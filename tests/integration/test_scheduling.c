@@ -1135,6 +1135,200 @@ s_test_series (void)
     s_world_end (&w);
 }
 
+//  The status of appointment `id`, its first risk's cause and reason.
+static bool
+s_risk_is (s_world_t *w, const char *id, const char *cause_prefix, const char *reason)
+{
+    json_t *a = s_req (w->sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
+    bool ok = false;
+    for (size_t i = 0; a && i < json_array_size (s_at (a, "risks")); i++) {
+        json_t *r = json_array_get (s_at (a, "risks"), i);
+        ok = ok || (strncmp (s_str (r, "cause"), cause_prefix, strlen (cause_prefix)) == 0
+                    && strstr (s_str (r, "reason"), reason) && s_int (r, "at") > 0);
+    }
+    if (!ok) {
+        char *text = a ? json_dumps (s_at (a, "risks"), 0) : NULL;
+        fprintf (stderr, "    %s: no risk %s... \"%s\" in %s\n", id, cause_prefix, reason,
+                 text ? text : "-");
+        free (text);
+    }
+    json_decref (a);
+    return ok;
+}
+
+//  The ids on a site's at-risk list, in order, joined by spaces.
+static void
+s_at_risk (s_world_t *w, char *out, size_t len)
+{
+    json_t *l = s_req (w->sch, 0, NULL, "scheduling.ListAtRisk", "{\"site_id\": \"north\"}");
+    out[0] = 0;
+    for (size_t i = 0; l && i < json_array_size (s_at (l, "appointments")); i++) {
+        size_t used = strlen (out);
+        snprintf (out + used, len - used, "%s%s", i ? " " : "",
+                  s_str (json_array_get (s_at (l, "appointments"), i), "id"));
+    }
+    json_decref (l);
+}
+
+//  Books and returns the id (empty on failure).
+static void
+s_book_id (s_world_t *w, const char *patient, const char *doc, const char *when, char *id)
+{
+    json_t *a = s_book (w, 0, NULL, patient, doc, when);
+    snprintf (id, PM_ID_MAX, "%s", a ? s_str (a, "id") : "");
+    json_decref (a);
+}
+
+//  Re-validation with the real staffing service: approved leave and an
+//  unassigned shift flag the booked appointments they reach (at_risk with
+//  the cause and the reason, once each), the front desk's list shows
+//  them by start, and a reschedule or a cancel takes one off it.
+static void
+s_test_at_risk (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    char a[PM_ID_MAX], b[PM_ID_MAX], c[PM_ID_MAX], d[PM_ID_MAX];
+    s_book_id (&w, w.patient, w.doc2, "2030-03-06T15:00", a);  //  Wed, doc2
+    s_book_id (&w, w.other, w.doc, "2030-03-07T17:00", c);     //  Thu, doc
+    s_book_id (&w, w.patient, w.doc, "2030-03-07T15:00", b);
+    s_book_id (&w, w.other, w.doc, "2030-03-08T15:00", d);     //  Fri: untouched
+    CHECK (*a && *b && *c && *d);
+    char list[512];
+    s_at_risk (&w, list, sizeof list);
+    CHECK (strcmp (list, "") == 0);
+
+    //  doc2 takes Wednesday off.
+    json_t *r = s_req (w.stf, 0, NULL, "staffing.SetLeaveType",
+                       "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                       "\"yearly_days\": 25}}");
+    json_decref (r);
+    r = s_req (w.stf, 0, NULL, "staffing.RequestLeave",
+               "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", \"start_date\": "
+               "\"2030-03-06\", \"end_date\": \"2030-03-06\", \"reason\": \"family\"}", w.doc2);
+    char leave[PM_ID_MAX];
+    snprintf (leave, sizeof leave, "%s", r ? s_str (r, "id") : "");
+    json_decref (r);
+    r = s_req (w.stf, 0, NULL, "staffing.ApproveLeave",
+               "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", leave, w.pm);
+    CHECK (r);
+    json_decref (r);
+    //  doc's Thursday shift is taken away.
+    r = s_req (w.stf, 0, NULL, "staffing.ListShifts",
+               "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld, \"staff_id\": \"%s\"}",
+               (long long) s_utc ("2030-03-07T00:00"), (long long) s_utc ("2030-03-08T00:00"),
+               w.doc);
+    CHECK (r && json_array_size (s_at (r, "shifts")) == 1);
+    char shift[PM_ID_MAX];
+    snprintf (shift, sizeof shift, "%s", s_str (r, "shifts[0].id"));
+    json_decref (r);
+    r = s_req (w.stf, 0, NULL, "staffing.UnassignShift",
+               "{\"shift_id\": \"%s\", \"reason\": \"training day\"}", shift);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+
+    CHECK (s_risk_is (&w, a, "leave lv", "on approved leave"));
+    CHECK (s_risk_is (&w, b, "shift shf", "outside working hours"));
+    CHECK (s_risk_is (&w, c, "shift shf", "outside working hours"));
+    json_t *ev = s_events (w.sch, "scheduling.appointment.at_risk");
+    size_t n_a = 0, n_b = 0, n_d = 0;
+    for (size_t i = 0; i < json_array_size (ev); i++) {
+        const char *id = s_str (json_array_get (ev, i), "id");
+        n_a += strcmp (id, a) == 0;
+        n_b += strcmp (id, b) == 0;
+        n_d += strcmp (id, d) == 0;
+    }
+    //  The leave also took doc2's Wednesday shift: the same reason is not
+    //  raised twice for one appointment.
+    CHECK (n_a == 1 && n_b == 1 && n_d == 0);
+    json_decref (ev);
+    char want[512];
+    snprintf (want, sizeof want, "%s %s %s", a, b, c);
+    s_at_risk (&w, list, sizeof list);
+    CHECK (strcmp (list, want) == 0);
+
+    //  The desk moves b to Friday and cancels c: both leave the list.
+    json_t *m = s_req (w.sch, 0, NULL, "scheduling.Reschedule",
+                       "{\"appointment_id\": \"%s\", \"start\": %lld}", b,
+                       (long long) s_utc ("2030-03-08T16:00"));
+    CHECK (m && json_array_size (s_at (m, "risks")) == 0);
+    json_decref (m);
+    m = s_req (w.sch, 0, NULL, "scheduling.Cancel",
+               "{\"appointment_id\": \"%s\", \"reason\": \"doctor away\"}", c);
+    CHECK (m);
+    json_decref (m);
+    s_at_risk (&w, list, sizeof list);
+    CHECK (strcmp (list, a) == 0);
+    //  Another site's desk may not read north's list.
+    itest_principal ("southdesk", "front-desk", "south");
+    pm_client_t *south = itest_client_as (&w.sched, "southdesk");
+    json_t *e = s_req (south, PM_EFORBIDDEN, "site_id", "scheduling.ListAtRisk",
+                       "{\"site_id\": \"north\"}");
+    CHECK (e);
+    json_decref (e);
+    pm_client_destroy (&south);
+    s_world_end (&w);
+}
+
+//  A patient merge re-points the merged record's appointments to the
+//  survivor once (a repointed event each, the old id kept); the unmerge
+//  points exactly those back; the survivor's own stay.
+static void
+s_test_merge_repoint (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    char dup[PM_ID_MAX], mine[PM_ID_MAX], theirs[PM_ID_MAX], theirs2[PM_ID_MAX];
+    CHECK (s_patient (w.pat, dup, "Alvarez", "1980-02-03"));
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    s_book_id (&w, w.patient, w.doc, "2030-03-04T15:00", mine);
+    s_book_id (&w, dup, w.doc, "2030-03-05T15:00", theirs);
+    s_book_id (&w, dup, w.doc2, "2030-03-06T15:00", theirs2);
+    CHECK (*mine && *theirs && *theirs2);
+    json_t *r = s_req (w.pat, 0, NULL, "patients.Merge",
+                       "{\"survivor_id\": \"%s\", \"merged_id\": \"%s\", "
+                       "\"survivor_expected_version\": 1, \"merged_expected_version\": 1, "
+                       "\"reason\": \"same person\"}", w.patient, dup);
+    CHECK (r);
+    long long sv = s_int (r, "survivor.version"), mv = s_int (r, "merged.version");
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    json_t *a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs);
+    CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
+    CHECK (strcmp (s_str (a, "repointed_from[0]"), dup) == 0);
+    json_decref (a);
+    json_t *ev = s_events (w.sch, "scheduling.appointment.repointed");
+    CHECK (json_array_size (ev) == 2);
+    json_decref (ev);
+
+    //  A restart replays nothing twice (the cursor and the marker).
+    pm_client_destroy (&w.sch);
+    itest_signal (&w.sched, SIGTERM);
+    CHECK (itest_start (&w.sched) == 0);
+    w.sch = itest_client (&w.sched);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+
+    r = s_req (w.pat, 0, NULL, "patients.Unmerge",
+               "{\"merged_id\": \"%s\", \"survivor_expected_version\": %lld, "
+               "\"merged_expected_version\": %lld, \"reason\": \"different people\"}", dup, sv,
+               mv);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs2);
+    CHECK (a && strcmp (s_str (a, "patient_id"), dup) == 0);
+    CHECK (json_array_size (s_at (a, "repointed_from")) == 0);
+    json_decref (a);
+    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", mine);
+    CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
+    json_decref (a);
+    ev = s_events (w.sch, "scheduling.appointment.repointed");
+    CHECK (json_array_size (ev) == 4);
+    json_decref (ev);
+    s_world_end (&w);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1149,6 +1343,8 @@ main (int argc, char *argv[])
         {"scope_and_audit", s_test_scope_and_audit},
         {"search_timing", s_test_search_timing},
         {"series", s_test_series},
+        {"at_risk", s_test_at_risk},
+        {"merge_repoint", s_test_merge_repoint},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
