@@ -4,12 +4,18 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "finance_schema.h"
 #include "itest.h"
+#include "patients_schema.h"
+#include "recruitment_schema.h"
+#include "scheduling_schema.h"
+#include "staffing_schema.h"
 
 #define CASE_LIMIT_S 120 //  a case that runs longer has hung: it fails
 
@@ -287,6 +293,70 @@ itest_point_at (itest_svc_t *svc, itest_svc_t *other)
     svc->env[n] = a;
     svc->env[n + 1] = b;
     svc->env[n + 2] = NULL;
+}
+
+//  A command of any service, or of every service (pm.*).
+static const pm_command_def_t *
+s_command (const char *type)
+{
+    const pm_schema_t *all[] = {&patients_schema, &staffing_schema,
+                                &scheduling_schema, &recruitment_schema,
+                                &finance_schema};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const pm_command_def_t *def = pm_schema_command (all[i], type);
+        if (def) {
+            return def;
+        }
+    }
+    return NULL;
+}
+
+json_t *
+itest_req (pm_client_t *client, int want, const char *field, const char *type,
+           const char *fmt, ...)
+{
+    const pm_command_def_t *def = s_command (type);
+    if (!def) {
+        fprintf (stderr, "    no command %s\n", type);
+        return NULL;
+    }
+    ProtobufCMessage *body = NULL;
+    if (fmt && def->request) {
+        char text[16384], err[256];
+        va_list args;
+        va_start (args, fmt);
+        vsnprintf (text, sizeof text, fmt, args);
+        va_end (args);
+        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
+            != PM_OK) {
+            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
+            return NULL;
+        }
+    }
+    Pm__Reply *reply = itest_call (client, type, body);
+    protobuf_c_message_free_unpacked (body, NULL);
+    if (!reply) {
+        fprintf (stderr, "    no reply to %s\n", type);
+        return NULL;
+    }
+    json_t *out = NULL;
+    bool ok = (int) reply->code == want
+              && (!field || (reply->field && strcmp (reply->field, field) == 0));
+    if (!ok) {
+        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
+                 (int) reply->code, reply->field ? reply->field : "-",
+                 reply->message ? reply->message : "-", want, field ? field : "");
+    }
+    else if (want == 0) {
+        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data, reply->body.len)
+                         : json_object ();
+    }
+    else {
+        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
+                         "field", reply->field ? reply->field : "");
+    }
+    pm__reply__free_unpacked (reply, NULL);
+    return out;
 }
 
 Pm__Reply *

@@ -58,6 +58,15 @@ pm_client_t *itest_client_as (itest_svc_t *svc, const char *name);
 //  sets PM_<OTHER>_ENDPOINT / _EVENTS in svc's extra settings.
 void itest_point_at (itest_svc_t *svc, itest_svc_t *other);
 
+//  Calls `type` (any service's command, or pm.*) with a JSON body
+//  (printf-style; NULL = none). When the reply's code is `want` (and its
+//  field is `field`, if given) returns the reply body as JSON (for an
+//  error: {"message", "field"}); otherwise prints what came back and
+//  returns NULL. Caller decrefs.
+json_t *itest_req (pm_client_t *client, int want, const char *field,
+                   const char *type, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
 //  Calls `type` with `body`; the reply, or NULL on no answer.
 Pm__Reply *itest_call (pm_client_t *client, const char *type,
                        const ProtobufCMessage *body);

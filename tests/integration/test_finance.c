@@ -49,67 +49,13 @@ s_start (itest_svc_t *svc)
     return -1;
 }
 
-//  Calls `type` with the JSON body (printf-style; NULL = no body). When the
-//  reply's code is `want` (and its field `field`, if given), returns the
-//  reply body as JSON (for an error: {"message", "field"}); otherwise
-//  prints what came back and returns NULL. Caller decrefs.
-static json_t *
-s_req (pm_client_t *client, int want, const char *field, const char *type,
-       const char *fmt, ...)
-{
-    const pm_command_def_t *def = pm_schema_command (&finance_schema, type);
-    if (!def) {
-        def = pm_schema_command (&staffing_schema, type); //  the real producer
-    }
-    if (!def) {
-        fprintf (stderr, "    no command %s\n", type);
-        return NULL;
-    }
-    ProtobufCMessage *body = NULL;
-    if (fmt) {
-        char text[8192], err[256];
-        va_list args;
-        va_start (args, fmt);
-        vsnprintf (text, sizeof text, fmt, args);
-        va_end (args);
-        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
-            != PM_OK) {
-            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
-            return NULL;
-        }
-    }
-    Pm__Reply *reply = itest_call (client, type, body);
-    protobuf_c_message_free_unpacked (body, NULL);
-    if (!reply) {
-        fprintf (stderr, "    no reply to %s\n", type);
-        return NULL;
-    }
-    json_t *out = NULL;
-    bool ok = (int) reply->code == want
-              && (!field || (reply->field && strcmp (reply->field, field) == 0));
-    if (!ok) {
-        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
-                 (int) reply->code, reply->field ? reply->field : "-",
-                 reply->message ? reply->message : "-", want, field ? field : "");
-    }
-    else if (want == 0) {
-        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data, reply->body.len)
-                         : json_object ();
-    }
-    else {
-        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
-                         "field", reply->field ? reply->field : "");
-    }
-    pm__reply__free_unpacked (reply, NULL);
-    return out;
-}
 
 //  True when the call's reply has code `want` (and field `field`).
 static bool
 s_is (pm_client_t *client, int want, const char *field, const char *type,
       const char *json)
 {
-    json_t *r = s_req (client, want, field, type, "%s", json);
+    json_t *r = itest_req (client, want, field, type, "%s", json);
     json_decref (r);
     return r != NULL;
 }
@@ -258,7 +204,7 @@ s_emit_apt (pm_client_t *ec, const char *type, const char *apt, const char *pati
 static bool
 s_site (pm_client_t *c, const char *site)
 {
-    json_t *r = s_req (c, 0, NULL, "finance.SetSite",
+    json_t *r = itest_req (c, 0, NULL, "finance.SetSite",
                        "{\"site_id\": \"%s\", \"currency\": \"USD\", \"time_zone\": "
                        "\"America/New_York\", \"no_show_fee_minor\": 2500, "
                        "\"late_cancel_fee_minor\": 1500, \"late_cancel_minutes\": 1440}",
@@ -267,7 +213,7 @@ s_site (pm_client_t *c, const char *site)
     if (!r) {
         return false;
     }
-    r = s_req (c, 0, NULL, "finance.SetPrice",
+    r = itest_req (c, 0, NULL, "finance.SetPrice",
                "{\"price\": {\"site_id\": \"%s\", \"code\": \"checkup\", "
                "\"amount_minor\": 12000, \"currency\": \"USD\", \"valid_from\": 0, "
                "\"description\": \"Checkup\"}}", site);
@@ -331,7 +277,7 @@ s_test_prices_and_policy (void)
                  "\"currency\": \"EUR\", \"time_zone\": \"UTC\", \"expected_version\": 1}"));
     CHECK (s_is (c, PM_ECONFLICT, "expected_version", set, "{\"site_id\": \"north\", "
                  "\"currency\": \"USD\", \"time_zone\": \"UTC\", \"expected_version\": 7}"));
-    json_t *r = s_req (c, 0, NULL, set, "{\"site_id\": \"north\", \"currency\": \"USD\", "
+    json_t *r = itest_req (c, 0, NULL, set, "{\"site_id\": \"north\", \"currency\": \"USD\", "
                        "\"time_zone\": \"America/New_York\", \"no_show_fee_minor\": 3000, "
                        "\"late_cancel_fee_minor\": 1500, \"late_cancel_minutes\": 1440, "
                        "\"expected_version\": 1}");
@@ -360,15 +306,15 @@ s_test_prices_and_policy (void)
     CHECK (s_is (c, 0, NULL, sp, "{\"price\": {\"site_id\": \"north\", \"code\": "
                  "\"xray\", \"amount_minor\": 9000, \"currency\": \"USD\", "
                  "\"valid_from\": 1000}}"));
-    r = s_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 4999}");
+    r = itest_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 4999}");
     CHECK (r && json_array_size (s_at (r, "prices")) == 2);
     CHECK (s_num (r, "prices[0].amount_minor") == 12000);
     CHECK (strcmp (s_str (r, "prices[1].code"), "xray") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 5000}");
+    r = itest_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 5000}");
     CHECK (r && s_num (r, "prices[0].amount_minor") == 13500);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\"}");
     CHECK (r && json_array_size (s_at (r, "prices")) == 4);
     json_decref (r);
 
@@ -432,7 +378,7 @@ s_test_charges_exactly_once (void)
     CHECK (s_emit_apt (ec, ful, apt[5], PAT, "north", "checkup", 2000000000000 + 1));
     CHECK (s_wait_applied (fc, "scheduling", NULL, 9) == 1); //  logged, passed
     CHECK (s_count_events (fc, "finance.charge.raised") == 5);
-    json_t *r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}",
+    json_t *r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}",
                        apt[0]);
     CHECK (r && s_num (r, "amount_minor") == 12000 && s_num (r, "version") == 1);
     CHECK (strcmp (s_str (r, "status"), "CHARGE_BILLABLE") == 0);
@@ -441,26 +387,26 @@ s_test_charges_exactly_once (void)
     char charge0[PM_ID_MAX];
     snprintf (charge0, sizeof charge0, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[1]);
+    r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[1]);
     CHECK (r && s_num (r, "amount_minor") == 2500);
     CHECK (strcmp (s_str (r, "kind"), "CHARGE_NO_SHOW_FEE") == 0);
     json_decref (r);
-    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[2]);
+    r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[2]);
     CHECK (r && s_num (r, "amount_minor") == 1500);
     json_decref (r);
-    r = s_req (fc, PM_ENOTFOUND, "appointment_id", "finance.GetCharge",
+    r = itest_req (fc, PM_ENOTFOUND, "appointment_id", "finance.GetCharge",
                "{\"appointment_id\": \"%s\"}", apt[3]);
     CHECK (r);
     json_decref (r);
-    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[4]);
+    r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[4]);
     CHECK (r && strcmp (s_str (r, "status"), "CHARGE_NOT_BILLABLE") == 0);
     CHECK (strstr (s_str (r, "reason"), "no price for botox"));
     json_decref (r);
-    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[5]);
+    r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[5]);
     CHECK (r && s_num (r, "amount_minor") == 15000); //  the price then
     json_decref (r);
     //  A voided charge stays voided through replays.
-    r = s_req (fc, 0, NULL, "finance.VoidCharge", "{\"charge_id\": \"chg_%s\", "
+    r = itest_req (fc, 0, NULL, "finance.VoidCharge", "{\"charge_id\": \"chg_%s\", "
                "\"reason\": \"waived by the practice manager\"}", apt[1] + 4);
     CHECK (r && strcmp (s_str (r, "status"), "CHARGE_VOIDED") == 0);
     json_decref (r);
@@ -499,10 +445,10 @@ s_test_charges_exactly_once (void)
     CHECK (s_emit_apt (ec, ful, apt[7], PAT, "north", "checkup", now - DAY_MS));
     CHECK (s_wait_applied (fc, "scheduling", new_stream, 8) == 0);
     CHECK (s_count_events (fc, "finance.charge.raised") == 7);
-    r = s_req (fc, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"chg_%s\"}", apt[1] + 4);
+    r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"chg_%s\"}", apt[1] + 4);
     CHECK (r && strcmp (s_str (r, "status"), "CHARGE_VOIDED") == 0 && s_num (r, "version") == 2);
     json_decref (r);
-    r = s_req (fc, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
+    r = itest_req (fc, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
                "\"patient_id\": \"%s\"}", PAT);
     CHECK (r && json_array_size (s_at (r, "charges")) == 7);
     json_decref (r);
@@ -531,14 +477,14 @@ s_test_manual_charges (void)
     CHECK (s_site (c, "north"));
     pm_client_t *desk = itest_client_as (&svc, "desk");
     const char *add = "finance.AddCharge";
-    json_t *r = s_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": "
+    json_t *r = itest_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": "
                        "\"%s\", \"code\": \"checkup\", \"quantity\": 3}", PAT);
     CHECK (r && s_num (r, "amount_minor") == 36000 && s_num (r, "unit_minor") == 12000);
     CHECK (strcmp (s_str (r, "kind"), "CHARGE_MANUAL") == 0);
     char id[PM_ID_MAX];
     snprintf (id, sizeof id, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+    r = itest_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"code\": \"bandage\", \"unit_minor\": 199, \"quantity\": 7, "
                "\"description\": \"Bandages\"}", PAT);
     CHECK (r && s_num (r, "amount_minor") == 1393);
@@ -560,24 +506,24 @@ s_test_manual_charges (void)
     CHECK (s_is (east, PM_EFORBIDDEN, "site_id", add, "{\"site_id\": \"north\", "
                  "\"patient_id\": \"pat_01m8e8rx5n3r2py41feft8x8rn\", \"code\": "
                  "\"checkup\"}"));
-    r = s_req (east, PM_EFORBIDDEN, "charge_id", "finance.GetCharge",
+    r = itest_req (east, PM_EFORBIDDEN, "charge_id", "finance.GetCharge",
                "{\"charge_id\": \"%s\"}", id);
     CHECK (r);
     json_decref (r);
     //  Void: a reason, once.
     const char *vd = "finance.VoidCharge";
-    r = s_req (desk, PM_EINVAL, "reason", vd, "{\"charge_id\": \"%s\"}", id);
+    r = itest_req (desk, PM_EINVAL, "reason", vd, "{\"charge_id\": \"%s\"}", id);
     CHECK (r);
     json_decref (r);
-    r = s_req (desk, PM_ECONFLICT, "expected_version", vd, "{\"charge_id\": \"%s\", "
+    r = itest_req (desk, PM_ECONFLICT, "expected_version", vd, "{\"charge_id\": \"%s\", "
                "\"reason\": \"entered twice\", \"expected_version\": 4}", id);
     CHECK (r);
     json_decref (r);
-    r = s_req (desk, 0, NULL, vd, "{\"charge_id\": \"%s\", \"reason\": \"entered twice\"}",
+    r = itest_req (desk, 0, NULL, vd, "{\"charge_id\": \"%s\", \"reason\": \"entered twice\"}",
                id);
     CHECK (r && strcmp (s_str (r, "reason"), "entered twice") == 0);
     json_decref (r);
-    r = s_req (desk, PM_ECONFLICT, "charge_id", vd, "{\"charge_id\": \"%s\", "
+    r = itest_req (desk, PM_ECONFLICT, "charge_id", vd, "{\"charge_id\": \"%s\", "
                "\"reason\": \"again\"}", id);
     CHECK (r);
     json_decref (r);
@@ -601,10 +547,10 @@ s_charge (pm_client_t *c, const char *patient, const char *code, long long unit,
           char *out)
 {
     json_t *r = unit >= 0
-                    ? s_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"north\", "
+                    ? itest_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"north\", "
                              "\"patient_id\": \"%s\", \"code\": \"%s\", \"unit_minor\": %lld}",
                              patient, code, unit)
-                    : s_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"north\", "
+                    : itest_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"north\", "
                              "\"patient_id\": \"%s\", \"code\": \"%s\"}", patient, code);
     if (r) {
         snprintf (out, PM_ID_MAX, "%s", s_str (r, "id"));
@@ -618,10 +564,10 @@ static json_t *
 s_invoice (pm_client_t *c, const char *patient, const char *charge)
 {
     if (charge) {
-        return s_req (c, 0, NULL, "finance.CreateInvoice", "{\"site_id\": \"north\", "
+        return itest_req (c, 0, NULL, "finance.CreateInvoice", "{\"site_id\": \"north\", "
                       "\"patient_id\": \"%s\", \"charge_ids\": [\"%s\"]}", patient, charge);
     }
-    return s_req (c, 0, NULL, "finance.CreateInvoice", "{\"site_id\": \"north\", "
+    return itest_req (c, 0, NULL, "finance.CreateInvoice", "{\"site_id\": \"north\", "
                   "\"patient_id\": \"%s\"}", patient);
 }
 
@@ -657,33 +603,33 @@ s_test_invoices_and_payments (void)
     snprintf (inv1, sizeof inv1, "%s", s_str (r, "id"));
     json_decref (r);
     //  The charges are held by the draft.
-    r = s_req (c, PM_EINVAL, "charge_ids", "finance.CreateInvoice", "{\"site_id\": "
+    r = itest_req (c, PM_EINVAL, "charge_ids", "finance.CreateInvoice", "{\"site_id\": "
                "\"north\", \"patient_id\": \"%s\"}", PAT);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "charge_ids[0]", "finance.CreateInvoice", "{\"site_id\": "
+    r = itest_req (c, PM_ECONFLICT, "charge_ids[0]", "finance.CreateInvoice", "{\"site_id\": "
                "\"north\", \"patient_id\": \"%s\", \"charge_ids\": [\"%s\"]}", PAT, chk);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
+    r = itest_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
     CHECK (r && strcmp (s_str (r, "invoice_id"), inv1) == 0);
     json_decref (r);
 
     //  Discounts: 12.5% of 10.50 is 1.3125, rounded half up to 1.31.
     const char *dc = "finance.Discount";
-    r = s_req (c, PM_EINVAL, "reason", dc, "{\"invoice_id\": \"%s\", \"charge_id\": \"%s\", "
+    r = itest_req (c, PM_EINVAL, "reason", dc, "{\"invoice_id\": \"%s\", \"charge_id\": \"%s\", "
                "\"percent_bp\": 1250}", inv1, band);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "amount_minor", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
+    r = itest_req (c, PM_EINVAL, "amount_minor", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
                "\"%s\", \"amount_minor\": 1051, \"reason\": \"loyalty\"}", inv1, band);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "percent_bp", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
+    r = itest_req (c, PM_EINVAL, "percent_bp", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
                "\"%s\", \"percent_bp\": 10001, \"reason\": \"loyalty\"}", inv1, band);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, dc, "{\"invoice_id\": \"%s\", \"charge_id\": \"%s\", "
+    r = itest_req (c, 0, NULL, dc, "{\"invoice_id\": \"%s\", \"charge_id\": \"%s\", "
                "\"percent_bp\": 1250, \"reason\": \"loyalty\"}", inv1, band);
     CHECK (r && s_num (r, "lines[1].discount_minor") == 131);
     CHECK (s_num (r, "lines[1].net_minor") == 919 && s_num (r, "total_minor") == 12919);
@@ -691,19 +637,19 @@ s_test_invoices_and_payments (void)
     json_decref (r);
 
     //  Issue: number 1; no more discounts; not twice.
-    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv1);
     CHECK (r && s_num (r, "number") == 1 && strcmp (s_str (r, "number_text"), "north-000001") == 0);
     CHECK (strcmp (s_str (r, "status"), "INVOICE_ISSUED") == 0);
     CHECK (strcmp (s_str (r, "payment_state"), "UNPAID") == 0 && s_num (r, "due_minor") == 12919);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
+    r = itest_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
     CHECK (r && strcmp (s_str (r, "status"), "CHARGE_BILLED") == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "invoice_id", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
+    r = itest_req (c, PM_ECONFLICT, "invoice_id", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
                "\"%s\", \"exemption\": true, \"reason\": \"charity\"}", inv1, band);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.IssueInvoice", "{\"invoice_id\": "
+    r = itest_req (c, PM_ECONFLICT, "invoice_id", "finance.IssueInvoice", "{\"invoice_id\": "
                "\"%s\"}", inv1);
     CHECK (r);
     json_decref (r);
@@ -714,18 +660,18 @@ s_test_invoices_and_payments (void)
     char bad[PM_ID_MAX];
     snprintf (bad, sizeof bad, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "reason", "finance.MarkInError", "{\"invoice_id\": \"%s\"}", bad);
+    r = itest_req (c, PM_EINVAL, "reason", "finance.MarkInError", "{\"invoice_id\": \"%s\"}", bad);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.MarkInError", "{\"invoice_id\": \"%s\", \"reason\": "
+    r = itest_req (c, 0, NULL, "finance.MarkInError", "{\"invoice_id\": \"%s\", \"reason\": "
                "\"wrong patient\"}", bad);
     CHECK (r && strcmp (s_str (r, "status"), "INVOICE_ENTERED_IN_ERROR") == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.IssueInvoice", "{\"invoice_id\": "
+    r = itest_req (c, PM_ECONFLICT, "invoice_id", "finance.IssueInvoice", "{\"invoice_id\": "
                "\"%s\"}", bad);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.VoidCharge", "{\"charge_id\": \"%s\", \"reason\": "
+    r = itest_req (c, 0, NULL, "finance.VoidCharge", "{\"charge_id\": \"%s\", \"reason\": "
                "\"not ours\"}", misc);
     CHECK (r);
     json_decref (r);
@@ -735,127 +681,127 @@ s_test_invoices_and_payments (void)
     char inv2[PM_ID_MAX];
     snprintf (inv2, sizeof inv2, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
+    r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
     CHECK (r && s_num (r, "number") == 2); //  no gap
     json_decref (r);
 
     //  Payments: bad input; partial; overpayment kept as credit.
     const char *pay = "finance.RecordPayment";
-    r = s_req (c, PM_EINVAL, "currency", pay, "{\"site_id\": \"north\", \"patient_id\": "
+    r = itest_req (c, PM_EINVAL, "currency", pay, "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"invoice_id\": \"%s\", \"mode\": \"CARD\", \"amount_minor\": 5000, "
                "\"currency\": \"EUR\"}", PAT, inv1);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "mode", pay, "{\"site_id\": \"north\", \"patient_id\": "
+    r = itest_req (c, PM_EINVAL, "mode", pay, "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"amount_minor\": 5000, \"currency\": \"USD\"}", PAT);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "amount_minor", pay, "{\"site_id\": \"north\", \"patient_id\": "
+    r = itest_req (c, PM_EINVAL, "amount_minor", pay, "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"mode\": \"CASH\", \"amount_minor\": 0, \"currency\": \"USD\"}", PAT);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "invoice_id", pay, "{\"site_id\": \"north\", \"patient_id\": "
+    r = itest_req (c, PM_ECONFLICT, "invoice_id", pay, "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"invoice_id\": \"%s\", \"mode\": \"CASH\", \"amount_minor\": 10, "
                "\"currency\": \"USD\"}", PAT, bad);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+    r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"invoice_id\": \"%s\", \"mode\": \"CARD\", \"amount_minor\": 5000, "
                "\"currency\": \"USD\", \"reference\": \"slip 1\"}", PAT, inv1);
     CHECK (r && s_num (r, "applied_minor") == 5000 && s_num (r, "credit_minor") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
     CHECK (r && strcmp (s_str (r, "payment_state"), "PARTIAL") == 0);
     CHECK (s_num (r, "due_minor") == 7919);
     json_decref (r);
-    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+    r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"invoice_id\": \"%s\", \"mode\": \"CASH\", \"amount_minor\": 10000, "
                "\"currency\": \"USD\"}", PAT, inv1);
     CHECK (r && s_num (r, "applied_minor") == 7919 && s_num (r, "credit_minor") == 2081);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
     CHECK (r && strcmp (s_str (r, "status"), "INVOICE_BALANCED") == 0);
     CHECK (strcmp (s_str (r, "payment_state"), "PAID") == 0 && s_num (r, "due_minor") == 0);
     json_decref (r);
     const char *acct = "{\"site_id\": \"north\", \"patient_id\": "
                        "\"pat_01m8e8rx5n3r2py41feft8x8rn\"}";
-    r = s_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
+    r = itest_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
     CHECK (r && s_num (r, "balance_minor") == 2919 && s_num (r, "credit_minor") == 2081);
     json_decref (r);
     //  The credit pays part of the second invoice.
-    r = s_req (c, PM_EINVAL, "amount_minor", "finance.ApplyCredit", "{\"invoice_id\": "
+    r = itest_req (c, PM_EINVAL, "amount_minor", "finance.ApplyCredit", "{\"invoice_id\": "
                "\"%s\", \"amount_minor\": 3000}", inv2);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv2);
+    r = itest_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv2);
     CHECK (r && s_num (r, "paid_minor") == 2081 && s_num (r, "due_minor") == 2919);
     CHECK (strcmp (s_str (r, "payment_state"), "PARTIAL") == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.ApplyCredit", "{\"invoice_id\": "
+    r = itest_req (c, PM_ECONFLICT, "invoice_id", "finance.ApplyCredit", "{\"invoice_id\": "
                "\"%s\"}", inv2);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "invoice_id", "finance.CancelInvoice", "{\"invoice_id\": "
+    r = itest_req (c, PM_ECONFLICT, "invoice_id", "finance.CancelInvoice", "{\"invoice_id\": "
                "\"%s\", \"reason\": \"x\"}", inv2);
     CHECK (r);
     json_decref (r);
 
     //  Credit notes: finance only; bounded by what is due / was paid.
     const char *cn = "finance.IssueCreditNote";
-    r = s_req (c, PM_EFORBIDDEN, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": "
+    r = itest_req (c, PM_EFORBIDDEN, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": "
                "\"CREDIT_WRITE_OFF\", \"amount_minor\": 919, \"reason\": \"hardship\"}", inv2);
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, PM_EINVAL, "amount_minor", cn, "{\"invoice_id\": \"%s\", \"kind\": "
+    r = itest_req (fin, PM_EINVAL, "amount_minor", cn, "{\"invoice_id\": \"%s\", \"kind\": "
                "\"CREDIT_WRITE_OFF\", \"amount_minor\": 2920, \"reason\": \"hardship\"}", inv2);
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, 0, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_WRITE_OFF\", "
+    r = itest_req (fin, 0, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_WRITE_OFF\", "
                "\"amount_minor\": 919, \"reason\": \"hardship\"}", inv2);
     CHECK (r && s_num (r, "amount_minor") == 919);
     json_decref (r);
-    r = s_req (fin, PM_EINVAL, "amount_minor", cn, "{\"invoice_id\": \"%s\", \"kind\": "
+    r = itest_req (fin, PM_EINVAL, "amount_minor", cn, "{\"invoice_id\": \"%s\", \"kind\": "
                "\"CREDIT_REFUND\", \"mode\": \"CASH\", \"amount_minor\": 12920, \"reason\": "
                "\"complaint upheld\"}", inv1);
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, PM_EINVAL, "mode", cn, "{\"invoice_id\": \"%s\", \"kind\": "
+    r = itest_req (fin, PM_EINVAL, "mode", cn, "{\"invoice_id\": \"%s\", \"kind\": "
                "\"CREDIT_REFUND\", \"amount_minor\": 3000, \"reason\": \"complaint upheld\"}",
                inv1);
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, 0, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_REFUND\", "
+    r = itest_req (fin, 0, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_REFUND\", "
                "\"mode\": \"CASH\", \"amount_minor\": 3000, \"reason\": \"complaint upheld\"}",
                inv1);
     CHECK (r && strncmp (s_str (r, "payment_id"), "pay_", 4) == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
+    r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
     CHECK (r && s_num (r, "paid_minor") == 9919 && s_num (r, "credited_minor") == 3000);
     CHECK (s_num (r, "refunded_minor") == 3000 && s_num (r, "due_minor") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
+    r = itest_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
     CHECK (r && s_num (r, "balance_minor") == 2000 && s_num (r, "credit_minor") == 0);
     json_decref (r);
     //  The statement: every entry, opening 0, closing the balance.
-    r = s_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
+    r = itest_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"from\": %lld, \"to\": %lld}", PAT, (long long) t0 - 1000,
                (long long) pm_clock_wall_ms () + DAY_MS);
     CHECK (r && json_array_size (s_at (r, "entries")) == 7);
     CHECK (s_num (r, "opening_minor") == 0 && s_num (r, "closing_minor") == 2000);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
+    r = itest_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"from\": %lld, \"to\": %lld}", PAT,
                (long long) pm_clock_wall_ms () + DAY_MS, (long long) pm_clock_wall_ms () + 2 * DAY_MS);
     CHECK (r && json_array_size (s_at (r, "entries")) == 0);
     CHECK (s_num (r, "opening_minor") == 2000 && s_num (r, "closing_minor") == 2000);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "to", "finance.Statement", "{\"site_id\": \"north\", "
+    r = itest_req (c, PM_EINVAL, "to", "finance.Statement", "{\"site_id\": \"north\", "
                "\"patient_id\": \"%s\", \"from\": 5, \"to\": 5}", PAT);
     CHECK (r);
     json_decref (r);
     //  Other sites see nothing; every read is audited.
     pm_client_t *east = itest_client_as (&svc, "desk-east");
-    r = s_req (east, PM_EFORBIDDEN, "invoice_id", "finance.GetInvoice", "{\"invoice_id\": "
+    r = itest_req (east, PM_EFORBIDDEN, "invoice_id", "finance.GetInvoice", "{\"invoice_id\": "
                "\"%s\"}", inv1);
     CHECK (r);
     json_decref (r);
@@ -889,25 +835,25 @@ s_test_daily_close (void)
     pm_client_t *c = itest_client (&svc);
     CHECK (s_site (c, "north"));
     const char *pay = "finance.RecordPayment";
-    json_t *r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+    json_t *r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                        "\"mode\": \"CASH\", \"amount_minor\": 1000, \"currency\": \"USD\"}", PAT);
     CHECK (r);
     char today[16], tomorrow[16];
     snprintf (today, sizeof today, "%s", s_str (r, "business_date"));
     json_decref (r);
     CHECK (strlen (today) == 10);
-    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+    r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"mode\": \"CARD\", \"amount_minor\": 2500, \"currency\": \"USD\"}", PAT);
     CHECK (r && strcmp (s_str (r, "business_date"), today) == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
                today);
     CHECK (r && s_num (r, "lines[0].expected_minor") == 1000);
     CHECK (s_num (r, "lines[1].expected_minor") == 2500 && s_num (r, "payments") == 2);
     json_decref (r);
     pm_client_t *desk = itest_client_as (&svc, "desk");
     const char *close = "finance.CloseDay";
-    r = s_req (desk, PM_EFORBIDDEN, NULL, close, "{\"site_id\": \"north\", \"date\": \"%s\"}",
+    r = itest_req (desk, PM_EFORBIDDEN, NULL, close, "{\"site_id\": \"north\", \"date\": \"%s\"}",
                today);
     CHECK (r);
     json_decref (r);
@@ -915,39 +861,39 @@ s_test_daily_close (void)
                  "\"2999-01-01\"}"));
     CHECK (s_is (c, PM_EINVAL, "date", close, "{\"site_id\": \"north\", \"date\": "
                  "\"2026-02-30\"}"));
-    r = s_req (c, PM_EINVAL, "note", close, "{\"site_id\": \"north\", \"date\": \"%s\", "
+    r = itest_req (c, PM_EINVAL, "note", close, "{\"site_id\": \"north\", \"date\": \"%s\", "
                "\"counted\": [{\"mode\": \"CASH\", \"amount_minor\": 900}, {\"mode\": "
                "\"CARD\", \"amount_minor\": 2500}]}", today);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "counted[1].mode", close, "{\"site_id\": \"north\", \"date\": "
+    r = itest_req (c, PM_EINVAL, "counted[1].mode", close, "{\"site_id\": \"north\", \"date\": "
                "\"%s\", \"counted\": [{\"mode\": \"CASH\", \"amount_minor\": 900}, {\"mode\": "
                "\"CASH\", \"amount_minor\": 2500}]}", today);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, close, "{\"site_id\": \"north\", \"date\": \"%s\", \"counted\": "
+    r = itest_req (c, 0, NULL, close, "{\"site_id\": \"north\", \"date\": \"%s\", \"counted\": "
                "[{\"mode\": \"CASH\", \"amount_minor\": 900}, {\"mode\": \"CARD\", "
                "\"amount_minor\": 2500}], \"note\": \"one note missing from the till\"}", today);
     CHECK (r && json_is_true (s_at (r, "closed")));
     CHECK (s_num (r, "lines[0].variance_minor") == -100 && s_num (r, "lines[1].variance_minor") == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "date", close, "{\"site_id\": \"north\", \"date\": \"%s\", "
+    r = itest_req (c, PM_ECONFLICT, "date", close, "{\"site_id\": \"north\", \"date\": \"%s\", "
                "\"note\": \"again\"}", today);
     CHECK (r);
     json_decref (r);
     CHECK (s_count_events (c, "finance.day.closed") == 1);
     //  After the close: the next open day takes the money.
-    r = s_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
+    r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"mode\": \"CASH\", \"amount_minor\": 100, \"currency\": \"USD\", "
                "\"reference\": \"found under the till\"}", PAT);
     CHECK (r && strcmp (s_str (r, "business_date"), today) > 0);
     snprintf (tomorrow, sizeof tomorrow, "%s", s_str (r, "business_date"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
                today);
     CHECK (r && s_num (r, "lines[0].expected_minor") == 1000 && s_num (r, "payments") == 2);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
                tomorrow);
     CHECK (r && s_num (r, "lines[0].expected_minor") == 100 && !json_is_true (s_at (r, "closed")));
     json_decref (r);
@@ -956,21 +902,21 @@ s_test_daily_close (void)
     snprintf (month, sizeof month, "%.7s", today);
     int y = atoi (today), m = atoi (today + 5);
     snprintf (last_month, sizeof last_month, "%04d-%02d", m == 1 ? y - 1 : y, m == 1 ? 12 : m - 1);
-    r = s_req (c, PM_EINVAL, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
+    r = itest_req (c, PM_EINVAL, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
                "\"month\": \"%s\"}", month);
     CHECK (r);
     json_decref (r);
     CHECK (s_is (c, PM_EINVAL, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
                  "\"month\": \"2026-13\"}"));
-    r = s_req (c, 0, NULL, "finance.LockPeriod", "{\"site_id\": \"north\", \"month\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "finance.LockPeriod", "{\"site_id\": \"north\", \"month\": \"%s\"}",
                last_month);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
+    r = itest_req (c, PM_ECONFLICT, "month", "finance.LockPeriod", "{\"site_id\": \"north\", "
                "\"month\": \"%s\"}", last_month);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "date", close, "{\"site_id\": \"north\", \"date\": "
+    r = itest_req (c, PM_ECONFLICT, "date", close, "{\"site_id\": \"north\", \"date\": "
                "\"%s-15\"}", last_month);
     CHECK (r);
     json_decref (r);
@@ -1005,10 +951,10 @@ s_test_merge_repoints (void)
     char inv[PM_ID_MAX];
     snprintf (inv, sizeof inv, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", \"patient_id\": "
+    r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"mode\": \"CASH\", \"amount_minor\": 500, \"currency\": \"USD\"}", B);
     CHECK (r);
     json_decref (r);
@@ -1031,27 +977,27 @@ s_test_merge_repoints (void)
         CHECK (reply && reply->code == 0);
         pm__reply__free_unpacked (reply, NULL);
         CHECK (s_wait_applied (c, "patients", NULL, (uint64_t) round) == 0);
-        r = s_req (c, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
+        r = itest_req (c, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
                    "\"patient_id\": \"%s\"}", A);
         CHECK (r && json_array_size (s_at (r, "charges")) == 1);
         CHECK (strcmp (s_str (r, "charges[0].id"), ch1) == 0);
         CHECK (strcmp (s_str (r, "charges[0].merged_from"), B) == 0);
         json_decref (r);
-        r = s_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv);
+        r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv);
         CHECK (r && strcmp (s_str (r, "patient_id"), A) == 0);
         CHECK (strcmp (s_str (r, "merged_from"), B) == 0);
         json_decref (r);
-        r = s_req (c, 0, NULL, "finance.GetAccount", "{\"site_id\": \"north\", "
+        r = itest_req (c, 0, NULL, "finance.GetAccount", "{\"site_id\": \"north\", "
                    "\"patient_id\": \"%s\"}", A);
         CHECK (r && s_num (r, "balance_minor") == 3500 && s_num (r, "credit_minor") == 500);
         json_decref (r);
-        r = s_req (c, 0, NULL, "finance.GetAccount", "{\"site_id\": \"north\", "
+        r = itest_req (c, 0, NULL, "finance.GetAccount", "{\"site_id\": \"north\", "
                    "\"patient_id\": \"%s\"}", B);
         CHECK (r && s_num (r, "balance_minor") == 0 && s_num (r, "credit_minor") == 0);
         json_decref (r);
     }
     //  The survivor's credit pays the re-pointed invoice.
-    r = s_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv);
+    r = itest_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv);
     CHECK (r && s_num (r, "due_minor") == 3500);
     json_decref (r);
     CHECK (s_count_events (c, "finance.invoice.updated") == 2);
@@ -1111,7 +1057,7 @@ s_test_budgets (void)
                  "\"month\": \"2026-06\"}"));
     CHECK (s_is (admin, PM_ENOTFOUND, "month", "finance.GetBudget",
                  "{\"site_id\": \"north\", \"month\": \"2026-06\"}"));
-    json_t *r = s_req (mgr, 0, NULL, sb, "{\"site_id\": \"north\", \"month\": \"2026-06\", "
+    json_t *r = itest_req (mgr, 0, NULL, sb, "{\"site_id\": \"north\", \"month\": \"2026-06\", "
                        "\"lines\": [{\"category\": \"PAYROLL\", \"amount_minor\": 12000}, "
                        "{\"category\": \"RENT\", \"amount_minor\": 300000}]}");
     CHECK (r && s_num (r, "version") == 1 && strcmp (s_str (r, "currency"), "USD") == 0);
@@ -1125,18 +1071,18 @@ s_test_budgets (void)
     const char *change = "{\"site_id\": \"north\", \"month\": \"2026-06\", \"lines\": "
                          "[{\"category\": \"PAYROLL\", \"amount_minor\": 12000}, "
                          "{\"category\": \"SUPPLIES\", \"amount_minor\": 999}]%s}";
-    r = s_req (fin, PM_EINVAL, "expected_version", sb, change, "");
+    r = itest_req (fin, PM_EINVAL, "expected_version", sb, change, "");
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, PM_ECONFLICT, "expected_version", sb, change,
+    r = itest_req (fin, PM_ECONFLICT, "expected_version", sb, change,
                ", \"expected_version\": 2");
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, 0, NULL, sb, change, ", \"expected_version\": 1");
+    r = itest_req (fin, 0, NULL, sb, change, ", \"expected_version\": 1");
     CHECK (r && s_num (r, "version") == 2 && s_num (r, "total_minor") == 12999);
     CHECK (s_num (r, "lines[3].amount_minor") == 0); //  the whole month replaced
     json_decref (r);
-    r = s_req (mgr, 0, NULL, "finance.GetBudget", "{\"site_id\": \"north\", "
+    r = itest_req (mgr, 0, NULL, "finance.GetBudget", "{\"site_id\": \"north\", "
                "\"month\": \"2026-06\"}");
     CHECK (r && s_num (r, "version") == 2 && s_num (r, "lines[2].amount_minor") == 999);
     json_decref (r);
@@ -1173,7 +1119,7 @@ s_high_seq (pm_client_t *client)
 static bool
 s_staffing_site (pm_client_t *sc, pm_client_t *fc, const char *id)
 {
-    json_t *r = s_req (sc, 0, NULL, "staffing.CreateSite",
+    json_t *r = itest_req (sc, 0, NULL, "staffing.CreateSite",
                        "{\"site\": {\"id\": \"%s\", \"name\": \"Clinic %s\", "
                        "\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}}",
                        id, id);
@@ -1186,7 +1132,7 @@ s_staffing_site (pm_client_t *sc, pm_client_t *fc, const char *id)
 static bool
 s_nurse (pm_client_t *sc, long long rate, const char *currency, char *id)
 {
-    json_t *r = s_req (sc, 0, NULL, "staffing.Onboard",
+    json_t *r = itest_req (sc, 0, NULL, "staffing.Onboard",
                        "{\"staff\": {\"name\": {\"family\": \"Doe\", \"given\": [\"Jo\"]}, "
                        "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": \"north\", "
                        "\"fte_permille\": 1000}], \"employment_type\": \"FULL_TIME\", "
@@ -1203,7 +1149,7 @@ s_nurse (pm_client_t *sc, long long rate, const char *currency, char *id)
 static bool
 s_template (pm_client_t *sc, const char *starts, const char *ends, char *id)
 {
-    json_t *r = s_req (sc, 0, NULL, "staffing.CreateShiftTemplate",
+    json_t *r = itest_req (sc, 0, NULL, "staffing.CreateShiftTemplate",
                        "{\"template\": {\"site_id\": \"north\", \"role\": \"nurse\", "
                        "\"name\": \"%s-%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}",
                        starts, ends, starts, ends);
@@ -1220,7 +1166,7 @@ static int
 s_roster (pm_client_t *sc, const char *tpl, const char *from, const char *to,
           const char *staff, char *first)
 {
-    json_t *r = s_req (sc, 0, NULL, "staffing.AddShifts",
+    json_t *r = itest_req (sc, 0, NULL, "staffing.AddShifts",
                        "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
                        "\"%s\", \"staff_id\": \"%s\"}", tpl, from, to, staff);
     int n = r ? (int) json_array_size (s_at (r, "shifts")) : -1;
@@ -1235,7 +1181,7 @@ s_roster (pm_client_t *sc, const char *tpl, const char *from, const char *to,
 static json_t *
 s_bva (pm_client_t *fc, const char *month)
 {
-    return s_req (fc, 0, NULL, "finance.BudgetReport", "{\"site_id\": \"north\", "
+    return itest_req (fc, 0, NULL, "finance.BudgetReport", "{\"site_id\": \"north\", "
                   "\"month\": \"%s\"}", month);
 }
 
@@ -1304,7 +1250,7 @@ s_test_payroll_actuals (void)
     CHECK (s_num (r, "budget_version") == 0 && s_at (r, "categories[0].variance_bp") == NULL);
     json_decref (r);
     //  Unassigned: the first day shift's cost is withdrawn.
-    r = s_req (sc, 0, NULL, "staffing.UnassignShift", "{\"shift_id\": \"%s\", "
+    r = itest_req (sc, 0, NULL, "staffing.UnassignShift", "{\"shift_id\": \"%s\", "
                "\"reason\": \"sick\"}", first);
     CHECK (r);
     json_decref (r);
@@ -1314,7 +1260,7 @@ s_test_payroll_actuals (void)
     CHECK (s_num (r, "categories[0].count") == 5);
     json_decref (r);
     //  Reassigned to Ben: priced at his rate (2h20m x 0.30 = 0.70).
-    r = s_req (sc, 0, NULL, "staffing.AssignShift", "{\"shift_id\": \"%s\", "
+    r = itest_req (sc, 0, NULL, "staffing.AssignShift", "{\"shift_id\": \"%s\", "
                "\"staff_id\": \"%s\"}", first, ben);
     CHECK (r);
     json_decref (r);
@@ -1347,7 +1293,7 @@ s_test_payroll_actuals (void)
     CHECK (itest_start (&fin) == 0);
     sc = itest_client (&stf);
     fc = itest_client (&fin);
-    json_t *site = s_req (sc, 0, NULL, "staffing.CreateSite",
+    json_t *site = itest_req (sc, 0, NULL, "staffing.CreateSite",
                           "{\"site\": {\"id\": \"north\", \"name\": \"Clinic north\", "
                           "\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}}");
     CHECK (site);
@@ -1517,10 +1463,10 @@ s_test_revenue_and_aging (void)
     char inv[PM_ID_MAX], inv2[PM_ID_MAX];
     snprintf (inv, sizeof inv, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+    r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
                "\"patient_id\": \"%s\", \"invoice_id\": \"%s\", \"mode\": \"CASH\", "
                "\"amount_minor\": 3050, \"currency\": \"USD\"}", PAT, inv);
     CHECK (r);
@@ -1530,13 +1476,13 @@ s_test_revenue_and_aging (void)
     CHECK (r);
     snprintf (inv2, sizeof inv2, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
+    r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
     CHECK (r);
     json_decref (r);
     pm_client_t *fin = itest_client_as (&svc, "fin");
     pm_client_t *mgr = itest_client_as (&svc, "mgr");
     const char *rev = "finance.RevenueReport";
-    r = s_req (mgr, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+    r = itest_req (mgr, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
                (long long) (now - DAY_MS), (long long) (now + DAY_MS));
     CHECK (r && s_num (r, "total_minor") == 18050 && s_num (r, "invoices") == 2);
     CHECK (json_array_size (s_at (r, "by_practitioner")) == 2);
@@ -1550,15 +1496,15 @@ s_test_revenue_and_aging (void)
     CHECK (json_array_size (s_at (r, "by_month")) >= 1);
     json_decref (r);
     //  Cancelled: no longer revenue.
-    r = s_req (c, 0, NULL, "finance.CancelInvoice", "{\"invoice_id\": \"%s\", "
+    r = itest_req (c, 0, NULL, "finance.CancelInvoice", "{\"invoice_id\": \"%s\", "
                "\"reason\": \"wrong patient\"}", inv2);
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+    r = itest_req (fin, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
                (long long) (now - DAY_MS), (long long) (now + DAY_MS));
     CHECK (r && s_num (r, "total_minor") == 13050 && s_num (r, "invoices") == 1);
     json_decref (r);
-    r = s_req (fin, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+    r = itest_req (fin, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
                (long long) (now + DAY_MS), (long long) (now + 2 * DAY_MS));
     CHECK (r && s_num (r, "total_minor") == 0 && json_array_size (s_at (r, "by_type")) == 0);
     json_decref (r);
@@ -1584,7 +1530,7 @@ s_test_revenue_and_aging (void)
 
     //  Aging: 100.00 due on the invoice issued today.
     const char *ag = "finance.AgingReport";
-    r = s_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
+    r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
     CHECK (r && s_num (r, "total_due_minor") == 10000);
     CHECK (strcmp (s_str (r, "as_of"), today) == 0);
     CHECK (json_array_size (s_at (r, "buckets")) == 4);
@@ -1604,7 +1550,7 @@ s_test_revenue_and_aging (void)
         time_t t = secs + (time_t) ages[i].days * 86400;
         localtime_r (&t, &tm);
         strftime (as_of, sizeof as_of, "%Y-%m-%d", &tm);
-        r = s_req (mgr, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", as_of);
+        r = itest_req (mgr, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", as_of);
         snprintf (path, sizeof path, "buckets[%d].due_minor", ages[i].bucket);
         CHECK (r && s_num (r, path) == 10000 && s_num (r, "total_due_minor") == 10000);
         CHECK (s_num (r, "items[0].days") == ages[i].days);
@@ -1616,16 +1562,16 @@ s_test_revenue_and_aging (void)
     char before[16];
     localtime_r (&t, &tm);
     strftime (before, sizeof before, "%Y-%m-%d", &tm);
-    r = s_req (fin, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", before);
+    r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", before);
     CHECK (r && s_num (r, "total_due_minor") == 0 && json_array_size (s_at (r, "items")) == 0);
     json_decref (r);
     //  Paid in full: off the list.
-    r = s_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+    r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
                "\"patient_id\": \"%s\", \"invoice_id\": \"%s\", \"mode\": \"CARD\", "
                "\"amount_minor\": 10000, \"currency\": \"USD\"}", PAT, inv);
     CHECK (r);
     json_decref (r);
-    r = s_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
+    r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
     CHECK (r && s_num (r, "total_due_minor") == 0);
     json_decref (r);
     //  Bad input, roles, scope.

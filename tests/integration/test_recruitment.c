@@ -19,59 +19,6 @@
 
 //  --- helpers -----------------------------------------------------------------
 
-//  Calls `type` (of recruitment or staffing, by its prefix) with the JSON
-//  body (printf-style; NULL = none). When the reply's code is `want` (and
-//  its field `field`, if given) returns the body as JSON (for an error:
-//  {"message", "field"}); otherwise prints what came back, returns NULL.
-static json_t *
-s_req (pm_client_t *client, int want, const char *field, const char *type,
-       const char *fmt, ...)
-{
-    const pm_schema_t *schema = strncmp (type, "staffing.", 9) == 0 ? &staffing_schema
-                                                                     : &recruitment_schema;
-    const pm_command_def_t *def = pm_schema_command (schema, type);
-    if (!def) {
-        fprintf (stderr, "    no command %s\n", type);
-        return NULL;
-    }
-    ProtobufCMessage *body = NULL;
-    if (fmt) {
-        char text[8192], err[256];
-        va_list args;
-        va_start (args, fmt);
-        vsnprintf (text, sizeof text, fmt, args);
-        va_end (args);
-        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
-            != PM_OK) {
-            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
-            return NULL;
-        }
-    }
-    Pm__Reply *reply = itest_call (client, type, body);
-    protobuf_c_message_free_unpacked (body, NULL);
-    if (!reply) {
-        fprintf (stderr, "    no reply to %s\n", type);
-        return NULL;
-    }
-    json_t *out = NULL;
-    bool ok = (int) reply->code == want
-              && (!field || (reply->field && strcmp (reply->field, field) == 0));
-    if (!ok) {
-        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
-                 (int) reply->code, reply->field ? reply->field : "-",
-                 reply->message ? reply->message : "-", want, field ? field : "");
-    }
-    else if (want == 0) {
-        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data, reply->body.len)
-                         : json_object ();
-    }
-    else {
-        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
-                         "field", reply->field ? reply->field : "");
-    }
-    pm__reply__free_unpacked (reply, NULL);
-    return out;
-}
 
 //  The value at a path like "history[1].actor" (borrowed).
 static json_t *
@@ -114,7 +61,7 @@ static bool
 s_refused (pm_client_t *c, int code, const char *field, const char *text,
            const char *type, const char *body)
 {
-    json_t *r = s_req (c, code, field, type, "%s", body);
+    json_t *r = itest_req (c, code, field, type, "%s", body);
     bool ok = r && strstr (s_str (r, "message"), text);
     if (r && !ok) {
         fprintf (stderr, "    %s: message \"%s\" lacks \"%s\"\n", type,
@@ -163,7 +110,7 @@ s_start_again (itest_svc_t *svc)
 static bool
 s_open_job (pm_client_t *c, const char *site, int headcount, char *job, char *pst)
 {
-    json_t *r = s_req (c, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, site,
+    json_t *r = itest_req (c, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, site,
                        headcount);
     if (!r) {
         return false;
@@ -173,13 +120,13 @@ s_open_job (pm_client_t *c, const char *site, int headcount, char *job, char *ps
     const char *steps[] = {"recruitment.SubmitRequisition",
                            "recruitment.ApproveRequisition"};
     for (int i = 0; i < 2; i++) {
-        r = s_req (c, 0, NULL, steps[i], "{\"requisition_id\": \"%s\"}", job);
+        r = itest_req (c, 0, NULL, steps[i], "{\"requisition_id\": \"%s\"}", job);
         if (!r) {
             return false;
         }
         json_decref (r);
     }
-    r = s_req (c, 0, NULL, "recruitment.PublishPosting", "{\"requisition_id\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "recruitment.PublishPosting", "{\"requisition_id\": \"%s\"}",
                job);
     if (!r) {
         return false;
@@ -195,7 +142,7 @@ static bool
 s_apply (pm_client_t *c, const char *pst, const char *family, const char *email,
          const char *phone, char *app, char *cand)
 {
-    json_t *r = s_req (c, 0, NULL, "recruitment.Apply",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.Apply",
                        "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"%s\", "
                        "\"given_names\": [\"Lee\"], \"email\": \"%s\", \"phone\": \"%s\", "
                        "\"cv_ref\": \"doc://cv/1\"}, \"source\": \"JOB_BOARD\"}",
@@ -213,7 +160,7 @@ s_apply (pm_client_t *c, const char *pst, const char *family, const char *email,
 static bool
 s_move (pm_client_t *c, const char *app, const char *to, const char *reason)
 {
-    json_t *r = s_req (c, 0, NULL, "recruitment.Move",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.Move",
                        "{\"application_id\": \"%s\", \"to\": \"%s\"%s%s%s}", app, to,
                        reason ? ", \"reason\": \"" : "", reason ? reason : "",
                        reason ? "\"" : "");
@@ -281,9 +228,9 @@ s_test_requisitions (void)
                       "{\"requisition\": {\"site_id\": \"north\", \"role\": \"nurse\", "
                       "\"headcount\": 1}}"));
     //  A recruiter of north writes one; not at east.
-    json_t *r = s_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "east", 1);
+    json_t *r = itest_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "east", 1);
     CHECK (!r);
-    r = s_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "north", 2);
+    r = itest_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "north", 2);
     CHECK (r && strcmp (s_str (r, "status"), "DRAFT") == 0 && s_int (r, "version") == 1);
     CHECK (strcmp (s_str (r, "created_by"), "rita") == 0);
     char job[PM_ID_MAX];
@@ -303,30 +250,30 @@ s_test_requisitions (void)
               "nurse\", \"description\": \"d\", \"salary\": {\"min_minor\": 3000, "
               "\"max_minor\": 5000, \"currency\": \"USD\"}, \"target_start\": "
               "\"2026-09-01\", \"employment_type\": \"FULL_TIME\"}}", job);
-    r = s_req (rita, 0, NULL, "recruitment.UpdateRequisition", "%s", body);
+    r = itest_req (rita, 0, NULL, "recruitment.UpdateRequisition", "%s", body);
     CHECK (r && s_int (r, "version") == 2 && s_int (r, "headcount") == 1);
     json_decref (r);
     CHECK (s_refused (rita, PM_ECONFLICT, "expected_version", "version 2, not 1",
                       "recruitment.UpdateRequisition", body));
-    r = s_req (rita, 0, NULL, "recruitment.SubmitRequisition", "%s", q);
+    r = itest_req (rita, 0, NULL, "recruitment.SubmitRequisition", "%s", q);
     CHECK (r && strcmp (s_str (r, "status"), "PENDING_APPROVAL") == 0);
     json_decref (r);
     //  Approval: not a recruiter (the door), not another site's manager.
-    r = s_req (rita, PM_EFORBIDDEN, NULL, "recruitment.ApproveRequisition", "%s", q);
+    r = itest_req (rita, PM_EFORBIDDEN, NULL, "recruitment.ApproveRequisition", "%s", q);
     CHECK (r);
     json_decref (r);
     CHECK (s_refused (pme, PM_EFORBIDDEN, "requisition_id", "site north",
                       "recruitment.ApproveRequisition", q));
-    r = s_req (pmn, 0, NULL, "recruitment.ApproveRequisition", "%s", q);
+    r = itest_req (pmn, 0, NULL, "recruitment.ApproveRequisition", "%s", q);
     CHECK (r && strcmp (s_str (r, "status"), "OPEN") == 0);
     CHECK (strcmp (s_str (r, "approved_by"), "pm-north") == 0 && s_int (r, "approved_at") > 0);
     json_decref (r);
     //  Posted; the careers page shows it, anyone may look.
-    r = s_req (rita, 0, NULL, "recruitment.PublishPosting", "%s", q);
+    r = itest_req (rita, 0, NULL, "recruitment.PublishPosting", "%s", q);
     CHECK (r && strcmp (s_str (r, "title"), "Senior nurse") == 0);
     CHECK (strcmp (s_str (r, "channel"), "careers-page") == 0);
     json_decref (r);
-    r = s_req (pme, 0, NULL, "recruitment.ListPostings", "{}");
+    r = itest_req (pme, 0, NULL, "recruitment.ListPostings", "{}");
     CHECK (r && json_array_size (s_at (r, "postings")) == 1);
     json_decref (r);
     //  On hold (reason required): hidden; resumed: shown again.
@@ -334,27 +281,27 @@ s_test_requisitions (void)
                       "recruitment.HoldRequisition", q));
     snprintf (body, sizeof body, "{\"requisition_id\": \"%s\", \"reason\": \"budget\"}",
               job);
-    r = s_req (rita, 0, NULL, "recruitment.HoldRequisition", "%s", body);
+    r = itest_req (rita, 0, NULL, "recruitment.HoldRequisition", "%s", body);
     CHECK (r && strcmp (s_str (r, "status"), "ON_HOLD") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
     CHECK (r && json_array_size (s_at (r, "postings")) == 0);
     json_decref (r);
-    r = s_req (rita, 0, NULL, "recruitment.ResumeRequisition", "%s", q);
+    r = itest_req (rita, 0, NULL, "recruitment.ResumeRequisition", "%s", q);
     CHECK (r && strcmp (s_str (r, "status"), "OPEN") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
     CHECK (r && json_array_size (s_at (r, "postings")) == 1);
     json_decref (r);
     //  Cancelled: the posting closes for good.
     snprintf (body, sizeof body, "{\"requisition_id\": \"%s\", \"reason\": \"reorg\"}",
               job);
-    r = s_req (rita, 0, NULL, "recruitment.CancelRequisition", "%s", body);
+    r = itest_req (rita, 0, NULL, "recruitment.CancelRequisition", "%s", body);
     CHECK (r && strcmp (s_str (r, "status"), "CANCELLED") == 0);
     json_decref (r);
     CHECK (s_refused (rita, PM_ECONFLICT, "requisition_id", "is CANCELLED",
                       "recruitment.ResumeRequisition", q));
-    r = s_req (rita, 0, NULL, "recruitment.ListRequisitions", "{\"site_id\": \"north\"}");
+    r = itest_req (rita, 0, NULL, "recruitment.ListRequisitions", "{\"site_id\": \"north\"}");
     CHECK (r && json_array_size (s_at (r, "requisitions")) == 1);
     json_decref (r);
     CHECK (s_refused (pme, PM_EFORBIDDEN, "site_id", "site north",
@@ -396,7 +343,7 @@ s_test_candidates (void)
                     cand1));
     CHECK (pm_id_valid (cand1, "cand") && pm_id_valid (app1, "app"));
     //  Same person at another site, e-mail in another case: linked.
-    json_t *r = s_req (c, 0, NULL, "recruitment.Apply",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.Apply",
                        "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
                        "\"given_names\": [\"Lee\"], \"email\": \"  lee.park@EXAMPLE.org \"},"
                        " \"source\": \"REFERRAL\", \"referrer\": \"Dr Ng\"}", pst_e);
@@ -452,14 +399,14 @@ s_test_candidates (void)
     //  both see Park, who applied at both.
     pm_client_t *rita = itest_client_as (&svc, "rita");
     pm_client_t *eve = itest_client_as (&svc, "eve");
-    r = s_req (rita, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
+    r = itest_req (rita, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
                cand3);
     CHECK (r && strcmp (s_str (r, "family_name"), "Kim") == 0);
     json_decref (r);
     snprintf (body, sizeof body, "{\"candidate_id\": \"%s\"}", cand3);
     CHECK (s_refused (eve, PM_EFORBIDDEN, "candidate_id", "applied at none",
                       "recruitment.GetCandidate", body));
-    r = s_req (eve, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
+    r = itest_req (eve, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
                cand1);
     CHECK (r && strcmp (s_str (r, "email"), "Lee.Park@Example.org") == 0);
     json_decref (r);
@@ -468,7 +415,7 @@ s_test_candidates (void)
                       "recruitment.GetApplication", body));
     //  Every read and change of Kim's record is on the audit log.
     pm_client_t *auditor = itest_client_as (&svc, "audrey");
-    r = s_req (auditor, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
+    r = itest_req (auditor, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
     CHECK (r);
     int applied = 0, read = 0, refused = 0;
     json_t *entries = s_at (r, "entries");
@@ -572,7 +519,7 @@ s_test_pipeline (void)
     CHECK (s_refused (rita, PM_ECONFLICT, "expected_version", "not 1", "recruitment.Move",
                       body));
     //  The history: every move with actor, role and time.
-    json_t *r = s_req (rita, 0, NULL, "recruitment.GetApplication",
+    json_t *r = itest_req (rita, 0, NULL, "recruitment.GetApplication",
                        "{\"application_id\": \"%s\"}", app);
     CHECK (r && json_array_size (s_at (r, "history")) == 7);
     CHECK (strcmp (s_str (r, "history[1].to"), "SCREENING") == 0);
@@ -582,7 +529,7 @@ s_test_pipeline (void)
     CHECK (s_int (r, "history[4].at") >= s_int (r, "history[3].at")
            && s_int (r, "history[4].at") > 0);
     json_decref (r);
-    r = s_req (rita, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+    r = itest_req (rita, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                app2);
     CHECK (r && strcmp (s_str (r, "history[1].reason"), "not enough experience") == 0);
     json_decref (r);
@@ -613,7 +560,7 @@ s_to_interviewed (pm_client_t *c, const char *app)
 static bool
 s_offer (pm_client_t *c, const char *app, long long in_ms, long long pay)
 {
-    json_t *r = s_req (c, 0, NULL, "recruitment.MakeOffer",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.MakeOffer",
                        "{\"application_id\": \"%s\", \"offer\": {\"pay_rate_minor\": %lld, "
                        "\"currency\": \"USD\", \"start_date\": \"2026-09-01\", "
                        "\"expires_at\": %lld}}", app, pay,
@@ -668,7 +615,7 @@ s_test_offer_expiry (void)
     snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app2);
     CHECK (s_refused (c, PM_EINVAL, "reason", "required", "recruitment.DeclineOffer",
                       body));
-    json_t *r = s_req (c, 0, NULL, "recruitment.DeclineOffer",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.DeclineOffer",
                        "{\"application_id\": \"%s\", \"reason\": \"salary\"}", app2);
     CHECK (r && strcmp (s_str (r, "stage"), "OFFER_DECLINED") == 0);
     CHECK (s_int (r, "offer.answered_at") > 0);
@@ -682,7 +629,7 @@ s_test_offer_expiry (void)
     int64_t until = itest_now () + ITEST_WAIT_MS;
     bool expired = false;
     while (!expired && itest_now () < until) {
-        r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+        r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                    app);
         expired = r && strcmp (s_str (r, "stage"), "OFFER_EXPIRED") == 0;
         if (expired) {
@@ -696,7 +643,7 @@ s_test_offer_expiry (void)
     snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app);
     CHECK (s_refused (c, PM_ECONFLICT, "to", "cannot move from OFFER_EXPIRED",
                       "recruitment.AcceptOffer", body));
-    r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                app2);
     CHECK (r && strcmp (s_str (r, "stage"), "OFFER_DECLINED") == 0);
     json_decref (r);
@@ -713,7 +660,7 @@ s_test_offer_expiry (void)
 static int
 s_hired (pm_client_t *c, const char *site, const char *cand)
 {
-    json_t *r = s_req (c, 0, NULL, "staffing.ListStaff",
+    json_t *r = itest_req (c, 0, NULL, "staffing.ListStaff",
                        "{\"site_id\": \"%s\", \"page_size\": 1000}", site);
     if (!r) {
         return -1;
@@ -750,7 +697,7 @@ s_test_hire_into_staffing (void)
     CHECK (s_start_again (&stf) == 0);
     pm_client_t *sc = itest_client (&stf);
     pm_client_t *c = itest_client (&rec);
-    json_t *r = s_req (sc, 0, NULL, "staffing.CreateSite",
+    json_t *r = itest_req (sc, 0, NULL, "staffing.CreateSite",
                        "{\"site\": {\"id\": \"north\", \"name\": \"Clinic north\", "
                        "\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}}");
     CHECK (r);
@@ -760,16 +707,16 @@ s_test_hire_into_staffing (void)
     CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app, cand));
     CHECK (s_to_interviewed (c, app));
     CHECK (s_offer (c, app, 86400000, 4200));
-    r = s_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}", app);
+    r = itest_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}", app);
     CHECK (r && strcmp (s_str (r, "stage"), "HIRED") == 0);
     CHECK (strcmp (s_str (r, "history[5].to"), "OFFER_ACCEPTED") == 0);
     CHECK (strcmp (s_str (r, "history[6].to"), "HIRED") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.GetRequisition", "{\"requisition_id\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "recruitment.GetRequisition", "{\"requisition_id\": \"%s\"}",
                job);
     CHECK (r && strcmp (s_str (r, "status"), "FILLED") == 0 && s_int (r, "hired") == 1);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.ListPostings", "{}");
+    r = itest_req (c, 0, NULL, "recruitment.ListPostings", "{}");
     CHECK (r && json_array_size (s_at (r, "postings")) == 0);
     json_decref (r);
     CHECK (s_count (c, "recruitment.candidate.hired") == 1);
@@ -779,12 +726,12 @@ s_test_hire_into_staffing (void)
         zclock_sleep (20);
     }
     CHECK (s_hired (sc, "north", cand) == 1);
-    r = s_req (sc, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", cand);
+    r = itest_req (sc, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", cand);
     CHECK (r && pm_id_valid (s_str (r, "staff_id"), "stf"));
     char staff[PM_ID_MAX];
     snprintf (staff, sizeof staff, "%s", s_str (r, "staff_id"));
     json_decref (r);
-    r = s_req (sc, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff);
+    r = itest_req (sc, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff);
     CHECK (r && strcmp (s_str (r, "roles[0]"), "nurse") == 0);
     CHECK (s_int (r, "pay_rate_minor") == 4200 && strcmp (s_str (r, "currency"), "USD") == 0);
     CHECK (strcmp (s_str (r, "start_date"), "2026-09-01") == 0);
@@ -847,7 +794,7 @@ s_test_experience_report (void)
     CHECK (s_open_job (c, "north", 1, job, pst));
     CHECK (s_open_job (c, "north", 1, job2, pst2));
     CHECK (s_apply (c, pst, "Park", "lee@example.org", "5550102000", app, cand));
-    json_t *r = s_req (c, 0, NULL, "recruitment.Apply",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.Apply",
                        "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Kim\", "
                        "\"given_names\": [\"Jo\"], \"email\": \"jo@example.org\"}, "
                        "\"source\": \"REFERRAL\", \"referrer\": \"Dr Ng\"}", pst);
@@ -861,7 +808,7 @@ s_test_experience_report (void)
     CHECK (s_start_again (&svc) == 0);
     c = itest_client (&svc);
     CHECK (s_move (c, app, "SCREENING", NULL));
-    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
     CHECK (r && json_array_size (s_at (r, "requisitions")) == 2);
     json_t *t = s_at (r, "total");
     CHECK (s_int (t, "applications") == 2 && s_int (t, "responded") == 1);
@@ -881,10 +828,10 @@ s_test_experience_report (void)
     CHECK (s_move (c, app, "SHORTLISTED", NULL) && s_move (c, app, "INTERVIEW_SCHEDULED", NULL)
            && s_move (c, app, "INTERVIEW_DONE", NULL));
     CHECK (s_offer (c, app, 86400000, 4000));
-    r = s_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}", app);
+    r = itest_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}", app);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.ExperienceReport",
+    r = itest_req (c, 0, NULL, "recruitment.ExperienceReport",
                "{\"site_id\": \"north\", \"requisition_id\": \"%s\"}", job);
     CHECK (r && json_array_size (s_at (r, "requisitions")) == 1);
     t = s_at (r, "total");
@@ -966,7 +913,7 @@ static int
 s_slots (pm_client_t *c, const char *app, const char *panel, const char *from,
          const char *to, long long *start, char *date, char *hhmm)
 {
-    json_t *r = s_req (c, 0, NULL, "recruitment.ProposeInterviewSlots",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.ProposeInterviewSlots",
                        "{\"application_id\": \"%s\", \"panel\": %s, \"duration_minutes\": "
                        "60, \"from_date\": \"%s\", \"to_date\": \"%s\"}", app, panel, from,
                        to);
@@ -992,7 +939,7 @@ s_slots (pm_client_t *c, const char *app, const char *panel, const char *from,
 static int
 s_book (pm_client_t *c, const char *app, const char *panel, long long start, char *itv)
 {
-    json_t *r = s_req (c, 0, NULL, "recruitment.BookInterview",
+    json_t *r = itest_req (c, 0, NULL, "recruitment.BookInterview",
                        "{\"application_id\": \"%s\", \"panel\": %s, \"start\": %lld, "
                        "\"duration_minutes\": 60}", app, panel, start);
     if (r && itv) {
@@ -1058,7 +1005,7 @@ s_test_interviews (void)
                   "%s{\"weekday\": %d, \"opens\": \"07:00\", \"closes\": \"21:00\"}",
                   wd > 1 ? ", " : "", wd);
     }
-    json_t *r = s_req (sc, 0, NULL, "staffing.CreateSite",
+    json_t *r = itest_req (sc, 0, NULL, "staffing.CreateSite",
                        "{\"site\": {\"id\": \"north\", \"name\": \"Clinic north\", "
                        "\"time_zone\": \"America/New_York\", \"currency\": \"USD\", "
                        "\"opening_hours\": [%s]}}", hours);
@@ -1069,7 +1016,7 @@ s_test_interviews (void)
     const char *who[] = {"physician", "nurse", "practice-manager"};
     char *ids[] = {ivy, oscar, mgr};
     for (int i = 0; i < 3; i++) {
-        r = s_req (sc, 0, NULL, "staffing.Onboard",
+        r = itest_req (sc, 0, NULL, "staffing.Onboard",
                    "{\"staff\": {\"name\": {\"family\": \"P%d\", \"given\": [\"Jo\"]}, "
                    "\"roles\": [\"%s\"], \"sites\": [{\"site_id\": \"north\", "
                    "\"fte_permille\": 1000}], \"employment_type\": \"FULL_TIME\", "
@@ -1081,38 +1028,38 @@ s_test_interviews (void)
     }
     const char *tpl_body = "{\"template\": {\"site_id\": \"north\", \"role\": \"%s\", "
                            "\"name\": \"%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}";
-    r = s_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "physician", "day",
+    r = itest_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "physician", "day",
                "08:00", "16:00");
     CHECK (r);
     snprintf (tpl8, sizeof tpl8, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "nurse", "late",
+    r = itest_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "nurse", "late",
                "12:00", "20:00");
     CHECK (r);
     snprintf (tpl12, sizeof tpl12, "%s", s_str (r, "id"));
     json_decref (r);
     const char *add = "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
                       "\"%s\", \"staff_id\": \"%s\"}";
-    r = s_req (sc, 0, NULL, "staffing.AddShifts", add, tpl8, d1, d2, ivy);
+    r = itest_req (sc, 0, NULL, "staffing.AddShifts", add, tpl8, d1, d2, ivy);
     CHECK (r);
     json_decref (r);
-    r = s_req (sc, 0, NULL, "staffing.AddShifts", add, tpl12, d1, d2, oscar);
+    r = itest_req (sc, 0, NULL, "staffing.AddShifts", add, tpl12, d1, d2, oscar);
     CHECK (r);
     json_decref (r);
     //  Oscar's approved leave on d2 (it also takes him off that shift).
-    r = s_req (sc, 0, NULL, "staffing.SetLeaveType",
+    r = itest_req (sc, 0, NULL, "staffing.SetLeaveType",
                "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
                "\"yearly_days\": 20}}");
     CHECK (r);
     json_decref (r);
-    r = s_req (sc, 0, NULL, "staffing.RequestLeave",
+    r = itest_req (sc, 0, NULL, "staffing.RequestLeave",
                "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", \"start_date\": "
                "\"%s\", \"end_date\": \"%s\"}", oscar, d2, d2);
     CHECK (r);
     char lv[PM_ID_MAX];
     snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (sc, 0, NULL, "staffing.ApproveLeave",
+    r = itest_req (sc, 0, NULL, "staffing.ApproveLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", lv, mgr);
     CHECK (r);
     json_decref (r);
@@ -1129,7 +1076,7 @@ s_test_interviews (void)
         time_t t = timegm (&tm);
         gmtime_r (&t, &tm);
         strftime (pre, sizeof pre, "%Y-%m-%d", &tm);
-        r = s_req (sc, 0, NULL, "staffing.AddShifts", add, tpl8, pre, dst, ivy);
+        r = itest_req (sc, 0, NULL, "staffing.AddShifts", add, tpl8, pre, dst, ivy);
         CHECK (r);
         json_decref (r);
     }
@@ -1225,12 +1172,12 @@ s_test_interviews (void)
     if (r2) {
         pm__reply__free_unpacked (r2, NULL);
     }
-    r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                win);
     CHECK (r && strcmp (s_str (r, "stage"), "INTERVIEW_SCHEDULED") == 0);
     json_decref (r);
     char itv_win[PM_ID_MAX], itv_lose[PM_ID_MAX];
-    r = s_req (c, 0, NULL, "recruitment.ListInterviews", "{\"application_id\": \"%s\"}",
+    r = itest_req (c, 0, NULL, "recruitment.ListInterviews", "{\"application_id\": \"%s\"}",
                win);
     CHECK (r && json_array_size (s_at (r, "interviews")) == 1);
     snprintf (itv_win, sizeof itv_win, "%s", s_str (r, "interviews[0].id"));
@@ -1254,7 +1201,7 @@ s_test_interviews (void)
               first + 3 * 3600000);
     CHECK (s_refused (c, PM_EINVAL, "reason", "required", "recruitment.RescheduleInterview",
                       body));
-    r = s_req (careers, 0, NULL, "recruitment.RescheduleInterview",
+    r = itest_req (careers, 0, NULL, "recruitment.RescheduleInterview",
                "{\"interview_id\": \"%s\", \"start\": %lld, \"reason\": \"a clash\"}",
                itv_lose, first + 3 * 3600000);
     CHECK (r && s_int (r, "start") == first + 3 * 3600000);
@@ -1263,7 +1210,7 @@ s_test_interviews (void)
     CHECK (s_int (r, "history[0].start") == first + 2 * 3600000);
     json_decref (r);
     //  Cancelled: the time is free again and booked anew.
-    r = s_req (c, 0, NULL, "recruitment.CancelInterview",
+    r = itest_req (c, 0, NULL, "recruitment.CancelInterview",
                "{\"interview_id\": \"%s\", \"reason\": \"panel changed\"}", itv_win);
     CHECK (r && strcmp (s_str (r, "status"), "INTERVIEW_CANCELLED") == 0);
     json_decref (r);
@@ -1305,10 +1252,10 @@ s_test_interviews (void)
     snprintf (body, sizeof body, card, itv_win, 4, "");
     CHECK (s_refused (zed, PM_EFORBIDDEN, "interview_id", "not on the panel",
                       "recruitment.SubmitScorecard", body));
-    r = s_req (rita, PM_EFORBIDDEN, NULL, "recruitment.SubmitScorecard", "%s", body);
+    r = itest_req (rita, PM_EFORBIDDEN, NULL, "recruitment.SubmitScorecard", "%s", body);
     CHECK (r);
     json_decref (r);
-    r = s_req (ivyc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
+    r = itest_req (ivyc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
     CHECK (r && strcmp (s_str (r, "scorecards[0].staff_id"), ivy) == 0);
     CHECK (s_int (r, "scorecards[0].version") == 1 && s_int (r, "scorecards[0].submitted_at") > 0);
     CHECK (strcmp (s_str (r, "status"), "INTERVIEW_BOOKED") == 0);
@@ -1316,7 +1263,7 @@ s_test_interviews (void)
     CHECK (s_refused (ivyc, PM_ECONFLICT, "expected_version", "amend it",
                       "recruitment.SubmitScorecard", body));
     snprintf (body, sizeof body, card, itv_win, 5, ", \"expected_version\": 1");
-    r = s_req (ivyc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
+    r = itest_req (ivyc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
     CHECK (r && s_int (r, "scorecards[0].version") == 2);
     CHECK (s_int (r, "scorecards[0].ratings[0].rating") == 5
            && s_int (r, "scorecards[0].amended_at") > 0);
@@ -1325,13 +1272,13 @@ s_test_interviews (void)
               "\"INTERVIEW_DONE\"}", win);
     CHECK (s_refused (c, PM_ECONFLICT, "to", oscar, "recruitment.Move", body));
     snprintf (body, sizeof body, card, itv_win, 3, "");
-    r = s_req (osc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
+    r = itest_req (osc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
     CHECK (r && strcmp (s_str (r, "status"), "INTERVIEW_COMPLETED") == 0);
     CHECK (s_int (r, "feedback_complete_at") > s_int (r, "end"));
     json_decref (r);
     CHECK (s_move (c, win, "INTERVIEW_DONE", NULL));
     //  The report: one interview completed, its feedback days after it.
-    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
     CHECK (r && s_int (r, "total.interviews_completed") == 1);
     CHECK (s_int (r, "total.avg_interview_to_feedback_ms") > 0
            && s_int (r, "total.avg_interview_to_feedback_ms")
@@ -1342,7 +1289,7 @@ s_test_interviews (void)
     CHECK (s_count (c, "recruitment.interview.cancelled") == 1);
     CHECK (s_count (c, "recruitment.scorecard.submitted") == 3);
     //  Every scorecard is on the audit log under the candidate.
-    r = s_req (c, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
+    r = itest_req (c, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
     int audited = 0;
     json_t *entries = s_at (r, "entries");
     for (size_t i = 0; i < json_array_size (entries); i++) {
@@ -1376,7 +1323,7 @@ s_msg (pm_client_t *c, const char *app, const char *dir, const char *tmpl,
               "\"channel\": \"email\"%s%s%s%s%s%s}}", app, dir,
               tmpl ? ", \"template\": \"" : "", tmpl ? tmpl : "", tmpl ? "\"" : "",
               text ? ", \"text\": \"" : "", text ? text : "", text ? "\"" : "");
-    json_t *r = s_req (c, 0, NULL, "recruitment.LogMessage", "%s", body);
+    json_t *r = itest_req (c, 0, NULL, "recruitment.LogMessage", "%s", body);
     if (r && out) {
         snprintf (out, PM_ID_MAX, "%s", s_str (r, "id"));
     }
@@ -1393,7 +1340,7 @@ s_breaches (pm_client_t *c, const char *site, size_t want)
     json_t *r = NULL;
     while (itest_now () < until) {
         json_decref (r);
-        r = s_req (c, 0, NULL, "recruitment.ListBreaches", "{\"site_id\": \"%s\"}", site);
+        r = itest_req (c, 0, NULL, "recruitment.ListBreaches", "{\"site_id\": \"%s\"}", site);
         if (r && json_array_size (s_at (r, "breaches")) >= want) {
             break;
         }
@@ -1429,7 +1376,7 @@ s_test_service_levels (void)
     const char *levels = "{\"levels\": {\"site_id\": \"north\", \"acknowledge_hours\": 1, "
                          "\"decide_days\": 1, \"answer_hours\": 2}}";
     //  Only a practice manager of the site; limits bounded.
-    json_t *r = s_req (rita, PM_EFORBIDDEN, NULL, "recruitment.SetServiceLevels", "%s",
+    json_t *r = itest_req (rita, PM_EFORBIDDEN, NULL, "recruitment.SetServiceLevels", "%s",
                        levels);
     CHECK (r);
     json_decref (r);
@@ -1438,12 +1385,12 @@ s_test_service_levels (void)
     CHECK (s_refused (pmn, PM_EINVAL, "levels.acknowledge_hours", "more than 720",
                       "recruitment.SetServiceLevels",
                       "{\"levels\": {\"site_id\": \"north\", \"acknowledge_hours\": 721}}"));
-    r = s_req (pmn, 0, NULL, "recruitment.SetServiceLevels", "%s", levels);
+    r = itest_req (pmn, 0, NULL, "recruitment.SetServiceLevels", "%s", levels);
     CHECK (r && s_int (r, "version") == 1 && strcmp (s_str (r, "updated_by"), "pm-north") == 0);
     json_decref (r);
     CHECK (s_refused (pmn, PM_EINVAL, "expected_version", "required",
                       "recruitment.SetServiceLevels", levels));
-    r = s_req (rita, 0, NULL, "recruitment.GetServiceLevels", "{\"site_id\": \"north\"}");
+    r = itest_req (rita, 0, NULL, "recruitment.GetServiceLevels", "{\"site_id\": \"north\"}");
     CHECK (r && s_int (r, "acknowledge_hours") == 1 && s_int (r, "decide_days") == 1);
     json_decref (r);
     //  Three applications: one left waiting with an unanswered message,
@@ -1488,7 +1435,7 @@ s_test_service_levels (void)
     CHECK (s_refused (eve, PM_EFORBIDDEN, "message.application_id", "site north",
                       "recruitment.LogMessage", body));
     //  The reply answered theirs.
-    r = s_req (rita, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}",
+    r = itest_req (rita, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}",
                app2);
     CHECK (r && json_array_size (s_at (r, "messages")) == 2);
     CHECK (strcmp (s_str (r, "messages[0].answered_by"), out2) == 0);
@@ -1534,7 +1481,7 @@ s_test_service_levels (void)
     json_decref (r);
     zclock_sleep (200);
     CHECK (s_count (c, "recruitment.sla.breached") == 3);
-    r = s_req (c, 0, NULL, "recruitment.ListBreaches",
+    r = itest_req (c, 0, NULL, "recruitment.ListBreaches",
                "{\"site_id\": \"north\", \"kind\": \"DECIDE\"}");
     CHECK (r && json_array_size (s_at (r, "breaches")) == 1);
     json_decref (r);
@@ -1543,7 +1490,7 @@ s_test_service_levels (void)
     CHECK (s_refused (eve, PM_EFORBIDDEN, "site_id", "site north",
                       "recruitment.ListBreaches", "{\"site_id\": \"north\"}"));
     //  In the report: per requisition, in total, per recruiter.
-    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
     CHECK (r && s_int (r, "total.breaches") == 3);
     CHECK (s_int (r, "total.acknowledge_breaches") == 1 && s_int (r, "total.decide_breaches") == 1
            && s_int (r, "total.answer_breaches") == 1);
@@ -1567,7 +1514,7 @@ s_test_service_levels (void)
 static char *
 s_figures (pm_client_t *c)
 {
-    json_t *r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    json_t *r = itest_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
     if (!r) {
         return NULL;
     }
@@ -1599,14 +1546,14 @@ s_test_surveys_and_privacy (void)
     pm_client_t *rita = itest_client_as (&svc, "rita");
     pm_client_t *eve = itest_client_as (&svc, "eve");
     pm_client_t *pmn = itest_client_as (&svc, "pm-north");
-    json_t *r = s_req (pmn, 0, NULL, "recruitment.SetServiceLevels",
+    json_t *r = itest_req (pmn, 0, NULL, "recruitment.SetServiceLevels",
                        "{\"levels\": {\"site_id\": \"north\", \"retention_days\": 2}}");
     CHECK (r);
     json_decref (r);
     char job[PM_ID_MAX], pst[PM_ID_MAX];
     CHECK (s_open_job (c, "north", 3, job, pst));
     //  Park applies with consent, referred by someone.
-    r = s_req (c, 0, NULL, "recruitment.Apply",
+    r = itest_req (c, 0, NULL, "recruitment.Apply",
                "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
                "\"given_names\": [\"Lee\"], \"email\": \"lee@example.org\", \"phone\": "
                "\"5550102000\", \"cv_ref\": \"doc://cv/9\"}, \"source\": \"REFERRAL\", "
@@ -1634,7 +1581,7 @@ s_test_surveys_and_privacy (void)
     CHECK (s_refused (c, PM_EINVAL, "score", "0..10", "recruitment.SubmitSurvey", body));
     snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app);
     CHECK (s_refused (c, PM_EINVAL, "score", "required", "recruitment.SubmitSurvey", body));
-    r = s_req (c, 0, NULL, "recruitment.SubmitSurvey",
+    r = itest_req (c, 0, NULL, "recruitment.SubmitSurvey",
                "{\"application_id\": \"%s\", \"score\": 10, \"comment\": \"Kind and "
                "quick, thank you Lee Park\"}", app);
     CHECK (r && strcmp (s_str (r, "outcome"), "REJECTED") == 0 && s_int (r, "score") == 10);
@@ -1642,12 +1589,12 @@ s_test_surveys_and_privacy (void)
     snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"score\": 1}", app);
     CHECK (s_refused (c, PM_ECONFLICT, "application_id", "answered already",
                       "recruitment.SubmitSurvey", body));
-    r = s_req (c, 0, NULL, "recruitment.SubmitSurvey",
+    r = itest_req (c, 0, NULL, "recruitment.SubmitSurvey",
                "{\"application_id\": \"%s\", \"score\": 3}", app2);
     CHECK (r);
     json_decref (r);
     //  NPS: one promoter, one detractor of two.
-    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
     CHECK (r && s_int (r, "total.surveys") == 2 && s_int (r, "total.promoters") == 1);
     CHECK (s_int (r, "total.detractors") == 1 && s_int (r, "total.nps_permille") == 0);
     CHECK (s_int (r, "requisitions[0].surveys") == 2);
@@ -1656,10 +1603,10 @@ s_test_surveys_and_privacy (void)
     CHECK (s_count (c, "recruitment.survey.submitted") == 2);
     //  Retention: the ended processes count from their end (2 days, the
     //  site's default); Ng's is open.
-    r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand2);
+    r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand2);
     CHECK (r && s_int (r, "retain_until") > (long long) pm_clock_wall_ms () + 86400000LL);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand3);
+    r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand3);
     CHECK (r && s_int (r, "retain_until") == 0);
     json_decref (r);
     //  Privacy settings: bad input, other sites.
@@ -1672,7 +1619,7 @@ s_test_surveys_and_privacy (void)
     snprintf (body, sizeof body, "{\"candidate_id\": \"%s\", \"retention_days\": 30}", cand3);
     CHECK (s_refused (eve, PM_EFORBIDDEN, "candidate_id", "none of the sites",
                       "recruitment.SetCandidatePrivacy", body));
-    r = s_req (rita, 0, NULL, "recruitment.SetCandidatePrivacy", "%s", body);
+    r = itest_req (rita, 0, NULL, "recruitment.SetCandidatePrivacy", "%s", body);
     CHECK (r && s_int (r, "retention_days") == 30);
     json_decref (r);
     //  Erasure on request: not with a process open, not without a reason.
@@ -1687,7 +1634,7 @@ s_test_surveys_and_privacy (void)
     CHECK (s_refused (eve, PM_EFORBIDDEN, "candidate_id", "none of the sites",
                       "recruitment.EraseCandidate", body));
     char *before = s_figures (c);
-    r = s_req (rita, 0, NULL, "recruitment.EraseCandidate", "%s", body);
+    r = itest_req (rita, 0, NULL, "recruitment.EraseCandidate", "%s", body);
     CHECK (r && s_int (r, "erased_at") > 0 && strcmp (s_str (r, "erased_by"), "rita") == 0);
     CHECK (!s_at (r, "family_name") && !s_at (r, "email") && !s_at (r, "cv_ref"));
     CHECK (json_array_size (s_at (r, "given_names")) == 0);
@@ -1699,17 +1646,17 @@ s_test_surveys_and_privacy (void)
     CHECK (s_refused (rita, PM_ECONFLICT, "candidate_id", "erased already",
                       "recruitment.EraseCandidate", body));
     CHECK (s_count (c, "recruitment.candidate.erased") == 1);
-    r = s_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}", app);
+    r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}", app);
     CHECK (r && !s_at (r, "referrer") && !s_at (r, "history[1].reason"));
     CHECK (strcmp (s_str (r, "history[1].to"), "REJECTED") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}", app);
+    r = itest_req (c, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}", app);
     CHECK (r && !s_at (r, "messages[0].text") && s_at (r, "messages[0].erased") == json_true ());
     CHECK (strcmp (s_str (r, "messages[0].direction"), "INBOUND") == 0);
     json_decref (r);
     //  The same e-mail again is a new person.
     char app4[PM_ID_MAX], cand4[PM_ID_MAX];
-    r = s_req (c, 0, NULL, "recruitment.Apply",
+    r = itest_req (c, 0, NULL, "recruitment.Apply",
                "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
                "\"given_names\": [\"Lee\"], \"email\": \"LEE@example.org\"}, \"source\": "
                "\"WALK_IN\"}", pst);
@@ -1728,7 +1675,7 @@ s_test_surveys_and_privacy (void)
     int64_t until = itest_now () + ITEST_WAIT_MS;
     bool erased = false;
     while (!erased && itest_now () < until) {
-        r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
+        r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
                    cand2);
         erased = r && s_int (r, "erased_at") > 0;
         if (erased) {
@@ -1740,15 +1687,15 @@ s_test_surveys_and_privacy (void)
     }
     CHECK (erased);
     zclock_sleep (150);
-    r = s_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand3);
+    r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand3);
     CHECK (r && s_int (r, "erased_at") == 0 && strcmp (s_str (r, "family_name"), "Ng") == 0);
     json_decref (r);
     CHECK (s_count (c, "recruitment.candidate.erased") == 2);
     //  Kim's survey score still counts; her phone matches no one now.
-    r = s_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
+    r = itest_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
     CHECK (r && s_int (r, "total.surveys") == 2 && s_int (r, "total.detractors") == 1);
     json_decref (r);
-    r = s_req (c, 0, NULL, "recruitment.Apply",
+    r = itest_req (c, 0, NULL, "recruitment.Apply",
                "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Kim\", "
                "\"given_names\": [\"Jo\"], \"phone\": \"555 010 3000\"}, \"source\": "
                "\"WALK_IN\"}", pst);

@@ -38,56 +38,6 @@ s_def (const char *type)
     return NULL;
 }
 
-//  Calls `type` with a JSON body. When the reply's code is `want` (and
-//  its field `field`, if given) returns the body as JSON (an error as
-//  {"message", "field"}); else prints what came back, NULL. Caller decrefs.
-static json_t *
-s_req (pm_client_t *client, int want, const char *field, const char *type,
-       const char *fmt, ...)
-{
-    const pm_command_def_t *def = s_def (type);
-    if (!def) {
-        fprintf (stderr, "    no command %s\n", type);
-        return NULL;
-    }
-    ProtobufCMessage *body = NULL;
-    if (fmt) {
-        char text[8192], err[256];
-        va_list args;
-        va_start (args, fmt);
-        vsnprintf (text, sizeof text, fmt, args);
-        va_end (args);
-        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
-            != PM_OK) {
-            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
-            return NULL;
-        }
-    }
-    Pm__Reply *reply = itest_call (client, type, body);
-    protobuf_c_message_free_unpacked (body, NULL);
-    if (!reply) {
-        fprintf (stderr, "    no reply to %s\n", type);
-        return NULL;
-    }
-    json_t *out = NULL;
-    bool ok = (int) reply->code == want
-              && (!field || (reply->field && strcmp (reply->field, field) == 0));
-    if (!ok) {
-        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
-                 (int) reply->code, reply->field ? reply->field : "-",
-                 reply->message ? reply->message : "-", want, field ? field : "");
-    }
-    else if (want == 0) {
-        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data, reply->body.len)
-                         : json_object ();
-    }
-    else {
-        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
-                         "field", reply->field ? reply->field : "");
-    }
-    pm__reply__free_unpacked (reply, NULL);
-    return out;
-}
 
 //  Calls `type` with a JSON body; the reply's code (-1: none), quietly:
 //  for polling until something becomes allowed.
@@ -254,7 +204,7 @@ static const char *s_site_json
 static bool
 s_onboard (pm_client_t *c, char *id, const char *role, const char *family)
 {
-    json_t *r = s_req (c, 0, NULL, "staffing.Onboard",
+    json_t *r = itest_req (c, 0, NULL, "staffing.Onboard",
                        "{\"staff\": {\"name\": {\"family\": \"%s\", \"given\": [\"Jo\"]}, "
                        "\"employment_type\": \"FULL_TIME\", \"pay_rate_minor\": 5000, "
                        "\"currency\": \"USD\", \"roles\": [\"%s\"], \"sites\": [{\"site_id\": "
@@ -269,7 +219,7 @@ s_onboard (pm_client_t *c, char *id, const char *role, const char *family)
 static bool
 s_patient (pm_client_t *c, char *id, const char *family, const char *dob)
 {
-    json_t *r = s_req (c, 0, NULL, "patients.Register",
+    json_t *r = itest_req (c, 0, NULL, "patients.Register",
                        "{\"patient\": {\"name\": {\"family\": \"%s\", \"given\": [\"Ana\"]}, "
                        "\"birth_date\": \"%s\", \"home_site\": \"north\"}}", family, dob);
     snprintf (id, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
@@ -307,10 +257,10 @@ s_world (s_world_t *w, const char *extra_env)
     w->sch = itest_client (&w->sched);
     char site[2048];
     snprintf (site, sizeof site, s_site_json, "");
-    json_t *r = s_req (w->stf, 0, NULL, "staffing.CreateSite", "{\"site\": %s}", site);
+    json_t *r = itest_req (w->stf, 0, NULL, "staffing.CreateSite", "{\"site\": %s}", site);
     bool ok = r != NULL;
     json_decref (r);
-    r = s_req (w->stf, 0, NULL, "staffing.AddResource",
+    r = itest_req (w->stf, 0, NULL, "staffing.AddResource",
                "{\"resource\": {\"site_id\": \"north\", \"name\": \"Room 1\", "
                "\"category\": \"ROOM\", \"kind\": \"exam-room\"}}");
     snprintf (w->room, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
@@ -318,7 +268,7 @@ s_world (s_world_t *w, const char *extra_env)
     ok = ok && s_onboard (w->stf, w->doc, "physician", "House")
          && s_onboard (w->stf, w->doc2, "physician", "Quinn")
          && s_onboard (w->stf, w->pm, "practice-manager", "Boss");
-    r = ok ? s_req (w->stf, 0, NULL, "staffing.CreateShiftTemplate",
+    r = ok ? itest_req (w->stf, 0, NULL, "staffing.CreateShiftTemplate",
                     "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
                     "\"name\": \"Day\", \"starts\": \"08:00\", \"ends\": \"18:00\"}}")
            : NULL;
@@ -327,7 +277,7 @@ s_world (s_world_t *w, const char *extra_env)
     json_decref (r);
     const char *docs[] = {w->doc, w->doc2};
     for (int i = 0; ok && i < 2; i++) {
-        r = s_req (w->stf, 0, NULL, "staffing.AddShifts",
+        r = itest_req (w->stf, 0, NULL, "staffing.AddShifts",
                    "{\"template_id\": \"%s\", \"from_date\": \"2030-03-04\", \"to_date\": "
                    "\"2030-03-08\", \"staff_id\": \"%s\"}", tpl, docs[i]);
         ok = r != NULL;
@@ -336,7 +286,7 @@ s_world (s_world_t *w, const char *extra_env)
     ok = ok && s_patient (w->pat, w->patient, "Alvarez", "1980-02-03")
          && s_patient (w->pat, w->other, "Okafor", "1975-11-12")
          && s_synced (w->sch, w->stf, w->pat);
-    r = ok ? s_req (w->sch, 0, NULL, "scheduling.DefineType",
+    r = ok ? itest_req (w->sch, 0, NULL, "scheduling.DefineType",
                     "{\"type\": {\"site_id\": \"north\", \"name\": \"Consultation\", "
                     "\"duration_minutes\": 30, \"buffer_minutes\": 10, \"practitioner_role\": "
                     "\"physician\", \"room_kind\": \"exam-room\", \"price_code\": \"cons-30\"}}")
@@ -382,7 +332,7 @@ static json_t *
 s_book (s_world_t *w, int want, const char *field, const char *patient, const char *doc,
         const char *when)
 {
-    return s_req (w->sch, want, field, "scheduling.Book",
+    return itest_req (w->sch, want, field, "scheduling.Book",
                   "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": \"%s\", "
                   "\"start\": %lld}", patient, w->type, doc, (long long) s_utc (when));
 }
@@ -396,7 +346,7 @@ s_test_types (void)
 {
     s_world_t w;
     CHECK (s_world (&w, NULL));
-    json_t *t = s_req (w.sch, 0, NULL, "scheduling.GetType", "{\"type_id\": \"%s\"}", w.type);
+    json_t *t = itest_req (w.sch, 0, NULL, "scheduling.GetType", "{\"type_id\": \"%s\"}", w.type);
     CHECK (t && s_int (t, "duration_minutes") == 30 && s_int (t, "capacity") == 1);
     CHECK (strcmp (s_str (t, "price_code"), "cons-30") == 0 && s_int (t, "version") == 1);
     json_decref (t);
@@ -419,17 +369,17 @@ s_test_types (void)
          "\"practitioner_role\": \"physician\", \"capacity\": 51", "type.capacity"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *e = s_req (w.sch, i == 0 ? PM_ENOTFOUND : PM_EINVAL, bad[i].field,
+        json_t *e = itest_req (w.sch, i == 0 ? PM_ENOTFOUND : PM_EINVAL, bad[i].field,
                            "scheduling.DefineType", "{\"type\": {%s}}", bad[i].body);
         CHECK (e);
         json_decref (e);
     }
-    json_t *u = s_req (w.sch, PM_ECONFLICT, "expected_version", "scheduling.UpdateType",
+    json_t *u = itest_req (w.sch, PM_ECONFLICT, "expected_version", "scheduling.UpdateType",
                        "{\"type\": {\"id\": \"%s\", \"name\": \"Long\", \"duration_minutes\": 60, "
                        "\"practitioner_role\": \"physician\"}, \"expected_version\": 7}", w.type);
     CHECK (u);
     json_decref (u);
-    json_t *l = s_req (w.sch, 0, NULL, "scheduling.ListTypes", "{\"site_id\": \"north\"}");
+    json_t *l = itest_req (w.sch, 0, NULL, "scheduling.ListTypes", "{\"site_id\": \"north\"}");
     CHECK (l && json_array_size (s_at (l, "types")) == 1);
     json_decref (l);
     s_world_end (&w);
@@ -477,19 +427,19 @@ s_test_booking_rules (void)
                    "outside working hours"));
 
     //  Leave on Wednesday, approved by the practice manager.
-    json_t *r = s_req (w.stf, 0, NULL, "staffing.SetLeaveType",
+    json_t *r = itest_req (w.stf, 0, NULL, "staffing.SetLeaveType",
                        "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
                        "\"yearly_days\": 25}}");
     CHECK (r);
     json_decref (r);
-    r = s_req (w.stf, 0, NULL, "staffing.RequestLeave",
+    r = itest_req (w.stf, 0, NULL, "staffing.RequestLeave",
                "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", \"start_date\": "
                "\"2030-03-06\", \"end_date\": \"2030-03-06\", \"reason\": \"family\"}", w.doc2);
     CHECK (r);
     char leave[PM_ID_MAX];
     snprintf (leave, sizeof leave, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (w.stf, 0, NULL, "staffing.ApproveLeave",
+    r = itest_req (w.stf, 0, NULL, "staffing.ApproveLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", leave, w.pm);
     CHECK (r);
     json_decref (r);
@@ -498,7 +448,7 @@ s_test_booking_rules (void)
     char site[2048];
     snprintf (site, sizeof site, s_site_json,
               "{\"date\": \"2030-03-07\", \"reason\": \"Flooding\"}");
-    r = s_req (w.stf, 0, NULL, "staffing.UpdateSite",
+    r = itest_req (w.stf, 0, NULL, "staffing.UpdateSite",
                "{\"site\": %s, \"expected_version\": 1}", site);
     CHECK (r);
     json_decref (r);
@@ -507,11 +457,11 @@ s_test_booking_rules (void)
     char gone[PM_ID_MAX], dup[PM_ID_MAX];
     CHECK (s_patient (w.pat, gone, "Novak", "1960-06-06"));
     CHECK (s_patient (w.pat, dup, "Alvarez", "1980-02-03"));
-    r = s_req (w.pat, 0, NULL, "patients.Deactivate",
+    r = itest_req (w.pat, 0, NULL, "patients.Deactivate",
                "{\"id\": \"%s\", \"reason\": \"moved away\"}", gone);
     CHECK (r);
     json_decref (r);
-    r = s_req (w.pat, 0, NULL, "patients.Merge",
+    r = itest_req (w.pat, 0, NULL, "patients.Merge",
                "{\"survivor_id\": \"%s\", \"merged_id\": \"%s\", \"survivor_expected_version\": 1, "
                "\"merged_expected_version\": 1, \"reason\": \"same person\"}", w.patient, dup);
     CHECK (r);
@@ -540,7 +490,7 @@ s_test_booking_rules (void)
                            "2030-03-05T16:00"), "not a physician"));
     CHECK (s_says (s_book (&w, PM_EINVAL, "start", w.patient, w.doc, "2020-03-05T16:00"),
                    "in the past"));
-    json_t *e = s_req (w.sch, PM_ENOTFOUND, "type_id", "scheduling.Book",
+    json_t *e = itest_req (w.sch, PM_ENOTFOUND, "type_id", "scheduling.Book",
                        "{\"patient_id\": \"%s\", \"type_id\": \"atp_00000000000000000000000000\", "
                        "\"practitioner_id\": \"%s\", \"start\": %lld}", w.patient, w.doc,
                        (long long) s_utc ("2030-03-05T16:00"));
@@ -608,19 +558,19 @@ s_test_lifecycle (void)
     json_decref (a);
 
     //  Fulfil straight from booked is refused, naming what is allowed.
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Fulfil",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Fulfil",
                           "{\"appointment_id\": \"%s\"}", id),
                    "allowed: arrived, checked-in, cancelled, noshow, entered-in-error"));
     //  No-show before the start, cancel without a reason: refused.
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.NoShow",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.NoShow",
                           "{\"appointment_id\": \"%s\", \"reason\": \"x\"}", id),
                    "not started"));
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "reason", "scheduling.Cancel",
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "reason", "scheduling.Cancel",
                           "{\"appointment_id\": \"%s\"}", id), "reason is required"));
 
     //  Reschedule to 11:00 (16:00 UTC): same id, history grows, the old
     //  time is free for someone else.
-    a = s_req (w.sch, 0, NULL, "scheduling.Reschedule",
+    a = itest_req (w.sch, 0, NULL, "scheduling.Reschedule",
                "{\"appointment_id\": \"%s\", \"start\": %lld, \"reason\": \"asked\"}", id,
                (long long) s_utc ("2030-03-04T16:00"));
     CHECK (a && strcmp (s_str (a, "id"), id) == 0 && s_int (a, "start") == s_utc ("2030-03-04T16:00"));
@@ -634,7 +584,7 @@ s_test_lifecycle (void)
     json_decref (a);
 
     //  Cancel far ahead: not late; the slot is free again.
-    a = s_req (w.sch, 0, NULL, "scheduling.Cancel",
+    a = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
                "{\"appointment_id\": \"%s\", \"reason\": \"feels better\"}", second);
     CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_CANCELLED") == 0);
     CHECK (!json_is_true (s_at (a, "late_cancel")));
@@ -652,15 +602,15 @@ s_test_lifecycle (void)
     CHECK (r && r->code == PM__CODE__EFORBIDDEN);
     pm__reply__free_unpacked (r, NULL);
     pm_client_destroy (&desk);
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "start", "scheduling.Reset",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "start", "scheduling.Reset",
                           "{\"appointment_id\": \"%s\", \"reason\": \"mistake\"}", second),
                    "already booked"));
     //  Days before the visit nobody arrives or checks in (the bug the demo
     //  found: finance charged visits that had not happened).
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Arrive",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Arrive",
                           "{\"appointment_id\": \"%s\"}", id),
                    "arrived is possible from 120 minutes before the start"));
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.CheckIn",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.CheckIn",
                           "{\"appointment_id\": \"%s\"}", id), "from 120 minutes"));
     json_t *later = s_book (&w, 0, NULL, w.other, w.doc2, "2030-03-04T17:00");
     CHECK (later);
@@ -674,14 +624,14 @@ s_test_lifecycle (void)
     const char *steps[][2] = {{"scheduling.Arrive", "APPOINTMENT_ARRIVED"},
                               {"scheduling.CheckIn", "APPOINTMENT_CHECKED_IN"}};
     for (int i = 0; i < 2; i++) {
-        a = s_req (w.sch, 0, NULL, steps[i][0], "{\"appointment_id\": \"%s\"}", id);
+        a = itest_req (w.sch, 0, NULL, steps[i][0], "{\"appointment_id\": \"%s\"}", id);
         CHECK (a && strcmp (s_str (a, "status"), steps[i][1]) == 0);
         json_decref (a);
     }
-    a = s_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", late_id);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", late_id);
     CHECK (a);
     json_decref (a);
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Fulfil",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Fulfil",
                           "{\"appointment_id\": \"%s\"}", late_id), "not started yet"));
     int code = -1;
     for (int64_t until = itest_now () + ITEST_WAIT_MS; code != 0 && itest_now () < until;) {
@@ -700,11 +650,11 @@ s_test_lifecycle (void)
     CHECK (strcmp (s_str (f, "site_id"), "north") == 0 && s_int (f, "end") > s_int (f, "start"));
     CHECK (strcmp (s_str (f, "status"), "APPOINTMENT_FULFILLED") == 0);
     json_decref (ev);
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Cancel",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Cancel",
                           "{\"appointment_id\": \"%s\", \"reason\": \"x\"}", id),
                    "allowed: entered-in-error"));
 
-    a = s_req (w.sch, 0, NULL, "scheduling.Reset",
+    a = itest_req (w.sch, 0, NULL, "scheduling.Reset",
                "{\"appointment_id\": \"%s\", \"reason\": \"billing fix\"}", id);
     CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
     CHECK (json_array_size (s_at (a, "history")) == 6);
@@ -739,7 +689,7 @@ s_test_late_cancel (void)
     w.sched.env[n - 1] = offset; //  replaces the empty slot left for extras
     CHECK (itest_start (&w.sched) == 0);
     w.sch = itest_client (&w.sched);
-    a = s_req (w.sch, 0, NULL, "scheduling.Cancel",
+    a = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
                "{\"appointment_id\": \"%s\", \"reason\": \"car broke down\"}", id);
     CHECK (a && json_is_true (s_at (a, "late_cancel")));
     json_decref (a);
@@ -776,11 +726,11 @@ s_test_auto_noshow (void)
     CHECK (itest_start (&w.sched) == 0);
     w.sch = itest_client (&w.sched);
     //  The 16:00 patient arrives 46 minutes early (inside the window).
-    a = s_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", arrived);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", arrived);
     CHECK (a);
     json_decref (a);
     uint64_t before = s_high_seq (w.sch);
-    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
     CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
     json_decref (a);
     pm_client_destroy (&w.sch);
@@ -803,7 +753,7 @@ s_test_auto_noshow (void)
         zclock_sleep (20);
     }
     CHECK (seen && s_high_seq (w.sch) == before + 1);
-    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", arrived);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", arrived);
     CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_ARRIVED") == 0);
     json_decref (a);
     s_world_end (&w);
@@ -822,7 +772,7 @@ s_test_slots_and_holds (void)
     json_decref (a);
     //  Doctor 1 on Monday 08:00-18:00 local: 40-minute steps, the booking
     //  at 10:00 (to 10:40 with its buffer) in the way.
-    json_t *s = s_req (w.sch, 0, NULL, "scheduling.FindSlots",
+    json_t *s = itest_req (w.sch, 0, NULL, "scheduling.FindSlots",
                        "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"from\": %lld, "
                        "\"to\": %lld, \"limit\": 500}", w.type, w.doc,
                        (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-05T00:00"));
@@ -841,19 +791,19 @@ s_test_slots_and_holds (void)
     json_decref (s);
     //  Any physician, first three: both doctors at 08:00 would need the
     //  one room each; the search offers the room to each in turn.
-    s = s_req (w.sch, 0, NULL, "scheduling.FindSlots",
+    s = itest_req (w.sch, 0, NULL, "scheduling.FindSlots",
                "{\"type_id\": \"%s\", \"from\": %lld, \"to\": %lld, \"limit\": 3}", w.type,
                (long long) s_utc ("2030-03-04T13:00"), (long long) s_utc ("2030-03-04T14:00"));
     CHECK (s && json_array_size (s_at (s, "slots")) == 3);
     json_decref (s);
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "to", "scheduling.FindSlots",
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "to", "scheduling.FindSlots",
                           "{\"type_id\": \"%s\", \"from\": %lld, \"to\": %lld}", w.type,
                           (long long) s_utc ("2030-03-04T00:00"),
                           (long long) s_utc ("2030-06-04T00:00")), "31 days"));
 
     //  A hold on 08:00 (13:00 UTC): another booking is refused, the
     //  holder books it with the hold's id.
-    json_t *h = s_req (w.sch, 0, NULL, "scheduling.HoldSlot",
+    json_t *h = itest_req (w.sch, 0, NULL, "scheduling.HoldSlot",
                        "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": %lld, "
                        "\"seconds\": 300}", w.type, w.doc, (long long) s_utc ("2030-03-04T13:00"));
     CHECK (h && pm_id_valid (s_str (h, "id"), "hld"));
@@ -862,21 +812,21 @@ s_test_slots_and_holds (void)
     json_decref (h);
     CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-04T13:00"),
                    "booked or held"));
-    a = s_req (w.sch, 0, NULL, "scheduling.Book",
+    a = itest_req (w.sch, 0, NULL, "scheduling.Book",
                "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": \"%s\", "
                "\"start\": %lld, \"hold_id\": \"%s\"}", w.other, w.type, w.doc,
                (long long) s_utc ("2030-03-04T13:00"), hold);
     CHECK (a && strcmp (s_str (a, "hold_id"), hold) == 0);
     json_decref (a);
-    CHECK (s_says (s_req (w.sch, PM_ENOTFOUND, "hold_id", "scheduling.ReleaseHold",
+    CHECK (s_says (itest_req (w.sch, PM_ENOTFOUND, "hold_id", "scheduling.ReleaseHold",
                           "{\"hold_id\": \"%s\"}", hold), "no hold"));
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "seconds", "scheduling.HoldSlot",
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "seconds", "scheduling.HoldSlot",
                           "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": %lld, "
                           "\"seconds\": 0}", w.type, w.doc,
                           (long long) s_utc ("2030-03-04T17:00")), "1..3600"));
 
     //  A one-second hold on 12:00 (17:00 UTC) lapses; the slot is free.
-    h = s_req (w.sch, 0, NULL, "scheduling.HoldSlot",
+    h = itest_req (w.sch, 0, NULL, "scheduling.HoldSlot",
                "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": %lld, "
                "\"seconds\": 1}", w.type, w.doc, (long long) s_utc ("2030-03-04T17:00"));
     CHECK (h);
@@ -911,21 +861,21 @@ s_test_scope_and_audit (void)
     json_decref (a);
     itest_principal ("southdesk", "front-desk", "south");
     pm_client_t *south = itest_client_as (&w.sched, "southdesk");
-    CHECK (s_says (s_req (south, PM_EFORBIDDEN, "appointment_id", "scheduling.Get",
+    CHECK (s_says (itest_req (south, PM_EFORBIDDEN, "appointment_id", "scheduling.Get",
                           "{\"appointment_id\": \"%s\"}", id), "not one of yours"));
-    CHECK (s_says (s_req (south, PM_EFORBIDDEN, "type_id", "scheduling.Book",
+    CHECK (s_says (itest_req (south, PM_EFORBIDDEN, "type_id", "scheduling.Book",
                           "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": "
                           "\"%s\", \"start\": %lld}", w.other, w.type, w.doc,
                           (long long) s_utc ("2030-03-04T16:00")), "not one of yours"));
     pm_client_destroy (&south);
-    a = s_req (w.sch, 0, NULL, "scheduling.List",
+    a = itest_req (w.sch, 0, NULL, "scheduling.List",
                "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
                (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-05T00:00"));
     CHECK (a && json_array_size (s_at (a, "appointments")) == 1);
     json_decref (a);
     //  The audit log holds the booking, the refused read and the list's
     //  read, each with the appointment's id.
-    json_t *r = s_req (w.sch, 0, NULL, "pm.AuditRead", "{}");
+    json_t *r = itest_req (w.sch, 0, NULL, "pm.AuditRead", "{}");
     CHECK (r);
     json_t *entries = json_object_get (r, "entries");
     int booked = 0, refused = 0, listed = 0;
@@ -954,7 +904,7 @@ s_test_search_timing (void)
     s_world_t w;
     CHECK (s_world (&w, NULL));
     //  A type without a room, so both doctors fill their whole week.
-    json_t *t = s_req (w.sch, 0, NULL, "scheduling.DefineType",
+    json_t *t = itest_req (w.sch, 0, NULL, "scheduling.DefineType",
                        "{\"type\": {\"site_id\": \"north\", \"name\": \"Call\", "
                        "\"duration_minutes\": 5, \"practitioner_role\": \"physician\", "
                        "\"telehealth\": true}}");
@@ -971,7 +921,7 @@ s_test_search_timing (void)
                 || (at / (5 * MIN_MS)) % 7 == 0) {
                 continue; //  outside the shift, or left free (one slot in 7)
             }
-            json_t *a = s_req (w.sch, 0, NULL, "scheduling.Book",
+            json_t *a = itest_req (w.sch, 0, NULL, "scheduling.Book",
                                "{\"patient_id\": \"%s\", \"type_id\": \"%s\", "
                                "\"practitioner_id\": \"%s\", \"start\": %lld}", w.patient, call,
                                docs[d], (long long) at);
@@ -1027,14 +977,14 @@ s_test_series (void)
     s_world_t w;
     CHECK (s_world (&w, NULL));
     //  Mondays after the change (2030-03-10) too; 2030-04-01 left unrostered.
-    json_t *r = s_req (w.stf, 0, NULL, "staffing.CreateShiftTemplate",
+    json_t *r = itest_req (w.stf, 0, NULL, "staffing.CreateShiftTemplate",
                        "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
                        "\"name\": \"Mon\", \"starts\": \"08:00\", \"ends\": \"18:00\"}}");
     CHECK (r);
     char tpl[PM_ID_MAX];
     snprintf (tpl, sizeof tpl, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (w.stf, 0, NULL, "staffing.AddShifts",
+    r = itest_req (w.stf, 0, NULL, "staffing.AddShifts",
                "{\"template_id\": \"%s\", \"from_date\": \"2030-03-11\", \"to_date\": "
                "\"2030-03-25\", \"weekdays\": [1], \"staff_id\": \"%s\"}", tpl, w.doc);
     CHECK (r);
@@ -1044,31 +994,31 @@ s_test_series (void)
                         "\"practitioner_id\": \"%s\", \"start\": %lld}, \"rule\": %s}";
     long long at = (long long) s_utc ("2030-03-04T14:00"); //  09:00 EST
     //  Five weeks: the fifth Monday has no shift, so nothing is booked.
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "rule", "scheduling.BookSeries", first,
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "rule", "scheduling.BookSeries", first,
                           w.patient, w.type, w.doc, at,
                           "{\"frequency\": \"weekly\", \"count\": 5}"),
                    "#5 (2030-04-01): "));
-    json_t *l = s_req (w.sch, 0, NULL, "scheduling.List",
+    json_t *l = itest_req (w.sch, 0, NULL, "scheduling.List",
                        "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}", at,
                        (long long) s_utc ("2030-04-02T00:00"));
     CHECK (l && json_array_size (s_at (l, "appointments")) == 0);
     json_decref (l);
     //  Bad rules, by field.
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "rule.frequency", "scheduling.BookSeries", first,
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "rule.frequency", "scheduling.BookSeries", first,
                           w.patient, w.type, w.doc, at, "{\"frequency\": \"yearly\", \"count\": 2}"),
                    "yearly"));
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "rule.count", "scheduling.BookSeries", first,
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "rule.count", "scheduling.BookSeries", first,
                           w.patient, w.type, w.doc, at,
                           "{\"frequency\": \"weekly\", \"count\": 2, \"until\": 1900000000000}"),
                    "either count"));
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "rule.count", "scheduling.BookSeries", first,
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "rule.count", "scheduling.BookSeries", first,
                           w.patient, w.type, w.doc, at, "{\"frequency\": \"daily\", \"count\": 101}"),
                    "at most 100"));
     //  Until the last rostered Monday: four, at 09:00 local each.
     char rule[128];
     snprintf (rule, sizeof rule, "{\"frequency\": \"weekly\", \"until\": %lld}",
               (long long) s_utc ("2030-03-25T13:00"));
-    json_t *ser = s_req (w.sch, 0, NULL, "scheduling.BookSeries", first, w.patient, w.type, w.doc, at,
+    json_t *ser = itest_req (w.sch, 0, NULL, "scheduling.BookSeries", first, w.patient, w.type, w.doc, at,
                  rule);
     CHECK (ser && json_array_size (s_at (ser, "appointments")) == 4);
     const char *want[] = {"2030-03-04T14:00", "2030-03-11T13:00", "2030-03-18T13:00",
@@ -1090,44 +1040,44 @@ s_test_series (void)
     CHECK (ev && json_array_size (ev) == 4);
     json_decref (ev);
     //  The second and following move to 10:30 local (14:30Z after DST).
-    ser = s_req (w.sch, 0, NULL, "scheduling.RescheduleSeries",
+    ser = itest_req (w.sch, 0, NULL, "scheduling.RescheduleSeries",
                  "{\"appointment_id\": \"%s\", \"following\": true, \"start\": %lld, "
                  "\"reason\": \"clinic hours\"}", ids[1], (long long) s_utc ("2030-03-11T14:30"));
     CHECK (ser && json_array_size (s_at (ser, "appointments")) == 3);
     CHECK (s_int (ser, "appointments[2].start") == s_utc ("2030-03-25T14:30"));
     json_decref (ser);
-    json_t *a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[0]);
+    json_t *a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[0]);
     CHECK (a && s_int (a, "start") == s_utc ("2030-03-04T14:00"));
     json_decref (a);
     //  Moving them past the shift's end is refused for each, nothing moves.
-    CHECK (s_says (s_req (w.sch, PM_ECONFLICT, "start", "scheduling.RescheduleSeries",
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "start", "scheduling.RescheduleSeries",
                           "{\"appointment_id\": \"%s\", \"following\": true, \"start\": %lld}",
                           ids[1], (long long) s_utc ("2030-03-11T21:45")),
                    "3 of 3 occurrences cannot be moved"));
-    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[3]);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[3]);
     CHECK (a && s_int (a, "start") == s_utc ("2030-03-25T14:30"));
     json_decref (a);
     //  Cancel the third and following; then one occurrence alone.
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "reason", "scheduling.CancelSeries",
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "reason", "scheduling.CancelSeries",
                           "{\"appointment_id\": \"%s\", \"following\": true}", ids[2]),
                    "reason"));
-    ser = s_req (w.sch, 0, NULL, "scheduling.CancelSeries",
+    ser = itest_req (w.sch, 0, NULL, "scheduling.CancelSeries",
                  "{\"appointment_id\": \"%s\", \"following\": true, \"reason\": \"moving away\"}",
                  ids[2]);
     CHECK (ser && json_array_size (s_at (ser, "appointments")) == 2);
     CHECK (strcmp (s_str (ser, "appointments[1].status"), "APPOINTMENT_CANCELLED") == 0);
     json_decref (ser);
-    ser = s_req (w.sch, 0, NULL, "scheduling.CancelSeries",
+    ser = itest_req (w.sch, 0, NULL, "scheduling.CancelSeries",
                  "{\"appointment_id\": \"%s\", \"reason\": \"away that week\"}", ids[0]);
     CHECK (ser && json_array_size (s_at (ser, "appointments")) == 1);
     json_decref (ser);
-    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[1]);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[1]);
     CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
     json_decref (a);
     //  A lone appointment has no following.
     json_t *one = s_book (&w, 0, NULL, w.patient, w.doc2, "2030-03-05T15:00");
     CHECK (one);
-    CHECK (s_says (s_req (w.sch, PM_EINVAL, "following", "scheduling.CancelSeries",
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "following", "scheduling.CancelSeries",
                           "{\"appointment_id\": \"%s\", \"following\": true, \"reason\": \"x\"}",
                           s_str (one, "id")),
                    "not part of a series"));
@@ -1139,7 +1089,7 @@ s_test_series (void)
 static bool
 s_risk_is (s_world_t *w, const char *id, const char *cause_prefix, const char *reason)
 {
-    json_t *a = s_req (w->sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
+    json_t *a = itest_req (w->sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
     bool ok = false;
     for (size_t i = 0; a && i < json_array_size (s_at (a, "risks")); i++) {
         json_t *r = json_array_get (s_at (a, "risks"), i);
@@ -1160,7 +1110,7 @@ s_risk_is (s_world_t *w, const char *id, const char *cause_prefix, const char *r
 static void
 s_at_risk (s_world_t *w, char *out, size_t len)
 {
-    json_t *l = s_req (w->sch, 0, NULL, "scheduling.ListAtRisk", "{\"site_id\": \"north\"}");
+    json_t *l = itest_req (w->sch, 0, NULL, "scheduling.ListAtRisk", "{\"site_id\": \"north\"}");
     out[0] = 0;
     for (size_t i = 0; l && i < json_array_size (s_at (l, "appointments")); i++) {
         size_t used = strlen (out);
@@ -1199,22 +1149,22 @@ s_test_at_risk (void)
     CHECK (strcmp (list, "") == 0);
 
     //  doc2 takes Wednesday off.
-    json_t *r = s_req (w.stf, 0, NULL, "staffing.SetLeaveType",
+    json_t *r = itest_req (w.stf, 0, NULL, "staffing.SetLeaveType",
                        "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
                        "\"yearly_days\": 25}}");
     json_decref (r);
-    r = s_req (w.stf, 0, NULL, "staffing.RequestLeave",
+    r = itest_req (w.stf, 0, NULL, "staffing.RequestLeave",
                "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", \"start_date\": "
                "\"2030-03-06\", \"end_date\": \"2030-03-06\", \"reason\": \"family\"}", w.doc2);
     char leave[PM_ID_MAX];
     snprintf (leave, sizeof leave, "%s", r ? s_str (r, "id") : "");
     json_decref (r);
-    r = s_req (w.stf, 0, NULL, "staffing.ApproveLeave",
+    r = itest_req (w.stf, 0, NULL, "staffing.ApproveLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", leave, w.pm);
     CHECK (r);
     json_decref (r);
     //  doc's Thursday shift is taken away.
-    r = s_req (w.stf, 0, NULL, "staffing.ListShifts",
+    r = itest_req (w.stf, 0, NULL, "staffing.ListShifts",
                "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld, \"staff_id\": \"%s\"}",
                (long long) s_utc ("2030-03-07T00:00"), (long long) s_utc ("2030-03-08T00:00"),
                w.doc);
@@ -1222,7 +1172,7 @@ s_test_at_risk (void)
     char shift[PM_ID_MAX];
     snprintf (shift, sizeof shift, "%s", s_str (r, "shifts[0].id"));
     json_decref (r);
-    r = s_req (w.stf, 0, NULL, "staffing.UnassignShift",
+    r = itest_req (w.stf, 0, NULL, "staffing.UnassignShift",
                "{\"shift_id\": \"%s\", \"reason\": \"training day\"}", shift);
     CHECK (r);
     json_decref (r);
@@ -1249,12 +1199,12 @@ s_test_at_risk (void)
     CHECK (strcmp (list, want) == 0);
 
     //  The desk moves b to Friday and cancels c: both leave the list.
-    json_t *m = s_req (w.sch, 0, NULL, "scheduling.Reschedule",
+    json_t *m = itest_req (w.sch, 0, NULL, "scheduling.Reschedule",
                        "{\"appointment_id\": \"%s\", \"start\": %lld}", b,
                        (long long) s_utc ("2030-03-08T16:00"));
     CHECK (m && json_array_size (s_at (m, "risks")) == 0);
     json_decref (m);
-    m = s_req (w.sch, 0, NULL, "scheduling.Cancel",
+    m = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
                "{\"appointment_id\": \"%s\", \"reason\": \"doctor away\"}", c);
     CHECK (m);
     json_decref (m);
@@ -1263,7 +1213,7 @@ s_test_at_risk (void)
     //  Another site's desk may not read north's list.
     itest_principal ("southdesk", "front-desk", "south");
     pm_client_t *south = itest_client_as (&w.sched, "southdesk");
-    json_t *e = s_req (south, PM_EFORBIDDEN, "site_id", "scheduling.ListAtRisk",
+    json_t *e = itest_req (south, PM_EFORBIDDEN, "site_id", "scheduling.ListAtRisk",
                        "{\"site_id\": \"north\"}");
     CHECK (e);
     json_decref (e);
@@ -1286,7 +1236,7 @@ s_test_merge_repoint (void)
     s_book_id (&w, dup, w.doc, "2030-03-05T15:00", theirs);
     s_book_id (&w, dup, w.doc2, "2030-03-06T15:00", theirs2);
     CHECK (*mine && *theirs && *theirs2);
-    json_t *r = s_req (w.pat, 0, NULL, "patients.Merge",
+    json_t *r = itest_req (w.pat, 0, NULL, "patients.Merge",
                        "{\"survivor_id\": \"%s\", \"merged_id\": \"%s\", "
                        "\"survivor_expected_version\": 1, \"merged_expected_version\": 1, "
                        "\"reason\": \"same person\"}", w.patient, dup);
@@ -1294,7 +1244,7 @@ s_test_merge_repoint (void)
     long long sv = s_int (r, "survivor.version"), mv = s_int (r, "merged.version");
     json_decref (r);
     CHECK (s_synced (w.sch, w.stf, w.pat));
-    json_t *a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs);
+    json_t *a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs);
     CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
     CHECK (strcmp (s_str (a, "repointed_from[0]"), dup) == 0);
     json_decref (a);
@@ -1309,18 +1259,18 @@ s_test_merge_repoint (void)
     w.sch = itest_client (&w.sched);
     CHECK (s_synced (w.sch, w.stf, w.pat));
 
-    r = s_req (w.pat, 0, NULL, "patients.Unmerge",
+    r = itest_req (w.pat, 0, NULL, "patients.Unmerge",
                "{\"merged_id\": \"%s\", \"survivor_expected_version\": %lld, "
                "\"merged_expected_version\": %lld, \"reason\": \"different people\"}", dup, sv,
                mv);
     CHECK (r);
     json_decref (r);
     CHECK (s_synced (w.sch, w.stf, w.pat));
-    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs2);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs2);
     CHECK (a && strcmp (s_str (a, "patient_id"), dup) == 0);
     CHECK (json_array_size (s_at (a, "repointed_from")) == 0);
     json_decref (a);
-    a = s_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", mine);
+    a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", mine);
     CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
     json_decref (a);
     ev = s_events (w.sch, "scheduling.appointment.repointed");

@@ -23,58 +23,6 @@
 
 //  --- helpers -----------------------------------------------------------------
 
-//  Calls `type` with the JSON body (printf-style; NULL = no body). When the
-//  reply's code is `want` (and its field `field`, if given), returns the
-//  reply body as JSON (for an error: {"message": ..., "field": ...});
-//  otherwise prints what came back and returns NULL. Caller decrefs.
-static json_t *
-s_req (pm_client_t *client, int want, const char *field, const char *type,
-       const char *fmt, ...)
-{
-    const pm_command_def_t *def = pm_schema_command (&staffing_schema, type);
-    if (!def) {
-        fprintf (stderr, "    no command %s\n", type);
-        return NULL;
-    }
-    ProtobufCMessage *body = NULL;
-    if (fmt) {
-        char text[8192], err[256];
-        va_list args;
-        va_start (args, fmt);
-        vsnprintf (text, sizeof text, fmt, args);
-        va_end (args);
-        if (pm_json_parse (def->request, text, strlen (text), &body, err, sizeof err)
-            != PM_OK) {
-            fprintf (stderr, "    bad test JSON for %s: %s\n", type, err);
-            return NULL;
-        }
-    }
-    Pm__Reply *reply = itest_call (client, type, body);
-    protobuf_c_message_free_unpacked (body, NULL);
-    if (!reply) {
-        fprintf (stderr, "    no reply to %s\n", type);
-        return NULL;
-    }
-    json_t *out = NULL;
-    bool ok = (int) reply->code == want
-              && (!field || (reply->field && strcmp (reply->field, field) == 0));
-    if (!ok) {
-        fprintf (stderr, "    %s: code %d field %s message %s (wanted %d %s)\n", type,
-                 (int) reply->code, reply->field ? reply->field : "-",
-                 reply->message ? reply->message : "-", want, field ? field : "");
-    }
-    else if (want == 0) {
-        out = def->reply ? pm_json_from_pb (def->reply, reply->body.data,
-                                            reply->body.len)
-                         : json_object ();
-    }
-    else {
-        out = json_pack ("{s:s, s:s}", "message", reply->message ? reply->message : "",
-                         "field", reply->field ? reply->field : "");
-    }
-    pm__reply__free_unpacked (reply, NULL);
-    return out;
-}
 
 //  The value at a path like "site.opening_hours[1].opens" (borrowed).
 static json_t *
@@ -219,7 +167,7 @@ s_client_as (itest_svc_t *svc, const char *name, const char *role,
 static bool
 s_site (pm_client_t *client, const char *id, const char *zone)
 {
-    json_t *r = s_req (client, 0, NULL, "staffing.CreateSite",
+    json_t *r = itest_req (client, 0, NULL, "staffing.CreateSite",
                        "{\"site\": {\"id\": \"%s\", \"name\": \"Clinic %s\", "
                        "\"time_zone\": \"%s\", \"currency\": \"USD\", "
                        "\"opening_hours\": [{\"weekday\": 1, \"opens\": \"08:00\", "
@@ -250,7 +198,7 @@ s_test_sites_and_resources (void)
     pm_client_t *c = itest_client (&svc);
     CHECK (s_site (c, "north", "America/New_York"));
 
-    json_t *site = s_req (c, 0, NULL, "staffing.GetSite", "{\"site_id\": \"north\"}");
+    json_t *site = itest_req (c, 0, NULL, "staffing.GetSite", "{\"site_id\": \"north\"}");
     CHECK (site);
     CHECK (strcmp (s_str (site, "time_zone"), "America/New_York") == 0);
     CHECK (strcmp (s_str (site, "status"), "SITE_OPEN") == 0);
@@ -261,14 +209,14 @@ s_test_sites_and_resources (void)
     json_decref (site);
 
     //  The same id twice is refused.
-    json_t *r = s_req (c, PM_ECONFLICT, "site.id", "staffing.CreateSite",
+    json_t *r = itest_req (c, PM_ECONFLICT, "site.id", "staffing.CreateSite",
                        "{\"site\": {\"id\": \"north\", \"name\": \"Again\", "
                        "\"time_zone\": \"UTC\", \"currency\": \"USD\"}}");
     CHECK (r);
     json_decref (r);
 
     //  Update: move to Berlin and euros, open Saturdays too.
-    r = s_req (c, 0, NULL, "staffing.UpdateSite",
+    r = itest_req (c, 0, NULL, "staffing.UpdateSite",
                "{\"expected_version\": 1, \"site\": {\"id\": \"north\", \"name\": "
                "\"Nord\", \"time_zone\": \"Europe/Berlin\", \"currency\": \"EUR\", "
                "\"opening_hours\": [{\"weekday\": 6, \"opens\": \"09:00\", "
@@ -278,25 +226,25 @@ s_test_sites_and_resources (void)
     CHECK (strcmp (s_str (r, "currency"), "EUR") == 0 && s_len (r, "closures") == 0);
     json_decref (r);
     //  The same update again is stale.
-    r = s_req (c, PM_ECONFLICT, "expected_version", "staffing.UpdateSite",
+    r = itest_req (c, PM_ECONFLICT, "expected_version", "staffing.UpdateSite",
                "{\"expected_version\": 1, \"site\": {\"id\": \"north\", \"name\": "
                "\"Nord\", \"time_zone\": \"Europe/Berlin\", \"currency\": \"EUR\"}}");
     CHECK (r);
     json_decref (r);
 
     //  Close and reopen, each with a reason.
-    r = s_req (c, PM_EINVAL, "reason", "staffing.CloseSite", "{\"site_id\": \"north\"}");
+    r = itest_req (c, PM_EINVAL, "reason", "staffing.CloseSite", "{\"site_id\": \"north\"}");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.CloseSite",
+    r = itest_req (c, 0, NULL, "staffing.CloseSite",
                "{\"site_id\": \"north\", \"reason\": \"flood\"}");
     CHECK (r && strcmp (s_str (r, "status"), "SITE_CLOSED") == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, NULL, "staffing.CloseSite",
+    r = itest_req (c, PM_ECONFLICT, NULL, "staffing.CloseSite",
                "{\"site_id\": \"north\", \"reason\": \"again\"}");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ReopenSite",
+    r = itest_req (c, 0, NULL, "staffing.ReopenSite",
                "{\"site_id\": \"north\", \"reason\": \"dry\"}");
     CHECK (r && strcmp (s_str (r, "status"), "SITE_OPEN") == 0 && s_int (r, "version") == 4);
     json_decref (r);
@@ -305,7 +253,7 @@ s_test_sites_and_resources (void)
     const char *kinds[] = {"exam-room", "exam-room", "ultrasound"};
     char ids[3][PM_ID_MAX];
     for (int i = 0; i < 3; i++) {
-        r = s_req (c, 0, NULL, "staffing.AddResource",
+        r = itest_req (c, 0, NULL, "staffing.AddResource",
                    "{\"resource\": {\"site_id\": \"north\", \"name\": \"R%d\", "
                    "\"category\": \"%s\", \"kind\": \"%s\"}}",
                    i, i == 2 ? "EQUIPMENT" : "ROOM", kinds[i]);
@@ -314,22 +262,22 @@ s_test_sites_and_resources (void)
         snprintf (ids[i], PM_ID_MAX, "%s", s_str (r, "id"));
         json_decref (r);
     }
-    r = s_req (c, 0, NULL, "staffing.ListResources",
+    r = itest_req (c, 0, NULL, "staffing.ListResources",
                "{\"site_id\": \"north\", \"kind\": \"exam-room\"}");
     CHECK (r && s_len (r, "resources") == 2);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.UpdateResource",
+    r = itest_req (c, 0, NULL, "staffing.UpdateResource",
                "{\"expected_version\": 1, \"resource\": {\"id\": \"%s\", \"name\": "
                "\"R0\", \"category\": \"ROOM\", \"kind\": \"exam-room\", "
                "\"active\": false}}", ids[0]);
     CHECK (r && s_int (r, "version") == 2 && json_is_false (s_at (r, "active")));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListResources",
+    r = itest_req (c, 0, NULL, "staffing.ListResources",
                "{\"site_id\": \"north\", \"kind\": \"exam-room\"}");
     CHECK (r && s_len (r, "resources") == 1);
     CHECK (strcmp (s_str (r, "resources[0].id"), ids[1]) == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListResources",
+    r = itest_req (c, 0, NULL, "staffing.ListResources",
                "{\"site_id\": \"north\", \"include_inactive\": true}");
     CHECK (r && s_len (r, "resources") == 3);
     json_decref (r);
@@ -354,14 +302,14 @@ s_test_sites_and_resources (void)
     //  A practice manager of another site may read but not change it.
     pm_client_t *south = s_client_as (&svc, "mgr-south", "practice-manager", "south");
     CHECK (south);
-    r = s_req (south, 0, NULL, "staffing.GetSite", "{\"site_id\": \"north\"}");
+    r = itest_req (south, 0, NULL, "staffing.GetSite", "{\"site_id\": \"north\"}");
     CHECK (r);
     json_decref (r);
-    r = s_req (south, PM_EFORBIDDEN, NULL, "staffing.CloseSite",
+    r = itest_req (south, PM_EFORBIDDEN, NULL, "staffing.CloseSite",
                "{\"site_id\": \"north\", \"reason\": \"not mine\"}");
     CHECK (r);
     json_decref (r);
-    r = s_req (south, PM_EFORBIDDEN, NULL, "staffing.CreateSite",
+    r = itest_req (south, PM_EFORBIDDEN, NULL, "staffing.CreateSite",
                "{\"site\": {\"id\": \"south\", \"name\": \"S\", \"time_zone\": "
                "\"UTC\", \"currency\": \"USD\"}}");
     CHECK (r);
@@ -417,7 +365,7 @@ s_test_site_bad_input (void)
          "\"version\": 3", "site.version"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        json_t *r = s_req (c, PM_EINVAL, cases[i].field, "staffing.CreateSite",
+        json_t *r = itest_req (c, PM_EINVAL, cases[i].field, "staffing.CreateSite",
                            "{\"site\": {%s}}", cases[i].site);
         if (!r) {
             fprintf (stderr, "    case %zu\n", i);
@@ -426,22 +374,22 @@ s_test_site_bad_input (void)
         json_decref (r);
     }
     //  Unknown sites and bad resources.
-    json_t *r = s_req (c, PM_ENOTFOUND, "site_id", "staffing.GetSite",
+    json_t *r = itest_req (c, PM_ENOTFOUND, "site_id", "staffing.GetSite",
                        "{\"site_id\": \"nowhere\"}");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ENOTFOUND, "resource.site_id", "staffing.AddResource",
+    r = itest_req (c, PM_ENOTFOUND, "resource.site_id", "staffing.AddResource",
                "{\"resource\": {\"site_id\": \"nowhere\", \"name\": \"R\", "
                "\"category\": \"ROOM\", \"kind\": \"exam-room\"}}");
     CHECK (r);
     json_decref (r);
     CHECK (s_site (c, "north", "UTC"));
-    r = s_req (c, PM_EINVAL, "resource.kind", "staffing.AddResource",
+    r = itest_req (c, PM_EINVAL, "resource.kind", "staffing.AddResource",
                "{\"resource\": {\"site_id\": \"north\", \"name\": \"R\", "
                "\"category\": \"ROOM\", \"kind\": \"Exam Room\"}}");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "resource.category", "staffing.AddResource",
+    r = itest_req (c, PM_EINVAL, "resource.category", "staffing.AddResource",
                "{\"resource\": {\"site_id\": \"north\", \"name\": \"R\", "
                "\"kind\": \"exam-room\"}}");
     CHECK (r);
@@ -458,7 +406,7 @@ s_test_site_bad_input (void)
 static bool
 s_onboard (pm_client_t *c, char *id, const char *fields)
 {
-    json_t *r = s_req (c, 0, NULL, "staffing.Onboard",
+    json_t *r = itest_req (c, 0, NULL, "staffing.Onboard",
                        "{\"staff\": {\"name\": {\"family\": \"Doe\", \"given\": "
                        "[\"Jo\"]}, \"employment_type\": \"FULL_TIME\", "
                        "\"pay_rate_minor\": 5000, \"currency\": \"USD\", %s}}",
@@ -483,7 +431,7 @@ s_test_staff_lifecycle (void)
     CHECK (s_site (c, "south", "America/Chicago"));
 
     char ana[PM_ID_MAX], ids[5][PM_ID_MAX];
-    json_t *r = s_req (c, 0, NULL, "staffing.Onboard",
+    json_t *r = itest_req (c, 0, NULL, "staffing.Onboard",
                        "{\"staff\": {\"name\": {\"family\": \"Silva\", \"given\": "
                        "[\"Ana\"], \"prefix\": \"Dr\"}, \"email\": \"ana@example.org\", "
                        "\"phone\": \"+1 555 0100\", \"roles\": [\"physician\", "
@@ -506,18 +454,18 @@ s_test_staff_lifecycle (void)
         CHECK (s_onboard (c, ids[i], fields));
     }
     //  By site and role; south has only Ana.
-    r = s_req (c, 0, NULL, "staffing.ListStaff",
+    r = itest_req (c, 0, NULL, "staffing.ListStaff",
                "{\"site_id\": \"north\", \"role\": \"nurse\"}");
     CHECK (r && s_len (r, "staff") == 2);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListStaff", "{\"site_id\": \"south\"}");
+    r = itest_req (c, 0, NULL, "staffing.ListStaff", "{\"site_id\": \"south\"}");
     CHECK (r && s_len (r, "staff") == 1 && strcmp (s_str (r, "staff[0].id"), ana) == 0);
     json_decref (r);
     //  Pages of two over north's six, each person once.
     char token[PM_ID_MAX] = "";
     int seen = 0, pages = 0;
     do {
-        r = s_req (c, 0, NULL, "staffing.ListStaff",
+        r = itest_req (c, 0, NULL, "staffing.ListStaff",
                    "{\"site_id\": \"north\", \"page_size\": 2%s%s%s}",
                    token[0] ? ", \"page_token\": \"" : "", token, token[0] ? "\"" : "");
         CHECK (r);
@@ -535,42 +483,42 @@ s_test_staff_lifecycle (void)
                          "\"north\", \"fte_permille\": 1000}], \"employment_type\": "
                          "\"FULL_TIME\", \"pay_rate_minor\": 13000, \"currency\": "
                          "\"USD\", \"start_date\": \"2026-01-05\"}}";
-    r = s_req (c, 0, NULL, "staffing.UpdateStaff", update, 1, ana);
+    r = itest_req (c, 0, NULL, "staffing.UpdateStaff", update, 1, ana);
     CHECK (r && s_int (r, "version") == 2 && s_int (r, "pay_rate_minor") == 13000);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "expected_version", "staffing.UpdateStaff", update, 1, ana);
+    r = itest_req (c, PM_ECONFLICT, "expected_version", "staffing.UpdateStaff", update, 1, ana);
     CHECK (r);
     json_decref (r);
     //  She left south: south lists nobody now.
-    r = s_req (c, 0, NULL, "staffing.ListStaff", "{\"site_id\": \"south\"}");
+    r = itest_req (c, 0, NULL, "staffing.ListStaff", "{\"site_id\": \"south\"}");
     CHECK (r && s_len (r, "staff") == 0);
     json_decref (r);
 
     //  Terminate: not before the start date; then the record is final.
-    r = s_req (c, PM_EINVAL, "end_date", "staffing.Terminate",
+    r = itest_req (c, PM_EINVAL, "end_date", "staffing.Terminate",
                "{\"staff_id\": \"%s\", \"end_date\": \"2025-12-31\", "
                "\"reason\": \"moved\"}", ana);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.Terminate",
+    r = itest_req (c, 0, NULL, "staffing.Terminate",
                "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-30\", "
                "\"reason\": \"moved\"}", ana);
     CHECK (r && strcmp (s_str (r, "status"), "TERMINATED") == 0);
     CHECK (strcmp (s_str (r, "end_date"), "2026-06-30") == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, NULL, "staffing.Terminate",
+    r = itest_req (c, PM_ECONFLICT, NULL, "staffing.Terminate",
                "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-30\", "
                "\"reason\": \"again\"}", ana);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, NULL, "staffing.UpdateStaff", update, 3, ana);
+    r = itest_req (c, PM_ECONFLICT, NULL, "staffing.UpdateStaff", update, 3, ana);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListStaff",
+    r = itest_req (c, 0, NULL, "staffing.ListStaff",
                "{\"site_id\": \"north\", \"role\": \"physician\"}");
     CHECK (r && s_len (r, "staff") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListStaff",
+    r = itest_req (c, 0, NULL, "staffing.ListStaff",
                "{\"site_id\": \"north\", \"role\": \"physician\", "
                "\"include_terminated\": true}");
     CHECK (r && s_len (r, "staff") == 1);
@@ -632,7 +580,7 @@ s_test_staff_bad_input (void)
          "\"start_date\": \"2026-01-01\", \"status\": \"ACTIVE\"", PM_EINVAL, "staff.id"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        json_t *r = s_req (c, cases[i].code, cases[i].field, "staffing.Onboard",
+        json_t *r = itest_req (c, cases[i].code, cases[i].field, "staffing.Onboard",
                            "{\"staff\": {%s, \"roles\": %s, %s, %s}}", cases[i].name,
                            cases[i].roles, cases[i].sites, cases[i].rest);
         if (!r) {
@@ -641,11 +589,11 @@ s_test_staff_bad_input (void)
         CHECK (r && strstr (s_str (r, "message"), cases[i].field));
         json_decref (r);
     }
-    json_t *r = s_req (c, PM_ENOTFOUND, "staff_id", "staffing.GetStaff",
+    json_t *r = itest_req (c, PM_ENOTFOUND, "staff_id", "staffing.GetStaff",
                        "{\"staff_id\": \"stf_01m8e8rx5n3r2py41feft8x8rn\"}");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ENOTFOUND, "site_id", "staffing.ListStaff", "{\"site_id\": \"nowhere\"}");
+    r = itest_req (c, PM_ENOTFOUND, "site_id", "staffing.ListStaff", "{\"site_id\": \"nowhere\"}");
     CHECK (r);
     json_decref (r);
     CHECK (s_high_seq (c) == 1); //  only the site
@@ -717,7 +665,7 @@ s_wait_cursor (pm_client_t *c, uint64_t seq)
 static int
 s_hired (pm_client_t *c, const char *site, const char *cand)
 {
-    json_t *r = s_req (c, 0, NULL, "staffing.ListStaff",
+    json_t *r = itest_req (c, 0, NULL, "staffing.ListStaff",
                        "{\"site_id\": \"%s\", \"page_size\": 1000}", site);
     int n = 0;
     size_t i;
@@ -754,18 +702,18 @@ s_test_hire_exactly_once (void)
     CHECK (s_emit_hire (ec, "recruitment.candidate.hired", b, "nowhere"));
     CHECK (s_wait_cursor (c, 4));
     CHECK (s_hired (c, "north", a) == 1);
-    json_t *r = s_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", a);
+    json_t *r = itest_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", a);
     CHECK (r && pm_id_valid (s_str (r, "staff_id"), "stf") && s_int (r, "seq") == 1);
     char staff_id[PM_ID_MAX];
     snprintf (staff_id, sizeof staff_id, "%s", s_str (r, "staff_id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff_id);
+    r = itest_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff_id);
     CHECK (r && strcmp (s_str (r, "employment_type"), "PART_TIME") == 0);
     CHECK (s_int (r, "sites[0].fte_permille") == 600 && s_int (r, "pay_rate_minor") == 4200);
     CHECK (strcmp (s_str (r, "roles[0]"), "nurse") == 0);
     CHECK (strcmp (s_str (r, "requisition_id"), "job_01m8e8rx5n3r2py41feft8x8rn") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", b);
+    r = itest_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", b);
     CHECK (r && strstr (s_str (r, "rejected_reason"), "nowhere") && !*s_str (r, "staff_id"));
     json_decref (r);
 
@@ -915,7 +863,7 @@ static bool
 s_credential (pm_client_t *c, const char *staff, const char *type, const char *valid_to,
               char *id)
 {
-    json_t *r = s_req (c, 0, NULL, "staffing.AddCredential",
+    json_t *r = itest_req (c, 0, NULL, "staffing.AddCredential",
                        "{\"credential\": {\"staff_id\": \"%s\", \"type\": \"%s\", "
                        "\"number\": \"RN-1234\", \"issuer\": \"State Board\", "
                        "\"valid_from\": \"2020-01-01\", \"valid_to\": \"%s\", "
@@ -954,24 +902,24 @@ s_test_credential_escalations (void)
     CHECK (s_credential (c, witness, "nursing-registration", v, w1));
 
     //  Bad input: the end before the start, an unknown holder.
-    json_t *r = s_req (c, PM_EINVAL, "credential.valid_to", "staffing.AddCredential",
+    json_t *r = itest_req (c, PM_EINVAL, "credential.valid_to", "staffing.AddCredential",
                        "{\"credential\": {\"staff_id\": \"%s\", \"type\": \"bls\", "
                        "\"number\": \"1\", \"valid_from\": \"2026-05-01\", "
                        "\"valid_to\": \"2026-04-30\"}}", nurse);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ENOTFOUND, "credential.staff_id", "staffing.AddCredential",
+    r = itest_req (c, PM_ENOTFOUND, "credential.staff_id", "staffing.AddCredential",
                "{\"credential\": {\"staff_id\": \"stf_01m8e8rx5n3r2py41feft8x8rn\", "
                "\"type\": \"bls\", \"number\": \"1\", \"valid_to\": \"2030-01-01\"}}");
     CHECK (r);
     json_decref (r);
 
     //  What expires at the site: nothing within 30 days, C1 within 120.
-    r = s_req (c, 0, NULL, "staffing.ExpiringCredentials",
+    r = itest_req (c, 0, NULL, "staffing.ExpiringCredentials",
                "{\"site_id\": \"hono\", \"days\": 30}");
     CHECK (r && s_len (r, "items") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ExpiringCredentials",
+    r = itest_req (c, 0, NULL, "staffing.ExpiringCredentials",
                "{\"site_id\": \"hono\", \"days\": 120}");
     CHECK (r && s_len (r, "items") == 1 && strcmp (s_str (r, "items[0].credential.id"), c1) == 0);
     CHECK (s_int (r, "items[0].days_left") >= 99 && s_int (r, "items[0].days_left") <= 101);
@@ -1013,7 +961,7 @@ s_test_credential_escalations (void)
     CHECK (events && s_alerts (events, "staffing.credential.expiring", c2, &threshold) == 1);
     CHECK (threshold == 30);
     json_decref (events);
-    r = s_req (c, 0, NULL, "staffing.ExpiringCredentials",
+    r = itest_req (c, 0, NULL, "staffing.ExpiringCredentials",
                "{\"site_id\": \"hono\", \"days\": 30}");
     CHECK (r && s_len (r, "items") == 2);
     CHECK (strcmp (s_str (r, "items[0].credential.id"), c1) == 0);
@@ -1043,14 +991,14 @@ s_test_credential_escalations (void)
 
     //  Renewed: the warnings are given again for the new dates, not now.
     s_date_add (v, 365, d);
-    r = s_req (c, 0, NULL, "staffing.UpdateCredential",
+    r = itest_req (c, 0, NULL, "staffing.UpdateCredential",
                "{\"expected_version\": 1, \"credential\": {\"id\": \"%s\", "
                "\"number\": \"RN-1234\", \"valid_from\": \"2020-01-01\", "
                "\"valid_to\": \"%s\"}}", c1, d);
     CHECK (r && s_int (r, "version") == 2 && s_len (r, "escalations") == 0);
     CHECK (!s_at (r, "verified_at")); //  a renewal is checked again
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.VerifyCredential",
+    r = itest_req (c, 0, NULL, "staffing.VerifyCredential",
                "{\"credential_id\": \"%s\", \"verified_by\": \"hr\"}", c1);
     CHECK (r && s_int (r, "verified_at") > 0);
     json_decref (r);
@@ -1065,7 +1013,7 @@ static bool
 s_template (pm_client_t *c, const char *site, const char *role, const char *starts,
             const char *ends, char *id)
 {
-    json_t *r = s_req (c, 0, NULL, "staffing.CreateShiftTemplate",
+    json_t *r = itest_req (c, 0, NULL, "staffing.CreateShiftTemplate",
                        "{\"template\": {\"site_id\": \"%s\", \"role\": \"%s\", "
                        "\"name\": \"%s-%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}",
                        site, role, starts, ends, starts, ends);
@@ -1081,7 +1029,7 @@ static json_t *
 s_shifts (pm_client_t *c, int want, const char *field, const char *tpl,
           const char *from, const char *to, const char *staff)
 {
-    return s_req (c, want, field, "staffing.AddShifts",
+    return itest_req (c, want, field, "staffing.AddShifts",
                   "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
                   "\"%s\"%s%s%s}", tpl, from, to, staff ? ", \"staff_id\": \"" : "",
                   staff ? staff : "", staff ? "\"" : "");
@@ -1192,7 +1140,7 @@ s_test_roster_conflicts (void)
     CHECK (s_template (c, "north", "nurse", "08:00", "16:00", day));
     CHECK (s_template (c, "north", "nurse", "12:00", "20:00", eve));
     CHECK (s_template (c, "north", "physician", "09:00", "17:00", phys));
-    json_t *r = s_req (c, 0, NULL, "staffing.SetRoleRequirements",
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetRoleRequirements",
                        "{\"requirements\": {\"role\": \"physician\", "
                        "\"credential_types\": [\"medical-licence\"]}}");
     CHECK (r && s_int (r, "version") == 1);
@@ -1222,7 +1170,7 @@ s_test_roster_conflicts (void)
     }
     //  A licence not yet verified is not enough; verified, it is.
     char lic[PM_ID_MAX];
-    r = s_req (c, 0, NULL, "staffing.AddCredential",
+    r = itest_req (c, 0, NULL, "staffing.AddCredential",
                "{\"credential\": {\"staff_id\": \"%s\", \"type\": "
                "\"medical-licence\", \"number\": \"MD-1\", \"valid_from\": "
                "\"2025-01-01\", \"valid_to\": \"2027-12-31\"}}", doc);
@@ -1232,7 +1180,7 @@ s_test_roster_conflicts (void)
     r = s_shifts (c, PM_ECONFLICT, "staff_id", phys, "2026-06-02", "2026-06-02", doc);
     CHECK (r && strstr (s_str (r, "message"), "verified medical-licence"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.VerifyCredential",
+    r = itest_req (c, 0, NULL, "staffing.VerifyCredential",
                "{\"credential_id\": \"%s\", \"verified_by\": \"board lookup\"}", lic);
     CHECK (r);
     json_decref (r);
@@ -1242,7 +1190,7 @@ s_test_roster_conflicts (void)
 
     //  Recurring, weekdays only: two weeks of day shifts, then evenings
     //  over the same range are refused whole, naming the first clash.
-    r = s_req (c, 0, NULL, "staffing.AddShifts",
+    r = itest_req (c, 0, NULL, "staffing.AddShifts",
                "{\"template_id\": \"%s\", \"from_date\": \"2026-06-08\", "
                "\"to_date\": \"2026-06-21\", \"weekdays\": [1, 2, 3, 4, 5], "
                "\"staff_id\": \"%s\"}", day, a);
@@ -1250,7 +1198,7 @@ s_test_roster_conflicts (void)
     CHECK (strcmp (s_str (r, "shifts[9].date"), "2026-06-19") == 0);
     json_decref (r);
     uint64_t before = s_high_seq (c);
-    r = s_req (c, PM_ECONFLICT, "staff_id", "staffing.AddShifts",
+    r = itest_req (c, PM_ECONFLICT, "staff_id", "staffing.AddShifts",
                "{\"template_id\": \"%s\", \"from_date\": \"2026-06-06\", "
                "\"to_date\": \"2026-06-21\", \"staff_id\": \"%s\"}", eve, a);
     CHECK (r && strstr (s_str (r, "message"), "on 2026-06-08"));
@@ -1269,12 +1217,12 @@ s_test_roster_conflicts (void)
                   "stf_01m8e8rx5n3r2py41feft8x8rn");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ENOTFOUND, "template.site_id", "staffing.CreateShiftTemplate",
+    r = itest_req (c, PM_ENOTFOUND, "template.site_id", "staffing.CreateShiftTemplate",
                "{\"template\": {\"site_id\": \"nowhere\", \"role\": \"nurse\", "
                "\"name\": \"X\", \"starts\": \"08:00\", \"ends\": \"16:00\"}}");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "template.starts", "staffing.CreateShiftTemplate",
+    r = itest_req (c, PM_EINVAL, "template.starts", "staffing.CreateShiftTemplate",
                "{\"template\": {\"site_id\": \"north\", \"role\": \"nurse\", "
                "\"name\": \"X\", \"starts\": \"25:00\", \"ends\": \"16:00\"}}");
     CHECK (r);
@@ -1282,7 +1230,7 @@ s_test_roster_conflicts (void)
 
     //  Terminated with last day 2026-06-12: the shifts after it open
     //  again (hours withdrawn), and no new ones after it are taken.
-    r = s_req (c, 0, NULL, "staffing.Terminate",
+    r = itest_req (c, 0, NULL, "staffing.Terminate",
                "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-12\", "
                "\"reason\": \"resigned\"}", a);
     CHECK (r && strcmp (s_str (r, "id"), a) == 0); //  the reply is the staff record
@@ -1317,7 +1265,7 @@ s_test_open_shifts_swaps_coverage (void)
     CHECK (s_onboard (c, a, nurse) && s_onboard (c, b, nurse) && s_onboard (c, d, nurse));
     CHECK (s_template (c, "zulu", "nurse", "08:00", "16:00", day));
     CHECK (s_template (c, "zulu", "nurse", "12:00", "20:00", late));
-    json_t *r = s_req (c, 0, NULL, "staffing.AddCoverageRule",
+    json_t *r = itest_req (c, 0, NULL, "staffing.AddCoverageRule",
                        "{\"rule\": {\"site_id\": \"zulu\", \"role\": \"nurse\", "
                        "\"from\": \"08:00\", \"to\": \"20:00\", \"min_headcount\": 2}}");
     CHECK (r && pm_id_valid (s_str (r, "id"), "cov"));
@@ -1336,7 +1284,7 @@ s_test_open_shifts_swaps_coverage (void)
     //  nothing).
     const char *gaps = "{\"site_id\": \"zulu\", \"from_date\": \"2026-06-01\", "
                        "\"to_date\": \"2026-06-01\"}";
-    r = s_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
+    r = itest_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
     CHECK (r && s_len (r, "gaps") == 2);
     CHECK (s_int (r, "gaps[0].start") == s_utc ("2026-06-01T08:00"));
     CHECK (s_int (r, "gaps[0].end") == s_utc ("2026-06-01T16:00"));
@@ -1347,21 +1295,21 @@ s_test_open_shifts_swaps_coverage (void)
 
     //  The open shift: listed as open, claimed by B, then not claimable.
     int64_t from = s_utc ("2026-06-01T00:00"), to = s_utc ("2026-06-02T00:00");
-    r = s_req (c, 0, NULL, "staffing.ListShifts",
+    r = itest_req (c, 0, NULL, "staffing.ListShifts",
                "{\"site_id\": \"zulu\", \"from\": %lld, \"to\": %lld, "
                "\"open_only\": true}", (long long) from, (long long) to);
     CHECK (r && s_len (r, "shifts") == 1 && strcmp (s_str (r, "shifts[0].id"), late_shift) == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ClaimShift",
+    r = itest_req (c, 0, NULL, "staffing.ClaimShift",
                "{\"shift_id\": \"%s\", \"staff_id\": \"%s\"}", late_shift, b);
     CHECK (r && strcmp (s_str (r, "staff_id"), b) == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "shift_id", "staffing.ClaimShift",
+    r = itest_req (c, PM_ECONFLICT, "shift_id", "staffing.ClaimShift",
                "{\"shift_id\": \"%s\", \"staff_id\": \"%s\"}", late_shift, d);
     CHECK (r && strstr (s_str (r, "message"), "already assigned"));
     json_decref (r);
     //  Now 08-12 and 16-20 are one short each; 12-16 is covered.
-    r = s_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
+    r = itest_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
     CHECK (r && s_len (r, "gaps") == 2);
     CHECK (s_int (r, "gaps[0].end") == s_utc ("2026-06-01T12:00"));
     CHECK (s_int (r, "gaps[1].start") == s_utc ("2026-06-01T16:00"));
@@ -1369,21 +1317,21 @@ s_test_open_shifts_swaps_coverage (void)
     json_decref (r);
 
     //  Swap: B hands the late shift to D; approved, the hours move.
-    r = s_req (c, 0, NULL, "staffing.RequestSwap",
+    r = itest_req (c, 0, NULL, "staffing.RequestSwap",
                "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\", \"reason\": "
                "\"exam\"}", late_shift, d);
     CHECK (r && strcmp (s_str (r, "status"), "SWAP_REQUESTED") == 0);
     char swap[PM_ID_MAX];
     snprintf (swap, sizeof swap, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ApproveSwap", "{\"swap_id\": \"%s\"}", swap);
+    r = itest_req (c, 0, NULL, "staffing.ApproveSwap", "{\"swap_id\": \"%s\"}", swap);
     CHECK (r && strcmp (s_str (r, "status"), "SWAP_APPROVED") == 0);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "swap_id", "staffing.ApproveSwap",
+    r = itest_req (c, PM_ECONFLICT, "swap_id", "staffing.ApproveSwap",
                "{\"swap_id\": \"%s\"}", swap);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListShifts",
+    r = itest_req (c, 0, NULL, "staffing.ListShifts",
                "{\"site_id\": \"zulu\", \"from\": %lld, \"to\": %lld, "
                "\"staff_id\": \"%s\"}", (long long) from, (long long) to, d);
     CHECK (r && s_len (r, "shifts") == 1 && strcmp (s_str (r, "shifts[0].id"), late_shift) == 0);
@@ -1397,30 +1345,30 @@ s_test_open_shifts_swaps_coverage (void)
     json_decref (events);
     //  D now works 12-20: taking A's 08-16 too would overlap; to B it may
     //  go, but the manager denies it.
-    r = s_req (c, PM_ECONFLICT, "to_staff_id", "staffing.RequestSwap",
+    r = itest_req (c, PM_ECONFLICT, "to_staff_id", "staffing.RequestSwap",
                "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\"}", day_shift, d);
     CHECK (r && strstr (s_str (r, "message"), "overlaps"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.RequestSwap",
+    r = itest_req (c, 0, NULL, "staffing.RequestSwap",
                "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\"}", day_shift, b);
     CHECK (r);
     snprintf (swap, sizeof swap, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "reason", "staffing.DenySwap", "{\"swap_id\": \"%s\"}", swap);
+    r = itest_req (c, PM_EINVAL, "reason", "staffing.DenySwap", "{\"swap_id\": \"%s\"}", swap);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.DenySwap",
+    r = itest_req (c, 0, NULL, "staffing.DenySwap",
                "{\"swap_id\": \"%s\", \"reason\": \"short staffed\"}", swap);
     CHECK (r && strcmp (s_str (r, "status"), "SWAP_DENIED") == 0);
     json_decref (r);
 
     //  Unassign A (the shift opens), cancel it (no hours to withdraw).
-    r = s_req (c, 0, NULL, "staffing.UnassignShift",
+    r = itest_req (c, 0, NULL, "staffing.UnassignShift",
                "{\"shift_id\": \"%s\", \"reason\": \"sick\"}", day_shift);
     CHECK (r && strcmp (s_str (r, "status"), "SHIFT_OPEN") == 0);
     CHECK (strcmp (s_str (r, "released_staff_id"), a) == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.CancelShift",
+    r = itest_req (c, 0, NULL, "staffing.CancelShift",
                "{\"shift_id\": \"%s\", \"reason\": \"merged\"}", day_shift);
     CHECK (r && strcmp (s_str (r, "status"), "SHIFT_CANCELLED") == 0);
     json_decref (r);
@@ -1429,7 +1377,7 @@ s_test_open_shifts_swaps_coverage (void)
     CHECK (s_count (events, "staffing.shift.unassigned") == 2);
     json_decref (events);
     //  Only D's late shift is left: 08-12 empty, 12-20 one short.
-    r = s_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
+    r = itest_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
     CHECK (r && s_len (r, "gaps") == 2);
     CHECK (s_int (r, "gaps[0].rostered") == 0 && s_int (r, "gaps[1].rostered") == 1);
     json_decref (r);
@@ -1463,7 +1411,7 @@ s_test_leave (void)
                              "[{\"site_id\": \"south\", \"fte_permille\": 1000}], "
                              "\"start_date\": \"2026-01-01\""));
     CHECK (s_template (c, "north", "nurse", "08:00", "16:00", day));
-    json_t *r = s_req (c, 0, NULL, "staffing.SetLeaveType",
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
                        "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual "
                        "leave\", \"yearly_days\": 20}}");
     CHECK (r && s_int (r, "version") == 1);
@@ -1475,18 +1423,18 @@ s_test_leave (void)
     //  Monday to Friday: five working days.
     const char *ask = "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
                       "\"start_date\": \"%s\", \"end_date\": \"%s\"}";
-    r = s_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-06-01", "2026-06-05");
+    r = itest_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-06-01", "2026-06-05");
     CHECK (r && s_int (r, "days") == 5 && strcmp (s_str (r, "status"), "LEAVE_REQUESTED") == 0);
     char lv[PM_ID_MAX];
     snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "start_date", "staffing.RequestLeave", ask, n,
+    r = itest_req (c, PM_ECONFLICT, "start_date", "staffing.RequestLeave", ask, n,
                "2026-06-04", "2026-06-08");
     CHECK (r && strstr (s_str (r, "message"), lv));
     json_decref (r);
     const char *bal = "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
                       "\"year\": 2026}";
-    r = s_req (c, 0, NULL, "staffing.LeaveBalance", bal, n);
+    r = itest_req (c, 0, NULL, "staffing.LeaveBalance", bal, n);
     CHECK (r && s_int (r, "allocated") == 20 && s_int (r, "requested") == 5);
     CHECK (s_int (r, "remaining") == 15);
     json_decref (r);
@@ -1494,18 +1442,18 @@ s_test_leave (void)
     //  Who may approve: not the nurse herself, not south's manager, not a
     //  principal working elsewhere; north's manager may.
     const char *decide = "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}";
-    r = s_req (c, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, n);
+    r = itest_req (c, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, n);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, ms);
+    r = itest_req (c, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, ms);
     CHECK (r && strstr (s_str (r, "message"), "practice-manager of site north"));
     json_decref (r);
     pm_client_t *south = s_client_as (&svc, "mgr-south", "practice-manager", "south");
-    r = s_req (south, PM_EFORBIDDEN, NULL, "staffing.ApproveLeave", decide, lv, m);
+    r = itest_req (south, PM_EFORBIDDEN, NULL, "staffing.ApproveLeave", decide, lv, m);
     CHECK (r);
     json_decref (r);
     pm_client_destroy (&south);
-    r = s_req (c, 0, NULL, "staffing.ApproveLeave", decide, lv, m);
+    r = itest_req (c, 0, NULL, "staffing.ApproveLeave", decide, lv, m);
     CHECK (r && strcmp (s_str (r, "status"), "LEAVE_APPROVED") == 0);
     CHECK (strcmp (s_str (r, "decided_by"), m) == 0);
     json_decref (r);
@@ -1527,40 +1475,40 @@ s_test_leave (void)
 
     //  Balance: a smaller allocation for her; 12-21..12-31 is eight working
     //  days (Christmas is a closure), more than is left.
-    r = s_req (c, 0, NULL, "staffing.SetLeaveAllocation",
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation",
                "{\"allocation\": {\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
                "\"year\": 2026, \"days\": 10}}", n);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ECONFLICT, "leave_type", "staffing.RequestLeave", ask, n,
+    r = itest_req (c, PM_ECONFLICT, "leave_type", "staffing.RequestLeave", ask, n,
                "2026-12-21", "2026-12-31");
     CHECK (r && strstr (s_str (r, "message"), "this asks 8"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-12-21", "2026-12-25");
+    r = itest_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-12-21", "2026-12-25");
     CHECK (r && s_int (r, "days") == 4);
     snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "reason", "staffing.DenyLeave", decide, lv, m);
+    r = itest_req (c, PM_EINVAL, "reason", "staffing.DenyLeave", decide, lv, m);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.DenyLeave",
+    r = itest_req (c, 0, NULL, "staffing.DenyLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\", \"reason\": "
                "\"year-end rush\"}", lv, m);
     CHECK (r && strcmp (s_str (r, "status"), "LEAVE_DENIED") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.LeaveBalance", bal, n);
+    r = itest_req (c, 0, NULL, "staffing.LeaveBalance", bal, n);
     CHECK (r && s_int (r, "allocated") == 10 && s_int (r, "approved") == 5);
     CHECK (s_int (r, "requested") == 0 && s_int (r, "remaining") == 5);
     json_decref (r);
 
     //  Cancelling the approved leave gives the time back: the shift may be
     //  rostered again.
-    r = s_req (c, 0, NULL, "staffing.ListLeave", "{\"staff_id\": \"%s\"}", n);
+    r = itest_req (c, 0, NULL, "staffing.ListLeave", "{\"staff_id\": \"%s\"}", n);
     CHECK (r && s_len (r, "leave") == 2);
     CHECK (strcmp (s_str (r, "leave[0].status"), "LEAVE_APPROVED") == 0);
     snprintf (lv, sizeof lv, "%s", s_str (r, "leave[0].id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.CancelLeave",
+    r = itest_req (c, 0, NULL, "staffing.CancelLeave",
                "{\"leave_id\": \"%s\", \"reason\": \"trip off\"}", lv);
     CHECK (r && strcmp (s_str (r, "status"), "LEAVE_CANCELLED") == 0);
     json_decref (r);
@@ -1573,20 +1521,20 @@ s_test_leave (void)
     json_decref (r);
 
     //  Bad input.
-    r = s_req (c, PM_EINVAL, "end_date", "staffing.RequestLeave", ask, n, "2026-07-10",
+    r = itest_req (c, PM_EINVAL, "end_date", "staffing.RequestLeave", ask, n, "2026-07-10",
                "2026-07-09");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "end_date", "staffing.RequestLeave", ask, n, "2026-12-30",
+    r = itest_req (c, PM_EINVAL, "end_date", "staffing.RequestLeave", ask, n, "2026-12-30",
                "2027-01-02");
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ENOTFOUND, "leave_type", "staffing.RequestLeave",
+    r = itest_req (c, PM_ENOTFOUND, "leave_type", "staffing.RequestLeave",
                "{\"staff_id\": \"%s\", \"leave_type\": \"sabbatical\", "
                "\"start_date\": \"2026-07-01\", \"end_date\": \"2026-07-01\"}", n);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ENOTFOUND, "staff_id", "staffing.RequestLeave", ask,
+    r = itest_req (c, PM_ENOTFOUND, "staff_id", "staffing.RequestLeave", ask,
                "stf_01m8e8rx5n3r2py41feft8x8rn", "2026-07-01", "2026-07-01");
     CHECK (r);
     json_decref (r);
@@ -1641,7 +1589,7 @@ s_test_training (void)
     CHECK (itest_start (&svc) == 0);
     pm_client_t *c = itest_client (&svc);
     CHECK (s_site (c, "zulu", "UTC"));
-    json_t *r = s_req (c, 0, NULL, "staffing.SetRoleRequirements",
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetRoleRequirements",
                        "{\"requirements\": {\"role\": \"nurse\", \"trainings\": "
                        "[{\"course\": \"bls\", \"title\": \"Basic life support\", "
                        "\"renewal_days\": 365, \"grace_days\": 30}, {\"course\": "
@@ -1666,13 +1614,13 @@ s_test_training (void)
     CHECK (s_overdue_events (events, veteran, "hipaa") == 1);
     CHECK (s_overdue_events (events, rookie, "bls") == 0);
     json_decref (events);
-    r = s_req (c, 0, NULL, "staffing.TrainingOverdue", "{\"site_id\": \"zulu\"}");
+    r = itest_req (c, 0, NULL, "staffing.TrainingOverdue", "{\"site_id\": \"zulu\"}");
     CHECK (r && s_len (r, "statuses") == 2);
     CHECK (strcmp (s_str (r, "statuses[0].course"), "hipaa") == 0); //  due first
     CHECK (strcmp (s_str (r, "statuses[0].staff_id"), veteran) == 0);
     CHECK (strcmp (s_str (r, "statuses[0].name.family"), "Doe") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", rookie);
+    r = itest_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", rookie);
     CHECK (r && s_len (r, "statuses") == 2);
     char due[11];
     s_date_add (today, 30, due);
@@ -1685,16 +1633,16 @@ s_test_training (void)
     s_date_add (today, -1, yesterday);
     const char *record = "{\"completion\": {\"staff_id\": \"%s\", \"course\": \"%s\", "
                          "\"completed_on\": \"%s\"}}";
-    r = s_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "bls", yesterday);
+    r = itest_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "bls", yesterday);
     CHECK (r && pm_id_valid (s_str (r, "id"), "trn"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "hipaa", yesterday);
+    r = itest_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "hipaa", yesterday);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.TrainingOverdue", "{\"site_id\": \"zulu\"}");
+    r = itest_req (c, 0, NULL, "staffing.TrainingOverdue", "{\"site_id\": \"zulu\"}");
     CHECK (r && s_len (r, "statuses") == 0);
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", veteran);
+    r = itest_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", veteran);
     s_date_add (yesterday, 365, due);
     CHECK (r && strcmp (s_str (r, "statuses[0].due_date"), due) == 0);
     CHECK (!*s_str (r, "statuses[1].due_date")); //  HIPAA: once is enough
@@ -1703,15 +1651,15 @@ s_test_training (void)
     //  Bad input.
     char tomorrow[11];
     s_date_add (today, 2, tomorrow);
-    r = s_req (c, PM_EINVAL, "completion.completed_on", "staffing.RecordTraining", record,
+    r = itest_req (c, PM_EINVAL, "completion.completed_on", "staffing.RecordTraining", record,
                veteran, "bls", tomorrow);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_EINVAL, "completion.course", "staffing.RecordTraining", record,
+    r = itest_req (c, PM_EINVAL, "completion.course", "staffing.RecordTraining", record,
                veteran, "First Aid", yesterday);
     CHECK (r);
     json_decref (r);
-    r = s_req (c, PM_ENOTFOUND, "completion.staff_id", "staffing.RecordTraining", record,
+    r = itest_req (c, PM_ENOTFOUND, "completion.staff_id", "staffing.RecordTraining", record,
                "stf_01m8e8rx5n3r2py41feft8x8rn", "bls", yesterday);
     CHECK (r);
     json_decref (r);
@@ -1730,7 +1678,7 @@ s_test_training (void)
     //  Restarted again, and a new course for nurses: its warnings come,
     //  the earlier ones do not come again.
     CHECK (s_restart_at (&svc, &c, 1, off, sizeof off, later, 13) == 0);
-    r = s_req (c, 0, NULL, "staffing.SetRoleRequirements",
+    r = itest_req (c, 0, NULL, "staffing.SetRoleRequirements",
                "{\"requirements\": {\"role\": \"nurse\", \"trainings\": "
                "[{\"course\": \"bls\", \"renewal_days\": 365, \"grace_days\": 30}, "
                "{\"course\": \"hipaa\", \"grace_days\": 14}, {\"course\": "
@@ -1845,7 +1793,7 @@ s_test_consumer_catches_up (void)
     char taken_off[PM_ID_MAX];
     snprintf (taken_off, sizeof taken_off, "%s", s_str (r, "shifts[0].id"));
     json_decref (r);
-    r = s_req (c, 0, NULL, "staffing.UnassignShift",
+    r = itest_req (c, 0, NULL, "staffing.UnassignShift",
                "{\"shift_id\": \"%s\", \"reason\": \"sick\"}", taken_off);
     CHECK (r);
     json_decref (r);
@@ -1890,16 +1838,16 @@ s_test_staff_records_audited (void)
     CHECK (s_onboard (c, id, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
                              "\"north\", \"fte_permille\": 1000}], "
                              "\"start_date\": \"2026-01-05\""));
-    json_t *r = s_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", id);
+    json_t *r = itest_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", id);
     CHECK (r);
     json_decref (r);
     pm_client_t *east = itest_client_as (&svc, "pm-east");
-    r = s_req (east, PM_EFORBIDDEN, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}",
+    r = itest_req (east, PM_EFORBIDDEN, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}",
                id);
     CHECK (r);
     json_decref (r);
     pm_client_t *auditor = itest_client_as (&svc, "audrey");
-    r = s_req (auditor, 0, NULL, "pm.AuditRead", "{}");
+    r = itest_req (auditor, 0, NULL, "pm.AuditRead", "{}");
     CHECK (r);
     json_t *entries = json_object_get (r, "entries");
     int onboarded = 0, read = 0, refused = 0;
