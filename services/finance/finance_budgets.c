@@ -9,7 +9,10 @@
     staffing computes in the site's zone); staffing.shift.unassigned takes
     the cost away. A re-delivered event writes the same record again, so
     each shift counts once; the cursor moves in the same transaction.
-    Recruitment's events carry no cost: recruitment.candidate.hired is
+    Recruitment: recruitment.cost.recorded (advertising, agency fees, ...)
+    is the recruitment actual, under the month of its local date, keyed by
+    cost id so a re-delivery replaces rather than adds; costs in another
+    currency than the site's are left out. recruitment.candidate.hired is
     counted once per candidate under the month of the start date.
     These are projections: when a stream is replaced, its part is dropped
     and rebuilt from seq 1 (the reset callbacks).                       */
@@ -202,9 +205,28 @@ typedef struct {
     MDB_txn *txn;
     const Pm__Finance__SiteFinance *site;
     const char *month;
-    int64_t payroll, minutes, invoiced, received;
-    uint32_t shifts, unpriced, hires;
+    int64_t payroll, minutes, invoiced, received, recruitment;
+    uint32_t shifts, unpriced, hires, costs;
 } s_actuals_t;
+
+//  One recruitment cost of the site in the month (site currency only).
+static int
+s_cost_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    s_actuals_t *a = arg;
+    Pm__Recruitment__RecruitmentCost *c = pm__recruitment__recruitment_cost__unpack (
+        NULL, val->mv_size, val->mv_data);
+    if (!c) {
+        return PM_EINTERNAL;
+    }
+    if (c->currency && a->site->currency && strcmp (c->currency, a->site->currency) == 0) {
+        a->recruitment += c->amount_minor;
+        a->costs++;
+    }
+    pm__recruitment__recruitment_cost__free_unpacked (c, NULL);
+    return 0;
+}
 
 //  One shift of the month: priced in the site's currency, or unpriced.
 static int
@@ -332,6 +354,10 @@ s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = fin_scan (txn, fin_db.actuals, &prefix, NULL, s_hire_each, &a);
     }
     if (rc == PM_OK) {
+        prefix.b[0] = 'K';
+        rc = fin_scan (txn, fin_db.actuals, &prefix, NULL, s_cost_each, &a);
+    }
+    if (rc == PM_OK) {
         fin_key_init (&prefix, 0);
         rc = fin_scan (txn, fin_db.invoices, &prefix, NULL, s_invoice_each, &a);
     }
@@ -366,6 +392,8 @@ s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
                 ca->count = a.shifts;
             }
             else if (c == PM__FINANCE__BUDGET_CATEGORY__RECRUITMENT) {
+                ca->has_actual = 1;
+                ca->actual_minor = a.recruitment;
                 ca->has_count = 1;
                 ca->count = a.hires;
             }
@@ -582,10 +610,53 @@ s_reset_staffing (pm_ctx_t *ctx, const char *source)
     return rc;
 }
 
+//  recruitment.cost.recorded -> the cost under its site and local month;
+//  the same cost delivered again replaces its entry.
+static pm_err
+s_apply_cost (pm_ctx_t *ctx, const Pm__Event *event)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    Pm__Recruitment__RecruitmentCost *c = pm__recruitment__recruitment_cost__unpack (
+        NULL, event->data.len, event->data.data);
+    if (!c || !pm_id_valid (c->id, "rcost") || !fin_token_ok (c->site_id)
+        || !fin_date_valid (c->incurred_on) || c->amount_minor <= 0 || !c->currency) {
+        pm__recruitment__recruitment_cost__free_unpacked (c, NULL);
+        return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a recruitment.RecruitmentCost "
+                            "with an id, site, date, amount and currency");
+    }
+    fin_key_t k, m;
+    s_akey (&k, 'k', c->id, NULL, NULL);
+    Pm__Recruitment__RecruitmentCost *old = NULL;
+    pm_err rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
+                                  &pm__recruitment__recruitment_cost__descriptor,
+                                  (ProtobufCMessage **) &old);
+    rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    char month[MONTH_LEN];
+    if (rc == PM_OK && old) {
+        snprintf (month, sizeof month, "%.7s", old->incurred_on);
+        s_akey (&m, 'K', old->site_id, month, old->id);
+        rc = s_del (txn, &m);
+    }
+    snprintf (month, sizeof month, "%.7s", c->incurred_on);
+    s_akey (&m, 'K', c->site_id, month, c->id);
+    if (rc == PM_OK) {
+        rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &c->base, 0);
+    }
+    if (rc == PM_OK) {
+        rc = pm_store_put_msg (txn, fin_db.actuals, m.b, m.len, &c->base, 0);
+    }
+    pm__recruitment__recruitment_cost__free_unpacked (old, NULL);
+    pm__recruitment__recruitment_cost__free_unpacked (c, NULL);
+    return rc;
+}
+
 //  recruitment.candidate.hired -> one hire in the month of the start date.
 static pm_err
 s_apply_recruitment (pm_ctx_t *ctx, const Pm__Event *event)
 {
+    if (event->type && strcmp (event->type, "recruitment.cost.recorded") == 0) {
+        return s_apply_cost (ctx, event);
+    }
     if (!event->type || strcmp (event->type, "recruitment.candidate.hired") != 0) {
         return PM_OK;
     }
@@ -637,6 +708,12 @@ s_reset_recruitment (pm_ctx_t *ctx, const char *source)
     pm_err rc = s_drop (pm_ctx_txn (ctx), 'c');
     if (rc == PM_OK) {
         rc = s_drop (pm_ctx_txn (ctx), 'n');
+    }
+    if (rc == PM_OK) {
+        rc = s_drop (pm_ctx_txn (ctx), 'k');
+    }
+    if (rc == PM_OK) {
+        rc = s_drop (pm_ctx_txn (ctx), 'K');
     }
     return rc;
 }

@@ -414,6 +414,128 @@ s_get (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  recruitment.RecordCost: what a requisition cost besides salary, for
+//  finance's recruitment actuals (recruitment.cost.recorded).
+static pm_err
+s_record_cost (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Recruitment__RecordCost *req = (const void *) body;
+    const Pm__Recruitment__RecruitmentCost *in = req->cost;
+    if (!in) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "cost", "cost: is required");
+    }
+    if (in->id || in->site_id || in->has_recorded_at || in->recorded_by) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "cost.id",
+                            "cost.id: id, site and recorded_* are set by the service");
+    }
+    if (!in->has_kind || in->kind < PM__RECRUITMENT__COST_KIND__COST_ADVERTISING
+        || in->kind > PM__RECRUITMENT__COST_KIND__COST_OTHER) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "cost.kind",
+                            "cost.kind: COST_ADVERTISING, COST_AGENCY, COST_ASSESSMENT, "
+                            "COST_RELOCATION or COST_OTHER");
+    }
+    if (!in->has_amount_minor || in->amount_minor <= 0
+        || in->amount_minor > 100000000000LL) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "cost.amount_minor",
+                            "cost.amount_minor: more than 0 and at most 10^11");
+    }
+    pm_err rc = rec_currency (ctx, "cost.currency", in->currency);
+    if (rc == PM_OK) {
+        rc = rec_date (ctx, "cost.incurred_on", in->incurred_on);
+    }
+    if (rc == PM_OK) {
+        rc = rec_text (ctx, "cost.note", in->note, false, 500);
+    }
+    rec_job_t *j = NULL;
+    if (rc == PM_OK) {
+        rc = rec_job_load (ctx, in->requisition_id, "cost.requisition_id", &j);
+    }
+    if (rc == PM_OK) {
+        rc = rec_access (ctx, j->site_id, "cost.requisition_id");
+    }
+    char id[PM_ID_MAX];
+    if (rc == PM_OK) {
+        Pm__Recruitment__RecruitmentCost c = *in;
+        pm_id_new ("rcost", pm_ctx_now (ctx), id);
+        c.id = id;
+        c.site_id = j->site_id;
+        c.has_recorded_at = 1;
+        c.recorded_at = pm_ctx_now (ctx);
+        c.recorded_by = (char *) pm_ctx_principal (ctx)->name;
+        rec_key_t k;
+        rec_key_init (&k, REC_IX_COST_BY_JOB);
+        rec_key_str (&k, j->id);
+        rec_key_str (&k, id);
+        rc = rec_index (ctx, &k, id, true);
+        if (rc == PM_OK) {
+            rc = rec_commit (ctx, rec_db.costs, id, &c.base, "recruitment.cost.recorded",
+                             j->site_id);
+        }
+    }
+    pm__recruitment__requisition__free_unpacked (j, NULL);
+    return rc;
+}
+
+//  One cost of a requisition into the list.
+static int
+s_cost_one (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    void **a = arg;
+    pm_ctx_t *ctx = a[0];
+    Pm__Recruitment__CostList *list = a[1];
+    char id[PM_ID_MAX];
+    rec_val_id (val, id);
+    ProtobufCMessage *m;
+    pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), rec_db.costs, id, strlen (id),
+                                  &pm__recruitment__recruitment_cost__descriptor, &m);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    list->costs[list->n_costs++] = (Pm__Recruitment__RecruitmentCost *) m;
+    return list->n_costs >= REC_LIST_MAX;
+}
+
+//  recruitment.ListCosts
+static pm_err
+s_list_costs (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Recruitment__ListCosts *req = (const void *) body;
+    rec_job_t *j = NULL;
+    pm_err rc = rec_job_load (ctx, req->requisition_id, "requisition_id", &j);
+    if (rc == PM_OK) {
+        rc = rec_access (ctx, j->site_id, "requisition_id");
+    }
+    Pm__Recruitment__CostList list = PM__RECRUITMENT__COST_LIST__INIT;
+    list.costs = calloc (REC_LIST_MAX, sizeof *list.costs);
+    if (rc == PM_OK) {
+        rec_key_t k;
+        rec_key_init (&k, REC_IX_COST_BY_JOB);
+        rec_key_str (&k, j->id);
+        void *arg[2] = {ctx, &list};
+        rc = rec_scan (ctx, &k, s_cost_one, arg);
+    }
+    if (rc == PM_OK) {
+        bool one_currency = true;
+        for (size_t i = 0; i < list.n_costs; i++) {
+            list.total_minor += list.costs[i]->amount_minor;
+            one_currency = one_currency
+                           && strcmp (list.costs[i]->currency, list.costs[0]->currency) == 0;
+        }
+        list.has_total_minor = one_currency;
+        rc = pm_ctx_reply (ctx, &list.base);
+    }
+    for (size_t i = 0; i < list.n_costs; i++) {
+        pm__recruitment__recruitment_cost__free_unpacked (list.costs[i], NULL);
+    }
+    free (list.costs);
+    if (j) {
+        pm__recruitment__requisition__free_unpacked (j, NULL);
+    }
+    return rc;
+}
+
 typedef struct {
     pm_ctx_t *ctx;
     const Pm__Recruitment__ListRequisitions *q;
@@ -661,6 +783,8 @@ rec_requisitions_setup (pm_server_t *server)
     for (const s_action_t *a = s_actions; a->command; a++) {
         pm_server_handle (server, a->command, s_action);
     }
+    pm_server_handle (server, "recruitment.RecordCost", s_record_cost);
+    pm_server_handle (server, "recruitment.ListCosts", s_list_costs);
     pm_server_handle (server, "recruitment.GetRequisition", s_get);
     pm_server_handle (server, "recruitment.ListRequisitions", s_list);
     pm_server_handle (server, "recruitment.PublishPosting", s_publish);

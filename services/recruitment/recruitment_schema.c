@@ -56,6 +56,11 @@ static const pm_command_def_t s_commands[] = {
      "take a posting down", RECRUIT},
     {"recruitment.ListPostings", PM_READ, D (list_postings), D (posting_list),
      "what the careers page shows: live postings of open requisitions", PM_ROLES_ALL},
+    {"recruitment.RecordCost", PM_WRITE, D (record_cost), D (recruitment_cost),
+     "a requisition's cost besides salary (advertising, agency, ...)",
+     RECRUIT | PM_ROLE_FINANCE},
+    {"recruitment.ListCosts", PM_READ, D (list_costs), D (cost_list),
+     "a requisition's costs", RECRUIT | PM_ROLE_FINANCE | PM_ROLE_AUDITOR},
     //  Candidates and the pipeline
     {"recruitment.Apply", PM_WRITE, D (apply), D (apply_result),
      "apply to a posting (contact data, CV reference, source); duplicates link",
@@ -127,6 +132,7 @@ static const pm_command_def_t s_commands[] = {
 };
 
 static const pm_event_def_t s_events[] = {
+    {"recruitment.cost.recorded", D (recruitment_cost)},
     {"recruitment.requisition.created", D (requisition)},
     {"recruitment.requisition.updated", D (requisition)},
     {"recruitment.requisition.submitted", D (requisition)},

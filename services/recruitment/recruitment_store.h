@@ -32,6 +32,7 @@
         'B' job_id 0 brc_id 0           -> brc_id   a requisition's breaches
         'm' app_id 0 be64 at msg_id 0   -> msg_id   an application's messages
         'u' app_id 0 be64 at msg_id 0   -> msg_id   its unanswered inbound ones
+        'k' job_id 0 rcost_id 0         -> rcost_id a requisition's costs
         'r' be64 retain_until cand_id 0 -> cand_id  candidates to erase when
                                                     their retention ends
       and what is followed from staffing (dropped when its stream is new):
@@ -57,6 +58,7 @@
 typedef struct {
     MDB_dbi requisitions, postings, candidates, applications, interviews, index;
     MDB_dbi levels, breaches, messages, surveys;
+    MDB_dbi costs;       //  rcost_id -> pm.recruitment.RecruitmentCost
 } rec_db_t;
 
 extern rec_db_t rec_db;
@@ -73,6 +75,7 @@ typedef struct {
 
 #define REC_IX_JOB_BY_SITE 'q'
 #define REC_IX_PST_BY_JOB 'p'
+#define REC_IX_COST_BY_JOB 'k'
 #define REC_IX_EMAIL 'e'
 #define REC_IX_PHONE 'f'
 #define REC_IX_APP_BY_JOB 'a'

@@ -1359,6 +1359,92 @@ s_emit_hire (pm_client_t *ec, const char *cand, const char *site, const char *st
 //  replaced recruitment stream (pm_emitter stands in for recruitment:
 //  driving a real hire takes a requisition, approval, posting,
 //  application and offer per candidate).
+//  Emits recruitment.cost.recorded for cost `id`.
+static bool
+s_emit_cost (pm_client_t *ec, const char *id, const char *site, const char *day,
+             int64_t amount, const char *currency)
+{
+    Pm__Recruitment__RecruitmentCost c = PM__RECRUITMENT__RECRUITMENT_COST__INIT;
+    c.id = (char *) id;
+    c.requisition_id = "job_01m8e8rx5n3r2py41feft8x8rn";
+    c.site_id = (char *) site;
+    c.has_kind = c.has_amount_minor = 1;
+    c.kind = PM__RECRUITMENT__COST_KIND__COST_AGENCY;
+    c.amount_minor = amount;
+    c.currency = (char *) currency;
+    c.incurred_on = (char *) day;
+    uint8_t data[512];
+    Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
+    emit.type = "recruitment.cost.recorded";
+    emit.site_id = (char *) site;
+    emit.subject = (char *) id;
+    emit.has_data = 1;
+    emit.data.data = data;
+    emit.data.len = pm__recruitment__recruitment_cost__pack (&c, data);
+    Pm__Reply *reply = itest_call (ec, "emitter.Emit", &emit.base);
+    bool ok = reply && reply->code == 0;
+    pm__reply__free_unpacked (reply, NULL);
+    return ok;
+}
+
+//  --------------------------------------------------------------------------
+//  Recruitment costs (agency fees, advertising) are the recruitment actual
+//  of their local month: once per cost even when re-delivered, in the
+//  site's currency only, rebuilt from a replaced stream.
+static void
+s_test_recruitment_costs (void)
+{
+    itest_svc_t emi, fin;
+    itest_svc_init (&emi, "recruitment", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=recruitment";
+    itest_svc_init (&fin, "finance", "pm-finance");
+    CHECK (s_start (&emi) == 0);
+    itest_point_at (&fin, &emi);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *fc = itest_client (&fin);
+    CHECK (s_site (fc, "north"));
+    char cost[3][PM_ID_MAX];
+    for (int i = 0; i < 3; i++) {
+        pm_id_new ("rcost", pm_clock_wall_ms (), cost[i]);
+    }
+    CHECK (s_emit_cost (ec, cost[0], "north", "2026-06-03", 45000, "USD"));
+    CHECK (s_emit_cost (ec, cost[0], "north", "2026-06-03", 45000, "USD")); //  again
+    CHECK (s_emit_cost (ec, cost[1], "north", "2026-06-30", 1999, "USD"));
+    CHECK (s_emit_cost (ec, cost[2], "north", "2026-06-10", 7000, "EUR")); //  left out
+    CHECK (s_wait_applied (fc, "recruitment", NULL, 4) == 0);
+    json_t *r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "categories[1].actual_minor") == 46999);
+    CHECK (json_is_true (s_at (r, "categories[1].has_actual")));
+    json_decref (r);
+    r = s_bva (fc, "2026-07");
+    CHECK (r && s_num (r, "categories[1].actual_minor") == 0);
+    json_decref (r);
+    //  A replaced recruitment stream with one cost: only that one counts.
+    pm_client_destroy (&ec);
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    itest_signal (&emi, SIGTERM);
+    char cmd[400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/store'", emi.dir);
+    CHECK (system (cmd) == 0);
+    CHECK (itest_start (&emi) == 0);
+    CHECK (itest_start (&fin) == 0);
+    ec = itest_client (&emi);
+    fc = itest_client (&fin);
+    CHECK (s_emit_cost (ec, cost[1], "north", "2026-06-30", 1999, "USD"));
+    char *stream = s_stream_id (ec);
+    CHECK (s_wait_applied (fc, "recruitment", stream, 1) == 0);
+    free (stream);
+    r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "categories[1].actual_minor") == 1999);
+    json_decref (r);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&fc);
+    itest_cleanup (&fin);
+    itest_cleanup (&emi);
+}
+
 static void
 s_test_hires_counted_once (void)
 {
@@ -1384,8 +1470,7 @@ s_test_hires_counted_once (void)
     CHECK (s_wait_applied (fc, "recruitment", NULL, 5) == 1);
     json_t *r = s_bva (fc, "2026-06");
     CHECK (r && s_num (r, "hires") == 2 && s_num (r, "categories[1].count") == 2);
-    CHECK (s_num (r, "categories[1].actual_minor") == 0);
-    CHECK (!json_is_true (s_at (r, "categories[1].has_actual")));
+    CHECK (s_num (r, "categories[1].actual_minor") == 0); //  no costs recorded
     json_decref (r);
     pm_client_destroy (&fc);
     itest_signal (&fin, SIGTERM);
@@ -1610,6 +1695,7 @@ static const itest_case_t s_cases[] = {
     {"budgets", s_test_budgets},
     {"payroll_actuals", s_test_payroll_actuals},
     {"hires_counted_once", s_test_hires_counted_once},
+    {"recruitment_costs_once", s_test_recruitment_costs},
     {"revenue_and_aging", s_test_revenue_and_aging},
     {NULL, NULL},
 };

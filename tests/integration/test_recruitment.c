@@ -1709,6 +1709,69 @@ s_test_surveys_and_privacy (void)
     itest_cleanup (&svc);
 }
 
+//  --------------------------------------------------------------------------
+//  What a requisition cost besides salary: recorded with its kind, amount
+//  and local date, listed with a total, announced for finance's actuals;
+//  bad input and other sites refused.
+static void
+s_test_costs (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("pm-east", "practice-manager", "east");
+    pm_client_t *c = itest_client (&svc);
+    pm_client_t *pme = itest_client_as (&svc, "pm-east");
+    char job[PM_ID_MAX], pst[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 1, job, pst));
+    const char *fmt = "{\"cost\": {\"requisition_id\": \"%s\", \"kind\": \"%s\", "
+                      "\"amount_minor\": %s, \"currency\": \"USD\", "
+                      "\"incurred_on\": \"%s\", \"note\": \"job board\"}}";
+    json_t *r = itest_req (c, 0, NULL, "recruitment.RecordCost", fmt, job,
+                           "COST_ADVERTISING", "25000", "2026-06-03");
+    CHECK (r && strcmp (json_string_value (json_object_get (r, "site_id")), "north") == 0);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "recruitment.RecordCost", fmt, job, "COST_AGENCY",
+                   "120000", "2026-06-20");
+    CHECK (r);
+    json_decref (r);
+    //  Bad input, each by field; another site's manager is refused.
+    r = itest_req (c, PM_EINVAL, "cost.amount_minor", "recruitment.RecordCost", fmt, job,
+                   "COST_AGENCY", "0", "2026-06-20");
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, PM_EINVAL, "cost.incurred_on", "recruitment.RecordCost", fmt, job,
+                   "COST_AGENCY", "10", "2026-02-30");
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, PM_EINVAL, "cost.kind", "recruitment.RecordCost", fmt, job,
+                   "COST_KIND_UNSET", "10", "2026-06-20");
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (pme, PM_EFORBIDDEN, NULL, "recruitment.RecordCost", fmt, job,
+                   "COST_AGENCY", "10", "2026-06-20");
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "recruitment.ListCosts", "{\"requisition_id\": \"%s\"}",
+                   job);
+    CHECK (r && json_array_size (json_object_get (r, "costs")) == 2);
+    CHECK (json_integer_value (json_object_get (r, "total_minor")) == 145000);
+    json_decref (r);
+    //  Announced: finance follows recruitment.cost.recorded.
+    Pm__Event **events;
+    long n = itest_read_stream (c, &events);
+    int announced = 0;
+    for (long i = 0; i < n; i++) {
+        announced += strcmp (events[i]->type, "recruitment.cost.recorded") == 0;
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+    CHECK (announced == 2);
+    pm_client_destroy (&c);
+    pm_client_destroy (&pme);
+    itest_cleanup (&svc);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1722,6 +1785,7 @@ main (int argc, char *argv[])
         {"interviews", s_test_interviews},
         {"service_levels", s_test_service_levels},
         {"surveys_and_privacy", s_test_surveys_and_privacy},
+        {"costs", s_test_costs},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
