@@ -13,6 +13,7 @@
 #include "scheduling_store.h"
 #include "scheduling_types.h"
 #include "scheduling_tz.h"
+#include "scheduling_views.h"
 
 static const struct {
     const char *type;
@@ -40,6 +41,9 @@ static const struct {
     {"scheduling.CancelSeries", sch_cancel_series},
     {"scheduling.RescheduleSeries", sch_reschedule_series},
     {"scheduling.ListAtRisk", sch_list_at_risk},
+    {"scheduling.DaySheet", sch_day_sheet},
+    {"scheduling.Utilisation", sch_utilisation},
+    {"scheduling.ExportCalendar", sch_export_calendar},
 };
 
 int

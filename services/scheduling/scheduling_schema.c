@@ -72,6 +72,17 @@ static const pm_command_def_t s_commands[] = {
      &pm__scheduling__appointment_list__descriptor,
      "a site's appointments at risk (leave, expired credential, removed shift), by start",
      READERS},
+    {"scheduling.DaySheet", PM_READ, &pm__scheduling__get_day_sheet__descriptor,
+     &pm__scheduling__day_sheet__descriptor,
+     "a site's (or one practitioner's) appointments on the site's local day, by start",
+     READERS},
+    {"scheduling.Utilisation", PM_READ, &pm__scheduling__get_utilisation__descriptor,
+     &pm__scheduling__utilisation_report__descriptor,
+     "booked / rostered minutes and no-show rate per practitioner over local dates",
+     READERS},
+    {"scheduling.ExportCalendar", PM_READ, &pm__scheduling__export_calendar__descriptor,
+     &pm__scheduling__calendar__descriptor,
+     "a practitioner's schedule as iCalendar (RFC 5545) text", READERS},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

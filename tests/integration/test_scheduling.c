@@ -8,6 +8,7 @@
     moves, site scope and audit, and a slot-search timing figure.
 
     Requests are JSON turned into each command's message by its schema. */
+#include <libical/ical.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1279,6 +1280,191 @@ s_test_merge_repoint (void)
     s_world_end (&w);
 }
 
+//  The status of an appointment, as its JSON name.
+static bool
+s_status_is (s_world_t *w, const char *id, const char *status)
+{
+    json_t *a = itest_req (w->sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
+    bool ok = a && strcmp (s_str (a, "status"), status) == 0;
+    json_decref (a);
+    return ok;
+}
+
+//  The VEVENT with UID `uid` in a parsed calendar, or NULL.
+static icalcomponent *
+s_vevent (icalcomponent *cal, const char *uid)
+{
+    for (icalcomponent *e = icalcomponent_get_first_component (cal, ICAL_VEVENT_COMPONENT); e;
+         e = icalcomponent_get_next_component (cal, ICAL_VEVENT_COMPONENT)) {
+        if (strcmp (icalcomponent_get_uid (e), uid) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+//  A VEVENT's DTSTART/DTEND as ms UTC.
+static int64_t
+s_ical_ms (struct icaltimetype t)
+{
+    return (int64_t) icaltime_as_timet_with_zone (t, icaltimezone_get_utc_timezone ()) * 1000;
+}
+
+//  Views: the day sheet is the site's local day (New York: 05:00Z to
+//  05:00Z, 23 hours on the DST day) in start order with patient, type,
+//  room and status, per site and per practitioner; utilisation is booked
+//  over rostered minutes with the no-show rate after the clock moves; the
+//  iCalendar export parses back with libical into the right events.
+static void
+s_test_views (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    char a[PM_ID_MAX], b[PM_ID_MAX], c[PM_ID_MAX], d[PM_ID_MAX];
+    s_book_id (&w, w.other, w.doc, "2030-03-05T15:00", b);
+    s_book_id (&w, w.patient, w.doc, "2030-03-05T14:00", a);
+    s_book_id (&w, w.patient, w.doc2, "2030-03-05T16:00", c);
+    s_book_id (&w, w.other, w.doc, "2030-03-06T14:00", d);
+    CHECK (*a && *b && *c && *d);
+    json_t *r = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
+                           "{\"appointment_id\": \"%s\", \"reason\": \"moved away\"}", c);
+    json_decref (r);
+
+    //  The site's day: three lines by start, the next day's visit not on it.
+    r = itest_req (w.sch, 0, NULL, "scheduling.DaySheet",
+                   "{\"site_id\": \"north\", \"date\": \"2030-03-05\"}");
+    CHECK (r && json_array_size (s_at (r, "lines")) == 3);
+    CHECK (s_int (r, "from") == s_utc ("2030-03-05T05:00")
+           && s_int (r, "to") == s_utc ("2030-03-06T05:00"));
+    CHECK (strcmp (s_str (r, "time_zone"), "America/New_York") == 0);
+    CHECK (strcmp (s_str (r, "lines[0].appointment.id"), a) == 0
+           && strcmp (s_str (r, "lines[1].appointment.id"), b) == 0
+           && strcmp (s_str (r, "lines[2].appointment.id"), c) == 0);
+    CHECK (strcmp (s_str (r, "lines[0].local_start"), "09:00") == 0
+           && strcmp (s_str (r, "lines[0].local_end"), "09:30") == 0);
+    CHECK (strcmp (s_str (r, "lines[0].appointment.patient_id"), w.patient) == 0
+           && strcmp (s_str (r, "lines[1].appointment.patient_id"), w.other) == 0);
+    CHECK (strcmp (s_str (r, "lines[0].type_name"), "Consultation") == 0
+           && strcmp (s_str (r, "lines[0].room_name"), "Room 1") == 0);
+    CHECK (strcmp (s_str (r, "lines[2].appointment.status"), "APPOINTMENT_CANCELLED") == 0
+           && s_at (r, "lines[0].at_risk") && !json_is_true (s_at (r, "lines[0].at_risk")));
+    json_decref (r);
+    r = itest_req (w.sch, 0, NULL, "scheduling.DaySheet",
+                   "{\"site_id\": \"north\", \"date\": \"2030-03-05\", \"practitioner_id\": "
+                   "\"%s\"}", w.doc2);
+    CHECK (r && json_array_size (s_at (r, "lines")) == 1
+           && strcmp (s_str (r, "lines[0].appointment.id"), c) == 0);
+    json_decref (r);
+    r = itest_req (w.sch, 0, NULL, "scheduling.DaySheet",
+                   "{\"site_id\": \"north\", \"date\": \"2030-03-10\"}");
+    CHECK (r && s_int (r, "to") - s_int (r, "from") == 23 * HOUR_MS
+           && json_array_size (s_at (r, "lines")) == 0);
+    json_decref (r);
+
+    //  Bad input and scope.
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "site_id", "scheduling.DaySheet",
+                              "{\"date\": \"2030-03-05\"}"), "required"));
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "date", "scheduling.DaySheet",
+                              "{\"site_id\": \"north\", \"date\": \"2030-13-01\"}"), "YYYY"));
+    json_decref (itest_req (w.sch, PM_ENOTFOUND, "site_id", "scheduling.DaySheet",
+                            "{\"site_id\": \"east\", \"date\": \"2030-03-05\"}"));
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "to_date", "scheduling.Utilisation",
+                              "{\"site_id\": \"north\", \"from_date\": \"2030-03-05\", "
+                              "\"to_date\": \"2030-03-01\"}"), "not before"));
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "to", "scheduling.ExportCalendar",
+                              "{\"practitioner_id\": \"%s\", \"from\": 10, \"to\": 5}", w.doc),
+                   "after from"));
+    json_decref (itest_req (w.sch, PM_ENOTFOUND, "practitioner_id", "scheduling.ExportCalendar",
+                            "{\"practitioner_id\": \"stf_nobody\", \"from\": 1, \"to\": 5}"));
+    itest_principal ("southdesk", "front-desk", "south");
+    pm_client_t *south = itest_client_as (&w.sched, "southdesk");
+    CHECK (s_says (itest_req (south, PM_EFORBIDDEN, "site_id", "scheduling.DaySheet",
+                              "{\"site_id\": \"north\", \"date\": \"2030-03-05\"}"),
+                   "not one of yours"));
+    CHECK (s_says (itest_req (south, PM_EFORBIDDEN, "practitioner_id",
+                              "scheduling.ExportCalendar",
+                              "{\"practitioner_id\": \"%s\", \"from\": 1, \"to\": 5}", w.doc),
+                   "none of your sites"));
+    pm_client_destroy (&south);
+
+    //  Utilisation of the day: 10 rostered hours each; doc has 60 minutes
+    //  booked (100 per mille), doc2's one visit was cancelled.
+    const char *util = "{\"site_id\": \"north\", \"from_date\": \"2030-03-05\", "
+                       "\"to_date\": \"2030-03-05\"}";
+    r = itest_req (w.sch, 0, NULL, "scheduling.Utilisation", "%s", util);
+    CHECK (r);
+    json_t *rows = s_at (r, "practitioners");
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size (rows); i++) {
+        json_t *row = json_array_get (rows, i);
+        if (strcmp (s_str (row, "practitioner_id"), w.doc) == 0) {
+            CHECK (s_int (row, "rostered_minutes") == 600 && s_int (row, "booked_minutes") == 60
+                   && s_int (row, "utilisation_permille") == 100
+                   && s_int (row, "appointments") == 2);
+            seen++;
+        }
+        if (strcmp (s_str (row, "practitioner_id"), w.doc2) == 0) {
+            CHECK (s_int (row, "rostered_minutes") == 600 && s_int (row, "booked_minutes") == 0
+                   && s_int (row, "cancelled") == 1);
+            seen++;
+        }
+    }
+    CHECK (seen == 2);
+    CHECK (s_int (r, "total.rostered_minutes") == 1200 && s_int (r, "total.booked_minutes") == 60
+           && s_int (r, "total.utilisation_permille") == 50);
+    json_decref (r);
+
+    //  A's patient comes (fulfilled), B's does not (automatic no-show):
+    //  the no-show rate is one in two.
+    CHECK (s_restart_at (&w, s_utc ("2030-03-05T14:05")));
+    const char *steps[] = {"scheduling.Arrive", "scheduling.Fulfil"};
+    for (int i = 0; i < 2; i++) {
+        r = itest_req (w.sch, 0, NULL, steps[i], "{\"appointment_id\": \"%s\"}", a);
+        CHECK (r);
+        json_decref (r);
+    }
+    CHECK (s_restart_at (&w, s_utc ("2030-03-05T16:00")));
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (!s_status_is (&w, b, "APPOINTMENT_NOSHOW") && itest_now () < until) {
+        zclock_sleep (20);
+    }
+    CHECK (s_status_is (&w, b, "APPOINTMENT_NOSHOW"));
+    r = itest_req (w.sch, 0, NULL, "scheduling.Utilisation",
+                   "{\"site_id\": \"north\", \"from_date\": \"2030-03-05\", "
+                   "\"practitioner_id\": \"%s\"}", w.doc);
+    CHECK (r && json_array_size (s_at (r, "practitioners")) == 1);
+    CHECK (s_int (r, "total.fulfilled") == 1 && s_int (r, "total.noshows") == 1
+           && s_int (r, "total.noshow_permille") == 500 && s_int (r, "total.booked_minutes") == 60);
+    json_decref (r);
+
+    //  The iCalendar export of doc's week parses back into A, B and D.
+    r = itest_req (w.sch, 0, NULL, "scheduling.ExportCalendar",
+                   "{\"practitioner_id\": \"%s\", \"from\": %lld, \"to\": %lld}", w.doc,
+                   (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-09T00:00"));
+    CHECK (r && s_int (r, "events") == 3);
+    icalcomponent *cal = r ? icalparser_parse_string (s_str (r, "text")) : NULL;
+    CHECK (cal && icalcomponent_isa (cal) == ICAL_VCALENDAR_COMPONENT);
+    CHECK (cal && icalcomponent_count_components (cal, ICAL_VEVENT_COMPONENT) == 3);
+    icalcomponent *ea = cal ? s_vevent (cal, a) : NULL, *eb = cal ? s_vevent (cal, b) : NULL;
+    icalcomponent *ed = cal ? s_vevent (cal, d) : NULL;
+    CHECK (ea && eb && ed && (!cal || !s_vevent (cal, c)));
+    if (ea && eb && ed) {
+        CHECK (icaltime_is_utc (icalcomponent_get_dtstart (ea)));
+        CHECK (s_ical_ms (icalcomponent_get_dtstart (ea)) == s_utc ("2030-03-05T14:00")
+               && s_ical_ms (icalcomponent_get_dtend (ea)) == s_utc ("2030-03-05T14:30"));
+        CHECK (s_ical_ms (icalcomponent_get_dtstart (ed)) == s_utc ("2030-03-06T14:00"));
+        CHECK (strcmp (icalcomponent_get_summary (ea), "Consultation") == 0);
+        CHECK (icalcomponent_get_status (ea) == ICAL_STATUS_CONFIRMED
+               && icalcomponent_get_status (eb) == ICAL_STATUS_CANCELLED
+               && icalcomponent_get_status (ed) == ICAL_STATUS_CONFIRMED);
+    }
+    if (cal) {
+        icalcomponent_free (cal);
+    }
+    json_decref (r);
+    s_world_end (&w);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1295,6 +1481,7 @@ main (int argc, char *argv[])
         {"series", s_test_series},
         {"at_risk", s_test_at_risk},
         {"merge_repoint", s_test_merge_repoint},
+        {"views", s_test_views},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
