@@ -1238,7 +1238,10 @@ s_test_payroll_actuals (void)
     CHECK (s_num (r, "categories[0].variance_minor") == 3017);
     CHECK (s_num (r, "categories[0].variance_bp") == 2514); //  25.1416% -> 2514
     CHECK (json_is_true (s_at (r, "categories[0].has_actual")));
-    CHECK (!json_is_true (s_at (r, "categories[1].has_actual")));
+    //  Recruitment has a source (recorded costs), none this month.
+    CHECK (json_is_true (s_at (r, "categories[1].has_actual")));
+    CHECK (s_num (r, "categories[1].actual_minor") == 0);
+    CHECK (!json_is_true (s_at (r, "categories[2].has_actual"))); //  supplies: no source
     CHECK (s_num (r, "categories[1].variance_bp") == -10000);
     CHECK (s_at (r, "categories[3].variance_bp") == NULL); //  no rent budget
     CHECK (s_num (r, "budget_total_minor") == 12100 && s_num (r, "actual_total_minor") == 15017);
