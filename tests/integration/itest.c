@@ -141,7 +141,17 @@ int
 itest_start (itest_svc_t *svc)
 {
     if (svc->commands[0]) {
-        return s_start_once (svc);
+        //  A restart on the same ports: the dead process's sockets may
+        //  still hold them for a moment (the service then exits at once).
+        int rc = -1;
+        for (int attempt = 0; attempt < 40; attempt++) {
+            rc = s_start_once (svc);
+            if (rc == 0 || svc->pid != 0) {
+                break;
+            }
+            zclock_sleep (50);
+        }
+        return rc;
     }
     for (int attempt = 0; attempt < 10; attempt++) {
         uint32_t r;
