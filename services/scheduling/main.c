@@ -14,6 +14,7 @@
 #include "scheduling_types.h"
 #include "scheduling_tz.h"
 #include "scheduling_views.h"
+#include "scheduling_waitlist.h"
 
 static const struct {
     const char *type;
@@ -44,6 +45,11 @@ static const struct {
     {"scheduling.DaySheet", sch_day_sheet},
     {"scheduling.Utilisation", sch_utilisation},
     {"scheduling.ExportCalendar", sch_export_calendar},
+    {"scheduling.AddToWaitlist", sch_waitlist_add},
+    {"scheduling.AcceptOffer", sch_waitlist_accept},
+    {"scheduling.DeclineOffer", sch_waitlist_decline},
+    {"scheduling.RemoveFromWaitlist", sch_waitlist_remove},
+    {"scheduling.ListWaitlist", sch_waitlist_list},
 };
 
 int
@@ -54,6 +60,8 @@ main (int argc, char *argv[])
          "how often lapsed holds and overdue no-shows are handled"},
         {"PM_SCHEDULING_EARLY_ARRIVAL_MINUTES", "120",
          "how long before the start a patient may arrive or check in (0..1440)"},
+        {"PM_SCHEDULING_OFFER_SECONDS", "900",
+         "how long a freed slot is held for the waitlist entry it is offered to (1..86400)"},
         {"PM_STAFFING_ENDPOINT", "", "staffing's command endpoint (its stream is followed)"},
         {"PM_PATIENTS_ENDPOINT", "", "patients' command endpoint (its stream is followed)"},
         {NULL, NULL, NULL},
@@ -77,6 +85,8 @@ main (int argc, char *argv[])
     pm_server_follow (server, "patients", sch_feed_patients, sch_reset_patients);
     int64_t early = pm_cfg_int ("PM_SCHEDULING_EARLY_ARRIVAL_MINUTES", 120);
     sch_early_arrival_ms = (early >= 0 && early <= 1440 ? early : 120) * SCH_MINUTE_MS;
+    int64_t offer = pm_cfg_int ("PM_SCHEDULING_OFFER_SECONDS", 900);
+    sch_offer_ms = (offer >= 1 && offer <= 86400 ? offer : 900) * 1000;
     int tick = (int) pm_cfg_int ("PM_SCHEDULING_TICK_MS", 10000);
     pm_server_every (server, tick > 0 ? tick : 10000, sch_tick);
     pm_server_run (server);

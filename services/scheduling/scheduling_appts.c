@@ -21,6 +21,7 @@
 #include "scheduling_store.h"
 #include "scheduling_types.h"
 #include "scheduling_tz.h"
+#include "scheduling_waitlist.h"
 
 typedef Pm__Scheduling__Appointment appt_t;
 typedef Pm__Scheduling__AppointmentStatus status_t;
@@ -295,6 +296,11 @@ s_use_hold (pm_ctx_t *ctx, const char *hold_id, const Pm__Scheduling__Book *req,
     if (h->expires_at <= pm_ctx_now (ctx)) {
         rc = pm_ctx_fail (ctx, PM_ECONFLICT, "hold_id", "hold_id: %s has lapsed", h->id);
     }
+    else if (h->waitlist_entry_id && *h->waitlist_entry_id) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "hold_id",
+                          "hold_id: %s is offered to waitlist entry %s (scheduling.AcceptOffer)",
+                          h->id, h->waitlist_entry_id);
+    }
     else if (strcmp (h->type_id, req->type_id) != 0
              || strcmp (h->practitioner_id, req->practitioner_id) != 0
              || h->start != req->start) {
@@ -550,7 +556,12 @@ s_move (pm_ctx_t *ctx, appt_t *a, status_t to, const char *reason, const char *e
     else if (rc == PM_OK) {
         a->has_late_cancel = a->late_cancel = 0;
     }
-    return rc == PM_OK ? s_commit (ctx, a, to, reason, event) : rc;
+    rc = rc == PM_OK ? s_commit (ctx, a, to, reason, event) : rc;
+    //  A slot given back by a cancel or no-show goes to the waitlist.
+    if (rc == PM_OK && s_holds_resources (from) && (to == ST (CANCELLED) || to == ST (NOSHOW))) {
+        rc = sch_waitlist_offer (ctx, a->type_id, a->practitioner_id, a->start);
+    }
+    return rc;
 }
 
 //  The allowed next statuses, for a refusal ("arrived, cancelled").
@@ -758,6 +769,9 @@ sch_reschedule (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = rc == PM_OK ? rc : s_slot_fail (ctx, &slot, rc);
     }
     sch_key_t ka, kb;
+    int64_t old_start = a->start;
+    char old_doc[PM_ID_MAX];
+    snprintf (old_doc, sizeof old_doc, "%s", a->practitioner_id);
     if (rc == PM_OK) {
         s_key (&ka, 'a', a);
         s_key (&kb, 'b', a);
@@ -795,6 +809,9 @@ sch_reschedule (pm_ctx_t *ctx, const ProtobufCMessage *body)
         a->practitioner_id = old_prac;
         a->room_id = old_room;
         a->equipment_id = old_eq;
+    }
+    if (rc == PM_OK && (old_start != a->start || strcmp (old_doc, a->practitioner_id) != 0)) {
+        rc = sch_waitlist_offer (ctx, a->type_id, old_doc, old_start);
     }
     pm__staffing__site__free_unpacked (site, NULL);
     pm__scheduling__appointment_type__free_unpacked (type, NULL);
@@ -923,6 +940,9 @@ sch_release_hold (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         rc = s_end_hold (ctx, h, "scheduling.hold.released");
     }
+    if (rc == PM_OK && h->waitlist_entry_id && *h->waitlist_entry_id) {
+        rc = sch_waitlist_hold_ended (ctx, h, "scheduling.waitlist.declined");
+    }
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &h->base);
     }
@@ -967,6 +987,9 @@ s_lapse_holds (pm_ctx_t *ctx)
                               (ProtobufCMessage **) &h);
         if (rc == PM_OK) {
             rc = s_end_hold (ctx, h, "scheduling.hold.lapsed");
+        }
+        if (rc == PM_OK && h->waitlist_entry_id && *h->waitlist_entry_id) {
+            rc = sch_waitlist_hold_ended (ctx, h, "scheduling.waitlist.lapsed");
         }
         else if (rc == PM_ENOTFOUND) {
             rc = s_index (txn, &k, false); //  an orphan entry: drop it
@@ -1806,4 +1829,20 @@ sch_list_at_risk (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     free (items);
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  A patient id resolved as a booking would (for the waitlist).
+pm_err
+sch_appt_patient (pm_ctx_t *ctx, const char *id, const char *field, char *out)
+{
+    return s_patient (ctx, id, field, out);
+}
+
+//  --------------------------------------------------------------------------
+//  Ends a hold (for the waitlist's offers).
+pm_err
+sch_hold_end (pm_ctx_t *ctx, Pm__Scheduling__Hold *h, const char *event)
+{
+    return s_end_hold (ctx, h, event);
 }

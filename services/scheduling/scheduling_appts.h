@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pm_server.h"
+#include "scheduling.pb-c.h"
 
 //  How long before its start a patient may arrive or check in (ms;
 //  PM_SCHEDULING_EARLY_ARRIVAL_MINUTES, default 120). Fulfilment is
@@ -52,6 +53,13 @@ pm_err sch_repoint (pm_ctx_t *ctx, const char *from, const char *to, bool back);
 
 //  scheduling.ListAtRisk: the front desk's list of a site.
 pm_err sch_list_at_risk (pm_ctx_t *ctx, const ProtobufCMessage *body);
+
+//  A patient id checked and resolved as a booking does (merged records
+//  followed to the survivor, inactive refused) into out (PM_ID_MAX).
+pm_err sch_appt_patient (pm_ctx_t *ctx, const char *id, const char *field, char *out);
+
+//  Ends a hold: resources back, record gone, `event` emitted.
+pm_err sch_hold_end (pm_ctx_t *ctx, Pm__Scheduling__Hold *h, const char *event);
 
 //  Timed work: lapsed holds, then automatic no-shows.
 pm_err sch_tick (pm_ctx_t *ctx);

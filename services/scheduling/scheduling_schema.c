@@ -83,6 +83,20 @@ static const pm_command_def_t s_commands[] = {
     {"scheduling.ExportCalendar", PM_READ, &pm__scheduling__export_calendar__descriptor,
      &pm__scheduling__calendar__descriptor,
      "a practitioner's schedule as iCalendar (RFC 5545) text", READERS},
+    {"scheduling.AddToWaitlist", PM_WRITE, &pm__scheduling__add_to_waitlist__descriptor,
+     &pm__scheduling__waitlist_entry__descriptor,
+     "wait for a freed slot: patient, type, practitioner or any, window, priority", BOOKERS},
+    {"scheduling.AcceptOffer", PM_WRITE, &pm__scheduling__waitlist_action__descriptor,
+     &pm__scheduling__appointment__descriptor, "book the slot offered to a waitlist entry",
+     BOOKERS},
+    {"scheduling.DeclineOffer", PM_WRITE, &pm__scheduling__waitlist_action__descriptor,
+     &pm__scheduling__waitlist_entry__descriptor,
+     "decline an offer: the entry waits again, the slot goes to the next", BOOKERS},
+    {"scheduling.RemoveFromWaitlist", PM_WRITE, &pm__scheduling__waitlist_action__descriptor,
+     &pm__scheduling__waitlist_entry__descriptor, "take an entry off the waitlist (reason)",
+     BOOKERS},
+    {"scheduling.ListWaitlist", PM_READ, &pm__scheduling__list_waitlist__descriptor,
+     &pm__scheduling__waitlist__descriptor, "a site's waiting and offered entries", READERS},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -103,6 +117,12 @@ static const pm_event_def_t s_events[] = {
     {"scheduling.hold.placed", &pm__scheduling__hold__descriptor},
     {"scheduling.hold.released", &pm__scheduling__hold__descriptor},
     {"scheduling.hold.lapsed", &pm__scheduling__hold__descriptor},
+    {"scheduling.waitlist.added", &pm__scheduling__waitlist_entry__descriptor},
+    {"scheduling.waitlist.offered", &pm__scheduling__waitlist_entry__descriptor},
+    {"scheduling.waitlist.declined", &pm__scheduling__waitlist_entry__descriptor},
+    {"scheduling.waitlist.lapsed", &pm__scheduling__waitlist_entry__descriptor},
+    {"scheduling.waitlist.booked", &pm__scheduling__waitlist_entry__descriptor},
+    {"scheduling.waitlist.removed", &pm__scheduling__waitlist_entry__descriptor},
     {NULL, NULL},
 };
 

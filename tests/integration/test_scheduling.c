@@ -1465,6 +1465,125 @@ s_test_views (void)
     s_world_end (&w);
 }
 
+//  The status and offered hold of a waitlist entry.
+static bool
+s_entry_is (s_world_t *w, const char *id, const char *status, char *hold)
+{
+    json_t *r = itest_req (w->sch, 0, NULL, "scheduling.ListWaitlist", "{\"site_id\": \"north\"}");
+    bool ok = false;
+    for (size_t i = 0; r && i < json_array_size (s_at (r, "entries")); i++) {
+        json_t *e = json_array_get (s_at (r, "entries"), i);
+        if (strcmp (s_str (e, "id"), id) == 0) {
+            ok = strcmp (s_str (e, "status"), status) == 0;
+            if (hold) {
+                snprintf (hold, PM_ID_MAX, "%s", s_str (e, "offer_hold_id"));
+            }
+        }
+    }
+    json_decref (r);
+    return ok;
+}
+
+//  Waitlist: a cancelled slot goes to the best matching entry (priority
+//  before age, the local daily window respected) as a held offer with
+//  scheduling.waitlist.offered; the hold cannot be booked by anyone else;
+//  a decline passes it to the next, who accepts and is booked into it.
+static void
+s_test_waitlist (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    char third[PM_ID_MAX], late[PM_ID_MAX], a[PM_ID_MAX];
+    CHECK (s_patient (w.pat, third, "Nakamura", "1990-06-07"));
+    CHECK (s_patient (w.pat, late, "Lindqvist", "1960-01-09"));
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    s_book_id (&w, w.patient, w.doc, "2030-03-05T14:00", a); //  09:00 local
+    CHECK (*a);
+    const char *add = "{\"entry\": {\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                      "\"latest\": %lld, \"priority\": %d%s}}";
+    long long latest = (long long) s_utc ("2030-03-08T23:00");
+    char ids[3][PM_ID_MAX];
+    //  Oldest, ordinary priority; then urgent; then urgent but afternoons only.
+    const char *who[] = {w.other, third, late};
+    const int prio[] = {5, 2, 1};
+    const char *extra[] = {"", "", ", \"day_from\": \"13:00\", \"day_to\": \"17:00\""};
+    for (int i = 0; i < 3; i++) {
+        json_t *r = itest_req (w.sch, 0, NULL, "scheduling.AddToWaitlist", add, who[i], w.type,
+                               latest, prio[i], extra[i]);
+        CHECK (r && strcmp (s_str (r, "status"), "WAITLIST_WAITING") == 0);
+        snprintf (ids[i], PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+        json_decref (r);
+    }
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "entry.priority", "scheduling.AddToWaitlist",
+                              add, w.other, w.type, latest, 12, ""), "1..9"));
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "entry.latest", "scheduling.AddToWaitlist",
+                              add, w.other, w.type, 5LL, 3, ""), "after earliest"));
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "entry.day_from", "scheduling.AddToWaitlist",
+                              add, w.other, w.type, latest, 3, ", \"day_from\": \"13:00\""),
+                   "day_to"));
+
+    //  The 09:00 slot frees: the afternoon-only entry does not match, so
+    //  the urgent one gets it.
+    json_t *r = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
+                           "{\"appointment_id\": \"%s\", \"reason\": \"sick\"}", a);
+    json_decref (r);
+    char hold[PM_ID_MAX] = "";
+    CHECK (s_entry_is (&w, ids[1], "WAITLIST_OFFERED", hold) && pm_id_valid (hold, "hld"));
+    CHECK (s_entry_is (&w, ids[0], "WAITLIST_WAITING", NULL)
+           && s_entry_is (&w, ids[2], "WAITLIST_WAITING", NULL));
+    json_t *ev = s_events (w.sch, "scheduling.waitlist.offered");
+    CHECK (json_array_size (ev) == 1 && strcmp (s_str (ev, "[0].id"), ids[1]) == 0
+           && s_int (ev, "[0].offer_start") == s_utc ("2030-03-05T14:00")
+           && strcmp (s_str (ev, "[0].offer_practitioner_id"), w.doc) == 0);
+    json_decref (ev);
+    //  Nobody books the offered slot around the offer.
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, NULL, w.other, w.doc, "2030-03-05T14:00"),
+                   "held"));
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "hold_id", "scheduling.Book",
+                              "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": "
+                              "\"%s\", \"start\": %lld, \"hold_id\": \"%s\"}", w.other, w.type,
+                              w.doc, (long long) s_utc ("2030-03-05T14:00"), hold),
+                   "AcceptOffer"));
+
+    //  Declined: offered to the next (the oldest ordinary entry), who accepts.
+    r = itest_req (w.sch, 0, NULL, "scheduling.DeclineOffer", "{\"entry_id\": \"%s\"}", ids[1]);
+    CHECK (r && strcmp (s_str (r, "status"), "WAITLIST_WAITING") == 0
+           && json_array_size (s_at (r, "passed")) == 1);
+    json_decref (r);
+    CHECK (s_entry_is (&w, ids[0], "WAITLIST_OFFERED", NULL));
+    r = itest_req (w.sch, 0, NULL, "scheduling.AcceptOffer", "{\"entry_id\": \"%s\"}", ids[0]);
+    CHECK (r && strcmp (s_str (r, "patient_id"), w.other) == 0
+           && s_int (r, "start") == s_utc ("2030-03-05T14:00")
+           && strcmp (s_str (r, "status"), "APPOINTMENT_BOOKED") == 0);
+    json_decref (r);
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "entry_id", "scheduling.AcceptOffer",
+                              "{\"entry_id\": \"%s\"}", ids[0]), "no open offer"));
+    r = itest_req (w.sch, 0, NULL, "scheduling.ListWaitlist", "{\"site_id\": \"north\"}");
+    CHECK (r && json_array_size (s_at (r, "entries")) == 2);
+    json_decref (r);
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "entry_id", "scheduling.DeclineOffer",
+                              "{\"entry_id\": \"%s\"}", ids[2]), "no open offer"));
+
+    //  An afternoon visit (14:00 local) rescheduled away reaches the
+    //  afternoon-only entry, the most urgent.
+    char c[PM_ID_MAX];
+    s_book_id (&w, third, w.doc, "2030-03-05T19:00", c);
+    CHECK (*c);
+    r = itest_req (w.sch, 0, NULL, "scheduling.Reschedule",
+                   "{\"appointment_id\": \"%s\", \"start\": %lld}", c,
+                   (long long) s_utc ("2030-03-06T19:00"));
+    json_decref (r);
+    CHECK (s_entry_is (&w, ids[2], "WAITLIST_OFFERED", NULL));
+    CHECK (s_entry_is (&w, ids[1], "WAITLIST_WAITING", NULL));
+    r = itest_req (w.sch, 0, NULL, "scheduling.RemoveFromWaitlist",
+                   "{\"entry_id\": \"%s\", \"reason\": \"found elsewhere\"}", ids[2]);
+    CHECK (r && strcmp (s_str (r, "status"), "WAITLIST_REMOVED") == 0);
+    json_decref (r);
+    //  Removed with an open offer: the slot went on to the urgent entry.
+    CHECK (s_entry_is (&w, ids[1], "WAITLIST_OFFERED", NULL));
+    s_world_end (&w);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1482,6 +1601,7 @@ main (int argc, char *argv[])
         {"at_risk", s_test_at_risk},
         {"merge_repoint", s_test_merge_repoint},
         {"views", s_test_views},
+        {"waitlist", s_test_waitlist},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
