@@ -3,7 +3,11 @@
 
     One thread, one zloop. Every write takes one path (DESIGN.md s.2):
 
-      ROUTER -> decode + validate envelope -> idempotency lookup
+      ROUTER -> decode + validate envelope (unknown fields dropped)
+        -> authorize: the CURVE principal's role for the command, its
+           sites for the envelope's site (a gateway as its end user);
+           a refusal is audited
+        -> idempotency lookup
         -> batch: one LMDB write txn for all requests waiting now, a
            nested txn per request (a failing request rolls back alone)
         -> handler(ctx, body): state changes + pm_ctx_emit (events go to
@@ -11,8 +15,11 @@
         -> commit (one fsync for the whole batch)
         -> send replies -> publish events on PUB
 
-    Nothing leaves the process before the commit that holds it is durable.
-    Reads run at once in a short read transaction. The stream heartbeat,
+    Nothing leaves the process before the commit that holds it is durable:
+    neither a reply nor an event nor, for a read that touched personal data
+    (pm_ctx_audit), its answer before its audit entries commit with the
+    next batch. Reads run at once in a short read transaction. The stream
+    heartbeat, metrics gauges,
     reply expiry and stale-reader checks are timers on the same loop.
     A service may follow other services' streams (pm_server_follow): their
     events are applied in write transactions that also store the cursor.
