@@ -19,8 +19,8 @@
     neither a reply nor an event nor, for a read that touched personal data
     (pm_ctx_audit), its answer before its audit entries commit with the
     next batch. Reads run at once in a short read transaction. The stream
-    heartbeat, metrics gauges,
-    reply expiry and stale-reader checks are timers on the same loop.
+    heartbeat, metrics gauges, reply expiry and stale-reader checks are
+    timers on the same loop.
     A service may follow other services' streams (pm_server_follow): their
     events are applied in write transactions that also store the cursor.
 
