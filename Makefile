@@ -151,6 +151,7 @@ asan:
 
 bench: all
 	$(BIN)/bench_register
+	$(BIN)/bench_book
 bench-slots: all ; $(BIN)/bench_slots  # FindSlots with 1,000,000 appointments stored
 
 # Instructions per request through the write path (callgrind).
