@@ -217,6 +217,10 @@ s_on_reply (fault_load_t *self, s_user_t *u, Pm__Reply *reply)
         h->resent++;
         u->resend_at = itest_now () + RETRY_MS;
     }
+    else if (self->w->refusal_ok && self->w->refusal_ok (u->model, u->type, reply)) {
+        h->declined++;
+        s_next (self, u);
+    }
     else {
         h->refused++;
         if (h->refused <= 5) {
@@ -431,7 +435,7 @@ fault_check_history (const fault_workload_t *w, pm_client_t *client,
     }
     //  Nothing happened that nobody was told about.
     for (s_group_t *g = zhashx_first (groups); g; g = zhashx_next (groups)) {
-        if (!g->acked) {
+        if (!g->acked && (uint64_t) g->first >= history->setup_events) {
             s_problem (&problems, "events %ld.. (%s) come from a write that was "
                                   "never acknowledged",
                        g->first + 1, (const char *) zhashx_cursor (groups));

@@ -61,9 +61,44 @@ typedef struct {
                   size_t *len);
     //  The version a record carries (state events' data).
     uint64_t (*version) (const uint8_t *data, size_t len);
+    //  A final refusal: true when the user expected it (counted as
+    //  declined, not refused), e.g. a start that passed while the service
+    //  was down. The model learns that the command did nothing. NULL: no
+    //  refusal is ever expected.
+    bool (*refusal_ok) (void *model, const char *type, const Pm__Reply *reply);
 } fault_workload_t;
 
 extern const fault_workload_t fault_patients;
+extern const fault_workload_t fault_scheduling;
+
+//  --- the clinic: staffing, patients, scheduling, finance -------------------
+
+//  Starts the four services and fills them for `users` scheduling users:
+//  a site in New York, practitioners with shifts, patients, a group-visit
+//  type with a price and the site's no-show fee in finance. Scheduling's
+//  clock runs at a weekday morning of March 2030. 0 on success.
+int fault_clinic_start (itest_svc_t *staffing, itest_svc_t *patients,
+                        itest_svc_t *sched, itest_svc_t *fin, int users);
+
+//  What the money check found.
+typedef struct {
+    size_t fulfilled, noshows, cancelled;  //  appointments in the stream
+    size_t charges;                        //  finance.charge.raised events
+    uint64_t sched_high_seq, fin_cursor;
+} fault_money_t;
+
+//  The price of a visit and the no-show fee fault_clinic_start sets.
+#define FAULT_VISIT_PRICE 12000
+#define FAULT_NOSHOW_FEE 2500
+
+//  The money check: waits (bounded) until finance's cursor on scheduling's
+//  stream reaches the stream's high seq, then holds finance's charges
+//  against scheduling's stream: every fulfilled appointment has exactly
+//  one charge of `price`, every no-show exactly one of `fee`, nothing else
+//  is charged and nothing twice. Returns the number of problems (printed
+//  unless `quiet`: the check's self-test).
+int fault_check_money (pm_client_t *sched, pm_client_t *fin, int64_t price,
+                       int64_t fee, bool quiet, fault_money_t *out);
 
 //  --- history ----------------------------------------------------------------
 
@@ -79,8 +114,10 @@ typedef struct {
 typedef struct {
     fault_ack_t *acks;
     size_t n, cap;
-    size_t refused;         //  final refusals (the workload never expects one)
+    size_t refused;         //  final refusals the workload did not expect
+    size_t declined;        //  final refusals it expected (refusal_ok)
     size_t resent;          //  tries sent again (no answer, or a retryable code)
+    uint64_t setup_events;  //  the stream's first events, made before the load
 } fault_history_t;
 
 //  --- the load driver -------------------------------------------------------

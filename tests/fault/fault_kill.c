@@ -185,8 +185,87 @@ s_test_kill9_patients (void)
     s_kill9 (&fault_patients);
 }
 
+//  --------------------------------------------------------------------------
+//  The money check: scheduling and finance (following it) killed in turn
+//  while front desks book, fulfil, mark no-shows and cancel; staffing and
+//  patients feed scheduling. Then the history checker on scheduling, and
+//  every fulfilled appointment charged once, every no-show fined once,
+//  nothing else and nothing twice, finance's cursor at the stream's end.
+static void
+s_test_kill9_money (void)
+{
+    uint64_t seed = fault_seed ("money");
+    int seconds = s_env_int ("FAULT_SECONDS", 20);
+    int users = s_env_int ("FAULT_USERS", 4);
+    itest_svc_t stf, pat, sch, fin;
+    CHECK (fault_clinic_start (&stf, &pat, &sch, &fin, users) == 0);
+    s_chaos_t chaos = {.victims = {&sch, &fin}, .n_victims = 2, .down = -1};
+    fault_rng_init (&chaos.rng, seed ^ 0xC4A05);
+    chaos.next_kill = itest_now () + 300 + (int64_t) fault_rand (&chaos.rng, 700);
+    fault_load_t *load = fault_load_new (&fault_scheduling, &sch, users, seed);
+    fault_load_run (load, seconds * 1000, s_chaos_tick, &chaos);
+    CHECK (!chaos.start_failed);
+    if (chaos.down >= 0) {
+        CHECK (s_restart (chaos.victims[chaos.down]) == 0);
+    }
+    CHECK (fault_load_drain (load, 30000) == 0);
+    const fault_history_t *h = fault_load_history (load);
+    printf ("    money: %zu commands acknowledged by %d clients in %d s (%zu books too "
+            "late after a kill, declined); %d kills of scheduling, %d of finance; "
+            "%zu tries resent\n",
+            h->n, users, seconds, h->declined, chaos.kills[0], chaos.kills[1], h->resent);
+    fflush (stdout);
+    CHECK (h->refused == 0);
+    CHECK (chaos.kills[0] >= 1 && chaos.kills[1] >= 1);
+
+    pm_client_t *sc = itest_client (&sch);
+    pm_client_t *fc = itest_client (&fin);
+    //  The type was defined before the load: the stream's first event.
+    fault_history_t all = *h;
+    all.setup_events = 1;
+    fault_stream_t stream;
+    int problems = fault_check_history (&fault_scheduling, sc, &all, &stream);
+    printf ("    money: scheduling's stream of %llu events, %zu appointments; "
+            "history: %d problems\n",
+            (unsigned long long) stream.high_seq, stream.n_subjects, problems);
+    fflush (stdout);
+    uint64_t high_seq = stream.high_seq;
+    fault_stream_free (&stream);
+    CHECK (problems == 0);
+    CHECK (high_seq == h->n + all.setup_events);
+
+    fault_money_t money;
+    problems = fault_check_money (sc, fc, FAULT_VISIT_PRICE, FAULT_NOSHOW_FEE, false, &money);
+    printf ("    money: %zu fulfilled, %zu no-shows, %zu cancelled; %zu charges; "
+            "finance's cursor %llu of %llu; %d problems\n",
+            money.fulfilled, money.noshows, money.cancelled, money.charges,
+            (unsigned long long) money.fin_cursor,
+            (unsigned long long) money.sched_high_seq, problems);
+    fflush (stdout);
+    CHECK (problems == 0);
+    CHECK (money.fulfilled > 0 && money.noshows > 0 && money.cancelled > 0);
+    CHECK (money.charges == money.fulfilled + money.noshows);
+
+    //  The check is not blind: at another price every visit is wrong.
+    fault_money_t again;
+    problems = fault_check_money (sc, fc, FAULT_VISIT_PRICE + 1, FAULT_NOSHOW_FEE, true,
+                                 &again);
+    printf ("    money: at a price off by one, the check finds %d problems\n", problems);
+    fflush (stdout);
+    CHECK (problems == (int) money.fulfilled);
+
+    pm_client_destroy (&sc);
+    pm_client_destroy (&fc);
+    fault_load_destroy (&load);
+    itest_cleanup (&fin);
+    itest_cleanup (&sch);
+    itest_cleanup (&pat);
+    itest_cleanup (&stf);
+}
+
 static const itest_case_t s_cases[] = {
     {"kill9_patients_and_consumer", s_test_kill9_patients},
+    {"kill9_money", s_test_kill9_money},
     {NULL, NULL},
 };
 
