@@ -66,10 +66,14 @@ typedef struct {
     //  was down. The model learns that the command did nothing. NULL: no
     //  refusal is ever expected.
     bool (*refusal_ok) (void *model, const char *type, const Pm__Reply *reply);
+    //  Before the load (NULL: nothing): what every user needs, made through
+    //  the service's commands; returns the events it made (0: it failed).
+    uint64_t (*setup) (pm_client_t *client);
 } fault_workload_t;
 
 extern const fault_workload_t fault_patients;
 extern const fault_workload_t fault_scheduling;
+extern const fault_workload_t fault_staffing;
 
 //  --- the clinic: staffing, patients, scheduling, finance -------------------
 

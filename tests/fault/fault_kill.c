@@ -10,6 +10,9 @@
     - the stream is gap-free and each record as stored is its last event;
     - the consumer applied every event once, and its projection equals a
       fresh consumer's replay from seq 1 (stats and records).
+    Cases: patients with its consumer; staffing (onboard, updates,
+    rosters); and the money check, scheduling and finance killed in turn
+    (fault_scheduling.c: every fulfilled appointment charged once).
     FAULT_SEED replays a run's choices; FAULT_SECONDS (default 20) is how
     long the load runs; FAULT_USERS (default 6) how many clients.        */
 #include <signal.h>
@@ -102,6 +105,13 @@ s_kill9 (const fault_workload_t *w)
         CHECK (itest_start (&mir) == 0);
         chaos.n_victims = 2;
     }
+    uint64_t setup_events = 0;
+    if (w->setup) {
+        pm_client_t *c = itest_client (&svc);
+        setup_events = w->setup (c);
+        pm_client_destroy (&c);
+        CHECK (setup_events > 0);
+    }
     fault_rng_init (&chaos.rng, seed ^ 0xC4A05);
     chaos.next_kill = itest_now () + 300 + (int64_t) fault_rand (&chaos.rng, 700);
     fault_load_t *load = fault_load_new (w, &svc, users, seed);
@@ -121,6 +131,9 @@ s_kill9 (const fault_workload_t *w)
     CHECK (chaos.kills[0] >= 1 && (!w->mirrored || chaos.kills[1] >= 1));
 
     pm_client_t *client = itest_client (&svc);
+    fault_history_t all = *h;
+    all.setup_events = setup_events;
+    h = &all;
     fault_stream_t stream;
     int problems = fault_check_history (w, client, h, &stream);
     printf ("    kill9: stream of %llu events, %zu records; history: %d problems\n",
@@ -128,7 +141,7 @@ s_kill9 (const fault_workload_t *w)
     fflush (stdout);
     CHECK (problems == 0);
     CHECK (w->events_per_command == 0
-           || stream.high_seq == h->n * (size_t) w->events_per_command);
+           || stream.high_seq == h->n * (size_t) w->events_per_command + setup_events);
     fault_stream_free (&stream);
 
     //  The checker is not blind: told of one write less, and of another
@@ -263,9 +276,16 @@ s_test_kill9_money (void)
     itest_cleanup (&stf);
 }
 
+static void
+s_test_kill9_staffing (void)
+{
+    s_kill9 (&fault_staffing);
+}
+
 static const itest_case_t s_cases[] = {
     {"kill9_patients_and_consumer", s_test_kill9_patients},
     {"kill9_money", s_test_kill9_money},
+    {"kill9_staffing", s_test_kill9_staffing},
     {NULL, NULL},
 };
 

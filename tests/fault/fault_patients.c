@@ -192,5 +192,5 @@ s_version (const uint8_t *data, size_t len)
 
 const fault_workload_t fault_patients = {
     "patients", "pm-patients", 1, "patients.patient.", true,
-    s_model_new, s_model_destroy, s_next, s_acked, s_read, s_version, NULL,
+    s_model_new, s_model_destroy, s_next, s_acked, s_read, s_version, NULL, NULL,
 };

@@ -292,7 +292,7 @@ s_version (const uint8_t *data, size_t len)
 
 const fault_workload_t fault_scheduling = {
     "scheduling", "pm-scheduling", 1, "scheduling.appointment.", false,
-    s_model_new, s_model_destroy, s_next, s_acked, s_read, s_version, s_refusal_ok,
+    s_model_new, s_model_destroy, s_next, s_acked, s_read, s_version, s_refusal_ok, NULL,
 };
 
 //  --- the clinic ----------------------------------------------------------------
