@@ -369,6 +369,36 @@ itest_req (pm_client_t *client, int want, const char *field, const char *type,
     return out;
 }
 
+json_t *
+itest_json_at (json_t *j, const char *path)
+{
+    char part[64];
+    while (j && *path) {
+        size_t n = strcspn (path, ".[");
+        snprintf (part, sizeof part, "%.*s", (int) n, path);
+        if (n) {
+            j = json_object_get (j, part);
+        }
+        path += n;
+        if (*path == '[') {
+            j = json_array_get (j, (size_t) atoi (path + 1));
+            const char *close = strchr (path, ']');
+            path = close ? close + 1 : path + strlen (path);
+        }
+        if (*path == '.') {
+            path++;
+        }
+    }
+    return j;
+}
+
+const char *
+itest_json_str (json_t *j, const char *path)
+{
+    const char *s = json_string_value (itest_json_at (j, path));
+    return s ? s : "";
+}
+
 Pm__Reply *
 itest_call (pm_client_t *client, const char *type, const ProtobufCMessage *body)
 {

@@ -67,6 +67,13 @@ json_t *itest_req (pm_client_t *client, int want, const char *field,
                    const char *type, const char *fmt, ...)
     __attribute__ ((format (printf, 5, 6)));
 
+//  The value at a path like "history[1].actor" in `j` (borrowed), NULL
+//  when there is none.
+json_t *itest_json_at (json_t *j, const char *path);
+
+//  The string at `path`, "" when there is none.
+const char *itest_json_str (json_t *j, const char *path);
+
 //  Calls `type` with `body`; the reply, or NULL on no answer.
 Pm__Reply *itest_call (pm_client_t *client, const char *type,
                        const ProtobufCMessage *body);

@@ -49,7 +49,6 @@ s_start (itest_svc_t *svc)
     return -1;
 }
 
-
 //  True when the call's reply has code `want` (and field `field`).
 static bool
 s_is (pm_client_t *client, int want, const char *field, const char *type,
@@ -60,46 +59,15 @@ s_is (pm_client_t *client, int want, const char *field, const char *type,
     return r != NULL;
 }
 
-//  The value at a path like "lines[1].net_minor" (borrowed).
-static json_t *
-s_at (json_t *j, const char *path)
-{
-    char part[64];
-    while (j && *path) {
-        size_t n = strcspn (path, ".[");
-        snprintf (part, sizeof part, "%.*s", (int) n, path);
-        if (n) {
-            j = json_object_get (j, part);
-        }
-        path += n;
-        if (*path == '[') {
-            j = json_array_get (j, (size_t) atoi (path + 1));
-            path = strchr (path, ']') + 1;
-        }
-        if (*path == '.') {
-            path++;
-        }
-    }
-    return j;
-}
-
 //  A number at `path` (integers may come as JSON strings); 0 when absent.
 static long long
 s_num (json_t *j, const char *path)
 {
-    json_t *v = s_at (j, path);
+    json_t *v = itest_json_at (j, path);
     if (json_is_string (v)) {
         return atoll (json_string_value (v));
     }
     return json_is_integer (v) ? (long long) json_integer_value (v) : 0;
-}
-
-//  A string at `path`, "" when absent.
-static const char *
-s_str (json_t *j, const char *path)
-{
-    const char *s = json_string_value (s_at (j, path));
-    return s ? s : "";
 }
 
 //  How many events of `type` the service's stream holds.
@@ -307,15 +275,15 @@ s_test_prices_and_policy (void)
                  "\"xray\", \"amount_minor\": 9000, \"currency\": \"USD\", "
                  "\"valid_from\": 1000}}"));
     r = itest_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 4999}");
-    CHECK (r && json_array_size (s_at (r, "prices")) == 2);
+    CHECK (r && json_array_size (itest_json_at (r, "prices")) == 2);
     CHECK (s_num (r, "prices[0].amount_minor") == 12000);
-    CHECK (strcmp (s_str (r, "prices[1].code"), "xray") == 0);
+    CHECK (strcmp (itest_json_str (r, "prices[1].code"), "xray") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\", \"at\": 5000}");
     CHECK (r && s_num (r, "prices[0].amount_minor") == 13500);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.ListPrices", "{\"site_id\": \"north\"}");
-    CHECK (r && json_array_size (s_at (r, "prices")) == 4);
+    CHECK (r && json_array_size (itest_json_at (r, "prices")) == 4);
     json_decref (r);
 
     //  Roles and sites.
@@ -381,15 +349,15 @@ s_test_charges_exactly_once (void)
     json_t *r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}",
                        apt[0]);
     CHECK (r && s_num (r, "amount_minor") == 12000 && s_num (r, "version") == 1);
-    CHECK (strcmp (s_str (r, "status"), "CHARGE_BILLABLE") == 0);
-    CHECK (strcmp (s_str (r, "kind"), "CHARGE_VISIT") == 0);
-    CHECK (strcmp (s_str (r, "currency"), "USD") == 0);
+    CHECK (strcmp (itest_json_str (r, "status"), "CHARGE_BILLABLE") == 0);
+    CHECK (strcmp (itest_json_str (r, "kind"), "CHARGE_VISIT") == 0);
+    CHECK (strcmp (itest_json_str (r, "currency"), "USD") == 0);
     char charge0[PM_ID_MAX];
-    snprintf (charge0, sizeof charge0, "%s", s_str (r, "id"));
+    snprintf (charge0, sizeof charge0, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[1]);
     CHECK (r && s_num (r, "amount_minor") == 2500);
-    CHECK (strcmp (s_str (r, "kind"), "CHARGE_NO_SHOW_FEE") == 0);
+    CHECK (strcmp (itest_json_str (r, "kind"), "CHARGE_NO_SHOW_FEE") == 0);
     json_decref (r);
     r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[2]);
     CHECK (r && s_num (r, "amount_minor") == 1500);
@@ -399,8 +367,8 @@ s_test_charges_exactly_once (void)
     CHECK (r);
     json_decref (r);
     r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[4]);
-    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_NOT_BILLABLE") == 0);
-    CHECK (strstr (s_str (r, "reason"), "no price for botox"));
+    CHECK (r && strcmp (itest_json_str (r, "status"), "CHARGE_NOT_BILLABLE") == 0);
+    CHECK (strstr (itest_json_str (r, "reason"), "no price for botox"));
     json_decref (r);
     r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", apt[5]);
     CHECK (r && s_num (r, "amount_minor") == 15000); //  the price then
@@ -408,7 +376,7 @@ s_test_charges_exactly_once (void)
     //  A voided charge stays voided through replays.
     r = itest_req (fc, 0, NULL, "finance.VoidCharge", "{\"charge_id\": \"chg_%s\", "
                "\"reason\": \"waived by the practice manager\"}", apt[1] + 4);
-    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_VOIDED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "CHARGE_VOIDED") == 0);
     json_decref (r);
 
     //  Restart: the cursor is durable; nothing is charged twice.
@@ -446,11 +414,11 @@ s_test_charges_exactly_once (void)
     CHECK (s_wait_applied (fc, "scheduling", new_stream, 8) == 0);
     CHECK (s_count_events (fc, "finance.charge.raised") == 7);
     r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"chg_%s\"}", apt[1] + 4);
-    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_VOIDED") == 0 && s_num (r, "version") == 2);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "CHARGE_VOIDED") == 0 && s_num (r, "version") == 2);
     json_decref (r);
     r = itest_req (fc, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
                "\"patient_id\": \"%s\"}", PAT);
-    CHECK (r && json_array_size (s_at (r, "charges")) == 7);
+    CHECK (r && json_array_size (itest_json_at (r, "charges")) == 7);
     json_decref (r);
     free (old_stream);
     free (new_stream);
@@ -480,9 +448,9 @@ s_test_manual_charges (void)
     json_t *r = itest_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": "
                        "\"%s\", \"code\": \"checkup\", \"quantity\": 3}", PAT);
     CHECK (r && s_num (r, "amount_minor") == 36000 && s_num (r, "unit_minor") == 12000);
-    CHECK (strcmp (s_str (r, "kind"), "CHARGE_MANUAL") == 0);
+    CHECK (strcmp (itest_json_str (r, "kind"), "CHARGE_MANUAL") == 0);
     char id[PM_ID_MAX];
-    snprintf (id, sizeof id, "%s", s_str (r, "id"));
+    snprintf (id, sizeof id, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (desk, 0, NULL, add, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"code\": \"bandage\", \"unit_minor\": 199, \"quantity\": 7, "
@@ -521,7 +489,7 @@ s_test_manual_charges (void)
     json_decref (r);
     r = itest_req (desk, 0, NULL, vd, "{\"charge_id\": \"%s\", \"reason\": \"entered twice\"}",
                id);
-    CHECK (r && strcmp (s_str (r, "reason"), "entered twice") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "reason"), "entered twice") == 0);
     json_decref (r);
     r = itest_req (desk, PM_ECONFLICT, "charge_id", vd, "{\"charge_id\": \"%s\", "
                "\"reason\": \"again\"}", id);
@@ -553,7 +521,7 @@ s_charge (pm_client_t *c, const char *patient, const char *code, long long unit,
                     : itest_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"north\", "
                              "\"patient_id\": \"%s\", \"code\": \"%s\"}", patient, code);
     if (r) {
-        snprintf (out, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (out, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
     json_decref (r);
     return r != NULL;
@@ -596,11 +564,11 @@ s_test_invoices_and_payments (void)
     CHECK (s_charge (c, PAT, "checkup", -1, chk));
     CHECK (s_charge (c, PAT, "bandage", 1050, band));
     json_t *r = s_invoice (c, PAT, NULL);
-    CHECK (r && strcmp (s_str (r, "status"), "INVOICE_DRAFT") == 0);
-    CHECK (json_array_size (s_at (r, "lines")) == 2 && s_num (r, "total_minor") == 13050);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "INVOICE_DRAFT") == 0);
+    CHECK (json_array_size (itest_json_at (r, "lines")) == 2 && s_num (r, "total_minor") == 13050);
     CHECK (s_num (r, "number") == 0);
     char inv1[PM_ID_MAX];
-    snprintf (inv1, sizeof inv1, "%s", s_str (r, "id"));
+    snprintf (inv1, sizeof inv1, "%s", itest_json_str (r, "id"));
     json_decref (r);
     //  The charges are held by the draft.
     r = itest_req (c, PM_EINVAL, "charge_ids", "finance.CreateInvoice", "{\"site_id\": "
@@ -612,7 +580,7 @@ s_test_invoices_and_payments (void)
     CHECK (r);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
-    CHECK (r && strcmp (s_str (r, "invoice_id"), inv1) == 0);
+    CHECK (r && strcmp (itest_json_str (r, "invoice_id"), inv1) == 0);
     json_decref (r);
 
     //  Discounts: 12.5% of 10.50 is 1.3125, rounded half up to 1.31.
@@ -638,12 +606,12 @@ s_test_invoices_and_payments (void)
 
     //  Issue: number 1; no more discounts; not twice.
     r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv1);
-    CHECK (r && s_num (r, "number") == 1 && strcmp (s_str (r, "number_text"), "north-000001") == 0);
-    CHECK (strcmp (s_str (r, "status"), "INVOICE_ISSUED") == 0);
-    CHECK (strcmp (s_str (r, "payment_state"), "UNPAID") == 0 && s_num (r, "due_minor") == 12919);
+    CHECK (r && s_num (r, "number") == 1 && strcmp (itest_json_str (r, "number_text"), "north-000001") == 0);
+    CHECK (strcmp (itest_json_str (r, "status"), "INVOICE_ISSUED") == 0);
+    CHECK (strcmp (itest_json_str (r, "payment_state"), "UNPAID") == 0 && s_num (r, "due_minor") == 12919);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetCharge", "{\"charge_id\": \"%s\"}", chk);
-    CHECK (r && strcmp (s_str (r, "status"), "CHARGE_BILLED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "CHARGE_BILLED") == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "invoice_id", dc, "{\"invoice_id\": \"%s\", \"charge_id\": "
                "\"%s\", \"exemption\": true, \"reason\": \"charity\"}", inv1, band);
@@ -658,14 +626,14 @@ s_test_invoices_and_payments (void)
     r = s_invoice (c, PAT, misc);
     CHECK (r);
     char bad[PM_ID_MAX];
-    snprintf (bad, sizeof bad, "%s", s_str (r, "id"));
+    snprintf (bad, sizeof bad, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, PM_EINVAL, "reason", "finance.MarkInError", "{\"invoice_id\": \"%s\"}", bad);
     CHECK (r);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.MarkInError", "{\"invoice_id\": \"%s\", \"reason\": "
                "\"wrong patient\"}", bad);
-    CHECK (r && strcmp (s_str (r, "status"), "INVOICE_ENTERED_IN_ERROR") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "INVOICE_ENTERED_IN_ERROR") == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "invoice_id", "finance.IssueInvoice", "{\"invoice_id\": "
                "\"%s\"}", bad);
@@ -679,7 +647,7 @@ s_test_invoices_and_payments (void)
     r = s_invoice (c, PAT, xray);
     CHECK (r);
     char inv2[PM_ID_MAX];
-    snprintf (inv2, sizeof inv2, "%s", s_str (r, "id"));
+    snprintf (inv2, sizeof inv2, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
     CHECK (r && s_num (r, "number") == 2); //  no gap
@@ -711,7 +679,7 @@ s_test_invoices_and_payments (void)
     CHECK (r && s_num (r, "applied_minor") == 5000 && s_num (r, "credit_minor") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
-    CHECK (r && strcmp (s_str (r, "payment_state"), "PARTIAL") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "payment_state"), "PARTIAL") == 0);
     CHECK (s_num (r, "due_minor") == 7919);
     json_decref (r);
     r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
@@ -720,8 +688,8 @@ s_test_invoices_and_payments (void)
     CHECK (r && s_num (r, "applied_minor") == 7919 && s_num (r, "credit_minor") == 2081);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
-    CHECK (r && strcmp (s_str (r, "status"), "INVOICE_BALANCED") == 0);
-    CHECK (strcmp (s_str (r, "payment_state"), "PAID") == 0 && s_num (r, "due_minor") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "INVOICE_BALANCED") == 0);
+    CHECK (strcmp (itest_json_str (r, "payment_state"), "PAID") == 0 && s_num (r, "due_minor") == 0);
     json_decref (r);
     const char *acct = "{\"site_id\": \"north\", \"patient_id\": "
                        "\"pat_01m8e8rx5n3r2py41feft8x8rn\"}";
@@ -735,7 +703,7 @@ s_test_invoices_and_payments (void)
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv2);
     CHECK (r && s_num (r, "paid_minor") == 2081 && s_num (r, "due_minor") == 2919);
-    CHECK (strcmp (s_str (r, "payment_state"), "PARTIAL") == 0);
+    CHECK (strcmp (itest_json_str (r, "payment_state"), "PARTIAL") == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "invoice_id", "finance.ApplyCredit", "{\"invoice_id\": "
                "\"%s\"}", inv2);
@@ -773,7 +741,7 @@ s_test_invoices_and_payments (void)
     r = itest_req (fin, 0, NULL, cn, "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_REFUND\", "
                "\"mode\": \"CASH\", \"amount_minor\": 3000, \"reason\": \"complaint upheld\"}",
                inv1);
-    CHECK (r && strncmp (s_str (r, "payment_id"), "pay_", 4) == 0);
+    CHECK (r && strncmp (itest_json_str (r, "payment_id"), "pay_", 4) == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv1);
     CHECK (r && s_num (r, "paid_minor") == 9919 && s_num (r, "credited_minor") == 3000);
@@ -786,13 +754,13 @@ s_test_invoices_and_payments (void)
     r = itest_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"from\": %lld, \"to\": %lld}", PAT, (long long) t0 - 1000,
                (long long) pm_clock_wall_ms () + DAY_MS);
-    CHECK (r && json_array_size (s_at (r, "entries")) == 7);
+    CHECK (r && json_array_size (itest_json_at (r, "entries")) == 7);
     CHECK (s_num (r, "opening_minor") == 0 && s_num (r, "closing_minor") == 2000);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", \"patient_id\": "
                "\"%s\", \"from\": %lld, \"to\": %lld}", PAT,
                (long long) pm_clock_wall_ms () + DAY_MS, (long long) pm_clock_wall_ms () + 2 * DAY_MS);
-    CHECK (r && json_array_size (s_at (r, "entries")) == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "entries")) == 0);
     CHECK (s_num (r, "opening_minor") == 2000 && s_num (r, "closing_minor") == 2000);
     json_decref (r);
     r = itest_req (c, PM_EINVAL, "to", "finance.Statement", "{\"site_id\": \"north\", "
@@ -839,12 +807,12 @@ s_test_daily_close (void)
                        "\"mode\": \"CASH\", \"amount_minor\": 1000, \"currency\": \"USD\"}", PAT);
     CHECK (r);
     char today[16], tomorrow[16];
-    snprintf (today, sizeof today, "%s", s_str (r, "business_date"));
+    snprintf (today, sizeof today, "%s", itest_json_str (r, "business_date"));
     json_decref (r);
     CHECK (strlen (today) == 10);
     r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"mode\": \"CARD\", \"amount_minor\": 2500, \"currency\": \"USD\"}", PAT);
-    CHECK (r && strcmp (s_str (r, "business_date"), today) == 0);
+    CHECK (r && strcmp (itest_json_str (r, "business_date"), today) == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
                today);
@@ -874,7 +842,7 @@ s_test_daily_close (void)
     r = itest_req (c, 0, NULL, close, "{\"site_id\": \"north\", \"date\": \"%s\", \"counted\": "
                "[{\"mode\": \"CASH\", \"amount_minor\": 900}, {\"mode\": \"CARD\", "
                "\"amount_minor\": 2500}], \"note\": \"one note missing from the till\"}", today);
-    CHECK (r && json_is_true (s_at (r, "closed")));
+    CHECK (r && json_is_true (itest_json_at (r, "closed")));
     CHECK (s_num (r, "lines[0].variance_minor") == -100 && s_num (r, "lines[1].variance_minor") == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "date", close, "{\"site_id\": \"north\", \"date\": \"%s\", "
@@ -886,8 +854,8 @@ s_test_daily_close (void)
     r = itest_req (c, 0, NULL, pay, "{\"site_id\": \"north\", \"patient_id\": \"%s\", "
                "\"mode\": \"CASH\", \"amount_minor\": 100, \"currency\": \"USD\", "
                "\"reference\": \"found under the till\"}", PAT);
-    CHECK (r && strcmp (s_str (r, "business_date"), today) > 0);
-    snprintf (tomorrow, sizeof tomorrow, "%s", s_str (r, "business_date"));
+    CHECK (r && strcmp (itest_json_str (r, "business_date"), today) > 0);
+    snprintf (tomorrow, sizeof tomorrow, "%s", itest_json_str (r, "business_date"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
                today);
@@ -895,7 +863,7 @@ s_test_daily_close (void)
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": \"%s\"}",
                tomorrow);
-    CHECK (r && s_num (r, "lines[0].expected_minor") == 100 && !json_is_true (s_at (r, "closed")));
+    CHECK (r && s_num (r, "lines[0].expected_minor") == 100 && !json_is_true (itest_json_at (r, "closed")));
     json_decref (r);
     //  Period lock: only a month that is over; once; its days stay shut.
     char month[8], last_month[16];
@@ -949,7 +917,7 @@ s_test_merge_repoints (void)
     json_t *r = s_invoice (c, B, ch2);
     CHECK (r);
     char inv[PM_ID_MAX];
-    snprintf (inv, sizeof inv, "%s", s_str (r, "id"));
+    snprintf (inv, sizeof inv, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
     CHECK (r);
@@ -979,13 +947,13 @@ s_test_merge_repoints (void)
         CHECK (s_wait_applied (c, "patients", NULL, (uint64_t) round) == 0);
         r = itest_req (c, 0, NULL, "finance.ListCharges", "{\"site_id\": \"north\", "
                    "\"patient_id\": \"%s\"}", A);
-        CHECK (r && json_array_size (s_at (r, "charges")) == 1);
-        CHECK (strcmp (s_str (r, "charges[0].id"), ch1) == 0);
-        CHECK (strcmp (s_str (r, "charges[0].merged_from"), B) == 0);
+        CHECK (r && json_array_size (itest_json_at (r, "charges")) == 1);
+        CHECK (strcmp (itest_json_str (r, "charges[0].id"), ch1) == 0);
+        CHECK (strcmp (itest_json_str (r, "charges[0].merged_from"), B) == 0);
         json_decref (r);
         r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv);
-        CHECK (r && strcmp (s_str (r, "patient_id"), A) == 0);
-        CHECK (strcmp (s_str (r, "merged_from"), B) == 0);
+        CHECK (r && strcmp (itest_json_str (r, "patient_id"), A) == 0);
+        CHECK (strcmp (itest_json_str (r, "merged_from"), B) == 0);
         json_decref (r);
         r = itest_req (c, 0, NULL, "finance.GetAccount", "{\"site_id\": \"north\", "
                    "\"patient_id\": \"%s\"}", A);
@@ -1060,12 +1028,12 @@ s_test_budgets (void)
     json_t *r = itest_req (mgr, 0, NULL, sb, "{\"site_id\": \"north\", \"month\": \"2026-06\", "
                        "\"lines\": [{\"category\": \"PAYROLL\", \"amount_minor\": 12000}, "
                        "{\"category\": \"RENT\", \"amount_minor\": 300000}]}");
-    CHECK (r && s_num (r, "version") == 1 && strcmp (s_str (r, "currency"), "USD") == 0);
-    CHECK (json_array_size (s_at (r, "lines")) == 5 && s_num (r, "total_minor") == 312000);
-    CHECK (strcmp (s_str (r, "lines[0].category"), "PAYROLL") == 0);
-    CHECK (strcmp (s_str (r, "lines[3].category"), "RENT") == 0);
+    CHECK (r && s_num (r, "version") == 1 && strcmp (itest_json_str (r, "currency"), "USD") == 0);
+    CHECK (json_array_size (itest_json_at (r, "lines")) == 5 && s_num (r, "total_minor") == 312000);
+    CHECK (strcmp (itest_json_str (r, "lines[0].category"), "PAYROLL") == 0);
+    CHECK (strcmp (itest_json_str (r, "lines[3].category"), "RENT") == 0);
     CHECK (s_num (r, "lines[3].amount_minor") == 300000 && s_num (r, "lines[2].amount_minor") == 0);
-    CHECK (strcmp (s_str (r, "updated_by"), "mgr") == 0);
+    CHECK (strcmp (itest_json_str (r, "updated_by"), "mgr") == 0);
     json_decref (r);
     //  A change: the version read, or refused.
     const char *change = "{\"site_id\": \"north\", \"month\": \"2026-06\", \"lines\": "
@@ -1139,7 +1107,7 @@ s_nurse (pm_client_t *sc, long long rate, const char *currency, char *id)
                        "\"pay_rate_minor\": %lld, \"currency\": \"%s\", "
                        "\"start_date\": \"2026-01-05\"}}", rate, currency);
     if (r) {
-        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (id, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
     json_decref (r);
     return r && pm_id_valid (id, "stf");
@@ -1154,7 +1122,7 @@ s_template (pm_client_t *sc, const char *starts, const char *ends, char *id)
                        "\"name\": \"%s-%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}",
                        starts, ends, starts, ends);
     if (r) {
-        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (id, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
     json_decref (r);
     return r && pm_id_valid (id, "sht");
@@ -1169,9 +1137,9 @@ s_roster (pm_client_t *sc, const char *tpl, const char *from, const char *to,
     json_t *r = itest_req (sc, 0, NULL, "staffing.AddShifts",
                        "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
                        "\"%s\", \"staff_id\": \"%s\"}", tpl, from, to, staff);
-    int n = r ? (int) json_array_size (s_at (r, "shifts")) : -1;
+    int n = r ? (int) json_array_size (itest_json_at (r, "shifts")) : -1;
     if (r && first) {
-        snprintf (first, PM_ID_MAX, "%s", s_str (r, "shifts[0].id"));
+        snprintf (first, PM_ID_MAX, "%s", itest_json_str (r, "shifts[0].id"));
     }
     json_decref (r);
     return n;
@@ -1231,26 +1199,26 @@ s_test_payroll_actuals (void)
     json_t *r = s_bva (fc, "2026-06");
     //  3 x 2336 + 8008 + 1 + 0 = 15017, six shifts priced, the EUR one not.
     CHECK (r && s_num (r, "categories[0].actual_minor") == 15017);
-    CHECK (strcmp (s_str (r, "categories[0].category"), "PAYROLL") == 0);
+    CHECK (strcmp (itest_json_str (r, "categories[0].category"), "PAYROLL") == 0);
     CHECK (s_num (r, "categories[0].count") == 6 && s_num (r, "unpriced_shifts") == 1);
     CHECK (s_num (r, "payroll_minutes") == 3 * 140 + 480 + 2 + 140);
     CHECK (s_num (r, "categories[0].budget_minor") == 12000);
     CHECK (s_num (r, "categories[0].variance_minor") == 3017);
     CHECK (s_num (r, "categories[0].variance_bp") == 2514); //  25.1416% -> 2514
-    CHECK (json_is_true (s_at (r, "categories[0].has_actual")));
+    CHECK (json_is_true (itest_json_at (r, "categories[0].has_actual")));
     //  Recruitment has a source (recorded costs), none this month.
-    CHECK (json_is_true (s_at (r, "categories[1].has_actual")));
+    CHECK (json_is_true (itest_json_at (r, "categories[1].has_actual")));
     CHECK (s_num (r, "categories[1].actual_minor") == 0);
-    CHECK (!json_is_true (s_at (r, "categories[2].has_actual"))); //  supplies: no source
+    CHECK (!json_is_true (itest_json_at (r, "categories[2].has_actual"))); //  supplies: no source
     CHECK (s_num (r, "categories[1].variance_bp") == -10000);
-    CHECK (s_at (r, "categories[3].variance_bp") == NULL); //  no rent budget
+    CHECK (itest_json_at (r, "categories[3].variance_bp") == NULL); //  no rent budget
     CHECK (s_num (r, "budget_total_minor") == 12100 && s_num (r, "actual_total_minor") == 15017);
     CHECK (s_num (r, "variance_total_bp") == 2411); //  2917 / 12100 = 24.107% -> 2411
-    CHECK (s_num (r, "budget_version") == 1 && strcmp (s_str (r, "currency"), "USD") == 0);
+    CHECK (s_num (r, "budget_version") == 1 && strcmp (itest_json_str (r, "currency"), "USD") == 0);
     json_decref (r);
     r = s_bva (fc, "2026-07");
     CHECK (r && s_num (r, "categories[0].actual_minor") == 2336);
-    CHECK (s_num (r, "budget_version") == 0 && s_at (r, "categories[0].variance_bp") == NULL);
+    CHECK (s_num (r, "budget_version") == 0 && itest_json_at (r, "categories[0].variance_bp") == NULL);
     json_decref (r);
     //  Unassigned: the first day shift's cost is withdrawn.
     r = itest_req (sc, 0, NULL, "staffing.UnassignShift", "{\"shift_id\": \"%s\", "
@@ -1418,7 +1386,7 @@ s_test_recruitment_costs (void)
     CHECK (s_wait_applied (fc, "recruitment", NULL, 4) == 0);
     json_t *r = s_bva (fc, "2026-06");
     CHECK (r && s_num (r, "categories[1].actual_minor") == 46999);
-    CHECK (json_is_true (s_at (r, "categories[1].has_actual")));
+    CHECK (json_is_true (itest_json_at (r, "categories[1].has_actual")));
     json_decref (r);
     r = s_bva (fc, "2026-07");
     CHECK (r && s_num (r, "categories[1].actual_minor") == 0);
@@ -1549,7 +1517,7 @@ s_test_revenue_and_aging (void)
     json_t *r = s_invoice (c, PAT, NULL);
     CHECK (r && s_num (r, "total_minor") == 13050);
     char inv[PM_ID_MAX], inv2[PM_ID_MAX];
-    snprintf (inv, sizeof inv, "%s", s_str (r, "id"));
+    snprintf (inv, sizeof inv, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
     CHECK (r);
@@ -1562,7 +1530,7 @@ s_test_revenue_and_aging (void)
     CHECK (s_charge (c, P2, "misc", 5000, other));
     r = s_invoice (c, P2, other);
     CHECK (r);
-    snprintf (inv2, sizeof inv2, "%s", s_str (r, "id"));
+    snprintf (inv2, sizeof inv2, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
     CHECK (r);
@@ -1573,15 +1541,15 @@ s_test_revenue_and_aging (void)
     r = itest_req (mgr, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
                (long long) (now - DAY_MS), (long long) (now + DAY_MS));
     CHECK (r && s_num (r, "total_minor") == 18050 && s_num (r, "invoices") == 2);
-    CHECK (json_array_size (s_at (r, "by_practitioner")) == 2);
-    CHECK (strcmp (s_str (r, "by_practitioner[0].key"), "") == 0); //  manual: none
+    CHECK (json_array_size (itest_json_at (r, "by_practitioner")) == 2);
+    CHECK (strcmp (itest_json_str (r, "by_practitioner[0].key"), "") == 0); //  manual: none
     CHECK (s_num (r, "by_practitioner[0].amount_minor") == 6050);
-    CHECK (strcmp (s_str (r, "by_practitioner[1].key"), "stf_x") == 0);
+    CHECK (strcmp (itest_json_str (r, "by_practitioner[1].key"), "stf_x") == 0);
     CHECK (s_num (r, "by_practitioner[1].amount_minor") == 12000);
-    CHECK (json_array_size (s_at (r, "by_type")) == 3);
-    CHECK (strcmp (s_str (r, "by_type[1].key"), "checkup") == 0);
+    CHECK (json_array_size (itest_json_at (r, "by_type")) == 3);
+    CHECK (strcmp (itest_json_str (r, "by_type[1].key"), "checkup") == 0);
     CHECK (s_num (r, "by_type[1].amount_minor") == 12000 && s_num (r, "by_type[1].lines") == 1);
-    CHECK (json_array_size (s_at (r, "by_month")) >= 1);
+    CHECK (json_array_size (itest_json_at (r, "by_month")) >= 1);
     json_decref (r);
     //  Cancelled: no longer revenue.
     r = itest_req (c, 0, NULL, "finance.CancelInvoice", "{\"invoice_id\": \"%s\", "
@@ -1594,7 +1562,7 @@ s_test_revenue_and_aging (void)
     json_decref (r);
     r = itest_req (fin, 0, NULL, rev, "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
                (long long) (now + DAY_MS), (long long) (now + 2 * DAY_MS));
-    CHECK (r && s_num (r, "total_minor") == 0 && json_array_size (s_at (r, "by_type")) == 0);
+    CHECK (r && s_num (r, "total_minor") == 0 && json_array_size (itest_json_at (r, "by_type")) == 0);
     json_decref (r);
     CHECK (s_is (fin, PM_EINVAL, "from", rev, "{\"site_id\": \"north\", \"to\": 5}"));
     CHECK (s_is (fin, PM_EINVAL, "to", rev, "{\"site_id\": \"north\", \"from\": 5, "
@@ -1620,12 +1588,12 @@ s_test_revenue_and_aging (void)
     const char *ag = "finance.AgingReport";
     r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
     CHECK (r && s_num (r, "total_due_minor") == 10000);
-    CHECK (strcmp (s_str (r, "as_of"), today) == 0);
-    CHECK (json_array_size (s_at (r, "buckets")) == 4);
-    CHECK (strcmp (s_str (r, "buckets[0].label"), "0-30") == 0);
+    CHECK (strcmp (itest_json_str (r, "as_of"), today) == 0);
+    CHECK (json_array_size (itest_json_at (r, "buckets")) == 4);
+    CHECK (strcmp (itest_json_str (r, "buckets[0].label"), "0-30") == 0);
     CHECK (s_num (r, "buckets[0].due_minor") == 10000 && s_num (r, "buckets[0].invoices") == 1);
-    CHECK (strcmp (s_str (r, "items[0].patient_id"), PAT) == 0);
-    CHECK (strcmp (s_str (r, "items[0].invoice_id"), inv) == 0);
+    CHECK (strcmp (itest_json_str (r, "items[0].patient_id"), PAT) == 0);
+    CHECK (strcmp (itest_json_str (r, "items[0].invoice_id"), inv) == 0);
     CHECK (s_num (r, "items[0].days") == 0);
     json_decref (r);
     struct {
@@ -1642,7 +1610,7 @@ s_test_revenue_and_aging (void)
         snprintf (path, sizeof path, "buckets[%d].due_minor", ages[i].bucket);
         CHECK (r && s_num (r, path) == 10000 && s_num (r, "total_due_minor") == 10000);
         CHECK (s_num (r, "items[0].days") == ages[i].days);
-        CHECK (strcmp (s_str (r, "items[0].bucket"), labels[ages[i].bucket]) == 0);
+        CHECK (strcmp (itest_json_str (r, "items[0].bucket"), labels[ages[i].bucket]) == 0);
         json_decref (r);
     }
     //  Before the invoice was issued: nothing owed yet.
@@ -1651,7 +1619,7 @@ s_test_revenue_and_aging (void)
     localtime_r (&t, &tm);
     strftime (before, sizeof before, "%Y-%m-%d", &tm);
     r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", before);
-    CHECK (r && s_num (r, "total_due_minor") == 0 && json_array_size (s_at (r, "items")) == 0);
+    CHECK (r && s_num (r, "total_due_minor") == 0 && json_array_size (itest_json_at (r, "items")) == 0);
     json_decref (r);
     //  Paid in full: off the list.
     r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "

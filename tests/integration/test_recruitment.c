@@ -19,41 +19,10 @@
 
 //  --- helpers -----------------------------------------------------------------
 
-
-//  The value at a path like "history[1].actor" (borrowed).
-static json_t *
-s_at (json_t *j, const char *path)
-{
-    char part[64];
-    while (j && *path) {
-        size_t n = strcspn (path, ".[");
-        snprintf (part, sizeof part, "%.*s", (int) n, path);
-        if (n) {
-            j = json_object_get (j, part);
-        }
-        path += n;
-        if (*path == '[') {
-            j = json_array_get (j, (size_t) atoi (path + 1));
-            path = strchr (path, ']') + 1;
-        }
-        if (*path == '.') {
-            path++;
-        }
-    }
-    return j;
-}
-
-static const char *
-s_str (json_t *j, const char *path)
-{
-    const char *s = json_string_value (s_at (j, path));
-    return s ? s : "";
-}
-
 static long long
 s_int (json_t *j, const char *path)
 {
-    return (long long) json_integer_value (s_at (j, path));
+    return (long long) json_integer_value (itest_json_at (j, path));
 }
 
 //  Expects the error `code` on `field` whose message contains `text`.
@@ -62,10 +31,10 @@ s_refused (pm_client_t *c, int code, const char *field, const char *text,
            const char *type, const char *body)
 {
     json_t *r = itest_req (c, code, field, type, "%s", body);
-    bool ok = r && strstr (s_str (r, "message"), text);
+    bool ok = r && strstr (itest_json_str (r, "message"), text);
     if (r && !ok) {
         fprintf (stderr, "    %s: message \"%s\" lacks \"%s\"\n", type,
-                 s_str (r, "message"), text);
+                 itest_json_str (r, "message"), text);
     }
     json_decref (r);
     return ok;
@@ -115,7 +84,7 @@ s_open_job (pm_client_t *c, const char *site, int headcount, char *job, char *ps
     if (!r) {
         return false;
     }
-    snprintf (job, PM_ID_MAX, "%s", s_str (r, "id"));
+    snprintf (job, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     json_decref (r);
     const char *steps[] = {"recruitment.SubmitRequisition",
                            "recruitment.ApproveRequisition"};
@@ -131,7 +100,7 @@ s_open_job (pm_client_t *c, const char *site, int headcount, char *job, char *ps
     if (!r) {
         return false;
     }
-    snprintf (pst, PM_ID_MAX, "%s", s_str (r, "id"));
+    snprintf (pst, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     json_decref (r);
     return true;
 }
@@ -150,8 +119,8 @@ s_apply (pm_client_t *c, const char *pst, const char *family, const char *email,
     if (!r) {
         return false;
     }
-    snprintf (app, PM_ID_MAX, "%s", s_str (r, "application.id"));
-    snprintf (cand, PM_ID_MAX, "%s", s_str (r, "candidate.id"));
+    snprintf (app, PM_ID_MAX, "%s", itest_json_str (r, "application.id"));
+    snprintf (cand, PM_ID_MAX, "%s", itest_json_str (r, "candidate.id"));
     json_decref (r);
     return true;
 }
@@ -164,7 +133,7 @@ s_move (pm_client_t *c, const char *app, const char *to, const char *reason)
                        "{\"application_id\": \"%s\", \"to\": \"%s\"%s%s%s}", app, to,
                        reason ? ", \"reason\": \"" : "", reason ? reason : "",
                        reason ? "\"" : "");
-    bool ok = r && strcmp (s_str (r, "stage"), to) == 0;
+    bool ok = r && strcmp (itest_json_str (r, "stage"), to) == 0;
     json_decref (r);
     return ok;
 }
@@ -231,10 +200,10 @@ s_test_requisitions (void)
     json_t *r = itest_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "east", 1);
     CHECK (!r);
     r = itest_req (rita, 0, NULL, "recruitment.CreateRequisition", JOB_BODY, "north", 2);
-    CHECK (r && strcmp (s_str (r, "status"), "DRAFT") == 0 && s_int (r, "version") == 1);
-    CHECK (strcmp (s_str (r, "created_by"), "rita") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "DRAFT") == 0 && s_int (r, "version") == 1);
+    CHECK (strcmp (itest_json_str (r, "created_by"), "rita") == 0);
     char job[PM_ID_MAX];
-    snprintf (job, sizeof job, "%s", s_str (r, "id"));
+    snprintf (job, sizeof job, "%s", itest_json_str (r, "id"));
     json_decref (r);
     char q[200];
     snprintf (q, sizeof q, "{\"requisition_id\": \"%s\"}", job);
@@ -256,7 +225,7 @@ s_test_requisitions (void)
     CHECK (s_refused (rita, PM_ECONFLICT, "expected_version", "version 2, not 1",
                       "recruitment.UpdateRequisition", body));
     r = itest_req (rita, 0, NULL, "recruitment.SubmitRequisition", "%s", q);
-    CHECK (r && strcmp (s_str (r, "status"), "PENDING_APPROVAL") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "PENDING_APPROVAL") == 0);
     json_decref (r);
     //  Approval: not a recruiter (the door), not another site's manager.
     r = itest_req (rita, PM_EFORBIDDEN, NULL, "recruitment.ApproveRequisition", "%s", q);
@@ -265,16 +234,16 @@ s_test_requisitions (void)
     CHECK (s_refused (pme, PM_EFORBIDDEN, "requisition_id", "site north",
                       "recruitment.ApproveRequisition", q));
     r = itest_req (pmn, 0, NULL, "recruitment.ApproveRequisition", "%s", q);
-    CHECK (r && strcmp (s_str (r, "status"), "OPEN") == 0);
-    CHECK (strcmp (s_str (r, "approved_by"), "pm-north") == 0 && s_int (r, "approved_at") > 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "OPEN") == 0);
+    CHECK (strcmp (itest_json_str (r, "approved_by"), "pm-north") == 0 && s_int (r, "approved_at") > 0);
     json_decref (r);
     //  Posted; the careers page shows it, anyone may look.
     r = itest_req (rita, 0, NULL, "recruitment.PublishPosting", "%s", q);
-    CHECK (r && strcmp (s_str (r, "title"), "Senior nurse") == 0);
-    CHECK (strcmp (s_str (r, "channel"), "careers-page") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "title"), "Senior nurse") == 0);
+    CHECK (strcmp (itest_json_str (r, "channel"), "careers-page") == 0);
     json_decref (r);
     r = itest_req (pme, 0, NULL, "recruitment.ListPostings", "{}");
-    CHECK (r && json_array_size (s_at (r, "postings")) == 1);
+    CHECK (r && json_array_size (itest_json_at (r, "postings")) == 1);
     json_decref (r);
     //  On hold (reason required): hidden; resumed: shown again.
     CHECK (s_refused (rita, PM_EINVAL, "reason", "required",
@@ -282,27 +251,27 @@ s_test_requisitions (void)
     snprintf (body, sizeof body, "{\"requisition_id\": \"%s\", \"reason\": \"budget\"}",
               job);
     r = itest_req (rita, 0, NULL, "recruitment.HoldRequisition", "%s", body);
-    CHECK (r && strcmp (s_str (r, "status"), "ON_HOLD") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "ON_HOLD") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
-    CHECK (r && json_array_size (s_at (r, "postings")) == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "postings")) == 0);
     json_decref (r);
     r = itest_req (rita, 0, NULL, "recruitment.ResumeRequisition", "%s", q);
-    CHECK (r && strcmp (s_str (r, "status"), "OPEN") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "OPEN") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "recruitment.ListPostings", "{\"site_id\": \"north\"}");
-    CHECK (r && json_array_size (s_at (r, "postings")) == 1);
+    CHECK (r && json_array_size (itest_json_at (r, "postings")) == 1);
     json_decref (r);
     //  Cancelled: the posting closes for good.
     snprintf (body, sizeof body, "{\"requisition_id\": \"%s\", \"reason\": \"reorg\"}",
               job);
     r = itest_req (rita, 0, NULL, "recruitment.CancelRequisition", "%s", body);
-    CHECK (r && strcmp (s_str (r, "status"), "CANCELLED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "CANCELLED") == 0);
     json_decref (r);
     CHECK (s_refused (rita, PM_ECONFLICT, "requisition_id", "is CANCELLED",
                       "recruitment.ResumeRequisition", q));
     r = itest_req (rita, 0, NULL, "recruitment.ListRequisitions", "{\"site_id\": \"north\"}");
-    CHECK (r && json_array_size (s_at (r, "requisitions")) == 1);
+    CHECK (r && json_array_size (itest_json_at (r, "requisitions")) == 1);
     json_decref (r);
     CHECK (s_refused (pme, PM_EFORBIDDEN, "site_id", "site north",
                       "recruitment.ListRequisitions", "{\"site_id\": \"north\"}"));
@@ -347,10 +316,10 @@ s_test_candidates (void)
                        "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
                        "\"given_names\": [\"Lee\"], \"email\": \"  lee.park@EXAMPLE.org \"},"
                        " \"source\": \"REFERRAL\", \"referrer\": \"Dr Ng\"}", pst_e);
-    CHECK (r && s_at (r, "duplicate") == json_true ());
-    CHECK (strcmp (s_str (r, "matched_on"), "email") == 0);
-    CHECK (strcmp (s_str (r, "candidate.id"), cand1) == 0);
-    CHECK (json_array_size (s_at (r, "candidate.site_ids")) == 2);
+    CHECK (r && itest_json_at (r, "duplicate") == json_true ());
+    CHECK (strcmp (itest_json_str (r, "matched_on"), "email") == 0);
+    CHECK (strcmp (itest_json_str (r, "candidate.id"), cand1) == 0);
+    CHECK (json_array_size (itest_json_at (r, "candidate.site_ids")) == 2);
     json_decref (r);
     //  Same phone written differently, no e-mail: linked by phone, and
     //  one candidate applies once per requisition.
@@ -401,14 +370,14 @@ s_test_candidates (void)
     pm_client_t *eve = itest_client_as (&svc, "eve");
     r = itest_req (rita, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
                cand3);
-    CHECK (r && strcmp (s_str (r, "family_name"), "Kim") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "family_name"), "Kim") == 0);
     json_decref (r);
     snprintf (body, sizeof body, "{\"candidate_id\": \"%s\"}", cand3);
     CHECK (s_refused (eve, PM_EFORBIDDEN, "candidate_id", "applied at none",
                       "recruitment.GetCandidate", body));
     r = itest_req (eve, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
                cand1);
-    CHECK (r && strcmp (s_str (r, "email"), "Lee.Park@Example.org") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "email"), "Lee.Park@Example.org") == 0);
     json_decref (r);
     snprintf (body, sizeof body, "{\"application_id\": \"%s\"}", app3);
     CHECK (s_refused (eve, PM_EFORBIDDEN, "application_id", "site north",
@@ -418,13 +387,13 @@ s_test_candidates (void)
     r = itest_req (auditor, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
     CHECK (r);
     int applied = 0, read = 0, refused = 0;
-    json_t *entries = s_at (r, "entries");
+    json_t *entries = itest_json_at (r, "entries");
     for (size_t i = 0; i < json_array_size (entries); i++) {
         json_t *e = json_array_get (entries, i);
-        if (strcmp (s_str (e, "subject"), cand3) != 0) {
+        if (strcmp (itest_json_str (e, "subject"), cand3) != 0) {
             continue;
         }
-        const char *action = s_str (e, "action"), *outcome = s_str (e, "outcome");
+        const char *action = itest_json_str (e, "action"), *outcome = itest_json_str (e, "outcome");
         applied += strcmp (action, "recruitment.Apply") == 0;
         read += strcmp (action, "recruitment.GetCandidate") == 0
                 && strcmp (outcome, "OK") == 0;
@@ -521,17 +490,17 @@ s_test_pipeline (void)
     //  The history: every move with actor, role and time.
     json_t *r = itest_req (rita, 0, NULL, "recruitment.GetApplication",
                        "{\"application_id\": \"%s\"}", app);
-    CHECK (r && json_array_size (s_at (r, "history")) == 7);
-    CHECK (strcmp (s_str (r, "history[1].to"), "SCREENING") == 0);
-    CHECK (strcmp (s_str (r, "history[1].actor"), "rita") == 0);
-    CHECK (strcmp (s_str (r, "history[1].actor_role"), "recruiter") == 0);
-    CHECK (strcmp (s_str (r, "history[4].actor"), "dr-ivy") == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "history")) == 7);
+    CHECK (strcmp (itest_json_str (r, "history[1].to"), "SCREENING") == 0);
+    CHECK (strcmp (itest_json_str (r, "history[1].actor"), "rita") == 0);
+    CHECK (strcmp (itest_json_str (r, "history[1].actor_role"), "recruiter") == 0);
+    CHECK (strcmp (itest_json_str (r, "history[4].actor"), "dr-ivy") == 0);
     CHECK (s_int (r, "history[4].at") >= s_int (r, "history[3].at")
            && s_int (r, "history[4].at") > 0);
     json_decref (r);
     r = itest_req (rita, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                app2);
-    CHECK (r && strcmp (s_str (r, "history[1].reason"), "not enough experience") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "history[1].reason"), "not enough experience") == 0);
     json_decref (r);
     //  The candidate withdraws through the careers gateway.
     pm_client_t *careers = itest_client_as (&svc, "careers");
@@ -565,7 +534,7 @@ s_offer (pm_client_t *c, const char *app, long long in_ms, long long pay)
                        "\"currency\": \"USD\", \"start_date\": \"2026-09-01\", "
                        "\"expires_at\": %lld}}", app, pay,
                        (long long) pm_clock_wall_ms () + in_ms);
-    bool ok = r && strcmp (s_str (r, "stage"), "OFFER_SENT") == 0;
+    bool ok = r && strcmp (itest_json_str (r, "stage"), "OFFER_SENT") == 0;
     json_decref (r);
     return ok;
 }
@@ -617,7 +586,7 @@ s_test_offer_expiry (void)
                       body));
     json_t *r = itest_req (c, 0, NULL, "recruitment.DeclineOffer",
                        "{\"application_id\": \"%s\", \"reason\": \"salary\"}", app2);
-    CHECK (r && strcmp (s_str (r, "stage"), "OFFER_DECLINED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "stage"), "OFFER_DECLINED") == 0);
     CHECK (s_int (r, "offer.answered_at") > 0);
     json_decref (r);
     //  Two hours later (the service restarted with its clock moved on).
@@ -631,9 +600,9 @@ s_test_offer_expiry (void)
     while (!expired && itest_now () < until) {
         r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                    app);
-        expired = r && strcmp (s_str (r, "stage"), "OFFER_EXPIRED") == 0;
+        expired = r && strcmp (itest_json_str (r, "stage"), "OFFER_EXPIRED") == 0;
         if (expired) {
-            CHECK (strcmp (s_str (r, "history[5].actor_role"), "service") == 0);
+            CHECK (strcmp (itest_json_str (r, "history[5].actor_role"), "service") == 0);
         }
         json_decref (r);
         zclock_sleep (20);
@@ -645,7 +614,7 @@ s_test_offer_expiry (void)
                       "recruitment.AcceptOffer", body));
     r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                app2);
-    CHECK (r && strcmp (s_str (r, "stage"), "OFFER_DECLINED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "stage"), "OFFER_DECLINED") == 0);
     json_decref (r);
     //  Once: more ticks change nothing.
     zclock_sleep (200);
@@ -668,8 +637,8 @@ s_hired (pm_client_t *c, const char *site, const char *cand)
     int n = 0;
     size_t i;
     json_t *s;
-    json_array_foreach (s_at (r, "staff"), i, s) {
-        n += strcmp (s_str (s, "candidate_id"), cand) == 0;
+    json_array_foreach (itest_json_at (r, "staff"), i, s) {
+        n += strcmp (itest_json_str (s, "candidate_id"), cand) == 0;
     }
     json_decref (r);
     return n;
@@ -708,16 +677,16 @@ s_test_hire_into_staffing (void)
     CHECK (s_to_interviewed (c, app));
     CHECK (s_offer (c, app, 86400000, 4200));
     r = itest_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}", app);
-    CHECK (r && strcmp (s_str (r, "stage"), "HIRED") == 0);
-    CHECK (strcmp (s_str (r, "history[5].to"), "OFFER_ACCEPTED") == 0);
-    CHECK (strcmp (s_str (r, "history[6].to"), "HIRED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "stage"), "HIRED") == 0);
+    CHECK (strcmp (itest_json_str (r, "history[5].to"), "OFFER_ACCEPTED") == 0);
+    CHECK (strcmp (itest_json_str (r, "history[6].to"), "HIRED") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "recruitment.GetRequisition", "{\"requisition_id\": \"%s\"}",
                job);
-    CHECK (r && strcmp (s_str (r, "status"), "FILLED") == 0 && s_int (r, "hired") == 1);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "FILLED") == 0 && s_int (r, "hired") == 1);
     json_decref (r);
     r = itest_req (c, 0, NULL, "recruitment.ListPostings", "{}");
-    CHECK (r && json_array_size (s_at (r, "postings")) == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "postings")) == 0);
     json_decref (r);
     CHECK (s_count (c, "recruitment.candidate.hired") == 1);
     //  Staffing onboards them, once.
@@ -727,17 +696,17 @@ s_test_hire_into_staffing (void)
     }
     CHECK (s_hired (sc, "north", cand) == 1);
     r = itest_req (sc, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", cand);
-    CHECK (r && pm_id_valid (s_str (r, "staff_id"), "stf"));
+    CHECK (r && pm_id_valid (itest_json_str (r, "staff_id"), "stf"));
     char staff[PM_ID_MAX];
-    snprintf (staff, sizeof staff, "%s", s_str (r, "staff_id"));
+    snprintf (staff, sizeof staff, "%s", itest_json_str (r, "staff_id"));
     json_decref (r);
     r = itest_req (sc, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff);
-    CHECK (r && strcmp (s_str (r, "roles[0]"), "nurse") == 0);
-    CHECK (s_int (r, "pay_rate_minor") == 4200 && strcmp (s_str (r, "currency"), "USD") == 0);
-    CHECK (strcmp (s_str (r, "start_date"), "2026-09-01") == 0);
-    CHECK (strcmp (s_str (r, "employment_type"), "PART_TIME") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "roles[0]"), "nurse") == 0);
+    CHECK (s_int (r, "pay_rate_minor") == 4200 && strcmp (itest_json_str (r, "currency"), "USD") == 0);
+    CHECK (strcmp (itest_json_str (r, "start_date"), "2026-09-01") == 0);
+    CHECK (strcmp (itest_json_str (r, "employment_type"), "PART_TIME") == 0);
     CHECK (s_int (r, "sites[0].fte_permille") == 600);
-    CHECK (strcmp (s_str (r, "requisition_id"), job) == 0);
+    CHECK (strcmp (itest_json_str (r, "requisition_id"), job) == 0);
     json_decref (r);
     //  A second acceptance is refused; restarts replay nothing twice.
     char body[200];
@@ -799,7 +768,7 @@ s_test_experience_report (void)
                        "\"given_names\": [\"Jo\"], \"email\": \"jo@example.org\"}, "
                        "\"source\": \"REFERRAL\", \"referrer\": \"Dr Ng\"}", pst);
     CHECK (r);
-    snprintf (app2, sizeof app2, "%s", s_str (r, "application.id"));
+    snprintf (app2, sizeof app2, "%s", itest_json_str (r, "application.id"));
     json_decref (r);
     (void) cand2;
     pm_client_destroy (&c);
@@ -809,19 +778,19 @@ s_test_experience_report (void)
     c = itest_client (&svc);
     CHECK (s_move (c, app, "SCREENING", NULL));
     r = itest_req (c, 0, NULL, "recruitment.ExperienceReport", "{\"site_id\": \"north\"}");
-    CHECK (r && json_array_size (s_at (r, "requisitions")) == 2);
-    json_t *t = s_at (r, "total");
+    CHECK (r && json_array_size (itest_json_at (r, "requisitions")) == 2);
+    json_t *t = itest_json_at (r, "total");
     CHECK (s_int (t, "applications") == 2 && s_int (t, "responded") == 1);
     CHECK (s_int (t, "awaiting_response") == 1);
     CHECK (s_int (t, "avg_first_response_ms") >= 3600000
            && s_int (t, "avg_first_response_ms") < 3600000 + ITEST_WAIT_MS);
     CHECK (s_int (t, "oldest_waiting_ms") >= 3600000);
-    CHECK (strcmp (s_str (t, "stages[0].stage"), "APPLIED") == 0);
+    CHECK (strcmp (itest_json_str (t, "stages[0].stage"), "APPLIED") == 0);
     CHECK (s_int (t, "stages[0].count") == 1 && s_int (t, "stages[0].avg_ms") >= 3600000);
-    CHECK (json_array_size (s_at (t, "sources")) == 2);
-    CHECK (strcmp (s_str (t, "sources[0].source"), "JOB_BOARD") == 0);
-    CHECK (strcmp (s_str (t, "sources[1].source"), "REFERRAL") == 0);
-    CHECK (strcmp (s_str (r, "requisitions[1].requisition_id"), job2) == 0);
+    CHECK (json_array_size (itest_json_at (t, "sources")) == 2);
+    CHECK (strcmp (itest_json_str (t, "sources[0].source"), "JOB_BOARD") == 0);
+    CHECK (strcmp (itest_json_str (t, "sources[1].source"), "REFERRAL") == 0);
+    CHECK (strcmp (itest_json_str (r, "requisitions[1].requisition_id"), job2) == 0);
     CHECK (s_int (r, "requisitions[1].applications") == 0);
     json_decref (r);
     //  Offers and hires: time to offer, acceptance.
@@ -833,8 +802,8 @@ s_test_experience_report (void)
     json_decref (r);
     r = itest_req (c, 0, NULL, "recruitment.ExperienceReport",
                "{\"site_id\": \"north\", \"requisition_id\": \"%s\"}", job);
-    CHECK (r && json_array_size (s_at (r, "requisitions")) == 1);
-    t = s_at (r, "total");
+    CHECK (r && json_array_size (itest_json_at (r, "requisitions")) == 1);
+    t = itest_json_at (r, "total");
     CHECK (s_int (t, "offers_sent") == 1 && s_int (t, "offers_accepted") == 1);
     CHECK (s_int (t, "offer_acceptance_permille") == 1000 && s_int (t, "hired") == 1);
     CHECK (s_int (t, "avg_time_to_offer_ms") >= 3600000);
@@ -920,15 +889,15 @@ s_slots (pm_client_t *c, const char *app, const char *panel, const char *from,
     if (!r) {
         return -1;
     }
-    int n = (int) json_array_size (s_at (r, "slots"));
+    int n = (int) json_array_size (itest_json_at (r, "slots"));
     if (start) {
         *start = s_int (r, "slots[0].start");
     }
     if (date) {
-        snprintf (date, 11, "%s", s_str (r, "slots[0].local_date"));
+        snprintf (date, 11, "%s", itest_json_str (r, "slots[0].local_date"));
     }
     if (hhmm) {
-        snprintf (hhmm, 6, "%s", s_str (r, "slots[0].local_start"));
+        snprintf (hhmm, 6, "%s", itest_json_str (r, "slots[0].local_start"));
     }
     json_decref (r);
     return n;
@@ -943,9 +912,9 @@ s_book (pm_client_t *c, const char *app, const char *panel, long long start, cha
                        "{\"application_id\": \"%s\", \"panel\": %s, \"start\": %lld, "
                        "\"duration_minutes\": 60}", app, panel, start);
     if (r && itv) {
-        snprintf (itv, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (itv, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
-    bool ok = r && strcmp (s_str (r, "status"), "INTERVIEW_BOOKED") == 0;
+    bool ok = r && strcmp (itest_json_str (r, "status"), "INTERVIEW_BOOKED") == 0;
     json_decref (r);
     return ok;
 }
@@ -1023,7 +992,7 @@ s_test_interviews (void)
                    "\"pay_rate_minor\": 5000, \"currency\": \"USD\", \"start_date\": "
                    "\"2026-01-01\"}}", i, who[i]);
         CHECK (r);
-        snprintf (ids[i], PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (ids[i], PM_ID_MAX, "%s", itest_json_str (r, "id"));
         json_decref (r);
     }
     const char *tpl_body = "{\"template\": {\"site_id\": \"north\", \"role\": \"%s\", "
@@ -1031,12 +1000,12 @@ s_test_interviews (void)
     r = itest_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "physician", "day",
                "08:00", "16:00");
     CHECK (r);
-    snprintf (tpl8, sizeof tpl8, "%s", s_str (r, "id"));
+    snprintf (tpl8, sizeof tpl8, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (sc, 0, NULL, "staffing.CreateShiftTemplate", tpl_body, "nurse", "late",
                "12:00", "20:00");
     CHECK (r);
-    snprintf (tpl12, sizeof tpl12, "%s", s_str (r, "id"));
+    snprintf (tpl12, sizeof tpl12, "%s", itest_json_str (r, "id"));
     json_decref (r);
     const char *add = "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": "
                       "\"%s\", \"staff_id\": \"%s\"}";
@@ -1057,7 +1026,7 @@ s_test_interviews (void)
                "\"%s\", \"end_date\": \"%s\"}", oscar, d2, d2);
     CHECK (r);
     char lv[PM_ID_MAX];
-    snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
+    snprintf (lv, sizeof lv, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (sc, 0, NULL, "staffing.ApproveLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", lv, mgr);
@@ -1174,13 +1143,13 @@ s_test_interviews (void)
     }
     r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
                win);
-    CHECK (r && strcmp (s_str (r, "stage"), "INTERVIEW_SCHEDULED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "stage"), "INTERVIEW_SCHEDULED") == 0);
     json_decref (r);
     char itv_win[PM_ID_MAX], itv_lose[PM_ID_MAX];
     r = itest_req (c, 0, NULL, "recruitment.ListInterviews", "{\"application_id\": \"%s\"}",
                win);
-    CHECK (r && json_array_size (s_at (r, "interviews")) == 1);
-    snprintf (itv_win, sizeof itv_win, "%s", s_str (r, "interviews[0].id"));
+    CHECK (r && json_array_size (itest_json_at (r, "interviews")) == 1);
+    snprintf (itv_win, sizeof itv_win, "%s", itest_json_str (r, "interviews[0].id"));
     json_decref (r);
     //  The other takes 14:00; a second booking of one application refused.
     CHECK (s_book (careers, lose, panel, first + 2 * 3600000, itv_lose));
@@ -1205,14 +1174,14 @@ s_test_interviews (void)
                "{\"interview_id\": \"%s\", \"start\": %lld, \"reason\": \"a clash\"}",
                itv_lose, first + 3 * 3600000);
     CHECK (r && s_int (r, "start") == first + 3 * 3600000);
-    CHECK (json_array_size (s_at (r, "history")) == 2);
-    CHECK (strcmp (s_str (r, "history[1].reason"), "a clash") == 0);
+    CHECK (json_array_size (itest_json_at (r, "history")) == 2);
+    CHECK (strcmp (itest_json_str (r, "history[1].reason"), "a clash") == 0);
     CHECK (s_int (r, "history[0].start") == first + 2 * 3600000);
     json_decref (r);
     //  Cancelled: the time is free again and booked anew.
     r = itest_req (c, 0, NULL, "recruitment.CancelInterview",
                "{\"interview_id\": \"%s\", \"reason\": \"panel changed\"}", itv_win);
-    CHECK (r && strcmp (s_str (r, "status"), "INTERVIEW_CANCELLED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "INTERVIEW_CANCELLED") == 0);
     json_decref (r);
     snprintf (body, sizeof body, "{\"interview_id\": \"%s\", \"reason\": \"again\"}",
               itv_win);
@@ -1256,9 +1225,9 @@ s_test_interviews (void)
     CHECK (r);
     json_decref (r);
     r = itest_req (ivyc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
-    CHECK (r && strcmp (s_str (r, "scorecards[0].staff_id"), ivy) == 0);
+    CHECK (r && strcmp (itest_json_str (r, "scorecards[0].staff_id"), ivy) == 0);
     CHECK (s_int (r, "scorecards[0].version") == 1 && s_int (r, "scorecards[0].submitted_at") > 0);
-    CHECK (strcmp (s_str (r, "status"), "INTERVIEW_BOOKED") == 0);
+    CHECK (strcmp (itest_json_str (r, "status"), "INTERVIEW_BOOKED") == 0);
     json_decref (r);
     CHECK (s_refused (ivyc, PM_ECONFLICT, "expected_version", "amend it",
                       "recruitment.SubmitScorecard", body));
@@ -1273,7 +1242,7 @@ s_test_interviews (void)
     CHECK (s_refused (c, PM_ECONFLICT, "to", oscar, "recruitment.Move", body));
     snprintf (body, sizeof body, card, itv_win, 3, "");
     r = itest_req (osc, 0, NULL, "recruitment.SubmitScorecard", "%s", body);
-    CHECK (r && strcmp (s_str (r, "status"), "INTERVIEW_COMPLETED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "INTERVIEW_COMPLETED") == 0);
     CHECK (s_int (r, "feedback_complete_at") > s_int (r, "end"));
     json_decref (r);
     CHECK (s_move (c, win, "INTERVIEW_DONE", NULL));
@@ -1291,11 +1260,11 @@ s_test_interviews (void)
     //  Every scorecard is on the audit log under the candidate.
     r = itest_req (c, 0, NULL, "pm.AuditRead", "{\"max\": 1000}");
     int audited = 0;
-    json_t *entries = s_at (r, "entries");
+    json_t *entries = itest_json_at (r, "entries");
     for (size_t i = 0; i < json_array_size (entries); i++) {
         json_t *e = json_array_get (entries, i);
-        audited += strcmp (s_str (e, "action"), "recruitment.SubmitScorecard") == 0
-                   && strcmp (s_str (e, "subject"), win == app ? cand : cand2) == 0;
+        audited += strcmp (itest_json_str (e, "action"), "recruitment.SubmitScorecard") == 0
+                   && strcmp (itest_json_str (e, "subject"), win == app ? cand : cand2) == 0;
     }
     json_decref (r);
     CHECK (audited >= 5);
@@ -1325,9 +1294,9 @@ s_msg (pm_client_t *c, const char *app, const char *dir, const char *tmpl,
               text ? ", \"text\": \"" : "", text ? text : "", text ? "\"" : "");
     json_t *r = itest_req (c, 0, NULL, "recruitment.LogMessage", "%s", body);
     if (r && out) {
-        snprintf (out, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (out, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
-    bool ok = r && pm_id_valid (s_str (r, "id"), "msg");
+    bool ok = r && pm_id_valid (itest_json_str (r, "id"), "msg");
     json_decref (r);
     return ok;
 }
@@ -1341,7 +1310,7 @@ s_breaches (pm_client_t *c, const char *site, size_t want)
     while (itest_now () < until) {
         json_decref (r);
         r = itest_req (c, 0, NULL, "recruitment.ListBreaches", "{\"site_id\": \"%s\"}", site);
-        if (r && json_array_size (s_at (r, "breaches")) >= want) {
+        if (r && json_array_size (itest_json_at (r, "breaches")) >= want) {
             break;
         }
         zclock_sleep (20);
@@ -1386,7 +1355,7 @@ s_test_service_levels (void)
                       "recruitment.SetServiceLevels",
                       "{\"levels\": {\"site_id\": \"north\", \"acknowledge_hours\": 721}}"));
     r = itest_req (pmn, 0, NULL, "recruitment.SetServiceLevels", "%s", levels);
-    CHECK (r && s_int (r, "version") == 1 && strcmp (s_str (r, "updated_by"), "pm-north") == 0);
+    CHECK (r && s_int (r, "version") == 1 && strcmp (itest_json_str (r, "updated_by"), "pm-north") == 0);
     json_decref (r);
     CHECK (s_refused (pmn, PM_EINVAL, "expected_version", "required",
                       "recruitment.SetServiceLevels", levels));
@@ -1437,11 +1406,11 @@ s_test_service_levels (void)
     //  The reply answered theirs.
     r = itest_req (rita, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}",
                app2);
-    CHECK (r && json_array_size (s_at (r, "messages")) == 2);
-    CHECK (strcmp (s_str (r, "messages[0].answered_by"), out2) == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "messages")) == 2);
+    CHECK (strcmp (itest_json_str (r, "messages[0].answered_by"), out2) == 0);
     CHECK (s_int (r, "messages[0].answered_at") > 0);
-    CHECK (strcmp (s_str (r, "messages[1].template"), "ack-application") == 0);
-    CHECK (strcmp (s_str (r, "messages[1].recorded_by"), "hana") == 0);
+    CHECK (strcmp (itest_json_str (r, "messages[1].template"), "ack-application") == 0);
+    CHECK (strcmp (itest_json_str (r, "messages[1].recorded_by"), "hana") == 0);
     json_decref (r);
     CHECK (s_count (c, "recruitment.message.answered") == 1);
     //  Nothing is late yet.
@@ -1454,17 +1423,17 @@ s_test_service_levels (void)
     CHECK (s_start_again (&svc) == 0);
     c = itest_client (&svc);
     r = s_breaches (c, "north", 2);
-    CHECK (r && json_array_size (s_at (r, "breaches")) == 2);
+    CHECK (r && json_array_size (itest_json_at (r, "breaches")) == 2);
     bool ack = false, answer = false;
-    for (size_t i = 0; r && i < json_array_size (s_at (r, "breaches")); i++) {
-        json_t *b = json_array_get (s_at (r, "breaches"), i);
-        ack |= strcmp (s_str (b, "kind"), "ACKNOWLEDGE") == 0
-               && strcmp (s_str (b, "application_id"), app1) == 0
+    for (size_t i = 0; r && i < json_array_size (itest_json_at (r, "breaches")); i++) {
+        json_t *b = json_array_get (itest_json_at (r, "breaches"), i);
+        ack |= strcmp (itest_json_str (b, "kind"), "ACKNOWLEDGE") == 0
+               && strcmp (itest_json_str (b, "application_id"), app1) == 0
                && s_int (b, "due_at") == s_int (b, "started_at") + 3600000
                && s_int (b, "limit_hours") == 1;
-        answer |= strcmp (s_str (b, "kind"), "ANSWER") == 0
-                  && strcmp (s_str (b, "message_id"), in1) == 0
-                  && strcmp (s_str (b, "recruiter"), "admin") == 0;
+        answer |= strcmp (itest_json_str (b, "kind"), "ANSWER") == 0
+                  && strcmp (itest_json_str (b, "message_id"), in1) == 0
+                  && strcmp (itest_json_str (b, "recruiter"), "admin") == 0;
     }
     CHECK (ack && answer);
     json_decref (r);
@@ -1475,15 +1444,15 @@ s_test_service_levels (void)
     CHECK (s_start_again (&svc) == 0);
     c = itest_client (&svc);
     r = s_breaches (c, "north", 3);
-    CHECK (r && json_array_size (s_at (r, "breaches")) == 3);
-    CHECK (strcmp (s_str (r, "breaches[2].kind"), "DECIDE") == 0);
-    CHECK (strcmp (s_str (r, "breaches[2].application_id"), app3) == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "breaches")) == 3);
+    CHECK (strcmp (itest_json_str (r, "breaches[2].kind"), "DECIDE") == 0);
+    CHECK (strcmp (itest_json_str (r, "breaches[2].application_id"), app3) == 0);
     json_decref (r);
     zclock_sleep (200);
     CHECK (s_count (c, "recruitment.sla.breached") == 3);
     r = itest_req (c, 0, NULL, "recruitment.ListBreaches",
                "{\"site_id\": \"north\", \"kind\": \"DECIDE\"}");
-    CHECK (r && json_array_size (s_at (r, "breaches")) == 1);
+    CHECK (r && json_array_size (itest_json_at (r, "breaches")) == 1);
     json_decref (r);
     CHECK (s_refused (c, PM_EINVAL, "to", "after from", "recruitment.ListBreaches",
                       "{\"site_id\": \"north\", \"from\": 10, \"to\": 5}"));
@@ -1495,7 +1464,7 @@ s_test_service_levels (void)
     CHECK (s_int (r, "total.acknowledge_breaches") == 1 && s_int (r, "total.decide_breaches") == 1
            && s_int (r, "total.answer_breaches") == 1);
     CHECK (s_int (r, "requisitions[0].breaches") == 3);
-    CHECK (strcmp (s_str (r, "recruiters[0].recruiter"), "admin") == 0);
+    CHECK (strcmp (itest_json_str (r, "recruiters[0].recruiter"), "admin") == 0);
     CHECK (s_int (r, "recruiters[0].metrics.breaches") == 3);
     CHECK (s_int (r, "recruiters[0].metrics.applications") == 3);
     CHECK (s_int (r, "total.sources[0].applications") == 3
@@ -1559,12 +1528,12 @@ s_test_surveys_and_privacy (void)
                "\"5550102000\", \"cv_ref\": \"doc://cv/9\"}, \"source\": \"REFERRAL\", "
                "\"referrer\": \"Dr Ng\", \"consent\": {\"data_processing\": true, "
                "\"talent_pool\": true}}", pst);
-    CHECK (r && s_at (r, "candidate.consent.talent_pool") == json_true ());
-    CHECK (strcmp (s_str (r, "candidate.consent.recorded_by"), "admin") == 0);
+    CHECK (r && itest_json_at (r, "candidate.consent.talent_pool") == json_true ());
+    CHECK (strcmp (itest_json_str (r, "candidate.consent.recorded_by"), "admin") == 0);
     char app[PM_ID_MAX], cand[PM_ID_MAX], app2[PM_ID_MAX], cand2[PM_ID_MAX];
     char app3[PM_ID_MAX], cand3[PM_ID_MAX];
-    snprintf (app, sizeof app, "%s", s_str (r, "application.id"));
-    snprintf (cand, sizeof cand, "%s", s_str (r, "candidate.id"));
+    snprintf (app, sizeof app, "%s", itest_json_str (r, "application.id"));
+    snprintf (cand, sizeof cand, "%s", itest_json_str (r, "candidate.id"));
     json_decref (r);
     CHECK (s_apply (c, pst, "Kim", "kim@example.org", "5550103000", app2, cand2));
     CHECK (s_apply (c, pst, "Ng", "ng@example.org", "5550104000", app3, cand3));
@@ -1584,7 +1553,7 @@ s_test_surveys_and_privacy (void)
     r = itest_req (c, 0, NULL, "recruitment.SubmitSurvey",
                "{\"application_id\": \"%s\", \"score\": 10, \"comment\": \"Kind and "
                "quick, thank you Lee Park\"}", app);
-    CHECK (r && strcmp (s_str (r, "outcome"), "REJECTED") == 0 && s_int (r, "score") == 10);
+    CHECK (r && strcmp (itest_json_str (r, "outcome"), "REJECTED") == 0 && s_int (r, "score") == 10);
     json_decref (r);
     snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"score\": 1}", app);
     CHECK (s_refused (c, PM_ECONFLICT, "application_id", "answered already",
@@ -1635,9 +1604,9 @@ s_test_surveys_and_privacy (void)
                       "recruitment.EraseCandidate", body));
     char *before = s_figures (c);
     r = itest_req (rita, 0, NULL, "recruitment.EraseCandidate", "%s", body);
-    CHECK (r && s_int (r, "erased_at") > 0 && strcmp (s_str (r, "erased_by"), "rita") == 0);
-    CHECK (!s_at (r, "family_name") && !s_at (r, "email") && !s_at (r, "cv_ref"));
-    CHECK (json_array_size (s_at (r, "given_names")) == 0);
+    CHECK (r && s_int (r, "erased_at") > 0 && strcmp (itest_json_str (r, "erased_by"), "rita") == 0);
+    CHECK (!itest_json_at (r, "family_name") && !itest_json_at (r, "email") && !itest_json_at (r, "cv_ref"));
+    CHECK (json_array_size (itest_json_at (r, "given_names")) == 0);
     json_decref (r);
     char *after = s_figures (c);
     CHECK (before && after && strcmp (before, after) == 0);
@@ -1647,12 +1616,12 @@ s_test_surveys_and_privacy (void)
                       "recruitment.EraseCandidate", body));
     CHECK (s_count (c, "recruitment.candidate.erased") == 1);
     r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}", app);
-    CHECK (r && !s_at (r, "referrer") && !s_at (r, "history[1].reason"));
-    CHECK (strcmp (s_str (r, "history[1].to"), "REJECTED") == 0);
+    CHECK (r && !itest_json_at (r, "referrer") && !itest_json_at (r, "history[1].reason"));
+    CHECK (strcmp (itest_json_str (r, "history[1].to"), "REJECTED") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "recruitment.ListMessages", "{\"application_id\": \"%s\"}", app);
-    CHECK (r && !s_at (r, "messages[0].text") && s_at (r, "messages[0].erased") == json_true ());
-    CHECK (strcmp (s_str (r, "messages[0].direction"), "INBOUND") == 0);
+    CHECK (r && !itest_json_at (r, "messages[0].text") && itest_json_at (r, "messages[0].erased") == json_true ());
+    CHECK (strcmp (itest_json_str (r, "messages[0].direction"), "INBOUND") == 0);
     json_decref (r);
     //  The same e-mail again is a new person.
     char app4[PM_ID_MAX], cand4[PM_ID_MAX];
@@ -1660,9 +1629,9 @@ s_test_surveys_and_privacy (void)
                "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Park\", "
                "\"given_names\": [\"Lee\"], \"email\": \"LEE@example.org\"}, \"source\": "
                "\"WALK_IN\"}", pst);
-    CHECK (r && s_at (r, "duplicate") != json_true ());
-    snprintf (app4, sizeof app4, "%s", s_str (r, "application.id"));
-    snprintf (cand4, sizeof cand4, "%s", s_str (r, "candidate.id"));
+    CHECK (r && itest_json_at (r, "duplicate") != json_true ());
+    snprintf (app4, sizeof app4, "%s", itest_json_str (r, "application.id"));
+    snprintf (cand4, sizeof cand4, "%s", itest_json_str (r, "candidate.id"));
     CHECK (strcmp (cand4, cand) != 0);
     json_decref (r);
     //  Three days on: Kim's retention (2 days after withdrawing) ended; Ng
@@ -1679,8 +1648,8 @@ s_test_surveys_and_privacy (void)
                    cand2);
         erased = r && s_int (r, "erased_at") > 0;
         if (erased) {
-            CHECK (strcmp (s_str (r, "erase_reason"), "retention ended") == 0);
-            CHECK (!s_at (r, "family_name") && !s_at (r, "phone"));
+            CHECK (strcmp (itest_json_str (r, "erase_reason"), "retention ended") == 0);
+            CHECK (!itest_json_at (r, "family_name") && !itest_json_at (r, "phone"));
         }
         json_decref (r);
         zclock_sleep (20);
@@ -1688,7 +1657,7 @@ s_test_surveys_and_privacy (void)
     CHECK (erased);
     zclock_sleep (150);
     r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", cand3);
-    CHECK (r && s_int (r, "erased_at") == 0 && strcmp (s_str (r, "family_name"), "Ng") == 0);
+    CHECK (r && s_int (r, "erased_at") == 0 && strcmp (itest_json_str (r, "family_name"), "Ng") == 0);
     json_decref (r);
     CHECK (s_count (c, "recruitment.candidate.erased") == 2);
     //  Kim's survey score still counts; her phone matches no one now.
@@ -1699,7 +1668,7 @@ s_test_surveys_and_privacy (void)
                "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Kim\", "
                "\"given_names\": [\"Jo\"], \"phone\": \"555 010 3000\"}, \"source\": "
                "\"WALK_IN\"}", pst);
-    CHECK (r && s_at (r, "duplicate") != json_true ());
+    CHECK (r && itest_json_at (r, "duplicate") != json_true ());
     json_decref (r);
     (void) app4;
     pm_client_destroy (&c);

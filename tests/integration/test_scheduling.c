@@ -39,7 +39,6 @@ s_def (const char *type)
     return NULL;
 }
 
-
 //  Calls `type` with a JSON body; the reply's code (-1: none), quietly:
 //  for polling until something becomes allowed.
 static int
@@ -63,40 +62,10 @@ s_code (pm_client_t *client, const char *type, const char *fmt, ...)
     return code;
 }
 
-//  The value at a path like "history[1].status" (borrowed).
-static json_t *
-s_at (json_t *j, const char *path)
-{
-    char part[64];
-    while (j && *path) {
-        size_t n = strcspn (path, ".[");
-        snprintf (part, sizeof part, "%.*s", (int) n, path);
-        if (n) {
-            j = json_object_get (j, part);
-        }
-        path += n;
-        if (*path == '[') {
-            j = json_array_get (j, (size_t) atoi (path + 1));
-            path = strchr (path, ']') + 1;
-        }
-        if (*path == '.') {
-            path++;
-        }
-    }
-    return j;
-}
-
-static const char *
-s_str (json_t *j, const char *path)
-{
-    const char *s = json_string_value (s_at (j, path));
-    return s ? s : "";
-}
-
 static long long
 s_int (json_t *j, const char *path)
 {
-    json_t *v = s_at (j, path);
+    json_t *v = itest_json_at (j, path);
     if (json_is_string (v)) {
         return atoll (json_string_value (v)); //  64-bit numbers may come as text
     }
@@ -107,9 +76,9 @@ s_int (json_t *j, const char *path)
 static bool
 s_says (json_t *err, const char *text)
 {
-    bool ok = err && strstr (s_str (err, "message"), text) != NULL;
+    bool ok = err && strstr (itest_json_str (err, "message"), text) != NULL;
     if (err && !ok) {
-        fprintf (stderr, "    message \"%s\" lacks \"%s\"\n", s_str (err, "message"), text);
+        fprintf (stderr, "    message \"%s\" lacks \"%s\"\n", itest_json_str (err, "message"), text);
     }
     json_decref (err);
     return ok;
@@ -211,7 +180,7 @@ s_onboard (pm_client_t *c, char *id, const char *role, const char *family)
                        "\"currency\": \"USD\", \"roles\": [\"%s\"], \"sites\": [{\"site_id\": "
                        "\"north\", \"fte_permille\": 500}], \"start_date\": \"2029-01-01\"}}",
                        family, role);
-    snprintf (id, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    snprintf (id, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
     json_decref (r);
     return pm_id_valid (id, "stf");
 }
@@ -223,7 +192,7 @@ s_patient (pm_client_t *c, char *id, const char *family, const char *dob)
     json_t *r = itest_req (c, 0, NULL, "patients.Register",
                        "{\"patient\": {\"name\": {\"family\": \"%s\", \"given\": [\"Ana\"]}, "
                        "\"birth_date\": \"%s\", \"home_site\": \"north\"}}", family, dob);
-    snprintf (id, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    snprintf (id, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
     json_decref (r);
     return pm_id_valid (id, "pat");
 }
@@ -264,7 +233,7 @@ s_world (s_world_t *w, const char *extra_env)
     r = itest_req (w->stf, 0, NULL, "staffing.AddResource",
                "{\"resource\": {\"site_id\": \"north\", \"name\": \"Room 1\", "
                "\"category\": \"ROOM\", \"kind\": \"exam-room\"}}");
-    snprintf (w->room, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    snprintf (w->room, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
     json_decref (r);
     ok = ok && s_onboard (w->stf, w->doc, "physician", "House")
          && s_onboard (w->stf, w->doc2, "physician", "Quinn")
@@ -274,7 +243,7 @@ s_world (s_world_t *w, const char *extra_env)
                     "\"name\": \"Day\", \"starts\": \"08:00\", \"ends\": \"18:00\"}}")
            : NULL;
     char tpl[PM_ID_MAX];
-    snprintf (tpl, sizeof tpl, "%s", r ? s_str (r, "id") : "");
+    snprintf (tpl, sizeof tpl, "%s", r ? itest_json_str (r, "id") : "");
     json_decref (r);
     const char *docs[] = {w->doc, w->doc2};
     for (int i = 0; ok && i < 2; i++) {
@@ -292,7 +261,7 @@ s_world (s_world_t *w, const char *extra_env)
                     "\"duration_minutes\": 30, \"buffer_minutes\": 10, \"practitioner_role\": "
                     "\"physician\", \"room_kind\": \"exam-room\", \"price_code\": \"cons-30\"}}")
            : NULL;
-    snprintf (w->type, PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+    snprintf (w->type, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
     json_decref (r);
     return ok && pm_id_valid (w->type, "atp") && pm_id_valid (w->room, "res");
 }
@@ -349,7 +318,7 @@ s_test_types (void)
     CHECK (s_world (&w, NULL));
     json_t *t = itest_req (w.sch, 0, NULL, "scheduling.GetType", "{\"type_id\": \"%s\"}", w.type);
     CHECK (t && s_int (t, "duration_minutes") == 30 && s_int (t, "capacity") == 1);
-    CHECK (strcmp (s_str (t, "price_code"), "cons-30") == 0 && s_int (t, "version") == 1);
+    CHECK (strcmp (itest_json_str (t, "price_code"), "cons-30") == 0 && s_int (t, "version") == 1);
     json_decref (t);
     struct {
         const char *body, *field;
@@ -381,7 +350,7 @@ s_test_types (void)
     CHECK (u);
     json_decref (u);
     json_t *l = itest_req (w.sch, 0, NULL, "scheduling.ListTypes", "{\"site_id\": \"north\"}");
-    CHECK (l && json_array_size (s_at (l, "types")) == 1);
+    CHECK (l && json_array_size (itest_json_at (l, "types")) == 1);
     json_decref (l);
     s_world_end (&w);
 }
@@ -396,17 +365,17 @@ s_test_booking_rules (void)
     CHECK (s_world (&w, NULL));
     //  Mon 4 March 2030 10:00 New York = 15:00 UTC.
     json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
-    CHECK (a && pm_id_valid (s_str (a, "id"), "apt"));
-    CHECK (strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
-    CHECK (strcmp (s_str (a, "room_id"), w.room) == 0);
+    CHECK (a && pm_id_valid (itest_json_str (a, "id"), "apt"));
+    CHECK (strcmp (itest_json_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (strcmp (itest_json_str (a, "room_id"), w.room) == 0);
     CHECK (s_int (a, "end") - s_int (a, "start") == 30 * MIN_MS);
-    CHECK (strcmp (s_str (a, "history[0].status"), "APPOINTMENT_BOOKED") == 0);
-    CHECK (strcmp (s_str (a, "history[0].actor"), "admin") == 0);
+    CHECK (strcmp (itest_json_str (a, "history[0].status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (strcmp (itest_json_str (a, "history[0].actor"), "admin") == 0);
     json_decref (a);
     json_t *ev = s_events (w.sch, "scheduling.appointment.booked");
     CHECK (json_array_size (ev) == 1);
-    CHECK (strcmp (s_str (json_array_get (ev, 0), "patient_id"), w.patient) == 0);
-    CHECK (strcmp (s_str (json_array_get (ev, 0), "type_id"), w.type) == 0);
+    CHECK (strcmp (itest_json_str (json_array_get (ev, 0), "patient_id"), w.patient) == 0);
+    CHECK (strcmp (itest_json_str (json_array_get (ev, 0), "type_id"), w.type) == 0);
     json_decref (ev);
 
     //  The same doctor then: taken. The other doctor then: the only room
@@ -438,7 +407,7 @@ s_test_booking_rules (void)
                "\"2030-03-06\", \"end_date\": \"2030-03-06\", \"reason\": \"family\"}", w.doc2);
     CHECK (r);
     char leave[PM_ID_MAX];
-    snprintf (leave, sizeof leave, "%s", s_str (r, "id"));
+    snprintf (leave, sizeof leave, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (w.stf, 0, NULL, "staffing.ApproveLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", leave, w.pm);
@@ -476,8 +445,8 @@ s_test_booking_rules (void)
     CHECK (s_says (s_book (&w, PM_ECONFLICT, "patient_id", gone, w.doc, "2030-03-05T15:00"),
                    "inactive"));
     a = s_book (&w, 0, NULL, dup, w.doc, "2030-03-05T15:00");
-    CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
-    CHECK (strcmp (s_str (a, "requested_patient_id"), dup) == 0);
+    CHECK (a && strcmp (itest_json_str (a, "patient_id"), w.patient) == 0);
+    CHECK (strcmp (itest_json_str (a, "requested_patient_id"), dup) == 0);
     json_decref (a);
 
     //  Bad input, by field.
@@ -555,7 +524,7 @@ s_test_lifecycle (void)
     json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
     CHECK (a);
     char id[PM_ID_MAX];
-    snprintf (id, sizeof id, "%s", s_str (a, "id"));
+    snprintf (id, sizeof id, "%s", itest_json_str (a, "id"));
     json_decref (a);
 
     //  Fulfil straight from booked is refused, naming what is allowed.
@@ -574,22 +543,22 @@ s_test_lifecycle (void)
     a = itest_req (w.sch, 0, NULL, "scheduling.Reschedule",
                "{\"appointment_id\": \"%s\", \"start\": %lld, \"reason\": \"asked\"}", id,
                (long long) s_utc ("2030-03-04T16:00"));
-    CHECK (a && strcmp (s_str (a, "id"), id) == 0 && s_int (a, "start") == s_utc ("2030-03-04T16:00"));
-    CHECK (json_array_size (s_at (a, "history")) == 2 && s_int (a, "version") == 2);
+    CHECK (a && strcmp (itest_json_str (a, "id"), id) == 0 && s_int (a, "start") == s_utc ("2030-03-04T16:00"));
+    CHECK (json_array_size (itest_json_at (a, "history")) == 2 && s_int (a, "version") == 2);
     CHECK (s_int (a, "history[0].start") == s_utc ("2030-03-04T15:00"));
     json_decref (a);
     a = s_book (&w, 0, NULL, w.other, w.doc, "2030-03-04T15:00");
     CHECK (a);
     char second[PM_ID_MAX];
-    snprintf (second, sizeof second, "%s", s_str (a, "id"));
+    snprintf (second, sizeof second, "%s", itest_json_str (a, "id"));
     json_decref (a);
 
     //  Cancel far ahead: not late; the slot is free again.
     a = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
                "{\"appointment_id\": \"%s\", \"reason\": \"feels better\"}", second);
-    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_CANCELLED") == 0);
-    CHECK (!json_is_true (s_at (a, "late_cancel")));
-    CHECK (strcmp (s_str (a, "status_reason"), "feels better") == 0);
+    CHECK (a && strcmp (itest_json_str (a, "status"), "APPOINTMENT_CANCELLED") == 0);
+    CHECK (!json_is_true (itest_json_at (a, "late_cancel")));
+    CHECK (strcmp (itest_json_str (a, "status_reason"), "feels better") == 0);
     json_decref (a);
     a = s_book (&w, 0, NULL, w.other, w.doc, "2030-03-04T15:00");
     CHECK (a);
@@ -616,7 +585,7 @@ s_test_lifecycle (void)
     json_t *later = s_book (&w, 0, NULL, w.other, w.doc2, "2030-03-04T17:00");
     CHECK (later);
     char late_id[PM_ID_MAX];
-    snprintf (late_id, sizeof late_id, "%s", s_str (later, "id"));
+    snprintf (late_id, sizeof late_id, "%s", itest_json_str (later, "id"));
     json_decref (later);
     //  The clock a second before the 16:00 visit: the patient arrives
     //  and checks in; the 17:00 one arrives early but cannot be fulfilled
@@ -626,7 +595,7 @@ s_test_lifecycle (void)
                               {"scheduling.CheckIn", "APPOINTMENT_CHECKED_IN"}};
     for (int i = 0; i < 2; i++) {
         a = itest_req (w.sch, 0, NULL, steps[i][0], "{\"appointment_id\": \"%s\"}", id);
-        CHECK (a && strcmp (s_str (a, "status"), steps[i][1]) == 0);
+        CHECK (a && strcmp (itest_json_str (a, "status"), steps[i][1]) == 0);
         json_decref (a);
     }
     a = itest_req (w.sch, 0, NULL, "scheduling.Arrive", "{\"appointment_id\": \"%s\"}", late_id);
@@ -646,10 +615,10 @@ s_test_lifecycle (void)
     json_t *ev = s_events (w.sch, "scheduling.appointment.fulfilled");
     CHECK (json_array_size (ev) == 1);
     json_t *f = json_array_get (ev, 0);
-    CHECK (strcmp (s_str (f, "id"), id) == 0 && strcmp (s_str (f, "patient_id"), w.patient) == 0);
-    CHECK (strcmp (s_str (f, "practitioner_id"), w.doc) == 0);
-    CHECK (strcmp (s_str (f, "site_id"), "north") == 0 && s_int (f, "end") > s_int (f, "start"));
-    CHECK (strcmp (s_str (f, "status"), "APPOINTMENT_FULFILLED") == 0);
+    CHECK (strcmp (itest_json_str (f, "id"), id) == 0 && strcmp (itest_json_str (f, "patient_id"), w.patient) == 0);
+    CHECK (strcmp (itest_json_str (f, "practitioner_id"), w.doc) == 0);
+    CHECK (strcmp (itest_json_str (f, "site_id"), "north") == 0 && s_int (f, "end") > s_int (f, "start"));
+    CHECK (strcmp (itest_json_str (f, "status"), "APPOINTMENT_FULFILLED") == 0);
     json_decref (ev);
     CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "appointment_id", "scheduling.Cancel",
                           "{\"appointment_id\": \"%s\", \"reason\": \"x\"}", id),
@@ -657,9 +626,9 @@ s_test_lifecycle (void)
 
     a = itest_req (w.sch, 0, NULL, "scheduling.Reset",
                "{\"appointment_id\": \"%s\", \"reason\": \"billing fix\"}", id);
-    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
-    CHECK (json_array_size (s_at (a, "history")) == 6);
-    CHECK (strcmp (s_str (a, "history[5].reason"), "billing fix") == 0);
+    CHECK (a && strcmp (itest_json_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (json_array_size (itest_json_at (a, "history")) == 6);
+    CHECK (strcmp (itest_json_str (a, "history[5].reason"), "billing fix") == 0);
     CHECK (s_int (a, "history[5].at") > 0);
     json_decref (a);
     s_world_end (&w);
@@ -677,7 +646,7 @@ s_test_late_cancel (void)
     json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
     CHECK (a);
     char id[PM_ID_MAX];
-    snprintf (id, sizeof id, "%s", s_str (a, "id"));
+    snprintf (id, sizeof id, "%s", itest_json_str (a, "id"));
     json_decref (a);
     pm_client_destroy (&w.sch);
     itest_signal (&w.sched, SIGTERM);
@@ -692,7 +661,7 @@ s_test_late_cancel (void)
     w.sch = itest_client (&w.sched);
     a = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
                "{\"appointment_id\": \"%s\", \"reason\": \"car broke down\"}", id);
-    CHECK (a && json_is_true (s_at (a, "late_cancel")));
+    CHECK (a && json_is_true (itest_json_at (a, "late_cancel")));
     json_decref (a);
     s_world_end (&w);
 }
@@ -709,8 +678,8 @@ s_test_auto_noshow (void)
     json_t *b = s_book (&w, 0, NULL, w.other, w.doc2, "2030-03-04T16:00");
     CHECK (a && b);
     char id[PM_ID_MAX], arrived[PM_ID_MAX];
-    snprintf (id, sizeof id, "%s", s_str (a, "id"));
-    snprintf (arrived, sizeof arrived, "%s", s_str (b, "id"));
+    snprintf (id, sizeof id, "%s", itest_json_str (a, "id"));
+    snprintf (arrived, sizeof arrived, "%s", itest_json_str (b, "id"));
     json_decref (a);
     json_decref (b);
     pm_client_destroy (&w.sch);
@@ -732,7 +701,7 @@ s_test_auto_noshow (void)
     json_decref (a);
     uint64_t before = s_high_seq (w.sch);
     a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
-    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (a && strcmp (itest_json_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
     json_decref (a);
     pm_client_destroy (&w.sch);
     itest_signal (&w.sched, SIGTERM);
@@ -747,15 +716,15 @@ s_test_auto_noshow (void)
         json_t *ev = s_events (w.sch, "scheduling.appointment.noshow");
         seen = json_array_size (ev) == 1;
         if (seen) {
-            CHECK (strcmp (s_str (json_array_get (ev, 0), "id"), id) == 0);
-            CHECK (strstr (s_str (json_array_get (ev, 0), "status_reason"), "15 minutes"));
+            CHECK (strcmp (itest_json_str (json_array_get (ev, 0), "id"), id) == 0);
+            CHECK (strstr (itest_json_str (json_array_get (ev, 0), "status_reason"), "15 minutes"));
         }
         json_decref (ev);
         zclock_sleep (20);
     }
     CHECK (seen && s_high_seq (w.sch) == before + 1);
     a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", arrived);
-    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_ARRIVED") == 0);
+    CHECK (a && strcmp (itest_json_str (a, "status"), "APPOINTMENT_ARRIVED") == 0);
     json_decref (a);
     s_world_end (&w);
 }
@@ -778,16 +747,16 @@ s_test_slots_and_holds (void)
                        "\"to\": %lld, \"limit\": 500}", w.type, w.doc,
                        (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-05T00:00"));
     CHECK (s);
-    size_t n = json_array_size (s_at (s, "slots"));
+    size_t n = json_array_size (itest_json_at (s, "slots"));
     CHECK (n == 14);
     CHECK (s_int (s, "slots[0].start") == s_utc ("2030-03-04T13:00"));
     CHECK (s_int (s, "slots[3].start") == s_utc ("2030-03-04T15:40"));
     for (size_t i = 0; i < n; i++) {
-        json_t *slot = json_array_get (s_at (s, "slots"), i);
+        json_t *slot = json_array_get (itest_json_at (s, "slots"), i);
         CHECK (s_int (slot, "start") >= s_utc ("2030-03-04T15:40")
                || s_int (slot, "start") + 40 * MIN_MS <= s_utc ("2030-03-04T15:00"));
         CHECK (s_int (slot, "end") <= s_utc ("2030-03-04T23:00"));
-        CHECK (strcmp (s_str (slot, "room_id"), w.room) == 0);
+        CHECK (strcmp (itest_json_str (slot, "room_id"), w.room) == 0);
     }
     json_decref (s);
     //  Any physician, first three: both doctors at 08:00 would need the
@@ -795,7 +764,7 @@ s_test_slots_and_holds (void)
     s = itest_req (w.sch, 0, NULL, "scheduling.FindSlots",
                "{\"type_id\": \"%s\", \"from\": %lld, \"to\": %lld, \"limit\": 3}", w.type,
                (long long) s_utc ("2030-03-04T13:00"), (long long) s_utc ("2030-03-04T14:00"));
-    CHECK (s && json_array_size (s_at (s, "slots")) == 3);
+    CHECK (s && json_array_size (itest_json_at (s, "slots")) == 3);
     json_decref (s);
     CHECK (s_says (itest_req (w.sch, PM_EINVAL, "to", "scheduling.FindSlots",
                           "{\"type_id\": \"%s\", \"from\": %lld, \"to\": %lld}", w.type,
@@ -807,9 +776,9 @@ s_test_slots_and_holds (void)
     json_t *h = itest_req (w.sch, 0, NULL, "scheduling.HoldSlot",
                        "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": %lld, "
                        "\"seconds\": 300}", w.type, w.doc, (long long) s_utc ("2030-03-04T13:00"));
-    CHECK (h && pm_id_valid (s_str (h, "id"), "hld"));
+    CHECK (h && pm_id_valid (itest_json_str (h, "id"), "hld"));
     char hold[PM_ID_MAX];
-    snprintf (hold, sizeof hold, "%s", s_str (h, "id"));
+    snprintf (hold, sizeof hold, "%s", itest_json_str (h, "id"));
     json_decref (h);
     CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-04T13:00"),
                    "booked or held"));
@@ -817,7 +786,7 @@ s_test_slots_and_holds (void)
                "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": \"%s\", "
                "\"start\": %lld, \"hold_id\": \"%s\"}", w.other, w.type, w.doc,
                (long long) s_utc ("2030-03-04T13:00"), hold);
-    CHECK (a && strcmp (s_str (a, "hold_id"), hold) == 0);
+    CHECK (a && strcmp (itest_json_str (a, "hold_id"), hold) == 0);
     json_decref (a);
     CHECK (s_says (itest_req (w.sch, PM_ENOTFOUND, "hold_id", "scheduling.ReleaseHold",
                           "{\"hold_id\": \"%s\"}", hold), "no hold"));
@@ -858,7 +827,7 @@ s_test_scope_and_audit (void)
     json_t *a = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-04T15:00");
     CHECK (a);
     char id[PM_ID_MAX];
-    snprintf (id, sizeof id, "%s", s_str (a, "id"));
+    snprintf (id, sizeof id, "%s", itest_json_str (a, "id"));
     json_decref (a);
     itest_principal ("southdesk", "front-desk", "south");
     pm_client_t *south = itest_client_as (&w.sched, "southdesk");
@@ -872,7 +841,7 @@ s_test_scope_and_audit (void)
     a = itest_req (w.sch, 0, NULL, "scheduling.List",
                "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
                (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-05T00:00"));
-    CHECK (a && json_array_size (s_at (a, "appointments")) == 1);
+    CHECK (a && json_array_size (itest_json_at (a, "appointments")) == 1);
     json_decref (a);
     //  The audit log holds the booking, the refused read and the list's
     //  read, each with the appointment's id.
@@ -882,13 +851,13 @@ s_test_scope_and_audit (void)
     int booked = 0, refused = 0, listed = 0;
     for (size_t i = 0; i < json_array_size (entries); i++) {
         json_t *e = json_array_get (entries, i);
-        if (strcmp (s_str (e, "subject"), id) != 0) {
+        if (strcmp (itest_json_str (e, "subject"), id) != 0) {
             continue;
         }
-        booked += strcmp (s_str (e, "action"), "scheduling.Book") == 0;
-        refused += strcmp (s_str (e, "action"), "scheduling.Get") == 0
-                   && strcmp (s_str (e, "outcome"), "EFORBIDDEN") == 0;
-        listed += strcmp (s_str (e, "action"), "scheduling.List") == 0;
+        booked += strcmp (itest_json_str (e, "action"), "scheduling.Book") == 0;
+        refused += strcmp (itest_json_str (e, "action"), "scheduling.Get") == 0
+                   && strcmp (itest_json_str (e, "outcome"), "EFORBIDDEN") == 0;
+        listed += strcmp (itest_json_str (e, "action"), "scheduling.List") == 0;
     }
     json_decref (r);
     CHECK (booked == 1 && refused == 1 && listed == 1);
@@ -911,7 +880,7 @@ s_test_search_timing (void)
                        "\"telehealth\": true}}");
     CHECK (t);
     char call[PM_ID_MAX];
-    snprintf (call, sizeof call, "%s", s_str (t, "id"));
+    snprintf (call, sizeof call, "%s", itest_json_str (t, "id"));
     json_decref (t);
     const char *docs[] = {w.doc, w.doc2};
     int booked = 0;
@@ -983,7 +952,7 @@ s_test_series (void)
                        "\"name\": \"Mon\", \"starts\": \"08:00\", \"ends\": \"18:00\"}}");
     CHECK (r);
     char tpl[PM_ID_MAX];
-    snprintf (tpl, sizeof tpl, "%s", s_str (r, "id"));
+    snprintf (tpl, sizeof tpl, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (w.stf, 0, NULL, "staffing.AddShifts",
                "{\"template_id\": \"%s\", \"from_date\": \"2030-03-11\", \"to_date\": "
@@ -1002,7 +971,7 @@ s_test_series (void)
     json_t *l = itest_req (w.sch, 0, NULL, "scheduling.List",
                        "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}", at,
                        (long long) s_utc ("2030-04-02T00:00"));
-    CHECK (l && json_array_size (s_at (l, "appointments")) == 0);
+    CHECK (l && json_array_size (itest_json_at (l, "appointments")) == 0);
     json_decref (l);
     //  Bad rules, by field.
     CHECK (s_says (itest_req (w.sch, PM_EINVAL, "rule.frequency", "scheduling.BookSeries", first,
@@ -1021,7 +990,7 @@ s_test_series (void)
               (long long) s_utc ("2030-03-25T13:00"));
     json_t *ser = itest_req (w.sch, 0, NULL, "scheduling.BookSeries", first, w.patient, w.type, w.doc, at,
                  rule);
-    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 4);
+    CHECK (ser && json_array_size (itest_json_at (ser, "appointments")) == 4);
     const char *want[] = {"2030-03-04T14:00", "2030-03-11T13:00", "2030-03-18T13:00",
                           "2030-03-25T13:00"};
     char ids[4][PM_ID_MAX];
@@ -1032,9 +1001,9 @@ s_test_series (void)
         snprintf (path, sizeof path, "appointments[%d].occurrence", i);
         CHECK (s_int (ser, path) == i + 1);
         snprintf (path, sizeof path, "appointments[%d].series_id", i);
-        CHECK (strcmp (s_str (ser, path), s_str (ser, "series_id")) == 0);
+        CHECK (strcmp (itest_json_str (ser, path), itest_json_str (ser, "series_id")) == 0);
         snprintf (path, sizeof path, "appointments[%d].id", i);
-        snprintf (ids[i], PM_ID_MAX, "%s", s_str (ser, path));
+        snprintf (ids[i], PM_ID_MAX, "%s", itest_json_str (ser, path));
     }
     json_decref (ser);
     json_t *ev = s_events (w.sch, "scheduling.appointment.booked");
@@ -1044,7 +1013,7 @@ s_test_series (void)
     ser = itest_req (w.sch, 0, NULL, "scheduling.RescheduleSeries",
                  "{\"appointment_id\": \"%s\", \"following\": true, \"start\": %lld, "
                  "\"reason\": \"clinic hours\"}", ids[1], (long long) s_utc ("2030-03-11T14:30"));
-    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 3);
+    CHECK (ser && json_array_size (itest_json_at (ser, "appointments")) == 3);
     CHECK (s_int (ser, "appointments[2].start") == s_utc ("2030-03-25T14:30"));
     json_decref (ser);
     json_t *a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[0]);
@@ -1065,22 +1034,22 @@ s_test_series (void)
     ser = itest_req (w.sch, 0, NULL, "scheduling.CancelSeries",
                  "{\"appointment_id\": \"%s\", \"following\": true, \"reason\": \"moving away\"}",
                  ids[2]);
-    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 2);
-    CHECK (strcmp (s_str (ser, "appointments[1].status"), "APPOINTMENT_CANCELLED") == 0);
+    CHECK (ser && json_array_size (itest_json_at (ser, "appointments")) == 2);
+    CHECK (strcmp (itest_json_str (ser, "appointments[1].status"), "APPOINTMENT_CANCELLED") == 0);
     json_decref (ser);
     ser = itest_req (w.sch, 0, NULL, "scheduling.CancelSeries",
                  "{\"appointment_id\": \"%s\", \"reason\": \"away that week\"}", ids[0]);
-    CHECK (ser && json_array_size (s_at (ser, "appointments")) == 1);
+    CHECK (ser && json_array_size (itest_json_at (ser, "appointments")) == 1);
     json_decref (ser);
     a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", ids[1]);
-    CHECK (a && strcmp (s_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
+    CHECK (a && strcmp (itest_json_str (a, "status"), "APPOINTMENT_BOOKED") == 0);
     json_decref (a);
     //  A lone appointment has no following.
     json_t *one = s_book (&w, 0, NULL, w.patient, w.doc2, "2030-03-05T15:00");
     CHECK (one);
     CHECK (s_says (itest_req (w.sch, PM_EINVAL, "following", "scheduling.CancelSeries",
                           "{\"appointment_id\": \"%s\", \"following\": true, \"reason\": \"x\"}",
-                          s_str (one, "id")),
+                          itest_json_str (one, "id")),
                    "not part of a series"));
     json_decref (one);
     s_world_end (&w);
@@ -1092,13 +1061,13 @@ s_risk_is (s_world_t *w, const char *id, const char *cause_prefix, const char *r
 {
     json_t *a = itest_req (w->sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
     bool ok = false;
-    for (size_t i = 0; a && i < json_array_size (s_at (a, "risks")); i++) {
-        json_t *r = json_array_get (s_at (a, "risks"), i);
-        ok = ok || (strncmp (s_str (r, "cause"), cause_prefix, strlen (cause_prefix)) == 0
-                    && strstr (s_str (r, "reason"), reason) && s_int (r, "at") > 0);
+    for (size_t i = 0; a && i < json_array_size (itest_json_at (a, "risks")); i++) {
+        json_t *r = json_array_get (itest_json_at (a, "risks"), i);
+        ok = ok || (strncmp (itest_json_str (r, "cause"), cause_prefix, strlen (cause_prefix)) == 0
+                    && strstr (itest_json_str (r, "reason"), reason) && s_int (r, "at") > 0);
     }
     if (!ok) {
-        char *text = a ? json_dumps (s_at (a, "risks"), 0) : NULL;
+        char *text = a ? json_dumps (itest_json_at (a, "risks"), 0) : NULL;
         fprintf (stderr, "    %s: no risk %s... \"%s\" in %s\n", id, cause_prefix, reason,
                  text ? text : "-");
         free (text);
@@ -1113,10 +1082,10 @@ s_at_risk (s_world_t *w, char *out, size_t len)
 {
     json_t *l = itest_req (w->sch, 0, NULL, "scheduling.ListAtRisk", "{\"site_id\": \"north\"}");
     out[0] = 0;
-    for (size_t i = 0; l && i < json_array_size (s_at (l, "appointments")); i++) {
+    for (size_t i = 0; l && i < json_array_size (itest_json_at (l, "appointments")); i++) {
         size_t used = strlen (out);
         snprintf (out + used, len - used, "%s%s", i ? " " : "",
-                  s_str (json_array_get (s_at (l, "appointments"), i), "id"));
+                  itest_json_str (json_array_get (itest_json_at (l, "appointments"), i), "id"));
     }
     json_decref (l);
 }
@@ -1126,7 +1095,7 @@ static void
 s_book_id (s_world_t *w, const char *patient, const char *doc, const char *when, char *id)
 {
     json_t *a = s_book (w, 0, NULL, patient, doc, when);
-    snprintf (id, PM_ID_MAX, "%s", a ? s_str (a, "id") : "");
+    snprintf (id, PM_ID_MAX, "%s", a ? itest_json_str (a, "id") : "");
     json_decref (a);
 }
 
@@ -1158,7 +1127,7 @@ s_test_at_risk (void)
                "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", \"start_date\": "
                "\"2030-03-06\", \"end_date\": \"2030-03-06\", \"reason\": \"family\"}", w.doc2);
     char leave[PM_ID_MAX];
-    snprintf (leave, sizeof leave, "%s", r ? s_str (r, "id") : "");
+    snprintf (leave, sizeof leave, "%s", r ? itest_json_str (r, "id") : "");
     json_decref (r);
     r = itest_req (w.stf, 0, NULL, "staffing.ApproveLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", leave, w.pm);
@@ -1169,9 +1138,9 @@ s_test_at_risk (void)
                "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld, \"staff_id\": \"%s\"}",
                (long long) s_utc ("2030-03-07T00:00"), (long long) s_utc ("2030-03-08T00:00"),
                w.doc);
-    CHECK (r && json_array_size (s_at (r, "shifts")) == 1);
+    CHECK (r && json_array_size (itest_json_at (r, "shifts")) == 1);
     char shift[PM_ID_MAX];
-    snprintf (shift, sizeof shift, "%s", s_str (r, "shifts[0].id"));
+    snprintf (shift, sizeof shift, "%s", itest_json_str (r, "shifts[0].id"));
     json_decref (r);
     r = itest_req (w.stf, 0, NULL, "staffing.UnassignShift",
                "{\"shift_id\": \"%s\", \"reason\": \"training day\"}", shift);
@@ -1185,7 +1154,7 @@ s_test_at_risk (void)
     json_t *ev = s_events (w.sch, "scheduling.appointment.at_risk");
     size_t n_a = 0, n_b = 0, n_d = 0;
     for (size_t i = 0; i < json_array_size (ev); i++) {
-        const char *id = s_str (json_array_get (ev, i), "id");
+        const char *id = itest_json_str (json_array_get (ev, i), "id");
         n_a += strcmp (id, a) == 0;
         n_b += strcmp (id, b) == 0;
         n_d += strcmp (id, d) == 0;
@@ -1203,7 +1172,7 @@ s_test_at_risk (void)
     json_t *m = itest_req (w.sch, 0, NULL, "scheduling.Reschedule",
                        "{\"appointment_id\": \"%s\", \"start\": %lld}", b,
                        (long long) s_utc ("2030-03-08T16:00"));
-    CHECK (m && json_array_size (s_at (m, "risks")) == 0);
+    CHECK (m && json_array_size (itest_json_at (m, "risks")) == 0);
     json_decref (m);
     m = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
                "{\"appointment_id\": \"%s\", \"reason\": \"doctor away\"}", c);
@@ -1246,8 +1215,8 @@ s_test_merge_repoint (void)
     json_decref (r);
     CHECK (s_synced (w.sch, w.stf, w.pat));
     json_t *a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs);
-    CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
-    CHECK (strcmp (s_str (a, "repointed_from[0]"), dup) == 0);
+    CHECK (a && strcmp (itest_json_str (a, "patient_id"), w.patient) == 0);
+    CHECK (strcmp (itest_json_str (a, "repointed_from[0]"), dup) == 0);
     json_decref (a);
     json_t *ev = s_events (w.sch, "scheduling.appointment.repointed");
     CHECK (json_array_size (ev) == 2);
@@ -1268,11 +1237,11 @@ s_test_merge_repoint (void)
     json_decref (r);
     CHECK (s_synced (w.sch, w.stf, w.pat));
     a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs2);
-    CHECK (a && strcmp (s_str (a, "patient_id"), dup) == 0);
-    CHECK (json_array_size (s_at (a, "repointed_from")) == 0);
+    CHECK (a && strcmp (itest_json_str (a, "patient_id"), dup) == 0);
+    CHECK (json_array_size (itest_json_at (a, "repointed_from")) == 0);
     json_decref (a);
     a = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", mine);
-    CHECK (a && strcmp (s_str (a, "patient_id"), w.patient) == 0);
+    CHECK (a && strcmp (itest_json_str (a, "patient_id"), w.patient) == 0);
     json_decref (a);
     ev = s_events (w.sch, "scheduling.appointment.repointed");
     CHECK (json_array_size (ev) == 4);
@@ -1285,7 +1254,7 @@ static bool
 s_status_is (s_world_t *w, const char *id, const char *status)
 {
     json_t *a = itest_req (w->sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", id);
-    bool ok = a && strcmp (s_str (a, "status"), status) == 0;
+    bool ok = a && strcmp (itest_json_str (a, "status"), status) == 0;
     json_decref (a);
     return ok;
 }
@@ -1333,32 +1302,32 @@ s_test_views (void)
     //  The site's day: three lines by start, the next day's visit not on it.
     r = itest_req (w.sch, 0, NULL, "scheduling.DaySheet",
                    "{\"site_id\": \"north\", \"date\": \"2030-03-05\"}");
-    CHECK (r && json_array_size (s_at (r, "lines")) == 3);
+    CHECK (r && json_array_size (itest_json_at (r, "lines")) == 3);
     CHECK (s_int (r, "from") == s_utc ("2030-03-05T05:00")
            && s_int (r, "to") == s_utc ("2030-03-06T05:00"));
-    CHECK (strcmp (s_str (r, "time_zone"), "America/New_York") == 0);
-    CHECK (strcmp (s_str (r, "lines[0].appointment.id"), a) == 0
-           && strcmp (s_str (r, "lines[1].appointment.id"), b) == 0
-           && strcmp (s_str (r, "lines[2].appointment.id"), c) == 0);
-    CHECK (strcmp (s_str (r, "lines[0].local_start"), "09:00") == 0
-           && strcmp (s_str (r, "lines[0].local_end"), "09:30") == 0);
-    CHECK (strcmp (s_str (r, "lines[0].appointment.patient_id"), w.patient) == 0
-           && strcmp (s_str (r, "lines[1].appointment.patient_id"), w.other) == 0);
-    CHECK (strcmp (s_str (r, "lines[0].type_name"), "Consultation") == 0
-           && strcmp (s_str (r, "lines[0].room_name"), "Room 1") == 0);
-    CHECK (strcmp (s_str (r, "lines[2].appointment.status"), "APPOINTMENT_CANCELLED") == 0
-           && s_at (r, "lines[0].at_risk") && !json_is_true (s_at (r, "lines[0].at_risk")));
+    CHECK (strcmp (itest_json_str (r, "time_zone"), "America/New_York") == 0);
+    CHECK (strcmp (itest_json_str (r, "lines[0].appointment.id"), a) == 0
+           && strcmp (itest_json_str (r, "lines[1].appointment.id"), b) == 0
+           && strcmp (itest_json_str (r, "lines[2].appointment.id"), c) == 0);
+    CHECK (strcmp (itest_json_str (r, "lines[0].local_start"), "09:00") == 0
+           && strcmp (itest_json_str (r, "lines[0].local_end"), "09:30") == 0);
+    CHECK (strcmp (itest_json_str (r, "lines[0].appointment.patient_id"), w.patient) == 0
+           && strcmp (itest_json_str (r, "lines[1].appointment.patient_id"), w.other) == 0);
+    CHECK (strcmp (itest_json_str (r, "lines[0].type_name"), "Consultation") == 0
+           && strcmp (itest_json_str (r, "lines[0].room_name"), "Room 1") == 0);
+    CHECK (strcmp (itest_json_str (r, "lines[2].appointment.status"), "APPOINTMENT_CANCELLED") == 0
+           && itest_json_at (r, "lines[0].at_risk") && !json_is_true (itest_json_at (r, "lines[0].at_risk")));
     json_decref (r);
     r = itest_req (w.sch, 0, NULL, "scheduling.DaySheet",
                    "{\"site_id\": \"north\", \"date\": \"2030-03-05\", \"practitioner_id\": "
                    "\"%s\"}", w.doc2);
-    CHECK (r && json_array_size (s_at (r, "lines")) == 1
-           && strcmp (s_str (r, "lines[0].appointment.id"), c) == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "lines")) == 1
+           && strcmp (itest_json_str (r, "lines[0].appointment.id"), c) == 0);
     json_decref (r);
     r = itest_req (w.sch, 0, NULL, "scheduling.DaySheet",
                    "{\"site_id\": \"north\", \"date\": \"2030-03-10\"}");
     CHECK (r && s_int (r, "to") - s_int (r, "from") == 23 * HOUR_MS
-           && json_array_size (s_at (r, "lines")) == 0);
+           && json_array_size (itest_json_at (r, "lines")) == 0);
     json_decref (r);
 
     //  Bad input and scope.
@@ -1393,17 +1362,17 @@ s_test_views (void)
                        "\"to_date\": \"2030-03-05\"}";
     r = itest_req (w.sch, 0, NULL, "scheduling.Utilisation", "%s", util);
     CHECK (r);
-    json_t *rows = s_at (r, "practitioners");
+    json_t *rows = itest_json_at (r, "practitioners");
     int seen = 0;
     for (size_t i = 0; i < json_array_size (rows); i++) {
         json_t *row = json_array_get (rows, i);
-        if (strcmp (s_str (row, "practitioner_id"), w.doc) == 0) {
+        if (strcmp (itest_json_str (row, "practitioner_id"), w.doc) == 0) {
             CHECK (s_int (row, "rostered_minutes") == 600 && s_int (row, "booked_minutes") == 60
                    && s_int (row, "utilisation_permille") == 100
                    && s_int (row, "appointments") == 2);
             seen++;
         }
-        if (strcmp (s_str (row, "practitioner_id"), w.doc2) == 0) {
+        if (strcmp (itest_json_str (row, "practitioner_id"), w.doc2) == 0) {
             CHECK (s_int (row, "rostered_minutes") == 600 && s_int (row, "booked_minutes") == 0
                    && s_int (row, "cancelled") == 1);
             seen++;
@@ -1432,7 +1401,7 @@ s_test_views (void)
     r = itest_req (w.sch, 0, NULL, "scheduling.Utilisation",
                    "{\"site_id\": \"north\", \"from_date\": \"2030-03-05\", "
                    "\"practitioner_id\": \"%s\"}", w.doc);
-    CHECK (r && json_array_size (s_at (r, "practitioners")) == 1);
+    CHECK (r && json_array_size (itest_json_at (r, "practitioners")) == 1);
     CHECK (s_int (r, "total.fulfilled") == 1 && s_int (r, "total.noshows") == 1
            && s_int (r, "total.noshow_permille") == 500 && s_int (r, "total.booked_minutes") == 60);
     json_decref (r);
@@ -1442,7 +1411,7 @@ s_test_views (void)
                    "{\"practitioner_id\": \"%s\", \"from\": %lld, \"to\": %lld}", w.doc,
                    (long long) s_utc ("2030-03-04T00:00"), (long long) s_utc ("2030-03-09T00:00"));
     CHECK (r && s_int (r, "events") == 3);
-    icalcomponent *cal = r ? icalparser_parse_string (s_str (r, "text")) : NULL;
+    icalcomponent *cal = r ? icalparser_parse_string (itest_json_str (r, "text")) : NULL;
     CHECK (cal && icalcomponent_isa (cal) == ICAL_VCALENDAR_COMPONENT);
     CHECK (cal && icalcomponent_count_components (cal, ICAL_VEVENT_COMPONENT) == 3);
     icalcomponent *ea = cal ? s_vevent (cal, a) : NULL, *eb = cal ? s_vevent (cal, b) : NULL;
@@ -1471,12 +1440,12 @@ s_entry_is (s_world_t *w, const char *id, const char *status, char *hold)
 {
     json_t *r = itest_req (w->sch, 0, NULL, "scheduling.ListWaitlist", "{\"site_id\": \"north\"}");
     bool ok = false;
-    for (size_t i = 0; r && i < json_array_size (s_at (r, "entries")); i++) {
-        json_t *e = json_array_get (s_at (r, "entries"), i);
-        if (strcmp (s_str (e, "id"), id) == 0) {
-            ok = strcmp (s_str (e, "status"), status) == 0;
+    for (size_t i = 0; r && i < json_array_size (itest_json_at (r, "entries")); i++) {
+        json_t *e = json_array_get (itest_json_at (r, "entries"), i);
+        if (strcmp (itest_json_str (e, "id"), id) == 0) {
+            ok = strcmp (itest_json_str (e, "status"), status) == 0;
             if (hold) {
-                snprintf (hold, PM_ID_MAX, "%s", s_str (e, "offer_hold_id"));
+                snprintf (hold, PM_ID_MAX, "%s", itest_json_str (e, "offer_hold_id"));
             }
         }
     }
@@ -1510,8 +1479,8 @@ s_test_waitlist (void)
     for (int i = 0; i < 3; i++) {
         json_t *r = itest_req (w.sch, 0, NULL, "scheduling.AddToWaitlist", add, who[i], w.type,
                                latest, prio[i], extra[i]);
-        CHECK (r && strcmp (s_str (r, "status"), "WAITLIST_WAITING") == 0);
-        snprintf (ids[i], PM_ID_MAX, "%s", r ? s_str (r, "id") : "");
+        CHECK (r && strcmp (itest_json_str (r, "status"), "WAITLIST_WAITING") == 0);
+        snprintf (ids[i], PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
         json_decref (r);
     }
     CHECK (s_says (itest_req (w.sch, PM_EINVAL, "entry.priority", "scheduling.AddToWaitlist",
@@ -1532,9 +1501,9 @@ s_test_waitlist (void)
     CHECK (s_entry_is (&w, ids[0], "WAITLIST_WAITING", NULL)
            && s_entry_is (&w, ids[2], "WAITLIST_WAITING", NULL));
     json_t *ev = s_events (w.sch, "scheduling.waitlist.offered");
-    CHECK (json_array_size (ev) == 1 && strcmp (s_str (ev, "[0].id"), ids[1]) == 0
+    CHECK (json_array_size (ev) == 1 && strcmp (itest_json_str (ev, "[0].id"), ids[1]) == 0
            && s_int (ev, "[0].offer_start") == s_utc ("2030-03-05T14:00")
-           && strcmp (s_str (ev, "[0].offer_practitioner_id"), w.doc) == 0);
+           && strcmp (itest_json_str (ev, "[0].offer_practitioner_id"), w.doc) == 0);
     json_decref (ev);
     //  Nobody books the offered slot around the offer.
     CHECK (s_says (s_book (&w, PM_ECONFLICT, NULL, w.other, w.doc, "2030-03-05T14:00"),
@@ -1547,19 +1516,19 @@ s_test_waitlist (void)
 
     //  Declined: offered to the next (the oldest ordinary entry), who accepts.
     r = itest_req (w.sch, 0, NULL, "scheduling.DeclineOffer", "{\"entry_id\": \"%s\"}", ids[1]);
-    CHECK (r && strcmp (s_str (r, "status"), "WAITLIST_WAITING") == 0
-           && json_array_size (s_at (r, "passed")) == 1);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "WAITLIST_WAITING") == 0
+           && json_array_size (itest_json_at (r, "passed")) == 1);
     json_decref (r);
     CHECK (s_entry_is (&w, ids[0], "WAITLIST_OFFERED", NULL));
     r = itest_req (w.sch, 0, NULL, "scheduling.AcceptOffer", "{\"entry_id\": \"%s\"}", ids[0]);
-    CHECK (r && strcmp (s_str (r, "patient_id"), w.other) == 0
+    CHECK (r && strcmp (itest_json_str (r, "patient_id"), w.other) == 0
            && s_int (r, "start") == s_utc ("2030-03-05T14:00")
-           && strcmp (s_str (r, "status"), "APPOINTMENT_BOOKED") == 0);
+           && strcmp (itest_json_str (r, "status"), "APPOINTMENT_BOOKED") == 0);
     json_decref (r);
     CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "entry_id", "scheduling.AcceptOffer",
                               "{\"entry_id\": \"%s\"}", ids[0]), "no open offer"));
     r = itest_req (w.sch, 0, NULL, "scheduling.ListWaitlist", "{\"site_id\": \"north\"}");
-    CHECK (r && json_array_size (s_at (r, "entries")) == 2);
+    CHECK (r && json_array_size (itest_json_at (r, "entries")) == 2);
     json_decref (r);
     CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "entry_id", "scheduling.DeclineOffer",
                               "{\"entry_id\": \"%s\"}", ids[2]), "no open offer"));
@@ -1577,7 +1546,7 @@ s_test_waitlist (void)
     CHECK (s_entry_is (&w, ids[1], "WAITLIST_WAITING", NULL));
     r = itest_req (w.sch, 0, NULL, "scheduling.RemoveFromWaitlist",
                    "{\"entry_id\": \"%s\", \"reason\": \"found elsewhere\"}", ids[2]);
-    CHECK (r && strcmp (s_str (r, "status"), "WAITLIST_REMOVED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "WAITLIST_REMOVED") == 0);
     json_decref (r);
     //  Removed with an open offer: the slot went on to the urgent entry.
     CHECK (s_entry_is (&w, ids[1], "WAITLIST_OFFERED", NULL));

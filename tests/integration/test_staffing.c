@@ -20,50 +20,18 @@
 #include "recruitment.pb-c.h"
 #include "staffing_schema.h"
 
-
 //  --- helpers -----------------------------------------------------------------
-
-
-//  The value at a path like "site.opening_hours[1].opens" (borrowed).
-static json_t *
-s_at (json_t *j, const char *path)
-{
-    char part[64];
-    while (j && *path) {
-        size_t n = strcspn (path, ".[");
-        snprintf (part, sizeof part, "%.*s", (int) n, path);
-        if (n) {
-            j = json_object_get (j, part);
-        }
-        path += n;
-        if (*path == '[') {
-            j = json_array_get (j, (size_t) atoi (path + 1));
-            path = strchr (path, ']') + 1;
-        }
-        if (*path == '.') {
-            path++;
-        }
-    }
-    return j;
-}
-
-static const char *
-s_str (json_t *j, const char *path)
-{
-    const char *s = json_string_value (s_at (j, path));
-    return s ? s : "";
-}
 
 static long long
 s_int (json_t *j, const char *path)
 {
-    return (long long) json_integer_value (s_at (j, path));
+    return (long long) json_integer_value (itest_json_at (j, path));
 }
 
 static size_t
 s_len (json_t *j, const char *path)
 {
-    return json_array_size (s_at (j, path));
+    return json_array_size (itest_json_at (j, path));
 }
 
 //  The stream as JSON: [{seq, type, subject, site_id, data}], data decoded
@@ -102,7 +70,7 @@ s_count (json_t *stream, const char *type)
     size_t i;
     json_t *e;
     json_array_foreach (stream, i, e) {
-        n += strcmp (s_str (e, "type"), type) == 0;
+        n += strcmp (itest_json_str (e, "type"), type) == 0;
     }
     return n;
 }
@@ -115,7 +83,7 @@ s_last (json_t *stream, const char *type)
     size_t i;
     json_t *e;
     json_array_foreach (stream, i, e) {
-        if (strcmp (s_str (e, "type"), type) == 0) {
+        if (strcmp (itest_json_str (e, "type"), type) == 0) {
             found = e;
         }
     }
@@ -200,12 +168,12 @@ s_test_sites_and_resources (void)
 
     json_t *site = itest_req (c, 0, NULL, "staffing.GetSite", "{\"site_id\": \"north\"}");
     CHECK (site);
-    CHECK (strcmp (s_str (site, "time_zone"), "America/New_York") == 0);
-    CHECK (strcmp (s_str (site, "status"), "SITE_OPEN") == 0);
+    CHECK (strcmp (itest_json_str (site, "time_zone"), "America/New_York") == 0);
+    CHECK (strcmp (itest_json_str (site, "status"), "SITE_OPEN") == 0);
     CHECK (s_int (site, "version") == 1 && s_len (site, "opening_hours") == 5);
     CHECK (s_int (site, "policy.late_cancel_minutes") == 1440);
     CHECK (s_int (site, "policy.no_show_grace_minutes") == 15);
-    CHECK (strcmp (s_str (site, "closures[0].reason"), "Christmas Day") == 0);
+    CHECK (strcmp (itest_json_str (site, "closures[0].reason"), "Christmas Day") == 0);
     json_decref (site);
 
     //  The same id twice is refused.
@@ -222,8 +190,8 @@ s_test_sites_and_resources (void)
                "\"opening_hours\": [{\"weekday\": 6, \"opens\": \"09:00\", "
                "\"closes\": \"13:00\"}], \"policy\": {\"late_cancel_minutes\": 120}}}");
     CHECK (r && s_int (r, "version") == 2);
-    CHECK (strcmp (s_str (r, "time_zone"), "Europe/Berlin") == 0);
-    CHECK (strcmp (s_str (r, "currency"), "EUR") == 0 && s_len (r, "closures") == 0);
+    CHECK (strcmp (itest_json_str (r, "time_zone"), "Europe/Berlin") == 0);
+    CHECK (strcmp (itest_json_str (r, "currency"), "EUR") == 0 && s_len (r, "closures") == 0);
     json_decref (r);
     //  The same update again is stale.
     r = itest_req (c, PM_ECONFLICT, "expected_version", "staffing.UpdateSite",
@@ -238,7 +206,7 @@ s_test_sites_and_resources (void)
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.CloseSite",
                "{\"site_id\": \"north\", \"reason\": \"flood\"}");
-    CHECK (r && strcmp (s_str (r, "status"), "SITE_CLOSED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "SITE_CLOSED") == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, NULL, "staffing.CloseSite",
                "{\"site_id\": \"north\", \"reason\": \"again\"}");
@@ -246,7 +214,7 @@ s_test_sites_and_resources (void)
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ReopenSite",
                "{\"site_id\": \"north\", \"reason\": \"dry\"}");
-    CHECK (r && strcmp (s_str (r, "status"), "SITE_OPEN") == 0 && s_int (r, "version") == 4);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "SITE_OPEN") == 0 && s_int (r, "version") == 4);
     json_decref (r);
 
     //  Resources: two rooms and an ultrasound; list by kind; retire one.
@@ -257,9 +225,9 @@ s_test_sites_and_resources (void)
                    "{\"resource\": {\"site_id\": \"north\", \"name\": \"R%d\", "
                    "\"category\": \"%s\", \"kind\": \"%s\"}}",
                    i, i == 2 ? "EQUIPMENT" : "ROOM", kinds[i]);
-        CHECK (r && pm_id_valid (s_str (r, "id"), "res"));
-        CHECK (json_is_true (s_at (r, "active")));
-        snprintf (ids[i], PM_ID_MAX, "%s", s_str (r, "id"));
+        CHECK (r && pm_id_valid (itest_json_str (r, "id"), "res"));
+        CHECK (json_is_true (itest_json_at (r, "active")));
+        snprintf (ids[i], PM_ID_MAX, "%s", itest_json_str (r, "id"));
         json_decref (r);
     }
     r = itest_req (c, 0, NULL, "staffing.ListResources",
@@ -270,12 +238,12 @@ s_test_sites_and_resources (void)
                "{\"expected_version\": 1, \"resource\": {\"id\": \"%s\", \"name\": "
                "\"R0\", \"category\": \"ROOM\", \"kind\": \"exam-room\", "
                "\"active\": false}}", ids[0]);
-    CHECK (r && s_int (r, "version") == 2 && json_is_false (s_at (r, "active")));
+    CHECK (r && s_int (r, "version") == 2 && json_is_false (itest_json_at (r, "active")));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ListResources",
                "{\"site_id\": \"north\", \"kind\": \"exam-room\"}");
     CHECK (r && s_len (r, "resources") == 1);
-    CHECK (strcmp (s_str (r, "resources[0].id"), ids[1]) == 0);
+    CHECK (strcmp (itest_json_str (r, "resources[0].id"), ids[1]) == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ListResources",
                "{\"site_id\": \"north\", \"include_inactive\": true}");
@@ -291,11 +259,11 @@ s_test_sites_and_resources (void)
                            "staffing.resource.added", "staffing.resource.updated"};
     for (size_t i = 0; i < 8; i++) {
         json_t *e = json_array_get (events, i);
-        CHECK (strcmp (s_str (e, "type"), types[i]) == 0);
-        CHECK (strcmp (s_str (e, "site_id"), "north") == 0);
+        CHECK (strcmp (itest_json_str (e, "type"), types[i]) == 0);
+        CHECK (strcmp (itest_json_str (e, "site_id"), "north") == 0);
     }
-    CHECK (strcmp (s_str (json_array_get (events, 2), "data.status_reason"), "flood") == 0);
-    CHECK (strcmp (s_str (json_array_get (events, 1), "data.time_zone"), "Europe/Berlin")
+    CHECK (strcmp (itest_json_str (json_array_get (events, 2), "data.status_reason"), "flood") == 0);
+    CHECK (strcmp (itest_json_str (json_array_get (events, 1), "data.time_zone"), "Europe/Berlin")
            == 0);
     json_decref (events);
 
@@ -370,7 +338,7 @@ s_test_site_bad_input (void)
         if (!r) {
             fprintf (stderr, "    case %zu\n", i);
         }
-        CHECK (r && strstr (s_str (r, "message"), cases[i].field));
+        CHECK (r && strstr (itest_json_str (r, "message"), cases[i].field));
         json_decref (r);
     }
     //  Unknown sites and bad resources.
@@ -412,7 +380,7 @@ s_onboard (pm_client_t *c, char *id, const char *fields)
                        "\"pay_rate_minor\": 5000, \"currency\": \"USD\", %s}}",
                        fields);
     if (r) {
-        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (id, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
     json_decref (r);
     return r != NULL && pm_id_valid (id, "stf");
@@ -440,10 +408,10 @@ s_test_staff_lifecycle (void)
                        "\"fte_permille\": 200}], \"employment_type\": \"FULL_TIME\", "
                        "\"pay_rate_minor\": 12000, \"currency\": \"USD\", "
                        "\"start_date\": \"2026-01-05\"}}");
-    CHECK (r && pm_id_valid (s_str (r, "id"), "stf"));
-    CHECK (s_int (r, "version") == 1 && strcmp (s_str (r, "status"), "ACTIVE") == 0);
+    CHECK (r && pm_id_valid (itest_json_str (r, "id"), "stf"));
+    CHECK (s_int (r, "version") == 1 && strcmp (itest_json_str (r, "status"), "ACTIVE") == 0);
     CHECK (s_int (r, "sites[1].fte_permille") == 200 && s_int (r, "pay_rate_minor") == 12000);
-    snprintf (ana, sizeof ana, "%s", s_str (r, "id"));
+    snprintf (ana, sizeof ana, "%s", itest_json_str (r, "id"));
     json_decref (r);
     for (int i = 0; i < 5; i++) {
         char fields[256];
@@ -459,7 +427,7 @@ s_test_staff_lifecycle (void)
     CHECK (r && s_len (r, "staff") == 2);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ListStaff", "{\"site_id\": \"south\"}");
-    CHECK (r && s_len (r, "staff") == 1 && strcmp (s_str (r, "staff[0].id"), ana) == 0);
+    CHECK (r && s_len (r, "staff") == 1 && strcmp (itest_json_str (r, "staff[0].id"), ana) == 0);
     json_decref (r);
     //  Pages of two over north's six, each person once.
     char token[PM_ID_MAX] = "";
@@ -470,7 +438,7 @@ s_test_staff_lifecycle (void)
                    token[0] ? ", \"page_token\": \"" : "", token, token[0] ? "\"" : "");
         CHECK (r);
         seen += (int) s_len (r, "staff");
-        snprintf (token, sizeof token, "%s", s_str (r, "next_page_token"));
+        snprintf (token, sizeof token, "%s", itest_json_str (r, "next_page_token"));
         json_decref (r);
         pages++;
     } while (token[0] && pages < 10);
@@ -503,8 +471,8 @@ s_test_staff_lifecycle (void)
     r = itest_req (c, 0, NULL, "staffing.Terminate",
                "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-30\", "
                "\"reason\": \"moved\"}", ana);
-    CHECK (r && strcmp (s_str (r, "status"), "TERMINATED") == 0);
-    CHECK (strcmp (s_str (r, "end_date"), "2026-06-30") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "TERMINATED") == 0);
+    CHECK (strcmp (itest_json_str (r, "end_date"), "2026-06-30") == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, NULL, "staffing.Terminate",
                "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-30\", "
@@ -529,8 +497,8 @@ s_test_staff_lifecycle (void)
     CHECK (s_count (events, "staffing.staff.updated") == 1);
     CHECK (s_count (events, "staffing.staff.terminated") == 1);
     json_t *e = s_last (events, "staffing.staff.terminated");
-    CHECK (strcmp (s_str (e, "subject"), ana) == 0 && strcmp (s_str (e, "site_id"), "north") == 0);
-    CHECK (strcmp (s_str (e, "data.termination_reason"), "moved") == 0);
+    CHECK (strcmp (itest_json_str (e, "subject"), ana) == 0 && strcmp (itest_json_str (e, "site_id"), "north") == 0);
+    CHECK (strcmp (itest_json_str (e, "data.termination_reason"), "moved") == 0);
     json_decref (events);
     pm_client_destroy (&c);
     itest_cleanup (&svc);
@@ -586,7 +554,7 @@ s_test_staff_bad_input (void)
         if (!r) {
             fprintf (stderr, "    case %zu\n", i);
         }
-        CHECK (r && strstr (s_str (r, "message"), cases[i].field));
+        CHECK (r && strstr (itest_json_str (r, "message"), cases[i].field));
         json_decref (r);
     }
     json_t *r = itest_req (c, PM_ENOTFOUND, "staff_id", "staffing.GetStaff",
@@ -670,8 +638,8 @@ s_hired (pm_client_t *c, const char *site, const char *cand)
     int n = 0;
     size_t i;
     json_t *s;
-    json_array_foreach (s_at (r, "staff"), i, s) {
-        n += strcmp (s_str (s, "candidate_id"), cand) == 0;
+    json_array_foreach (itest_json_at (r, "staff"), i, s) {
+        n += strcmp (itest_json_str (s, "candidate_id"), cand) == 0;
     }
     json_decref (r);
     return r ? n : -1;
@@ -703,18 +671,18 @@ s_test_hire_exactly_once (void)
     CHECK (s_wait_cursor (c, 4));
     CHECK (s_hired (c, "north", a) == 1);
     json_t *r = itest_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", a);
-    CHECK (r && pm_id_valid (s_str (r, "staff_id"), "stf") && s_int (r, "seq") == 1);
+    CHECK (r && pm_id_valid (itest_json_str (r, "staff_id"), "stf") && s_int (r, "seq") == 1);
     char staff_id[PM_ID_MAX];
-    snprintf (staff_id, sizeof staff_id, "%s", s_str (r, "staff_id"));
+    snprintf (staff_id, sizeof staff_id, "%s", itest_json_str (r, "staff_id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff_id);
-    CHECK (r && strcmp (s_str (r, "employment_type"), "PART_TIME") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "employment_type"), "PART_TIME") == 0);
     CHECK (s_int (r, "sites[0].fte_permille") == 600 && s_int (r, "pay_rate_minor") == 4200);
-    CHECK (strcmp (s_str (r, "roles[0]"), "nurse") == 0);
-    CHECK (strcmp (s_str (r, "requisition_id"), "job_01m8e8rx5n3r2py41feft8x8rn") == 0);
+    CHECK (strcmp (itest_json_str (r, "roles[0]"), "nurse") == 0);
+    CHECK (strcmp (itest_json_str (r, "requisition_id"), "job_01m8e8rx5n3r2py41feft8x8rn") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\"}", b);
-    CHECK (r && strstr (s_str (r, "rejected_reason"), "nowhere") && !*s_str (r, "staff_id"));
+    CHECK (r && strstr (itest_json_str (r, "rejected_reason"), "nowhere") && !*itest_json_str (r, "staff_id"));
     json_decref (r);
 
     //  Restarted (killed, even): the cursor is durable; one more replay.
@@ -830,7 +798,7 @@ s_alerts (json_t *events, const char *type, const char *id, int *threshold)
     size_t i;
     json_t *e;
     json_array_foreach (events, i, e) {
-        if (strcmp (s_str (e, "type"), type) == 0 && strcmp (s_str (e, "subject"), id) == 0) {
+        if (strcmp (itest_json_str (e, "type"), type) == 0 && strcmp (itest_json_str (e, "subject"), id) == 0) {
             n++;
             if (threshold) {
                 *threshold = (int) s_int (e, "data.threshold_days");
@@ -869,7 +837,7 @@ s_credential (pm_client_t *c, const char *staff, const char *type, const char *v
                        "\"valid_from\": \"2020-01-01\", \"valid_to\": \"%s\", "
                        "\"verified_by\": \"hr-officer\"}}", staff, type, valid_to);
     if (r) {
-        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (id, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
     json_decref (r);
     return r && pm_id_valid (id, "crd");
@@ -921,9 +889,9 @@ s_test_credential_escalations (void)
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ExpiringCredentials",
                "{\"site_id\": \"hono\", \"days\": 120}");
-    CHECK (r && s_len (r, "items") == 1 && strcmp (s_str (r, "items[0].credential.id"), c1) == 0);
+    CHECK (r && s_len (r, "items") == 1 && strcmp (itest_json_str (r, "items[0].credential.id"), c1) == 0);
     CHECK (s_int (r, "items[0].days_left") >= 99 && s_int (r, "items[0].days_left") <= 101);
-    CHECK (strcmp (s_str (r, "items[0].holder.family"), "Doe") == 0);
+    CHECK (strcmp (itest_json_str (r, "items[0].holder.family"), "Doe") == 0);
     json_decref (r);
 
     //  89 days before the last valid day, 01:00 in Honolulu: the 90-day
@@ -936,7 +904,7 @@ s_test_credential_escalations (void)
     CHECK (events && s_alerts (events, "staffing.credential.expiring", c1, &threshold) == 1);
     CHECK (threshold == 90);
     json_t *e = s_last (events, "staffing.credential.expiring");
-    CHECK (strcmp (s_str (e, "site_id"), "hono") == 0 || strcmp (s_str (e, "site_id"), "zulu") == 0);
+    CHECK (strcmp (itest_json_str (e, "site_id"), "hono") == 0 || strcmp (itest_json_str (e, "site_id"), "zulu") == 0);
     json_decref (events);
 
     //  30 days, then 7: one new warning each, none repeated.
@@ -964,7 +932,7 @@ s_test_credential_escalations (void)
     r = itest_req (c, 0, NULL, "staffing.ExpiringCredentials",
                "{\"site_id\": \"hono\", \"days\": 30}");
     CHECK (r && s_len (r, "items") == 2);
-    CHECK (strcmp (s_str (r, "items[0].credential.id"), c1) == 0);
+    CHECK (strcmp (itest_json_str (r, "items[0].credential.id"), c1) == 0);
     CHECK (s_int (r, "items[0].days_left") == 6 && s_int (r, "items[1].days_left") == 19);
     json_decref (r);
 
@@ -996,7 +964,7 @@ s_test_credential_escalations (void)
                "\"number\": \"RN-1234\", \"valid_from\": \"2020-01-01\", "
                "\"valid_to\": \"%s\"}}", c1, d);
     CHECK (r && s_int (r, "version") == 2 && s_len (r, "escalations") == 0);
-    CHECK (!s_at (r, "verified_at")); //  a renewal is checked again
+    CHECK (!itest_json_at (r, "verified_at")); //  a renewal is checked again
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.VerifyCredential",
                "{\"credential_id\": \"%s\", \"verified_by\": \"hr\"}", c1);
@@ -1018,7 +986,7 @@ s_template (pm_client_t *c, const char *site, const char *role, const char *star
                        "\"name\": \"%s-%s\", \"starts\": \"%s\", \"ends\": \"%s\"}}",
                        site, role, starts, ends, starts, ends);
     if (r) {
-        snprintf (id, PM_ID_MAX, "%s", s_str (r, "id"));
+        snprintf (id, PM_ID_MAX, "%s", itest_json_str (r, "id"));
     }
     json_decref (r);
     return r && pm_id_valid (id, "sht");
@@ -1076,12 +1044,12 @@ s_test_night_shift_dst (void)
     for (int i = 0; i < 3; i++) {
         char path[32];
         snprintf (path, sizeof path, "shifts[%d]", i);
-        json_t *sh = s_at (r, path);
+        json_t *sh = itest_json_at (r, path);
         CHECK (s_int (sh, "end") - s_int (sh, "start") == lengths[i] * HOUR_MS);
-        CHECK (strcmp (s_str (sh, "status"), "SHIFT_ASSIGNED") == 0);
+        CHECK (strcmp (itest_json_str (sh, "status"), "SHIFT_ASSIGNED") == 0);
     }
     //  22:00 EDT is 02:00Z; 06:00 EST is 11:00Z.
-    CHECK (strcmp (s_str (r, "shifts[1].date"), "2026-10-31") == 0);
+    CHECK (strcmp (itest_json_str (r, "shifts[1].date"), "2026-10-31") == 0);
     CHECK (s_int (r, "shifts[1].start") == s_utc ("2026-11-01T02:00"));
     CHECK (s_int (r, "shifts[1].end") == s_utc ("2026-11-01T11:00"));
     json_decref (r);
@@ -1102,10 +1070,10 @@ s_test_night_shift_dst (void)
     json_t *events = s_stream (c);
     CHECK (events && s_count (events, "staffing.shift.assigned") == 6);
     json_t *e = json_array_get (events, json_array_size (events) - 6 + 1);
-    CHECK (strcmp (s_str (e, "type"), "staffing.shift.assigned") == 0);
-    CHECK (strcmp (s_str (e, "site_id"), "nyc") == 0);
-    CHECK (strcmp (s_str (e, "data.staff_id"), nurse) == 0);
-    CHECK (strcmp (s_str (e, "data.role"), "nurse") == 0);
+    CHECK (strcmp (itest_json_str (e, "type"), "staffing.shift.assigned") == 0);
+    CHECK (strcmp (itest_json_str (e, "site_id"), "nyc") == 0);
+    CHECK (strcmp (itest_json_str (e, "data.staff_id"), nurse) == 0);
+    CHECK (strcmp (itest_json_str (e, "data.role"), "nurse") == 0);
     CHECK (s_int (e, "data.start") == s_utc ("2026-11-01T02:00"));
     CHECK (s_int (e, "data.end") == s_utc ("2026-11-01T11:00"));
     json_decref (events);
@@ -1162,10 +1130,10 @@ s_test_roster_conflicts (void)
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         r = s_shifts (c, PM_ECONFLICT, NULL, refused[i].tpl, refused[i].date,
                       refused[i].date, refused[i].staff);
-        if (!r || !strstr (s_str (r, "message"), refused[i].reason)) {
-            fprintf (stderr, "    case %zu: %s\n", i, r ? s_str (r, "message") : "-");
+        if (!r || !strstr (itest_json_str (r, "message"), refused[i].reason)) {
+            fprintf (stderr, "    case %zu: %s\n", i, r ? itest_json_str (r, "message") : "-");
         }
-        CHECK (r && strstr (s_str (r, "message"), refused[i].reason));
+        CHECK (r && strstr (itest_json_str (r, "message"), refused[i].reason));
         json_decref (r);
     }
     //  A licence not yet verified is not enough; verified, it is.
@@ -1175,10 +1143,10 @@ s_test_roster_conflicts (void)
                "\"medical-licence\", \"number\": \"MD-1\", \"valid_from\": "
                "\"2025-01-01\", \"valid_to\": \"2027-12-31\"}}", doc);
     CHECK (r);
-    snprintf (lic, sizeof lic, "%s", s_str (r, "id"));
+    snprintf (lic, sizeof lic, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = s_shifts (c, PM_ECONFLICT, "staff_id", phys, "2026-06-02", "2026-06-02", doc);
-    CHECK (r && strstr (s_str (r, "message"), "verified medical-licence"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "verified medical-licence"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.VerifyCredential",
                "{\"credential_id\": \"%s\", \"verified_by\": \"board lookup\"}", lic);
@@ -1195,19 +1163,19 @@ s_test_roster_conflicts (void)
                "\"to_date\": \"2026-06-21\", \"weekdays\": [1, 2, 3, 4, 5], "
                "\"staff_id\": \"%s\"}", day, a);
     CHECK (r && s_len (r, "shifts") == 10);
-    CHECK (strcmp (s_str (r, "shifts[9].date"), "2026-06-19") == 0);
+    CHECK (strcmp (itest_json_str (r, "shifts[9].date"), "2026-06-19") == 0);
     json_decref (r);
     uint64_t before = s_high_seq (c);
     r = itest_req (c, PM_ECONFLICT, "staff_id", "staffing.AddShifts",
                "{\"template_id\": \"%s\", \"from_date\": \"2026-06-06\", "
                "\"to_date\": \"2026-06-21\", \"staff_id\": \"%s\"}", eve, a);
-    CHECK (r && strstr (s_str (r, "message"), "on 2026-06-08"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "on 2026-06-08"));
     json_decref (r);
     CHECK (s_high_seq (c) == before); //  06-06 and 06-07 were not kept either
 
     //  Bad input.
     r = s_shifts (c, PM_EINVAL, "to_date", day, "2026-06-10", "2026-06-09", a);
-    CHECK (r && strstr (s_str (r, "message"), "before from_date"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "before from_date"));
     json_decref (r);
     r = s_shifts (c, PM_ENOTFOUND, "template_id", "sht_01m8e8rx5n3r2py41feft8x8rn",
                   "2026-06-10", "2026-06-10", a);
@@ -1233,17 +1201,17 @@ s_test_roster_conflicts (void)
     r = itest_req (c, 0, NULL, "staffing.Terminate",
                "{\"staff_id\": \"%s\", \"end_date\": \"2026-06-12\", "
                "\"reason\": \"resigned\"}", a);
-    CHECK (r && strcmp (s_str (r, "id"), a) == 0); //  the reply is the staff record
+    CHECK (r && strcmp (itest_json_str (r, "id"), a) == 0); //  the reply is the staff record
     json_decref (r);
     json_t *events = s_stream (c);
     CHECK (events && s_count (events, "staffing.shift.unassigned") == 5);
     json_t *e = s_last (events, "staffing.shift.unassigned");
-    CHECK (strcmp (s_str (e, "data.released_staff_id"), a) == 0);
-    CHECK (strcmp (s_str (e, "data.status"), "SHIFT_OPEN") == 0);
-    CHECK (strcmp (s_str (e, "data.date"), "2026-06-19") == 0);
+    CHECK (strcmp (itest_json_str (e, "data.released_staff_id"), a) == 0);
+    CHECK (strcmp (itest_json_str (e, "data.status"), "SHIFT_OPEN") == 0);
+    CHECK (strcmp (itest_json_str (e, "data.date"), "2026-06-19") == 0);
     json_decref (events);
     r = s_shifts (c, PM_ECONFLICT, "staff_id", day, "2026-06-13", "2026-06-13", a);
-    CHECK (r && strstr (s_str (r, "message"), "terminated"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "terminated"));
     json_decref (r);
     pm_client_destroy (&c);
     itest_cleanup (&svc);
@@ -1268,16 +1236,16 @@ s_test_open_shifts_swaps_coverage (void)
     json_t *r = itest_req (c, 0, NULL, "staffing.AddCoverageRule",
                        "{\"rule\": {\"site_id\": \"zulu\", \"role\": \"nurse\", "
                        "\"from\": \"08:00\", \"to\": \"20:00\", \"min_headcount\": 2}}");
-    CHECK (r && pm_id_valid (s_str (r, "id"), "cov"));
+    CHECK (r && pm_id_valid (itest_json_str (r, "id"), "cov"));
     json_decref (r);
     r = s_shifts (c, 0, NULL, day, "2026-06-01", "2026-06-01", a);
     CHECK (r);
     char day_shift[PM_ID_MAX], late_shift[PM_ID_MAX];
-    snprintf (day_shift, sizeof day_shift, "%s", s_str (r, "shifts[0].id"));
+    snprintf (day_shift, sizeof day_shift, "%s", itest_json_str (r, "shifts[0].id"));
     json_decref (r);
     r = s_shifts (c, 0, NULL, late, "2026-06-01", "2026-06-01", NULL);
-    CHECK (r && strcmp (s_str (r, "shifts[0].status"), "SHIFT_OPEN") == 0);
-    snprintf (late_shift, sizeof late_shift, "%s", s_str (r, "shifts[0].id"));
+    CHECK (r && strcmp (itest_json_str (r, "shifts[0].status"), "SHIFT_OPEN") == 0);
+    snprintf (late_shift, sizeof late_shift, "%s", itest_json_str (r, "shifts[0].id"));
     json_decref (r);
 
     //  One nurse 08-16, nobody 16-20: two gaps (an open shift counts for
@@ -1298,15 +1266,15 @@ s_test_open_shifts_swaps_coverage (void)
     r = itest_req (c, 0, NULL, "staffing.ListShifts",
                "{\"site_id\": \"zulu\", \"from\": %lld, \"to\": %lld, "
                "\"open_only\": true}", (long long) from, (long long) to);
-    CHECK (r && s_len (r, "shifts") == 1 && strcmp (s_str (r, "shifts[0].id"), late_shift) == 0);
+    CHECK (r && s_len (r, "shifts") == 1 && strcmp (itest_json_str (r, "shifts[0].id"), late_shift) == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ClaimShift",
                "{\"shift_id\": \"%s\", \"staff_id\": \"%s\"}", late_shift, b);
-    CHECK (r && strcmp (s_str (r, "staff_id"), b) == 0);
+    CHECK (r && strcmp (itest_json_str (r, "staff_id"), b) == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "shift_id", "staffing.ClaimShift",
                "{\"shift_id\": \"%s\", \"staff_id\": \"%s\"}", late_shift, d);
-    CHECK (r && strstr (s_str (r, "message"), "already assigned"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "already assigned"));
     json_decref (r);
     //  Now 08-12 and 16-20 are one short each; 12-16 is covered.
     r = itest_req (c, 0, NULL, "staffing.CoverageGaps", gaps);
@@ -1320,12 +1288,12 @@ s_test_open_shifts_swaps_coverage (void)
     r = itest_req (c, 0, NULL, "staffing.RequestSwap",
                "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\", \"reason\": "
                "\"exam\"}", late_shift, d);
-    CHECK (r && strcmp (s_str (r, "status"), "SWAP_REQUESTED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "SWAP_REQUESTED") == 0);
     char swap[PM_ID_MAX];
-    snprintf (swap, sizeof swap, "%s", s_str (r, "id"));
+    snprintf (swap, sizeof swap, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ApproveSwap", "{\"swap_id\": \"%s\"}", swap);
-    CHECK (r && strcmp (s_str (r, "status"), "SWAP_APPROVED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "SWAP_APPROVED") == 0);
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "swap_id", "staffing.ApproveSwap",
                "{\"swap_id\": \"%s\"}", swap);
@@ -1334,43 +1302,43 @@ s_test_open_shifts_swaps_coverage (void)
     r = itest_req (c, 0, NULL, "staffing.ListShifts",
                "{\"site_id\": \"zulu\", \"from\": %lld, \"to\": %lld, "
                "\"staff_id\": \"%s\"}", (long long) from, (long long) to, d);
-    CHECK (r && s_len (r, "shifts") == 1 && strcmp (s_str (r, "shifts[0].id"), late_shift) == 0);
+    CHECK (r && s_len (r, "shifts") == 1 && strcmp (itest_json_str (r, "shifts[0].id"), late_shift) == 0);
     json_decref (r);
     json_t *events = s_stream (c);
     json_t *un = s_last (events, "staffing.shift.unassigned");
-    CHECK (un && strcmp (s_str (un, "data.released_staff_id"), b) == 0);
+    CHECK (un && strcmp (itest_json_str (un, "data.released_staff_id"), b) == 0);
     json_t *as = s_last (events, "staffing.shift.assigned");
-    CHECK (as && strcmp (s_str (as, "data.staff_id"), d) == 0);
+    CHECK (as && strcmp (itest_json_str (as, "data.staff_id"), d) == 0);
     CHECK (s_int (as, "seq") == s_int (un, "seq") + 1);
     json_decref (events);
     //  D now works 12-20: taking A's 08-16 too would overlap; to B it may
     //  go, but the manager denies it.
     r = itest_req (c, PM_ECONFLICT, "to_staff_id", "staffing.RequestSwap",
                "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\"}", day_shift, d);
-    CHECK (r && strstr (s_str (r, "message"), "overlaps"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "overlaps"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.RequestSwap",
                "{\"shift_id\": \"%s\", \"to_staff_id\": \"%s\"}", day_shift, b);
     CHECK (r);
-    snprintf (swap, sizeof swap, "%s", s_str (r, "id"));
+    snprintf (swap, sizeof swap, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, PM_EINVAL, "reason", "staffing.DenySwap", "{\"swap_id\": \"%s\"}", swap);
     CHECK (r);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.DenySwap",
                "{\"swap_id\": \"%s\", \"reason\": \"short staffed\"}", swap);
-    CHECK (r && strcmp (s_str (r, "status"), "SWAP_DENIED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "SWAP_DENIED") == 0);
     json_decref (r);
 
     //  Unassign A (the shift opens), cancel it (no hours to withdraw).
     r = itest_req (c, 0, NULL, "staffing.UnassignShift",
                "{\"shift_id\": \"%s\", \"reason\": \"sick\"}", day_shift);
-    CHECK (r && strcmp (s_str (r, "status"), "SHIFT_OPEN") == 0);
-    CHECK (strcmp (s_str (r, "released_staff_id"), a) == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "SHIFT_OPEN") == 0);
+    CHECK (strcmp (itest_json_str (r, "released_staff_id"), a) == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.CancelShift",
                "{\"shift_id\": \"%s\", \"reason\": \"merged\"}", day_shift);
-    CHECK (r && strcmp (s_str (r, "status"), "SHIFT_CANCELLED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "SHIFT_CANCELLED") == 0);
     json_decref (r);
     events = s_stream (c);
     CHECK (events && s_count (events, "staffing.shift.cancelled") == 1);
@@ -1424,13 +1392,13 @@ s_test_leave (void)
     const char *ask = "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
                       "\"start_date\": \"%s\", \"end_date\": \"%s\"}";
     r = itest_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-06-01", "2026-06-05");
-    CHECK (r && s_int (r, "days") == 5 && strcmp (s_str (r, "status"), "LEAVE_REQUESTED") == 0);
+    CHECK (r && s_int (r, "days") == 5 && strcmp (itest_json_str (r, "status"), "LEAVE_REQUESTED") == 0);
     char lv[PM_ID_MAX];
-    snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
+    snprintf (lv, sizeof lv, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "start_date", "staffing.RequestLeave", ask, n,
                "2026-06-04", "2026-06-08");
-    CHECK (r && strstr (s_str (r, "message"), lv));
+    CHECK (r && strstr (itest_json_str (r, "message"), lv));
     json_decref (r);
     const char *bal = "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
                       "\"year\": 2026}";
@@ -1446,7 +1414,7 @@ s_test_leave (void)
     CHECK (r);
     json_decref (r);
     r = itest_req (c, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, ms);
-    CHECK (r && strstr (s_str (r, "message"), "practice-manager of site north"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "practice-manager of site north"));
     json_decref (r);
     pm_client_t *south = s_client_as (&svc, "mgr-south", "practice-manager", "south");
     r = itest_req (south, PM_EFORBIDDEN, NULL, "staffing.ApproveLeave", decide, lv, m);
@@ -1454,23 +1422,23 @@ s_test_leave (void)
     json_decref (r);
     pm_client_destroy (&south);
     r = itest_req (c, 0, NULL, "staffing.ApproveLeave", decide, lv, m);
-    CHECK (r && strcmp (s_str (r, "status"), "LEAVE_APPROVED") == 0);
-    CHECK (strcmp (s_str (r, "decided_by"), m) == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "LEAVE_APPROVED") == 0);
+    CHECK (strcmp (itest_json_str (r, "decided_by"), m) == 0);
     json_decref (r);
 
     //  The approval carries the UTC range (EDT: local midnight is 04:00Z)
     //  and took her off the shift on 06-03.
     json_t *events = s_stream (c);
     json_t *e = s_last (events, "staffing.leave.approved");
-    CHECK (e && strcmp (s_str (e, "site_id"), "north") == 0);
+    CHECK (e && strcmp (itest_json_str (e, "site_id"), "north") == 0);
     CHECK (s_int (e, "data.start") == s_utc ("2026-06-01T04:00"));
     CHECK (s_int (e, "data.end") == s_utc ("2026-06-06T04:00"));
     e = s_last (events, "staffing.shift.unassigned");
-    CHECK (e && strcmp (s_str (e, "data.released_staff_id"), n) == 0);
-    CHECK (strstr (s_str (e, "data.reason"), lv) != NULL);
+    CHECK (e && strcmp (itest_json_str (e, "data.released_staff_id"), n) == 0);
+    CHECK (strstr (itest_json_str (e, "data.reason"), lv) != NULL);
     json_decref (events);
     r = s_shifts (c, PM_ECONFLICT, "staff_id", day, "2026-06-02", "2026-06-02", n);
-    CHECK (r && strstr (s_str (r, "message"), "on approved leave"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "on approved leave"));
     json_decref (r);
 
     //  Balance: a smaller allocation for her; 12-21..12-31 is eight working
@@ -1482,11 +1450,11 @@ s_test_leave (void)
     json_decref (r);
     r = itest_req (c, PM_ECONFLICT, "leave_type", "staffing.RequestLeave", ask, n,
                "2026-12-21", "2026-12-31");
-    CHECK (r && strstr (s_str (r, "message"), "this asks 8"));
+    CHECK (r && strstr (itest_json_str (r, "message"), "this asks 8"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.RequestLeave", ask, n, "2026-12-21", "2026-12-25");
     CHECK (r && s_int (r, "days") == 4);
-    snprintf (lv, sizeof lv, "%s", s_str (r, "id"));
+    snprintf (lv, sizeof lv, "%s", itest_json_str (r, "id"));
     json_decref (r);
     r = itest_req (c, PM_EINVAL, "reason", "staffing.DenyLeave", decide, lv, m);
     CHECK (r);
@@ -1494,7 +1462,7 @@ s_test_leave (void)
     r = itest_req (c, 0, NULL, "staffing.DenyLeave",
                "{\"leave_id\": \"%s\", \"approver_id\": \"%s\", \"reason\": "
                "\"year-end rush\"}", lv, m);
-    CHECK (r && strcmp (s_str (r, "status"), "LEAVE_DENIED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "LEAVE_DENIED") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.LeaveBalance", bal, n);
     CHECK (r && s_int (r, "allocated") == 10 && s_int (r, "approved") == 5);
@@ -1505,12 +1473,12 @@ s_test_leave (void)
     //  rostered again.
     r = itest_req (c, 0, NULL, "staffing.ListLeave", "{\"staff_id\": \"%s\"}", n);
     CHECK (r && s_len (r, "leave") == 2);
-    CHECK (strcmp (s_str (r, "leave[0].status"), "LEAVE_APPROVED") == 0);
-    snprintf (lv, sizeof lv, "%s", s_str (r, "leave[0].id"));
+    CHECK (strcmp (itest_json_str (r, "leave[0].status"), "LEAVE_APPROVED") == 0);
+    snprintf (lv, sizeof lv, "%s", itest_json_str (r, "leave[0].id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.CancelLeave",
                "{\"leave_id\": \"%s\", \"reason\": \"trip off\"}", lv);
-    CHECK (r && strcmp (s_str (r, "status"), "LEAVE_CANCELLED") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "LEAVE_CANCELLED") == 0);
     json_decref (r);
     events = s_stream (c);
     e = s_last (events, "staffing.leave.cancelled");
@@ -1552,9 +1520,9 @@ s_overdue_events (json_t *events, const char *staff, const char *course)
     size_t i;
     json_t *e;
     json_array_foreach (events, i, e) {
-        n += strcmp (s_str (e, "type"), "staffing.training.overdue") == 0
-             && strcmp (s_str (e, "subject"), staff) == 0
-             && strcmp (s_str (e, "data.course"), course) == 0;
+        n += strcmp (itest_json_str (e, "type"), "staffing.training.overdue") == 0
+             && strcmp (itest_json_str (e, "subject"), staff) == 0
+             && strcmp (itest_json_str (e, "data.course"), course) == 0;
     }
     return n;
 }
@@ -1616,16 +1584,16 @@ s_test_training (void)
     json_decref (events);
     r = itest_req (c, 0, NULL, "staffing.TrainingOverdue", "{\"site_id\": \"zulu\"}");
     CHECK (r && s_len (r, "statuses") == 2);
-    CHECK (strcmp (s_str (r, "statuses[0].course"), "hipaa") == 0); //  due first
-    CHECK (strcmp (s_str (r, "statuses[0].staff_id"), veteran) == 0);
-    CHECK (strcmp (s_str (r, "statuses[0].name.family"), "Doe") == 0);
+    CHECK (strcmp (itest_json_str (r, "statuses[0].course"), "hipaa") == 0); //  due first
+    CHECK (strcmp (itest_json_str (r, "statuses[0].staff_id"), veteran) == 0);
+    CHECK (strcmp (itest_json_str (r, "statuses[0].name.family"), "Doe") == 0);
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", rookie);
     CHECK (r && s_len (r, "statuses") == 2);
     char due[11];
     s_date_add (today, 30, due);
-    CHECK (strcmp (s_str (r, "statuses[0].course"), "bls") == 0);
-    CHECK (strcmp (s_str (r, "statuses[0].due_date"), due) == 0);
+    CHECK (strcmp (itest_json_str (r, "statuses[0].course"), "bls") == 0);
+    CHECK (strcmp (itest_json_str (r, "statuses[0].due_date"), due) == 0);
     json_decref (r);
 
     //  Completed yesterday: nobody overdue; BLS due again in 364 days.
@@ -1634,7 +1602,7 @@ s_test_training (void)
     const char *record = "{\"completion\": {\"staff_id\": \"%s\", \"course\": \"%s\", "
                          "\"completed_on\": \"%s\"}}";
     r = itest_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "bls", yesterday);
-    CHECK (r && pm_id_valid (s_str (r, "id"), "trn"));
+    CHECK (r && pm_id_valid (itest_json_str (r, "id"), "trn"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.RecordTraining", record, veteran, "hipaa", yesterday);
     CHECK (r);
@@ -1644,8 +1612,8 @@ s_test_training (void)
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.ListTraining", "{\"staff_id\": \"%s\"}", veteran);
     s_date_add (yesterday, 365, due);
-    CHECK (r && strcmp (s_str (r, "statuses[0].due_date"), due) == 0);
-    CHECK (!*s_str (r, "statuses[1].due_date")); //  HIPAA: once is enough
+    CHECK (r && strcmp (itest_json_str (r, "statuses[0].due_date"), due) == 0);
+    CHECK (!*itest_json_str (r, "statuses[1].due_date")); //  HIPAA: once is enough
     json_decref (r);
 
     //  Bad input.
@@ -1791,7 +1759,7 @@ s_test_consumer_catches_up (void)
     r = s_shifts (c, 0, NULL, night, "2026-10-24", "2026-10-24", nurse);
     CHECK (r);
     char taken_off[PM_ID_MAX];
-    snprintf (taken_off, sizeof taken_off, "%s", s_str (r, "shifts[0].id"));
+    snprintf (taken_off, sizeof taken_off, "%s", itest_json_str (r, "shifts[0].id"));
     json_decref (r);
     r = itest_req (c, 0, NULL, "staffing.UnassignShift",
                "{\"shift_id\": \"%s\", \"reason\": \"sick\"}", taken_off);
