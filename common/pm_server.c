@@ -1664,6 +1664,34 @@ s_follower_apply (s_follower_t *f, Pm__Event **events, size_t n,
     f->cursor = job.cursor;
 }
 
+//  --------------------------------------------------------------------------
+//  One event frame through a follower's apply path, as the next event of
+//  its stream. For fuzzers: a producer's event is input from another
+//  process, so a consumer must survive any bytes in it.
+void
+pm_server_inject_event (pm_server_t *self, const char *source,
+                        const uint8_t *frame, size_t len)
+{
+    s_follower_t *f = NULL;
+    for (void *it = zlistx_first (self->followers); it;
+         it = zlistx_next (self->followers)) {
+        if (streq (((s_follower_t *) it)->source, source)) {
+            f = it;
+        }
+    }
+    assert (f);
+    Pm__Event *ev = pm__event__unpack (NULL, len, frame);
+    if (!ev) {
+        return; //  the live path drops undecodable frames the same way
+    }
+    if (!f->stream_id[0]) {
+        snprintf (f->stream_id, sizeof f->stream_id, "injected");
+    }
+    ev->seq = f->cursor + 1;
+    s_follower_apply (f, &ev, 1, NULL);
+    pm__event__free_unpacked (ev, NULL);
+}
+
 //  Asks the producer for the events after the cursor.
 static void
 s_follower_request (s_follower_t *f)

@@ -96,6 +96,12 @@ int pm_server_run (pm_server_t *self);
 //  server's loop thread from elsewhere.
 void pm_server_inject (pm_server_t *self, const uint8_t *frame, size_t len);
 
+//  Feeds one Event frame to the follower of `source` as the next event of
+//  its stream (seq set to cursor + 1), through the same apply path and
+//  transaction as a live event. For fuzzers, like pm_server_inject.
+void pm_server_inject_event (pm_server_t *self, const char *source,
+                             const uint8_t *frame, size_t len);
+
 //  --- inside a handler -----------------------------------------------------
 
 //  The transaction: read-write in a write command or a follower, read-only
