@@ -50,7 +50,7 @@ BENCHES      := $(patsubst tests/bench/%.c,$(BIN)/%,$(wildcard tests/bench/*.c))
 
 PROGRAMS     := $(foreach s,$(SERVICES),$(BIN)/pm-$(s)) $(BIN)/pmctl $(BIN)/pm_selftest
 
-.PHONY: all programs deps run demo test asan bench profile memcheck clean help format
+.PHONY: all programs deps run demo test asan bench profile profile-book memcheck clean help format
 all: deps-check programs $(TEST_TOOLS) $(ITESTS) $(BENCHES)
 
 # The services and pmctl only (what the Docker image ships).
@@ -64,6 +64,7 @@ help:
 	@echo "make asan       build under ASan+UBSan into build/asan and run the tests"
 	@echo "make bench      durable throughput/latency of patients.Register"
 	@echo "make profile    instructions per Register through the write path (callgrind)"
+	@echo "make profile-book  instructions per Book in scheduling (callgrind)"
 	@echo "make memcheck   selftests under valgrind"
 	@echo "make deps       install the Debian packages build, tests and run need"
 
@@ -157,6 +158,8 @@ bench-slots: all ; $(BIN)/bench_slots  # FindSlots with 1,000,000 appointments s
 # Instructions per request through the write path (callgrind).
 profile: all
 	tests/bench/profile.sh $(BIN)
+profile-book: all
+	tests/bench/profile-book.sh $(BIN)
 
 memcheck: all
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \

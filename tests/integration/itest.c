@@ -194,7 +194,18 @@ s_start_once (itest_svc_t *svc)
             dup2 (fd, STDERR_FILENO);
             close (fd);
         }
-        execl (svc->binary, svc->binary, (char *) NULL);
+        //  ITEST_WRAP_<SERVICE>="valgrind --tool=callgrind ..." runs the
+        //  service under a tool (make profile-book).
+        snprintf (var, sizeof var, "ITEST_WRAP_%s", up);
+        const char *wrap = getenv (var);
+        if (wrap && *wrap) {
+            char line[1024];
+            snprintf (line, sizeof line, "exec %s %s", wrap, svc->binary);
+            execl ("/bin/sh", "sh", "-c", line, (char *) NULL);
+        }
+        else {
+            execl (svc->binary, svc->binary, (char *) NULL);
+        }
         perror ("exec");
         _exit (127);
     }
