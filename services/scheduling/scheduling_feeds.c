@@ -6,6 +6,7 @@
 
 #include "scheduling_appts.h"
 #include "scheduling_feeds.h"
+#include "scheduling_slots.h"
 #include "scheduling_store.h"
 
 //  True when `type` starts with `prefix`.
@@ -41,6 +42,10 @@ s_site (pm_ctx_t *ctx, const Pm__Event *ev)
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a site");
     }
     pm_err rc = sch_save (pm_ctx_txn (ctx), sch_db.sites, s->id, &s->base);
+    if (rc == PM_OK) {
+        //  Daily limits count local days: a new zone recounts them.
+        rc = sch_day_site_changed (pm_ctx_txn (ctx), s, pm_ctx_now (ctx) - 2 * 86400000LL);
+    }
     pm__staffing__site__free_unpacked (s, NULL);
     return rc;
 }

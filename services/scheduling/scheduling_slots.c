@@ -69,7 +69,12 @@ s_busy (MDB_txn *txn, const char *res, int64_t start, int64_t until, const char 
         const char *owner = (const char *) kb + plen + 8;
         int64_t eu = val.mv_size >= 8 ? (int64_t) pm_be64_get (val.mv_data) : es;
         if (eu > start && !(ignore && strcmp (owner, ignore) == 0)) {
-            size_t tlen = val.mv_size - 8;
+            //  The type id runs to the value's end or to the NUL before a
+            //  counted day (see s_occupy).
+            size_t rest = val.mv_size > 8 ? val.mv_size - 8 : 0;
+            const uint8_t *tv = (const uint8_t *) val.mv_data + 8;
+            const uint8_t *nul = rest ? memchr (tv, 0, rest) : NULL;
+            size_t tlen = nul ? (size_t) (nul - tv) : rest;
             bool same_type = type_id && tlen == strlen (type_id)
                              && memcmp ((const uint8_t *) val.mv_data + 8, type_id, tlen) == 0;
             if (capacity > 1 && es == start && same_type) {
@@ -311,6 +316,347 @@ s_pick (MDB_txn *txn, sch_slot_t *slot, const char *kind, char *chosen, const ch
     return rc;
 }
 
+//  --- daily limits ------------------------------------------------------------
+//
+//  A type with a daily limit counts, per local day of its site, what it
+//  has booked or held: 'n' type 0 date 0 practitioner 0 -> be64 count, and
+//  'n' type 0 date 0 0 (no practitioner) for the site's total. The
+//  practitioner's occupancy entry of a counted appointment or hold carries
+//  that day after its type id, so giving it back takes off exactly what
+//  taking it added, whatever changed in between (the site's zone, the
+//  limit). 'N' type 0 -> the zone the counters were made in.
+
+//  True when the type has a daily limit.
+static bool
+s_limited (const Pm__Scheduling__AppointmentType *t)
+{
+    return t && (t->max_per_day > 0 || t->site_max_per_day > 0);
+}
+
+//  The counter key of a type's day for a practitioner ("" = the site).
+static void
+s_day_key (sch_key_t *k, const char *type, const char *date, const char *who)
+{
+    sch_key_init (k, 'n');
+    sch_key_str (k, type);
+    sch_key_str (k, date);
+    sch_key_str (k, who);
+}
+
+//  The count of a type's day for a practitioner ("" = the site).
+static pm_err
+s_day_count (MDB_txn *txn, const char *type, const char *date, const char *who,
+             uint64_t *n)
+{
+    sch_key_t k;
+    s_day_key (&k, type, date, who);
+    MDB_val val;
+    pm_err rc = pm_store_get (txn, sch_db.index, k.b, k.n, &val);
+    *n = rc == PM_OK && val.mv_size == 8 ? pm_be64_get (val.mv_data) : 0;
+    return rc == PM_ENOTFOUND ? PM_OK : rc;
+}
+
+//  One more (up) or one less on a counter; a count of 0 is no key.
+static pm_err
+s_day_add (MDB_txn *txn, const char *type, const char *date, const char *who, bool up)
+{
+    uint64_t n;
+    pm_err rc = s_day_count (txn, type, date, who, &n);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    n = up ? n + 1 : (n > 0 ? n - 1 : 0);
+    sch_key_t k;
+    s_day_key (&k, type, date, who);
+    if (n == 0) {
+        rc = pm_store_del (txn, sch_db.index, k.b, k.n);
+        return rc == PM_ENOTFOUND ? PM_OK : rc;
+    }
+    uint8_t val[8];
+    pm_be64_put (val, n);
+    return pm_store_put (txn, sch_db.index, k.b, k.n, val, 8, 0);
+}
+
+//  The practitioner's and the site's counters of a day, both.
+static pm_err
+s_day_bump (MDB_txn *txn, const char *type, const char *date, const char *practitioner,
+            bool up)
+{
+    pm_err rc = s_day_add (txn, type, date, practitioner, up);
+    return rc == PM_OK ? s_day_add (txn, type, date, "", up) : rc;
+}
+
+//  The type and counted day an occupancy value carries (type 0 date
+//  after the be64), or false when it was not counted.
+static bool
+s_occ_day (const MDB_val *val, char *type, char *date)
+{
+    if (val->mv_size <= 8) {
+        return false;
+    }
+    const char *tv = (const char *) val->mv_data + 8;
+    size_t rest = val->mv_size - 8;
+    const char *nul = memchr (tv, 0, rest);
+    size_t tlen = nul ? (size_t) (nul - tv) : rest;
+    if (!nul || tlen == 0 || tlen >= PM_ID_MAX || rest - tlen - 1 != SCH_DATE_LEN - 1) {
+        return false;
+    }
+    memcpy (type, tv, tlen);
+    type[tlen] = 0;
+    memcpy (date, nul + 1, SCH_DATE_LEN - 1);
+    date[SCH_DATE_LEN - 1] = 0;
+    return true;
+}
+
+//  The practitioner's occupancy key of an owner at `start`.
+static void
+s_occ_key (sch_key_t *k, const char *practitioner, int64_t start, const char *owner)
+{
+    s_occ_prefix (k, practitioner);
+    sch_key_u64 (k, (uint64_t) start);
+    sch_key_str (k, owner);
+}
+
+//  True when `owner` (an appointment or a hold) counts on `date` for
+//  `type`; its practitioner into who (PM_ID_MAX).
+static bool
+s_counted_on (MDB_txn *txn, const char *owner, const char *type, const char *date, char *who)
+{
+    bool apt = strncmp (owner, "apt_", 4) == 0;
+    ProtobufCMessage *m = NULL;
+    if (sch_load (txn, apt ? sch_db.appts : sch_db.holds, owner,
+                  apt ? &pm__scheduling__appointment__descriptor
+                      : &pm__scheduling__hold__descriptor, &m) != PM_OK) {
+        return false;
+    }
+    const char *prac = apt ? ((Pm__Scheduling__Appointment *) m)->practitioner_id
+                           : ((Pm__Scheduling__Hold *) m)->practitioner_id;
+    int64_t start = apt ? ((Pm__Scheduling__Appointment *) m)->start
+                        : ((Pm__Scheduling__Hold *) m)->start;
+    snprintf (who, PM_ID_MAX, "%s", prac ? prac : "");
+    protobuf_c_message_free_unpacked (m, NULL);
+    sch_key_t k;
+    s_occ_key (&k, who, start, owner);
+    MDB_val val;
+    char t[PM_ID_MAX], d[SCH_DATE_LEN];
+    return pm_store_get (txn, sch_db.index, k.b, k.n, &val) == PM_OK && s_occ_day (&val, t, d)
+           && strcmp (t, type) == 0 && strcmp (d, date) == 0;
+}
+
+//  The type's daily limits on the slot's local day: PM_OK or the refusal,
+//  with *retry_at the next local midnight. An owner being moved (ignore)
+//  that already counts on that day keeps its place there.
+static pm_err
+s_check_day (MDB_txn *txn, sch_slot_t *slot, int64_t *retry_at)
+{
+    const Pm__Scheduling__AppointmentType *t = slot->type;
+    if (!s_limited (t)) {
+        return PM_OK;
+    }
+    char date[SCH_DATE_LEN], who[PM_ID_MAX] = "";
+    int64_t end;
+    if (!sch_tz_day (slot->site->time_zone, slot->start, date, &end)) {
+        return s_refuse (slot, PM_ECONFLICT, "type_id",
+                         "site %s has no known time zone: the daily limits of %s cannot "
+                         "be kept", slot->site->id, t->id);
+    }
+    bool mine = slot->ignore && s_counted_on (txn, slot->ignore, t->id, date, who);
+    uint64_t n = 0;
+    pm_err rc = PM_OK;
+    if (t->max_per_day && !(mine && strcmp (who, slot->practitioner_id) == 0)) {
+        rc = s_day_count (txn, t->id, date, slot->practitioner_id, &n);
+        if (rc == PM_OK && n >= t->max_per_day) {
+            *retry_at = end;
+            return s_refuse (slot, PM_ECONFLICT, "start",
+                             "%s already has %llu %s visits booked or held on %s: the type "
+                             "allows %u a day per practitioner", slot->practitioner_id,
+                             (unsigned long long) n, t->name, date, t->max_per_day);
+        }
+    }
+    if (rc == PM_OK && t->site_max_per_day && !mine) {
+        rc = s_day_count (txn, t->id, date, "", &n);
+        if (rc == PM_OK && n >= t->site_max_per_day) {
+            *retry_at = end;
+            return s_refuse (slot, PM_ECONFLICT, "start",
+                             "site %s already has %llu %s visits booked or held on %s: the "
+                             "type allows %u a day at the site", slot->site->id,
+                             (unsigned long long) n, t->name, date, t->site_max_per_day);
+        }
+    }
+    return rc;
+}
+
+//  Counts an owner's existing occupancy (if it has one) on its local day
+//  and marks its entry with that day.
+static pm_err
+s_count_existing (MDB_txn *txn, const char *zone, const char *practitioner, int64_t start,
+                  const char *owner)
+{
+    sch_key_t k;
+    s_occ_key (&k, practitioner, start, owner);
+    MDB_val val;
+    pm_err rc = pm_store_get (txn, sch_db.index, k.b, k.n, &val);
+    if (rc == PM_ENOTFOUND) {
+        return PM_OK; //  given back: it does not count
+    }
+    char date[SCH_DATE_LEN];
+    if (rc != PM_OK || val.mv_size < 8 || !sch_tz_date (zone, start, date)) {
+        return rc;
+    }
+    //  Copied out: the value is only valid until the next write.
+    uint8_t out[8 + PM_ID_MAX + SCH_DATE_LEN];
+    const uint8_t *tv = (const uint8_t *) val.mv_data + 8;
+    const uint8_t *nul = memchr (tv, 0, val.mv_size - 8);
+    size_t tlen = nul ? (size_t) (nul - tv) : val.mv_size - 8;
+    if (tlen == 0 || tlen >= PM_ID_MAX) {
+        return PM_OK;
+    }
+    char type[PM_ID_MAX];
+    memcpy (type, tv, tlen);
+    type[tlen] = 0;
+    memcpy (out, val.mv_data, 8 + tlen);
+    out[8 + tlen] = 0;
+    memcpy (out + 9 + tlen, date, SCH_DATE_LEN - 1);
+    rc = pm_store_put (txn, sch_db.index, k.b, k.n, out, 8 + tlen + SCH_DATE_LEN, 0);
+    return rc == PM_OK ? s_day_bump (txn, type, date, practitioner, true) : rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Counts a type's days afresh (see scheduling_slots.h).
+pm_err
+sch_day_rebuild (MDB_txn *txn, const Pm__Scheduling__AppointmentType *t,
+                 const Pm__Staffing__Site *site, int64_t from)
+{
+    sch_key_t k;
+    sch_key_init (&k, 'n');
+    sch_key_str (&k, t->id);
+    pm_err rc = sch_drop_prefix (txn, k.b, k.n);
+    sch_key_init (&k, 'N');
+    sch_key_str (&k, t->id);
+    if (rc == PM_OK) {
+        rc = pm_store_del (txn, sch_db.index, k.b, k.n);
+        rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    }
+    if (rc != PM_OK || !s_limited (t) || !site || !site->time_zone) {
+        return rc;
+    }
+    //  The owners that may count: the site's appointments from `from` on
+    //  and every hold (few, short-lived). Collected first: counting
+    //  writes to the index being read.
+    size_t cap = 256, n = 0;
+    char (*ids)[PM_ID_MAX] = malloc (cap * PM_ID_MAX);
+    sch_key_t a;
+    sch_key_init (&a, 'a');
+    sch_key_str (&a, site->id);
+    size_t plen = a.n;
+    sch_key_u64 (&a, (uint64_t) (from > 0 ? from : 0));
+    const uint8_t *prefixes[2] = {a.b, (const uint8_t *) "x"};
+    size_t lens[2] = {plen, 1}, starts[2] = {a.n, 1};
+    for (int p = 0; rc == PM_OK && p < 2; p++) {
+        MDB_cursor *cur;
+        int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
+        if (mrc != 0) {
+            rc = pm_err_from_mdb (mrc);
+            break;
+        }
+        MDB_val key = {starts[p], (void *) prefixes[p]}, val;
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+        while (ids && mrc == 0 && key.mv_size > lens[p] + 8
+               && memcmp (key.mv_data, prefixes[p], lens[p]) == 0) {
+            if (n == cap) {
+                cap *= 2;
+                ids = realloc (ids, cap * PM_ID_MAX);
+            }
+            if (ids) {
+                snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + lens[p] + 8);
+            }
+            mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+        }
+        mdb_cursor_close (cur);
+    }
+    if (!ids) {
+        return PM_EINTERNAL;
+    }
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        bool apt = strncmp (ids[i], "apt_", 4) == 0;
+        ProtobufCMessage *m = NULL;
+        if (sch_load (txn, apt ? sch_db.appts : sch_db.holds, ids[i],
+                      apt ? &pm__scheduling__appointment__descriptor
+                          : &pm__scheduling__hold__descriptor, &m) != PM_OK) {
+            continue;
+        }
+        const char *type = apt ? ((Pm__Scheduling__Appointment *) m)->type_id
+                               : ((Pm__Scheduling__Hold *) m)->type_id;
+        const char *prac = apt ? ((Pm__Scheduling__Appointment *) m)->practitioner_id
+                               : ((Pm__Scheduling__Hold *) m)->practitioner_id;
+        int64_t start = apt ? ((Pm__Scheduling__Appointment *) m)->start
+                            : ((Pm__Scheduling__Hold *) m)->start;
+        if (type && prac && strcmp (type, t->id) == 0 && start >= from) {
+            rc = s_count_existing (txn, site->time_zone, prac, start, ids[i]);
+        }
+        protobuf_c_message_free_unpacked (m, NULL);
+    }
+    free (ids);
+    if (rc == PM_OK) {
+        rc = pm_store_put (txn, sch_db.index, k.b, k.n, site->time_zone,
+                           strlen (site->time_zone), 0);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Recounts the limited types of a site whose counters were made in
+//  another zone (or not at all).
+pm_err
+sch_day_site_changed (MDB_txn *txn, const Pm__Staffing__Site *site, int64_t from)
+{
+    sch_key_t k;
+    sch_key_init (&k, 't');
+    sch_key_str (&k, site->id);
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    char (*ids)[PM_ID_MAX] = NULL;
+    size_t n = 0;
+    MDB_val key = {k.n, k.b}, val;
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    while (mrc == 0 && n < 1000 && key.mv_size > k.n && memcmp (key.mv_data, k.b, k.n) == 0) {
+        char (*more)[PM_ID_MAX] = realloc (ids, (n + 1) * PM_ID_MAX);
+        if (!more) {
+            break;
+        }
+        ids = more;
+        snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.n);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    pm_err rc = PM_OK;
+    for (size_t i = 0; rc == PM_OK && i < n; i++) {
+        Pm__Scheduling__AppointmentType *t = NULL;
+        if (sch_load (txn, sch_db.types, ids[i], &pm__scheduling__appointment_type__descriptor,
+                      (ProtobufCMessage **) &t) != PM_OK) {
+            continue;
+        }
+        if (s_limited (t)) {
+            sch_key_init (&k, 'N');
+            sch_key_str (&k, t->id);
+            rc = pm_store_get (txn, sch_db.index, k.b, k.n, &val);
+            bool same = rc == PM_OK && site->time_zone
+                        && val.mv_size == strlen (site->time_zone)
+                        && memcmp (val.mv_data, site->time_zone, val.mv_size) == 0;
+            rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+            if (rc == PM_OK && !same) {
+                rc = sch_day_rebuild (txn, t, site, from);
+            }
+        }
+        pm__scheduling__appointment_type__free_unpacked (t, NULL);
+    }
+    free (ids);
+    return rc;
+}
+
 //  The checks that depend on the time; *retry_at is the earliest start
 //  worth trying next (0 = the next step).
 static pm_err
@@ -368,6 +714,9 @@ s_check_time (MDB_txn *txn, sch_slot_t *slot, int64_t *retry_at)
                          "%s is already booked or held then", slot->practitioner_id);
     }
     if (rc == PM_OK) {
+        rc = s_check_day (txn, slot, retry_at);
+    }
+    if (rc == PM_OK) {
         rc = s_pick (txn, slot, t->telehealth ? NULL : t->room_kind, slot->room_id, "room",
                      "room_id");
     }
@@ -420,33 +769,49 @@ sch_slot_check (MDB_txn *txn, sch_slot_t *slot)
     return rc == PM_OK ? s_check_time (txn, slot, &retry_at) : rc;
 }
 
-//  One occupancy entry.
+//  One occupancy entry: be64 busy_until, the type id and, when `day` is
+//  given (the practitioner's entry of a type with a daily limit), a NUL
+//  and the local date it counts on.
 static pm_err
-s_occupy (MDB_txn *txn, const char *res, const sch_slot_t *slot, const char *owner)
+s_occupy (MDB_txn *txn, const char *res, const sch_slot_t *slot, const char *owner,
+          const char *day)
 {
     sch_key_t k;
-    s_occ_prefix (&k, res);
-    sch_key_u64 (&k, (uint64_t) slot->start);
-    sch_key_str (&k, owner);
-    uint8_t val[8 + PM_ID_MAX];
+    s_occ_key (&k, res, slot->start, owner);
+    uint8_t val[8 + PM_ID_MAX + SCH_DATE_LEN];
     size_t tlen = strlen (slot->type->id);
+    tlen = tlen < PM_ID_MAX ? tlen : PM_ID_MAX - 1;
     pm_be64_put (val, (uint64_t) slot->busy_until);
-    memcpy (val + 8, slot->type->id, tlen < PM_ID_MAX ? tlen : PM_ID_MAX);
-    return pm_store_put (txn, sch_db.index, k.b, k.n, val, 8 + (tlen < PM_ID_MAX ? tlen : PM_ID_MAX),
-                         0);
+    memcpy (val + 8, slot->type->id, tlen);
+    size_t len = 8 + tlen;
+    if (day && *day) {
+        val[len++] = 0;
+        memcpy (val + len, day, SCH_DATE_LEN - 1);
+        len += SCH_DATE_LEN - 1;
+    }
+    return pm_store_put (txn, sch_db.index, k.b, k.n, val, len, 0);
 }
 
 //  --------------------------------------------------------------------------
-//  Takes the practitioner, room and equipment.
+//  Takes the practitioner, room and equipment, and a place on the day of
+//  a type with a daily limit.
 pm_err
 sch_slot_take (MDB_txn *txn, const sch_slot_t *slot, const char *owner)
 {
-    pm_err rc = s_occupy (txn, slot->practitioner_id, slot, owner);
+    char day[SCH_DATE_LEN] = "";
+    if (slot->site && s_limited (slot->type)
+        && !sch_tz_date (slot->site->time_zone, slot->start, day)) {
+        day[0] = 0; //  an unknown zone was refused by the check
+    }
+    pm_err rc = s_occupy (txn, slot->practitioner_id, slot, owner, day);
+    if (rc == PM_OK && day[0]) {
+        rc = s_day_bump (txn, slot->type->id, day, slot->practitioner_id, true);
+    }
     if (rc == PM_OK && slot->room_id[0]) {
-        rc = s_occupy (txn, slot->room_id, slot, owner);
+        rc = s_occupy (txn, slot->room_id, slot, owner, NULL);
     }
     if (rc == PM_OK && slot->equipment_id[0]) {
-        rc = s_occupy (txn, slot->equipment_id, slot, owner);
+        rc = s_occupy (txn, slot->equipment_id, slot, owner, NULL);
     }
     return rc;
 }
@@ -463,10 +828,16 @@ sch_slot_give_back (MDB_txn *txn, const char *owner, int64_t start, const char *
             continue;
         }
         sch_key_t k;
-        s_occ_prefix (&k, res[i]);
-        sch_key_u64 (&k, (uint64_t) start);
-        sch_key_str (&k, owner);
+        s_occ_key (&k, res[i], start, owner);
+        //  The practitioner's entry says which day's place to give back.
+        char type[PM_ID_MAX], day[SCH_DATE_LEN];
+        MDB_val val;
+        bool counted = i == 0 && pm_store_get (txn, sch_db.index, k.b, k.n, &val) == PM_OK
+                       && s_occ_day (&val, type, day);
         pm_err rc = pm_store_del (txn, sch_db.index, k.b, k.n);
+        if (rc == PM_OK && counted) {
+            rc = s_day_bump (txn, type, day, res[i], false);
+        }
         if (rc != PM_OK && rc != PM_ENOTFOUND) {
             return rc;
         }

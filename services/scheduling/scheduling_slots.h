@@ -8,7 +8,10 @@
     Occupancy is one ordered index ('o' resource 0 be64 start owner 0 ->
     be64 busy_until, type): an overlap check seeks to the first entry that
     could reach the slot and reads forward to its end, so its cost does
-    not grow with the calendar's size. All writes run on the service's
+    not grow with the calendar's size. A type's daily limits are kept by
+    counters per (type, local day, practitioner) and (type, local day)
+    that taking and giving back move in the same transaction, so the
+    check is two reads however full the calendar is. All writes run on the service's
     one write loop, so a check and the write of its entries in the same
     transaction cannot interleave with another booking: double booking is
     impossible by construction.                                           */
@@ -56,5 +59,18 @@ pm_err sch_slot_give_back (MDB_txn *txn, const char *owner, int64_t start,
 
 //  scheduling.FindSlots.
 pm_err sch_find_slots (pm_ctx_t *ctx, const ProtobufCMessage *body);
+
+//  Daily limits. The check and taking keep them for every booking path;
+//  these count a type's days afresh when its counters cannot be trusted:
+//  a limit newly set (or removed: then the counters go), or the site's
+//  zone changed. Every live appointment of the type at `site` starting
+//  from `from` and every hold of it is counted on its local day, and the
+//  zone is remembered ('N' type).
+pm_err sch_day_rebuild (MDB_txn *txn, const Pm__Scheduling__AppointmentType *type,
+                        const Pm__Staffing__Site *site, int64_t from);
+
+//  After a site event: recounts the site's limited types whose counters
+//  were made in another zone than the site's now.
+pm_err sch_day_site_changed (MDB_txn *txn, const Pm__Staffing__Site *site, int64_t from);
 
 #endif

@@ -27,6 +27,14 @@
                                                     (automatic no-show)
         'x' be64 expires_at hld_id 0        -> ""   holds by expiry
         't' site 0 atp_id 0                 -> ""   types of a site
+        'n' atp_id 0 date 0 stf_id 0        -> be64 count   a limited type's
+              appointments and holds on a local date of its site, per
+              practitioner; with stf_id "" for the whole site. The
+              practitioner's 'o' value of a counted owner ends in
+              0 date (the place it gives back)
+        'N' atp_id 0                        -> zone  where 'n' was counted
+        'p' pat_id 0 apt_id 0               -> ""   a patient's appointments
+        'M' name 0                          -> ""   a store migration done
 
     A practitioner's, room's or equipment's occupancy entries never span
     more than SCH_SPAN_MAX_MS, so an overlap check reads only the entries
@@ -51,6 +59,7 @@
 #define SCH_SPAN_MAX_MS ((SCH_DURATION_MAX + SCH_BUFFER_MAX) * SCH_MINUTE_MS)
 #define SCH_SHIFT_MAX_MS (48 * 3600000LL) //  the longest shift looked back for
 #define SCH_RANGE_MAX_MS (31 * 86400000LL) //  list and slot search windows
+#define SCH_DAY_LIMIT_MAX 1000 //  a type's appointments per local day
 
 typedef struct {
     MDB_dbi sites, resources, staff, roles, patients, types, appts, holds;

@@ -1,6 +1,7 @@
 /*  scheduling_types.c: appointment types (see scheduling_types.h).      */
 #include <string.h>
 
+#include "scheduling_slots.h"
 #include "scheduling_store.h"
 #include "scheduling_types.h"
 
@@ -62,6 +63,20 @@ s_validate (pm_ctx_t *ctx, Pm__Scheduling__AppointmentType *t)
     if (t->capacity > 50) {
         return pm_ctx_fail (ctx, PM_EINVAL, "type.capacity", "type.capacity: 1..50");
     }
+    if (t->max_per_day > SCH_DAY_LIMIT_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "type.max_per_day",
+                            "type.max_per_day: 0 (no limit) .. %d", SCH_DAY_LIMIT_MAX);
+    }
+    if (t->site_max_per_day > SCH_DAY_LIMIT_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "type.site_max_per_day",
+                            "type.site_max_per_day: 0 (no limit) .. %d", SCH_DAY_LIMIT_MAX);
+    }
+    if (t->max_per_day && t->site_max_per_day && t->site_max_per_day < t->max_per_day) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "type.site_max_per_day",
+                            "type.site_max_per_day: not below max_per_day (%u)",
+                            t->max_per_day);
+    }
+    t->has_max_per_day = t->has_site_max_per_day = 1;
     if (t->price_code && *t->price_code && !sch_code_valid (t->price_code, 32)) {
         return pm_ctx_fail (ctx, PM_EINVAL, "type.price_code",
                             "type.price_code: 1..32 of a-z 0-9 - _");
@@ -86,6 +101,29 @@ s_site_check (pm_ctx_t *ctx, const char *site_id, const char *field)
                             field, site_id);
     }
     return rc == PM_OK ? sch_site_access (ctx, site_id, field) : rc;
+}
+
+//  Counts the type's days afresh when a daily limit was set where there
+//  was none, or removed (see sch_day_rebuild); `had` tells whether the
+//  type had one before.
+static pm_err
+s_day_limits (pm_ctx_t *ctx, const Pm__Scheduling__AppointmentType *t, bool had)
+{
+    bool has = t->max_per_day > 0 || t->site_max_per_day > 0;
+    if (has == had) {
+        return PM_OK; //  counted all along, or never
+    }
+    Pm__Staffing__Site *site = NULL;
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    pm_err rc = sch_load (txn, sch_db.sites, t->site_id, &pm__staffing__site__descriptor,
+                          (ProtobufCMessage **) &site);
+    if (rc == PM_OK || rc == PM_ENOTFOUND) {
+        //  No booking starts in the past: two days back covers today in
+        //  any zone.
+        rc = sch_day_rebuild (txn, t, site, pm_ctx_now (ctx) - 2 * 86400000LL);
+    }
+    pm__staffing__site__free_unpacked (site, NULL);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -120,6 +158,9 @@ sch_define_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
     rc = sch_save (txn, sch_db.types, id, &t.base);
     if (rc == PM_OK) {
         rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+    }
+    if (rc == PM_OK) {
+        rc = s_day_limits (ctx, &t, false);
     }
     if (rc == PM_OK) {
         rc = pm_ctx_emit (ctx, "scheduling.type.defined", t.site_id, id, &t.base);
@@ -164,6 +205,9 @@ sch_update_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
         t.updated_at = pm_ctx_now (ctx);
         t.active = !req->type->has_active || req->type->active;
         rc = sch_save (pm_ctx_txn (ctx), sch_db.types, t.id, &t.base);
+        if (rc == PM_OK) {
+            rc = s_day_limits (ctx, &t, old->max_per_day > 0 || old->site_max_per_day > 0);
+        }
         if (rc == PM_OK) {
             rc = pm_ctx_emit (ctx, "scheduling.type.updated", t.site_id, t.id, &t.base);
         }

@@ -60,6 +60,26 @@ sch_tz_midnight (const char *zone, const char *date, int64_t *ms_out)
     return true;
 }
 
+//  --------------------------------------------------------------------------
+//  An instant's local date and the instant its day ends.
+bool
+sch_tz_day (const char *zone, int64_t ms, char *date_out, int64_t *end_out)
+{
+    if (!sch_tz_date (zone, ms, date_out)) {
+        return false;
+    }
+    if (!end_out) {
+        return true;
+    }
+    //  A local day is 23 to 25 hours: 36 hours after its midnight is
+    //  always inside the next one.
+    int64_t midnight;
+    char next[SCH_DATE_LEN];
+    return sch_tz_midnight (zone, date_out, &midnight)
+           && sch_tz_date (zone, midnight + 36 * 3600000LL, next)
+           && sch_tz_midnight (zone, next, end_out);
+}
+
 //  The local wall time of an instant, as a floating time.
 static struct icaltimetype
 s_local (icaltimezone *tz, int64_t ms)

@@ -19,6 +19,11 @@ bool sch_tz_date (const char *zone, int64_t ms, char *date_out);
 //  unknown zone or a malformed date.
 bool sch_tz_midnight (const char *zone, const char *date, int64_t *ms_out);
 
+//  The local date of instant `ms` in `zone` (as sch_tz_date) and, when
+//  end_out is given, the instant of the next local midnight (the end of
+//  that day, 23 to 25 hours after its start); false for an unknown zone.
+bool sch_tz_day (const char *zone, int64_t ms, char *date_out, int64_t *end_out);
+
 //  The starts of a series beginning at `first`, repeated `freq`
 //  ("daily", "weekly", "monthly") every `interval` periods, `count` times
 //  or until `until` (ms UTC, inclusive; 0 = none), at the same local wall

@@ -134,8 +134,8 @@ s_offer_to (pm_ctx_t *ctx, entry_t *e, const Pm__Scheduling__AppointmentType *ty
     if (rc == PM_OK) {
         rc = sch_slot_check (txn, &slot);
     }
-    pm__staffing__site__free_unpacked (site, NULL);
     if (rc != PM_OK) {
+        pm__staffing__site__free_unpacked (site, NULL);
         return rc == PM_ECONFLICT || rc == PM_EINVAL || rc == PM_ENOTFOUND ? PM_ECONFLICT : rc;
     }
     char id[PM_ID_MAX];
@@ -159,6 +159,9 @@ s_offer_to (pm_ctx_t *ctx, entry_t *e, const Pm__Scheduling__AppointmentType *ty
     sch_key_u64 (&k, (uint64_t) h.expires_at);
     sch_key_str (&k, id);
     rc = sch_slot_take (txn, &slot, id);
+    //  The slot points at the site until it is taken (its day counted).
+    pm__staffing__site__free_unpacked (site, NULL);
+    slot.site = NULL;
     if (rc == PM_OK) {
         rc = s_index (txn, &k, true);
     }

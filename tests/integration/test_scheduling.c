@@ -1553,6 +1553,217 @@ s_test_waitlist (void)
     s_world_end (&w);
 }
 
+//  Books `patient` with `doc` at `at` (ms UTC) for type `type`; the reply
+//  or error as itest_req.
+static json_t *
+s_book_type (s_world_t *w, int want, const char *field, const char *type, const char *patient,
+             const char *doc, int64_t at)
+{
+    return itest_req (w->sch, want, field, "scheduling.Book",
+                      "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": "
+                      "\"%s\", \"start\": %lld}", patient, type, doc, (long long) at);
+}
+
+//  The id of a booking that must succeed ("" when it did not).
+static void
+s_book_type_id (s_world_t *w, const char *type, const char *doc, int64_t at, char *id)
+{
+    json_t *a = s_book_type (w, 0, NULL, type, w->patient, doc, at);
+    snprintf (id, PM_ID_MAX, "%s", a ? itest_json_str (a, "id") : "");
+    json_decref (a);
+}
+
+//  A type's id from DefineType with the JSON fields `fields` ("" on failure).
+static void
+s_define (s_world_t *w, const char *fields, char *id)
+{
+    json_t *t = itest_req (w->sch, 0, NULL, "scheduling.DefineType",
+                           "{\"type\": {\"site_id\": \"north\", \"practitioner_role\": "
+                           "\"physician\", %s}}", fields);
+    snprintf (id, PM_ID_MAX, "%s", t ? itest_json_str (t, "id") : "");
+    json_decref (t);
+}
+
+//  Daily limits: at most 2 new-patient visits a day per doctor and 3 at
+//  the site, counted on the site's local day (New York: an 20:00 visit
+//  is 01:00 UTC the next day and still counts on its local day). The
+//  third is refused with the reason, by Book, HoldSlot, Reschedule and
+//  BookSeries alike; FindSlots offers nothing on a full day; a cancel or
+//  entered-in-error frees a place; a move within the day keeps its
+//  place; a waitlist offer takes a place until accepted; a limit set on
+//  a type with bookings counts them.
+static void
+s_test_day_limits (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    //  doc also works 18:00-23:00 on Tuesday 5 March (23:00Z-04:00Z).
+    json_t *r = itest_req (w.stf, 0, NULL, "staffing.CreateShiftTemplate",
+                           "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
+                           "\"name\": \"Evening\", \"starts\": \"18:00\", \"ends\": \"23:00\"}}");
+    CHECK (r);
+    char tpl[PM_ID_MAX];
+    snprintf (tpl, sizeof tpl, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (w.stf, 0, NULL, "staffing.AddShifts",
+                   "{\"template_id\": \"%s\", \"from_date\": \"2030-03-05\", \"to_date\": "
+                   "\"2030-03-05\", \"staff_id\": \"%s\"}", tpl, w.doc);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+
+    //  Bad limits, by field.
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "type.max_per_day", "scheduling.DefineType",
+                              "{\"type\": {\"site_id\": \"north\", \"name\": \"X\", "
+                              "\"duration_minutes\": 30, \"practitioner_role\": \"physician\", "
+                              "\"max_per_day\": 1001}}"), "0 (no limit) .. 1000"));
+    CHECK (s_says (itest_req (w.sch, PM_EINVAL, "type.site_max_per_day",
+                              "scheduling.DefineType",
+                              "{\"type\": {\"site_id\": \"north\", \"name\": \"X\", "
+                              "\"duration_minutes\": 30, \"practitioner_role\": \"physician\", "
+                              "\"max_per_day\": 4, \"site_max_per_day\": 3}}"),
+                   "not below max_per_day"));
+    char np[PM_ID_MAX];
+    s_define (&w, "\"name\": \"New patient\", \"duration_minutes\": 30, \"max_per_day\": 2, "
+                  "\"site_max_per_day\": 3", np);
+    CHECK (pm_id_valid (np, "atp"));
+    json_t *t = itest_req (w.sch, 0, NULL, "scheduling.GetType", "{\"type_id\": \"%s\"}", np);
+    CHECK (t && s_int (t, "max_per_day") == 2 && s_int (t, "site_max_per_day") == 3);
+    json_decref (t);
+
+    //  Two on Tuesday (local) for doc; a third that evening (20:00 local,
+    //  01:00Z on Wednesday) is refused, as is a hold then.
+    char a[PM_ID_MAX], b[PM_ID_MAX], c[PM_ID_MAX], d[PM_ID_MAX], e[PM_ID_MAX];
+    s_book_type_id (&w, np, w.doc, s_utc ("2030-03-05T14:00"), a);
+    s_book_type_id (&w, np, w.doc, s_utc ("2030-03-05T15:00"), b);
+    CHECK (*a && *b);
+    const char *full_doc = "visits booked or held on 2030-03-05: the type allows 2 a day per "
+                           "practitioner";
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", np, w.other, w.doc,
+                                s_utc ("2030-03-06T01:00")), full_doc));
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", np, w.other, w.doc,
+                                s_utc ("2030-03-06T01:00")), "already has 2 New patient"));
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "start", "scheduling.HoldSlot",
+                              "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"start\": "
+                              "%lld, \"seconds\": 60}", np, w.doc,
+                              (long long) s_utc ("2030-03-06T02:00")), full_doc));
+    //  Wednesday 09:00 local is another day.
+    s_book_type_id (&w, np, w.doc, s_utc ("2030-03-06T14:00"), c);
+    CHECK (*c);
+    json_t *ev = s_events (w.sch, "scheduling.appointment.booked");
+    CHECK (json_array_size (ev) == 3);
+    json_decref (ev);
+
+    //  The search offers doc nothing on local Tuesday (its evening shift
+    //  included), and starts on Wednesday at 08:00 local.
+    r = itest_req (w.sch, 0, NULL, "scheduling.FindSlots",
+                   "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"from\": %lld, "
+                   "\"to\": %lld, \"limit\": 500}", np, w.doc,
+                   (long long) s_utc ("2030-03-05T05:00"), (long long) s_utc ("2030-03-07T05:00"));
+    CHECK (r && json_array_size (itest_json_at (r, "slots")) > 0);
+    CHECK (s_int (r, "slots[0].start") == s_utc ("2030-03-06T13:00"));
+    json_decref (r);
+    //  Any physician on Tuesday: doc2's only.
+    r = itest_req (w.sch, 0, NULL, "scheduling.FindSlots",
+                   "{\"type_id\": \"%s\", \"from\": %lld, \"to\": %lld, \"limit\": 500}", np,
+                   (long long) s_utc ("2030-03-05T05:00"), (long long) s_utc ("2030-03-06T05:00"));
+    CHECK (r && json_array_size (itest_json_at (r, "slots")) > 0);
+    for (size_t i = 0; r && i < json_array_size (itest_json_at (r, "slots")); i++) {
+        json_t *slot = json_array_get (itest_json_at (r, "slots"), i);
+        CHECK (strcmp (itest_json_str (slot, "practitioner_id"), w.doc2) == 0);
+    }
+    json_decref (r);
+
+    //  Moved within its day, b keeps its place; c cannot move onto the
+    //  full day.
+    r = itest_req (w.sch, 0, NULL, "scheduling.Reschedule",
+                   "{\"appointment_id\": \"%s\", \"start\": %lld}", b,
+                   (long long) s_utc ("2030-03-05T16:00"));
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "start", "scheduling.Reschedule",
+                              "{\"appointment_id\": \"%s\", \"start\": %lld}", c,
+                              (long long) s_utc ("2030-03-05T17:00")), full_doc));
+
+    //  A cancel frees a place: the evening visit now fits.
+    r = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
+                   "{\"appointment_id\": \"%s\", \"reason\": \"better\"}", a);
+    CHECK (r);
+    json_decref (r);
+    s_book_type_id (&w, np, w.doc, s_utc ("2030-03-06T01:00"), d);
+    CHECK (*d);
+
+    //  The site's limit: doc's two and one of doc2's make three.
+    s_book_type_id (&w, np, w.doc2, s_utc ("2030-03-05T17:00"), e);
+    CHECK (*e);
+    const char *full_site = "site north already has 3 New patient visits booked or held on "
+                            "2030-03-05: the type allows 3 a day at the site";
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", np, w.other, w.doc2,
+                                s_utc ("2030-03-05T18:00")), full_site));
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "rule", "scheduling.BookSeries",
+                              "{\"first\": {\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                              "\"practitioner_id\": \"%s\", \"start\": %lld}, \"rule\": "
+                              "{\"frequency\": \"daily\", \"count\": 2}}", w.other, np, w.doc2,
+                              (long long) s_utc ("2030-03-05T19:00")),
+                   "1 of 2 occurrences cannot be booked, none was: #1 (2030-03-05): site north "
+                   "already has 3"));
+    //  Entered in error: it no longer counts.
+    r = itest_req (w.sch, 0, NULL, "scheduling.EnteredInError",
+                   "{\"appointment_id\": \"%s\", \"reason\": \"wrong patient\"}", e);
+    CHECK (r);
+    json_decref (r);
+    s_book_type_id (&w, np, w.doc2, s_utc ("2030-03-05T18:00"), e);
+    CHECK (*e);
+
+    //  A waitlist offer holds a place: d's slot, freed by a cancel, is
+    //  held for the entry, so doc's day is full again until it is
+    //  accepted (and stays full after).
+    r = itest_req (w.sch, 0, NULL, "scheduling.AddToWaitlist",
+                   "{\"entry\": {\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                   "\"practitioner_id\": \"%s\", \"latest\": %lld}}", w.other, np, w.doc,
+                   (long long) s_utc ("2030-03-08T23:00"));
+    CHECK (r);
+    char entry[PM_ID_MAX];
+    snprintf (entry, sizeof entry, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
+                   "{\"appointment_id\": \"%s\", \"reason\": \"away\"}", d);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_entry_is (&w, entry, "WAITLIST_OFFERED", NULL));
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", np, w.patient, w.doc,
+                                s_utc ("2030-03-05T20:00")), full_doc));
+    r = itest_req (w.sch, 0, NULL, "scheduling.AcceptOffer", "{\"entry_id\": \"%s\"}", entry);
+    CHECK (r && s_int (r, "start") == s_utc ("2030-03-06T01:00"));
+    json_decref (r);
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", np, w.patient, w.doc,
+                                s_utc ("2030-03-05T20:00")), full_doc));
+
+    //  A limit set on a type that has bookings counts them; removed, it
+    //  no longer refuses.
+    char fu[PM_ID_MAX], f1[PM_ID_MAX], f2[PM_ID_MAX], f3[PM_ID_MAX];
+    s_define (&w, "\"name\": \"Follow-up\", \"duration_minutes\": 20", fu);
+    CHECK (pm_id_valid (fu, "atp"));
+    s_book_type_id (&w, fu, w.doc2, s_utc ("2030-03-07T14:00"), f1);
+    s_book_type_id (&w, fu, w.doc2, s_utc ("2030-03-07T15:00"), f2);
+    CHECK (*f1 && *f2);
+    const char *upd = "{\"type\": {\"id\": \"%s\", \"name\": \"Follow-up\", "
+                      "\"duration_minutes\": 20, \"practitioner_role\": \"physician\", "
+                      "\"max_per_day\": %d}, \"expected_version\": %d}";
+    r = itest_req (w.sch, 0, NULL, "scheduling.UpdateType", upd, fu, 2, 1);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", fu, w.patient, w.doc2,
+                                s_utc ("2030-03-07T16:00")),
+                   "already has 2 Follow-up visits booked or held on 2030-03-07"));
+    r = itest_req (w.sch, 0, NULL, "scheduling.UpdateType", upd, fu, 0, 2);
+    CHECK (r);
+    json_decref (r);
+    s_book_type_id (&w, fu, w.doc2, s_utc ("2030-03-07T16:00"), f3);
+    CHECK (*f3);
+    s_world_end (&w);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1571,6 +1782,7 @@ main (int argc, char *argv[])
         {"merge_repoint", s_test_merge_repoint},
         {"views", s_test_views},
         {"waitlist", s_test_waitlist},
+        {"day_limits", s_test_day_limits},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
