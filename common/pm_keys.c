@@ -14,6 +14,7 @@
 
 #include "pm_cfg.h"
 #include "pm_keys.h"
+#include "pm_str.h"
 #include "pm_log.h"
 
 #define ZAP_DOMAIN "praxis"
@@ -258,9 +259,9 @@ pm_keys_principal (zmq_msg_t *frame, pm_principal_t *out)
     if (!name || !role) {
         return false;
     }
-    snprintf (out->name, sizeof out->name, "%s", name);
+    pm_str_copy (out->name, sizeof out->name, name);
     out->role = pm_role_from_name (role);
-    snprintf (out->sites, sizeof out->sites, "%s", sites ? sites : "");
+    pm_str_copy (out->sites, sizeof out->sites, sites);
     return true;
 }
 

@@ -21,6 +21,7 @@
 #include "pm_log.h"
 #include "pm_metrics.h"
 #include "pm_server.h"
+#include "pm_str.h"
 #include "pm_sock.h"
 
 #define IDENTITY_MAX 256      //  libzmq routing ids are at most 255 bytes
@@ -421,8 +422,8 @@ pm_ctx_audit (pm_ctx_t *ctx, const char *subject, const char *site)
         ctx->audits = realloc (ctx->audits, ctx->cap_audits * sizeof *ctx->audits);
         assert (ctx->audits);
     }
-    snprintf (ctx->audits[ctx->n_audits][0], 80, "%s", subject ? subject : "");
-    snprintf (ctx->audits[ctx->n_audits][1], 80, "%s", site ? site : "");
+    pm_str_copy (ctx->audits[ctx->n_audits][0], 80, subject);
+    pm_str_copy (ctx->audits[ctx->n_audits][1], 80, site);
     ctx->n_audits++;
 }
 
@@ -433,15 +434,13 @@ s_audit_fill (s_audit_rec_t *rec, const pm_principal_t *who, const char *via,
               pm_err outcome, bool break_glass, int64_t now)
 {
     const char *role = pm_role_name (who->role);
-    snprintf (rec->principal, sizeof rec->principal, "%s", who->name);
-    snprintf (rec->role, sizeof rec->role, "%s", role ? role : "");
-    snprintf (rec->via, sizeof rec->via, "%s", via ? via : "");
-    snprintf (rec->action, sizeof rec->action, "%s",
-              request && request->type ? request->type : "");
-    snprintf (rec->subject, sizeof rec->subject, "%s", subject ? subject : "");
-    snprintf (rec->site, sizeof rec->site, "%s", site ? site : "");
-    snprintf (rec->purpose, sizeof rec->purpose, "%s",
-              request && request->purpose ? request->purpose : "");
+    pm_str_copy (rec->principal, sizeof rec->principal, who->name);
+    pm_str_copy (rec->role, sizeof rec->role, role);
+    pm_str_copy (rec->via, sizeof rec->via, via);
+    pm_str_copy (rec->action, sizeof rec->action, request ? request->type : NULL);
+    pm_str_copy (rec->subject, sizeof rec->subject, subject);
+    pm_str_copy (rec->site, sizeof rec->site, site);
+    pm_str_copy (rec->purpose, sizeof rec->purpose, request ? request->purpose : NULL);
     snprintf (rec->request, sizeof rec->request, "%s/%llu",
               request && request->client_id ? request->client_id : "",
               request ? (unsigned long long) request->request_id : 0ULL);
@@ -912,7 +911,11 @@ s_run_batch (pm_server_t *self)
             self->drain_us = 0; //  counted above, not again as refused
             s_send_error (self, p->identity, p->identity_len,
                           p->request->request_id, rc, NULL,
-                          "the store could not commit: %s", pm_strerror (rc));
+                          rc == PM_EFULL
+                              ? "the store could not commit: the disk or the map "
+                                "(PM_MAP_MAX) is full; nothing was written"
+                              : "the store could not commit: %s",
+                          pm_strerror (rc));
             self->drain_us = drain;
         }
         free (p->reply);
@@ -1347,7 +1350,7 @@ s_accept (pm_server_t *self, const uint8_t *identity, size_t identity_len,
     p->binding = binding;
     p->principal = effective;
     p->received_us = self->drain_us;
-    snprintf (p->via, sizeof p->via, "%s", via ? via : "");
+    pm_str_copy (p->via, sizeof p->via, via);
     return;
 done:
     pm__request__free_unpacked (request, NULL);

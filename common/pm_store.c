@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "pm_log.h"
 #include "pm_store.h"
@@ -17,12 +18,14 @@
 //  transaction, one per request, so this stays close to what services use
 //  (the runtime's 5 plus a service's own).
 #define MAX_DBS 32
+#define DISK_FULL_BYTES (1024 * 1024) //  less free than this after a failed write: full
 
 struct _pm_store_t {
     MDB_env *env;    //  the environment
     size_t map_size; //  current map size in bytes
     size_t map_max;  //  growth ceiling
     char *dir;       //  where it lives, for log lines
+    bool disk_full;  //  the last commit failed for want of disk, not map
 };
 
 static void
@@ -46,6 +49,9 @@ pm_store_new (const char *dir, size_t map_size, size_t map_max)
     self->dir = strdup (dir);
     self->map_max = map_max > map_size ? map_max : map_size;
     int rc = mdb_env_create (&self->env);
+    if (rc == 0) {
+        mdb_env_set_userctx (self->env, self); //  pm_store_commit finds us
+    }
     if (rc == 0) {
         rc = mdb_env_set_maxdbs (self->env, MAX_DBS);
     }
@@ -138,14 +144,35 @@ pm_store_begin (pm_store_t *self, MDB_txn *parent, bool write,
     return pm_err_from_mdb (rc);
 }
 
+//  True when the file system holding `dir` has (almost) no space left.
+static bool
+s_disk_full (const char *dir)
+{
+    struct statvfs fs;
+    if (statvfs (dir, &fs) != 0) {
+        return false;
+    }
+    return (uint64_t) fs.f_bavail * fs.f_frsize < DISK_FULL_BYTES;
+}
+
 pm_err
 pm_store_commit (MDB_txn *txn)
 {
+    pm_store_t *self = mdb_env_get_userctx (mdb_txn_env (txn));
     int rc = mdb_txn_commit (txn);
+    //  A full disk and a full map both answer EFULL, but only a full map
+    //  is cured by growing it: remember which one this was. LMDB reports
+    //  a write cut short by a full disk as EIO, so ask the file system.
+    bool disk_full = self && (rc == ENOSPC || rc == EDQUOT || rc == EIO)
+                     && s_disk_full (self->dir);
     if (rc != 0 && rc != MDB_MAP_FULL) {
-        pm_error ("commit failed", "error", mdb_strerror (rc), NULL);
+        pm_error (disk_full ? "commit failed: the disk is full" : "commit failed",
+                  "error", mdb_strerror (rc), "dir", self ? self->dir : "", NULL);
     }
-    return pm_err_from_mdb (rc);
+    if (self) {
+        self->disk_full = disk_full;
+    }
+    return disk_full ? PM_EFULL : pm_err_from_mdb (rc);
 }
 
 void
@@ -161,6 +188,10 @@ pm_store_abort (MDB_txn *txn)
 pm_err
 pm_store_grow (pm_store_t *self)
 {
+    if (self->disk_full) {
+        self->disk_full = false;
+        return PM_EFULL; //  a bigger map needs more disk, not less
+    }
     if (self->map_size >= self->map_max) {
         pm_error ("store is full at its maximum map size", "dir", self->dir,
                   NULL);

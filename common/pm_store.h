@@ -47,7 +47,9 @@ pm_err pm_store_commit (MDB_txn *txn);
 //  Aborts; NULL is fine.
 void pm_store_abort (MDB_txn *txn);
 
-//  Doubles the map (up to map_max). PM_EFULL when it is at the maximum.
+//  Doubles the map (up to map_max). PM_EFULL when it is at the maximum, or
+//  when the last commit failed because the disk is full (growing the map
+//  would not help).
 pm_err pm_store_grow (pm_store_t *self);
 
 //  Clears stale reader slots left by crashed processes; returns how many.

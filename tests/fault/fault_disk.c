@@ -87,13 +87,11 @@ s_register (pm_client_t *client, int i)
 }
 
 //  --------------------------------------------------------------------------
-//  True for the refusal a full disk must give: EFULL or EINTERNAL, with a message.
+//  True for the refusal a full disk must give: EFULL, with a message.
 static bool
 s_clear_error (const Pm__Reply *reply)
 {
-    return reply
-           && (reply->code == PM__CODE__EFULL || reply->code == PM__CODE__EINTERNAL)
-           && reply->message && *reply->message;
+    return reply && reply->code == PM__CODE__EFULL && reply->message && *reply->message;
 }
 
 //  --------------------------------------------------------------------------
