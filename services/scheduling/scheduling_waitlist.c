@@ -265,10 +265,8 @@ sch_waitlist_hold_ended (pm_ctx_t *ctx, const Pm__Scheduling__Hold *h, const cha
     entry_t *e = NULL;
     pm_err rc = sch_load (txn, sch_db.appts, h->waitlist_entry_id,
                           &pm__scheduling__waitlist_entry__descriptor, (ProtobufCMessage **) &e);
-    if (rc == PM_ENOTFOUND) {
-        return PM_OK;
-    }
-    if (rc == PM_OK && e->status == WL (OFFERED) && e->offer_hold_id
+    rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    if (rc == PM_OK && e && e->status == WL (OFFERED) && e->offer_hold_id
         && strcmp (e->offer_hold_id, h->id) == 0) {
         char mark[PM_ID_MAX + 32];
         s_mark (mark, sizeof mark, h->practitioner_id, h->start);
@@ -288,9 +286,12 @@ sch_waitlist_hold_ended (pm_ctx_t *ctx, const Pm__Scheduling__Hold *h, const cha
                 rc = s_save (ctx, e, why);
             }
         }
-        if (rc == PM_OK) {
-            rc = sch_waitlist_offer (ctx, h->type_id, h->practitioner_id, h->start);
-        }
+    }
+    //  The slot is free now whatever became of the entry: one removed
+    //  after its offer's time was up (but before the timer ended the
+    //  hold) must not take the slot from the next in line.
+    if (rc == PM_OK) {
+        rc = sch_waitlist_offer (ctx, h->type_id, h->practitioner_id, h->start);
     }
     pm__scheduling__waitlist_entry__free_unpacked (e, NULL);
     return rc;

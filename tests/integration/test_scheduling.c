@@ -1553,6 +1553,147 @@ s_test_waitlist (void)
     s_world_end (&w);
 }
 
+//  The waitlist events on the scheduling stream, in order, as
+//  "added:<entry> offered:<entry> ..." (the type's last word and the
+//  subject).
+static void
+s_waitlist_story (s_world_t *w, char *out, size_t len)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (w->sch, &events);
+    out[0] = 0;
+    for (long i = 0; i < n; i++) {
+        const char *t = events[i]->type;
+        if (strncmp (t, "scheduling.waitlist.", 20) == 0) {
+            size_t used = strlen (out);
+            snprintf (out + used, len - used, "%s%s:%s", used ? " " : "", t + 20,
+                      events[i]->subject);
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+}
+
+//  An offer nobody answers lapses by the hold timer: the entry waits
+//  again with the slot passed (scheduling.waitlist.lapsed, after
+//  scheduling.hold.lapsed), the slot goes to the next entry, whose offer
+//  lapses in turn; then nobody is left who has not passed it, the slot is
+//  free to book, and a late accept is refused.
+static void
+s_test_waitlist_lapse (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, "PM_SCHEDULING_OFFER_SECONDS=1"));
+    char third[PM_ID_MAX], a[PM_ID_MAX], ids[2][PM_ID_MAX];
+    CHECK (s_patient (w.pat, third, "Nakamura", "1990-06-07"));
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    s_book_id (&w, w.patient, w.doc, "2030-03-05T14:00", a);
+    CHECK (*a);
+    const char *who[] = {w.other, third};
+    for (int i = 0; i < 2; i++) {
+        json_t *r = itest_req (w.sch, 0, NULL, "scheduling.AddToWaitlist",
+                               "{\"entry\": {\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                               "\"latest\": %lld, \"priority\": %d}}", who[i], w.type,
+                               (long long) s_utc ("2030-03-08T23:00"), i + 1);
+        CHECK (r);
+        snprintf (ids[i], PM_ID_MAX, "%s", itest_json_str (r, "id"));
+        json_decref (r);
+    }
+    json_t *r = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
+                           "{\"appointment_id\": \"%s\", \"reason\": \"sick\"}", a);
+    CHECK (r);
+    json_decref (r);
+    //  Offered to the first, lapsed, offered to the second, lapsed: each
+    //  offer holds for one second (PM_SCHEDULING_OFFER_SECONDS=1).
+    char want[512], story[2048] = "";
+    snprintf (want, sizeof want, "added:%s added:%s offered:%s lapsed:%s offered:%s lapsed:%s",
+              ids[0], ids[1], ids[0], ids[0], ids[1], ids[1]);
+    for (int64_t until = itest_now () + ITEST_WAIT_MS;
+         strcmp (story, want) != 0 && itest_now () < until;) {
+        zclock_sleep (50);
+        s_waitlist_story (&w, story, sizeof story);
+    }
+    if (strcmp (story, want) != 0) {
+        fprintf (stderr, "    waitlist events: %s\n    wanted: %s\n", story, want);
+    }
+    CHECK (strcmp (story, want) == 0);
+    //  Each lapse came with its hold's, for that entry.
+    json_t *ev = s_events (w.sch, "scheduling.hold.lapsed");
+    CHECK (json_array_size (ev) == 2);
+    CHECK (strcmp (itest_json_str (ev, "[0].waitlist_entry_id"), ids[0]) == 0
+           && strcmp (itest_json_str (ev, "[1].waitlist_entry_id"), ids[1]) == 0);
+    CHECK (s_int (ev, "[0].start") == s_utc ("2030-03-05T14:00"));
+    json_decref (ev);
+    char mark[128];
+    snprintf (mark, sizeof mark, "%s@%lld", w.doc, (long long) s_utc ("2030-03-05T14:00"));
+    ev = s_events (w.sch, "scheduling.waitlist.lapsed");
+    CHECK (json_array_size (ev) == 2);
+    for (int i = 0; i < 2; i++) {
+        json_t *e = json_array_get (ev, (size_t) i);
+        CHECK (strcmp (itest_json_str (e, "status"), "WAITLIST_WAITING") == 0);
+        CHECK (strcmp (itest_json_str (e, "passed[0]"), mark) == 0);
+        CHECK (strcmp (itest_json_str (e, "offer_hold_id"), "") == 0);
+    }
+    json_decref (ev);
+    //  Both wait again (in the commit of the last lapse nobody else got
+    //  it); a late accept is refused; the slot is free.
+    CHECK (s_entry_is (&w, ids[0], "WAITLIST_WAITING", NULL)
+           && s_entry_is (&w, ids[1], "WAITLIST_WAITING", NULL));
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "entry_id", "scheduling.AcceptOffer",
+                              "{\"entry_id\": \"%s\"}", ids[0]), "no open offer"));
+    json_t *b = s_book (&w, 0, NULL, w.patient, w.doc, "2030-03-05T14:00");
+    CHECK (b);
+    json_decref (b);
+
+    //  An entry removed after its offer's time is up, before the timer
+    //  has ended the hold: when it does, the slot still goes to the next
+    //  in line (it once went to no one). The timer is slowed to ten
+    //  minutes for that window.
+    size_t n = 0;
+    while (w.sched.env[n]) {
+        n++;
+    }
+    w.sched.env[n] = "PM_SCHEDULING_TICK_MS=600000";
+    w.sched.env[n + 1] = NULL;
+    pm_client_destroy (&w.sch);
+    itest_signal (&w.sched, SIGTERM);
+    CHECK (itest_start (&w.sched) == 0);
+    w.sch = itest_client (&w.sched);
+    s_book_id (&w, w.patient, w.doc, "2030-03-05T16:00", a);
+    CHECK (*a);
+    r = itest_req (w.sch, 0, NULL, "scheduling.Cancel",
+                   "{\"appointment_id\": \"%s\", \"reason\": \"sick\"}", a);
+    json_decref (r);
+    r = itest_req (w.sch, 0, NULL, "scheduling.ListWaitlist", "{\"site_id\": \"north\"}");
+    CHECK (r && strcmp (itest_json_str (r, "entries[0].id"), ids[0]) == 0
+           && strcmp (itest_json_str (r, "entries[0].status"), "WAITLIST_OFFERED") == 0);
+    int64_t expires = s_int (r, "entries[0].offer_expires_at");
+    json_decref (r);
+    for (int64_t until = itest_now () + ITEST_WAIT_MS;
+         pm_clock_wall_ms () <= expires && itest_now () < until;) {
+        zclock_sleep (20);
+    }
+    CHECK (s_says (itest_req (w.sch, PM_ECONFLICT, "entry_id", "scheduling.AcceptOffer",
+                              "{\"entry_id\": \"%s\"}", ids[0]), "lapsed"));
+    r = itest_req (w.sch, 0, NULL, "scheduling.RemoveFromWaitlist",
+                   "{\"entry_id\": \"%s\", \"reason\": \"booked elsewhere\"}", ids[0]);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "WAITLIST_REMOVED") == 0);
+    json_decref (r);
+    CHECK (s_entry_is (&w, ids[1], "WAITLIST_WAITING", NULL));
+    w.sched.env[n] = NULL;
+    pm_client_destroy (&w.sch);
+    itest_signal (&w.sched, SIGTERM);
+    CHECK (itest_start (&w.sched) == 0);
+    w.sch = itest_client (&w.sched);
+    bool offered = false;
+    for (int64_t until = itest_now () + ITEST_WAIT_MS; !offered && itest_now () < until;) {
+        zclock_sleep (20);
+        offered = s_entry_is (&w, ids[1], "WAITLIST_OFFERED", NULL);
+    }
+    CHECK (offered);
+    s_world_end (&w);
+}
+
 //  Books `patient` with `doc` at `at` (ms UTC) for type `type`; the reply
 //  or error as itest_req.
 static json_t *
@@ -1782,6 +1923,7 @@ main (int argc, char *argv[])
         {"merge_repoint", s_test_merge_repoint},
         {"views", s_test_views},
         {"waitlist", s_test_waitlist},
+        {"waitlist_lapse", s_test_waitlist_lapse},
         {"day_limits", s_test_day_limits},
         {NULL, NULL},
     };
