@@ -90,6 +90,7 @@ typedef struct {
     size_t len;
     uint64_t request_id;  //  in flight; 0 = none
     int64_t resend_at;    //  when to send it again if unanswered
+    int64_t next_at;      //  a paced user's next command, when idle
 } s_user_t;
 
 struct _fault_load_t {
@@ -100,6 +101,7 @@ struct _fault_load_t {
     fault_rng_t rng;
     fault_history_t history;
     bool draining;
+    int pace_ms;          //  wait between a user's commands
 };
 
 //  --------------------------------------------------------------------------
@@ -164,7 +166,15 @@ s_send (s_user_t *u)
     u->resend_at = itest_now () + RESEND_MS;
 }
 
-//  Starts the user's next command.
+//  Makes and sends the user's next command.
+static void
+s_start (fault_load_t *self, s_user_t *u)
+{
+    self->w->next (u->model, &self->rng, u->type, &u->body, &u->len);
+    s_send (u);
+}
+
+//  Ends the user's command; starts the next one (a paced user: later).
 static void
 s_next (fault_load_t *self, s_user_t *u)
 {
@@ -174,8 +184,11 @@ s_next (fault_load_t *self, s_user_t *u)
     if (self->draining) {
         return;
     }
-    self->w->next (u->model, &self->rng, u->type, &u->body, &u->len);
-    s_send (u);
+    if (self->pace_ms > 0) {
+        u->next_at = itest_now () + self->pace_ms;
+        return;
+    }
+    s_start (self, u);
 }
 
 //  Codes that may go away (store full, shutting down, I/O): the same
@@ -206,7 +219,10 @@ s_on_reply (fault_load_t *self, s_user_t *u, Pm__Reply *reply)
                   pm_client_id (u->client), (unsigned long long) u->request_id);
         snprintf (ack->type, sizeof ack->type, "%s", u->type);
         self->w->acked (u->model, u->type, reply, ack->subject);
-        if (reply->has_body) {
+        if (reply->has_body && self->w->reply_state) {
+            ack->reply = self->w->reply_state (u->type, reply, &ack->reply_len);
+        }
+        else if (reply->has_body) {
             ack->reply = malloc (reply->body.len ? reply->body.len : 1);
             memcpy (ack->reply, reply->body.data, reply->body.len);
             ack->reply_len = reply->body.len;
@@ -252,7 +268,33 @@ s_poll (fault_load_t *self, int ms)
             self->history.resent++;
             s_send (u);
         }
+        else if (!u->request_id && !u->body && !self->draining && self->pace_ms > 0
+                 && now >= u->next_at) {
+            s_start (self, u);
+        }
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Paces the users.
+void
+fault_load_pace (fault_load_t *self, int ms)
+{
+    self->pace_ms = ms;
+}
+
+//  --------------------------------------------------------------------------
+//  One step beside another load: never blocks.
+void
+fault_load_step (fault_load_t *self)
+{
+    for (int i = 0; i < self->n_users && !self->draining; i++) {
+        s_user_t *u = &self->users[i];
+        if (!u->request_id && !u->body && itest_now () >= u->next_at) {
+            s_start (self, u);
+        }
+    }
+    s_poll (self, 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -323,6 +365,7 @@ typedef struct {
     long count;
     bool contiguous;
     bool acked;
+    bool own;           //  every event of it the service's own doing
 } s_group_t;
 
 //  --------------------------------------------------------------------------
@@ -349,6 +392,20 @@ fault_stream_free (fault_stream_t *stream)
 {
     free (stream->subjects);
     memset (stream, 0, sizeof *stream);
+}
+
+//  --------------------------------------------------------------------------
+//  True when events of `type` carry a record's state.
+static bool
+s_is_state (const fault_workload_t *w, const char *type)
+{
+    if (!type) {
+        return false;
+    }
+    if (w->is_state) {
+        return w->is_state (type);
+    }
+    return strncmp (type, w->state_events, strlen (w->state_events)) == 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -391,11 +448,13 @@ fault_check_history (const fault_workload_t *w, pm_client_t *client,
             g = calloc (1, sizeof *g);
             g->first = i;
             g->contiguous = true;
+            g->own = w->own_event != NULL;
             zhashx_insert (groups, cause, g);
         }
         else if (g->first + g->count != i) {
             g->contiguous = false;
         }
+        g->own = g->own && w->own_event (ev);
         g->count++;
     }
 
@@ -419,22 +478,33 @@ fault_check_history (const fault_workload_t *w, pm_client_t *client,
                        ack->type, ack->causation, g->count,
                        g->contiguous ? "" : ", not together");
         }
+        //  The command's (last) event about the record the reply names.
         Pm__Event *last = events[g->first + g->count - 1];
+        for (long i = g->first + g->count - 1; ack->subject[0] && i >= g->first; i--) {
+            if (events[i]->subject && strcmp (events[i]->subject, ack->subject) == 0) {
+                last = events[i];
+                break;
+            }
+        }
         if (ack->subject[0] && (!last->subject || strcmp (last->subject, ack->subject) != 0)) {
-            s_problem (&problems, "%s: the event is about %s, the reply about %s",
+            s_problem (&problems, "%s: the events are about %s, the reply about %s",
                        ack->causation, last->subject ? last->subject : "-",
                        ack->subject);
         }
-        if (last->type && strncmp (last->type, w->state_events, strlen (w->state_events)) == 0
-            && ack->reply
+        if (s_is_state (w, last->type) && ack->reply
             && (last->data.len != ack->reply_len
                 || memcmp (last->data.data, ack->reply, ack->reply_len) != 0)) {
             s_problem (&problems, "%s: the event's data is not the state the "
                                   "reply acknowledged", ack->causation);
         }
     }
-    //  Nothing happened that nobody was told about.
+    //  Nothing happened that nobody was told about (but what the service
+    //  does on its own).
     for (s_group_t *g = zhashx_first (groups); g; g = zhashx_next (groups)) {
+        if (!g->acked && g->own) {
+            out->own_events += (uint64_t) g->count;
+            continue;
+        }
         if (!g->acked && (uint64_t) g->first >= history->setup_events) {
             s_problem (&problems, "events %ld.. (%s) come from a write that was "
                                   "never acknowledged",
@@ -447,8 +517,7 @@ fault_check_history (const fault_workload_t *w, pm_client_t *client,
     out->subjects = calloc ((size_t) n + 1, PM_ID_MAX);
     for (long i = 0; i < n; i++) {
         Pm__Event *ev = events[i];
-        if (!ev->subject || !ev->type
-            || strncmp (ev->type, w->state_events, strlen (w->state_events)) != 0) {
+        if (!ev->subject || !s_is_state (w, ev->type)) {
             continue;
         }
         long prev = (long) (intptr_t) zhashx_lookup (last, ev->subject) - 1;
@@ -456,7 +525,8 @@ fault_check_history (const fault_workload_t *w, pm_client_t *client,
         uint64_t before = prev >= 0 ? w->version (events[prev]->data.data,
                                                   events[prev]->data.len)
                                     : 0;
-        if (version != before + 1) {
+        uint64_t step = w->version_step ? w->version_step (ev) : 1;
+        if (version != before + step) {
             s_problem (&problems, "%s goes from version %llu to %llu at seq %llu",
                        ev->subject, (unsigned long long) before,
                        (unsigned long long) version, (unsigned long long) ev->seq);

@@ -69,11 +69,55 @@ typedef struct {
     //  Before the load (NULL: nothing): what every user needs, made through
     //  the service's commands; returns the events it made (0: it failed).
     uint64_t (*setup) (pm_client_t *client);
+    //  For a service whose commands change records of several kinds (NULL:
+    //  as above). Whether events of `type` carry a record's state (instead
+    //  of the state_events prefix); version() reads all of them.
+    bool (*is_state) (const char *type);
+    //  The state a reply acknowledged, packed as its subject's event
+    //  carries it (malloc'd), when the reply holds more than the record.
+    //  NULL: the reply body is the state.
+    uint8_t *(*reply_state) (const char *type, const Pm__Reply *reply, size_t *len);
+    //  Events the service makes on its own, not from a client's write (a
+    //  follower's re-validation, a timer): counted, not held against the
+    //  history. NULL: there are none; every event must come from a write.
+    bool (*own_event) (const Pm__Event *event);
+    //  How many versions the record in `event` moves on from its previous
+    //  event: a command that takes a record through two steps in one
+    //  transaction. NULL: always 1.
+    uint64_t (*version_step) (const Pm__Event *event);
 } fault_workload_t;
 
 extern const fault_workload_t fault_patients;
 extern const fault_workload_t fault_scheduling;
 extern const fault_workload_t fault_staffing;
+extern const fault_workload_t fault_recruitment;
+
+//  --- the hiring office: recruitment, staffing following its hires ----------
+
+//  Starts staffing (a site "north" in New York) and recruitment, each
+//  following the other. 0 on success.
+int fault_hiring_start (itest_svc_t *staffing, itest_svc_t *recruitment);
+
+//  What the hire check found.
+typedef struct {
+    size_t hired;            //  candidates hired, by any account
+    size_t staff;            //  staff records at the site
+    size_t rejected;         //  staffing.hire.rejected events
+    uint64_t rec_high_seq, stf_cursor;  //  recruitment's stream, staffing there
+    uint64_t stf_high_seq, rec_cursor;  //  and the other way round
+} fault_hires_t;
+
+//  The hire check: waits (bounded) until staffing's cursor on
+//  recruitment's stream reaches its end (and recruitment's on staffing's
+//  stream, for rosters, reaches that one's), then holds staffing against
+//  recruitment: every candidate recruitment hired (one
+//  recruitment.candidate.hired, their application HIRED) has exactly one
+//  staff record and one staffing.staff.onboarded, and nobody else has
+//  any; staffing rejected no hire. `drop` (NULL: none) is a candidate the
+//  check pretends recruitment never hired (its self-test). Returns the
+//  number of problems (printed unless `quiet`).
+int fault_check_hires (pm_client_t *rec, pm_client_t *stf, const char *drop, bool quiet,
+                       fault_hires_t *out);
 
 //  --- the clinic: staffing, patients, scheduling, finance -------------------
 
@@ -139,6 +183,15 @@ void fault_load_destroy (fault_load_t **self_p);
 //  Runs the load for `ms` milliseconds, calling `tick` between polls.
 void fault_load_run (fault_load_t *self, int ms, fault_tick_fn *tick, void *arg);
 
+//  Users wait `ms` after each answer before their next command (a slower
+//  load beside a busy one). 0, the default: no wait.
+void fault_load_pace (fault_load_t *self, int ms);
+
+//  One step of a load run beside another (from that one's tick): takes
+//  the replies waiting, resends what went unanswered, starts what is due.
+//  Never blocks.
+void fault_load_step (fault_load_t *self);
+
 //  Starts no new command; resends those in flight until each is answered.
 //  0 when all were, -1 after `ms`.
 int fault_load_drain (fault_load_t *self, int ms);
@@ -151,6 +204,7 @@ const fault_history_t *fault_load_history (fault_load_t *self);
 typedef struct {
     uint64_t high_seq;      //  events in the stream
     uint64_t state_events;  //  of which carry a record's state
+    uint64_t own_events;    //  of which the service made on its own
     size_t n_subjects;      //  records the state events describe
     char (*subjects)[PM_ID_MAX];
     uint64_t version_sum;   //  sum of each record's last version
@@ -158,9 +212,10 @@ typedef struct {
 
 //  Checks the service's stream and store against the history: the stream
 //  is gap-free (seq 1..n, one stream id); every acknowledged write has
-//  exactly its events, contiguous, about its subject, carrying the state
-//  the reply gave; no event comes from a write that was not acknowledged;
-//  each record's versions go up by one from 1; each record's last event
+//  exactly its events, contiguous, one of them about its subject carrying
+//  the state the reply gave; no event comes from a write that was not
+//  acknowledged (but the workload's own_event ones); each record's
+//  versions go up by one (version_step) from 1; each record's last event
 //  equals the record read back now. Returns the number of problems (each
 //  printed); fills `out` (fault_stream_free).
 int fault_check_history (const fault_workload_t *w, pm_client_t *client,

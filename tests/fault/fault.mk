@@ -9,7 +9,7 @@
 # A service joins by a workload (tests/fault/fault_<service>.c, see
 # fault.h) added to FAULT_WORKLOADS.
 
-FAULT_WORKLOADS := patients scheduling staffing
+FAULT_WORKLOADS := patients scheduling staffing recruitment
 FAULT_SUITES    := kill disk net
 FAULT_BINS      := $(patsubst %,$(BIN)/fault_%,$(FAULT_SUITES))
 FAULT_LIB       := $(OBJ)/tests/fault/fault.o \

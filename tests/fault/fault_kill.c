@@ -11,8 +11,10 @@
     - the consumer applied every event once, and its projection equals a
       fresh consumer's replay from seq 1 (stats and records).
     Cases: patients with its consumer; staffing (onboard, updates,
-    rosters); and the money check, scheduling and finance killed in turn
-    (fault_scheduling.c: every fulfilled appointment charged once).
+    rosters); the money check, scheduling and finance killed in turn
+    (fault_scheduling.c: every fulfilled appointment charged once); and
+    recruitment with staffing onboarding its hires, killed in turn
+    (fault_recruitment.c: every hire exactly one staff member).
     FAULT_SEED replays a run's choices; FAULT_SECONDS (default 20) is how
     long the load runs; FAULT_USERS (default 6) how many clients.        */
 #include <signal.h>
@@ -86,6 +88,32 @@ s_env_int (const char *name, int fallback)
 }
 
 //  --------------------------------------------------------------------------
+//  The history checker is not blind: told of one write less, and of
+//  another with a different state, it finds exactly those two. Returns
+//  what it found.
+static int
+s_history_selftest (const fault_workload_t *w, pm_client_t *client,
+                    const fault_history_t *h)
+{
+    fault_history_t broken = *h;
+    broken.n = h->n - 1;
+    if (broken.acks[0].reply_len == 0) {
+        return -1;
+    }
+    broken.acks[0].reply[broken.acks[0].reply_len - 1] ^= 1;
+    fault_stream_t stream;
+    fault_check_quiet (true);
+    int problems = fault_check_history (w, client, &broken, &stream);
+    fault_check_quiet (false);
+    broken.acks[0].reply[broken.acks[0].reply_len - 1] ^= 1;
+    fault_stream_free (&stream);
+    printf ("    %s: the checker finds %d problems in a history altered twice\n",
+            w->service, problems);
+    fflush (stdout);
+    return problems;
+}
+
+//  --------------------------------------------------------------------------
 //  The service of workload `w` (and pm_mirror following it, when it is
 //  mirrored) under load, killed in turn; then the history checker.
 static void
@@ -142,22 +170,8 @@ s_kill9 (const fault_workload_t *w)
     CHECK (problems == 0);
     CHECK (w->events_per_command == 0
            || stream.high_seq == h->n * (size_t) w->events_per_command + setup_events);
-    fault_stream_free (&stream);
 
-    //  The checker is not blind: told of one write less, and of another
-    //  with a different state, it finds exactly those two.
-    fault_history_t broken = *h;
-    broken.n = h->n - 1;
-    CHECK (broken.acks[0].reply_len > 0);
-    broken.acks[0].reply[broken.acks[0].reply_len - 1] ^= 1;
-    fault_check_quiet (true);
-    problems = fault_check_history (w, client, &broken, &stream);
-    fault_check_quiet (false);
-    broken.acks[0].reply[broken.acks[0].reply_len - 1] ^= 1;
-    printf ("    kill9: the checker finds %d problems in a history altered twice\n",
-            problems);
-    fflush (stdout);
-    CHECK (problems == 2);
+    CHECK (s_history_selftest (w, client, h) == 2);
 
     if (w->mirrored) {
         //  The consumer, killed as often, caught up exactly; a fresh one
@@ -282,10 +296,96 @@ s_test_kill9_staffing (void)
     s_kill9 (&fault_staffing);
 }
 
+//  --------------------------------------------------------------------------
+//  Recruitment and staffing (following its hires, and followed by it for
+//  rosters) killed in turn while recruiters open requisitions and take
+//  candidates to hire, decline, rejection or withdrawal. Then the history
+//  checker on recruitment's stream, and the hire check: every hired
+//  candidate exactly one staff member in staffing, nobody else any,
+//  staffing's cursor at the stream's end.
+static void
+s_test_kill9_recruitment (void)
+{
+    uint64_t seed = fault_seed ("recruitment");
+    int seconds = s_env_int ("FAULT_SECONDS", 15);
+    int users = s_env_int ("FAULT_USERS", 6);
+    int64_t began = itest_now ();
+    itest_svc_t stf, rec;
+    CHECK (fault_hiring_start (&stf, &rec) == 0);
+    s_chaos_t chaos = {.victims = {&rec, &stf}, .n_victims = 2, .down = -1};
+    fault_rng_init (&chaos.rng, seed ^ 0xC4A05);
+    chaos.next_kill = itest_now () + 300 + (int64_t) fault_rand (&chaos.rng, 700);
+    fault_load_t *load = fault_load_new (&fault_recruitment, &rec, users, seed);
+    fault_load_run (load, seconds * 1000, s_chaos_tick, &chaos);
+    CHECK (!chaos.start_failed);
+    if (chaos.down >= 0) {
+        CHECK (s_restart (chaos.victims[chaos.down]) == 0);
+    }
+    CHECK (fault_load_drain (load, 30000) == 0);
+    const fault_history_t *h = fault_load_history (load);
+    printf ("    recruitment: %zu commands acknowledged by %d clients in %d s; %d kills "
+            "of recruitment, %d of staffing; %zu tries resent\n",
+            h->n, users, seconds, chaos.kills[0], chaos.kills[1], h->resent);
+    fflush (stdout);
+    CHECK (h->refused == 0);
+    CHECK (chaos.kills[0] >= 1 && chaos.kills[1] >= 1);
+
+    pm_client_t *rc = itest_client (&rec);
+    pm_client_t *sc = itest_client (&stf);
+    fault_stream_t stream;
+    int problems = fault_check_history (&fault_recruitment, rc, h, &stream);
+    printf ("    recruitment: stream of %llu events, %zu records (requisitions, "
+            "candidates, applications); history: %d problems\n",
+            (unsigned long long) stream.high_seq, stream.n_subjects, problems);
+    fflush (stdout);
+    fault_stream_free (&stream);
+    CHECK (problems == 0);
+    CHECK (s_history_selftest (&fault_recruitment, rc, h) == 2);
+
+    fault_hires_t hires;
+    problems = fault_check_hires (rc, sc, NULL, false, &hires);
+    printf ("    recruitment: %zu candidates hired; staffing lists %zu staff, rejected "
+            "%zu hires; its cursor %llu of %llu (recruitment's on staffing %llu of %llu); "
+            "%d problems\n",
+            hires.hired, hires.staff, hires.rejected,
+            (unsigned long long) hires.stf_cursor, (unsigned long long) hires.rec_high_seq,
+            (unsigned long long) hires.rec_cursor, (unsigned long long) hires.stf_high_seq,
+            problems);
+    fflush (stdout);
+    CHECK (problems == 0);
+    CHECK (hires.hired > 0 && hires.staff == hires.hired);
+
+    //  The check is not blind: told one hire never happened, it finds
+    //  that candidate's staff record.
+    char dropped[PM_ID_MAX] = "";
+    Pm__Event **events = NULL;
+    long n = itest_read_stream (rc, &events);
+    for (long i = 0; i < n; i++) {
+        if (!dropped[0] && strcmp (events[i]->type, "recruitment.candidate.hired") == 0) {
+            snprintf (dropped, sizeof dropped, "%s", events[i]->subject);
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    free (events);
+    fault_hires_t again;
+    problems = fault_check_hires (rc, sc, dropped, true, &again);
+    printf ("    recruitment: told %s was never hired, the check finds %d problem(s); "
+            "%.1f s in all\n", dropped, problems, (double) (itest_now () - began) / 1000);
+    fflush (stdout);
+    CHECK (problems == 1);
+
+    pm_client_destroy (&rc);
+    pm_client_destroy (&sc);
+    fault_load_destroy (&load);
+    itest_cleanup (&rec);
+    itest_cleanup (&stf);
+}
+
 static const itest_case_t s_cases[] = {
     {"kill9_patients_and_consumer", s_test_kill9_patients},
     {"kill9_money", s_test_kill9_money},
     {"kill9_staffing", s_test_kill9_staffing},
+    {"kill9_recruitment", s_test_kill9_recruitment},
     {NULL, NULL},
 };
 
