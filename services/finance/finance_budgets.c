@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "finance_budgets.h"
+#include "finance_sites.h"
 #include "finance_tz.h"
 #include "pm_id.h"
 #include "recruitment.pb-c.h"
@@ -591,10 +592,14 @@ s_apply_staffing (pm_ctx_t *ctx, const Pm__Event *event)
     if (!strcmp (t, "staffing.shift.unassigned")) {
         return s_apply_shift (ctx, event, false);
     }
+    if (!strncmp (t, "staffing.site.", 14)) {
+        return fin_sites_apply_staffing (ctx, event);
+    }
     return PM_OK;
 }
 
-//  Staffing's store was replaced: rates and shift costs are rebuilt.
+//  Staffing's store was replaced: rates, shift costs and staffing's view
+//  of the sites are rebuilt.
 static pm_err
 s_reset_staffing (pm_ctx_t *ctx, const char *source)
 {
@@ -606,6 +611,9 @@ s_reset_staffing (pm_ctx_t *ctx, const char *source)
     }
     if (rc == PM_OK) {
         rc = s_drop (txn, 'm');
+    }
+    if (rc == PM_OK) {
+        rc = s_drop (txn, 'z');
     }
     return rc;
 }

@@ -19,20 +19,69 @@ s_currency_ok (const char *s)
     return s && strlen (s) == 3 && strspn (s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3;
 }
 
+//  Staffing's view of a site (caller frees), or PM_ENOTFOUND.
+static pm_err
+s_staffing_site (MDB_txn *txn, const char *site_id, Pm__Staffing__Site **out)
+{
+    fin_key_t k;
+    fin_key_init (&k, 'z');
+    fin_key_str (&k, site_id);
+    return pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
+                             &pm__staffing__site__descriptor, (ProtobufCMessage **) out);
+}
+
+//  Fills a SetSite's currency and zone from staffing's site where the
+//  request leaves them out, and refuses values that contradict it: the
+//  clinic's zone and currency are set once, in staffing.
+static pm_err
+s_agree_with_staffing (pm_ctx_t *ctx, const Pm__Staffing__Site *st, const char **currency,
+                       const char **zone)
+{
+    if (!st) {
+        return PM_OK;
+    }
+    if (!*currency || !**currency) {
+        *currency = st->currency;
+    }
+    else if (st->currency && strcmp (*currency, st->currency) != 0) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "currency",
+                            "currency: staffing keeps site %s in %s (staffing.UpdateSite)",
+                            st->id, st->currency);
+    }
+    if (!*zone || !**zone) {
+        *zone = st->time_zone;
+    }
+    else if (st->time_zone && strcmp (*zone, st->time_zone) != 0) {
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "time_zone",
+                            "time_zone: staffing keeps site %s in %s (staffing.UpdateSite)",
+                            st->id, st->time_zone);
+    }
+    return PM_OK;
+}
+
 //  finance.SetSite: creates or replaces a site's settings.
 static pm_err
 s_set_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Finance__SetSite *req = (const Pm__Finance__SetSite *) body;
     MDB_txn *txn = pm_ctx_txn (ctx);
+    const char *currency = req->currency, *zone = req->time_zone;
+    Pm__Staffing__Site *st = NULL;
     pm_err rc = fin_token (ctx, "site_id", req->site_id);
     if (rc == PM_OK) {
         rc = fin_access (ctx, req->site_id, "site_id");
     }
-    if (rc == PM_OK && !s_currency_ok (req->currency)) {
+    if (rc == PM_OK) {
+        rc = s_staffing_site (txn, req->site_id, &st);
+        rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    }
+    if (rc == PM_OK) {
+        rc = s_agree_with_staffing (ctx, st, &currency, &zone);
+    }
+    if (rc == PM_OK && !s_currency_ok (currency)) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "currency", "currency: an ISO 4217 code (\"USD\")");
     }
-    if (rc == PM_OK && !fin_tz_valid (req->time_zone)) {
+    if (rc == PM_OK && !fin_tz_valid (zone)) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "time_zone",
                           "time_zone: an IANA zone the tz database knows");
     }
@@ -48,6 +97,7 @@ s_set_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
                           "late_cancel_minutes: at most %d", LATE_CANCEL_MINUTES_MAX);
     }
     if (rc != PM_OK) {
+        pm__staffing__site__free_unpacked (st, NULL);
         return rc;
     }
     site_t *old = NULL;
@@ -55,13 +105,14 @@ s_set_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
                            &pm__finance__site_finance__descriptor,
                            (ProtobufCMessage **) &old);
     if (rc != PM_OK && rc != PM_ENOTFOUND) {
+        pm__staffing__site__free_unpacked (st, NULL);
         return rc;
     }
     rc = PM_OK;
     if (old) {
         rc = fin_check_version (ctx, req->site_id, old->version, req->has_expected_version,
                                 req->expected_version, true);
-        if (rc == PM_OK && strcmp (old->currency, req->currency) != 0) {
+        if (rc == PM_OK && strcmp (old->currency, currency) != 0) {
             rc = pm_ctx_fail (ctx, PM_ECONFLICT, "currency",
                               "currency: site %s keeps its books in %s", req->site_id,
                               old->currency);
@@ -71,8 +122,8 @@ s_set_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
         int64_t now = pm_ctx_now (ctx);
         site_t s = PM__FINANCE__SITE_FINANCE__INIT;
         s.site_id = req->site_id;
-        s.currency = req->currency;
-        s.time_zone = req->time_zone;
+        s.currency = (char *) currency;
+        s.time_zone = (char *) zone;
         s.has_version = s.has_no_show_fee_minor = s.has_late_cancel_fee_minor = 1;
         s.has_late_cancel_minutes = s.has_last_invoice_number = 1;
         s.has_created_at = s.has_updated_at = 1;
@@ -92,6 +143,56 @@ s_set_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
     }
     pm__finance__site_finance__free_unpacked (old, NULL);
+    pm__staffing__site__free_unpacked (st, NULL);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  staffing.site.*: staffing's view of the site is kept; the finance zone
+//  follows it (version + 1, finance.site.set) when it differs.
+pm_err
+fin_sites_apply_staffing (pm_ctx_t *ctx, const Pm__Event *event)
+{
+    MDB_txn *txn = pm_ctx_txn (ctx);
+    Pm__Staffing__Site *st = pm__staffing__site__unpack (NULL, event->data.len,
+                                                         event->data.data);
+    if (!st || !fin_token_ok (st->id) || !s_currency_ok (st->currency)
+        || !fin_tz_valid (st->time_zone)) {
+        pm__staffing__site__free_unpacked (st, NULL);
+        return pm_ctx_fail (ctx, PM_EINVAL, "data", "%s: not a site with an id, a currency "
+                            "and a time zone", event->type);
+    }
+    fin_key_t k;
+    fin_key_init (&k, 'z');
+    fin_key_str (&k, st->id);
+    pm_err rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &st->base, 0);
+    site_t *s = NULL;
+    if (rc == PM_OK) {
+        rc = pm_store_get_msg (txn, fin_db.sites, st->id, strlen (st->id),
+                               &pm__finance__site_finance__descriptor,
+                               (ProtobufCMessage **) &s);
+    }
+    if (rc == PM_ENOTFOUND) {
+        rc = PM_OK; //  no books yet: finance.SetSite takes zone and currency from here
+    }
+    else if (rc == PM_OK && strcmp (s->currency, st->currency) != 0) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "currency",
+                          "site %s keeps its books in %s; staffing now says %s: not followed",
+                          st->id, s->currency, st->currency);
+    }
+    else if (rc == PM_OK && strcmp (s->time_zone, st->time_zone) != 0) {
+        char *old_zone = s->time_zone;
+        s->time_zone = st->time_zone;
+        s->version++;
+        s->updated_at = pm_ctx_now (ctx);
+        rc = fin_put (ctx, fin_db.sites, s->site_id, &s->base);
+        if (rc == PM_OK) {
+            rc = pm_ctx_emit (ctx, "finance.site.set", s->site_id, s->site_id, &s->base);
+        }
+        s->time_zone = old_zone; //  the unpacked message owns its own string
+    }
+    pm__finance__site_finance__free_unpacked (s, NULL);
+    pm__staffing__site__free_unpacked (st, NULL);
     return rc;
 }
 

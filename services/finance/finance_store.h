@@ -22,6 +22,8 @@
                 'm' site 0 month 0 shift_id      -> ""   a month's shifts
                 'c' candidate_id                 -> HireCount
                 'n' site 0 month 0 candidate_id  -> ""   a month's hires
+                'z' site_id                      -> pm.staffing.Site  staffing's
+                                                    view of a site (zone, currency)
 
     Patient-first keys let a patient merge move everything of the merged
     record with prefix scans. A value read from LMDB is valid only until

@@ -1095,6 +1095,71 @@ s_staffing_site (pm_client_t *sc, pm_client_t *fc, const char *id)
     return r && s_site (fc, id);
 }
 
+//  --------------------------------------------------------------------------
+//  A site is set up once, in staffing: finance.SetSite takes its currency
+//  and zone from there, refuses contradicting ones, and the finance zone
+//  (local days and months of the books) follows staffing.UpdateSite; a
+//  currency change in staffing is not followed (the books keep theirs).
+static void
+s_test_site_follows_staffing (void)
+{
+    itest_svc_t stf, fin;
+    itest_svc_init (&stf, "staffing", "pm-staffing");
+    itest_svc_init (&fin, "finance", "pm-finance");
+    CHECK (s_start (&stf) == 0);
+    itest_point_at (&fin, &stf);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *sc = itest_client (&stf);
+    pm_client_t *fc = itest_client (&fin);
+    const char *site = "\"id\": \"west\", \"name\": \"West Clinic\", \"policy\": "
+                       "{\"late_cancel_minutes\": 1440}";
+    json_t *r = itest_req (sc, 0, NULL, "staffing.CreateSite", "{\"site\": {%s, "
+                           "\"time_zone\": \"America/Denver\", \"currency\": \"USD\"}}",
+                           site);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) == 0);
+    //  Contradicting staffing is refused and changes nothing.
+    CHECK (s_is (fc, PM_ECONFLICT, "time_zone", "finance.SetSite",
+                 "{\"site_id\": \"west\", \"time_zone\": \"Europe/Berlin\"}"));
+    CHECK (s_is (fc, PM_ECONFLICT, "currency", "finance.SetSite",
+                 "{\"site_id\": \"west\", \"currency\": \"EUR\"}"));
+    CHECK (s_is (fc, PM_ENOTFOUND, "site_id", "finance.GetSite", "{\"site_id\": \"west\"}"));
+    //  Fees only: currency and zone come from staffing.
+    r = itest_req (fc, 0, NULL, "finance.SetSite",
+                   "{\"site_id\": \"west\", \"no_show_fee_minor\": 2500}");
+    CHECK (r && strcmp (itest_json_str (r, "currency"), "USD") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "time_zone"), "America/Denver") == 0);
+    CHECK (s_num (r, "version") == 1);
+    json_decref (r);
+    //  The clinic's zone changes in staffing: finance's follows, fees kept.
+    r = itest_req (sc, 0, NULL, "staffing.UpdateSite", "{\"site\": {%s, \"time_zone\": "
+                   "\"America/Phoenix\", \"currency\": \"USD\"}, \"expected_version\": 1}",
+                   site);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) == 0);
+    r = itest_req (fc, 0, NULL, "finance.GetSite", "{\"site_id\": \"west\"}");
+    CHECK (r && strcmp (itest_json_str (r, "time_zone"), "America/Phoenix") == 0);
+    CHECK (s_num (r, "version") == 2 && s_num (r, "no_show_fee_minor") == 2500);
+    json_decref (r);
+    //  A currency change is refused by finance's consumer (one apply
+    //  failure, logged) and the books keep USD.
+    r = itest_req (sc, 0, NULL, "staffing.UpdateSite", "{\"site\": {%s, \"time_zone\": "
+                   "\"America/Phoenix\", \"currency\": \"EUR\"}, \"expected_version\": 2}",
+                   site);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) == 1);
+    r = itest_req (fc, 0, NULL, "finance.GetSite", "{\"site_id\": \"west\"}");
+    CHECK (r && strcmp (itest_json_str (r, "currency"), "USD") == 0 && s_num (r, "version") == 2);
+    json_decref (r);
+    pm_client_destroy (&sc);
+    pm_client_destroy (&fc);
+    itest_cleanup (&fin);
+    itest_cleanup (&stf);
+}
+
 //  Onboards a nurse at north paid `rate` minor units per hour in
 //  `currency`; id into `id`.
 static bool
@@ -1665,6 +1730,7 @@ static const itest_case_t s_cases[] = {
     {"merge_repoints", s_test_merge_repoints},
     {"budgets", s_test_budgets},
     {"payroll_actuals", s_test_payroll_actuals},
+    {"site_follows_staffing", s_test_site_follows_staffing},
     {"hires_counted_once", s_test_hires_counted_once},
     {"recruitment_costs_once", s_test_recruitment_costs},
     {"revenue_and_aging", s_test_revenue_and_aging},
