@@ -513,6 +513,12 @@ pm_ctx_fail (pm_ctx_t *ctx, pm_err code, const char *field, const char *fmt,
     return code;
 }
 
+const char *
+pm_ctx_failure (pm_ctx_t *ctx)
+{
+    return ctx->message;
+}
+
 pm_err
 pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg)
 {

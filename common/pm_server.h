@@ -141,6 +141,10 @@ void pm_ctx_audit (pm_ctx_t *ctx, const char *subject, const char *site);
 pm_err pm_ctx_fail (pm_ctx_t *ctx, pm_err code, const char *field,
                     const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 
+//  The message of the last pm_ctx_fail in this unit ("" if none): for a
+//  handler or consumer that records why something it tried was refused.
+const char *pm_ctx_failure (pm_ctx_t *ctx);
+
 //  Sets the reply body. Returns PM_OK.
 pm_err pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg);
 

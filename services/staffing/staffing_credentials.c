@@ -120,9 +120,9 @@ s_validate (pm_ctx_t *ctx, const cred_t *c)
         rc = stf_date (ctx, "credential.valid_to", c->valid_to);
     }
     if (rc == PM_OK && c->valid_from && strcmp (c->valid_to, c->valid_from) < 0) {
-        rc = stf_fail (ctx, PM_EINVAL, "credential.valid_to",
-                       "credential.valid_to: %s is before valid_from %s", c->valid_to,
-                       c->valid_from);
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "credential.valid_to",
+                           "credential.valid_to: %s is before valid_from %s", c->valid_to,
+                           c->valid_from);
     }
     return rc;
 }
@@ -159,15 +159,15 @@ s_add (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__AddCredential *req = (const Pm__Staffing__AddCredential *) body;
     if (!req->credential) {
-        return stf_fail (ctx, PM_EINVAL, "credential", "credential: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "credential", "credential: is required");
     }
     cred_t c = *req->credential;
     if (c.id || c.has_version || c.has_verified_at || c.site_id || c.has_expires_at
         || c.n_escalations || c.has_created_at || c.has_updated_at) {
-        return stf_fail (ctx, PM_EINVAL, "credential.id",
-                         "credential.id: id, version, verified_at, site_id, "
-                         "expires_at, escalations and timestamps are set by the "
-                         "service; leave them out");
+        return pm_ctx_fail (ctx, PM_EINVAL, "credential.id",
+                             "credential.id: id, version, verified_at, site_id, "
+                             "expires_at, escalations and timestamps are set by the "
+                             "service; leave them out");
     }
     pm_err rc = s_validate (ctx, &c);
     if (rc != PM_OK) {
@@ -217,8 +217,8 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
     const Pm__Staffing__UpdateCredential *req
         = (const Pm__Staffing__UpdateCredential *) body;
     if (!req->credential) {
-        return stf_fail (ctx, PM_EINVAL, "credential",
-                         "credential: holds the new values");
+        return pm_ctx_fail (ctx, PM_EINVAL, "credential",
+                             "credential: holds the new values");
     }
     cred_t *old;
     pm_err rc = s_load_mine (ctx, req->credential->id, "credential.id", &old);
@@ -448,7 +448,7 @@ s_expiring (pm_ctx_t *ctx, const ProtobufCMessage *body)
     const Pm__Staffing__ExpiringCredentials *q
         = (const Pm__Staffing__ExpiringCredentials *) body;
     if (!q->has_days || q->days < 1 || q->days > 366) {
-        return stf_fail (ctx, PM_EINVAL, "days", "days: 1 to 366");
+        return pm_ctx_fail (ctx, PM_EINVAL, "days", "days: 1 to 366");
     }
     Pm__Staffing__Site *site;
     pm_err rc = stf_site (ctx, q->site_id, "site_id", &site);
@@ -652,7 +652,7 @@ s_set_requirements (pm_ctx_t *ctx, const ProtobufCMessage *body)
     const Pm__Staffing__SetRoleRequirements *req
         = (const Pm__Staffing__SetRoleRequirements *) body;
     if (!req->requirements) {
-        return stf_fail (ctx, PM_EINVAL, "requirements", "requirements: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "requirements", "requirements: is required");
     }
     Pm__Staffing__RoleRequirements r = *req->requirements;
     pm_err rc = stf_token (ctx, "requirements.role", r.role, 32);
@@ -660,8 +660,8 @@ s_set_requirements (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     if (r.n_credential_types > TYPES_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "requirements.credential_types",
-                         "requirements.credential_types: at most %d", TYPES_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "requirements.credential_types",
+                             "requirements.credential_types: at most %d", TYPES_MAX);
     }
     char field[64];
     for (size_t i = 0; i < r.n_credential_types; i++) {
@@ -671,13 +671,13 @@ s_set_requirements (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp (r.credential_types[i], r.credential_types[j]) == 0) {
-                return stf_fail (ctx, PM_EINVAL, field, "%s: listed twice", field);
+                return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: listed twice", field);
             }
         }
     }
     if (r.n_trainings > TYPES_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "requirements.trainings",
-                         "requirements.trainings: at most %d", TYPES_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "requirements.trainings",
+                             "requirements.trainings: at most %d", TYPES_MAX);
     }
     for (size_t i = 0; i < r.n_trainings; i++) {
         const Pm__Staffing__TrainingRequirement *t = r.trainings[i];
@@ -687,7 +687,7 @@ s_set_requirements (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp (t->course, r.trainings[j]->course) == 0) {
-                return stf_fail (ctx, PM_EINVAL, field, "%s: listed twice", field);
+                return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: listed twice", field);
             }
         }
         snprintf (field, sizeof field, "requirements.trainings[%zu].title", i);
@@ -697,8 +697,8 @@ s_set_requirements (pm_ctx_t *ctx, const ProtobufCMessage *body)
         if (t->renewal_days > 3650 || t->grace_days > 365) {
             snprintf (field, sizeof field, "requirements.trainings[%zu].%s", i,
                       t->renewal_days > 3650 ? "renewal_days" : "grace_days");
-            return stf_fail (ctx, PM_EINVAL, field,
-                             "%s: renewal at most 3650 days, grace at most 365", field);
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                 "%s: renewal at most 3650 days, grace at most 365", field);
         }
     }
     Pm__Staffing__RoleRequirements *old;

@@ -65,8 +65,8 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
     if (!h || !h->candidate_id || !*h->candidate_id
         || strlen (h->candidate_id) > 64) {
         pm__recruitment__candidate_hired__free_unpacked (h, NULL);
-        return stf_fail (ctx, PM_EINVAL, "data",
-                         "recruitment.candidate.hired without a candidate_id");
+        return pm_ctx_fail (ctx, PM_EINVAL, "data",
+                             "recruitment.candidate.hired without a candidate_id");
     }
     MDB_txn *txn = pm_ctx_txn (ctx);
     MDB_val val;
@@ -83,16 +83,15 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
     char *roles[1];
     s_staff_from (h, &s, &name, &site, sites, roles);
     char staff_id[PM_ID_MAX] = "";
-    stf_fail_clear ();
     const ProtobufCEnumValue *type = h->employment_type
         ? protobuf_c_enum_descriptor_get_value_by_name (
               &pm__staffing__employment_type__descriptor, h->employment_type)
         : NULL;
     if (!type || type->value == PM__STAFFING__EMPLOYMENT_TYPE__EMPLOYMENT_UNSET) {
-        rc = stf_fail (ctx, PM_EINVAL, "employment_type",
-                       "employment_type: \"%.32s\" is not FULL_TIME, PART_TIME, "
-                       "CONTRACTOR, LOCUM or TEMPORARY",
-                       h->employment_type ? h->employment_type : "");
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "employment_type",
+                           "employment_type: \"%.32s\" is not FULL_TIME, PART_TIME, "
+                           "CONTRACTOR, LOCUM or TEMPORARY",
+                           h->employment_type ? h->employment_type : "");
     }
     else {
         s.has_employment_type = 1;
@@ -111,9 +110,9 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
     else if (rc == PM_EINVAL || rc == PM_ENOTFOUND || rc == PM_ECONFLICT
              || rc == PM_EFORBIDDEN) {
         //  Refused by the rules: nothing was written; keep why.
-        rec.rejected_reason = stf_last_failure;
+        rec.rejected_reason = (char *) pm_ctx_failure (ctx);
         pm_warn ("hire rejected", "candidate", h->candidate_id, "reason",
-                 stf_last_failure, NULL);
+                 pm_ctx_failure (ctx), NULL);
         rc = pm_ctx_emit (ctx, "staffing.hire.rejected", h->site_id, h->candidate_id,
                           &rec.base);
     }

@@ -121,7 +121,7 @@ s_set_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__SetLeaveType *req = (const Pm__Staffing__SetLeaveType *) body;
     if (!req->leave_type) {
-        return stf_fail (ctx, PM_EINVAL, "leave_type", "leave_type: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "leave_type", "leave_type: is required");
     }
     ltype_t t = *req->leave_type;
     pm_err rc = stf_token (ctx, "leave_type.id", t.id, 32);
@@ -129,8 +129,8 @@ s_set_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = stf_text (ctx, "leave_type.name", t.name, true, 60);
     }
     if (rc == PM_OK && (!t.has_yearly_days || t.yearly_days > 366)) {
-        rc = stf_fail (ctx, PM_EINVAL, "leave_type.yearly_days",
-                       "leave_type.yearly_days: is required, 0 to 366");
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "leave_type.yearly_days",
+                           "leave_type.yearly_days: is required, 0 to 366");
     }
     if (rc != PM_OK) {
         return rc;
@@ -202,15 +202,15 @@ s_set_allocation (pm_ctx_t *ctx, const ProtobufCMessage *body)
         = (const Pm__Staffing__SetLeaveAllocation *) body;
     const Pm__Staffing__LeaveAllocation *a = req->allocation;
     if (!a) {
-        return stf_fail (ctx, PM_EINVAL, "allocation", "allocation: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "allocation", "allocation: is required");
     }
     if (!a->has_year || a->year < 2000 || a->year > 2999) {
-        return stf_fail (ctx, PM_EINVAL, "allocation.year",
-                         "allocation.year: 2000 to 2999");
+        return pm_ctx_fail (ctx, PM_EINVAL, "allocation.year",
+                             "allocation.year: 2000 to 2999");
     }
     if (!a->has_days || a->days > 366) {
-        return stf_fail (ctx, PM_EINVAL, "allocation.days",
-                         "allocation.days: is required, 0 to 366");
+        return pm_ctx_fail (ctx, PM_EINVAL, "allocation.days",
+                             "allocation.days: is required, 0 to 366");
     }
     stf_staff_t *s;
     pm_err rc = stf_staff_load (ctx, a->staff_id, "allocation.staff_id", &s);
@@ -290,7 +290,7 @@ s_leave_balance (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__LeaveBalance *q = (const Pm__Staffing__LeaveBalance *) body;
     if (!q->has_year || q->year < 2000 || q->year > 2999) {
-        return stf_fail (ctx, PM_EINVAL, "year", "year: 2000 to 2999");
+        return pm_ctx_fail (ctx, PM_EINVAL, "year", "year: 2000 to 2999");
     }
     stf_staff_t *s;
     pm_err rc = stf_staff_load (ctx, q->staff_id, "staff_id", &s);
@@ -353,14 +353,14 @@ s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     if (strcmp (req->end_date, req->start_date) < 0) {
-        return stf_fail (ctx, PM_EINVAL, "end_date",
-                         "end_date: %s is before start_date %s", req->end_date,
-                         req->start_date);
+        return pm_ctx_fail (ctx, PM_EINVAL, "end_date",
+                             "end_date: %s is before start_date %s", req->end_date,
+                             req->start_date);
     }
     if (strncmp (req->end_date, req->start_date, 4) != 0) {
-        return stf_fail (ctx, PM_EINVAL, "end_date",
-                         "end_date: leave ends in the year it starts; split it at "
-                         "the year end (balances are yearly)");
+        return pm_ctx_fail (ctx, PM_EINVAL, "end_date",
+                             "end_date: leave ends in the year it starts; split it at "
+                             "the year end (balances are yearly)");
     }
     stf_staff_t *s;
     if ((rc = stf_staff_load (ctx, req->staff_id, "staff_id", &s)) != PM_OK) {
@@ -406,12 +406,12 @@ s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
             const leave_t *o = list.items[i];
             if (strcmp (o->start_date, l.end_date) <= 0
                 && strcmp (o->end_date, l.start_date) >= 0) {
-                rc = stf_fail (ctx, PM_ECONFLICT, "start_date",
-                               "start_date: overlaps %s leave %s (%s) from %s to %s",
-                               o->status == PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED
+                rc = pm_ctx_fail (ctx, PM_ECONFLICT, "start_date",
+                                   "start_date: overlaps %s leave %s (%s) from %s to %s",
+                                   o->status == PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED
                                    ? "approved"
                                    : "requested",
-                               o->id, o->leave_type, o->start_date, o->end_date);
+                                   o->id, o->leave_type, o->start_date, o->end_date);
             }
         }
         s_leaves_free (&list);
@@ -420,10 +420,10 @@ s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
         Pm__Staffing__Balance b = PM__STAFFING__BALANCE__INIT;
         rc = s_balance (ctx, s->id, t, (uint32_t) atoi (l.start_date), &b);
         if (rc == PM_OK && b.remaining < (int32_t) l.days) {
-            rc = stf_fail (ctx, PM_ECONFLICT, "leave_type",
-                           "leave_type: %d day(s) of %s left in %u (%u allocated, %u "
-                           "approved, %u requested); this asks %u", b.remaining, t->id,
-                           b.year, b.allocated, b.approved, b.requested, l.days);
+            rc = pm_ctx_fail (ctx, PM_ECONFLICT, "leave_type",
+                               "leave_type: %d day(s) of %s left in %u (%u allocated, %u "
+                               "approved, %u requested); this asks %u", b.remaining, t->id,
+                               b.year, b.allocated, b.approved, b.requested, l.days);
         }
     }
     if (rc == PM_OK) {
@@ -457,15 +457,15 @@ s_check_approver (pm_ctx_t *ctx, const char *approver_id, const leave_t *l)
         return rc;
     }
     if (strcmp (m->id, l->staff_id) == 0) {
-        rc = stf_fail (ctx, PM_EFORBIDDEN, "approver_id",
-                       "approver_id: nobody decides their own leave");
+        rc = pm_ctx_fail (ctx, PM_EFORBIDDEN, "approver_id",
+                           "approver_id: nobody decides their own leave");
     }
     else if (m->status == PM__STAFFING__STAFF_STATUS__TERMINATED
              || !stf_staff_has_role (m, APPROVER_ROLE)
              || !stf_staff_at_site (m, l->site_id)) {
-        rc = stf_fail (ctx, PM_EFORBIDDEN, "approver_id",
-                       "approver_id: %s is not an active %s of site %s", m->id,
-                       APPROVER_ROLE, l->site_id);
+        rc = pm_ctx_fail (ctx, PM_EFORBIDDEN, "approver_id",
+                           "approver_id: %s is not an active %s of site %s", m->id,
+                           APPROVER_ROLE, l->site_id);
     }
     pm__staffing__staff__free_unpacked (m, NULL);
     return rc;
@@ -512,8 +512,8 @@ s_decide (pm_ctx_t *ctx, const ProtobufCMessage *body, bool approve)
         rc = stf_access (ctx, l->site_id, "leave_id");
     }
     if (rc == PM_OK && l->status != PM__STAFFING__LEAVE_STATUS__LEAVE_REQUESTED) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "leave_id", "leave_id: %s was already decided",
-                       l->id);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "leave_id", "leave_id: %s was already decided",
+                           l->id);
     }
     if (rc == PM_OK) {
         rc = s_check_approver (ctx, req->approver_id, l);
@@ -564,8 +564,8 @@ s_cancel (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK && l->status != PM__STAFFING__LEAVE_STATUS__LEAVE_REQUESTED
         && l->status != PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED) {
         bool denied = l->status == PM__STAFFING__LEAVE_STATUS__LEAVE_DENIED;
-        rc = stf_fail (ctx, PM_ECONFLICT, "leave_id", "leave_id: %s is %s", l->id,
-                       denied ? "denied" : "cancelled");
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "leave_id", "leave_id: %s is %s", l->id,
+                           denied ? "denied" : "cancelled");
     }
     if (rc == PM_OK) {
         rc = s_move (ctx, l, PM__STAFFING__LEAVE_STATUS__LEAVE_CANCELLED, NULL,

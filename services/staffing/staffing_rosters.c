@@ -148,13 +148,13 @@ static pm_err
 s_check_site (pm_ctx_t *ctx, const site_t *site, const char *date, const char *field)
 {
     if (site->status == PM__STAFFING__SITE_STATUS__SITE_CLOSED) {
-        return stf_fail (ctx, PM_ECONFLICT, field, "%s: site %s is closed (%s)", field,
-                         site->id, site->status_reason ? site->status_reason : "");
+        return pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: site %s is closed (%s)", field,
+                             site->id, site->status_reason ? site->status_reason : "");
     }
     const char *closure = stf_site_closure (site, date);
     if (closure) {
-        return stf_fail (ctx, PM_ECONFLICT, field, "%s: site %s is closed on %s (%s)",
-                         field, site->id, date, closure);
+        return pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: site %s is closed on %s (%s)",
+                             field, site->id, date, closure);
     }
     return PM_OK;
 }
@@ -176,22 +176,22 @@ s_check (pm_ctx_t *ctx, const site_t *site, const shift_t *sh, const char *staff
     snprintf (when, sizeof when, "%s %s", sh->date, sh->role);
     if (s->status == PM__STAFFING__STAFF_STATUS__TERMINATED
         && strcmp (sh->date, s->end_date) > 0) {
-        rc = stf_fail (ctx, PM_ECONFLICT, field,
-                       "%s: %s is terminated: last working day %s, shift on %s", field,
-                       s->id, s->end_date, sh->date);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, field,
+                           "%s: %s is terminated: last working day %s, shift on %s", field,
+                           s->id, s->end_date, sh->date);
     }
     else if (strcmp (end_date, s->start_date) < 0) {
-        rc = stf_fail (ctx, PM_ECONFLICT, field,
-                       "%s: %s starts work on %s, shift on %s", field, s->id,
-                       s->start_date, sh->date);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, field,
+                           "%s: %s starts work on %s, shift on %s", field, s->id,
+                           s->start_date, sh->date);
     }
     else if (!stf_staff_at_site (s, sh->site_id)) {
-        rc = stf_fail (ctx, PM_ECONFLICT, field, "%s: %s is not attached to site %s",
-                       field, s->id, sh->site_id);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: %s is not attached to site %s",
+                           field, s->id, sh->site_id);
     }
     else if (!stf_staff_has_role (s, sh->role)) {
-        rc = stf_fail (ctx, PM_ECONFLICT, field, "%s: %s does not have role %s", field,
-                       s->id, sh->role);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: %s does not have role %s", field,
+                           s->id, sh->role);
     }
     if (rc == PM_OK) {
         rc = s_check_site (ctx, site, sh->date, field);
@@ -206,9 +206,9 @@ s_check (pm_ctx_t *ctx, const site_t *site, const shift_t *sh, const char *staff
             const shift_t *o = mine.items[i];
             if (o->end > sh->start && strcmp (o->id, sh->id) != 0
                 && (!ignore || strcmp (o->id, ignore) != 0)) {
-                rc = stf_fail (ctx, PM_ECONFLICT, field,
-                               "%s: %s already works shift %s at %s on %s, which "
-                               "overlaps", field, s->id, o->id, o->site_id, o->date);
+                rc = pm_ctx_fail (ctx, PM_ECONFLICT, field,
+                                   "%s: %s already works shift %s at %s on %s, which "
+                                   "overlaps", field, s->id, o->id, o->site_id, o->date);
             }
         }
         s_shifts_free (&mine);
@@ -217,8 +217,8 @@ s_check (pm_ctx_t *ctx, const site_t *site, const shift_t *sh, const char *staff
         char why[160];
         rc = stf_leave_during (ctx, s->id, sh->start, sh->end, why, sizeof why);
         if (rc == PM_OK && why[0]) {
-            rc = stf_fail (ctx, PM_ECONFLICT, field, "%s: %s is on %s", field, s->id,
-                           why);
+            rc = pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: %s is on %s", field, s->id,
+                               why);
         }
     }
     if (rc == PM_OK) {
@@ -226,8 +226,8 @@ s_check (pm_ctx_t *ctx, const site_t *site, const shift_t *sh, const char *staff
         rc = stf_credentials_cover (ctx, s, sh->role, sh->date, end_date, missing,
                                     sizeof missing);
         if (rc == PM_OK && missing[0]) {
-            rc = stf_fail (ctx, PM_ECONFLICT, field, "%s: %s lacks %s", field, s->id,
-                           missing);
+            rc = pm_ctx_fail (ctx, PM_ECONFLICT, field, "%s: %s lacks %s", field, s->id,
+                               missing);
         }
     }
     pm__staffing__staff__free_unpacked (s, NULL);
@@ -251,13 +251,13 @@ s_create_template (pm_ctx_t *ctx, const ProtobufCMessage *body)
     const Pm__Staffing__CreateShiftTemplate *req
         = (const Pm__Staffing__CreateShiftTemplate *) body;
     if (!req->template_) {
-        return stf_fail (ctx, PM_EINVAL, "template", "template: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "template", "template: is required");
     }
     tpl_t t = *req->template_;
     if (t.id || t.has_version || t.has_created_at) {
-        return stf_fail (ctx, PM_EINVAL, "template.id",
-                         "template.id: id, version and created_at are set by the "
-                         "service; leave them out");
+        return pm_ctx_fail (ctx, PM_EINVAL, "template.id",
+                             "template.id: id, version and created_at are set by the "
+                             "service; leave them out");
     }
     site_t *site;
     pm_err rc = stf_site (ctx, t.site_id, "template.site_id", &site);
@@ -272,14 +272,14 @@ s_create_template (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     int starts = stf_hhmm (t.starts), ends = stf_hhmm (t.ends);
     if (starts < 0 || starts == 1440) {
-        return stf_fail (ctx, PM_EINVAL, "template.starts",
-                         "template.starts: \"%.10s\" is not a time written HH:MM",
-                         t.starts ? t.starts : "");
+        return pm_ctx_fail (ctx, PM_EINVAL, "template.starts",
+                             "template.starts: \"%.10s\" is not a time written HH:MM",
+                             t.starts ? t.starts : "");
     }
     if (ends < 0) {
-        return stf_fail (ctx, PM_EINVAL, "template.ends",
-                         "template.ends: \"%.10s\" is not a time written HH:MM",
-                         t.ends ? t.ends : "");
+        return pm_ctx_fail (ctx, PM_EINVAL, "template.ends",
+                             "template.ends: \"%.10s\" is not a time written HH:MM",
+                             t.ends ? t.ends : "");
     }
     char id[PM_ID_MAX];
     pm_id_new ("sht", pm_ctx_now (ctx), id);
@@ -394,18 +394,18 @@ s_add_shifts (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     long days = stf_date_diff (req->from_date, req->to_date);
     if (days < 0) {
-        return stf_fail (ctx, PM_EINVAL, "to_date", "to_date: %s is before from_date %s",
-                         req->to_date, req->from_date);
+        return pm_ctx_fail (ctx, PM_EINVAL, "to_date", "to_date: %s is before from_date %s",
+                             req->to_date, req->from_date);
     }
     if (days >= RANGE_DAYS_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "to_date",
-                         "to_date: at most %d days from from_date", RANGE_DAYS_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "to_date",
+                             "to_date: at most %d days from from_date", RANGE_DAYS_MAX);
     }
     bool weekday[8] = {false};
     for (size_t i = 0; i < req->n_weekdays; i++) {
         if (req->weekdays[i] < 1 || req->weekdays[i] > 7) {
-            return stf_fail (ctx, PM_EINVAL, "weekdays",
-                             "weekdays: 1 (Monday) to 7 (Sunday)");
+            return pm_ctx_fail (ctx, PM_EINVAL, "weekdays",
+                                 "weekdays: 1 (Monday) to 7 (Sunday)");
         }
         weekday[req->weekdays[i]] = true;
     }
@@ -507,8 +507,8 @@ s_assign (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = s_load_with_site (ctx, req->shift_id, "shift_id", &sh, &site);
     }
     if (rc == PM_OK && sh->status != PM__STAFFING__SHIFT_STATUS__SHIFT_OPEN) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "shift_id", "shift_id: %s is %s", sh->id,
-                       sh->status == PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "shift_id", "shift_id: %s is %s", sh->id,
+                           sh->status == PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED
                            ? "already assigned"
                            : "cancelled");
     }
@@ -569,13 +569,13 @@ s_release_cmd (pm_ctx_t *ctx, const ProtobufCMessage *body, bool cancel)
         rc = s_load_with_site (ctx, req->shift_id, "shift_id", &sh, &site);
     }
     if (rc == PM_OK && sh->status == PM__STAFFING__SHIFT_STATUS__SHIFT_CANCELLED) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "shift_id", "shift_id: %s is cancelled",
-                       sh->id);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "shift_id", "shift_id: %s is cancelled",
+                           sh->id);
     }
     if (rc == PM_OK && !cancel
         && sh->status != PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "shift_id",
-                       "shift_id: %s is open: nobody to unassign", sh->id);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "shift_id",
+                           "shift_id: %s is open: nobody to unassign", sh->id);
     }
     if (rc == PM_OK) {
         rc = s_release (ctx, sh, req->reason, cancel, true);
@@ -639,15 +639,15 @@ s_list_shifts (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     if (!q->has_from || !q->has_to || q->from < 0) {
-        return stf_fail (ctx, PM_EINVAL, q->has_from ? "to" : "from",
-                         "from and to are required (ms UTC)");
+        return pm_ctx_fail (ctx, PM_EINVAL, q->has_from ? "to" : "from",
+                             "from and to are required (ms UTC)");
     }
     if (q->to <= q->from) {
-        return stf_fail (ctx, PM_EINVAL, "to", "to: is not after from");
+        return pm_ctx_fail (ctx, PM_EINVAL, "to", "to: is not after from");
     }
     if (q->to - q->from > LIST_DAYS_MAX * DAY_MS) {
-        return stf_fail (ctx, PM_EINVAL, "to", "to: at most %d days after from",
-                         LIST_DAYS_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "to", "to: at most %d days after from",
+                             LIST_DAYS_MAX);
     }
     bool by_staff = q->staff_id && *q->staff_id;
     if (by_staff && (rc = stf_id (ctx, "staff_id", q->staff_id, "stf")) != PM_OK) {
@@ -695,12 +695,12 @@ s_request_swap (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = s_load_with_site (ctx, req->shift_id, "shift_id", &sh, &site);
     }
     if (rc == PM_OK && sh->status != PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "shift_id",
-                       "shift_id: %s is not assigned: claim it instead", sh->id);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "shift_id",
+                           "shift_id: %s is not assigned: claim it instead", sh->id);
     }
     if (rc == PM_OK && strcmp (sh->staff_id, req->to_staff_id) == 0) {
-        rc = stf_fail (ctx, PM_EINVAL, "to_staff_id",
-                       "to_staff_id: %s already works this shift", sh->staff_id);
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "to_staff_id",
+                           "to_staff_id: %s already works this shift", sh->staff_id);
     }
     if (rc == PM_OK) {
         rc = s_check (ctx, site, sh, req->to_staff_id, "to_staff_id", NULL);
@@ -744,16 +744,16 @@ s_decide_swap (pm_ctx_t *ctx, const ProtobufCMessage *body, bool approve)
         rc = s_load_with_site (ctx, w->shift_id, "swap_id", &sh, &site);
     }
     if (rc == PM_OK && w->status != PM__STAFFING__SWAP_STATUS__SWAP_REQUESTED) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "swap_id", "swap_id: %s was already decided",
-                       w->id);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "swap_id", "swap_id: %s was already decided",
+                           w->id);
     }
     //  The shift may have moved on since the request.
     if (rc == PM_OK && approve
         && (sh->status != PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED
             || strcmp (sh->staff_id, w->from_staff_id) != 0)) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "swap_id",
-                       "swap_id: shift %s is no longer worked by %s", sh->id,
-                       w->from_staff_id);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "swap_id",
+                           "swap_id: shift %s is no longer worked by %s", sh->id,
+                           w->from_staff_id);
     }
     if (rc == PM_OK && approve) {
         rc = s_check (ctx, site, sh, w->to_staff_id, "swap_id", NULL);
@@ -828,12 +828,12 @@ s_add_rule (pm_ctx_t *ctx, const ProtobufCMessage *body)
     const Pm__Staffing__AddCoverageRule *req
         = (const Pm__Staffing__AddCoverageRule *) body;
     if (!req->rule) {
-        return stf_fail (ctx, PM_EINVAL, "rule", "rule: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule", "rule: is required");
     }
     rule_t r = *req->rule;
     if (r.id || r.has_created_at) {
-        return stf_fail (ctx, PM_EINVAL, "rule.id",
-                         "rule.id: id and created_at are set by the service");
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.id",
+                             "rule.id: id and created_at are set by the service");
     }
     site_t *site;
     pm_err rc = stf_site (ctx, r.site_id, "rule.site_id", &site);
@@ -847,24 +847,24 @@ s_add_rule (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     for (size_t i = 0; i < r.n_weekdays; i++) {
         if (r.weekdays[i] < 1 || r.weekdays[i] > 7) {
-            return stf_fail (ctx, PM_EINVAL, "rule.weekdays",
-                             "rule.weekdays: 1 (Monday) to 7 (Sunday)");
+            return pm_ctx_fail (ctx, PM_EINVAL, "rule.weekdays",
+                                 "rule.weekdays: 1 (Monday) to 7 (Sunday)");
         }
     }
     int from = stf_hhmm (r.from), to = stf_hhmm (r.to);
     if (from < 0 || from == 1440) {
-        return stf_fail (ctx, PM_EINVAL, "rule.from",
-                         "rule.from: \"%.10s\" is not a time written HH:MM",
-                         r.from ? r.from : "");
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.from",
+                             "rule.from: \"%.10s\" is not a time written HH:MM",
+                             r.from ? r.from : "");
     }
     if (to < 0) {
-        return stf_fail (ctx, PM_EINVAL, "rule.to",
-                         "rule.to: \"%.10s\" is not a time written HH:MM",
-                         r.to ? r.to : "");
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.to",
+                             "rule.to: \"%.10s\" is not a time written HH:MM",
+                             r.to ? r.to : "");
     }
     if (!r.has_min_headcount || r.min_headcount < 1 || r.min_headcount > 100) {
-        return stf_fail (ctx, PM_EINVAL, "rule.min_headcount",
-                         "rule.min_headcount: 1 to 100");
+        return pm_ctx_fail (ctx, PM_EINVAL, "rule.min_headcount",
+                             "rule.min_headcount: 1 to 100");
     }
     char id[PM_ID_MAX];
     pm_id_new ("cov", pm_ctx_now (ctx), id);
@@ -998,12 +998,12 @@ s_coverage_gaps (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     long days = stf_date_diff (q->from_date, q->to_date);
     if (days < 0) {
-        return stf_fail (ctx, PM_EINVAL, "to_date", "to_date: %s is before from_date %s",
-                         q->to_date, q->from_date);
+        return pm_ctx_fail (ctx, PM_EINVAL, "to_date", "to_date: %s is before from_date %s",
+                             q->to_date, q->from_date);
     }
     if (days >= LIST_DAYS_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "to_date",
-                         "to_date: at most %d days from from_date", LIST_DAYS_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "to_date",
+                             "to_date: at most %d days from from_date", LIST_DAYS_MAX);
     }
     site_t *site;
     if ((rc = stf_site (ctx, q->site_id, "site_id", &site)) != PM_OK) {

@@ -46,13 +46,13 @@ s_validate (pm_ctx_t *ctx, const site_t *s)
         return rc;
     }
     if (!s->time_zone || !*s->time_zone) {
-        return stf_fail (ctx, PM_EINVAL, "site.time_zone",
-                         "site.time_zone: is required (IANA, e.g. \"Europe/Berlin\")");
+        return pm_ctx_fail (ctx, PM_EINVAL, "site.time_zone",
+                             "site.time_zone: is required (IANA, e.g. \"Europe/Berlin\")");
     }
     if (!stf_tz_valid (s->time_zone)) {
-        return stf_fail (ctx, PM_EINVAL, "site.time_zone",
-                         "site.time_zone: \"%.64s\" is not a time zone of the "
-                         "tz database (e.g. \"America/New_York\")", s->time_zone);
+        return pm_ctx_fail (ctx, PM_EINVAL, "site.time_zone",
+                             "site.time_zone: \"%.64s\" is not a time zone of the "
+                             "tz database (e.g. \"America/New_York\")", s->time_zone);
     }
     if ((rc = stf_currency (ctx, "site.currency", s->currency)) != PM_OK) {
         return rc;
@@ -60,8 +60,8 @@ s_validate (pm_ctx_t *ctx, const site_t *s)
     if (s->address) {
         const Pm__Staffing__Address *a = s->address;
         if (a->n_lines > 4) {
-            return stf_fail (ctx, PM_EINVAL, "site.address.lines",
-                             "site.address.lines: at most 4 lines");
+            return pm_ctx_fail (ctx, PM_EINVAL, "site.address.lines",
+                                 "site.address.lines: at most 4 lines");
         }
         for (size_t i = 0; i < a->n_lines; i++) {
             snprintf (field, sizeof field, "site.address.lines[%zu]", i);
@@ -78,54 +78,54 @@ s_validate (pm_ctx_t *ctx, const site_t *s)
         if (a->country && (strlen (a->country) != 2 || a->country[0] < 'A'
                            || a->country[0] > 'Z' || a->country[1] < 'A'
                            || a->country[1] > 'Z')) {
-            return stf_fail (ctx, PM_EINVAL, "site.address.country",
-                             "site.address.country: \"%.10s\" is not an ISO "
-                             "3166-1 alpha-2 code (e.g. \"US\")", a->country);
+            return pm_ctx_fail (ctx, PM_EINVAL, "site.address.country",
+                                 "site.address.country: \"%.10s\" is not an ISO "
+                                 "3166-1 alpha-2 code (e.g. \"US\")", a->country);
         }
     }
     if (s->n_opening_hours > OPENING_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "site.opening_hours",
-                         "site.opening_hours: at most %d intervals", OPENING_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "site.opening_hours",
+                             "site.opening_hours: at most %d intervals", OPENING_MAX);
     }
     for (size_t i = 0; i < s->n_opening_hours; i++) {
         const Pm__Staffing__OpeningHours *h = s->opening_hours[i];
         if (!h->has_weekday || h->weekday < 1 || h->weekday > 7) {
             snprintf (field, sizeof field, "site.opening_hours[%zu].weekday", i);
-            return stf_fail (ctx, PM_EINVAL, field,
-                             "%s: 1 (Monday) to 7 (Sunday)", field);
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                 "%s: 1 (Monday) to 7 (Sunday)", field);
         }
         int opens = stf_hhmm (h->opens), closes = stf_hhmm (h->closes);
         if (opens < 0 || opens == 1440) {
             snprintf (field, sizeof field, "site.opening_hours[%zu].opens", i);
-            return stf_fail (ctx, PM_EINVAL, field,
-                             "%s: \"%.10s\" is not a time written HH:MM", field,
-                             h->opens ? h->opens : "");
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                 "%s: \"%.10s\" is not a time written HH:MM", field,
+                                 h->opens ? h->opens : "");
         }
         snprintf (field, sizeof field, "site.opening_hours[%zu].closes", i);
         if (closes < 0) {
-            return stf_fail (ctx, PM_EINVAL, field,
-                             "%s: \"%.10s\" is not a time written HH:MM", field,
-                             h->closes ? h->closes : "");
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                 "%s: \"%.10s\" is not a time written HH:MM", field,
+                                 h->closes ? h->closes : "");
         }
         if (closes <= opens) {
-            return stf_fail (ctx, PM_EINVAL, field,
-                             "%s: %s is not after opens %s (hours past midnight "
-                             "go on the next weekday)", field, h->closes, h->opens);
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                 "%s: %s is not after opens %s (hours past midnight "
+                                 "go on the next weekday)", field, h->closes, h->opens);
         }
         for (size_t j = 0; j < i; j++) {
             const Pm__Staffing__OpeningHours *o = s->opening_hours[j];
             if (o->weekday == h->weekday && stf_hhmm (o->opens) < closes
                 && opens < stf_hhmm (o->closes)) {
                 snprintf (field, sizeof field, "site.opening_hours[%zu]", i);
-                return stf_fail (ctx, PM_EINVAL, field,
-                                 "%s: overlaps opening_hours[%zu] on weekday %u",
-                                 field, j, h->weekday);
+                return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                     "%s: overlaps opening_hours[%zu] on weekday %u",
+                                     field, j, h->weekday);
             }
         }
     }
     if (s->n_closures > CLOSURES_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "site.closures",
-                         "site.closures: at most %d", CLOSURES_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "site.closures",
+                             "site.closures: at most %d", CLOSURES_MAX);
     }
     for (size_t i = 0; i < s->n_closures; i++) {
         snprintf (field, sizeof field, "site.closures[%zu].date", i);
@@ -134,8 +134,8 @@ s_validate (pm_ctx_t *ctx, const site_t *s)
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp (s->closures[j]->date, s->closures[i]->date) == 0) {
-                return stf_fail (ctx, PM_EINVAL, field, "%s: %s is listed twice",
-                                 field, s->closures[i]->date);
+                return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: %s is listed twice",
+                                     field, s->closures[i]->date);
             }
         }
         snprintf (field, sizeof field, "site.closures[%zu].reason", i);
@@ -145,13 +145,13 @@ s_validate (pm_ctx_t *ctx, const site_t *s)
     }
     if (s->policy) {
         if (s->policy->late_cancel_minutes > POLICY_MINUTES_MAX) {
-            return stf_fail (ctx, PM_EINVAL, "site.policy.late_cancel_minutes",
-                             "site.policy.late_cancel_minutes: at most %d (a week)",
-                             POLICY_MINUTES_MAX);
+            return pm_ctx_fail (ctx, PM_EINVAL, "site.policy.late_cancel_minutes",
+                                 "site.policy.late_cancel_minutes: at most %d (a week)",
+                                 POLICY_MINUTES_MAX);
         }
         if (s->policy->no_show_grace_minutes > 24 * 60) {
-            return stf_fail (ctx, PM_EINVAL, "site.policy.no_show_grace_minutes",
-                             "site.policy.no_show_grace_minutes: at most 1440 (a day)");
+            return pm_ctx_fail (ctx, PM_EINVAL, "site.policy.no_show_grace_minutes",
+                                 "site.policy.no_show_grace_minutes: at most 1440 (a day)");
         }
     }
     return PM_OK;
@@ -164,13 +164,13 @@ s_create_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__CreateSite *req = (const Pm__Staffing__CreateSite *) body;
     if (!req->site) {
-        return stf_fail (ctx, PM_EINVAL, "site", "site: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "site", "site: is required");
     }
     site_t s = *req->site;
     if (s.has_version || s.has_status || s.has_created_at || s.has_updated_at) {
-        return stf_fail (ctx, PM_EINVAL, "site.version",
-                         "site.version: version, status and timestamps are set "
-                         "by the service; leave them out");
+        return pm_ctx_fail (ctx, PM_EINVAL, "site.version",
+                             "site.version: version, status and timestamps are set "
+                             "by the service; leave them out");
     }
     pm_err rc = s_validate (ctx, &s);
     if (rc != PM_OK) {
@@ -179,8 +179,8 @@ s_create_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
     MDB_val val;
     rc = pm_store_get (pm_ctx_txn (ctx), stf_db.sites, s.id, strlen (s.id), &val);
     if (rc == PM_OK) {
-        return stf_fail (ctx, PM_ECONFLICT, "site.id",
-                         "site.id: site %s exists already", s.id);
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "site.id",
+                             "site.id: site %s exists already", s.id);
     }
     if (rc != PM_ENOTFOUND) {
         return rc;
@@ -201,7 +201,7 @@ s_update_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__UpdateSite *req = (const Pm__Staffing__UpdateSite *) body;
     if (!req->site) {
-        return stf_fail (ctx, PM_EINVAL, "site", "site: holds the new settings");
+        return pm_ctx_fail (ctx, PM_EINVAL, "site", "site: holds the new settings");
     }
     site_t *old;
     pm_err rc = stf_site (ctx, req->site->id, "site.id", &old);
@@ -263,8 +263,8 @@ s_set_status (pm_ctx_t *ctx, const ProtobufCMessage *body, bool open)
                                 req->expected_version, false);
     }
     if (rc == PM_OK && s->status == want) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "site_id", "site %s is already %s",
-                       s->id, open ? "open" : "closed");
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "site_id", "site %s is already %s",
+                           s->id, open ? "open" : "closed");
     }
     if (rc == PM_OK) {
         char *old_reason = s->status_reason;
@@ -371,8 +371,8 @@ s_validate_resource (pm_ctx_t *ctx, const resource_t *r)
     bool room = r->category == PM__STAFFING__RESOURCE_CATEGORY__ROOM;
     bool equipment = r->category == PM__STAFFING__RESOURCE_CATEGORY__EQUIPMENT;
     if (!r->has_category || (!room && !equipment)) {
-        return stf_fail (ctx, PM_EINVAL, "resource.category",
-                         "resource.category: is required: ROOM or EQUIPMENT");
+        return pm_ctx_fail (ctx, PM_EINVAL, "resource.category",
+                             "resource.category: is required: ROOM or EQUIPMENT");
     }
     return stf_token (ctx, "resource.kind", r->kind, 32);
 }
@@ -393,13 +393,13 @@ s_add_resource (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__AddResource *req = (const Pm__Staffing__AddResource *) body;
     if (!req->resource) {
-        return stf_fail (ctx, PM_EINVAL, "resource", "resource: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "resource", "resource: is required");
     }
     resource_t r = *req->resource;
     if (r.id || r.has_version || r.has_created_at || r.has_updated_at) {
-        return stf_fail (ctx, PM_EINVAL, "resource.id",
-                         "resource.id: id, version and timestamps are set by "
-                         "the service; leave them out");
+        return pm_ctx_fail (ctx, PM_EINVAL, "resource.id",
+                             "resource.id: id, version and timestamps are set by "
+                             "the service; leave them out");
     }
     site_t *site;
     pm_err rc = stf_site (ctx, r.site_id, "resource.site_id", &site);
@@ -432,8 +432,8 @@ s_update_resource (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__UpdateResource *req = (const Pm__Staffing__UpdateResource *) body;
     if (!req->resource) {
-        return stf_fail (ctx, PM_EINVAL, "resource",
-                         "resource: holds the new settings");
+        return pm_ctx_fail (ctx, PM_EINVAL, "resource",
+                             "resource: holds the new settings");
     }
     resource_t *old;
     pm_err rc = stf_load (ctx, stf_db.resources, req->resource->id,

@@ -80,9 +80,9 @@ pm_err
 stf_staff_active (pm_ctx_t *ctx, const stf_staff_t *s, const char *field)
 {
     if (s->status == PM__STAFFING__STAFF_STATUS__TERMINATED) {
-        return stf_fail (ctx, PM_ECONFLICT, field,
-                         "%s: %s was terminated (last day %s)", field, s->id,
-                         s->end_date);
+        return pm_ctx_fail (ctx, PM_ECONFLICT, field,
+                             "%s: %s was terminated (last day %s)", field, s->id,
+                             s->end_date);
     }
     return PM_OK;
 }
@@ -130,14 +130,14 @@ s_validate (pm_ctx_t *ctx, const stf_staff_t *s)
     char field[96];
     pm_err rc;
     if (!s->name) {
-        return stf_fail (ctx, PM_EINVAL, "staff.name", "staff.name: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.name", "staff.name: is required");
     }
     if ((rc = stf_text (ctx, "staff.name.family", s->name->family, true, 100)) != PM_OK) {
         return rc;
     }
     if (s->name->n_given < 1 || s->name->n_given > GIVEN_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "staff.name.given",
-                         "staff.name.given: 1 to %d given names", GIVEN_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.name.given",
+                             "staff.name.given: 1 to %d given names", GIVEN_MAX);
     }
     for (size_t i = 0; i < s->name->n_given; i++) {
         snprintf (field, sizeof field, "staff.name.given[%zu]", i);
@@ -151,17 +151,17 @@ s_validate (pm_ctx_t *ctx, const stf_staff_t *s)
         return rc;
     }
     if (s->email && *s->email && !s_email_ok (s->email)) {
-        return stf_fail (ctx, PM_EINVAL, "staff.email",
-                         "staff.email: \"%.60s\" is not an e-mail address", s->email);
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.email",
+                             "staff.email: \"%.60s\" is not an e-mail address", s->email);
     }
     if (s->phone && *s->phone && !s_phone_ok (s->phone)) {
-        return stf_fail (ctx, PM_EINVAL, "staff.phone",
-                         "staff.phone: \"%.40s\" is not a phone number (5 to 20 "
-                         "digits; spaces and + - ( ) . allowed)", s->phone);
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.phone",
+                             "staff.phone: \"%.40s\" is not a phone number (5 to 20 "
+                             "digits; spaces and + - ( ) . allowed)", s->phone);
     }
     if (s->n_roles < 1 || s->n_roles > ROLES_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "staff.roles",
-                         "staff.roles: 1 to %d roles (e.g. \"nurse\")", ROLES_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.roles",
+                             "staff.roles: 1 to %d roles (e.g. \"nurse\")", ROLES_MAX);
     }
     for (size_t i = 0; i < s->n_roles; i++) {
         snprintf (field, sizeof field, "staff.roles[%zu]", i);
@@ -170,15 +170,15 @@ s_validate (pm_ctx_t *ctx, const stf_staff_t *s)
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp (s->roles[i], s->roles[j]) == 0) {
-                return stf_fail (ctx, PM_EINVAL, field, "%s: %s is listed twice",
-                                 field, s->roles[i]);
+                return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: %s is listed twice",
+                                     field, s->roles[i]);
             }
         }
     }
     if (s->n_sites < 1 || s->n_sites > SITES_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "staff.sites",
-                         "staff.sites: 1 to %d sites, the primary one first",
-                         SITES_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.sites",
+                             "staff.sites: 1 to %d sites, the primary one first",
+                             SITES_MAX);
     }
     unsigned total = 0;
     for (size_t i = 0; i < s->n_sites; i++) {
@@ -194,34 +194,34 @@ s_validate (pm_ctx_t *ctx, const stf_staff_t *s)
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp (a->site_id, s->sites[j]->site_id) == 0) {
-                return stf_fail (ctx, PM_EINVAL, field, "%s: %s is listed twice",
-                                 field, a->site_id);
+                return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: %s is listed twice",
+                                     field, a->site_id);
             }
         }
         snprintf (field, sizeof field, "staff.sites[%zu].fte_permille", i);
         if (!a->has_fte_permille || a->fte_permille < 1 || a->fte_permille > 1000) {
-            return stf_fail (ctx, PM_EINVAL, field,
-                             "%s: 1 to 1000 (thousandths of a full-time position)",
-                             field);
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                 "%s: 1 to 1000 (thousandths of a full-time position)",
+                                 field);
         }
         total += a->fte_permille;
     }
     if (total > 1000) {
-        return stf_fail (ctx, PM_EINVAL, "staff.sites",
-                         "staff.sites: FTE adds up to %u/1000; at most one full-time "
-                         "position in all", total);
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.sites",
+                             "staff.sites: FTE adds up to %u/1000; at most one full-time "
+                             "position in all", total);
     }
     if (!s->has_employment_type
         || s->employment_type < PM__STAFFING__EMPLOYMENT_TYPE__FULL_TIME
         || s->employment_type > PM__STAFFING__EMPLOYMENT_TYPE__TEMPORARY) {
-        return stf_fail (ctx, PM_EINVAL, "staff.employment_type",
-                         "staff.employment_type: is required: FULL_TIME, PART_TIME, "
-                         "CONTRACTOR, LOCUM or TEMPORARY");
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.employment_type",
+                             "staff.employment_type: is required: FULL_TIME, PART_TIME, "
+                             "CONTRACTOR, LOCUM or TEMPORARY");
     }
     if (!s->has_pay_rate_minor || s->pay_rate_minor < 0) {
-        return stf_fail (ctx, PM_EINVAL, "staff.pay_rate_minor",
-                         "staff.pay_rate_minor: is required: per hour, in minor "
-                         "units, not negative");
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.pay_rate_minor",
+                             "staff.pay_rate_minor: is required: per hour, in minor "
+                             "units, not negative");
     }
     if ((rc = stf_currency (ctx, "staff.currency", s->currency)) != PM_OK) {
         return rc;
@@ -254,9 +254,9 @@ stf_staff_onboard (pm_ctx_t *ctx, const stf_staff_t *given, char *id_out)
     stf_staff_t s = *given;
     if (s.id || s.has_version || s.has_status || s.end_date || s.has_created_at
         || s.has_updated_at) {
-        return stf_fail (ctx, PM_EINVAL, "staff.id",
-                         "staff.id: id, version, status, end_date and timestamps "
-                         "are set by the service; leave them out");
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.id",
+                             "staff.id: id, version, status, end_date and timestamps "
+                             "are set by the service; leave them out");
     }
     pm_err rc = s_validate (ctx, &s);
     if (rc != PM_OK) {
@@ -287,11 +287,11 @@ s_onboard (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__Onboard *req = (const Pm__Staffing__Onboard *) body;
     if (!req->staff) {
-        return stf_fail (ctx, PM_EINVAL, "staff", "staff: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff", "staff: is required");
     }
     if (req->staff->candidate_id) {
-        return stf_fail (ctx, PM_EINVAL, "staff.candidate_id",
-                         "staff.candidate_id: set only by hires from recruitment");
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff.candidate_id",
+                             "staff.candidate_id: set only by hires from recruitment");
     }
     char id[PM_ID_MAX];
     return stf_staff_onboard (ctx, req->staff, id);
@@ -304,7 +304,7 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__UpdateStaff *req = (const Pm__Staffing__UpdateStaff *) body;
     if (!req->staff) {
-        return stf_fail (ctx, PM_EINVAL, "staff", "staff: holds the new values");
+        return pm_ctx_fail (ctx, PM_EINVAL, "staff", "staff: holds the new values");
     }
     stf_staff_t *old;
     pm_err rc = stf_staff_load (ctx, req->staff->id, "staff.id", &old);
@@ -317,9 +317,9 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
                                 req->expected_version, true);
     }
     if (rc == PM_OK && old->status == PM__STAFFING__STAFF_STATUS__TERMINATED) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "staff.id",
-                       "%s was terminated on %s; their record no longer changes",
-                       old->id, old->end_date);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "staff.id",
+                           "%s was terminated on %s; their record no longer changes",
+                           old->id, old->end_date);
     }
     const stf_staff_t *p = req->staff;
     stf_staff_t s = *old;
@@ -384,13 +384,13 @@ s_terminate (pm_ctx_t *ctx, const ProtobufCMessage *body)
                                 req->expected_version, false);
     }
     if (rc == PM_OK && s->status == PM__STAFFING__STAFF_STATUS__TERMINATED) {
-        rc = stf_fail (ctx, PM_ECONFLICT, "staff_id", "%s was already terminated on %s",
-                       s->id, s->end_date);
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "staff_id", "%s was already terminated on %s",
+                           s->id, s->end_date);
     }
     if (rc == PM_OK && strcmp (req->end_date, s->start_date) < 0) {
-        rc = stf_fail (ctx, PM_EINVAL, "end_date",
-                       "end_date: %s is before the start date %s", req->end_date,
-                       s->start_date);
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "end_date",
+                           "end_date: %s is before the start date %s", req->end_date,
+                           s->start_date);
     }
     if (rc == PM_OK) {
         char *old_end = s->end_date, *old_reason = s->termination_reason;
@@ -494,8 +494,8 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     size_t page = q->has_page_size && q->page_size ? q->page_size : PAGE_DEFAULT;
     if (page > STF_LIST_MAX) {
-        return stf_fail (ctx, PM_EINVAL, "page_size", "page_size: at most %d",
-                         STF_LIST_MAX);
+        return pm_ctx_fail (ctx, PM_EINVAL, "page_size", "page_size: at most %d",
+                             STF_LIST_MAX);
     }
     stf_key_t prefix, after;
     stf_key_init (&prefix, STF_IX_STAFF_BY_SITE);
@@ -503,8 +503,8 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     bool paged = q->page_token && *q->page_token;
     if (paged) {
         if (!pm_id_valid (q->page_token, "stf")) {
-            return stf_fail (ctx, PM_EINVAL, "page_token",
-                             "page_token: not one from an earlier StaffList");
+            return pm_ctx_fail (ctx, PM_EINVAL, "page_token",
+                                 "page_token: not one from an earlier StaffList");
         }
         after = prefix;
         stf_key_str (&after, q->page_token);

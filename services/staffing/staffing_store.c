@@ -11,25 +11,6 @@
 #include "staffing_tz.h"
 
 stf_db_t stf_db;
-char stf_last_failure[512];
-
-//  --------------------------------------------------------------------------
-//  Fails the command and keeps the message.
-pm_err
-stf_fail (pm_ctx_t *ctx, pm_err code, const char *field, const char *fmt, ...)
-{
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (stf_last_failure, sizeof stf_last_failure, fmt, args);
-    va_end (args);
-    return pm_ctx_fail (ctx, code, field, "%s", stf_last_failure);
-}
-
-void
-stf_fail_clear (void)
-{
-    stf_last_failure[0] = 0;
-}
 
 //  --------------------------------------------------------------------------
 //  Opens every sub-database of the layout in staffing_store.h.
@@ -160,16 +141,16 @@ stf_load (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
     ProtobufCMessage **msg = out;
     *msg = NULL;
     if (!id || !*id) {
-        return stf_fail (ctx, PM_EINVAL, field, "%s: is required", field);
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field);
     }
     if (strlen (id) > 64) {
-        return stf_fail (ctx, PM_EINVAL, field, "%s: is not a %s id", field,
-                         what);
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is not a %s id", field,
+                             what);
     }
     pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), dbi, id, strlen (id), desc,
                                   msg);
     if (rc == PM_ENOTFOUND) {
-        return stf_fail (ctx, rc, field, "%s: no %s %s", field, what, id);
+        return pm_ctx_fail (ctx, rc, field, "%s: no %s %s", field, what, id);
     }
     return rc;
 }
@@ -228,8 +209,8 @@ pm_err
 stf_access (pm_ctx_t *ctx, const char *site, const char *field)
 {
     if (!pm_ctx_may_access_site (ctx, site)) {
-        return stf_fail (ctx, PM_EFORBIDDEN, field, "%s does not work at site %s",
-                         pm_ctx_principal (ctx)->name, site);
+        return pm_ctx_fail (ctx, PM_EFORBIDDEN, field, "%s does not work at site %s",
+                             pm_ctx_principal (ctx)->name, site);
     }
     return PM_OK;
 }
@@ -241,14 +222,14 @@ stf_check_version (pm_ctx_t *ctx, const char *id, uint64_t actual,
                    bool has_expected, uint64_t expected, bool required)
 {
     if (required && (!has_expected || expected == 0)) {
-        return stf_fail (ctx, PM_EINVAL, "expected_version",
-                         "expected_version: is required (the version you read)");
+        return pm_ctx_fail (ctx, PM_EINVAL, "expected_version",
+                             "expected_version: is required (the version you read)");
     }
     if (has_expected && expected != 0 && expected != actual) {
-        return stf_fail (ctx, PM_ECONFLICT, "expected_version",
-                         "%s is at version %llu, not %llu: read it again", id,
-                         (unsigned long long) actual,
-                         (unsigned long long) expected);
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "expected_version",
+                             "%s is at version %llu, not %llu: read it again", id,
+                             (unsigned long long) actual,
+                             (unsigned long long) expected);
     }
     return PM_OK;
 }
@@ -260,20 +241,20 @@ stf_text (pm_ctx_t *ctx, const char *field, const char *s, bool required,
           long max)
 {
     if (!s || !*s) {
-        return required ? stf_fail (ctx, PM_EINVAL, field, "%s: is required", field)
+        return required ? pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field)
                         : PM_OK;
     }
     long n = 0;
     for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
         if (*c < 0x20 || *c == 0x7f) {
-            return stf_fail (ctx, PM_EINVAL, field,
-                             "%s: must not contain control characters", field);
+            return pm_ctx_fail (ctx, PM_EINVAL, field,
+                                 "%s: must not contain control characters", field);
         }
         n += (*c & 0xc0) != 0x80;
     }
     if (n > max) {
-        return stf_fail (ctx, PM_EINVAL, field,
-                         "%s: is %ld characters; at most %ld", field, n, max);
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                             "%s: is %ld characters; at most %ld", field, n, max);
     }
     return PM_OK;
 }
@@ -288,9 +269,9 @@ stf_token (pm_ctx_t *ctx, const char *field, const char *s, size_t max)
              || s[i] == '_' || s[i] == '-';
     }
     if (!ok) {
-        return stf_fail (ctx, PM_EINVAL, field,
-                         "%s: \"%.40s\" is not 1 to %zu of a-z, 0-9, '_' or '-'",
-                         field, s ? s : "", max);
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                             "%s: \"%.40s\" is not 1 to %zu of a-z, 0-9, '_' or '-'",
+                             field, s ? s : "", max);
     }
     return PM_OK;
 }
@@ -299,13 +280,13 @@ pm_err
 stf_date (pm_ctx_t *ctx, const char *field, const char *s)
 {
     if (!s || !*s) {
-        return stf_fail (ctx, PM_EINVAL, field, "%s: is required (YYYY-MM-DD)",
-                         field);
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required (YYYY-MM-DD)",
+                             field);
     }
     if (!stf_date_valid (s)) {
-        return stf_fail (ctx, PM_EINVAL, field,
-                         "%s: \"%.20s\" is not a date written YYYY-MM-DD",
-                         field, s);
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                             "%s: \"%.20s\" is not a date written YYYY-MM-DD",
+                             field, s);
     }
     return PM_OK;
 }
@@ -315,9 +296,9 @@ stf_currency (pm_ctx_t *ctx, const char *field, const char *s)
 {
     if (!s || strlen (s) != 3 || !isupper ((unsigned char) s[0])
         || !isupper ((unsigned char) s[1]) || !isupper ((unsigned char) s[2])) {
-        return stf_fail (ctx, PM_EINVAL, field,
-                         "%s: \"%.10s\" is not an ISO 4217 code (e.g. \"USD\")",
-                         field, s ? s : "");
+        return pm_ctx_fail (ctx, PM_EINVAL, field,
+                             "%s: \"%.10s\" is not an ISO 4217 code (e.g. \"USD\")",
+                             field, s ? s : "");
     }
     return PM_OK;
 }
@@ -326,11 +307,11 @@ pm_err
 stf_id (pm_ctx_t *ctx, const char *field, const char *s, const char *prefix)
 {
     if (!s || !*s) {
-        return stf_fail (ctx, PM_EINVAL, field, "%s: is required", field);
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: is required", field);
     }
     if (!pm_id_valid (s, prefix)) {
-        return stf_fail (ctx, PM_EINVAL, field, "%s: \"%.40s\" is not a %s_ id",
-                         field, s, prefix);
+        return pm_ctx_fail (ctx, PM_EINVAL, field, "%s: \"%.40s\" is not a %s_ id",
+                             field, s, prefix);
     }
     return PM_OK;
 }

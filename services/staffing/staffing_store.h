@@ -112,18 +112,6 @@ pm_err stf_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
 //  Copies an index value (an id) into out (PM_ID_MAX or more bytes).
 void stf_val_id (const MDB_val *val, char *out, size_t outlen);
 
-//  --- failures -----------------------------------------------------------
-
-//  pm_ctx_fail that also keeps the message in stf_last_failure, so that a
-//  follower can record why an event was refused (the runtime keeps the
-//  context's message to itself). Returns `code`.
-pm_err stf_fail (pm_ctx_t *ctx, pm_err code, const char *field, const char *fmt,
-                 ...) __attribute__ ((format (printf, 4, 5)));
-
-//  The message of the last stf_fail, "" after stf_fail_clear.
-extern char stf_last_failure[512];
-void stf_fail_clear (void);
-
 //  --- records ------------------------------------------------------------
 
 //  Loads record `id` of type `desc` into *out (caller frees with

@@ -316,12 +316,12 @@ s_record (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__RecordTraining *req = (const Pm__Staffing__RecordTraining *) body;
     if (!req->completion) {
-        return stf_fail (ctx, PM_EINVAL, "completion", "completion: is required");
+        return pm_ctx_fail (ctx, PM_EINVAL, "completion", "completion: is required");
     }
     Pm__Staffing__TrainingCompletion c = *req->completion;
     if (c.id || c.has_recorded_at) {
-        return stf_fail (ctx, PM_EINVAL, "completion.id",
-                         "completion.id: id and recorded_at are set by the service");
+        return pm_ctx_fail (ctx, PM_EINVAL, "completion.id",
+                             "completion.id: id and recorded_at are set by the service");
     }
     pm_err rc = stf_token (ctx, "completion.course", c.course, 48);
     if (rc == PM_OK) {
@@ -345,9 +345,9 @@ s_record (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         stf_today (ctx, zone, today);
         if (strcmp (c.completed_on, today) > 0) {
-            rc = stf_fail (ctx, PM_EINVAL, "completion.completed_on",
-                           "completion.completed_on: %s is in the future",
-                           c.completed_on);
+            rc = pm_ctx_fail (ctx, PM_EINVAL, "completion.completed_on",
+                               "completion.completed_on: %s is in the future",
+                               c.completed_on);
         }
     }
     char id[PM_ID_MAX];
