@@ -72,10 +72,10 @@ s_due_index (MDB_txn *txn, const cred_t *c, const char *zone, bool add)
     if (due < 0) {
         return PM_OK;
     }
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_CRD_DUE);
-    stf_key_u64 (&k, (uint64_t) due);
-    stf_key_str (&k, c->id);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_CRD_DUE);
+    pm_key_u64 (&k, (uint64_t) due);
+    pm_key_str (&k, c->id);
     return stf_index (txn, stf_db.index, &k, c->id, add);
 }
 
@@ -139,10 +139,10 @@ s_save (pm_ctx_t *ctx, cred_t *c, const char *event)
     }
     c->has_expires_at = 1;
     c->expires_at = s_due_at (c, zone, 0);
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_CRD_BY_STAFF);
-    stf_key_str (&k, c->staff_id);
-    stf_key_str (&k, c->id);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_CRD_BY_STAFF);
+    pm_key_str (&k, c->staff_id);
+    pm_key_str (&k, c->id);
     rc = stf_index (pm_ctx_txn (ctx), stf_db.index, &k, c->id, true);
     if (rc == PM_OK) {
         rc = s_due_index (pm_ctx_txn (ctx), c, zone, true);
@@ -309,7 +309,7 @@ s_collect (const MDB_val *key, const MDB_val *val, void *arg)
         return 1;
     }
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     cred_t *c;
     pm_err rc = pm_store_get_msg (list->txn, stf_db.credentials, id, strlen (id),
                                   &pm__staffing__credential__descriptor,
@@ -329,12 +329,12 @@ s_collect (const MDB_val *key, const MDB_val *val, void *arg)
 static pm_err
 s_of_staff (MDB_txn *txn, const char *staff_id, s_creds_t *list)
 {
-    stf_key_t prefix;
-    stf_key_init (&prefix, STF_IX_CRD_BY_STAFF);
-    stf_key_str (&prefix, staff_id);
+    pm_key_t prefix;
+    pm_key_init (&prefix, STF_IX_CRD_BY_STAFF);
+    pm_key_str (&prefix, staff_id);
     list->txn = txn;
-    return stf_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_collect,
-                     list);
+    return pm_key_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_collect,
+                        list);
 }
 
 static void
@@ -389,7 +389,7 @@ s_expiring_staff (const MDB_val *key, const MDB_val *val, void *arg)
     s_expiring_t *ex = arg;
     MDB_txn *txn = pm_ctx_txn (ex->ctx);
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     stf_staff_t *s;
     pm_err rc = pm_store_get_msg (txn, stf_db.staff, id, strlen (id),
                                   &pm__staffing__staff__descriptor,
@@ -463,11 +463,11 @@ s_expiring (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     s_expiring_t ex = {ctx, today, last, q->include_expired, NULL, NULL, 0, 0, 0, 0};
-    stf_key_t prefix;
-    stf_key_init (&prefix, STF_IX_STAFF_BY_SITE);
-    stf_key_str (&prefix, q->site_id);
-    rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
-                   s_expiring_staff, &ex);
+    pm_key_t prefix;
+    pm_key_init (&prefix, STF_IX_STAFF_BY_SITE);
+    pm_key_str (&prefix, q->site_id);
+    rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
+                      s_expiring_staff, &ex);
     Pm__Staffing__ExpiringCredential **ptrs = calloc (ex.n + 1, sizeof *ptrs);
     if (rc == PM_OK) {
         if (ex.n) {
@@ -497,7 +497,7 @@ s_expiring (pm_ctx_t *ctx, const ProtobufCMessage *body)
 
 typedef struct {
     int64_t now;
-    stf_key_t keys[TICK_MAX];
+    pm_key_t keys[TICK_MAX];
     char ids[TICK_MAX][PM_ID_MAX];
     size_t n;
 } s_due_t;
@@ -511,10 +511,10 @@ s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
         || due->n == TICK_MAX) {
         return 1;
     }
-    stf_key_t *k = &due->keys[due->n];
-    k->len = key->mv_size < STF_KEY_MAX ? key->mv_size : STF_KEY_MAX;
+    pm_key_t *k = &due->keys[due->n];
+    k->len = key->mv_size < PM_KEY_MAX ? key->mv_size : PM_KEY_MAX;
     memcpy (k->b, key->mv_data, k->len);
-    stf_val_id (val, due->ids[due->n], PM_ID_MAX);
+    pm_val_str (val, due->ids[due->n], PM_ID_MAX);
     due->n++;
     return 0;
 }
@@ -586,8 +586,8 @@ stf_credentials_tick (pm_ctx_t *ctx)
     s_due_t *due = calloc (1, sizeof *due);
     due->now = pm_ctx_now (ctx);
     const char tag = STF_IX_CRD_DUE;
-    pm_err rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, &tag, 1, NULL, s_due_item,
-                          due);
+    pm_err rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.index, &tag, 1, NULL, s_due_item,
+                             due);
     for (size_t i = 0; rc == PM_OK && i < due->n; i++) {
         rc = pm_store_del (pm_ctx_txn (ctx), stf_db.index, due->keys[i].b,
                            due->keys[i].len);

@@ -31,11 +31,11 @@ typedef Pm__Staffing__LeaveType ltype_t;
 static pm_err
 s_index (MDB_txn *txn, const leave_t *l, bool add)
 {
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_LV_BY_STAFF);
-    stf_key_str (&k, l->staff_id);
-    stf_key_str (&k, l->start_date);
-    stf_key_str (&k, l->id);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_LV_BY_STAFF);
+    pm_key_str (&k, l->staff_id);
+    pm_key_str (&k, l->start_date);
+    pm_key_str (&k, l->id);
     return stf_index (txn, stf_db.index, &k, l->id, add);
 }
 
@@ -52,7 +52,7 @@ s_leave_item (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_leaves_t *list = arg;
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     leave_t *l;
     pm_err rc = pm_store_get_msg (list->txn, stf_db.leave, id, strlen (id),
                                   &pm__staffing__leave__descriptor,
@@ -71,11 +71,11 @@ s_leave_item (const MDB_val *key, const MDB_val *val, void *arg)
 static pm_err
 s_live (MDB_txn *txn, const char *staff_id, s_leaves_t *list)
 {
-    stf_key_t prefix;
-    stf_key_init (&prefix, STF_IX_LV_BY_STAFF);
-    stf_key_str (&prefix, staff_id);
+    pm_key_t prefix;
+    pm_key_init (&prefix, STF_IX_LV_BY_STAFF);
+    pm_key_str (&prefix, staff_id);
     *list = (s_leaves_t) {txn, NULL, 0, 0};
-    return stf_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_leave_item, list);
+    return pm_key_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_leave_item, list);
 }
 
 static void
@@ -173,8 +173,8 @@ s_list_types (pm_ctx_t *ctx, const ProtobufCMessage *body)
     (void) body;
     Pm__Staffing__LeaveTypeList out = PM__STAFFING__LEAVE_TYPE_LIST__INIT;
     out.leave_types = calloc (STF_LIST_MAX, sizeof *out.leave_types);
-    pm_err rc = stf_scan (pm_ctx_txn (ctx), stf_db.leave_types, "", 0, NULL, s_type_item,
-                          &out);
+    pm_err rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.leave_types, "", 0, NULL, s_type_item,
+                             &out);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &out.base);
     }
@@ -186,12 +186,12 @@ s_list_types (pm_ctx_t *ctx, const ProtobufCMessage *body)
 }
 
 static void
-s_alloc_key (stf_key_t *k, const char *staff_id, const char *type, uint32_t year)
+s_alloc_key (pm_key_t *k, const char *staff_id, const char *type, uint32_t year)
 {
-    stf_key_init (k, 'a');
-    stf_key_str (k, staff_id);
-    stf_key_str (k, type);
-    stf_key_u64 (k, year);
+    pm_key_init (k, 'a');
+    pm_key_str (k, staff_id);
+    pm_key_str (k, type);
+    pm_key_u64 (k, year);
 }
 
 //  staffing.SetLeaveAllocation
@@ -223,7 +223,7 @@ s_set_allocation (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = s_type (ctx, a->leave_type, "allocation.leave_type", &t);
     }
     if (rc == PM_OK) {
-        stf_key_t k;
+        pm_key_t k;
         s_alloc_key (&k, s->id, t->id, a->year);
         rc = pm_store_put_msg (pm_ctx_txn (ctx), stf_db.allocations, k.b, k.len,
                                &a->base, 0);
@@ -252,7 +252,7 @@ s_balance (pm_ctx_t *ctx, const char *staff_id, const ltype_t *t, uint32_t year,
     b->has_remaining = 1;
     b->year = year;
     b->allocated = t->yearly_days;
-    stf_key_t k;
+    pm_key_t k;
     s_alloc_key (&k, staff_id, t->id, year);
     Pm__Staffing__LeaveAllocation *a;
     pm_err rc = pm_store_get_msg (txn, stf_db.allocations, k.b, k.len,
@@ -430,10 +430,10 @@ s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = s_index (pm_ctx_txn (ctx), &l, true);
     }
     if (rc == PM_OK) {
-        stf_key_t k;
-        stf_key_init (&k, STF_IX_LV_ALL);
-        stf_key_str (&k, l.staff_id);
-        stf_key_str (&k, l.id);
+        pm_key_t k;
+        pm_key_init (&k, STF_IX_LV_ALL);
+        pm_key_str (&k, l.staff_id);
+        pm_key_str (&k, l.id);
         rc = stf_index (pm_ctx_txn (ctx), stf_db.index, &k, l.id, true);
     }
     if (rc == PM_OK) {
@@ -598,11 +598,11 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     pm__staffing__staff__free_unpacked (s, NULL);
     s_leaves_t list = {pm_ctx_txn (ctx), NULL, 0, 0};
     if (rc == PM_OK) {
-        stf_key_t prefix;
-        stf_key_init (&prefix, STF_IX_LV_ALL);
-        stf_key_str (&prefix, q->staff_id);
-        rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
-                       s_leave_item, &list);
+        pm_key_t prefix;
+        pm_key_init (&prefix, STF_IX_LV_ALL);
+        pm_key_str (&prefix, q->staff_id);
+        rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
+                          s_leave_item, &list);
     }
     if (rc == PM_OK) {
         if (list.n) {

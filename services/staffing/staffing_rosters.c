@@ -37,17 +37,17 @@ s_index (MDB_txn *txn, const shift_t *sh, bool add)
     if (sh->status == PM__STAFFING__SHIFT_STATUS__SHIFT_CANCELLED) {
         return PM_OK;
     }
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_SHF_BY_SITE);
-    stf_key_str (&k, sh->site_id);
-    stf_key_u64 (&k, (uint64_t) sh->start);
-    stf_key_str (&k, sh->id);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_SHF_BY_SITE);
+    pm_key_str (&k, sh->site_id);
+    pm_key_u64 (&k, (uint64_t) sh->start);
+    pm_key_str (&k, sh->id);
     pm_err rc = stf_index (txn, stf_db.index, &k, sh->id, add);
     if (rc == PM_OK && sh->status == PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED) {
-        stf_key_init (&k, STF_IX_SHF_BY_STAFF);
-        stf_key_str (&k, sh->staff_id);
-        stf_key_u64 (&k, (uint64_t) sh->start);
-        stf_key_str (&k, sh->id);
+        pm_key_init (&k, STF_IX_SHF_BY_STAFF);
+        pm_key_str (&k, sh->staff_id);
+        pm_key_u64 (&k, (uint64_t) sh->start);
+        pm_key_str (&k, sh->id);
         rc = stf_index (txn, stf_db.index, &k, sh->id, add);
     }
     return rc;
@@ -100,7 +100,7 @@ s_shift_item (const MDB_val *key, const MDB_val *val, void *arg)
         return 1;
     }
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     shift_t *sh;
     pm_err rc = pm_store_get_msg (list->txn, stf_db.shifts, id, strlen (id),
                                   &pm__staffing__shift__descriptor,
@@ -122,14 +122,14 @@ static pm_err
 s_shifts (MDB_txn *txn, char tag, const char *owner, int64_t from, int64_t to,
           s_shifts_t *list)
 {
-    stf_key_t prefix, start;
-    stf_key_init (&prefix, tag);
-    stf_key_str (&prefix, owner);
+    pm_key_t prefix, start;
+    pm_key_init (&prefix, tag);
+    pm_key_str (&prefix, owner);
     start = prefix;
-    stf_key_u64 (&start, (uint64_t) (from > 0 ? from : 0));
+    pm_key_u64 (&start, (uint64_t) (from > 0 ? from : 0));
     *list = (s_shifts_t) {txn, prefix.len, to, NULL, 0, 0};
-    return stf_scan (txn, stf_db.index, prefix.b, prefix.len, &start, s_shift_item,
-                     list);
+    return pm_key_scan (txn, stf_db.index, prefix.b, prefix.len, &start, s_shift_item,
+                        list);
 }
 
 static void
@@ -287,10 +287,10 @@ s_create_template (pm_ctx_t *ctx, const ProtobufCMessage *body)
     t.has_version = t.has_created_at = 1;
     t.version = 1;
     t.created_at = pm_ctx_now (ctx);
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_TPL_BY_SITE);
-    stf_key_str (&k, t.site_id);
-    stf_key_str (&k, t.id);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_TPL_BY_SITE);
+    pm_key_str (&k, t.site_id);
+    pm_key_str (&k, t.id);
     rc = stf_index (pm_ctx_txn (ctx), stf_db.index, &k, t.id, true);
     if (rc == PM_OK) {
         rc = stf_commit (ctx, stf_db.templates, t.id, &t.base,
@@ -317,7 +317,7 @@ s_named_item (const MDB_val *key, const MDB_val *val, void *arg)
         return 1;
     }
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (list->txn, list->records, id, strlen (id),
                                   list->desc, &m);
@@ -336,12 +336,12 @@ static pm_err
 s_named (MDB_txn *txn, char tag, const char *site, MDB_dbi records,
          const ProtobufCMessageDescriptor *desc, s_named_t *list)
 {
-    stf_key_t prefix;
-    stf_key_init (&prefix, tag);
-    stf_key_str (&prefix, site);
+    pm_key_t prefix;
+    pm_key_init (&prefix, tag);
+    pm_key_str (&prefix, site);
     *list = (s_named_t) {txn, records, desc, NULL, 0, 0};
-    return stf_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_named_item,
-                     list);
+    return pm_key_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_named_item,
+                        list);
 }
 
 static void
@@ -814,10 +814,10 @@ typedef Pm__Staffing__CoverageRule rule_t;
 static pm_err
 s_cov_index (MDB_txn *txn, const rule_t *r, bool add)
 {
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_COV_BY_SITE);
-    stf_key_str (&k, r->site_id);
-    stf_key_str (&k, r->id);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_COV_BY_SITE);
+    pm_key_str (&k, r->site_id);
+    pm_key_str (&k, r->id);
     return stf_index (txn, stf_db.index, &k, r->id, add);
 }
 

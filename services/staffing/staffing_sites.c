@@ -344,8 +344,8 @@ s_list_sites (pm_ctx_t *ctx, const ProtobufCMessage *body)
     s_list_t list = {&pm__staffing__site__descriptor, pm_ctx_txn (ctx), 0, NULL, 0,
                      PM_OK};
     list.items = calloc (STF_LIST_MAX, sizeof *list.items);
-    pm_err rc = stf_scan (pm_ctx_txn (ctx), stf_db.sites, "", 0, NULL, s_site_item,
-                          &list);
+    pm_err rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.sites, "", 0, NULL, s_site_item,
+                             &list);
     if (rc == PM_OK) {
         Pm__Staffing__SiteList out = PM__STAFFING__SITE_LIST__INIT;
         out.n_sites = list.n;
@@ -380,10 +380,10 @@ s_validate_resource (pm_ctx_t *ctx, const resource_t *r)
 static pm_err
 s_resource_index (MDB_txn *txn, const resource_t *r)
 {
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_RES_BY_SITE);
-    stf_key_str (&k, r->site_id);
-    stf_key_str (&k, r->id);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_RES_BY_SITE);
+    pm_key_str (&k, r->site_id);
+    pm_key_str (&k, r->id);
     return stf_index (txn, stf_db.index, &k, r->id, true);
 }
 
@@ -485,7 +485,7 @@ s_resource_item (const MDB_val *key, const MDB_val *val, void *arg)
         return 1;
     }
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     resource_t *r;
     pm_err rc = pm_store_get_msg (rl->list.txn, stf_db.resources, id, strlen (id),
                                   &pm__staffing__resource__descriptor,
@@ -516,11 +516,11 @@ s_list_resources (pm_ctx_t *ctx, const ProtobufCMessage *body)
     pm__staffing__site__free_unpacked (site, NULL);
     s_res_list_t rl = {{NULL, pm_ctx_txn (ctx), 0, NULL, 0, PM_OK}, q};
     rl.list.items = calloc (STF_LIST_MAX, sizeof *rl.list.items);
-    stf_key_t prefix;
-    stf_key_init (&prefix, STF_IX_RES_BY_SITE);
-    stf_key_str (&prefix, q->site_id);
-    rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
-                   s_resource_item, &rl);
+    pm_key_t prefix;
+    pm_key_init (&prefix, STF_IX_RES_BY_SITE);
+    pm_key_str (&prefix, q->site_id);
+    rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
+                      s_resource_item, &rl);
     if (rc == PM_OK) {
         Pm__Staffing__ResourceList out = PM__STAFFING__RESOURCE_LIST__INIT;
         out.n_resources = rl.list.n;

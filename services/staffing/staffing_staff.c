@@ -234,10 +234,10 @@ static pm_err
 s_index (MDB_txn *txn, const stf_staff_t *s, bool add)
 {
     for (size_t i = 0; i < s->n_sites; i++) {
-        stf_key_t k;
-        stf_key_init (&k, STF_IX_STAFF_BY_SITE);
-        stf_key_str (&k, s->sites[i]->site_id);
-        stf_key_str (&k, s->id);
+        pm_key_t k;
+        pm_key_init (&k, STF_IX_STAFF_BY_SITE);
+        pm_key_str (&k, s->sites[i]->site_id);
+        pm_key_str (&k, s->id);
         pm_err rc = stf_index (txn, stf_db.index, &k, s->id, add);
         if (rc != PM_OK) {
             return rc;
@@ -440,7 +440,7 @@ typedef struct {
     const Pm__Staffing__ListStaff *q;
     stf_staff_t **items;
     size_t n, page;
-    const stf_key_t *after;  //  the last key of the previous page
+    const pm_key_t *after;  //  the last key of the previous page
     bool more;               //  another match after the page
 } s_page_t;
 
@@ -453,7 +453,7 @@ s_list_item (const MDB_val *key, const MDB_val *val, void *arg)
         return 0;
     }
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     stf_staff_t *s;
     pm_err rc = pm_store_get_msg (pg->txn, stf_db.staff, id, strlen (id),
                                   &pm__staffing__staff__descriptor,
@@ -497,9 +497,9 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return pm_ctx_fail (ctx, PM_EINVAL, "page_size", "page_size: at most %d",
                              STF_LIST_MAX);
     }
-    stf_key_t prefix, after;
-    stf_key_init (&prefix, STF_IX_STAFF_BY_SITE);
-    stf_key_str (&prefix, q->site_id);
+    pm_key_t prefix, after;
+    pm_key_init (&prefix, STF_IX_STAFF_BY_SITE);
+    pm_key_str (&prefix, q->site_id);
     bool paged = q->page_token && *q->page_token;
     if (paged) {
         if (!pm_id_valid (q->page_token, "stf")) {
@@ -507,12 +507,12 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
                                  "page_token: not one from an earlier StaffList");
         }
         after = prefix;
-        stf_key_str (&after, q->page_token);
+        pm_key_str (&after, q->page_token);
     }
     s_page_t pg = {pm_ctx_txn (ctx), q, calloc (page, sizeof (stf_staff_t *)), 0, page,
                    paged ? &after : NULL, false};
-    rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len,
-                   paged ? &after : NULL, s_list_item, &pg);
+    rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len,
+                      paged ? &after : NULL, s_list_item, &pg);
     if (rc == PM_OK) {
         Pm__Staffing__StaffList out = PM__STAFFING__STAFF_LIST__INIT;
         out.n_staff = pg.n;

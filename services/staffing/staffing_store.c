@@ -39,40 +39,10 @@ stf_store_open (pm_store_t *store)
     return PM_OK;
 }
 
-//  --- keys -------------------------------------------------------------------
-
-void
-stf_key_init (stf_key_t *k, char tag)
-{
-    k->b[0] = (uint8_t) tag;
-    k->len = 1;
-}
-
-void
-stf_key_str (stf_key_t *k, const char *s)
-{
-    size_t n = s ? strlen (s) : 0;
-    if (k->len + n + 1 > STF_KEY_MAX) {
-        n = STF_KEY_MAX - k->len - 1;
-    }
-    memcpy (k->b + k->len, s ? s : "", n);
-    k->len += n;
-    k->b[k->len++] = 0;
-}
-
-void
-stf_key_u64 (stf_key_t *k, uint64_t v)
-{
-    if (k->len + 8 <= STF_KEY_MAX) {
-        pm_be64_put (k->b + k->len, v);
-        k->len += 8;
-    }
-}
-
 //  --------------------------------------------------------------------------
 //  Adds or removes one index entry.
 pm_err
-stf_index (MDB_txn *txn, MDB_dbi dbi, const stf_key_t *k, const char *id,
+stf_index (MDB_txn *txn, MDB_dbi dbi, const pm_key_t *k, const char *id,
            bool add)
 {
     if (add) {
@@ -80,53 +50,6 @@ stf_index (MDB_txn *txn, MDB_dbi dbi, const stf_key_t *k, const char *id,
     }
     pm_err rc = pm_store_del (txn, dbi, k->b, k->len);
     return rc == PM_ENOTFOUND ? PM_OK : rc;
-}
-
-//  --------------------------------------------------------------------------
-//  Walks the entries under a prefix in key order.
-pm_err
-stf_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
-          const stf_key_t *from, stf_scan_fn *fn, void *arg)
-{
-    MDB_cursor *cursor;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, dbi, &cursor));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    MDB_val key, val;
-    if (from) {
-        key = (MDB_val) {from->len, (void *) from->b};
-    }
-    else {
-        key = (MDB_val) {plen, (void *) prefix};
-    }
-    int mrc = key.mv_size ? mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE)
-                          : mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
-    while (mrc == 0 && key.mv_size >= plen
-           && (plen == 0 || memcmp (key.mv_data, prefix, plen) == 0)) {
-        int r = fn (&key, &val, arg);
-        if (r == 1) {
-            break;
-        }
-        if (r > 1) {
-            rc = (pm_err) r;
-            break;
-        }
-        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
-    }
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = pm_err_from_mdb (mrc);
-    }
-    mdb_cursor_close (cursor);
-    return rc;
-}
-
-void
-stf_val_id (const MDB_val *val, char *out, size_t outlen)
-{
-    size_t n = val->mv_size < outlen - 1 ? val->mv_size : outlen - 1;
-    memcpy (out, val->mv_data, n);
-    out[n] = 0;
 }
 
 //  --- records ----------------------------------------------------------------

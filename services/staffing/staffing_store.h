@@ -45,10 +45,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pm_key.h"
 #include "pm_server.h"
 #include "staffing.pb-c.h"
 
-#define STF_KEY_MAX 480 //  LMDB keys are at most 511 bytes
 #define STF_LIST_MAX 1000 //  records one list reply carries at most
 
 typedef struct {
@@ -66,12 +66,6 @@ pm_err stf_store_open (pm_store_t *store);
 
 //  --- keys -------------------------------------------------------------------
 
-//  A key built by appending parts; parts past STF_KEY_MAX are cut.
-typedef struct {
-    uint8_t b[STF_KEY_MAX];
-    size_t len;
-} stf_key_t;
-
 //  Index tags (see the layout above).
 #define STF_IX_RES_BY_SITE 'r'
 #define STF_IX_STAFF_BY_SITE 's'
@@ -86,31 +80,10 @@ typedef struct {
 #define STF_IX_TRN_BY_STAFF 'k'
 #define STF_IX_TRN_DUE 'o'
 
-//  Starts an index key with its tag.
-void stf_key_init (stf_key_t *k, char tag);
-
-//  Appends `s` and its NUL (a separator that sorts before any character).
-void stf_key_str (stf_key_t *k, const char *s);
-
-//  Appends `v` as be64 (instants sort in time order; negative ones are
-//  not used in keys).
-void stf_key_u64 (stf_key_t *k, uint64_t v);
-
 //  Puts (add) or deletes (!add) index entry `k` -> `id`. Deleting an
 //  absent entry is not an error.
-pm_err stf_index (MDB_txn *txn, MDB_dbi dbi, const stf_key_t *k,
+pm_err stf_index (MDB_txn *txn, MDB_dbi dbi, const pm_key_t *k,
                   const char *id, bool add);
-
-//  Calls `fn` for each entry whose key starts with `prefix` (plen bytes),
-//  from key `from` on (NULL: from the prefix), in key order. `fn`
-//  returns 0 to go on, 1 to stop, or a pm_err (> 1) that ends the scan
-//  and is returned. The key and value are valid only during the call.
-typedef int (stf_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
-pm_err stf_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
-                 const stf_key_t *from, stf_scan_fn *fn, void *arg);
-
-//  Copies an index value (an id) into out (PM_ID_MAX or more bytes).
-void stf_val_id (const MDB_val *val, char *out, size_t outlen);
 
 //  --- records ------------------------------------------------------------
 

@@ -24,11 +24,11 @@ typedef Pm__Staffing__TrainingRequirement req_t;
 //  --- statuses -----------------------------------------------------------------
 
 static void
-s_status_key (stf_key_t *k, const char *staff_id, const char *course)
+s_status_key (pm_key_t *k, const char *staff_id, const char *course)
 {
-    stf_key_init (k, 't');
-    stf_key_str (k, staff_id);
-    stf_key_str (k, course);
+    pm_key_init (k, 't');
+    pm_key_str (k, staff_id);
+    pm_key_str (k, course);
 }
 
 //  The zone of `site_id` (64 bytes); UTC when the site is gone.
@@ -63,11 +63,11 @@ s_due_index (MDB_txn *txn, const status_t *st, bool add)
     if (rc != PM_OK || !stf_tz_instant (zone, after, 0, &at) || at < 0) {
         return rc;
     }
-    stf_key_t k;
-    stf_key_init (&k, STF_IX_TRN_DUE);
-    stf_key_u64 (&k, (uint64_t) at);
-    stf_key_str (&k, st->staff_id);
-    stf_key_str (&k, st->course);
+    pm_key_t k;
+    pm_key_init (&k, STF_IX_TRN_DUE);
+    pm_key_u64 (&k, (uint64_t) at);
+    pm_key_str (&k, st->staff_id);
+    pm_key_str (&k, st->course);
     return stf_index (txn, stf_db.index, &k, st->staff_id, add);
 }
 
@@ -98,12 +98,12 @@ s_status_item (const MDB_val *key, const MDB_val *val, void *arg)
 static pm_err
 s_statuses (MDB_txn *txn, const char *staff_id, s_statuses_t *list)
 {
-    stf_key_t prefix;
-    stf_key_init (&prefix, 't');
-    stf_key_str (&prefix, staff_id);
+    pm_key_t prefix;
+    pm_key_init (&prefix, 't');
+    pm_key_str (&prefix, staff_id);
     *list = (s_statuses_t) {NULL, 0, 0};
-    return stf_scan (txn, stf_db.training, prefix.b, prefix.len, NULL, s_status_item,
-                     list);
+    return pm_key_scan (txn, stf_db.training, prefix.b, prefix.len, NULL, s_status_item,
+                        list);
 }
 
 static void
@@ -136,12 +136,12 @@ s_last_item (const MDB_val *key, const MDB_val *val, void *arg)
 static pm_err
 s_last_completion (MDB_txn *txn, const char *staff_id, const char *course, char *out)
 {
-    stf_key_t prefix;
-    stf_key_init (&prefix, STF_IX_TRN_BY_STAFF);
-    stf_key_str (&prefix, staff_id);
-    stf_key_str (&prefix, course);
+    pm_key_t prefix;
+    pm_key_init (&prefix, STF_IX_TRN_BY_STAFF);
+    pm_key_str (&prefix, staff_id);
+    pm_key_str (&prefix, course);
     out[0] = 0;
-    return stf_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_last_item, out);
+    return pm_key_scan (txn, stf_db.index, prefix.b, prefix.len, NULL, s_last_item, out);
 }
 
 //  The courses `s`'s roles require, the strictest terms where two roles
@@ -230,7 +230,7 @@ stf_training_refresh (pm_ctx_t *ctx, const stf_staff_t *s)
             still = strcmp (req->terms[j].course, st->course) == 0;
         }
         if (rc == PM_OK && !still) {
-            stf_key_t k;
+            pm_key_t k;
             s_status_key (&k, s->id, st->course);
             rc = pm_store_del (txn, stf_db.training, k.b, k.len);
         }
@@ -257,7 +257,7 @@ stf_training_refresh (pm_ctx_t *ctx, const stf_staff_t *s)
                 st.overdue_notified_for = old.items[i]->overdue_notified_for;
             }
         }
-        stf_key_t k;
+        pm_key_t k;
         s_status_key (&k, s->id, need->course);
         if (rc == PM_OK) {
             rc = pm_store_put_msg (txn, stf_db.training, k.b, k.len, &st.base, 0);
@@ -299,7 +299,7 @@ pm_err
 stf_training_role_changed (pm_ctx_t *ctx, const char *role)
 {
     s_role_scan_t scan = {ctx, role};
-    return stf_scan (pm_ctx_txn (ctx), stf_db.staff, "", 0, NULL, s_role_item, &scan);
+    return pm_key_scan (pm_ctx_txn (ctx), stf_db.staff, "", 0, NULL, s_role_item, &scan);
 }
 
 static pm_err
@@ -356,12 +356,12 @@ s_record (pm_ctx_t *ctx, const ProtobufCMessage *body)
         c.id = id;
         c.has_recorded_at = 1;
         c.recorded_at = pm_ctx_now (ctx);
-        stf_key_t k;
-        stf_key_init (&k, STF_IX_TRN_BY_STAFF);
-        stf_key_str (&k, s->id);
-        stf_key_str (&k, c.course);
-        stf_key_str (&k, c.completed_on);
-        stf_key_str (&k, c.id);
+        pm_key_t k;
+        pm_key_init (&k, STF_IX_TRN_BY_STAFF);
+        pm_key_str (&k, s->id);
+        pm_key_str (&k, c.course);
+        pm_key_str (&k, c.completed_on);
+        pm_key_str (&k, c.id);
         rc = stf_index (pm_ctx_txn (ctx), stf_db.index, &k, c.id, true);
     }
     if (rc == PM_OK) {
@@ -416,7 +416,7 @@ s_overdue_staff (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_overdue_t *ov = arg;
     char id[PM_ID_MAX];
-    stf_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     stf_staff_t *s;
     pm_err rc = pm_store_get_msg (ov->txn, stf_db.staff, id, strlen (id),
                                   &pm__staffing__staff__descriptor,
@@ -475,11 +475,11 @@ s_overdue (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     s_overdue_t ov = {pm_ctx_txn (ctx), today, NULL, NULL, 0, 0, 0, 0};
-    stf_key_t prefix;
-    stf_key_init (&prefix, STF_IX_STAFF_BY_SITE);
-    stf_key_str (&prefix, q->site_id);
-    rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
-                   s_overdue_staff, &ov);
+    pm_key_t prefix;
+    pm_key_init (&prefix, STF_IX_STAFF_BY_SITE);
+    pm_key_str (&prefix, q->site_id);
+    rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.index, prefix.b, prefix.len, NULL,
+                      s_overdue_staff, &ov);
     if (rc == PM_OK) {
         if (ov.n) {
             qsort (ov.items, ov.n, sizeof *ov.items, s_by_due);
@@ -505,7 +505,7 @@ s_overdue (pm_ctx_t *ctx, const ProtobufCMessage *body)
 
 typedef struct {
     int64_t now;
-    stf_key_t keys[TICK_MAX];
+    pm_key_t keys[TICK_MAX];
     size_t n;
 } s_due_t;
 
@@ -519,8 +519,8 @@ s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
         || due->n == TICK_MAX) {
         return 1;
     }
-    stf_key_t *k = &due->keys[due->n++];
-    k->len = key->mv_size < STF_KEY_MAX ? key->mv_size : STF_KEY_MAX;
+    pm_key_t *k = &due->keys[due->n++];
+    k->len = key->mv_size < PM_KEY_MAX ? key->mv_size : PM_KEY_MAX;
     memcpy (k->b, key->mv_data, k->len);
     return 0;
 }
@@ -528,7 +528,7 @@ s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
 //  Warns about one (person, course) if it is overdue and not yet warned
 //  about for this due date.
 static pm_err
-s_warn (pm_ctx_t *ctx, const stf_key_t *due_key)
+s_warn (pm_ctx_t *ctx, const pm_key_t *due_key)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
     //  due key: tag be64 staff 0 course 0
@@ -538,7 +538,7 @@ s_warn (pm_ctx_t *ctx, const stf_key_t *due_key)
         return PM_OK;
     }
     const char *course = staff_id + n + 1;
-    stf_key_t k;
+    pm_key_t k;
     s_status_key (&k, staff_id, course);
     status_t *st;
     pm_err rc = pm_store_get_msg (txn, stf_db.training, k.b, k.len,
@@ -576,7 +576,7 @@ stf_training_tick (pm_ctx_t *ctx)
     s_due_t *due = calloc (1, sizeof *due);
     due->now = pm_ctx_now (ctx);
     const char tag = STF_IX_TRN_DUE;
-    pm_err rc = stf_scan (pm_ctx_txn (ctx), stf_db.index, &tag, 1, NULL, s_due_item, due);
+    pm_err rc = pm_key_scan (pm_ctx_txn (ctx), stf_db.index, &tag, 1, NULL, s_due_item, due);
     for (size_t i = 0; rc == PM_OK && i < due->n; i++) {
         rc = pm_store_del (pm_ctx_txn (ctx), stf_db.index, due->keys[i].b,
                            due->keys[i].len);
