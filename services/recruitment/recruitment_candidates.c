@@ -142,9 +142,9 @@ rec_cand_forget_contact (pm_ctx_t *ctx, const rec_cand_t *c)
             || !contacts[i].norm (contacts[i].given, norm)) {
             continue;
         }
-        rec_key_t k;
-        rec_key_init (&k, contacts[i].tag);
-        rec_key_str (&k, norm);
+        pm_key_t k;
+        pm_key_init (&k, contacts[i].tag);
+        pm_key_str (&k, norm);
         //  Only the entry that leads to this candidate is theirs to drop.
         if (rec_index_get (ctx, &k, held) == PM_OK && strcmp (held, c->id) == 0) {
             rc = rec_index (ctx, &k, c->id, false);
@@ -221,17 +221,17 @@ static pm_err
 s_find_duplicate (pm_ctx_t *ctx, const char *email, const char *phone, char *cand_id,
                   const char **matched_on)
 {
-    rec_key_t k;
+    pm_key_t k;
     pm_err rc = PM_ENOTFOUND;
     if (*email) {
-        rec_key_init (&k, REC_IX_EMAIL);
-        rec_key_str (&k, email);
+        pm_key_init (&k, REC_IX_EMAIL);
+        pm_key_str (&k, email);
         rc = rec_index_get (ctx, &k, cand_id);
         *matched_on = "email";
     }
     if (rc == PM_ENOTFOUND && *phone) {
-        rec_key_init (&k, REC_IX_PHONE);
-        rec_key_str (&k, phone);
+        pm_key_init (&k, REC_IX_PHONE);
+        pm_key_str (&k, phone);
         rc = rec_index_get (ctx, &k, cand_id);
         *matched_on = "phone";
     }
@@ -245,9 +245,9 @@ s_index_contact (pm_ctx_t *ctx, char tag, const char *norm, const char *cand_id)
     if (!*norm) {
         return PM_OK;
     }
-    rec_key_t k;
-    rec_key_init (&k, tag);
-    rec_key_str (&k, norm);
+    pm_key_t k;
+    pm_key_init (&k, tag);
+    pm_key_str (&k, norm);
     char held[PM_ID_MAX];
     pm_err rc = rec_index_get (ctx, &k, held);
     return rc == PM_ENOTFOUND ? rec_index (ctx, &k, cand_id, true) : rc;
@@ -386,12 +386,12 @@ s_apply (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = s_candidate (ctx, req, p->site_id, email, phone, &c, &result);
     }
     char app_id[PM_ID_MAX];
-    rec_key_t by_cand;
+    pm_key_t by_cand;
     if (rc == PM_OK) {
         pm_ctx_audit (ctx, c->id, p->site_id);
-        rec_key_init (&by_cand, REC_IX_APP_BY_CAND);
-        rec_key_str (&by_cand, c->id);
-        rec_key_str (&by_cand, j->id);
+        pm_key_init (&by_cand, REC_IX_APP_BY_CAND);
+        pm_key_str (&by_cand, c->id);
+        pm_key_str (&by_cand, j->id);
         rc = rec_index_get (ctx, &by_cand, app_id);
         if (rc == PM_OK) {
             rc = pm_ctx_fail (ctx, PM_ECONFLICT, "candidate",
@@ -427,10 +427,10 @@ s_apply (pm_ctx_t *ctx, const ProtobufCMessage *body)
         a.n_history = 1;
         a.history = history;
         a.applied_at = a.updated_at = now;
-        rec_key_t by_job;
-        rec_key_init (&by_job, REC_IX_APP_BY_JOB);
-        rec_key_str (&by_job, j->id);
-        rec_key_str (&by_job, app_id);
+        pm_key_t by_job;
+        pm_key_init (&by_job, REC_IX_APP_BY_JOB);
+        pm_key_str (&by_job, j->id);
+        pm_key_str (&by_job, app_id);
         rc = rec_index (ctx, &by_job, app_id, true);
         if (rc == PM_OK) {
             rc = rec_index (ctx, &by_cand, app_id, true);
@@ -499,7 +499,7 @@ s_alist_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_alist_t *l = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.applications, id,
                                   strlen (id), &pm__recruitment__application__descriptor,
@@ -528,9 +528,9 @@ s_list_applications (pm_ctx_t *ctx, const ProtobufCMessage *body)
         Pm__Recruitment__ApplicationList list = PM__RECRUITMENT__APPLICATION_LIST__INIT;
         list.applications = calloc (REC_LIST_MAX, sizeof *list.applications);
         s_alist_t l = {ctx, &list};
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_APP_BY_JOB);
-        rec_key_str (&k, j->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_APP_BY_JOB);
+        pm_key_str (&k, j->id);
         rc = rec_scan (ctx, &k, s_alist_one, &l);
         if (rc == PM_OK) {
             rc = pm_ctx_reply (ctx, &list.base);

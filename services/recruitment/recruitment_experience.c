@@ -32,14 +32,14 @@ typedef Pm__Recruitment__Breach rec_breach_t;
 //  --------------------------------------------------------------------------
 //  The key of a running clock.
 static void
-s_clock_key (rec_key_t *k, Pm__Recruitment__BreachKind kind, const char *site,
+s_clock_key (pm_key_t *k, Pm__Recruitment__BreachKind kind, const char *site,
              int64_t start, const char *subject)
 {
-    rec_key_init (k, REC_IX_CLOCK);
+    pm_key_init (k, REC_IX_CLOCK);
     k->b[k->len++] = (uint8_t) ('0' + kind);
-    rec_key_str (k, site);
-    rec_key_u64 (k, (uint64_t) start);
-    rec_key_str (k, subject);
+    pm_key_str (k, site);
+    pm_key_u64 (k, (uint64_t) start);
+    pm_key_str (k, subject);
 }
 
 //  Starts (add) or stops (!add) a clock.
@@ -47,7 +47,7 @@ static pm_err
 s_clock (pm_ctx_t *ctx, Pm__Recruitment__BreachKind kind, const char *site,
          int64_t start, const char *subject, bool add)
 {
-    rec_key_t k;
+    pm_key_t k;
     s_clock_key (&k, kind, site, start, subject);
     return rec_index (ctx, &k, subject, add);
 }
@@ -182,7 +182,7 @@ s_get_levels (pm_ctx_t *ctx, const ProtobufCMessage *body)
 
 typedef struct {
     int kind;
-    char site[REC_KEY_MAX];
+    char site[PM_KEY_MAX];
     int64_t start;
     char subject[PM_ID_MAX];
     uint32_t hours;
@@ -232,16 +232,16 @@ s_breach (pm_ctx_t *ctx, const s_due_t *d)
         b.due_at = d->start + d->limit;
         b.detected_at = now;
         b.limit_hours = d->hours;
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_BREACH_BY_SITE);
-        rec_key_str (&k, b.site_id);
-        rec_key_u64 (&k, (uint64_t) now);
-        rec_key_str (&k, id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_BREACH_BY_SITE);
+        pm_key_str (&k, b.site_id);
+        pm_key_u64 (&k, (uint64_t) now);
+        pm_key_str (&k, id);
         rc = rec_index (ctx, &k, id, true);
         if (rc == PM_OK) {
-            rec_key_init (&k, REC_IX_BREACH_BY_JOB);
-            rec_key_str (&k, b.requisition_id);
-            rec_key_str (&k, id);
+            pm_key_init (&k, REC_IX_BREACH_BY_JOB);
+            pm_key_str (&k, b.requisition_id);
+            pm_key_str (&k, id);
             rc = rec_index (ctx, &k, id, true);
         }
         if (rc == PM_OK) {
@@ -297,14 +297,14 @@ rec_sla_tick (pm_ctx_t *ctx)
         }
         d->limit = s_limit_ms (levels, d->kind, &d->hours);
         if (d->limit > 0 && d->start + d->limit <= now) {
-            rec_val_id (&val, d->subject);
+            pm_val_str (&val, d->subject, PM_ID_MAX);
             n++;
             mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
             continue;
         }
         //  The oldest of this site and kind is still inside its limit (or
         //  none is set): so are the rest; on to the next site.
-        uint8_t next[REC_KEY_MAX];
+        uint8_t next[PM_KEY_MAX];
         size_t len = (size_t) (nul - b) + 1;
         memcpy (next, b, len);
         memset (next + len, 0xff, 8);
@@ -335,7 +335,7 @@ s_blist_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_blist_t *l = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.breaches, id, strlen (id),
                                   &pm__recruitment__breach__descriptor, &m);
@@ -377,9 +377,9 @@ s_list_breaches (pm_ctx_t *ctx, const ProtobufCMessage *body)
     Pm__Recruitment__BreachList list = PM__RECRUITMENT__BREACH_LIST__INIT;
     list.breaches = calloc (REC_LIST_MAX, sizeof *list.breaches);
     s_blist_t l = {ctx, req->has_kind ? (int) req->kind : 0, req->from, req->to, &list};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_BREACH_BY_SITE);
-    rec_key_str (&k, req->site_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_BREACH_BY_SITE);
+    pm_key_str (&k, req->site_id);
     rc = rec_scan (ctx, &k, s_blist_one, &l);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &list.base);
@@ -403,7 +403,7 @@ s_bcount_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_bcount_t *c = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (c->ctx), rec_db.breaches, id, strlen (id),
                                   &pm__recruitment__breach__descriptor, &m);
@@ -423,9 +423,9 @@ pm_err
 rec_breach_counts (pm_ctx_t *ctx, const char *job_id, uint32_t counts[4])
 {
     s_bcount_t c = {ctx, counts};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_BREACH_BY_JOB);
-    rec_key_str (&k, job_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_BREACH_BY_JOB);
+    pm_key_str (&k, job_id);
     return rec_scan (ctx, &k, s_bcount_one, &c);
 }
 
@@ -433,12 +433,12 @@ rec_breach_counts (pm_ctx_t *ctx, const char *job_id, uint32_t counts[4])
 
 //  The key of a message in an application's log ('m') or unanswered ('u').
 static void
-s_msg_key (rec_key_t *k, char tag, const rec_msg_t *m)
+s_msg_key (pm_key_t *k, char tag, const rec_msg_t *m)
 {
-    rec_key_init (k, tag);
-    rec_key_str (k, m->application_id);
-    rec_key_u64 (k, (uint64_t) m->at);
-    rec_key_str (k, m->id);
+    pm_key_init (k, tag);
+    pm_key_str (k, m->application_id);
+    pm_key_u64 (k, (uint64_t) m->at);
+    pm_key_str (k, m->id);
 }
 
 //  --------------------------------------------------------------------------
@@ -490,15 +490,15 @@ s_answer_inbound (pm_ctx_t *ctx, const rec_msg_t *out)
     if (rc != PM_OK) {
         return rc;
     }
-    rec_key_t prefix;
-    rec_key_init (&prefix, REC_IX_UNANSWERED);
-    rec_key_str (&prefix, out->application_id);
+    pm_key_t prefix;
+    pm_key_init (&prefix, REC_IX_UNANSWERED);
+    pm_key_str (&prefix, out->application_id);
     MDB_val key = {prefix.len, prefix.b}, val;
     int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
     while (mrc == 0 && n < 64 && key.mv_size >= prefix.len + 8
            && memcmp (key.mv_data, prefix.b, prefix.len) == 0
            && (int64_t) pm_be64_get ((uint8_t *) key.mv_data + prefix.len) <= out->at) {
-        rec_val_id (&val, ids[n++]);
+        pm_val_str (&val, ids[n++], PM_ID_MAX);
         mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
     }
     mdb_cursor_close (cursor);
@@ -510,7 +510,7 @@ s_answer_inbound (pm_ctx_t *ctx, const rec_msg_t *out)
         if (rc != PM_OK) {
             break;
         }
-        rec_key_t k;
+        pm_key_t k;
         s_msg_key (&k, REC_IX_UNANSWERED, m);
         rc = rec_index (ctx, &k, m->id, false);
         if (rc == PM_OK) {
@@ -568,7 +568,7 @@ s_log_message (pm_ctx_t *ctx, const ProtobufCMessage *body)
             m.template_ = NULL;
         }
         bool inbound = m.direction == PM__RECRUITMENT__DIRECTION__INBOUND;
-        rec_key_t k;
+        pm_key_t k;
         s_msg_key (&k, REC_IX_MSG_BY_APP, &m);
         rc = rec_index (ctx, &k, id, true);
         if (rc == PM_OK && inbound) {
@@ -607,7 +607,7 @@ s_mlist_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_mlist_t *l = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.messages, id, strlen (id),
                                   &pm__recruitment__candidate_message__descriptor, &m);
@@ -632,9 +632,9 @@ s_list_messages (pm_ctx_t *ctx, const ProtobufCMessage *body)
     Pm__Recruitment__MessageList list = PM__RECRUITMENT__MESSAGE_LIST__INIT;
     list.messages = calloc (REC_LIST_MAX, sizeof *list.messages);
     s_mlist_t l = {ctx, &list};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_MSG_BY_APP);
-    rec_key_str (&k, app->id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_MSG_BY_APP);
+    pm_key_str (&k, app->id);
     rc = rec_scan (ctx, &k, s_mlist_one, &l);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &list.base);
@@ -730,7 +730,7 @@ s_erase_msg (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     pm_ctx_t *ctx = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *pm;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), rec_db.messages, id, strlen (id),
                                   &pm__recruitment__candidate_message__descriptor, &pm);
@@ -750,9 +750,9 @@ pm_err
 rec_experience_erase (pm_ctx_t *ctx, const char *app_id)
 {
     //  Rewriting values under a cursor is safe in LMDB (no key changes).
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_MSG_BY_APP);
-    rec_key_str (&k, app_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_MSG_BY_APP);
+    pm_key_str (&k, app_id);
     pm_err rc = rec_scan (ctx, &k, s_erase_msg, ctx);
     ProtobufCMessage *m;
     if (rc == PM_OK

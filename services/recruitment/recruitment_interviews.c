@@ -145,11 +145,11 @@ static pm_err
 s_walk (pm_ctx_t *ctx, char tag, const char *staff, int64_t lo, int64_t hi,
         s_entry_fn *fn, void *arg)
 {
-    rec_key_t k;
-    rec_key_init (&k, tag);
-    rec_key_str (&k, staff);
+    pm_key_t k;
+    pm_key_init (&k, tag);
+    pm_key_str (&k, staff);
     size_t plen = k.len;
-    rec_key_u64 (&k, (uint64_t) (lo > 0 ? lo : 0));
+    pm_key_u64 (&k, (uint64_t) (lo > 0 ? lo : 0));
     MDB_cursor *cursor;
     pm_err rc = pm_err_from_mdb (mdb_cursor_open (pm_ctx_txn (ctx), rec_db.index,
                                                   &cursor));
@@ -280,9 +280,9 @@ s_person_free_time (const s_person_t *p, int64_t lo, int64_t hi, s_ivs_t *out)
 static pm_err
 s_zone (pm_ctx_t *ctx, const char *site, char *zone, const char *field)
 {
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_ZONE);
-    rec_key_str (&k, site);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_ZONE);
+    pm_key_str (&k, site);
     MDB_val val;
     pm_err rc = pm_store_get (pm_ctx_txn (ctx), rec_db.index, k.b, k.len, &val);
     if (rc == PM_ENOTFOUND || (rc == PM_OK && (val.mv_size == 0 || val.mv_size > 64))) {
@@ -300,13 +300,13 @@ s_zone (pm_ctx_t *ctx, const char *site, char *zone, const char *field)
 //  --- following staffing -----------------------------------------------------------
 
 static pm_err
-s_put (pm_ctx_t *ctx, const rec_key_t *k, const void *val, size_t len)
+s_put (pm_ctx_t *ctx, const pm_key_t *k, const void *val, size_t len)
 {
     return pm_store_put (pm_ctx_txn (ctx), rec_db.index, k->b, k->len, val, len, 0);
 }
 
 static pm_err
-s_del (pm_ctx_t *ctx, const rec_key_t *k)
+s_del (pm_ctx_t *ctx, const pm_key_t *k)
 {
     pm_err rc = pm_store_del (pm_ctx_txn (ctx), rec_db.index, k->b, k->len);
     return rc == PM_ENOTFOUND ? PM_OK : rc;
@@ -324,9 +324,9 @@ s_feed_site (pm_ctx_t *ctx, const Pm__Event *ev)
         rc = pm_ctx_fail (ctx, PM_EINVAL, "data", "not a site with a time zone");
     }
     else {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_ZONE);
-        rec_key_str (&k, s->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_ZONE);
+        pm_key_str (&k, s->id);
         rc = s_put (ctx, &k, s->time_zone, strlen (s->time_zone));
     }
     pm__staffing__site__free_unpacked (s, NULL);
@@ -348,11 +348,11 @@ s_feed_shift (pm_ctx_t *ctx, const Pm__Event *ev, bool assigned)
         rc = pm_ctx_fail (ctx, PM_EINVAL, "data", "not an assigned shift");
     }
     else {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_SHIFT);
-        rec_key_str (&k, who);
-        rec_key_u64 (&k, (uint64_t) sh->start);
-        rec_key_str (&k, sh->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_SHIFT);
+        pm_key_str (&k, who);
+        pm_key_u64 (&k, (uint64_t) sh->start);
+        pm_key_str (&k, sh->id);
         if (assigned) {
             uint8_t val[8 + 64];
             size_t slen = strlen (sh->site_id);
@@ -380,11 +380,11 @@ s_feed_leave (pm_ctx_t *ctx, const Pm__Event *ev, bool approved)
         rc = pm_ctx_fail (ctx, PM_EINVAL, "data", "not a leave with a range");
     }
     else {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_LEAVE);
-        rec_key_str (&k, lv->staff_id);
-        rec_key_u64 (&k, (uint64_t) lv->start);
-        rec_key_str (&k, lv->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_LEAVE);
+        pm_key_str (&k, lv->staff_id);
+        pm_key_u64 (&k, (uint64_t) lv->start);
+        pm_key_str (&k, lv->id);
         uint8_t val[8];
         pm_be64_put (val, (uint64_t) lv->end);
         rc = approved ? s_put (ctx, &k, val, 8) : s_del (ctx, &k);
@@ -658,11 +658,11 @@ s_occupy (pm_ctx_t *ctx, const rec_itv_t *itv, bool add)
 {
     pm_err rc = PM_OK;
     for (size_t i = 0; rc == PM_OK && i < itv->n_panel; i++) {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_ITV_BY_STAFF);
-        rec_key_str (&k, itv->panel[i]->staff_id);
-        rec_key_u64 (&k, (uint64_t) itv->start);
-        rec_key_str (&k, itv->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_ITV_BY_STAFF);
+        pm_key_str (&k, itv->panel[i]->staff_id);
+        pm_key_u64 (&k, (uint64_t) itv->start);
+        pm_key_str (&k, itv->id);
         uint8_t val[8];
         pm_be64_put (val, (uint64_t) itv->end);
         rc = add ? s_put (ctx, &k, val, 8) : s_del (ctx, &k);
@@ -703,7 +703,7 @@ s_open_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_open_t *o = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     rec_itv_t *itv;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (o->ctx), rec_db.interviews, id, strlen (id),
                                   &pm__recruitment__interview__descriptor,
@@ -738,9 +738,9 @@ s_open_interview (pm_ctx_t *ctx, const char *app_id, s_open_t *o)
 {
     memset (o, 0, sizeof *o);
     o->ctx = ctx;
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_ITV_BY_APP);
-    rec_key_str (&k, app_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_ITV_BY_APP);
+    pm_key_str (&k, app_id);
     return rec_scan (ctx, &k, s_open_one, o);
 }
 
@@ -838,10 +838,10 @@ s_book (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = s_occupy (ctx, itv, true);
     }
     if (rc == PM_OK) {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_ITV_BY_APP);
-        rec_key_str (&k, app->id);
-        rec_key_str (&k, itv->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_ITV_BY_APP);
+        pm_key_str (&k, app->id);
+        pm_key_str (&k, itv->id);
         rc = rec_index (ctx, &k, itv->id, true);
     }
     if (rc == PM_OK && moved) {
@@ -1139,7 +1139,7 @@ s_ilist_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_ilist_t *l = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.interviews, id, strlen (id),
                                   &pm__recruitment__interview__descriptor, &m);
@@ -1164,9 +1164,9 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     Pm__Recruitment__InterviewList list = PM__RECRUITMENT__INTERVIEW_LIST__INIT;
     list.interviews = calloc (REC_LIST_MAX, sizeof *list.interviews);
     s_ilist_t l = {ctx, &list};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_ITV_BY_APP);
-    rec_key_str (&k, app->id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_ITV_BY_APP);
+    pm_key_str (&k, app->id);
     rc = rec_scan (ctx, &k, s_ilist_one, &l);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &list.base);
@@ -1191,7 +1191,7 @@ s_fb_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_fb_t *f = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     rec_itv_t *itv;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (f->ctx), rec_db.interviews, id, strlen (id),
                                   &pm__recruitment__interview__descriptor,
@@ -1216,9 +1216,9 @@ rec_itv_feedback_times (pm_ctx_t *ctx, const char *app_id, uint32_t *count, int6
                         int64_t *max)
 {
     s_fb_t f = {ctx, count, sum, max};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_ITV_BY_APP);
-    rec_key_str (&k, app_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_ITV_BY_APP);
+    pm_key_str (&k, app_id);
     return rec_scan (ctx, &k, s_fb_one, &f);
 }
 

@@ -225,7 +225,7 @@ s_app_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_walk_t *w = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (w->ctx), rec_db.applications, id,
                                   strlen (id), &pm__recruitment__application__descriptor,
@@ -269,7 +269,7 @@ s_job_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_site_walk_t *w = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     if (w->only && strcmp (w->only, id) != 0) {
         return 0;
     }
@@ -290,9 +290,9 @@ s_job_one (const MDB_val *key, const MDB_val *val, void *arg)
     s_acc_t acc;
     memset (&acc, 0, sizeof acc);
     s_walk_t aw = {w->ctx, &acc};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_APP_BY_JOB);
-    rec_key_str (&k, id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_APP_BY_JOB);
+    pm_key_str (&k, id);
     rc = rec_scan (w->ctx, &k, s_app_one, &aw);
     if (rc == PM_OK) {
         rc = rec_breach_counts (w->ctx, id, acc.breaches);
@@ -361,9 +361,9 @@ s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
     w.only = only;
     w.report = report;
     w.recruiters = calloc (REC_LIST_MAX, sizeof *w.recruiters);
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_JOB_BY_SITE);
-    rec_key_str (&k, req->site_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_JOB_BY_SITE);
+    pm_key_str (&k, req->site_id);
     rc = rec_scan (ctx, &k, s_job_one, &w);
     if (rc == PM_OK) {
         report->total = s_metrics (&w.total, NULL);

@@ -20,11 +20,11 @@
 
 //  The index key of an offer's expiry.
 static void
-s_due_key (rec_key_t *k, const rec_app_t *app)
+s_due_key (pm_key_t *k, const rec_app_t *app)
 {
-    rec_key_init (k, REC_IX_OFFER_DUE);
-    rec_key_u64 (k, (uint64_t) app->offer->expires_at);
-    rec_key_str (k, app->id);
+    pm_key_init (k, REC_IX_OFFER_DUE);
+    pm_key_u64 (k, (uint64_t) app->offer->expires_at);
+    pm_key_str (k, app->id);
 }
 
 //  --------------------------------------------------------------------------
@@ -121,7 +121,7 @@ s_make (pm_ctx_t *ctx, const ProtobufCMessage *body)
         mine->has_sent_at = 1;
         mine->sent_at = pm_ctx_now (ctx);
         mine->has_answered_at = 0;
-        rec_key_t k;
+        pm_key_t k;
         s_due_key (&k, app);
         rc = rec_index (ctx, &k, app->id, true);
     }
@@ -182,8 +182,8 @@ s_answer (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     rec_job_t *j = NULL;
-    rec_key_t due;
-    rec_key_init (&due, REC_IX_OFFER_DUE);
+    pm_key_t due;
+    pm_key_init (&due, REC_IX_OFFER_DUE);
     if (app->offer) {
         s_due_key (&due, app);
     }
@@ -241,7 +241,7 @@ rec_offers_tick (pm_ctx_t *ctx)
     while (mrc == 0 && n < EXPIRE_PER_TICK && key.mv_size > 9
            && ((uint8_t *) key.mv_data)[0] == REC_IX_OFFER_DUE
            && (int64_t) pm_be64_get ((uint8_t *) key.mv_data + 1) <= pm_ctx_now (ctx)) {
-        rec_val_id (&val, ids[n++]);
+        pm_val_str (&val, ids[n++], PM_ID_MAX);
         mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
     }
     mdb_cursor_close (cursor);
@@ -253,7 +253,7 @@ rec_offers_tick (pm_ctx_t *ctx)
         if (rc != PM_OK) {
             break;
         }
-        rec_key_t due;
+        pm_key_t due;
         s_due_key (&due, app);
         rc = rec_index (ctx, &due, app->id, false);
         if (rc == PM_OK && app->stage == PM__RECRUITMENT__STAGE__OFFER_SENT) {

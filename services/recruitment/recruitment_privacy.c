@@ -40,11 +40,11 @@ s_ended (Pm__Recruitment__Stage s)
 
 //  The retention index key of a candidate.
 static void
-s_retain_key (rec_key_t *k, const rec_cand_t *c)
+s_retain_key (pm_key_t *k, const rec_cand_t *c)
 {
-    rec_key_init (k, REC_IX_RETAIN);
-    rec_key_u64 (k, (uint64_t) c->retain_until);
-    rec_key_str (k, c->id);
+    pm_key_init (k, REC_IX_RETAIN);
+    pm_key_u64 (k, (uint64_t) c->retain_until);
+    pm_key_str (k, c->id);
 }
 
 typedef struct {
@@ -52,7 +52,7 @@ typedef struct {
     const rec_app_t *current;   //  in memory, newer than the store
     char open[PM_ID_MAX];       //  an open application, if any
     int64_t last_end;           //  when the latest process ended
-    char site[REC_KEY_MAX];     //  the site of that process
+    char site[PM_KEY_MAX];     //  the site of that process
 } s_procs_t;
 
 //  Looks at one application of the candidate.
@@ -62,7 +62,7 @@ s_procs_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_procs_t *p = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m = NULL;
     const rec_app_t *a = p->current;
     if (!a || strcmp (a->id, id) != 0) {
@@ -92,9 +92,9 @@ s_procs (pm_ctx_t *ctx, const rec_cand_t *c, const rec_app_t *current, s_procs_t
     memset (p, 0, sizeof *p);
     p->ctx = ctx;
     p->current = current;
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_APP_BY_CAND);
-    rec_key_str (&k, c->id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_APP_BY_CAND);
+    pm_key_str (&k, c->id);
     return rec_scan (ctx, &k, s_procs_one, p);
 }
 
@@ -131,7 +131,7 @@ s_retention (pm_ctx_t *ctx, rec_cand_t *c, const rec_app_t *current, bool *chang
     if (has == (bool) c->has_retain_until && (!has || until == c->retain_until)) {
         return PM_OK;
     }
-    rec_key_t k;
+    pm_key_t k;
     if (c->has_retain_until) {
         s_retain_key (&k, c);
         rc = rec_index (ctx, &k, c->id, false);
@@ -177,7 +177,7 @@ rec_privacy_reopened (pm_ctx_t *ctx, rec_cand_t *c)
     if (!c->has_retain_until) {
         return false;
     }
-    rec_key_t k;
+    pm_key_t k;
     s_retain_key (&k, c);
     rec_index (ctx, &k, c->id, false);
     c->has_retain_until = 0;
@@ -260,7 +260,7 @@ s_erase_itv (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     pm_ctx_t *ctx = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), rec_db.interviews, id, strlen (id),
                                   &pm__recruitment__interview__descriptor, &m);
@@ -293,7 +293,7 @@ s_erase_app (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     pm_ctx_t *ctx = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), rec_db.applications, id,
                                   strlen (id), &pm__recruitment__application__descriptor,
@@ -315,9 +315,9 @@ s_erase_app (const MDB_val *key, const MDB_val *val, void *arg)
         rc = rec_experience_erase (ctx, id);
     }
     if (rc == PM_OK) {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_ITV_BY_APP);
-        rec_key_str (&k, id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_ITV_BY_APP);
+        pm_key_str (&k, id);
         rc = rec_scan (ctx, &k, s_erase_itv, ctx);
     }
     return rc;
@@ -331,13 +331,13 @@ s_erase (pm_ctx_t *ctx, rec_cand_t *c, const char *reason)
 {
     pm_err rc = rec_cand_forget_contact (ctx, c);
     if (rc == PM_OK) {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_APP_BY_CAND);
-        rec_key_str (&k, c->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_APP_BY_CAND);
+        pm_key_str (&k, c->id);
         rc = rec_scan (ctx, &k, s_erase_app, ctx);
     }
     if (rc == PM_OK && c->has_retain_until) {
-        rec_key_t k;
+        pm_key_t k;
         s_retain_key (&k, c);
         rc = rec_index (ctx, &k, c->id, false);
         c->has_retain_until = 0;
@@ -420,7 +420,7 @@ rec_privacy_tick (pm_ctx_t *ctx)
     while (mrc == 0 && n < ERASE_PER_TICK && key.mv_size > 9
            && ((uint8_t *) key.mv_data)[0] == REC_IX_RETAIN
            && (int64_t) pm_be64_get ((uint8_t *) key.mv_data + 1) <= pm_ctx_now (ctx)) {
-        rec_val_id (&val, ids[n++]);
+        pm_val_str (&val, ids[n++], PM_ID_MAX);
         mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
     }
     mdb_cursor_close (cursor);

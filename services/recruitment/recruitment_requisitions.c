@@ -132,10 +132,10 @@ s_create (pm_ctx_t *ctx, const ProtobufCMessage *body)
         j.has_fte_permille = 1;
         j.fte_permille = 1000;
     }
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_JOB_BY_SITE);
-    rec_key_str (&k, j.site_id);
-    rec_key_str (&k, id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_JOB_BY_SITE);
+    pm_key_str (&k, j.site_id);
+    pm_key_str (&k, id);
     rc = rec_index (ctx, &k, id, true);
     if (rc == PM_OK) {
         rc = rec_commit (ctx, rec_db.requisitions, id, &j.base,
@@ -229,9 +229,9 @@ s_close_postings (pm_ctx_t *ctx, const char *job_id)
     //  Collect first: the scan's cursor must not see our own writes.
     char ids[MAX_POSTINGS][PM_ID_MAX];
     size_t n = 0;
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_PST_BY_JOB);
-    rec_key_str (&k, job_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_PST_BY_JOB);
+    pm_key_str (&k, job_id);
     MDB_cursor *cursor;
     pm_err rc = pm_err_from_mdb (mdb_cursor_open (pm_ctx_txn (ctx), rec_db.index,
                                                   &cursor));
@@ -242,7 +242,7 @@ s_close_postings (pm_ctx_t *ctx, const char *job_id)
     int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
     while (mrc == 0 && n < MAX_POSTINGS && key.mv_size >= k.len
            && memcmp (key.mv_data, k.b, k.len) == 0) {
-        rec_val_id (&val, ids[n++]);
+        pm_val_str (&val, ids[n++], PM_ID_MAX);
         mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
     }
     mdb_cursor_close (cursor);
@@ -463,10 +463,10 @@ s_record_cost (pm_ctx_t *ctx, const ProtobufCMessage *body)
         c.has_recorded_at = 1;
         c.recorded_at = pm_ctx_now (ctx);
         c.recorded_by = (char *) pm_ctx_principal (ctx)->name;
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_COST_BY_JOB);
-        rec_key_str (&k, j->id);
-        rec_key_str (&k, id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_COST_BY_JOB);
+        pm_key_str (&k, j->id);
+        pm_key_str (&k, id);
         rc = rec_index (ctx, &k, id, true);
         if (rc == PM_OK) {
             rc = rec_commit (ctx, rec_db.costs, id, &c.base, "recruitment.cost.recorded",
@@ -486,7 +486,7 @@ s_cost_one (const MDB_val *key, const MDB_val *val, void *arg)
     pm_ctx_t *ctx = a[0];
     Pm__Recruitment__CostList *list = a[1];
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), rec_db.costs, id, strlen (id),
                                   &pm__recruitment__recruitment_cost__descriptor, &m);
@@ -510,9 +510,9 @@ s_list_costs (pm_ctx_t *ctx, const ProtobufCMessage *body)
     Pm__Recruitment__CostList list = PM__RECRUITMENT__COST_LIST__INIT;
     list.costs = calloc (REC_LIST_MAX, sizeof *list.costs);
     if (rc == PM_OK) {
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_COST_BY_JOB);
-        rec_key_str (&k, j->id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_COST_BY_JOB);
+        pm_key_str (&k, j->id);
         void *arg[2] = {ctx, &list};
         rc = rec_scan (ctx, &k, s_cost_one, arg);
     }
@@ -549,7 +549,7 @@ s_list_one (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_list_t *l = arg;
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *m;
     pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.requisitions, id,
                                   strlen (id), &pm__recruitment__requisition__descriptor,
@@ -582,9 +582,9 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     Pm__Recruitment__RequisitionList list = PM__RECRUITMENT__REQUISITION_LIST__INIT;
     list.requisitions = calloc (REC_LIST_MAX, sizeof *list.requisitions);
     s_list_t l = {ctx, req, &list};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_JOB_BY_SITE);
-    rec_key_str (&k, req->site_id);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_JOB_BY_SITE);
+    pm_key_str (&k, req->site_id);
     rc = rec_scan (ctx, &k, s_list_one, &l);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &list.base);
@@ -629,9 +629,9 @@ s_publish (pm_ctx_t *ctx, const ProtobufCMessage *body)
                           j->id, s_status_name (j->status));
     }
     size_t posted = 0;
-    rec_key_t prefix;
-    rec_key_init (&prefix, REC_IX_PST_BY_JOB);
-    rec_key_str (&prefix, j->id);
+    pm_key_t prefix;
+    pm_key_init (&prefix, REC_IX_PST_BY_JOB);
+    pm_key_str (&prefix, j->id);
     if (rc == PM_OK) {
         rc = rec_scan (ctx, &prefix, s_count_one, &posted);
     }
@@ -659,10 +659,10 @@ s_publish (pm_ctx_t *ctx, const ProtobufCMessage *body)
         p.channel = (char *) channel;
         p.status = PM__RECRUITMENT__POSTING_STATUS__POSTING_LIVE;
         p.published_at = pm_ctx_now (ctx);
-        rec_key_t k;
-        rec_key_init (&k, REC_IX_PST_BY_JOB);
-        rec_key_str (&k, j->id);
-        rec_key_str (&k, id);
+        pm_key_t k;
+        pm_key_init (&k, REC_IX_PST_BY_JOB);
+        pm_key_str (&k, j->id);
+        pm_key_str (&k, id);
         rc = rec_index (ctx, &k, id, true);
         if (rc == PM_OK) {
             rc = rec_commit (ctx, rec_db.postings, id, &p.base,
@@ -716,7 +716,7 @@ s_plist_one (const MDB_val *key, const MDB_val *val, void *arg)
     s_plist_t *l = arg;
     MDB_txn *txn = pm_ctx_txn (l->ctx);
     char id[PM_ID_MAX];
-    rec_val_id (val, id);
+    pm_val_str (val, id, PM_ID_MAX);
     ProtobufCMessage *pm, *jm;
     pm_err rc = pm_store_get_msg (txn, rec_db.postings, id, strlen (id),
                                   &pm__recruitment__posting__descriptor, &pm);
@@ -761,8 +761,8 @@ s_list_postings (pm_ctx_t *ctx, const ProtobufCMessage *body)
     Pm__Recruitment__PostingList list = PM__RECRUITMENT__POSTING_LIST__INIT;
     list.postings = calloc (REC_LIST_MAX, sizeof *list.postings);
     s_plist_t l = {ctx, site, &list};
-    rec_key_t k;
-    rec_key_init (&k, REC_IX_PST_BY_JOB);
+    pm_key_t k;
+    pm_key_init (&k, REC_IX_PST_BY_JOB);
     pm_err rc = rec_scan (ctx, &k, s_plist_one, &l);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &list.base);

@@ -36,40 +36,10 @@ rec_store_open (pm_store_t *store)
     return PM_OK;
 }
 
-//  --- keys -------------------------------------------------------------------
-
-void
-rec_key_init (rec_key_t *k, char tag)
-{
-    k->b[0] = (uint8_t) tag;
-    k->len = 1;
-}
-
-void
-rec_key_str (rec_key_t *k, const char *s)
-{
-    size_t n = s ? strlen (s) : 0;
-    if (k->len + n + 1 > REC_KEY_MAX) {
-        n = REC_KEY_MAX - k->len - 1;
-    }
-    memcpy (k->b + k->len, s ? s : "", n);
-    k->len += n;
-    k->b[k->len++] = 0;
-}
-
-void
-rec_key_u64 (rec_key_t *k, uint64_t v)
-{
-    if (k->len + 8 <= REC_KEY_MAX) {
-        pm_be64_put (k->b + k->len, v);
-        k->len += 8;
-    }
-}
-
 //  --------------------------------------------------------------------------
 //  Adds or removes one index entry.
 pm_err
-rec_index (pm_ctx_t *ctx, const rec_key_t *k, const char *id, bool add)
+rec_index (pm_ctx_t *ctx, const pm_key_t *k, const char *id, bool add)
 {
     if (add) {
         return pm_store_put (pm_ctx_txn (ctx), rec_db.index, k->b, k->len, id,
@@ -82,12 +52,12 @@ rec_index (pm_ctx_t *ctx, const rec_key_t *k, const char *id, bool add)
 //  --------------------------------------------------------------------------
 //  Reads one index entry's id.
 pm_err
-rec_index_get (pm_ctx_t *ctx, const rec_key_t *k, char *out)
+rec_index_get (pm_ctx_t *ctx, const pm_key_t *k, char *out)
 {
     MDB_val val;
     pm_err rc = pm_store_get (pm_ctx_txn (ctx), rec_db.index, k->b, k->len, &val);
     if (rc == PM_OK) {
-        rec_val_id (&val, out);
+        pm_val_str (&val, out, PM_ID_MAX);
     }
     return rc;
 }
@@ -95,41 +65,10 @@ rec_index_get (pm_ctx_t *ctx, const rec_key_t *k, char *out)
 //  --------------------------------------------------------------------------
 //  Walks the index entries under a prefix in key order.
 pm_err
-rec_scan (pm_ctx_t *ctx, const rec_key_t *prefix, rec_scan_fn *fn, void *arg)
+rec_scan (pm_ctx_t *ctx, const pm_key_t *prefix, pm_scan_fn *fn, void *arg)
 {
-    MDB_cursor *cursor;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (pm_ctx_txn (ctx), rec_db.index,
-                                                  &cursor));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    MDB_val key = {prefix->len, (void *) prefix->b}, val;
-    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    while (mrc == 0 && key.mv_size >= prefix->len
-           && memcmp (key.mv_data, prefix->b, prefix->len) == 0) {
-        int r = fn (&key, &val, arg);
-        if (r == 1) {
-            break;
-        }
-        if (r > 1) {
-            rc = (pm_err) r;
-            break;
-        }
-        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
-    }
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = pm_err_from_mdb (mrc);
-    }
-    mdb_cursor_close (cursor);
-    return rc;
-}
-
-void
-rec_val_id (const MDB_val *val, char *out)
-{
-    size_t n = val->mv_size < PM_ID_MAX - 1 ? val->mv_size : PM_ID_MAX - 1;
-    memcpy (out, val->mv_data, n);
-    out[n] = 0;
+    return pm_key_scan (pm_ctx_txn (ctx), rec_db.index, prefix->b, prefix->len, NULL, fn,
+                        arg);
 }
 
 //  --- records ----------------------------------------------------------------

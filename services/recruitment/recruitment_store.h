@@ -49,10 +49,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pm_key.h"
 #include "pm_server.h"
 #include "recruitment.pb-c.h"
 
-#define REC_KEY_MAX 480  //  LMDB keys are at most 511 bytes
 #define REC_LIST_MAX 1000 //  records one list reply carries at most
 
 typedef struct {
@@ -67,11 +67,6 @@ extern rec_db_t rec_db;
 pm_err rec_store_open (pm_store_t *store);
 
 //  --- keys -------------------------------------------------------------------
-
-typedef struct {
-    uint8_t b[REC_KEY_MAX];
-    size_t len;
-} rec_key_t;
 
 #define REC_IX_JOB_BY_SITE 'q'
 #define REC_IX_PST_BY_JOB 'p'
@@ -93,31 +88,16 @@ typedef struct {
 #define REC_IX_LEAVE 'L'
 #define REC_IX_ZONE 'Z'
 
-//  Starts an index key with its tag.
-void rec_key_init (rec_key_t *k, char tag);
-
-//  Appends `s` and its NUL separator.
-void rec_key_str (rec_key_t *k, const char *s);
-
-//  Appends `v` big-endian.
-void rec_key_u64 (rec_key_t *k, uint64_t v);
-
 //  Adds (add) or removes (!add) index entry k -> id; removing an absent
 //  entry is fine.
-pm_err rec_index (pm_ctx_t *ctx, const rec_key_t *k, const char *id, bool add);
+pm_err rec_index (pm_ctx_t *ctx, const pm_key_t *k, const char *id, bool add);
 
 //  The id stored under index key k into out (PM_ID_MAX bytes); PM_ENOTFOUND
 //  when there is none.
-pm_err rec_index_get (pm_ctx_t *ctx, const rec_key_t *k, char *out);
+pm_err rec_index_get (pm_ctx_t *ctx, const pm_key_t *k, char *out);
 
-//  Calls fn for each index entry under `prefix` in key order; fn returns 0
-//  to go on, 1 to stop, a pm_err > 1 to stop and fail with it.
-typedef int (rec_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
-pm_err rec_scan (pm_ctx_t *ctx, const rec_key_t *prefix, rec_scan_fn *fn,
-                 void *arg);
-
-//  Copies an index value (an id) into out (PM_ID_MAX bytes).
-void rec_val_id (const MDB_val *val, char *out);
+//  pm_key_scan over the index entries under `prefix`, in the unit's txn.
+pm_err rec_scan (pm_ctx_t *ctx, const pm_key_t *prefix, pm_scan_fn *fn, void *arg);
 
 //  --- records ----------------------------------------------------------------
 
