@@ -9,9 +9,12 @@
 
 #include "pm_server.h"
 
-//  Opens the service's sub-databases, binds its handlers, follows the
-//  staffing and patients streams and starts the timed work, with the
-//  settings from the environment (PM_SCHEDULING_*). -1 on failure.
+//  Opens the service's sub-databases (bringing a store of an older
+//  version up to date first: sch_store_migrate), binds its handlers,
+//  follows the staffing and patients streams and starts the timed work
+//  (its first run also re-points what merges of an older version left
+//  behind), with the settings from the environment (PM_SCHEDULING_*).
+//  -1 on failure.
 int scheduling_setup (pm_server_t *server);
 
 #endif

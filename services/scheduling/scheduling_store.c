@@ -1,8 +1,10 @@
 /*  scheduling_store.c: keys, loads, saves and access checks shared by the
     scheduling service's concept files (see scheduling_store.h).          */
+#include <stdio.h>
 #include <string.h>
 
 #include "pm_keys.h"
+#include "pm_log.h"
 #include "scheduling_store.h"
 
 sch_db_t sch_db;
@@ -62,6 +64,98 @@ sch_store_open (pm_store_t *store)
         }
     }
     return 0;
+}
+
+//  Writes the 'p' entry of every stored appointment unless the marker
+//  says it was done; *n_out is how many were written.
+static pm_err
+s_backfill_patients (MDB_txn *txn, const sch_key_t *marker, long *n_out)
+{
+    *n_out = 0;
+    MDB_val val;
+    pm_err rc = pm_store_get (txn, sch_db.index, marker->b, marker->n, &val);
+    if (rc != PM_ENOTFOUND) {
+        return rc; //  done before (PM_OK), or a store error
+    }
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open (txn, sch_db.appts, &cur);
+    if (mrc != 0) {
+        return pm_err_from_mdb (mrc);
+    }
+    rc = PM_OK;
+    MDB_val key = {4, "apt_"};
+    mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    //  Waitlist entries share the sub-database (wle_): only apt_ count.
+    while (rc == PM_OK && mrc == 0 && key.mv_size > 4 && memcmp (key.mv_data, "apt_", 4) == 0) {
+        Pm__Scheduling__Appointment *a
+            = pm__scheduling__appointment__unpack (NULL, val.mv_size, val.mv_data);
+        if (!a) {
+            rc = PM_EINTERNAL;
+            break;
+        }
+        if (a->id && a->patient_id && *a->patient_id) {
+            sch_key_t k;
+            sch_key_init (&k, 'p');
+            sch_key_str (&k, a->patient_id);
+            sch_key_str (&k, a->id);
+            rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+            (*n_out)++;
+        }
+        pm__scheduling__appointment__free_unpacked (a, NULL);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    if (rc == PM_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = pm_err_from_mdb (mrc);
+    }
+    if (rc == PM_OK && *n_out == 0) {
+        //  No appointments: no merge can have left any behind either.
+        sch_key_t k;
+        sch_key_init (&k, 'M');
+        sch_key_str (&k, SCH_MARK_MERGE_CATCH_UP);
+        rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+    }
+    return rc == PM_OK ? pm_store_put (txn, sch_db.index, marker->b, marker->n, "", 0, 0) : rc;
+}
+
+//  --------------------------------------------------------------------------
+//  One-time migrations of an older store.
+int
+sch_store_migrate (pm_store_t *store)
+{
+    sch_key_t marker;
+    sch_key_init (&marker, 'M');
+    sch_key_str (&marker, SCH_MARK_PATIENT_INDEX);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        MDB_txn *txn;
+        long n = 0;
+        pm_err rc = pm_store_begin (store, NULL, true, &txn);
+        if (rc == PM_OK) {
+            rc = s_backfill_patients (txn, &marker, &n);
+            if (rc == PM_OK) {
+                rc = pm_store_commit (txn);
+            }
+            else {
+                pm_store_abort (txn);
+            }
+        }
+        if (rc == PM_EFULL && pm_store_grow (store) == PM_OK) {
+            continue; //  a bigger map, and again from the start
+        }
+        if (rc != PM_OK) {
+            pm_error ("store migration failed", "migration", "patient-index", "error",
+                      pm_err_name (rc), NULL);
+            return -1;
+        }
+        if (n > 0) {
+            char count[24];
+            snprintf (count, sizeof count, "%ld", n);
+            pm_info ("patient index built for appointments stored before it", "appointments",
+                     count, NULL);
+        }
+        return 0;
+    }
+    return -1;
 }
 
 //  --------------------------------------------------------------------------

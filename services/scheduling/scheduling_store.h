@@ -60,6 +60,8 @@
 #define SCH_SHIFT_MAX_MS (48 * 3600000LL) //  the longest shift looked back for
 #define SCH_RANGE_MAX_MS (31 * 86400000LL) //  list and slot search windows
 #define SCH_DAY_LIMIT_MAX 1000 //  a type's appointments per local day
+#define SCH_MARK_PATIENT_INDEX "patient-index"   //  'M' markers: 'p' built
+#define SCH_MARK_MERGE_CATCH_UP "merge-catch-up" //  older merges re-pointed
 
 typedef struct {
     MDB_dbi sites, resources, staff, roles, patients, types, appts, holds;
@@ -80,6 +82,14 @@ void sch_key_u64 (sch_key_t *k, uint64_t v);
 
 //  Opens the sub-databases.
 int sch_store_open (pm_store_t *store);
+
+//  Brings a store written by an older version up to this layout, once
+//  each, in a write transaction before serving: the patient index ('p')
+//  for appointments booked before it existed, so that a merge re-points
+//  every appointment of the merged record. (Merges such a store applied
+//  without re-pointing are caught up by the first timed run, which can
+//  emit events: scheduling.c.) -1 on failure (logged).
+int sch_store_migrate (pm_store_t *store);
 
 //  A message by key from `dbi` (caller frees), or PM_ENOTFOUND.
 pm_err sch_load (MDB_txn *txn, MDB_dbi dbi, const char *id,

@@ -1694,6 +1694,171 @@ s_test_waitlist_lapse (void)
     s_world_end (&w);
 }
 
+//  Deletes from scheduling's stopped store every index key whose tag
+//  byte is one of `tags` (a store as an older version left it). The
+//  number deleted, -1 on failure.
+static long
+s_store_forget (s_world_t *w, const char *tags)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/store", w->sched.dir);
+    pm_store_t *store = pm_store_new (path, 1 << 26, 1ULL << 32);
+    MDB_dbi index;
+    MDB_txn *txn = NULL;
+    if (!store || pm_store_dbi (store, "index", 0, &index) != PM_OK
+        || pm_store_begin (store, NULL, true, &txn) != PM_OK) {
+        pm_store_destroy (&store);
+        return -1;
+    }
+    long n = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open (txn, index, &cur);
+    MDB_val key, val;
+    rc = rc ? rc : mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    while (rc == 0) {
+        if (key.mv_size > 0 && strchr (tags, ((const char *) key.mv_data)[0])) {
+            rc = mdb_cursor_del (cur, 0);
+            n++;
+            rc = rc ? rc : mdb_cursor_get (cur, &key, &val, MDB_GET_CURRENT);
+        }
+        else {
+            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+        }
+    }
+    mdb_cursor_close (cur);
+    bool ok = rc == MDB_NOTFOUND && pm_store_commit (txn) == PM_OK;
+    if (!ok && rc != MDB_NOTFOUND) {
+        pm_store_abort (txn);
+    }
+    pm_store_destroy (&store);
+    return ok ? n : -1;
+}
+
+//  Stops scheduling, runs `edit` tags through s_store_forget, starts it
+//  again: the count deleted, -1 on failure.
+static long
+s_restart_forgetting (s_world_t *w, const char *tags)
+{
+    pm_client_destroy (&w->sch);
+    itest_signal (&w->sched, SIGTERM);
+    long n = s_store_forget (w, tags);
+    if (itest_start (&w->sched) != 0) {
+        return -1;
+    }
+    w->sch = itest_client (&w->sched);
+    return w->sch ? n : -1;
+}
+
+//  True once appointment `id` belongs to `patient` (bounded wait).
+static bool
+s_patient_becomes (s_world_t *w, const char *id, const char *patient)
+{
+    for (int64_t until = itest_now () + ITEST_WAIT_MS; itest_now () < until;) {
+        json_t *a = itest_req (w->sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}",
+                               id);
+        bool ok = a && strcmp (itest_json_str (a, "patient_id"), patient) == 0;
+        json_decref (a);
+        if (ok) {
+            return true;
+        }
+        zclock_sleep (20);
+    }
+    return false;
+}
+
+//  A store from before the patient index: appointments without their
+//  'p' entries, and a merge its version applied to the patients
+//  projection without moving them (it did not re-point at all). Made
+//  honestly from a real run: the entries are deleted from the stopped
+//  store (and the migration markers, 'M', with the merge markers 'm', none
+//  of which that version wrote), and the merge is applied while the
+//  index is missing. The new version opening it builds the index and
+//  re-points what the old merge left behind (an event each, once, kept
+//  for the unmerge), and a merge after the upgrade reaches appointments
+//  booked before it.
+static void
+s_test_merge_backfill (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    char dup[PM_ID_MAX], dup2[PM_ID_MAX], mine[PM_ID_MAX];
+    char theirs[PM_ID_MAX], theirs2[PM_ID_MAX], later[PM_ID_MAX];
+    CHECK (s_patient (w.pat, dup, "Alvarez", "1980-02-03"));
+    CHECK (s_patient (w.pat, dup2, "Alvares", "1980-02-03"));
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    s_book_id (&w, w.patient, w.doc, "2030-03-04T15:00", mine);
+    s_book_id (&w, dup, w.doc, "2030-03-05T15:00", theirs);
+    s_book_id (&w, dup, w.doc2, "2030-03-06T15:00", theirs2);
+    s_book_id (&w, dup2, w.doc2, "2030-03-07T15:00", later);
+    CHECK (*mine && *theirs && *theirs2 && *later);
+
+    //  The old version: no patient index, so its merge moves nothing.
+    CHECK (s_restart_forgetting (&w, "p") == 4);
+    json_t *r = itest_req (w.pat, 0, NULL, "patients.Merge",
+                           "{\"survivor_id\": \"%s\", \"merged_id\": \"%s\", "
+                           "\"survivor_expected_version\": 1, \"merged_expected_version\": 1, "
+                           "\"reason\": \"same person\"}", w.patient, dup);
+    CHECK (r);
+    long long sv = s_int (r, "survivor.version"), mv = s_int (r, "merged.version");
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    r = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs);
+    CHECK (r && strcmp (itest_json_str (r, "patient_id"), dup) == 0);
+    json_decref (r);
+    json_t *ev = s_events (w.sch, "scheduling.appointment.repointed");
+    CHECK (json_array_size (ev) == 0);
+    json_decref (ev);
+
+    //  The new version opens that store.
+    CHECK (s_restart_forgetting (&w, "pMm") >= 2);
+    CHECK (s_patient_becomes (&w, theirs, w.patient) && s_patient_becomes (&w, theirs2, w.patient));
+    r = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", theirs2);
+    CHECK (r && strcmp (itest_json_str (r, "repointed_from[0]"), dup) == 0);
+    json_decref (r);
+    r = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}", later);
+    CHECK (r && strcmp (itest_json_str (r, "patient_id"), dup2) == 0);
+    json_decref (r);
+    ev = s_events (w.sch, "scheduling.appointment.repointed");
+    CHECK (json_array_size (ev) == 2);
+    json_decref (ev);
+
+    //  The index the migration built is kept over a restart.
+    pm_client_destroy (&w.sch);
+    itest_signal (&w.sched, SIGTERM);
+    CHECK (itest_start (&w.sched) == 0);
+    w.sch = itest_client (&w.sched);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+
+    //  The unmerge of the old merge takes back exactly its two.
+    r = itest_req (w.pat, 0, NULL, "patients.Unmerge",
+                   "{\"merged_id\": \"%s\", \"survivor_expected_version\": %lld, "
+                   "\"merged_expected_version\": %lld, \"reason\": \"different people\"}", dup,
+                   sv, mv);
+    CHECK (r);
+    long long sv2 = s_int (r, "survivor.version");
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    CHECK (s_patient_becomes (&w, theirs, dup) && s_patient_becomes (&w, theirs2, dup));
+    CHECK (s_patient_becomes (&w, mine, w.patient));
+    ev = s_events (w.sch, "scheduling.appointment.repointed");
+    CHECK (json_array_size (ev) == 4);
+    json_decref (ev);
+
+    //  A merge now reaches the appointment booked before the index.
+    r = itest_req (w.pat, 0, NULL, "patients.Merge",
+                   "{\"survivor_id\": \"%s\", \"merged_id\": \"%s\", "
+                   "\"survivor_expected_version\": %lld, \"merged_expected_version\": 1, "
+                   "\"reason\": \"same person\"}", w.patient, dup2, sv2);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    CHECK (s_patient_becomes (&w, later, w.patient));
+    ev = s_events (w.sch, "scheduling.appointment.repointed");
+    CHECK (json_array_size (ev) == 5);
+    json_decref (ev);
+    s_world_end (&w);
+}
+
 //  Books `patient` with `doc` at `at` (ms UTC) for type `type`; the reply
 //  or error as itest_req.
 static json_t *
@@ -1925,6 +2090,7 @@ main (int argc, char *argv[])
         {"waitlist", s_test_waitlist},
         {"waitlist_lapse", s_test_waitlist_lapse},
         {"day_limits", s_test_day_limits},
+        {"merge_backfill", s_test_merge_backfill},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
