@@ -15,12 +15,12 @@
 typedef Pm__Finance__Account account_t;
 
 static void
-s_account_key (fin_key_t *k, const char *patient, const char *site)
+s_account_key (pm_key_t *k, const char *patient, const char *site)
 {
-    fin_key_init (k, 0);
-    fin_key_str (k, patient);
+    pm_key_init (k, 0);
+    pm_key_str (k, patient);
     if (site) {
-        fin_key_str (k, site);
+        pm_key_str (k, site);
     }
 }
 
@@ -30,7 +30,7 @@ pm_err
 fin_account_get (MDB_txn *txn, const char *patient, const char *site,
                  const char *currency, account_t **out)
 {
-    fin_key_t k;
+    pm_key_t k;
     s_account_key (&k, patient, site);
     *out = NULL;
     pm_err rc = pm_store_get_msg (txn, fin_db.accounts, k.b, k.len,
@@ -56,19 +56,19 @@ fin_account_get (MDB_txn *txn, const char *patient, const char *site,
 static pm_err
 s_account_put (pm_ctx_t *ctx, const account_t *a)
 {
-    fin_key_t k;
+    pm_key_t k;
     s_account_key (&k, a->patient_id, a->site_id);
     return pm_store_put_msg (pm_ctx_txn (ctx), fin_db.accounts, k.b, k.len, &a->base, 0);
 }
 
 static void
-s_entry_key (fin_key_t *k, const char *patient, const char *site, int64_t at, int kind,
+s_entry_key (pm_key_t *k, const char *patient, const char *site, int64_t at, int kind,
              const char *ref)
 {
     s_account_key (k, patient, site);
-    fin_key_u64 (k, (uint64_t) at);
-    fin_key_byte (k, (uint8_t) kind);
-    fin_key_str (k, ref);
+    pm_key_u64 (k, (uint64_t) at);
+    pm_key_byte (k, (uint8_t) kind);
+    pm_key_str (k, ref);
 }
 
 //  --------------------------------------------------------------------------
@@ -90,7 +90,7 @@ fin_account_entry (pm_ctx_t *ctx, const char *patient, const char *site,
     e.ref_id = (char *) ref;
     e.amount_minor = amount;
     e.text = (char *) text;
-    fin_key_t k;
+    pm_key_t k;
     s_entry_key (&k, patient, site, e.at, kind, ref);
     rc = pm_store_put_msg (pm_ctx_txn (ctx), fin_db.ledger, k.b, k.len, &e.base, 0);
     if (rc == PM_OK) {
@@ -207,9 +207,10 @@ s_statement (pm_ctx_t *ctx, const ProtobufCMessage *body)
     s.res.currency = a->currency;
     s.res.has_opening_minor = s.res.has_closing_minor = 1;
     s.res.entries = calloc (FIN_LIST_MAX, sizeof *s.res.entries);
-    fin_key_t prefix;
+    pm_key_t prefix;
     s_account_key (&prefix, req->patient_id, req->site_id);
-    rc = fin_scan (pm_ctx_txn (ctx), fin_db.ledger, &prefix, NULL, s_statement_each, &s);
+    rc = pm_key_scan (pm_ctx_txn (ctx), fin_db.ledger, prefix.b, prefix.len, NULL,
+                      s_statement_each, &s);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &s.res.base);
     }
@@ -263,10 +264,11 @@ pm_err
 fin_accounts_repoint (pm_ctx_t *ctx, const char *from, const char *to)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
-    fin_key_t prefix;
+    pm_key_t prefix;
     s_account_key (&prefix, from, NULL);
     s_rows_t accts = {0}, rows = {0};
-    pm_err rc = fin_scan (txn, fin_db.accounts, &prefix, NULL, s_copy_row, &accts);
+    pm_err rc = pm_key_scan (txn, fin_db.accounts, prefix.b, prefix.len, NULL,
+                             s_copy_row, &accts);
     for (size_t i = 0; rc == PM_OK && i < accts.n; i++) {
         account_t *old = pm__finance__account__unpack (NULL, accts.vals[i].mv_size,
                                                        accts.vals[i].mv_data);
@@ -286,14 +288,14 @@ fin_accounts_repoint (pm_ctx_t *ctx, const char *from, const char *to)
         pm__finance__account__free_unpacked (old, NULL);
     }
     if (rc == PM_OK) {
-        rc = fin_scan (txn, fin_db.ledger, &prefix, NULL, s_copy_row, &rows);
+        rc = pm_key_scan (txn, fin_db.ledger, prefix.b, prefix.len, NULL, s_copy_row, &rows);
     }
     //  Same key after the patient part: site, time, kind, ref.
     for (size_t i = 0; rc == PM_OK && i < rows.n; i++) {
-        fin_key_t k;
+        pm_key_t k;
         s_account_key (&k, to, NULL);
         size_t rest = rows.keys[i].mv_size - prefix.len;
-        if (k.len + rest > FIN_KEY_MAX) {
+        if (k.len + rest > PM_KEY_MAX) {
             rc = PM_EINTERNAL;
             break;
         }

@@ -63,11 +63,11 @@ s_bp (int64_t variance, int64_t budget)
 }
 
 static void
-s_budget_key (fin_key_t *k, const char *site, const char *month)
+s_budget_key (pm_key_t *k, const char *site, const char *month)
 {
-    fin_key_init (k, 0);
-    fin_key_str (k, site);
-    fin_key_str (k, month);
+    pm_key_init (k, 0);
+    pm_key_str (k, site);
+    pm_key_str (k, month);
 }
 
 //  Site and month of a request: a valid month, a site of the caller's
@@ -87,7 +87,7 @@ s_site_month (pm_ctx_t *ctx, const char *site_id, const char *month,
 static pm_err
 s_budget_get (MDB_txn *txn, const char *site, const char *month, budget_t **out)
 {
-    fin_key_t k;
+    pm_key_t k;
     s_budget_key (&k, site, month);
     *out = NULL;
     pm_err rc = pm_store_get_msg (txn, fin_db.budgets, k.b, k.len,
@@ -162,7 +162,7 @@ s_set_budget (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
         b.n_lines = CATEGORIES;
         b.lines = lp;
-        fin_key_t k;
+        pm_key_t k;
         s_budget_key (&k, b.site_id, b.month);
         rc = pm_store_put_msg (pm_ctx_txn (ctx), fin_db.budgets, k.b, k.len, &b.base, 0);
         if (rc == PM_OK) {
@@ -241,8 +241,8 @@ s_shift_each (const MDB_val *key, const MDB_val *val, void *arg)
     while (start > 0 && kb[start - 1]) {
         start--;
     }
-    fin_key_t k;
-    fin_key_init (&k, 'h');
+    pm_key_t k;
+    pm_key_init (&k, 'h');
     memcpy (k.b + k.len, kb + start, end - start + 1);
     k.len += end - start + 1;
     Pm__Finance__ShiftCost *s = NULL;
@@ -343,27 +343,27 @@ s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = s_budget_get (txn, req->site_id, req->month, &b);
     }
     s_actuals_t a = {txn, site, req->month, 0, 0, 0, 0, 0, 0, 0};
-    fin_key_t prefix;
+    pm_key_t prefix;
     if (rc == PM_OK) {
-        fin_key_init (&prefix, 'm');
-        fin_key_str (&prefix, req->site_id);
-        fin_key_str (&prefix, req->month);
-        rc = fin_scan (txn, fin_db.actuals, &prefix, NULL, s_shift_each, &a);
+        pm_key_init (&prefix, 'm');
+        pm_key_str (&prefix, req->site_id);
+        pm_key_str (&prefix, req->month);
+        rc = pm_key_scan (txn, fin_db.actuals, prefix.b, prefix.len, NULL, s_shift_each, &a);
     }
     if (rc == PM_OK) {
         prefix.b[0] = 'n';
-        rc = fin_scan (txn, fin_db.actuals, &prefix, NULL, s_hire_each, &a);
+        rc = pm_key_scan (txn, fin_db.actuals, prefix.b, prefix.len, NULL, s_hire_each, &a);
     }
     if (rc == PM_OK) {
         prefix.b[0] = 'K';
-        rc = fin_scan (txn, fin_db.actuals, &prefix, NULL, s_cost_each, &a);
+        rc = pm_key_scan (txn, fin_db.actuals, prefix.b, prefix.len, NULL, s_cost_each, &a);
     }
     if (rc == PM_OK) {
-        fin_key_init (&prefix, 0);
-        rc = fin_scan (txn, fin_db.invoices, &prefix, NULL, s_invoice_each, &a);
+        pm_key_init (&prefix, 0);
+        rc = pm_key_scan (txn, fin_db.invoices, prefix.b, prefix.len, NULL, s_invoice_each, &a);
     }
     if (rc == PM_OK) {
-        rc = fin_scan (txn, fin_db.payments, &prefix, NULL, s_payment_each, &a);
+        rc = pm_key_scan (txn, fin_db.payments, prefix.b, prefix.len, NULL, s_payment_each, &a);
     }
     if (rc == PM_OK) {
         Pm__Finance__BudgetVsActual r = PM__FINANCE__BUDGET_VS_ACTUAL__INIT;
@@ -451,21 +451,21 @@ s_drop (MDB_txn *txn, char tag)
 
 //  A key of the actuals: tag, then up to three parts (NULL: none).
 static void
-s_akey (fin_key_t *k, char tag, const char *a, const char *b, const char *c)
+s_akey (pm_key_t *k, char tag, const char *a, const char *b, const char *c)
 {
-    fin_key_init (k, tag);
-    fin_key_str (k, a);
+    pm_key_init (k, tag);
+    pm_key_str (k, a);
     if (b) {
-        fin_key_str (k, b);
+        pm_key_str (k, b);
     }
     if (c) {
-        fin_key_str (k, c);
+        pm_key_str (k, c);
     }
 }
 
 //  Deletes a key; an absent one is fine.
 static pm_err
-s_del (MDB_txn *txn, const fin_key_t *k)
+s_del (MDB_txn *txn, const pm_key_t *k)
 {
     pm_err rc = pm_store_del (txn, fin_db.actuals, k->b, k->len);
     return rc == PM_ENOTFOUND ? PM_OK : rc;
@@ -475,7 +475,7 @@ s_del (MDB_txn *txn, const fin_key_t *k)
 static pm_err
 s_shift_drop (MDB_txn *txn, const char *shift_id)
 {
-    fin_key_t k;
+    pm_key_t k;
     s_akey (&k, 'h', shift_id, NULL, NULL);
     Pm__Finance__ShiftCost *old = NULL;
     pm_err rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
@@ -488,7 +488,7 @@ s_shift_drop (MDB_txn *txn, const char *shift_id)
         rc = s_del (txn, &k);
     }
     if (rc == PM_OK) {
-        fin_key_t m;
+        pm_key_t m;
         s_akey (&m, 'm', old->site_id, old->month, old->shift_id);
         rc = s_del (txn, &m);
     }
@@ -512,7 +512,7 @@ s_apply_staff (pm_ctx_t *ctx, const Pm__Event *event)
     r.pay_rate_minor = s->has_pay_rate_minor && s->pay_rate_minor > 0
                            && s->pay_rate_minor <= FIN_MONEY_MAX ? s->pay_rate_minor : 0;
     r.currency = s->currency;
-    fin_key_t k;
+    pm_key_t k;
     s_akey (&k, 'r', s->id, NULL, NULL);
     pm_err rc = pm_store_put_msg (pm_ctx_txn (ctx), fin_db.actuals, k.b, k.len, &r.base, 0);
     pm__staffing__staff__free_unpacked (s, NULL);
@@ -545,7 +545,7 @@ s_apply_shift (pm_ctx_t *ctx, const Pm__Event *event, bool assigned)
         pm__staffing__shift__free_unpacked (s, NULL);
         return rc;
     }
-    fin_key_t k;
+    pm_key_t k;
     s_akey (&k, 'r', s->staff_id, NULL, NULL);
     Pm__Finance__StaffRate *rate = NULL;
     rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
@@ -632,7 +632,7 @@ s_apply_cost (pm_ctx_t *ctx, const Pm__Event *event)
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a recruitment.RecruitmentCost "
                             "with an id, site, date, amount and currency");
     }
-    fin_key_t k, m;
+    pm_key_t k, m;
     s_akey (&k, 'k', c->id, NULL, NULL);
     Pm__Recruitment__RecruitmentCost *old = NULL;
     pm_err rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
@@ -678,7 +678,7 @@ s_apply_recruitment (pm_ctx_t *ctx, const Pm__Event *event)
                             "with a candidate, site and start date");
     }
     //  The candidate's earlier count (a re-delivery) moves to this one.
-    fin_key_t k;
+    pm_key_t k;
     s_akey (&k, 'c', h->candidate_id, NULL, NULL);
     Pm__Finance__HireCount *old = NULL;
     pm_err rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
@@ -686,7 +686,7 @@ s_apply_recruitment (pm_ctx_t *ctx, const Pm__Event *event)
                                   (ProtobufCMessage **) &old);
     rc = rc == PM_ENOTFOUND ? PM_OK : rc;
     if (rc == PM_OK && old) {
-        fin_key_t n;
+        pm_key_t n;
         s_akey (&n, 'n', old->site_id, old->month, old->candidate_id);
         rc = s_del (txn, &n);
     }

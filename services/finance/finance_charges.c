@@ -53,7 +53,7 @@ s_raise (pm_ctx_t *ctx, charge_t *c)
 {
     pm_err rc = fin_put (ctx, fin_db.charges, c->id, &c->base);
     if (rc == PM_OK) {
-        fin_key_t k;
+        pm_key_t k;
         fin_ix_key (&k, FIN_IX_CHARGE, c->patient_id, c->site_id, c->id);
         rc = fin_index (pm_ctx_txn (ctx), &k, c->id, true);
     }
@@ -73,7 +73,7 @@ fin_charge_save (pm_ctx_t *ctx, charge_t *c, const char *old_patient, const char
     c->updated_at = pm_ctx_now (ctx);
     pm_err rc = fin_put (ctx, fin_db.charges, c->id, &c->base);
     if (rc == PM_OK && old_patient) {
-        fin_key_t k;
+        pm_key_t k;
         fin_ix_key (&k, FIN_IX_CHARGE, old_patient, c->site_id, c->id);
         rc = fin_index (pm_ctx_txn (ctx), &k, c->id, false);
         if (rc == PM_OK) {
@@ -413,7 +413,7 @@ s_list_each (const MDB_val *key, const MDB_val *val, void *arg)
         return 1;
     }
     char id[PM_ID_MAX];
-    fin_val_id (val, id, sizeof id);
+    pm_val_str (val, id, sizeof id);
     charge_t *c;
     pm_err rc = fin_charge_get (s->txn, id, &c);
     if (rc != PM_OK) {
@@ -440,9 +440,9 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     s_list_t s = {PM__FINANCE__CHARGE_LIST__INIT, pm_ctx_txn (ctx)};
     s.list.charges = calloc (FIN_LIST_MAX, sizeof *s.list.charges);
-    fin_key_t prefix;
+    pm_key_t prefix;
     fin_ix_key (&prefix, FIN_IX_CHARGE, req->patient_id, req->site_id, NULL);
-    rc = fin_scan (s.txn, fin_db.index, &prefix, NULL, s_list_each, &s);
+    rc = pm_key_scan (s.txn, fin_db.index, prefix.b, prefix.len, NULL, s_list_each, &s);
     for (size_t i = 0; rc == PM_OK && i < s.list.n_charges; i++) {
         pm_ctx_audit (ctx, s.list.charges[i]->id, req->site_id);
     }
@@ -470,7 +470,7 @@ s_collect (const MDB_val *key, const MDB_val *val, void *arg)
     if (s->n >= FIN_LIST_MAX) {
         return 1;
     }
-    fin_val_id (val, s->ids[s->n++], PM_ID_MAX);
+    pm_val_str (val, s->ids[s->n++], PM_ID_MAX);
     return 0;
 }
 
@@ -480,10 +480,11 @@ pm_err
 fin_charges_repoint (pm_ctx_t *ctx, const char *from, const char *to)
 {
     s_ids_t s = {calloc (FIN_LIST_MAX, PM_ID_MAX), 0};
-    fin_key_t prefix;
-    fin_key_init (&prefix, FIN_IX_CHARGE);
-    fin_key_str (&prefix, from);
-    pm_err rc = fin_scan (pm_ctx_txn (ctx), fin_db.index, &prefix, NULL, s_collect, &s);
+    pm_key_t prefix;
+    pm_key_init (&prefix, FIN_IX_CHARGE);
+    pm_key_str (&prefix, from);
+    pm_err rc = pm_key_scan (pm_ctx_txn (ctx), fin_db.index, prefix.b, prefix.len, NULL,
+                             s_collect, &s);
     for (size_t i = 0; rc == PM_OK && i < s.n; i++) {
         charge_t *c;
         rc = fin_charge_get (pm_ctx_txn (ctx), s.ids[i], &c);

@@ -25,19 +25,19 @@ typedef Pm__Finance__Day day_t;
 #define SEARCH_DAYS 800 //  more than two years of closed days ahead: a bug
 
 static void
-s_day_key (fin_key_t *k, const char *site, const char *date)
+s_day_key (pm_key_t *k, const char *site, const char *date)
 {
-    fin_key_init (k, 'd');
-    fin_key_str (k, site);
-    fin_key_str (k, date);
+    pm_key_init (k, 'd');
+    pm_key_str (k, site);
+    pm_key_str (k, date);
 }
 
 static void
-s_lock_key (fin_key_t *k, const char *site, const char *month)
+s_lock_key (pm_key_t *k, const char *site, const char *month)
 {
-    fin_key_init (k, 'm');
-    fin_key_str (k, site);
-    fin_key_str (k, month);
+    pm_key_init (k, 'm');
+    pm_key_str (k, site);
+    pm_key_str (k, month);
 }
 
 //  The day (caller frees); a fresh open one with every mode at zero when
@@ -46,7 +46,7 @@ static pm_err
 s_day_get (MDB_txn *txn, const char *site, const char *currency, const char *date,
            day_t **out)
 {
-    fin_key_t k;
+    pm_key_t k;
     s_day_key (&k, site, date);
     *out = NULL;
     pm_err rc = pm_store_get_msg (txn, fin_db.days, k.b, k.len,
@@ -79,7 +79,7 @@ s_day_get (MDB_txn *txn, const char *site, const char *currency, const char *dat
 static pm_err
 s_day_put (MDB_txn *txn, const day_t *d)
 {
-    fin_key_t k;
+    pm_key_t k;
     s_day_key (&k, d->site_id, d->date);
     return pm_store_put_msg (txn, fin_db.days, k.b, k.len, &d->base, 0);
 }
@@ -90,7 +90,7 @@ s_locked (MDB_txn *txn, const char *site, const char *date)
 {
     char month[8];
     snprintf (month, sizeof month, "%.7s", date);
-    fin_key_t k;
+    pm_key_t k;
     s_lock_key (&k, site, month);
     MDB_val v;
     return pm_store_get (txn, fin_db.days, k.b, k.len, &v) == PM_OK;
@@ -291,13 +291,13 @@ s_lock (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
     }
     if (rc == PM_OK) {
-        fin_key_t prefix;
-        fin_key_init (&prefix, 'd');
-        fin_key_str (&prefix, site->site_id);
+        pm_key_t prefix;
+        pm_key_init (&prefix, 'd');
+        pm_key_str (&prefix, site->site_id);
         memcpy (prefix.b + prefix.len, req->month, 7);
         prefix.len += 7;
         s_open_t s = {""};
-        rc = fin_scan (txn, fin_db.days, &prefix, NULL, s_open_each, &s);
+        rc = pm_key_scan (txn, fin_db.days, prefix.b, prefix.len, NULL, s_open_each, &s);
         if (rc == PM_OK && s.open[0]) {
             rc = pm_ctx_fail (ctx, PM_ECONFLICT, "month", "month: %s took payments and is "
                               "not closed", s.open);
@@ -310,7 +310,7 @@ s_lock (pm_ctx_t *ctx, const ProtobufCMessage *body)
         lock.locked_by = (char *) pm_ctx_principal (ctx)->name;
         lock.has_locked_at = 1;
         lock.locked_at = pm_ctx_now (ctx);
-        fin_key_t k;
+        pm_key_t k;
         s_lock_key (&k, req->site_id, req->month);
         rc = pm_store_put_msg (txn, fin_db.days, k.b, k.len, &lock.base, 0);
         if (rc == PM_OK) {

@@ -95,7 +95,7 @@ fin_invoice_save (pm_ctx_t *ctx, invoice_t *inv, const char *old_patient,
     inv->has_updated_at = 1;
     inv->updated_at = pm_ctx_now (ctx);
     pm_err rc = fin_put (ctx, fin_db.invoices, inv->id, &inv->base);
-    fin_key_t k;
+    pm_key_t k;
     if (rc == PM_OK && old_patient) {
         fin_ix_key (&k, FIN_IX_INVOICE, old_patient, inv->site_id, inv->id);
         rc = fin_index (pm_ctx_txn (ctx), &k, inv->id, false);
@@ -160,7 +160,7 @@ s_collect (const MDB_val *key, const MDB_val *val, void *arg)
     if (s->n >= LINES_MAX) {
         return 1;
     }
-    fin_val_id (val, s->ids[s->n++], PM_ID_MAX);
+    pm_val_str (val, s->ids[s->n++], PM_ID_MAX);
     return 0;
 }
 
@@ -186,9 +186,9 @@ s_create (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
     }
     else if (rc == PM_OK) {
-        fin_key_t prefix;
+        pm_key_t prefix;
         fin_ix_key (&prefix, FIN_IX_CHARGE, req->patient_id, req->site_id, NULL);
-        rc = fin_scan (txn, fin_db.index, &prefix, NULL, s_collect, &ids);
+        rc = pm_key_scan (txn, fin_db.index, prefix.b, prefix.len, NULL, s_collect, &ids);
     }
     char id[PM_ID_MAX];
     pm_id_new ("inv", pm_ctx_now (ctx), id);
@@ -492,10 +492,11 @@ pm_err
 fin_invoices_repoint (pm_ctx_t *ctx, const char *from, const char *to)
 {
     s_ids_t ids = {calloc (LINES_MAX, PM_ID_MAX), 0};
-    fin_key_t prefix;
-    fin_key_init (&prefix, FIN_IX_INVOICE);
-    fin_key_str (&prefix, from);
-    pm_err rc = fin_scan (pm_ctx_txn (ctx), fin_db.index, &prefix, NULL, s_collect, &ids);
+    pm_key_t prefix;
+    pm_key_init (&prefix, FIN_IX_INVOICE);
+    pm_key_str (&prefix, from);
+    pm_err rc = pm_key_scan (pm_ctx_txn (ctx), fin_db.index, prefix.b, prefix.len, NULL,
+                             s_collect, &ids);
     for (size_t i = 0; rc == PM_OK && i < ids.n; i++) {
         invoice_t *inv = NULL;
         rc = pm_store_get_msg (pm_ctx_txn (ctx), fin_db.invoices, ids.ids[i],

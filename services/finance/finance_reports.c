@@ -143,9 +143,9 @@ s_revenue (pm_ctx_t *ctx, const ProtobufCMessage *body)
     r.by_practitioner.groups = calloc (GROUPS_MAX, sizeof (void *));
     r.by_type.groups = calloc (GROUPS_MAX, sizeof (void *));
     r.by_month.groups = calloc (GROUPS_MAX, sizeof (void *));
-    fin_key_t prefix;
-    fin_key_init (&prefix, 0);
-    rc = fin_scan (r.txn, fin_db.invoices, &prefix, NULL, s_revenue_each, &r);
+    pm_key_t prefix;
+    pm_key_init (&prefix, 0);
+    rc = pm_key_scan (r.txn, fin_db.invoices, prefix.b, prefix.len, NULL, s_revenue_each, &r);
     if (rc == PM_OK) {
         Pm__Finance__RevenueResult out = PM__FINANCE__REVENUE_RESULT__INIT;
         out.site_id = site->site_id;
@@ -275,9 +275,10 @@ s_aging (pm_ctx_t *ctx, const ProtobufCMessage *body)
         a.buckets[i].has_due_minor = a.buckets[i].has_invoices = 1;
         bp[i] = &a.buckets[i];
     }
-    fin_key_t prefix;
-    fin_key_init (&prefix, 0);
-    rc = fin_scan (pm_ctx_txn (ctx), fin_db.invoices, &prefix, NULL, s_aging_each, &a);
+    pm_key_t prefix;
+    pm_key_init (&prefix, 0);
+    rc = pm_key_scan (pm_ctx_txn (ctx), fin_db.invoices, prefix.b, prefix.len, NULL,
+                      s_aging_each, &a);
     if (rc == PM_OK) {
         qsort (a.items, a.n_items, sizeof *a.items, s_item_cmp);
         Pm__Finance__AgingResult out = PM__FINANCE__AGING_RESULT__INIT;

@@ -23,9 +23,9 @@ s_currency_ok (const char *s)
 static pm_err
 s_staffing_site (MDB_txn *txn, const char *site_id, Pm__Staffing__Site **out)
 {
-    fin_key_t k;
-    fin_key_init (&k, 'z');
-    fin_key_str (&k, site_id);
+    pm_key_t k;
+    pm_key_init (&k, 'z');
+    pm_key_str (&k, site_id);
     return pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
                              &pm__staffing__site__descriptor, (ProtobufCMessage **) out);
 }
@@ -162,9 +162,9 @@ fin_sites_apply_staffing (pm_ctx_t *ctx, const Pm__Event *event)
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "%s: not a site with an id, a currency "
                             "and a time zone", event->type);
     }
-    fin_key_t k;
-    fin_key_init (&k, 'z');
-    fin_key_str (&k, st->id);
+    pm_key_t k;
+    pm_key_init (&k, 'z');
+    pm_key_str (&k, st->id);
     pm_err rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &st->base, 0);
     site_t *s = NULL;
     if (rc == PM_OK) {
@@ -211,13 +211,13 @@ s_get_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
 }
 
 static void
-s_price_key (fin_key_t *k, const char *site, const char *code, int64_t from)
+s_price_key (pm_key_t *k, const char *site, const char *code, int64_t from)
 {
-    fin_key_init (k, 0);
-    fin_key_str (k, site);
+    pm_key_init (k, 0);
+    pm_key_str (k, site);
     if (code) {
-        fin_key_str (k, code);
-        fin_key_u64 (k, (uint64_t) from);
+        pm_key_str (k, code);
+        pm_key_u64 (k, (uint64_t) from);
     }
 }
 
@@ -255,7 +255,7 @@ s_set_price (pm_ctx_t *ctx, const ProtobufCMessage *body)
         Pm__Finance__Price out = *p;
         out.has_set_at = 1;
         out.set_at = pm_ctx_now (ctx);
-        fin_key_t k;
+        pm_key_t k;
         s_price_key (&k, p->site_id, p->code, p->valid_from);
         rc = pm_store_put_msg (pm_ctx_txn (ctx), fin_db.prices, k.b, k.len, &out.base, 0);
         if (rc == PM_OK) {
@@ -279,7 +279,7 @@ fin_price_at (MDB_txn *txn, const char *site, const char *code, int64_t at,
     if (at < 0) {
         return PM_ENOTFOUND;
     }
-    fin_key_t k, prefix;
+    pm_key_t k, prefix;
     s_price_key (&k, site, code, at);
     prefix = k;
     prefix.len -= 8;
@@ -352,9 +352,10 @@ s_list_prices (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     s_prices_t s = {PM__FINANCE__PRICE_LIST__INIT, req->has_at, req->at, PM_OK};
     s.list.prices = calloc (FIN_LIST_MAX, sizeof *s.list.prices);
-    fin_key_t prefix;
+    pm_key_t prefix;
     s_price_key (&prefix, req->site_id, NULL, 0);
-    rc = fin_scan (pm_ctx_txn (ctx), fin_db.prices, &prefix, NULL, s_price_each, &s);
+    rc = pm_key_scan (pm_ctx_txn (ctx), fin_db.prices, prefix.b, prefix.len, NULL,
+                      s_price_each, &s);
     if (rc == PM_OK) {
         rc = pm_ctx_reply (ctx, &s.list.base);
     }

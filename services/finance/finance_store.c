@@ -36,82 +36,10 @@ fin_store_open (pm_store_t *store)
 
 //  --- keys -------------------------------------------------------------------
 
-void
-fin_key_init (fin_key_t *k, char tag)
-{
-    k->len = 0;
-    if (tag) {
-        k->b[k->len++] = (uint8_t) tag;
-    }
-}
-
-void
-fin_key_str (fin_key_t *k, const char *s)
-{
-    size_t n = s ? strlen (s) : 0;
-    if (k->len + n + 1 > FIN_KEY_MAX) {
-        n = FIN_KEY_MAX - k->len - 1;
-    }
-    memcpy (k->b + k->len, s ? s : "", n);
-    k->len += n;
-    k->b[k->len++] = 0;
-}
-
-void
-fin_key_u64 (fin_key_t *k, uint64_t v)
-{
-    if (k->len + 8 <= FIN_KEY_MAX) {
-        pm_be64_put (k->b + k->len, v);
-        k->len += 8;
-    }
-}
-
-void
-fin_key_byte (fin_key_t *k, uint8_t b)
-{
-    if (k->len < FIN_KEY_MAX) {
-        k->b[k->len++] = b;
-    }
-}
-
-//  --------------------------------------------------------------------------
-//  Walks the entries under a prefix in key order.
-pm_err
-fin_scan (MDB_txn *txn, MDB_dbi dbi, const fin_key_t *prefix, const fin_key_t *from,
-          fin_scan_fn *fn, void *arg)
-{
-    MDB_cursor *cursor;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, dbi, &cursor));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    const fin_key_t *start = from ? from : prefix;
-    MDB_val key = {start->len, (void *) start->b}, val;
-    int mrc = key.mv_size ? mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE)
-                          : mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
-    while (mrc == 0 && key.mv_size >= prefix->len
-           && memcmp (key.mv_data, prefix->b, prefix->len) == 0) {
-        int r = fn (&key, &val, arg);
-        if (r == 1) {
-            break;
-        }
-        if (r > 1) {
-            rc = (pm_err) r;
-            break;
-        }
-        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
-    }
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = pm_err_from_mdb (mrc);
-    }
-    mdb_cursor_close (cursor);
-    return rc;
-}
-
 //  --------------------------------------------------------------------------
 //  Puts or deletes an index entry; deleting an absent one is fine.
 pm_err
-fin_index (MDB_txn *txn, const fin_key_t *k, const char *id, bool add)
+fin_index (MDB_txn *txn, const pm_key_t *k, const char *id, bool add)
 {
     if (add) {
         return pm_store_put (txn, fin_db.index, k->b, k->len, id, strlen (id), 0);
@@ -121,14 +49,14 @@ fin_index (MDB_txn *txn, const fin_key_t *k, const char *id, bool add)
 }
 
 void
-fin_ix_key (fin_key_t *k, char tag, const char *patient, const char *site,
+fin_ix_key (pm_key_t *k, char tag, const char *patient, const char *site,
             const char *id)
 {
-    fin_key_init (k, tag);
-    fin_key_str (k, patient);
-    fin_key_str (k, site);
+    pm_key_init (k, tag);
+    pm_key_str (k, patient);
+    pm_key_str (k, site);
     if (id) {
-        fin_key_str (k, id);
+        pm_key_str (k, id);
     }
 }
 
@@ -305,10 +233,3 @@ fin_local_date (const Pm__Finance__SiteFinance *site, int64_t at, char *out)
     }
 }
 
-void
-fin_val_id (const MDB_val *val, char *out, size_t outlen)
-{
-    size_t n = val->mv_size < outlen - 1 ? val->mv_size : outlen - 1;
-    memcpy (out, val->mv_data, n);
-    out[n] = 0;
-}

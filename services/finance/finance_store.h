@@ -36,9 +36,9 @@
 #include <stdint.h>
 
 #include "finance.pb-c.h"
+#include "pm_key.h"
 #include "pm_server.h"
 
-#define FIN_KEY_MAX 480        //  LMDB keys are at most 511 bytes
 #define FIN_LIST_MAX 1000      //  records one list reply carries at most
 #define FIN_MONEY_MAX 10000000000000LL //  10^13 minor units
 #define FIN_TEXT_MAX 500
@@ -56,38 +56,14 @@ pm_err fin_store_open (pm_store_t *store);
 
 //  --- keys -------------------------------------------------------------------
 
-typedef struct {
-    uint8_t b[FIN_KEY_MAX];
-    size_t len;
-} fin_key_t;
-
 #define FIN_IX_CHARGE 'p'
 #define FIN_IX_INVOICE 'i'
 
-//  Starts a key; tag 0 starts one without a tag byte.
-void fin_key_init (fin_key_t *k, char tag);
-
-//  Appends `s` and its NUL.
-void fin_key_str (fin_key_t *k, const char *s);
-
-//  Appends `v` as be64.
-void fin_key_u64 (fin_key_t *k, uint64_t v);
-
-//  Appends one byte.
-void fin_key_byte (fin_key_t *k, uint8_t b);
-
-//  Calls `fn` for each entry whose key starts with `prefix`, in key order,
-//  from `from` on (NULL: the prefix). `fn` returns 0 to go on, 1 to stop
-//  or a pm_err (> 1) that ends the scan and is returned.
-typedef int (fin_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
-pm_err fin_scan (MDB_txn *txn, MDB_dbi dbi, const fin_key_t *prefix,
-                 const fin_key_t *from, fin_scan_fn *fn, void *arg);
-
 //  Puts (add) or deletes an index entry `k` -> `id`.
-pm_err fin_index (MDB_txn *txn, const fin_key_t *k, const char *id, bool add);
+pm_err fin_index (MDB_txn *txn, const pm_key_t *k, const char *id, bool add);
 
 //  The patient-and-site index key of `tag` for record `id`.
-void fin_ix_key (fin_key_t *k, char tag, const char *patient, const char *site,
+void fin_ix_key (pm_key_t *k, char tag, const char *patient, const char *site,
                  const char *id);
 
 //  --- records ------------------------------------------------------------
@@ -144,8 +120,5 @@ pm_err fin_mode (pm_ctx_t *ctx, const char *field, bool has, int mode);
 
 //  The site's local date of instant `at` (FIN_DATE_LEN bytes).
 void fin_local_date (const Pm__Finance__SiteFinance *site, int64_t at, char *out);
-
-//  Copies an MDB value (an id) into out, NUL-terminated.
-void fin_val_id (const MDB_val *val, char *out, size_t outlen);
 
 #endif
