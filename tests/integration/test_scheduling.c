@@ -1191,6 +1191,88 @@ s_test_at_risk (void)
     s_world_end (&w);
 }
 
+//  Re-validation on a credential expiry with the real staffing service:
+//  doc's medical licence runs to Tuesday 5 March (it expires at New
+//  York's midnight, 05:00Z on the 6th); the role requires it only from
+//  after the bookings. When staffing's own timer, its clock moved past
+//  that midnight, announces staffing.credential.expired, scheduling flags
+//  doc's Thursday visit (cause the credential, reason the failing check)
+//  once; doc's Tuesday visit (over before the expiry) and doc2's visit
+//  (another practitioner) are left alone; the desk's list shows it.
+static void
+s_test_credential_risk (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    json_t *r = itest_req (w.stf, 0, NULL, "staffing.AddCredential",
+                           "{\"credential\": {\"staff_id\": \"%s\", \"type\": "
+                           "\"medical-licence\", \"number\": \"MD-77\", \"issuer\": \"State "
+                           "Board\", \"valid_from\": \"2020-01-01\", \"valid_to\": "
+                           "\"2030-03-05\", \"verified_by\": \"hr-officer\"}}", w.doc);
+    CHECK (r && s_int (r, "expires_at") == s_utc ("2030-03-06T05:00"));
+    char crd[PM_ID_MAX];
+    snprintf (crd, sizeof crd, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    char a[PM_ID_MAX], b[PM_ID_MAX], c[PM_ID_MAX];
+    s_book_id (&w, w.patient, w.doc, "2030-03-05T15:00", a);  //  Tue
+    s_book_id (&w, w.other, w.doc, "2030-03-07T15:00", b);    //  Thu
+    s_book_id (&w, w.patient, w.doc2, "2030-03-07T17:00", c); //  Thu, doc2
+    CHECK (*a && *b && *c);
+    r = itest_req (w.stf, 0, NULL, "staffing.SetRoleRequirements",
+                   "{\"requirements\": {\"role\": \"physician\", "
+                   "\"credential_types\": [\"medical-licence\"]}}");
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    //  The requirement holds for new bookings at once; nothing is
+    //  flagged before the expiry.
+    CHECK (s_says (s_book (&w, PM_ECONFLICT, "practitioner_id", w.other, w.doc,
+                           "2030-03-08T15:00"), "no valid verified medical-licence"));
+    char list[512];
+    s_at_risk (&w, list, sizeof list);
+    CHECK (strcmp (list, "") == 0);
+
+    //  Staffing's clock at 01:00 New York on Wednesday; its timer runs
+    //  every 50 ms.
+    char clock[64];
+    snprintf (clock, sizeof clock, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc ("2030-03-06T06:00") - pm_clock_wall_ms ()));
+    pm_client_destroy (&w.stf);
+    itest_signal (&w.staffing, SIGTERM);
+    w.staffing.env[0] = "PM_STAFFING_TICK_MS=50";
+    w.staffing.env[1] = clock;
+    w.staffing.env[2] = NULL;
+    CHECK (itest_start (&w.staffing) == 0);
+    w.stf = itest_client (&w.staffing);
+    CHECK (w.stf);
+    bool flagged = false;
+    for (int64_t until = itest_now () + ITEST_WAIT_MS; !flagged && itest_now () < until;) {
+        zclock_sleep (20);
+        json_t *ev = s_events (w.sch, "scheduling.appointment.at_risk");
+        flagged = json_array_size (ev) > 0;
+        json_decref (ev);
+    }
+    CHECK (flagged);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    char cause[96];
+    snprintf (cause, sizeof cause, "credential %s", crd);
+    CHECK (s_risk_is (&w, b, cause, "has no valid verified medical-licence, which a physician "
+                                    "needs"));
+    json_t *ev = s_events (w.sch, "scheduling.appointment.at_risk");
+    CHECK (json_array_size (ev) == 1 && strcmp (itest_json_str (ev, "[0].id"), b) == 0);
+    json_decref (ev);
+    const char *unflagged[] = {a, c};
+    for (int i = 0; i < 2; i++) {
+        json_t *x = itest_req (w.sch, 0, NULL, "scheduling.Get", "{\"appointment_id\": \"%s\"}",
+                               unflagged[i]);
+        CHECK (x && json_array_size (itest_json_at (x, "risks")) == 0);
+        json_decref (x);
+    }
+    s_at_risk (&w, list, sizeof list);
+    CHECK (strcmp (list, b) == 0);
+    s_world_end (&w);
+}
+
 //  A patient merge re-points the merged record's appointments to the
 //  survivor once (a repointed event each, the old id kept); the unmerge
 //  points exactly those back; the survivor's own stay.
@@ -2085,6 +2167,7 @@ main (int argc, char *argv[])
         {"search_timing", s_test_search_timing},
         {"series", s_test_series},
         {"at_risk", s_test_at_risk},
+        {"credential_risk", s_test_credential_risk},
         {"merge_repoint", s_test_merge_repoint},
         {"views", s_test_views},
         {"waitlist", s_test_waitlist},
