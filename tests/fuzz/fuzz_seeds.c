@@ -14,6 +14,15 @@
                            above; for pm.* commands, every service's), a
                            retry of it, a cut-short body, and the whole
                            frame (0xFF mode)
+    A file named feed_<consumer>.txt holds scenarios for fuzz_feed_<consumer>
+    instead (see fuzz_feed.c), one record per line:
+      "<event type> <JSON data>"  an event of a stream the consumer follows
+      "<command> <JSON body>"     one of the consumer's commands
+      "clock <minutes>"           the clock moved on
+      "== <name>"                 starts a scenario (one seed) named so
+      "@use <name>"               the records of an earlier scenario
+    Each scenario becomes one seed; each event also one seed of its own,
+    and its data a fuzz_decode seed.
     Files are named by a hash of their contents: regenerating writes the
     same names, and never removes a seed that libFuzzer minimised in.   */
 #include <errno.h>
@@ -22,8 +31,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fuzz_services.h"
 #include "fuzz_util.h"
 #include "pm.h"
+
+#define BLOCKS_MAX 64
 
 static const char *s_out;
 static int s_written;
@@ -255,6 +267,187 @@ s_line (const char *file, int lineno, char *line)
     return 0;
 }
 
+//  --- feed scenarios ---------------------------------------------------------
+
+//  A growing byte buffer.
+typedef struct {
+    uint8_t *data;
+    size_t len;
+} s_buf_t;
+
+static void
+s_buf_add (s_buf_t *b, const void *data, size_t len)
+{
+    b->data = realloc (b->data, b->len + len + 1);
+    if (!b->data) {
+        abort ();
+    }
+    memcpy (b->data + b->len, data, len);
+    b->len += len;
+}
+
+//  Appends one record: "<name>\n", big-endian length, flags byte, bytes.
+static void
+s_record (s_buf_t *b, const char *name, uint8_t flags, const uint8_t *data, size_t len)
+{
+    uint8_t head[3] = {(uint8_t) ((len + 1) >> 8), (uint8_t) (len + 1), flags};
+    s_buf_add (b, name, strlen (name));
+    s_buf_add (b, "\n", 1);
+    s_buf_add (b, head, 3);
+    s_buf_add (b, data, len);
+}
+
+//  The source of `event` if `consumer` follows it, else NULL.
+static const char *
+s_followed (const char *consumer, const char *event)
+{
+    static const char *const follows[][2] = {FUZZ_FOLLOWS {NULL, NULL}};
+    for (size_t i = 0; follows[i][0]; i++) {
+        size_t n = strlen (follows[i][1]);
+        if (strcmp (follows[i][0], consumer) == 0 && strncmp (event, follows[i][1], n) == 0
+            && event[n] == '.') {
+            return follows[i][1];
+        }
+    }
+    return NULL;
+}
+
+//  The schema of `service`, or NULL.
+static const pm_schema_t *
+s_schema_of (const char *service)
+{
+    const pm_schema_t *const *all = fuzz_schemas ();
+    for (size_t i = 0; all[i]; i++) {
+        if (strcmp (all[i]->service, service) == 0) {
+            return all[i];
+        }
+    }
+    return NULL;
+}
+
+//  One line of a feed file into `b`; -1 (said) when it is wrong.
+static int
+s_feed_line (const char *file, int lineno, const char *consumer, char *line, s_buf_t *b,
+             const char *harness)
+{
+    char *json = strchr (line, ' ');
+    if (json) {
+        *json++ = 0;
+    }
+    if (strcmp (line, "clock") == 0) {
+        uint32_t minutes = json ? (uint32_t) strtoul (json, NULL, 10) : 1;
+        uint8_t be[4] = {(uint8_t) (minutes >> 24), (uint8_t) (minutes >> 16),
+                         (uint8_t) (minutes >> 8), (uint8_t) minutes};
+        uint8_t head[2] = {0, 4};
+        s_buf_add (b, "clock\n", 6);
+        s_buf_add (b, head, 2);
+        s_buf_add (b, be, 4);
+        return 0;
+    }
+    const pm_schema_t *self = s_schema_of (consumer);
+    const pm_command_def_t *def = self ? pm_schema_command (self, line) : NULL;
+    if (!def) {
+        def = pm_schema_command (&pm_schema_builtin, line);
+    }
+    const char *source = def ? NULL : s_followed (consumer, line);
+    const pm_event_def_t *ev = source ? pm_schema_event (s_schema_of (source), line) : NULL;
+    const ProtobufCMessageDescriptor *desc = def ? def->request : ev ? ev->data : NULL;
+    if (!def && !ev) {
+        fprintf (stderr, "%s:%d: %s is neither a command of %s nor an event it follows\n",
+                 file, lineno, line, consumer);
+        return -1;
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char err[256];
+    if (json && (!desc
+                 || pm_json_to_pb (desc, json, strlen (json), &body, &len, err, sizeof err)
+                        != PM_OK)) {
+        fprintf (stderr, "%s:%d: %s\n", file, lineno, desc ? err : "no body here");
+        return -1;
+    }
+    s_record (b, line, 0, body ? body : (const uint8_t *) "", len);
+    if (ev) {
+        s_buf_t one = {NULL, 0};
+        s_record (&one, line, 0, body ? body : (const uint8_t *) "", len);
+        s_seed (harness, one.data, one.len);
+        free (one.data);
+        if (desc) {
+            s_typed ("fuzz_decode", desc->name, body ? body : (const uint8_t *) "", len);
+        }
+    }
+    free (body);
+    return 0;
+}
+
+//  A feed file: its scenarios, each one seed of fuzz_feed_<consumer>.
+static int
+s_feed_file (const char *file, const char *consumer)
+{
+    FILE *f = fopen (file, "r");
+    if (!f) {
+        perror (file);
+        return 1;
+    }
+    char harness[64];
+    snprintf (harness, sizeof harness, "fuzz_feed_%s", consumer);
+    struct {
+        char name[64];
+        s_buf_t buf;
+    } blocks[BLOCKS_MAX];
+    size_t n_blocks = 0;
+    s_buf_t *cur = NULL;
+    char line[8192];
+    int lineno = 0, rc = 0;
+    while (fgets (line, sizeof line, f)) {
+        lineno++;
+        line[strcspn (line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') {
+            continue;
+        }
+        if (strncmp (line, "== ", 3) == 0) {
+            if (n_blocks == BLOCKS_MAX) {
+                fprintf (stderr, "%s:%d: too many scenarios\n", file, lineno);
+                rc = 1;
+                break;
+            }
+            snprintf (blocks[n_blocks].name, sizeof blocks[0].name, "%s", line + 3);
+            blocks[n_blocks].buf = (s_buf_t) {NULL, 0};
+            cur = &blocks[n_blocks++].buf;
+            continue;
+        }
+        if (strncmp (line, "@use ", 5) == 0) {
+            size_t i = 0;
+            while (i < n_blocks && strcmp (blocks[i].name, line + 5) != 0) {
+                i++;
+            }
+            if (i == n_blocks || !cur || &blocks[i].buf == cur) {
+                fprintf (stderr, "%s:%d: no earlier scenario %s\n", file, lineno, line + 5);
+                rc = 1;
+                continue;
+            }
+            s_buf_add (cur, blocks[i].buf.data, blocks[i].buf.len);
+            continue;
+        }
+        s_buf_t single = {NULL, 0};
+        if (s_feed_line (file, lineno, consumer, line, cur ? cur : &single, harness) != 0) {
+            rc = 1;
+        }
+        if (!cur && single.len) {
+            s_seed (harness, single.data, single.len);
+        }
+        free (single.data);
+    }
+    fclose (f);
+    for (size_t i = 0; i < n_blocks; i++) {
+        if (blocks[i].buf.len) {
+            s_seed (harness, blocks[i].buf.data, blocks[i].buf.len);
+        }
+        free (blocks[i].buf.data);
+    }
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  Writes every seed of every seeds file given.
 int
@@ -269,6 +462,16 @@ main (int argc, char *argv[])
     s_stream_seeds ();
     int rc = 0;
     for (int a = 2; a < argc; a++) {
+        const char *base = strrchr (argv[a], '/') ? strrchr (argv[a], '/') + 1 : argv[a];
+        if (strncmp (base, "feed_", 5) == 0) {
+            char consumer[64];
+            snprintf (consumer, sizeof consumer, "%.*s", (int) strcspn (base + 5, "."),
+                      base + 5);
+            if (s_feed_file (argv[a], consumer) != 0) {
+                rc = 1;
+            }
+            continue;
+        }
         FILE *f = fopen (argv[a], "r");
         if (!f) {
             perror (argv[a]);

@@ -124,8 +124,9 @@ fuzz_commands (const pm_schema_t *schema, const pm_command_def_t **out,
 }
 
 //  --------------------------------------------------------------------------
-//  Swaps one string slot for a subject when it holds a placeholder.
-static void
+//  Swaps one string slot for a subject when it holds a placeholder;
+//  returns 1 when it did.
+static size_t
 s_swap (char **slot, char *const *subjects, size_t n)
 {
     const char *s = *slot;
@@ -134,17 +135,20 @@ s_swap (char **slot, char *const *subjects, size_t n)
         if (copy) {
             free (*slot);
             *slot = copy;
+            return 1;
         }
     }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Fills "$<digit>" placeholders in `msg` with subjects, recursively.
-void
+size_t
 fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n)
 {
+    size_t done = 0;
     if (!msg || n == 0) {
-        return;
+        return done;
     }
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
     for (unsigned f = 0; f < desc->n_fields; f++) {
@@ -164,14 +168,15 @@ fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n)
             if (field->type == PROTOBUF_C_TYPE_STRING) {
                 //  An unset optional string may point at a static default.
                 if (slots[i] != field->default_value) {
-                    s_swap ((char **) &slots[i], subjects, n);
+                    done += s_swap ((char **) &slots[i], subjects, n);
                 }
             }
             else {
-                fuzz_substitute (slots[i], subjects, n);
+                done += fuzz_substitute (slots[i], subjects, n);
             }
         }
     }
+    return done;
 }
 
 //  --------------------------------------------------------------------------

@@ -39,8 +39,9 @@ size_t fuzz_commands (const pm_schema_t *schema,
 
 //  Replaces, in `msg` and every message nested in it, each string that
 //  is a placeholder "$<digit>" with subjects[digit % n] (n > 0). Lets a
-//  corpus name records created earlier in the same run.
-void fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n);
+//  corpus name records created earlier in the same run. Returns how many
+//  it replaced.
+size_t fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n);
 
 //  True when `msg` or a message nested in it kept an unknown field with
 //  field number 0. libprotobuf-c 1.4.1 accepts such a field when its tag
