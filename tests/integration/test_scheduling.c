@@ -1972,6 +1972,61 @@ s_define (s_world_t *w, const char *fields, char *id)
     json_decref (t);
 }
 
+//  doc also works 18:00-23:00 New York time on Tuesday 5 March
+//  (23:00Z-04:00Z): visits on the next UTC date, the same local one.
+static bool
+s_evening_shift (s_world_t *w)
+{
+    json_t *r = itest_req (w->stf, 0, NULL, "staffing.CreateShiftTemplate",
+                           "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
+                           "\"name\": \"Evening\", \"starts\": \"18:00\", \"ends\": \"23:00\"}}");
+    char tpl[PM_ID_MAX];
+    snprintf (tpl, sizeof tpl, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    r = itest_req (w->stf, 0, NULL, "staffing.AddShifts",
+                   "{\"template_id\": \"%s\", \"from_date\": \"2030-03-05\", \"to_date\": "
+                   "\"2030-03-05\", \"staff_id\": \"%s\"}", tpl, w->doc);
+    bool ok = r != NULL;
+    json_decref (r);
+    return ok && s_synced (w->sch, w->stf, w->pat);
+}
+
+//  A site whose zone changes has its limited types' days counted again
+//  in the new zone: one new-patient visit a day; the visit at 01:00Z on
+//  Wednesday is Tuesday in New York, Wednesday in London.
+static void
+s_test_day_limits_zone (void)
+{
+    s_world_t w;
+    CHECK (s_world (&w, NULL));
+    CHECK (s_evening_shift (&w));
+    char np[PM_ID_MAX], x[PM_ID_MAX], y[PM_ID_MAX];
+    s_define (&w, "\"name\": \"New patient\", \"duration_minutes\": 30, \"max_per_day\": 1", np);
+    CHECK (pm_id_valid (np, "atp"));
+    s_book_type_id (&w, np, w.doc, s_utc ("2030-03-06T01:00"), x);
+    CHECK (*x);
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", np, w.other, w.doc,
+                                s_utc ("2030-03-05T14:00")), "on 2030-03-05"));
+    //  The site moves to London's zone (its shifts stay the same instants).
+    char site[2048], moved[2048];
+    snprintf (site, sizeof site, s_site_json, "");
+    const char *at = strstr (site, "America/New_York");
+    CHECK (at);
+    snprintf (moved, sizeof moved, "%.*sEurope/London%s", (int) (at - site), site,
+              at + strlen ("America/New_York"));
+    json_t *r = itest_req (w.stf, 0, NULL, "staffing.UpdateSite",
+                           "{\"site\": %s, \"expected_version\": 1}", moved);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    s_book_type_id (&w, np, w.doc, s_utc ("2030-03-05T14:00"), y);
+    CHECK (*y);
+    CHECK (s_says (s_book_type (&w, PM_ECONFLICT, "start", np, w.other, w.doc,
+                                s_utc ("2030-03-06T14:00")), "already has 1 New patient visits "
+                                                             "booked or held on 2030-03-06"));
+    s_world_end (&w);
+}
+
 //  Daily limits: at most 2 new-patient visits a day per doctor and 3 at
 //  the site, counted on the site's local day (New York: an 20:00 visit
 //  is 01:00 UTC the next day and still counts on its local day). The
@@ -1985,20 +2040,8 @@ s_test_day_limits (void)
 {
     s_world_t w;
     CHECK (s_world (&w, NULL));
-    //  doc also works 18:00-23:00 on Tuesday 5 March (23:00Z-04:00Z).
-    json_t *r = itest_req (w.stf, 0, NULL, "staffing.CreateShiftTemplate",
-                           "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
-                           "\"name\": \"Evening\", \"starts\": \"18:00\", \"ends\": \"23:00\"}}");
-    CHECK (r);
-    char tpl[PM_ID_MAX];
-    snprintf (tpl, sizeof tpl, "%s", itest_json_str (r, "id"));
-    json_decref (r);
-    r = itest_req (w.stf, 0, NULL, "staffing.AddShifts",
-                   "{\"template_id\": \"%s\", \"from_date\": \"2030-03-05\", \"to_date\": "
-                   "\"2030-03-05\", \"staff_id\": \"%s\"}", tpl, w.doc);
-    CHECK (r);
-    json_decref (r);
-    CHECK (s_synced (w.sch, w.stf, w.pat));
+    CHECK (s_evening_shift (&w));
+    json_t *r;
 
     //  Bad limits, by field.
     CHECK (s_says (itest_req (w.sch, PM_EINVAL, "type.max_per_day", "scheduling.DefineType",
@@ -2173,6 +2216,7 @@ main (int argc, char *argv[])
         {"waitlist", s_test_waitlist},
         {"waitlist_lapse", s_test_waitlist_lapse},
         {"day_limits", s_test_day_limits},
+        {"day_limits_zone", s_test_day_limits_zone},
         {"merge_backfill", s_test_merge_backfill},
         {NULL, NULL},
     };
