@@ -531,6 +531,35 @@ pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg)
 }
 
 //  --------------------------------------------------------------------------
+//  Store, event and reply from one packing.
+pm_err
+pm_ctx_save_record (pm_ctx_t *ctx, MDB_dbi dbi, const void *key, size_t klen,
+                    const ProtobufCMessage *msg, const char *type, const char *site_id,
+                    const char *subject)
+{
+    size_t size = protobuf_c_message_get_packed_size (msg);
+    uint8_t stack[4096];
+    uint8_t *packed = size <= sizeof stack ? stack : malloc (size);
+    assert (packed);
+    protobuf_c_message_pack (msg, packed);
+    pm_err rc = pm_store_put (ctx->txn, dbi, key, klen, packed, size, 0);
+    if (rc == PM_OK && type) {
+        rc = pm_ctx_emit_packed (ctx, type, site_id, subject, packed, size);
+    }
+    if (rc == PM_OK && ctx->request) {
+        free (ctx->body);
+        ctx->body = malloc (size ? size : 1);
+        assert (ctx->body);
+        memcpy (ctx->body, packed, size);
+        ctx->body_len = size;
+    }
+    if (packed != stack) {
+        free (packed);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
 //  Appends an event in the current transaction; published after commit.
 pm_err
 pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,

@@ -170,14 +170,11 @@ s_store_emit (pm_ctx_t *ctx, appt_t *a, const char *event)
     a->has_version = a->has_updated_at = 1;
     a->version++;
     a->updated_at = pm_ctx_now (ctx);
-    pm_err rc = sch_save (txn, sch_db.appts, a->id, &a->base);
     sch_key_t k;
     sch_key_init (&k, 'p');
     sch_key_str (&k, a->patient_id);
     sch_key_str (&k, a->id);
-    if (rc == PM_OK) {
-        rc = s_index (txn, &k, true);
-    }
+    pm_err rc = s_index (txn, &k, true);
     sch_key_init (&k, 'k');
     sch_key_str (&k, a->site_id);
     sch_key_str (&k, a->id);
@@ -186,14 +183,12 @@ s_store_emit (pm_ctx_t *ctx, appt_t *a, const char *event)
         pm_be64_put (val, (uint64_t) a->start);
         rc = pm_store_put (txn, sch_db.index, k.b, k.n, val, 8, 0);
     }
-    else if (rc == PM_OK) {
-        rc = s_index (txn, &k, false);
+    else if (rc == PM_OK && a->version > 1) {
+        rc = s_index (txn, &k, false); //  a new appointment has no entry
     }
     if (rc == PM_OK) {
-        rc = pm_ctx_emit (ctx, event, a->site_id, a->id, &a->base);
-    }
-    if (rc == PM_OK && pm_ctx_request (ctx)) {
-        rc = pm_ctx_reply (ctx, &a->base);
+        rc = pm_ctx_save_record (ctx, sch_db.appts, a->id, strlen (a->id), &a->base, event,
+                                 a->site_id, a->id);
     }
     return rc;
 }
