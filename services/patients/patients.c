@@ -414,14 +414,8 @@ s_validate (pm_ctx_t *ctx, const patient_t *p)
 static pm_err
 s_save (pm_ctx_t *ctx, const patient_t *p, const char *event)
 {
-    pm_err rc = pat_put (pm_ctx_txn (ctx), p);
-    if (rc == PM_OK) {
-        rc = pm_ctx_emit (ctx, event, p->home_site, p->id, &p->base);
-    }
-    if (rc == PM_OK) {
-        rc = pm_ctx_reply (ctx, &p->base);
-    }
-    return rc;
+    return pm_ctx_save_record (ctx, pat_db.patients, p->id, strlen (p->id), &p->base, event,
+                               p->home_site, p->id);
 }
 
 //  --- commands ------------------------------------------------------------

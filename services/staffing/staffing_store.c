@@ -90,14 +90,7 @@ pm_err
 stf_commit (pm_ctx_t *ctx, MDB_dbi dbi, const char *id,
             const ProtobufCMessage *msg, const char *event, const char *site_id)
 {
-    pm_err rc = stf_put (ctx, dbi, id, msg);
-    if (rc == PM_OK && event) {
-        rc = pm_ctx_emit (ctx, event, site_id, id, msg);
-    }
-    if (rc == PM_OK && pm_ctx_request (ctx)) {
-        rc = pm_ctx_reply (ctx, msg);
-    }
-    return rc;
+    return pm_ctx_save_record (ctx, dbi, id, strlen (id), msg, event, site_id, id);
 }
 
 //  --------------------------------------------------------------------------
