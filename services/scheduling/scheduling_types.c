@@ -1,4 +1,5 @@
 /*  scheduling_types.c: appointment types (see scheduling_types.h).      */
+#include <stdint.h>
 #include <string.h>
 
 #include "scheduling_slots.h"
@@ -105,9 +106,9 @@ s_site_check (pm_ctx_t *ctx, const char *site_id, const char *field)
 
 //  Counts the type's days afresh when a daily limit was set where there
 //  was none, or removed (see sch_day_rebuild); `had` tells whether the
-//  type had one before.
+//  type had one before, `fresh` that it is new (nothing booked yet).
 static pm_err
-s_day_limits (pm_ctx_t *ctx, const Pm__Scheduling__AppointmentType *t, bool had)
+s_day_limits (pm_ctx_t *ctx, const Pm__Scheduling__AppointmentType *t, bool had, bool fresh)
 {
     bool has = t->max_per_day > 0 || t->site_max_per_day > 0;
     if (has == had) {
@@ -119,8 +120,9 @@ s_day_limits (pm_ctx_t *ctx, const Pm__Scheduling__AppointmentType *t, bool had)
                           (ProtobufCMessage **) &site);
     if (rc == PM_OK || rc == PM_ENOTFOUND) {
         //  No booking starts in the past: two days back covers today in
-        //  any zone.
-        rc = sch_day_rebuild (txn, t, site, pm_ctx_now (ctx) - 2 * 86400000LL);
+        //  any zone. A new type has nothing to count.
+        rc = sch_day_rebuild (txn, t, site,
+                              fresh ? INT64_MAX : pm_ctx_now (ctx) - 2 * 86400000LL);
     }
     pm__staffing__site__free_unpacked (site, NULL);
     return rc;
@@ -160,7 +162,7 @@ sch_define_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
     }
     if (rc == PM_OK) {
-        rc = s_day_limits (ctx, &t, false);
+        rc = s_day_limits (ctx, &t, false, true);
     }
     if (rc == PM_OK) {
         rc = pm_ctx_emit (ctx, "scheduling.type.defined", t.site_id, id, &t.base);
@@ -206,7 +208,8 @@ sch_update_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
         t.active = !req->type->has_active || req->type->active;
         rc = sch_save (pm_ctx_txn (ctx), sch_db.types, t.id, &t.base);
         if (rc == PM_OK) {
-            rc = s_day_limits (ctx, &t, old->max_per_day > 0 || old->site_max_per_day > 0);
+            rc = s_day_limits (ctx, &t, old->max_per_day > 0 || old->site_max_per_day > 0,
+                               false);
         }
         if (rc == PM_OK) {
             rc = pm_ctx_emit (ctx, "scheduling.type.updated", t.site_id, t.id, &t.base);
