@@ -487,30 +487,14 @@ s_get_application (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return rc;
 }
 
-typedef struct {
-    pm_ctx_t *ctx;
-    Pm__Recruitment__ApplicationList *list;
-} s_alist_t;
-
-//  Adds one application of the requisition (and audits its candidate).
-static int
-s_alist_one (const MDB_val *key, const MDB_val *val, void *arg)
+//  Every application listed is a candidate's data: audited.
+static bool
+s_audit_application (pm_ctx_t *ctx, const ProtobufCMessage *m, const void *arg)
 {
-    (void) key;
-    s_alist_t *l = arg;
-    char id[PM_ID_MAX];
-    pm_val_str (val, id, PM_ID_MAX);
-    ProtobufCMessage *m;
-    pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.applications, id,
-                                  strlen (id), &pm__recruitment__application__descriptor,
-                                  &m);
-    if (rc != PM_OK) {
-        return rc;
-    }
-    rec_app_t *a = (rec_app_t *) m;
-    pm_ctx_audit (l->ctx, a->candidate_id, a->site_id);
-    l->list->applications[l->list->n_applications++] = a;
-    return l->list->n_applications >= REC_LIST_MAX;
+    (void) arg;
+    const rec_app_t *a = (const rec_app_t *) m;
+    pm_ctx_audit (ctx, a->candidate_id, a->site_id);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -525,20 +509,20 @@ s_list_applications (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = rec_access (ctx, j->site_id, "requisition_id");
     }
     if (rc == PM_OK) {
-        Pm__Recruitment__ApplicationList list = PM__RECRUITMENT__APPLICATION_LIST__INIT;
-        list.applications = calloc (REC_LIST_MAX, sizeof *list.applications);
-        s_alist_t l = {ctx, &list};
         pm_key_t k;
         pm_key_init (&k, REC_IX_APP_BY_JOB);
         pm_key_str (&k, j->id);
-        rc = rec_scan (ctx, &k, s_alist_one, &l);
+        rec_listing_t found;
+        rc = rec_listing_load (ctx, &k, rec_db.applications,
+                               &pm__recruitment__application__descriptor, s_audit_application,
+                               NULL, &found);
         if (rc == PM_OK) {
+            Pm__Recruitment__ApplicationList list = PM__RECRUITMENT__APPLICATION_LIST__INIT;
+            list.applications = (rec_app_t **) found.items;
+            list.n_applications = found.n;
             rc = pm_ctx_reply (ctx, &list.base);
         }
-        for (size_t i = 0; i < list.n_applications; i++) {
-            pm__recruitment__application__free_unpacked (list.applications[i], NULL);
-        }
-        free (list.applications);
+        rec_listing_free (&found);
     }
     pm__recruitment__requisition__free_unpacked (j, NULL);
     return rc;

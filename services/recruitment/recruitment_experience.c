@@ -321,35 +321,20 @@ rec_sla_tick (pm_ctx_t *ctx)
     return rc;
 }
 
+//  Which breaches a ListBreaches asks for.
 typedef struct {
-    pm_ctx_t *ctx;
-    int kind;
-    int64_t from, to;
-    Pm__Recruitment__BreachList *list;
-} s_blist_t;
+    int kind;                //  0: every kind
+    int64_t from, to;        //  detected in [from, to); to 0: open-ended
+} s_breach_filter_t;
 
-//  Adds one breach of the site that passes the filter.
-static int
-s_blist_one (const MDB_val *key, const MDB_val *val, void *arg)
+static bool
+s_breach_wanted (pm_ctx_t *ctx, const ProtobufCMessage *m, const void *arg)
 {
-    (void) key;
-    s_blist_t *l = arg;
-    char id[PM_ID_MAX];
-    pm_val_str (val, id, PM_ID_MAX);
-    ProtobufCMessage *m;
-    pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.breaches, id, strlen (id),
-                                  &pm__recruitment__breach__descriptor, &m);
-    if (rc != PM_OK) {
-        return rc;
-    }
-    rec_breach_t *b = (rec_breach_t *) m;
-    if ((l->kind && (int) b->kind != l->kind) || b->detected_at < l->from
-        || (l->to && b->detected_at >= l->to)) {
-        protobuf_c_message_free_unpacked (m, NULL);
-        return 0;
-    }
-    l->list->breaches[l->list->n_breaches++] = b;
-    return l->list->n_breaches >= REC_LIST_MAX;
+    (void) ctx;
+    const s_breach_filter_t *f = arg;
+    const rec_breach_t *b = (const rec_breach_t *) m;
+    return !(f->kind && (int) b->kind != f->kind) && b->detected_at >= f->from
+           && !(f->to && b->detected_at >= f->to);
 }
 
 //  --------------------------------------------------------------------------
@@ -374,20 +359,20 @@ s_list_breaches (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc != PM_OK) {
         return rc;
     }
-    Pm__Recruitment__BreachList list = PM__RECRUITMENT__BREACH_LIST__INIT;
-    list.breaches = calloc (REC_LIST_MAX, sizeof *list.breaches);
-    s_blist_t l = {ctx, req->has_kind ? (int) req->kind : 0, req->from, req->to, &list};
+    s_breach_filter_t filter = {req->has_kind ? (int) req->kind : 0, req->from, req->to};
     pm_key_t k;
     pm_key_init (&k, REC_IX_BREACH_BY_SITE);
     pm_key_str (&k, req->site_id);
-    rc = rec_scan (ctx, &k, s_blist_one, &l);
+    rec_listing_t found;
+    rc = rec_listing_load (ctx, &k, rec_db.breaches, &pm__recruitment__breach__descriptor,
+                           s_breach_wanted, &filter, &found);
     if (rc == PM_OK) {
+        Pm__Recruitment__BreachList list = PM__RECRUITMENT__BREACH_LIST__INIT;
+        list.breaches = (rec_breach_t **) found.items;
+        list.n_breaches = found.n;
         rc = pm_ctx_reply (ctx, &list.base);
     }
-    for (size_t i = 0; i < list.n_breaches; i++) {
-        pm__recruitment__breach__free_unpacked (list.breaches[i], NULL);
-    }
-    free (list.breaches);
+    rec_listing_free (&found);
     return rc;
 }
 
@@ -595,29 +580,6 @@ s_log_message (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return rc;
 }
 
-typedef struct {
-    pm_ctx_t *ctx;
-    Pm__Recruitment__MessageList *list;
-} s_mlist_t;
-
-//  Adds one message of the application.
-static int
-s_mlist_one (const MDB_val *key, const MDB_val *val, void *arg)
-{
-    (void) key;
-    s_mlist_t *l = arg;
-    char id[PM_ID_MAX];
-    pm_val_str (val, id, PM_ID_MAX);
-    ProtobufCMessage *m;
-    pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.messages, id, strlen (id),
-                                  &pm__recruitment__candidate_message__descriptor, &m);
-    if (rc != PM_OK) {
-        return rc;
-    }
-    l->list->messages[l->list->n_messages++] = (rec_msg_t *) m;
-    return l->list->n_messages >= REC_LIST_MAX;
-}
-
 //  --------------------------------------------------------------------------
 //  recruitment.ListMessages
 static pm_err
@@ -629,20 +591,19 @@ s_list_messages (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc != PM_OK) {
         return rc;
     }
-    Pm__Recruitment__MessageList list = PM__RECRUITMENT__MESSAGE_LIST__INIT;
-    list.messages = calloc (REC_LIST_MAX, sizeof *list.messages);
-    s_mlist_t l = {ctx, &list};
     pm_key_t k;
     pm_key_init (&k, REC_IX_MSG_BY_APP);
     pm_key_str (&k, app->id);
-    rc = rec_scan (ctx, &k, s_mlist_one, &l);
+    rec_listing_t found;
+    rc = rec_listing_load (ctx, &k, rec_db.messages,
+                           &pm__recruitment__candidate_message__descriptor, NULL, NULL, &found);
     if (rc == PM_OK) {
+        Pm__Recruitment__MessageList list = PM__RECRUITMENT__MESSAGE_LIST__INIT;
+        list.messages = (rec_msg_t **) found.items;
+        list.n_messages = found.n;
         rc = pm_ctx_reply (ctx, &list.base);
     }
-    for (size_t i = 0; i < list.n_messages; i++) {
-        pm__recruitment__candidate_message__free_unpacked (list.messages[i], NULL);
-    }
-    free (list.messages);
+    rec_listing_free (&found);
     pm__recruitment__application__free_unpacked (app, NULL);
     return rc;
 }

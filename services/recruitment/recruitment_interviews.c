@@ -1128,28 +1128,6 @@ s_submit (pm_ctx_t *ctx, const ProtobufCMessage *body)
 
 //  --- reads ------------------------------------------------------------------------------
 
-typedef struct {
-    pm_ctx_t *ctx;
-    Pm__Recruitment__InterviewList *list;
-} s_ilist_t;
-
-static int
-s_ilist_one (const MDB_val *key, const MDB_val *val, void *arg)
-{
-    (void) key;
-    s_ilist_t *l = arg;
-    char id[PM_ID_MAX];
-    pm_val_str (val, id, PM_ID_MAX);
-    ProtobufCMessage *m;
-    pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.interviews, id, strlen (id),
-                                  &pm__recruitment__interview__descriptor, &m);
-    if (rc != PM_OK) {
-        return rc;
-    }
-    l->list->interviews[l->list->n_interviews++] = (rec_itv_t *) m;
-    return l->list->n_interviews >= REC_LIST_MAX;
-}
-
 //  --------------------------------------------------------------------------
 //  recruitment.ListInterviews
 static pm_err
@@ -1161,20 +1139,19 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc != PM_OK) {
         return rc;
     }
-    Pm__Recruitment__InterviewList list = PM__RECRUITMENT__INTERVIEW_LIST__INIT;
-    list.interviews = calloc (REC_LIST_MAX, sizeof *list.interviews);
-    s_ilist_t l = {ctx, &list};
     pm_key_t k;
     pm_key_init (&k, REC_IX_ITV_BY_APP);
     pm_key_str (&k, app->id);
-    rc = rec_scan (ctx, &k, s_ilist_one, &l);
+    rec_listing_t found;
+    rc = rec_listing_load (ctx, &k, rec_db.interviews, &pm__recruitment__interview__descriptor,
+                           NULL, NULL, &found);
     if (rc == PM_OK) {
+        Pm__Recruitment__InterviewList list = PM__RECRUITMENT__INTERVIEW_LIST__INIT;
+        list.interviews = (rec_itv_t **) found.items;
+        list.n_interviews = found.n;
         rc = pm_ctx_reply (ctx, &list.base);
     }
-    for (size_t i = 0; i < list.n_interviews; i++) {
-        pm__recruitment__interview__free_unpacked (list.interviews[i], NULL);
-    }
-    free (list.interviews);
+    rec_listing_free (&found);
     pm__recruitment__application__free_unpacked (app, NULL);
     return rc;
 }

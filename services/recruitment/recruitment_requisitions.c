@@ -477,26 +477,6 @@ s_record_cost (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return rc;
 }
 
-//  One cost of a requisition into the list.
-static int
-s_cost_one (const MDB_val *key, const MDB_val *val, void *arg)
-{
-    (void) key;
-    void **a = arg;
-    pm_ctx_t *ctx = a[0];
-    Pm__Recruitment__CostList *list = a[1];
-    char id[PM_ID_MAX];
-    pm_val_str (val, id, PM_ID_MAX);
-    ProtobufCMessage *m;
-    pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), rec_db.costs, id, strlen (id),
-                                  &pm__recruitment__recruitment_cost__descriptor, &m);
-    if (rc != PM_OK) {
-        return rc;
-    }
-    list->costs[list->n_costs++] = (Pm__Recruitment__RecruitmentCost *) m;
-    return list->n_costs >= REC_LIST_MAX;
-}
-
 //  recruitment.ListCosts
 static pm_err
 s_list_costs (pm_ctx_t *ctx, const ProtobufCMessage *body)
@@ -507,15 +487,18 @@ s_list_costs (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         rc = rec_access (ctx, j->site_id, "requisition_id");
     }
-    Pm__Recruitment__CostList list = PM__RECRUITMENT__COST_LIST__INIT;
-    list.costs = calloc (REC_LIST_MAX, sizeof *list.costs);
+    rec_listing_t found = {NULL, 0};
     if (rc == PM_OK) {
         pm_key_t k;
         pm_key_init (&k, REC_IX_COST_BY_JOB);
         pm_key_str (&k, j->id);
-        void *arg[2] = {ctx, &list};
-        rc = rec_scan (ctx, &k, s_cost_one, arg);
+        rc = rec_listing_load (ctx, &k, rec_db.costs,
+                               &pm__recruitment__recruitment_cost__descriptor, NULL, NULL,
+                               &found);
     }
+    Pm__Recruitment__CostList list = PM__RECRUITMENT__COST_LIST__INIT;
+    list.costs = (Pm__Recruitment__RecruitmentCost **) found.items;
+    list.n_costs = found.n;
     if (rc == PM_OK) {
         bool one_currency = true;
         for (size_t i = 0; i < list.n_costs; i++) {
@@ -526,44 +509,20 @@ s_list_costs (pm_ctx_t *ctx, const ProtobufCMessage *body)
         list.has_total_minor = one_currency;
         rc = pm_ctx_reply (ctx, &list.base);
     }
-    for (size_t i = 0; i < list.n_costs; i++) {
-        pm__recruitment__recruitment_cost__free_unpacked (list.costs[i], NULL);
-    }
-    free (list.costs);
+    rec_listing_free (&found);
     if (j) {
         pm__recruitment__requisition__free_unpacked (j, NULL);
     }
     return rc;
 }
 
-typedef struct {
-    pm_ctx_t *ctx;
-    const Pm__Recruitment__ListRequisitions *q;
-    Pm__Recruitment__RequisitionList *list;
-} s_list_t;
-
-//  Adds one requisition of the site to the list (if of the status asked).
-static int
-s_list_one (const MDB_val *key, const MDB_val *val, void *arg)
+//  Keeps a requisition of the status asked (any when none is).
+static bool
+s_of_status (pm_ctx_t *ctx, const ProtobufCMessage *m, const void *arg)
 {
-    (void) key;
-    s_list_t *l = arg;
-    char id[PM_ID_MAX];
-    pm_val_str (val, id, PM_ID_MAX);
-    ProtobufCMessage *m;
-    pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), rec_db.requisitions, id,
-                                  strlen (id), &pm__recruitment__requisition__descriptor,
-                                  &m);
-    if (rc != PM_OK) {
-        return rc;
-    }
-    rec_job_t *j = (rec_job_t *) m;
-    if (l->q->has_status && l->q->status && j->status != l->q->status) {
-        pm__recruitment__requisition__free_unpacked (j, NULL);
-        return 0;
-    }
-    l->list->requisitions[l->list->n_requisitions++] = j;
-    return l->list->n_requisitions >= REC_LIST_MAX;
+    (void) ctx;
+    const Pm__Recruitment__ListRequisitions *q = arg;
+    return !(q->has_status && q->status) || ((const rec_job_t *) m)->status == q->status;
 }
 
 //  --------------------------------------------------------------------------
@@ -579,20 +538,19 @@ s_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc != PM_OK) {
         return rc;
     }
-    Pm__Recruitment__RequisitionList list = PM__RECRUITMENT__REQUISITION_LIST__INIT;
-    list.requisitions = calloc (REC_LIST_MAX, sizeof *list.requisitions);
-    s_list_t l = {ctx, req, &list};
     pm_key_t k;
     pm_key_init (&k, REC_IX_JOB_BY_SITE);
     pm_key_str (&k, req->site_id);
-    rc = rec_scan (ctx, &k, s_list_one, &l);
+    rec_listing_t found;
+    rc = rec_listing_load (ctx, &k, rec_db.requisitions,
+                           &pm__recruitment__requisition__descriptor, s_of_status, req, &found);
     if (rc == PM_OK) {
+        Pm__Recruitment__RequisitionList list = PM__RECRUITMENT__REQUISITION_LIST__INIT;
+        list.requisitions = (rec_job_t **) found.items;
+        list.n_requisitions = found.n;
         rc = pm_ctx_reply (ctx, &list.base);
     }
-    for (size_t i = 0; i < list.n_requisitions; i++) {
-        pm__recruitment__requisition__free_unpacked (list.requisitions[i], NULL);
-    }
-    free (list.requisitions);
+    rec_listing_free (&found);
     return rc;
 }
 

@@ -71,6 +71,62 @@ rec_scan (pm_ctx_t *ctx, const pm_key_t *prefix, pm_scan_fn *fn, void *arg)
                         arg);
 }
 
+//  --------------------------------------------------------------------------
+//  Listings: index ids to loaded records.
+typedef struct {
+    pm_ctx_t *ctx;
+    MDB_dbi dbi;
+    const ProtobufCMessageDescriptor *desc;
+    rec_keep_fn *keep;
+    const void *arg;
+    rec_listing_t *out;
+} s_listing_t;
+
+static int
+s_listing_one (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    s_listing_t *l = arg;
+    char id[PM_ID_MAX];
+    pm_val_str (val, id, PM_ID_MAX);
+    ProtobufCMessage *m;
+    pm_err rc = pm_store_get_msg (pm_ctx_txn (l->ctx), l->dbi, id, strlen (id), l->desc, &m);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    if (l->keep && !l->keep (l->ctx, m, l->arg)) {
+        protobuf_c_message_free_unpacked (m, NULL);
+        return 0;
+    }
+    l->out->items[l->out->n++] = m;
+    return l->out->n >= REC_LIST_MAX;
+}
+
+pm_err
+rec_listing_load (pm_ctx_t *ctx, const pm_key_t *prefix, MDB_dbi dbi,
+                  const ProtobufCMessageDescriptor *desc, rec_keep_fn *keep, const void *arg,
+                  rec_listing_t *out)
+{
+    out->n = 0;
+    out->items = calloc (REC_LIST_MAX, sizeof *out->items);
+    if (!out->items) {
+        return PM_EINTERNAL;
+    }
+    s_listing_t l = {ctx, dbi, desc, keep, arg, out};
+    return rec_scan (ctx, prefix, s_listing_one, &l);
+}
+
+void
+rec_listing_free (rec_listing_t *listing)
+{
+    for (size_t i = 0; i < listing->n; i++) {
+        protobuf_c_message_free_unpacked (listing->items[i], NULL);
+    }
+    free (listing->items);
+    listing->items = NULL;
+    listing->n = 0;
+}
+
 //  --- records ----------------------------------------------------------------
 
 //  --------------------------------------------------------------------------

@@ -99,6 +99,24 @@ pm_err rec_index_get (pm_ctx_t *ctx, const pm_key_t *k, char *out);
 //  pm_key_scan over the index entries under `prefix`, in the unit's txn.
 pm_err rec_scan (pm_ctx_t *ctx, const pm_key_t *prefix, pm_scan_fn *fn, void *arg);
 
+//  The records a list reply carries: loaded from the ids under an index
+//  prefix, at most REC_LIST_MAX, in key order.
+typedef struct {
+    ProtobufCMessage **items;
+    size_t n;
+} rec_listing_t;
+
+//  Keeps (true) or drops one loaded record of a listing; may audit it.
+typedef bool (rec_keep_fn) (pm_ctx_t *ctx, const ProtobufCMessage *m, const void *arg);
+
+//  Loads into `out` the records of `dbi` (of `desc`) whose ids are the
+//  values of the index entries under `prefix`, those `keep` (NULL: all)
+//  keeps. `out` is always set: free it with rec_listing_free.
+pm_err rec_listing_load (pm_ctx_t *ctx, const pm_key_t *prefix, MDB_dbi dbi,
+                         const ProtobufCMessageDescriptor *desc, rec_keep_fn *keep,
+                         const void *arg, rec_listing_t *out);
+void rec_listing_free (rec_listing_t *listing);
+
 //  --- records ----------------------------------------------------------------
 
 //  Loads record `id` of `desc` into *out (caller frees). Missing id is

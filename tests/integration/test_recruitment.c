@@ -273,6 +273,15 @@ s_test_requisitions (void)
     r = itest_req (rita, 0, NULL, "recruitment.ListRequisitions", "{\"site_id\": \"north\"}");
     CHECK (r && json_array_size (itest_json_at (r, "requisitions")) == 1);
     json_decref (r);
+    //  By status: the cancelled one, and no open one.
+    r = itest_req (rita, 0, NULL, "recruitment.ListRequisitions",
+                   "{\"site_id\": \"north\", \"status\": \"CANCELLED\"}");
+    CHECK (r && json_array_size (itest_json_at (r, "requisitions")) == 1);
+    json_decref (r);
+    r = itest_req (rita, 0, NULL, "recruitment.ListRequisitions",
+                   "{\"site_id\": \"north\", \"status\": \"OPEN\"}");
+    CHECK (r && json_array_size (itest_json_at (r, "requisitions")) == 0);
+    json_decref (r);
     CHECK (s_refused (pme, PM_EFORBIDDEN, "site_id", "site north",
                       "recruitment.ListRequisitions", "{\"site_id\": \"north\"}"));
     //  Every change is one event with the full state.
