@@ -98,11 +98,11 @@ static pm_err
 s_merge_catch_up (pm_ctx_t *ctx, bool *done)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t marker;
-    sch_key_init (&marker, 'M');
-    sch_key_str (&marker, SCH_MARK_MERGE_CATCH_UP);
+    pm_key_t marker;
+    pm_key_init (&marker, 'M');
+    pm_key_str (&marker, SCH_MARK_MERGE_CATCH_UP);
     MDB_val val;
-    pm_err rc = pm_store_get (txn, sch_db.index, marker.b, marker.n, &val);
+    pm_err rc = pm_store_get (txn, sch_db.index, marker.b, marker.len, &val);
     if (rc == PM_OK) {
         *done = true; //  committed by an earlier run
         return PM_OK;
@@ -150,7 +150,7 @@ s_merge_catch_up (pm_ctx_t *ctx, bool *done)
     }
     free (merged);
     if (rc == PM_OK) {
-        rc = pm_store_put (txn, sch_db.index, marker.b, marker.n, "", 0, 0);
+        rc = pm_store_put (txn, sch_db.index, marker.b, marker.len, "", 0, 0);
     }
     if (rc == PM_OK && n > 0) {
         char count[24];

@@ -80,24 +80,24 @@ s_holds_resources (status_t s)
 
 //  The 'a' (site, start) or 'b' (booked, by start) key of an appointment.
 static void
-s_key (sch_key_t *k, char tag, const appt_t *a)
+s_key (pm_key_t *k, char tag, const appt_t *a)
 {
-    sch_key_init (k, tag);
+    pm_key_init (k, tag);
     if (tag == 'a') {
-        sch_key_str (k, a->site_id);
+        pm_key_str (k, a->site_id);
     }
-    sch_key_u64 (k, (uint64_t) a->start);
-    sch_key_str (k, a->id);
+    pm_key_u64 (k, (uint64_t) a->start);
+    pm_key_str (k, a->id);
 }
 
 //  Puts or deletes an empty-valued index key.
 static pm_err
-s_index (MDB_txn *txn, const sch_key_t *k, bool put)
+s_index (MDB_txn *txn, const pm_key_t *k, bool put)
 {
     if (put) {
-        return pm_store_put (txn, sch_db.index, k->b, k->n, "", 0, 0);
+        return pm_store_put (txn, sch_db.index, k->b, k->len, "", 0, 0);
     }
-    pm_err rc = pm_store_del (txn, sch_db.index, k->b, k->n);
+    pm_err rc = pm_store_del (txn, sch_db.index, k->b, k->len);
     return rc == PM_ENOTFOUND ? PM_OK : rc;
 }
 
@@ -170,18 +170,18 @@ s_store_emit (pm_ctx_t *ctx, appt_t *a, const char *event)
     a->has_version = a->has_updated_at = 1;
     a->version++;
     a->updated_at = pm_ctx_now (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 'p');
-    sch_key_str (&k, a->patient_id);
-    sch_key_str (&k, a->id);
+    pm_key_t k;
+    pm_key_init (&k, 'p');
+    pm_key_str (&k, a->patient_id);
+    pm_key_str (&k, a->id);
     pm_err rc = s_index (txn, &k, true);
-    sch_key_init (&k, 'k');
-    sch_key_str (&k, a->site_id);
-    sch_key_str (&k, a->id);
+    pm_key_init (&k, 'k');
+    pm_key_str (&k, a->site_id);
+    pm_key_str (&k, a->id);
     if (rc == PM_OK && s_live (a->status) && a->n_risks > 0) {
         uint8_t val[8];
         pm_be64_put (val, (uint64_t) a->start);
-        rc = pm_store_put (txn, sch_db.index, k.b, k.n, val, 8, 0);
+        rc = pm_store_put (txn, sch_db.index, k.b, k.len, val, 8, 0);
     }
     else if (rc == PM_OK && a->version > 1) {
         rc = s_index (txn, &k, false); //  a new appointment has no entry
@@ -310,10 +310,10 @@ s_use_hold (pm_ctx_t *ctx, const char *hold_id, const Pm__Scheduling__Book *req,
                                  h->equipment_id);
     }
     if (rc == PM_OK) {
-        sch_key_t k;
-        sch_key_init (&k, 'x');
-        sch_key_u64 (&k, (uint64_t) h->expires_at);
-        sch_key_str (&k, h->id);
+        pm_key_t k;
+        pm_key_init (&k, 'x');
+        pm_key_u64 (&k, (uint64_t) h->expires_at);
+        pm_key_str (&k, h->id);
         rc = s_index (txn, &k, false);
     }
     if (rc == PM_OK) {
@@ -392,7 +392,7 @@ sch_book (pm_ctx_t *ctx, const ProtobufCMessage *body)
         if (strcmp (patient, req->patient_id) != 0) {
             a.requested_patient_id = req->patient_id;
         }
-        sch_key_t k;
+        pm_key_t k;
         s_key (&k, 'a', &a);
         rc = s_index (pm_ctx_txn (ctx), &k, true);
         s_key (&k, 'b', &a);
@@ -442,11 +442,11 @@ sch_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 'a');
-    sch_key_str (&k, req->site_id);
-    size_t plen = k.n;
-    sch_key_u64 (&k, (uint64_t) req->from);
+    pm_key_t k;
+    pm_key_init (&k, 'a');
+    pm_key_str (&k, req->site_id);
+    size_t plen = k.len;
+    pm_key_u64 (&k, (uint64_t) req->from);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -454,7 +454,7 @@ sch_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     size_t cap = 64, n = 0;
     appt_t **items = malloc (cap * sizeof *items);
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
     while (rc == PM_OK && mrc == 0 && n < 1000 && key.mv_size > plen + 8
            && memcmp (key.mv_data, k.b, plen) == 0) {
@@ -524,7 +524,7 @@ s_move (pm_ctx_t *ctx, appt_t *a, status_t to, const char *reason, const char *e
     MDB_txn *txn = pm_ctx_txn (ctx);
     status_t from = a->status;
     pm_err rc = PM_OK;
-    sch_key_t k;
+    pm_key_t k;
     if (s_holds_resources (from) && !s_holds_resources (to)) {
         rc = sch_slot_give_back (txn, a->id, a->start, a->practitioner_id, a->room_id,
                                  a->equipment_id);
@@ -763,7 +763,7 @@ sch_reschedule (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = sch_slot_check (txn, &slot);
         rc = rc == PM_OK ? rc : s_slot_fail (ctx, &slot, rc);
     }
-    sch_key_t ka, kb;
+    pm_key_t ka, kb;
     int64_t old_start = a->start;
     char old_doc[PM_ID_MAX];
     snprintf (old_doc, sizeof old_doc, "%s", a->practitioner_id);
@@ -868,10 +868,10 @@ sch_hold (pm_ctx_t *ctx, const ProtobufCMessage *body)
         h.expires_at = pm_ctx_now (ctx) + (int64_t) req->seconds * 1000;
         h.patient_id = patient[0] ? patient : NULL;
         h.created_by = (char *) sch_actor (ctx);
-        sch_key_t k;
-        sch_key_init (&k, 'x');
-        sch_key_u64 (&k, (uint64_t) h.expires_at);
-        sch_key_str (&k, id);
+        pm_key_t k;
+        pm_key_init (&k, 'x');
+        pm_key_u64 (&k, (uint64_t) h.expires_at);
+        pm_key_str (&k, id);
         rc = s_index (pm_ctx_txn (ctx), &k, true);
         if (rc == PM_OK) {
             rc = sch_save (pm_ctx_txn (ctx), sch_db.holds, id, &h.base);
@@ -898,10 +898,10 @@ s_end_hold (pm_ctx_t *ctx, Pm__Scheduling__Hold *h, const char *event)
     MDB_txn *txn = pm_ctx_txn (ctx);
     pm_err rc = sch_slot_give_back (txn, h->id, h->start, h->practitioner_id, h->room_id,
                                     h->equipment_id);
-    sch_key_t k;
-    sch_key_init (&k, 'x');
-    sch_key_u64 (&k, (uint64_t) h->expires_at);
-    sch_key_str (&k, h->id);
+    pm_key_t k;
+    pm_key_init (&k, 'x');
+    pm_key_u64 (&k, (uint64_t) h->expires_at);
+    pm_key_str (&k, h->id);
     if (rc == PM_OK) {
         rc = s_index (txn, &k, false);
     }
@@ -947,7 +947,7 @@ sch_release_hold (pm_ctx_t *ctx, const ProtobufCMessage *body)
 
 //  The first index key with one-byte tag `tag` (copied into k), or false.
 static bool
-s_first (MDB_txn *txn, char tag, sch_key_t *k)
+s_first (MDB_txn *txn, char tag, pm_key_t *k)
 {
     MDB_cursor *cur;
     if (mdb_cursor_open (txn, sch_db.index, &cur) != 0) {
@@ -956,11 +956,11 @@ s_first (MDB_txn *txn, char tag, sch_key_t *k)
     uint8_t t = (uint8_t) tag;
     MDB_val key = {1, &t}, val;
     int rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    bool found = rc == 0 && key.mv_size > 9 && key.mv_size <= SCH_KEY_MAX
+    bool found = rc == 0 && key.mv_size > 9 && key.mv_size <= PM_KEY_MAX
                  && ((const uint8_t *) key.mv_data)[0] == t;
     if (found) {
         memcpy (k->b, key.mv_data, key.mv_size);
-        k->n = key.mv_size;
+        k->len = key.mv_size;
     }
     mdb_cursor_close (cur);
     return found;
@@ -971,7 +971,7 @@ static pm_err
 s_lapse_holds (pm_ctx_t *ctx)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
+    pm_key_t k;
     for (int i = 0; i < TICK_BATCH && s_first (txn, 'x', &k); i++) {
         if ((int64_t) pm_be64_get (k.b + 1) > pm_ctx_now (ctx)) {
             break;
@@ -1075,13 +1075,13 @@ sch_tick (pm_ctx_t *ctx)
 
 //  The 'q' key of a series occurrence.
 static void
-s_series_key (sch_key_t *k, const char *series, uint32_t occ, const char *apt)
+s_series_key (pm_key_t *k, const char *series, uint32_t occ, const char *apt)
 {
-    sch_key_init (k, 'q');
-    sch_key_str (k, series);
-    sch_key_u64 (k, occ);
+    pm_key_init (k, 'q');
+    pm_key_str (k, series);
+    pm_key_u64 (k, occ);
     if (apt) {
-        sch_key_str (k, apt);
+        pm_key_str (k, apt);
     }
 }
 
@@ -1264,7 +1264,7 @@ sch_book_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
             if (strcmp (patient, first->patient_id) != 0) {
                 a.requested_patient_id = first->patient_id;
             }
-            sch_key_t k;
+            pm_key_t k;
             s_key (&k, 'a', &a);
             rc = s_index (pm_ctx_txn (ctx), &k, true);
             s_key (&k, 'b', &a);
@@ -1313,16 +1313,16 @@ s_series_targets (pm_ctx_t *ctx, const appt_t *a, bool following,
         return pm_ctx_fail (ctx, PM_EINVAL, "following",
                             "following: %s is not part of a series", a->id);
     }
-    sch_key_t k, from;
+    pm_key_t k, from;
     s_series_key (&k, a->series_id, 0, NULL);
-    size_t plen = k.n - 8;
+    size_t plen = k.len - 8;
     s_series_key (&from, a->series_id, a->occurrence + 1, NULL);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (pm_ctx_txn (ctx), sch_db.index, &cur);
     if (mrc != 0) {
         return pm_err_from_mdb (mrc);
     }
-    MDB_val key = {from.n, from.b}, val;
+    MDB_val key = {from.len, from.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
     while (mrc == 0 && n <= SERIES_MAX && key.mv_size > plen + 8
            && memcmp (key.mv_data, k.b, plen) == 0) {
@@ -1441,7 +1441,7 @@ sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
             continue;
         }
         xs[n_x++] = x;
-        sch_key_t ka, kb;
+        pm_key_t ka, kb;
         s_key (&ka, 'a', x);
         s_key (&kb, 'b', x);
         rc = sch_slot_give_back (txn, x->id, x->start, x->practitioner_id, x->room_id,
@@ -1488,7 +1488,7 @@ sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
                 x->equipment_id = slot.equipment_id[0] ? slot.equipment_id : NULL;
                 x->start = slot.start;
                 x->end = slot.end;
-                sch_key_t ka, kb;
+                pm_key_t ka, kb;
                 s_key (&ka, 'a', x);
                 s_key (&kb, 'b', x);
                 rc = s_index (txn, &ka, true);
@@ -1629,11 +1629,11 @@ sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
                 const char *cause, int64_t event_time)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 'o');
-    sch_key_str (&k, staff);
-    size_t plen = k.n;
-    sch_key_u64 (&k, (uint64_t) (from > SCH_SPAN_MAX_MS ? from - SCH_SPAN_MAX_MS : 0));
+    pm_key_t k;
+    pm_key_init (&k, 'o');
+    pm_key_str (&k, staff);
+    size_t plen = k.len;
+    pm_key_u64 (&k, (uint64_t) (from > SCH_SPAN_MAX_MS ? from - SCH_SPAN_MAX_MS : 0));
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -1642,7 +1642,7 @@ sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
     //  Collect first: flagging writes to the index under the cursor.
     char (*ids)[PM_ID_MAX] = calloc (REVALIDATE_MAX, PM_ID_MAX);
     size_t n = 0;
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
     while (mrc == 0 && n < REVALIDATE_MAX && key.mv_size > plen + 8
            && memcmp (key.mv_data, k.b, plen) == 0) {
@@ -1683,9 +1683,9 @@ pm_err
 sch_repoint (pm_ctx_t *ctx, const char *from, const char *to, bool back)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 'p');
-    sch_key_str (&k, from);
+    pm_key_t k;
+    pm_key_init (&k, 'p');
+    pm_key_str (&k, from);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -1693,14 +1693,14 @@ sch_repoint (pm_ctx_t *ctx, const char *from, const char *to, bool back)
     }
     size_t cap = 64, n = 0;
     char (*ids)[PM_ID_MAX] = malloc (cap * PM_ID_MAX);
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (mrc == 0 && key.mv_size > k.n && memcmp (key.mv_data, k.b, k.n) == 0) {
+    while (mrc == 0 && key.mv_size > k.len && memcmp (key.mv_data, k.b, k.len) == 0) {
         if (n == cap) {
             cap *= 2;
             ids = realloc (ids, cap * PM_ID_MAX);
         }
-        snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.n);
+        snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.len);
         mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
     }
     mdb_cursor_close (cur);
@@ -1722,10 +1722,10 @@ sch_repoint (pm_ctx_t *ctx, const char *from, const char *to, bool back)
             ours = ours && a->n_repointed_from > 0
                    && strcmp (a->repointed_from[a->n_repointed_from - 1], to) == 0;
         }
-        sch_key_t pk;
-        sch_key_init (&pk, 'p');
-        sch_key_str (&pk, from);
-        sch_key_str (&pk, a->id);
+        pm_key_t pk;
+        pm_key_init (&pk, 'p');
+        pm_key_str (&pk, from);
+        pm_key_str (&pk, a->id);
         if (strcmp (a->patient_id, from) != 0) {
             rc = s_index (txn, &pk, false); //  stale entry
         }
@@ -1777,9 +1777,9 @@ sch_list_at_risk (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 'k');
-    sch_key_str (&k, req->site_id);
+    pm_key_t k;
+    pm_key_init (&k, 'k');
+    pm_key_str (&k, req->site_id);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -1787,12 +1787,12 @@ sch_list_at_risk (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     size_t cap = 64, n = 0;
     appt_t **items = malloc (cap * sizeof *items);
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (rc == PM_OK && mrc == 0 && n < 1000 && key.mv_size > k.n
-           && memcmp (key.mv_data, k.b, k.n) == 0) {
+    while (rc == PM_OK && mrc == 0 && n < 1000 && key.mv_size > k.len
+           && memcmp (key.mv_data, k.b, k.len) == 0) {
         appt_t *a = NULL;
-        rc = sch_load (txn, sch_db.appts, (const char *) key.mv_data + k.n,
+        rc = sch_load (txn, sch_db.appts, (const char *) key.mv_data + k.len,
                        &pm__scheduling__appointment__descriptor, (ProtobufCMessage **) &a);
         if (rc == PM_OK) {
             pm_ctx_audit (ctx, a->id, a->site_id);

@@ -18,16 +18,16 @@ s_is (const char *type, const char *prefix)
 
 //  An index entry with an empty value.
 static pm_err
-s_mark (MDB_txn *txn, const sch_key_t *k)
+s_mark (MDB_txn *txn, const pm_key_t *k)
 {
-    return pm_store_put (txn, sch_db.index, k->b, k->n, "", 0, 0);
+    return pm_store_put (txn, sch_db.index, k->b, k->len, "", 0, 0);
 }
 
 //  Deletes an index entry; absent is fine.
 static pm_err
-s_unmark (MDB_txn *txn, const sch_key_t *k)
+s_unmark (MDB_txn *txn, const pm_key_t *k)
 {
-    pm_err rc = pm_store_del (txn, sch_db.index, k->b, k->n);
+    pm_err rc = pm_store_del (txn, sch_db.index, k->b, k->len);
     return rc == PM_ENOTFOUND ? PM_OK : rc;
 }
 
@@ -65,22 +65,22 @@ s_resource (pm_ctx_t *ctx, const Pm__Event *ev)
     Pm__Staffing__Resource *old = NULL;
     pm_err rc = sch_load (txn, sch_db.resources, r->id, &pm__staffing__resource__descriptor,
                           (ProtobufCMessage **) &old);
-    sch_key_t k;
+    pm_key_t k;
     if (rc == PM_OK) {
-        sch_key_init (&k, 'r');
-        sch_key_str (&k, old->site_id);
-        sch_key_str (&k, old->kind);
-        sch_key_str (&k, old->id);
+        pm_key_init (&k, 'r');
+        pm_key_str (&k, old->site_id);
+        pm_key_str (&k, old->kind);
+        pm_key_str (&k, old->id);
         rc = s_unmark (txn, &k);
     }
     else if (rc == PM_ENOTFOUND) {
         rc = PM_OK;
     }
     if (rc == PM_OK && (!r->has_active || r->active)) {
-        sch_key_init (&k, 'r');
-        sch_key_str (&k, r->site_id);
-        sch_key_str (&k, r->kind);
-        sch_key_str (&k, r->id);
+        pm_key_init (&k, 'r');
+        pm_key_str (&k, r->site_id);
+        pm_key_str (&k, r->kind);
+        pm_key_str (&k, r->id);
         rc = s_mark (txn, &k);
     }
     if (rc == PM_OK) {
@@ -97,10 +97,10 @@ s_staff_sites (MDB_txn *txn, const Pm__Staffing__Staff *st, bool add)
 {
     pm_err rc = PM_OK;
     for (size_t i = 0; rc == PM_OK && i < st->n_sites; i++) {
-        sch_key_t k;
-        sch_key_init (&k, 's');
-        sch_key_str (&k, st->sites[i]->site_id);
-        sch_key_str (&k, st->id);
+        pm_key_t k;
+        pm_key_init (&k, 's');
+        pm_key_str (&k, st->sites[i]->site_id);
+        pm_key_str (&k, st->id);
         rc = add ? s_mark (txn, &k) : s_unmark (txn, &k);
     }
     return rc;
@@ -150,18 +150,18 @@ s_shift (pm_ctx_t *ctx, const Pm__Event *ev, bool assigned)
         pm__staffing__shift__free_unpacked (sh, NULL);
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "not an assigned shift");
     }
-    sch_key_t k;
-    sch_key_init (&k, 'w');
-    sch_key_str (&k, who);
-    sch_key_u64 (&k, (uint64_t) sh->start);
-    sch_key_str (&k, sh->id);
+    pm_key_t k;
+    pm_key_init (&k, 'w');
+    pm_key_str (&k, who);
+    pm_key_u64 (&k, (uint64_t) sh->start);
+    pm_key_str (&k, sh->id);
     pm_err rc;
     if (assigned) {
         uint8_t val[8 + 65];
         size_t slen = strlen (sh->site_id) > 64 ? 64 : strlen (sh->site_id);
         pm_be64_put (val, (uint64_t) sh->end);
         memcpy (val + 8, sh->site_id, slen);
-        rc = pm_store_put (txn, sch_db.index, k.b, k.n, val, 8 + slen, 0);
+        rc = pm_store_put (txn, sch_db.index, k.b, k.len, val, 8 + slen, 0);
     }
     else {
         rc = s_unmark (txn, &k);
@@ -186,16 +186,16 @@ s_leave (pm_ctx_t *ctx, const Pm__Event *ev, bool approved)
         pm__staffing__leave__free_unpacked (lv, NULL);
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a leave with a range");
     }
-    sch_key_t k;
-    sch_key_init (&k, 'l');
-    sch_key_str (&k, lv->staff_id);
-    sch_key_u64 (&k, (uint64_t) lv->start);
-    sch_key_str (&k, lv->id);
+    pm_key_t k;
+    pm_key_init (&k, 'l');
+    pm_key_str (&k, lv->staff_id);
+    pm_key_u64 (&k, (uint64_t) lv->start);
+    pm_key_str (&k, lv->id);
     pm_err rc;
     if (approved) {
         uint8_t val[8];
         pm_be64_put (val, (uint64_t) lv->end);
-        rc = pm_store_put (txn, sch_db.index, k.b, k.n, val, 8, 0);
+        rc = pm_store_put (txn, sch_db.index, k.b, k.len, val, 8, 0);
     }
     else {
         rc = s_unmark (txn, &k);
@@ -213,15 +213,15 @@ s_leave (pm_ctx_t *ctx, const Pm__Event *ev, bool approved)
 static pm_err
 s_credential_put (MDB_txn *txn, const Pm__Staffing__Credential *c)
 {
-    sch_key_t k;
-    sch_key_init (&k, 'c');
-    sch_key_str (&k, c->staff_id);
-    sch_key_str (&k, c->type);
-    sch_key_str (&k, c->id);
+    pm_key_t k;
+    pm_key_init (&k, 'c');
+    pm_key_str (&k, c->staff_id);
+    pm_key_str (&k, c->type);
+    pm_key_str (&k, c->id);
     uint8_t val[9];
     pm_be64_put (val, (uint64_t) c->expires_at);
     val[8] = c->verified_at > 0 || (c->verified_by && *c->verified_by);
-    return pm_store_put (txn, sch_db.index, k.b, k.n, val, 9, 0);
+    return pm_store_put (txn, sch_db.index, k.b, k.len, val, 9, 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -378,11 +378,11 @@ static pm_err
 s_repoint_once (pm_ctx_t *ctx, const Pm__Patients__MergeResult *m, bool back)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 'm');
-    sch_key_str (&k, m->merged->id);
-    sch_key_u64 (&k, m->merged->version);
-    MDB_val key = {k.n, k.b}, val;
+    pm_key_t k;
+    pm_key_init (&k, 'm');
+    pm_key_str (&k, m->merged->id);
+    pm_key_u64 (&k, m->merged->version);
+    MDB_val key = {k.len, k.b}, val;
     int mrc = mdb_get (txn, sch_db.index, &key, &val);
     if (mrc == 0) {
         return PM_OK;

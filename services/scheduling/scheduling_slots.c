@@ -32,10 +32,10 @@ s_refuse (sch_slot_t *slot, pm_err code, const char *field, const char *fmt, ...
 
 //  The 'o' prefix of a resource.
 static void
-s_occ_prefix (sch_key_t *k, const char *res)
+s_occ_prefix (pm_key_t *k, const char *res)
 {
-    sch_key_init (k, 'o');
-    sch_key_str (k, res);
+    pm_key_init (k, 'o');
+    pm_key_str (k, res);
 }
 
 //  --------------------------------------------------------------------------
@@ -46,16 +46,16 @@ static pm_err
 s_busy (MDB_txn *txn, const char *res, int64_t start, int64_t until, const char *type_id,
         uint32_t capacity, const char *ignore, int64_t *free_at)
 {
-    sch_key_t k;
+    pm_key_t k;
     s_occ_prefix (&k, res);
-    size_t plen = k.n;
-    sch_key_u64 (&k, (uint64_t) (start > SCH_SPAN_MAX_MS ? start - SCH_SPAN_MAX_MS : 0));
+    size_t plen = k.len;
+    pm_key_u64 (&k, (uint64_t) (start > SCH_SPAN_MAX_MS ? start - SCH_SPAN_MAX_MS : 0));
     MDB_cursor *cur;
     int rc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (rc != 0) {
         return pm_err_from_mdb (rc);
     }
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     uint32_t peers = 0;
     bool busy = false;
     int64_t latest = 0;
@@ -104,16 +104,16 @@ s_busy (MDB_txn *txn, const char *res, int64_t start, int64_t until, const char 
 static bool
 s_working (MDB_txn *txn, const char *staff, const char *site, int64_t start, int64_t end)
 {
-    sch_key_t k;
-    sch_key_init (&k, 'w');
-    sch_key_str (&k, staff);
-    size_t plen = k.n;
-    sch_key_u64 (&k, (uint64_t) (start > SCH_SHIFT_MAX_MS ? start - SCH_SHIFT_MAX_MS : 0));
+    pm_key_t k;
+    pm_key_init (&k, 'w');
+    pm_key_str (&k, staff);
+    size_t plen = k.len;
+    pm_key_u64 (&k, (uint64_t) (start > SCH_SHIFT_MAX_MS ? start - SCH_SHIFT_MAX_MS : 0));
     MDB_cursor *cur;
     if (mdb_cursor_open (txn, sch_db.index, &cur) != 0) {
         return false;
     }
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     bool found = false;
     size_t slen = strlen (site);
     int rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
@@ -137,18 +137,18 @@ s_working (MDB_txn *txn, const char *staff, const char *site, int64_t start, int
 static bool
 s_on_leave (MDB_txn *txn, const char *staff, int64_t start, int64_t end, int64_t *until)
 {
-    sch_key_t k;
-    sch_key_init (&k, 'l');
-    sch_key_str (&k, staff);
+    pm_key_t k;
+    pm_key_init (&k, 'l');
+    pm_key_str (&k, staff);
     MDB_cursor *cur;
     if (mdb_cursor_open (txn, sch_db.index, &cur) != 0) {
         return false;
     }
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     bool found = false;
     int rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (!found && rc == 0 && key.mv_size > k.n + 8 && memcmp (key.mv_data, k.b, k.n) == 0) {
-        int64_t ls = (int64_t) pm_be64_get ((const uint8_t *) key.mv_data + k.n);
+    while (!found && rc == 0 && key.mv_size > k.len + 8 && memcmp (key.mv_data, k.b, k.len) == 0) {
+        int64_t ls = (int64_t) pm_be64_get ((const uint8_t *) key.mv_data + k.len);
         if (ls >= end) {
             break;
         }
@@ -167,18 +167,18 @@ s_on_leave (MDB_txn *txn, const char *staff, int64_t start, int64_t end, int64_t
 static bool
 s_credential_ok (MDB_txn *txn, const char *staff, const char *type, int64_t end)
 {
-    sch_key_t k;
-    sch_key_init (&k, 'c');
-    sch_key_str (&k, staff);
-    sch_key_str (&k, type);
+    pm_key_t k;
+    pm_key_init (&k, 'c');
+    pm_key_str (&k, staff);
+    pm_key_str (&k, type);
     MDB_cursor *cur;
     if (mdb_cursor_open (txn, sch_db.index, &cur) != 0) {
         return false;
     }
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     bool ok = false;
     int rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (!ok && rc == 0 && key.mv_size > k.n && memcmp (key.mv_data, k.b, k.n) == 0) {
+    while (!ok && rc == 0 && key.mv_size > k.len && memcmp (key.mv_data, k.b, k.len) == 0) {
         if (val.mv_size == 9) {
             int64_t exp = (int64_t) pm_be64_get (val.mv_data);
             ok = ((const uint8_t *) val.mv_data)[8] && (exp == 0 || exp >= end);
@@ -286,21 +286,21 @@ s_pick (MDB_txn *txn, sch_slot_t *slot, const char *kind, char *chosen, const ch
         }
         return rc;
     }
-    sch_key_t k;
-    sch_key_init (&k, 'r');
-    sch_key_str (&k, slot->site->id);
-    sch_key_str (&k, kind);
+    pm_key_t k;
+    pm_key_init (&k, 'r');
+    pm_key_str (&k, slot->site->id);
+    pm_key_str (&k, kind);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
         return pm_err_from_mdb (mrc);
     }
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     pm_err rc = PM_ECONFLICT;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (rc == PM_ECONFLICT && mrc == 0 && key.mv_size > k.n
-           && memcmp (key.mv_data, k.b, k.n) == 0) {
-        const char *id = (const char *) key.mv_data + k.n;
+    while (rc == PM_ECONFLICT && mrc == 0 && key.mv_size > k.len
+           && memcmp (key.mv_data, k.b, k.len) == 0) {
+        const char *id = (const char *) key.mv_data + k.len;
         rc = s_busy (txn, id, slot->start, slot->busy_until, t->id, t->capacity,
                      slot->ignore, &free_at);
         if (rc == PM_OK) {
@@ -335,12 +335,12 @@ s_limited (const Pm__Scheduling__AppointmentType *t)
 
 //  The counter key of a type's day for a practitioner ("" = the site).
 static void
-s_day_key (sch_key_t *k, const char *type, const char *date, const char *who)
+s_day_key (pm_key_t *k, const char *type, const char *date, const char *who)
 {
-    sch_key_init (k, 'n');
-    sch_key_str (k, type);
-    sch_key_str (k, date);
-    sch_key_str (k, who);
+    pm_key_init (k, 'n');
+    pm_key_str (k, type);
+    pm_key_str (k, date);
+    pm_key_str (k, who);
 }
 
 //  The count of a type's day for a practitioner ("" = the site).
@@ -348,10 +348,10 @@ static pm_err
 s_day_count (MDB_txn *txn, const char *type, const char *date, const char *who,
              uint64_t *n)
 {
-    sch_key_t k;
+    pm_key_t k;
     s_day_key (&k, type, date, who);
     MDB_val val;
-    pm_err rc = pm_store_get (txn, sch_db.index, k.b, k.n, &val);
+    pm_err rc = pm_store_get (txn, sch_db.index, k.b, k.len, &val);
     *n = rc == PM_OK && val.mv_size == 8 ? pm_be64_get (val.mv_data) : 0;
     return rc == PM_ENOTFOUND ? PM_OK : rc;
 }
@@ -366,15 +366,15 @@ s_day_add (MDB_txn *txn, const char *type, const char *date, const char *who, bo
         return rc;
     }
     n = up ? n + 1 : (n > 0 ? n - 1 : 0);
-    sch_key_t k;
+    pm_key_t k;
     s_day_key (&k, type, date, who);
     if (n == 0) {
-        rc = pm_store_del (txn, sch_db.index, k.b, k.n);
+        rc = pm_store_del (txn, sch_db.index, k.b, k.len);
         return rc == PM_ENOTFOUND ? PM_OK : rc;
     }
     uint8_t val[8];
     pm_be64_put (val, n);
-    return pm_store_put (txn, sch_db.index, k.b, k.n, val, 8, 0);
+    return pm_store_put (txn, sch_db.index, k.b, k.len, val, 8, 0);
 }
 
 //  The practitioner's and the site's counters of a day, both.
@@ -410,11 +410,11 @@ s_occ_day (const MDB_val *val, char *type, char *date)
 
 //  The practitioner's occupancy key of an owner at `start`.
 static void
-s_occ_key (sch_key_t *k, const char *practitioner, int64_t start, const char *owner)
+s_occ_key (pm_key_t *k, const char *practitioner, int64_t start, const char *owner)
 {
     s_occ_prefix (k, practitioner);
-    sch_key_u64 (k, (uint64_t) start);
-    sch_key_str (k, owner);
+    pm_key_u64 (k, (uint64_t) start);
+    pm_key_str (k, owner);
 }
 
 //  True when `owner` (an appointment or a hold) counts on `date` for
@@ -435,11 +435,11 @@ s_counted_on (MDB_txn *txn, const char *owner, const char *type, const char *dat
                         : ((Pm__Scheduling__Hold *) m)->start;
     snprintf (who, PM_ID_MAX, "%s", prac ? prac : "");
     protobuf_c_message_free_unpacked (m, NULL);
-    sch_key_t k;
+    pm_key_t k;
     s_occ_key (&k, who, start, owner);
     MDB_val val;
     char t[PM_ID_MAX], d[SCH_DATE_LEN];
-    return pm_store_get (txn, sch_db.index, k.b, k.n, &val) == PM_OK && s_occ_day (&val, t, d)
+    return pm_store_get (txn, sch_db.index, k.b, k.len, &val) == PM_OK && s_occ_day (&val, t, d)
            && strcmp (t, type) == 0 && strcmp (d, date) == 0;
 }
 
@@ -492,10 +492,10 @@ static pm_err
 s_count_existing (MDB_txn *txn, const char *zone, const char *practitioner, int64_t start,
                   const char *owner)
 {
-    sch_key_t k;
+    pm_key_t k;
     s_occ_key (&k, practitioner, start, owner);
     MDB_val val;
-    pm_err rc = pm_store_get (txn, sch_db.index, k.b, k.n, &val);
+    pm_err rc = pm_store_get (txn, sch_db.index, k.b, k.len, &val);
     if (rc == PM_ENOTFOUND) {
         return PM_OK; //  given back: it does not count
     }
@@ -517,7 +517,7 @@ s_count_existing (MDB_txn *txn, const char *zone, const char *practitioner, int6
     memcpy (out, val.mv_data, 8 + tlen);
     out[8 + tlen] = 0;
     memcpy (out + 9 + tlen, date, SCH_DATE_LEN - 1);
-    rc = pm_store_put (txn, sch_db.index, k.b, k.n, out, 8 + tlen + SCH_DATE_LEN, 0);
+    rc = pm_store_put (txn, sch_db.index, k.b, k.len, out, 8 + tlen + SCH_DATE_LEN, 0);
     return rc == PM_OK ? s_day_bump (txn, type, date, practitioner, true) : rc;
 }
 
@@ -527,14 +527,14 @@ pm_err
 sch_day_rebuild (MDB_txn *txn, const Pm__Scheduling__AppointmentType *t,
                  const Pm__Staffing__Site *site, int64_t from)
 {
-    sch_key_t k;
-    sch_key_init (&k, 'n');
-    sch_key_str (&k, t->id);
-    pm_err rc = sch_drop_prefix (txn, k.b, k.n);
-    sch_key_init (&k, 'N');
-    sch_key_str (&k, t->id);
+    pm_key_t k;
+    pm_key_init (&k, 'n');
+    pm_key_str (&k, t->id);
+    pm_err rc = sch_drop_prefix (txn, k.b, k.len);
+    pm_key_init (&k, 'N');
+    pm_key_str (&k, t->id);
     if (rc == PM_OK) {
-        rc = pm_store_del (txn, sch_db.index, k.b, k.n);
+        rc = pm_store_del (txn, sch_db.index, k.b, k.len);
         rc = rc == PM_ENOTFOUND ? PM_OK : rc;
     }
     if (rc != PM_OK || !s_limited (t) || !site || !site->time_zone) {
@@ -545,13 +545,13 @@ sch_day_rebuild (MDB_txn *txn, const Pm__Scheduling__AppointmentType *t,
     //  writes to the index being read.
     size_t cap = 256, n = 0;
     char (*ids)[PM_ID_MAX] = malloc (cap * PM_ID_MAX);
-    sch_key_t a;
-    sch_key_init (&a, 'a');
-    sch_key_str (&a, site->id);
-    size_t plen = a.n;
-    sch_key_u64 (&a, (uint64_t) (from > 0 ? from : 0));
+    pm_key_t a;
+    pm_key_init (&a, 'a');
+    pm_key_str (&a, site->id);
+    size_t plen = a.len;
+    pm_key_u64 (&a, (uint64_t) (from > 0 ? from : 0));
     const uint8_t *prefixes[2] = {a.b, (const uint8_t *) "x"};
-    size_t lens[2] = {plen, 1}, starts[2] = {a.n, 1};
+    size_t lens[2] = {plen, 1}, starts[2] = {a.len, 1};
     for (int p = 0; rc == PM_OK && p < 2; p++) {
         MDB_cursor *cur;
         int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
@@ -598,7 +598,7 @@ sch_day_rebuild (MDB_txn *txn, const Pm__Scheduling__AppointmentType *t,
     }
     free (ids);
     if (rc == PM_OK) {
-        rc = pm_store_put (txn, sch_db.index, k.b, k.n, site->time_zone,
+        rc = pm_store_put (txn, sch_db.index, k.b, k.len, site->time_zone,
                            strlen (site->time_zone), 0);
     }
     return rc;
@@ -610,9 +610,9 @@ sch_day_rebuild (MDB_txn *txn, const Pm__Scheduling__AppointmentType *t,
 pm_err
 sch_day_site_changed (MDB_txn *txn, const Pm__Staffing__Site *site, int64_t from)
 {
-    sch_key_t k;
-    sch_key_init (&k, 't');
-    sch_key_str (&k, site->id);
+    pm_key_t k;
+    pm_key_init (&k, 't');
+    pm_key_str (&k, site->id);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -620,15 +620,15 @@ sch_day_site_changed (MDB_txn *txn, const Pm__Staffing__Site *site, int64_t from
     }
     char (*ids)[PM_ID_MAX] = NULL;
     size_t n = 0;
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (mrc == 0 && n < 1000 && key.mv_size > k.n && memcmp (key.mv_data, k.b, k.n) == 0) {
+    while (mrc == 0 && n < 1000 && key.mv_size > k.len && memcmp (key.mv_data, k.b, k.len) == 0) {
         char (*more)[PM_ID_MAX] = realloc (ids, (n + 1) * PM_ID_MAX);
         if (!more) {
             break;
         }
         ids = more;
-        snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.n);
+        snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.len);
         mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
     }
     mdb_cursor_close (cur);
@@ -640,9 +640,9 @@ sch_day_site_changed (MDB_txn *txn, const Pm__Staffing__Site *site, int64_t from
             continue;
         }
         if (s_limited (t)) {
-            sch_key_init (&k, 'N');
-            sch_key_str (&k, t->id);
-            rc = pm_store_get (txn, sch_db.index, k.b, k.n, &val);
+            pm_key_init (&k, 'N');
+            pm_key_str (&k, t->id);
+            rc = pm_store_get (txn, sch_db.index, k.b, k.len, &val);
             bool same = rc == PM_OK && site->time_zone
                         && val.mv_size == strlen (site->time_zone)
                         && memcmp (val.mv_data, site->time_zone, val.mv_size) == 0;
@@ -776,7 +776,7 @@ static pm_err
 s_occupy (MDB_txn *txn, const char *res, const sch_slot_t *slot, const char *owner,
           const char *day)
 {
-    sch_key_t k;
+    pm_key_t k;
     s_occ_key (&k, res, slot->start, owner);
     uint8_t val[8 + PM_ID_MAX + SCH_DATE_LEN];
     size_t tlen = strlen (slot->type->id);
@@ -789,7 +789,7 @@ s_occupy (MDB_txn *txn, const char *res, const sch_slot_t *slot, const char *own
         memcpy (val + len, day, SCH_DATE_LEN - 1);
         len += SCH_DATE_LEN - 1;
     }
-    return pm_store_put (txn, sch_db.index, k.b, k.n, val, len, 0);
+    return pm_store_put (txn, sch_db.index, k.b, k.len, val, len, 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -827,14 +827,14 @@ sch_slot_give_back (MDB_txn *txn, const char *owner, int64_t start, const char *
         if (!res[i] || !*res[i]) {
             continue;
         }
-        sch_key_t k;
+        pm_key_t k;
         s_occ_key (&k, res[i], start, owner);
         //  The practitioner's entry says which day's place to give back.
         char type[PM_ID_MAX], day[SCH_DATE_LEN];
         MDB_val val;
-        bool counted = i == 0 && pm_store_get (txn, sch_db.index, k.b, k.n, &val) == PM_OK
+        bool counted = i == 0 && pm_store_get (txn, sch_db.index, k.b, k.len, &val) == PM_OK
                        && s_occ_day (&val, type, day);
-        pm_err rc = pm_store_del (txn, sch_db.index, k.b, k.n);
+        pm_err rc = pm_store_del (txn, sch_db.index, k.b, k.len);
         if (rc == PM_OK && counted) {
             rc = s_day_bump (txn, type, day, res[i], false);
         }
@@ -856,11 +856,11 @@ s_search_one (MDB_txn *txn, sch_slot_t *slot, int64_t from, int64_t to, uint32_t
     const Pm__Scheduling__AppointmentType *t = slot->type;
     int64_t dur = (int64_t) t->duration_minutes * SCH_MINUTE_MS;
     int64_t gap = (int64_t) t->buffer_minutes * SCH_MINUTE_MS;
-    sch_key_t k;
-    sch_key_init (&k, 'w');
-    sch_key_str (&k, slot->practitioner_id);
-    size_t plen = k.n;
-    sch_key_u64 (&k, (uint64_t) (from > SCH_SHIFT_MAX_MS ? from - SCH_SHIFT_MAX_MS : 0));
+    pm_key_t k;
+    pm_key_init (&k, 'w');
+    pm_key_str (&k, slot->practitioner_id);
+    size_t plen = k.len;
+    pm_key_u64 (&k, (uint64_t) (from > SCH_SHIFT_MAX_MS ? from - SCH_SHIFT_MAX_MS : 0));
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -870,7 +870,7 @@ s_search_one (MDB_txn *txn, sch_slot_t *slot, int64_t from, int64_t to, uint32_t
     int64_t shifts[64][2];
     size_t n_shifts = 0;
     size_t slen = strlen (slot->site->id);
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
     while (mrc == 0 && n_shifts < 64 && key.mv_size > plen + 8
            && memcmp (key.mv_data, k.b, plen) == 0) {
@@ -990,16 +990,16 @@ sch_find_slots (pm_ctx_t *ctx, const ProtobufCMessage *body)
         snprintf (who[n_who++], PM_ID_MAX, "%s", req->practitioner_id);
     }
     else if (rc == PM_OK) {
-        sch_key_t k;
-        sch_key_init (&k, 's');
-        sch_key_str (&k, type->site_id);
+        pm_key_t k;
+        pm_key_init (&k, 's');
+        pm_key_str (&k, type->site_id);
         MDB_cursor *cur;
         if (mdb_cursor_open (txn, sch_db.index, &cur) == 0) {
-            MDB_val key = {k.n, k.b}, val;
+            MDB_val key = {k.len, k.b}, val;
             int mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-            while (mrc == 0 && n_who < 256 && key.mv_size > k.n
-                   && memcmp (key.mv_data, k.b, k.n) == 0) {
-                snprintf (who[n_who++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.n);
+            while (mrc == 0 && n_who < 256 && key.mv_size > k.len
+                   && memcmp (key.mv_data, k.b, k.len) == 0) {
+                snprintf (who[n_who++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.len);
                 mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
             }
             mdb_cursor_close (cur);

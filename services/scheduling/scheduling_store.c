@@ -10,40 +10,6 @@
 sch_db_t sch_db;
 
 //  --------------------------------------------------------------------------
-//  Starts a key with its tag byte.
-void
-sch_key_init (sch_key_t *k, char tag)
-{
-    k->b[0] = (uint8_t) tag;
-    k->n = 1;
-}
-
-//  --------------------------------------------------------------------------
-//  Appends a string and its NUL (cut to fit: ids and codes are short).
-void
-sch_key_str (sch_key_t *k, const char *s)
-{
-    size_t len = s ? strlen (s) : 0;
-    if (k->n + len + 1 > SCH_KEY_MAX) {
-        len = SCH_KEY_MAX - k->n - 1;
-    }
-    memcpy (k->b + k->n, s ? s : "", len);
-    k->n += len;
-    k->b[k->n++] = 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Appends a big-endian 64-bit number.
-void
-sch_key_u64 (sch_key_t *k, uint64_t v)
-{
-    if (k->n + 8 <= SCH_KEY_MAX) {
-        pm_be64_put (k->b + k->n, v);
-        k->n += 8;
-    }
-}
-
-//  --------------------------------------------------------------------------
 //  Opens the service's sub-databases.
 int
 sch_store_open (pm_store_t *store)
@@ -69,11 +35,11 @@ sch_store_open (pm_store_t *store)
 //  Writes the 'p' entry of every stored appointment unless the marker
 //  says it was done; *n_out is how many were written.
 static pm_err
-s_backfill_patients (MDB_txn *txn, const sch_key_t *marker, long *n_out)
+s_backfill_patients (MDB_txn *txn, const pm_key_t *marker, long *n_out)
 {
     *n_out = 0;
     MDB_val val;
-    pm_err rc = pm_store_get (txn, sch_db.index, marker->b, marker->n, &val);
+    pm_err rc = pm_store_get (txn, sch_db.index, marker->b, marker->len, &val);
     if (rc != PM_ENOTFOUND) {
         return rc; //  done before (PM_OK), or a store error
     }
@@ -94,11 +60,11 @@ s_backfill_patients (MDB_txn *txn, const sch_key_t *marker, long *n_out)
             break;
         }
         if (a->id && a->patient_id && *a->patient_id) {
-            sch_key_t k;
-            sch_key_init (&k, 'p');
-            sch_key_str (&k, a->patient_id);
-            sch_key_str (&k, a->id);
-            rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+            pm_key_t k;
+            pm_key_init (&k, 'p');
+            pm_key_str (&k, a->patient_id);
+            pm_key_str (&k, a->id);
+            rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
             (*n_out)++;
         }
         pm__scheduling__appointment__free_unpacked (a, NULL);
@@ -110,12 +76,12 @@ s_backfill_patients (MDB_txn *txn, const sch_key_t *marker, long *n_out)
     }
     if (rc == PM_OK && *n_out == 0) {
         //  No appointments: no merge can have left any behind either.
-        sch_key_t k;
-        sch_key_init (&k, 'M');
-        sch_key_str (&k, SCH_MARK_MERGE_CATCH_UP);
-        rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+        pm_key_t k;
+        pm_key_init (&k, 'M');
+        pm_key_str (&k, SCH_MARK_MERGE_CATCH_UP);
+        rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
     }
-    return rc == PM_OK ? pm_store_put (txn, sch_db.index, marker->b, marker->n, "", 0, 0) : rc;
+    return rc == PM_OK ? pm_store_put (txn, sch_db.index, marker->b, marker->len, "", 0, 0) : rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -123,9 +89,9 @@ s_backfill_patients (MDB_txn *txn, const sch_key_t *marker, long *n_out)
 int
 sch_store_migrate (pm_store_t *store)
 {
-    sch_key_t marker;
-    sch_key_init (&marker, 'M');
-    sch_key_str (&marker, SCH_MARK_PATIENT_INDEX);
+    pm_key_t marker;
+    pm_key_init (&marker, 'M');
+    pm_key_str (&marker, SCH_MARK_PATIENT_INDEX);
     for (int attempt = 0; attempt < 16; attempt++) {
         MDB_txn *txn;
         long n = 0;
@@ -165,7 +131,7 @@ sch_load (MDB_txn *txn, MDB_dbi dbi, const char *id,
           const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
 {
     *out = NULL;
-    if (!id || !*id || strlen (id) > SCH_KEY_MAX) {
+    if (!id || !*id || strlen (id) > PM_KEY_MAX) {
         return PM_ENOTFOUND;
     }
     return pm_store_get_msg (txn, dbi, id, strlen (id), desc, out);

@@ -48,11 +48,11 @@
 
 #include "patients.pb-c.h"
 #include "pm_id.h"
+#include "pm_key.h"
 #include "pm_server.h"
 #include "scheduling.pb-c.h"
 #include "staffing.pb-c.h"
 
-#define SCH_KEY_MAX 480
 #define SCH_MINUTE_MS 60000LL
 #define SCH_DURATION_MAX 480   //  minutes, one appointment
 #define SCH_BUFFER_MAX 120     //  minutes after it
@@ -69,16 +69,6 @@ typedef struct {
 } sch_db_t;
 
 extern sch_db_t sch_db;
-
-//  A key being built: tag, NUL-terminated strings and be64 parts.
-typedef struct {
-    uint8_t b[SCH_KEY_MAX];
-    size_t n;
-} sch_key_t;
-
-void sch_key_init (sch_key_t *k, char tag);
-void sch_key_str (sch_key_t *k, const char *s);
-void sch_key_u64 (sch_key_t *k, uint64_t v);
 
 //  Opens the sub-databases.
 int sch_store_open (pm_store_t *store);

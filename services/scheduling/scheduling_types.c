@@ -153,13 +153,13 @@ sch_define_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
     t.created_at = t.updated_at = pm_ctx_now (ctx);
     t.active = !req->type->has_active || req->type->active;
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 't');
-    sch_key_str (&k, t.site_id);
-    sch_key_str (&k, id);
+    pm_key_t k;
+    pm_key_init (&k, 't');
+    pm_key_str (&k, t.site_id);
+    pm_key_str (&k, id);
     rc = sch_save (txn, sch_db.types, id, &t.base);
     if (rc == PM_OK) {
-        rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+        rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
     }
     if (rc == PM_OK) {
         rc = s_day_limits (ctx, &t, false, true);
@@ -251,9 +251,9 @@ sch_list_types (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 't');
-    sch_key_str (&k, req->site_id);
+    pm_key_t k;
+    pm_key_init (&k, 't');
+    pm_key_str (&k, req->site_id);
     Pm__Scheduling__TypeList list = PM__SCHEDULING__TYPE_LIST__INIT;
     Pm__Scheduling__AppointmentType *items[1000];
     MDB_cursor *cur;
@@ -261,11 +261,11 @@ sch_list_types (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (mrc != 0) {
         return pm_err_from_mdb (mrc);
     }
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (rc == PM_OK && mrc == 0 && list.n_types < 1000 && key.mv_size > k.n
-           && memcmp (key.mv_data, k.b, k.n) == 0) {
-        const char *id = (const char *) key.mv_data + k.n;
+    while (rc == PM_OK && mrc == 0 && list.n_types < 1000 && key.mv_size > k.len
+           && memcmp (key.mv_data, k.b, k.len) == 0) {
+        const char *id = (const char *) key.mv_data + k.len;
         rc = sch_load (txn, sch_db.types, id, &pm__scheduling__appointment_type__descriptor,
                        (ProtobufCMessage **) &items[list.n_types]);
         if (rc == PM_OK) {

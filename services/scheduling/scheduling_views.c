@@ -30,11 +30,11 @@ static pm_err
 s_scan (MDB_txn *txn, const char *site, int64_t from, int64_t to, size_t max,
         s_visit_fn *fn, void *arg)
 {
-    sch_key_t k;
-    sch_key_init (&k, 'a');
-    sch_key_str (&k, site);
-    size_t plen = k.n;
-    sch_key_u64 (&k, (uint64_t) from);
+    pm_key_t k;
+    pm_key_init (&k, 'a');
+    pm_key_str (&k, site);
+    size_t plen = k.len;
+    pm_key_u64 (&k, (uint64_t) from);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -42,7 +42,7 @@ s_scan (MDB_txn *txn, const char *site, int64_t from, int64_t to, size_t max,
     }
     pm_err rc = PM_OK;
     size_t n = 0;
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
     while (rc == PM_OK && mrc == 0 && n < max && key.mv_size > plen + 8
            && memcmp (key.mv_data, k.b, plen) == 0) {
@@ -310,11 +310,11 @@ static pm_err
 s_rostered (MDB_txn *txn, const char *staff, const char *site, s_util_t *u,
             int64_t *minutes)
 {
-    sch_key_t k;
-    sch_key_init (&k, 'w');
-    sch_key_str (&k, staff);
-    size_t plen = k.n;
-    sch_key_u64 (&k, (uint64_t) (u->from - SCH_SHIFT_MAX_MS));
+    pm_key_t k;
+    pm_key_init (&k, 'w');
+    pm_key_str (&k, staff);
+    size_t plen = k.len;
+    pm_key_u64 (&k, (uint64_t) (u->from - SCH_SHIFT_MAX_MS));
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -322,7 +322,7 @@ s_rostered (MDB_txn *txn, const char *staff, const char *site, s_util_t *u,
     }
     size_t slen = strlen (site);
     int64_t ms = 0;
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
     while (mrc == 0 && key.mv_size > plen + 8 && memcmp (key.mv_data, k.b, plen) == 0) {
         int64_t start = (int64_t) pm_be64_get ((const uint8_t *) key.mv_data + plen);
@@ -392,15 +392,15 @@ sch_utilisation (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
         else {
             //  Every practitioner attached to the site, booked or not.
-            sch_key_t k;
-            sch_key_init (&k, 's');
-            sch_key_str (&k, site->id);
+            pm_key_t k;
+            pm_key_init (&k, 's');
+            pm_key_str (&k, site->id);
             MDB_cursor *cur;
             int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
-            MDB_val key = {k.n, k.b}, val;
+            MDB_val key = {k.len, k.b}, val;
             mrc = mrc ? mrc : mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-            while (mrc == 0 && key.mv_size > k.n && memcmp (key.mv_data, k.b, k.n) == 0) {
-                s_row (&u, (const char *) key.mv_data + k.n);
+            while (mrc == 0 && key.mv_size > k.len && memcmp (key.mv_data, k.b, k.len) == 0) {
+                s_row (&u, (const char *) key.mv_data + k.len);
                 mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
             }
             mdb_cursor_close (cur);

@@ -27,33 +27,33 @@ int64_t sch_offer_ms = 900000;
 
 //  The waiting-order key of an entry.
 static void
-s_vkey (sch_key_t *k, const entry_t *e)
+s_vkey (pm_key_t *k, const entry_t *e)
 {
-    sch_key_init (k, 'v');
-    sch_key_str (k, e->site_id);
-    sch_key_str (k, e->type_id);
-    sch_key_u64 (k, e->priority);
-    sch_key_u64 (k, (uint64_t) e->created_at);
-    sch_key_str (k, e->id);
+    pm_key_init (k, 'v');
+    pm_key_str (k, e->site_id);
+    pm_key_str (k, e->type_id);
+    pm_key_u64 (k, e->priority);
+    pm_key_u64 (k, (uint64_t) e->created_at);
+    pm_key_str (k, e->id);
 }
 
 //  The open-entries key of an entry.
 static void
-s_okey (sch_key_t *k, const entry_t *e)
+s_okey (pm_key_t *k, const entry_t *e)
 {
-    sch_key_init (k, 'V');
-    sch_key_str (k, e->site_id);
-    sch_key_str (k, e->id);
+    pm_key_init (k, 'V');
+    pm_key_str (k, e->site_id);
+    pm_key_str (k, e->id);
 }
 
 //  Puts or deletes an index key.
 static pm_err
-s_index (MDB_txn *txn, const sch_key_t *k, bool put)
+s_index (MDB_txn *txn, const pm_key_t *k, bool put)
 {
     if (put) {
-        return pm_store_put (txn, sch_db.index, k->b, k->n, "", 0, 0);
+        return pm_store_put (txn, sch_db.index, k->b, k->len, "", 0, 0);
     }
-    pm_err rc = pm_store_del (txn, sch_db.index, k->b, k->n);
+    pm_err rc = pm_store_del (txn, sch_db.index, k->b, k->len);
     return rc == PM_ENOTFOUND ? PM_OK : rc;
 }
 
@@ -154,10 +154,10 @@ s_offer_to (pm_ctx_t *ctx, entry_t *e, const Pm__Scheduling__AppointmentType *ty
     h.patient_id = e->patient_id;
     h.created_by = "scheduling";
     h.waitlist_entry_id = e->id;
-    sch_key_t k;
-    sch_key_init (&k, 'x');
-    sch_key_u64 (&k, (uint64_t) h.expires_at);
-    sch_key_str (&k, id);
+    pm_key_t k;
+    pm_key_init (&k, 'x');
+    pm_key_u64 (&k, (uint64_t) h.expires_at);
+    pm_key_str (&k, id);
     rc = sch_slot_take (txn, &slot, id);
     //  The slot points at the site until it is taken (its day counted).
     pm__staffing__site__free_unpacked (site, NULL);
@@ -210,10 +210,10 @@ sch_waitlist_offer (pm_ctx_t *ctx, const char *type_id, const char *practitioner
     sch_load (txn, sch_db.sites, type->site_id, &pm__staffing__site__descriptor,
               (ProtobufCMessage **) &site);
     const char *zone = site && site->time_zone ? site->time_zone : "UTC";
-    sch_key_t k;
-    sch_key_init (&k, 'v');
-    sch_key_str (&k, type->site_id);
-    sch_key_str (&k, type->id);
+    pm_key_t k;
+    pm_key_init (&k, 'v');
+    pm_key_str (&k, type->site_id);
+    pm_key_str (&k, type->id);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     pm_err rc = mrc ? pm_err_from_mdb (mrc) : PM_OK;
@@ -221,12 +221,12 @@ sch_waitlist_offer (pm_ctx_t *ctx, const char *type_id, const char *practitioner
     char (*ids)[PM_ID_MAX] = NULL;
     size_t n = 0;
     if (rc == PM_OK) {
-        MDB_val key = {k.n, k.b}, val;
+        MDB_val key = {k.len, k.b}, val;
         mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-        while (mrc == 0 && n < 1000 && key.mv_size > k.n + 16
-               && memcmp (key.mv_data, k.b, k.n) == 0) {
+        while (mrc == 0 && n < 1000 && key.mv_size > k.len + 16
+               && memcmp (key.mv_data, k.b, k.len) == 0) {
             ids = realloc (ids, (n + 1) * sizeof *ids);
-            snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.n + 16);
+            snprintf (ids[n++], PM_ID_MAX, "%s", (const char *) key.mv_data + k.len + 16);
             mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
         }
         mdb_cursor_close (cur);
@@ -278,7 +278,7 @@ sch_waitlist_hold_ended (pm_ctx_t *ctx, const Pm__Scheduling__Hold *h, const cha
         e->has_offer_start = e->has_offer_expires_at = false;
         bool removing = strcmp (why, "scheduling.waitlist.removed") == 0;
         e->status = removing ? WL (REMOVED) : WL (WAITING);
-        sch_key_t k;
+        pm_key_t k;
         if (!removing) {
             s_vkey (&k, e);
             rc = s_index (txn, &k, true);
@@ -383,7 +383,7 @@ sch_waitlist_add (pm_ctx_t *ctx, const ProtobufCMessage *body)
         e.status = WL (WAITING);
         e.created_at = pm_ctx_now (ctx);
         e.created_by = (char *) sch_actor (ctx);
-        sch_key_t k;
+        pm_key_t k;
         s_vkey (&k, &e);
         rc = s_index (pm_ctx_txn (ctx), &k, true);
         s_okey (&k, &e);
@@ -437,7 +437,7 @@ sch_waitlist_accept (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = sch_book (ctx, &book.base);
     }
     if (rc == PM_OK) {
-        sch_key_t k;
+        pm_key_t k;
         s_okey (&k, e);
         rc = s_index (pm_ctx_txn (ctx), &k, false);
         e->status = WL (BOOKED);
@@ -491,7 +491,7 @@ sch_waitlist_remove (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = pm_ctx_fail (ctx, PM_ECONFLICT, "entry_id", "%s is no longer on the list", e->id);
     }
     Pm__Scheduling__Hold *h = NULL;
-    sch_key_t k;
+    pm_key_t k;
     if (rc == PM_OK && e->status == WL (OFFERED)) {
         rc = s_end_offer (ctx, e, &h);
         //  A lapsed offer is simply dropped.
@@ -533,9 +533,9 @@ sch_waitlist_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
         return rc;
     }
     MDB_txn *txn = pm_ctx_txn (ctx);
-    sch_key_t k;
-    sch_key_init (&k, 'V');
-    sch_key_str (&k, req->site_id);
+    pm_key_t k;
+    pm_key_init (&k, 'V');
+    pm_key_str (&k, req->site_id);
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.index, &cur);
     if (mrc != 0) {
@@ -543,12 +543,12 @@ sch_waitlist_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     entry_t **items = NULL;
     size_t n = 0;
-    MDB_val key = {k.n, k.b}, val;
+    MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (rc == PM_OK && mrc == 0 && n < 1000 && key.mv_size > k.n
-           && memcmp (key.mv_data, k.b, k.n) == 0) {
+    while (rc == PM_OK && mrc == 0 && n < 1000 && key.mv_size > k.len
+           && memcmp (key.mv_data, k.b, k.len) == 0) {
         entry_t *e = NULL;
-        rc = sch_load (txn, sch_db.appts, (const char *) key.mv_data + k.n,
+        rc = sch_load (txn, sch_db.appts, (const char *) key.mv_data + k.len,
                        &pm__scheduling__waitlist_entry__descriptor, (ProtobufCMessage **) &e);
         if (rc == PM_OK) {
             pm_ctx_audit (ctx, e->id, e->site_id);

@@ -116,12 +116,12 @@ s_fill (const char *dir, int days, char types[SITES][PM_ID_MAX], long *n_appts)
         if (rc == PM_OK) {
             rc = sch_save (txn, sch_db.types, t.id, &t.base);
         }
-        sch_key_t k;
-        sch_key_init (&k, 't');
-        sch_key_str (&k, site_ids[s]);
-        sch_key_str (&k, t.id);
+        pm_key_t k;
+        pm_key_init (&k, 't');
+        pm_key_str (&k, site_ids[s]);
+        pm_key_str (&k, t.id);
         if (rc == PM_OK) {
-            rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+            rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
         }
     }
     char *roles[] = {"physician"};
@@ -142,12 +142,12 @@ s_fill (const char *dir, int days, char types[SITES][PM_ID_MAX], long *n_appts)
         st.has_status = 1;
         st.status = PM__STAFFING__STAFF_STATUS__ACTIVE;
         rc = sch_save (txn, sch_db.staff, stf, &st.base);
-        sch_key_t k;
-        sch_key_init (&k, 's');
-        sch_key_str (&k, site_ids[s]);
-        sch_key_str (&k, stf);
+        pm_key_t k;
+        pm_key_init (&k, 's');
+        pm_key_str (&k, site_ids[s]);
+        pm_key_str (&k, stf);
         if (rc == PM_OK) {
-            rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+            rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
         }
         Pm__Scheduling__AppointmentType *type = NULL;
         if (rc == PM_OK) {
@@ -160,15 +160,15 @@ s_fill (const char *dir, int days, char types[SITES][PM_ID_MAX], long *n_appts)
             //  The shift, as the staffing feed stores it.
             char shf[PM_ID_MAX];
             pm_id_new ("shf", now + (int64_t) p * days + d, shf);
-            sch_key_init (&k, 'w');
-            sch_key_str (&k, stf);
-            sch_key_u64 (&k, (uint64_t) shift);
-            sch_key_str (&k, shf);
+            pm_key_init (&k, 'w');
+            pm_key_str (&k, stf);
+            pm_key_u64 (&k, (uint64_t) shift);
+            pm_key_str (&k, shf);
             uint8_t val[8 + 16];
             size_t slen = strlen (site_ids[s]);
             pm_be64_put (val, (uint64_t) (shift + 10 * 3600000LL));
             memcpy (val + 8, site_ids[s], slen);
-            rc = pm_store_put (txn, sch_db.index, k.b, k.n, val, 8 + slen, 0);
+            rc = pm_store_put (txn, sch_db.index, k.b, k.len, val, 8 + slen, 0);
             for (int i = 0; rc == PM_OK && i < SLOTS_PER_DAY; i++) {
                 if (i % 3 == 1) {
                     continue; //  left free
@@ -197,18 +197,18 @@ s_fill (const char *dir, int days, char types[SITES][PM_ID_MAX], long *n_appts)
                 if (rc == PM_OK) {
                     rc = sch_save (txn, sch_db.appts, id, &a.base);
                 }
-                sch_key_init (&k, 'a');
-                sch_key_str (&k, a.site_id);
-                sch_key_u64 (&k, (uint64_t) a.start);
-                sch_key_str (&k, id);
+                pm_key_init (&k, 'a');
+                pm_key_str (&k, a.site_id);
+                pm_key_u64 (&k, (uint64_t) a.start);
+                pm_key_str (&k, id);
                 if (rc == PM_OK) {
-                    rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+                    rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
                 }
-                sch_key_init (&k, 'b');
-                sch_key_u64 (&k, (uint64_t) a.start);
-                sch_key_str (&k, id);
+                pm_key_init (&k, 'b');
+                pm_key_u64 (&k, (uint64_t) a.start);
+                pm_key_str (&k, id);
                 if (rc == PM_OK) {
-                    rc = pm_store_put (txn, sch_db.index, k.b, k.n, "", 0, 0);
+                    rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
                 }
                 count++;
             }
