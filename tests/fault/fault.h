@@ -37,6 +37,13 @@ uint64_t fault_rand (fault_rng_t *rng, uint64_t n);
 //  Prints the service log's warnings and errors, the last `max` of them.
 void fault_show_log (const itest_svc_t *svc, int max);
 
+//  The high seq of the service's stream (0 when it does not answer).
+uint64_t fault_high_seq (pm_client_t *client);
+
+//  Waits up to `ms` until the service's cursor on `source`'s stream is
+//  `seq`; returns the cursor then.
+uint64_t fault_cursor_wait (pm_client_t *client, const char *source, uint64_t seq, int ms);
+
 //  --- workloads ---------------------------------------------------------------
 
 typedef struct {
@@ -56,9 +63,11 @@ typedef struct {
     //  record it concerns goes to `subject` (PM_ID_MAX bytes).
     void (*acked) (void *model, const char *type, const Pm__Reply *reply,
                    char *subject);
-    //  The subject's record as stored now, packed as its events carry it.
-    bool (*read) (pm_client_t *client, const char *subject, uint8_t **data,
-                  size_t *len);
+    //  How to read the subject's record as stored now: the command (`type`,
+    //  64 bytes) and its packed body (malloc'd, *len bytes) whose reply is
+    //  the record packed as its events carry it. The checker sends many
+    //  at once.
+    void (*read) (const char *subject, char *type, uint8_t **body, size_t *len);
     //  The version a record carries (state events' data).
     uint64_t (*version) (const uint8_t *data, size_t len);
     //  A final refusal: true when the user expected it (counted as
@@ -88,6 +97,7 @@ typedef struct {
 } fault_workload_t;
 
 extern const fault_workload_t fault_patients;
+extern const fault_workload_t fault_patients_new;  //  registrations only
 extern const fault_workload_t fault_scheduling;
 extern const fault_workload_t fault_staffing;
 extern const fault_workload_t fault_recruitment;
@@ -122,31 +132,93 @@ int fault_check_hires (pm_client_t *rec, pm_client_t *stf, const char *drop, boo
 //  --- the clinic: staffing, patients, scheduling, finance -------------------
 
 //  Starts the four services and fills them for `users` scheduling users:
-//  a site in New York, practitioners with shifts, patients, a group-visit
-//  type with a price and the site's no-show fee in finance. Scheduling's
-//  clock runs at a weekday morning of March 2030. 0 on success.
+//  a site in New York with a late-cancel window, practitioners with
+//  shifts, a practice manager and a leave type, patients, a group-visit
+//  type with a price and the site's fees in finance. Staffing's and
+//  scheduling's clocks run at a weekday morning of March 2030. 0 on
+//  success.
 int fault_clinic_start (itest_svc_t *staffing, itest_svc_t *patients,
                         itest_svc_t *sched, itest_svc_t *fin, int users);
+
+//  A patient registered during the load, for the users to book once
+//  scheduling knows them.
+void fault_clinic_patient (const char *id);
+
+//  What became of the patients registered during the load: registered,
+//  booked by the users, Books declined because scheduling did not know
+//  them yet; Books declined because they fell into an approved leave.
+typedef struct {
+    size_t registered, booked, unknown, on_leave;
+} fault_fresh_t;
+
+void fault_clinic_fresh (fault_fresh_t *out);
+
+//  After the load: books every registered patient the users did not
+//  (scheduling must know each now). Returns the Books refused (printed).
+int fault_clinic_book_rest (pm_client_t *sched, size_t *booked);
+
+//  One approved leave: whose, and its UTC range [start, end).
+typedef struct {
+    char id[PM_ID_MAX];
+    char staff_id[PM_ID_MAX];
+    int64_t start, end;
+} fault_leave_t;
+
+//  Requests and approves (as the practice manager) a day of leave for
+//  user `user`'s practitioner who has bookings that day. 0 on success.
+int fault_clinic_leave (pm_client_t *staffing, int user, fault_leave_t *out);
+
+//  The fees fault_clinic_start sets, and the window that makes a
+//  cancellation late.
+typedef struct {
+    int64_t price;            //  of a visit
+    int64_t noshow_fee;
+    int64_t late_fee;         //  a cancellation inside the window
+    int64_t late_window_ms;   //  before the start
+} fault_fees_t;
+
+#define FAULT_VISIT_PRICE 12000
+#define FAULT_NOSHOW_FEE 2500
+#define FAULT_LATE_CANCEL_FEE 1500
+#define FAULT_LATE_CANCEL_MINUTES 60
+
+extern const fault_fees_t fault_clinic_fees;
 
 //  What the money check found.
 typedef struct {
     size_t fulfilled, noshows, cancelled;  //  appointments in the stream
+    size_t late_cancels, early_cancels;    //  of the cancelled
     size_t charges;                        //  finance.charge.raised events
     uint64_t sched_high_seq, fin_cursor;
 } fault_money_t;
 
-//  The price of a visit and the no-show fee fault_clinic_start sets.
-#define FAULT_VISIT_PRICE 12000
-#define FAULT_NOSHOW_FEE 2500
-
 //  The money check: waits (bounded) until finance's cursor on scheduling's
 //  stream reaches the stream's high seq, then holds finance's charges
 //  against scheduling's stream: every fulfilled appointment has exactly
-//  one charge of `price`, every no-show exactly one of `fee`, nothing else
-//  is charged and nothing twice. Returns the number of problems (printed
+//  one visit charge of the price, every no-show exactly one no-show fee,
+//  every cancellation inside the late window (by the cancellation's time
+//  and the start; the appointment's late_cancel must say the same)
+//  exactly one late-cancel fee, an earlier one none; nothing else is
+//  charged and nothing twice. Returns the number of problems (printed
 //  unless `quiet`: the check's self-test).
-int fault_check_money (pm_client_t *sched, pm_client_t *fin, int64_t price,
-                       int64_t fee, bool quiet, fault_money_t *out);
+int fault_check_money (pm_client_t *sched, pm_client_t *fin, const fault_fees_t *fees,
+                       bool quiet, fault_money_t *out);
+
+//  What the leave check found.
+typedef struct {
+    size_t in_leave[8];       //  bookings inside each leave
+    size_t flagged;           //  appointments flagged at risk
+    size_t at_risk_events;
+} fault_risk_t;
+
+//  The leave check: every booking (live when the leave was approved: the
+//  users keep these) of a practitioner inside one of `leaves` (at most 8)
+//  has exactly one scheduling.appointment.at_risk event, its flag's cause
+//  that leave or a shift it released, no cause twice; no appointment
+//  outside them has any. Returns the number of problems (printed unless
+//  `quiet`).
+int fault_check_leave (pm_client_t *sched, const fault_leave_t *leaves, int n_leaves,
+                       bool quiet, fault_risk_t *out);
 
 //  --- history ----------------------------------------------------------------
 

@@ -11,8 +11,10 @@
     - the consumer applied every event once, and its projection equals a
       fresh consumer's replay from seq 1 (stats and records).
     Cases: patients with its consumer; staffing (onboard, updates,
-    rosters); the money check, scheduling and finance killed in turn
-    (fault_scheduling.c: every fulfilled appointment charged once); and
+    rosters); the money check, scheduling, finance and patients killed in
+    turn (fault_scheduling.c: every fulfilled appointment charged once,
+    every no-show and late cancellation fined once, every booking inside
+    an approved leave flagged at risk once); and
     recruitment with staffing onboarding its hires, killed in turn
     (fault_recruitment.c: every hire exactly one staff member).
     FAULT_SEED replays a run's choices; FAULT_SECONDS (default 20) is how
@@ -212,38 +214,106 @@ s_test_kill9_patients (void)
     s_kill9 (&fault_patients);
 }
 
+//  The money case's fault injector: kills in turn, the front desk's load
+//  run beside the users', each user's leave approved at its moment.
+typedef struct {
+    s_chaos_t chaos;
+    fault_load_t *desk;         //  registrations in patients
+    size_t desk_seen;           //  of its acknowledgements, handed on
+    pm_client_t *staffing;
+    int users;
+    int64_t leave_at[8];
+    fault_leave_t leaves[8];
+    int n_leaves;               //  approved so far
+    bool leave_failed;
+} s_money_run_t;
+
 //  --------------------------------------------------------------------------
-//  The money check: scheduling and finance (following it) killed in turn
-//  while front desks book, fulfil, mark no-shows and cancel; staffing and
-//  patients feed scheduling. Then the history checker on scheduling, and
-//  every fulfilled appointment charged once, every no-show fined once,
-//  nothing else and nothing twice, finance's cursor at the stream's end.
+//  Between polls of the users' load.
+static void
+s_money_tick (void *arg)
+{
+    s_money_run_t *r = arg;
+    s_chaos_tick (&r->chaos);
+    fault_load_step (r->desk);
+    const fault_history_t *h = fault_load_history (r->desk);
+    while (r->desk_seen < h->n) {
+        fault_clinic_patient (h->acks[r->desk_seen++].subject);
+    }
+    if (r->n_leaves < r->users && itest_now () >= r->leave_at[r->n_leaves]) {
+        if (fault_clinic_leave (r->staffing, r->n_leaves, &r->leaves[r->n_leaves]) != 0) {
+            r->leave_failed = true;
+        }
+        r->n_leaves++;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  The money check: scheduling, finance (following it) and patients
+//  (followed by scheduling) killed in turn while front desks book, fulfil,
+//  mark no-shows and cancel, inside the late-cancel window and outside
+//  it, and another registers new patients whom they book; staffing
+//  approves a day of leave for one practitioner of each desk meanwhile.
+//  Then the history checker on scheduling's stream and on patients',
+//  scheduling's cursors at both producers' ends, every new patient
+//  bookable; every fulfilled appointment charged once, every no-show and
+//  late cancellation fined once, no early cancellation fined, nothing
+//  else and nothing twice, finance's cursor at the stream's end; and
+//  every booking inside a leave flagged at risk once, none outside.
 static void
 s_test_kill9_money (void)
 {
     uint64_t seed = fault_seed ("money");
     int seconds = s_env_int ("FAULT_SECONDS", 20);
     int users = s_env_int ("FAULT_USERS", 4);
+    users = users > 8 ? 8 : users;
+    int64_t began = itest_now ();
     itest_svc_t stf, pat, sch, fin;
     CHECK (fault_clinic_start (&stf, &pat, &sch, &fin, users) == 0);
-    s_chaos_t chaos = {.victims = {&sch, &fin}, .n_victims = 2, .down = -1};
-    fault_rng_init (&chaos.rng, seed ^ 0xC4A05);
-    chaos.next_kill = itest_now () + 300 + (int64_t) fault_rand (&chaos.rng, 700);
+    pm_client_t *pc = itest_client (&pat);
+    uint64_t patients_before = fault_high_seq (pc);
+    CHECK (patients_before > 0);
+    s_money_run_t run = {.chaos = {.victims = {&sch, &fin, &pat}, .n_victims = 3,
+                                   .down = -1},
+                         .users = users};
+    fault_rng_init (&run.chaos.rng, seed ^ 0xC4A05);
+    run.chaos.next_kill = itest_now () + 300 + (int64_t) fault_rand (&run.chaos.rng, 700);
+    for (int u = 0; u < users; u++) {
+        //  Between a fifth and three quarters of the way, in order.
+        int64_t permille = 200 + 550 * u / users
+                           + (int64_t) fault_rand (&run.chaos.rng, (uint64_t) (500 / users));
+        run.leave_at[u] = itest_now () + seconds * permille;
+    }
+    run.staffing = itest_client (&stf);
+    run.desk = fault_load_new (&fault_patients_new, &pat, 1, seed ^ 0xDE5C);
+    fault_load_pace (run.desk, 20);
     fault_load_t *load = fault_load_new (&fault_scheduling, &sch, users, seed);
-    fault_load_run (load, seconds * 1000, s_chaos_tick, &chaos);
-    CHECK (!chaos.start_failed);
-    if (chaos.down >= 0) {
-        CHECK (s_restart (chaos.victims[chaos.down]) == 0);
+    fault_load_run (load, seconds * 1000, s_money_tick, &run);
+    CHECK (!run.chaos.start_failed);
+    if (run.chaos.down >= 0) {
+        CHECK (s_restart (run.chaos.victims[run.chaos.down]) == 0);
     }
     CHECK (fault_load_drain (load, 30000) == 0);
+    CHECK (fault_load_drain (run.desk, 30000) == 0);
     const fault_history_t *h = fault_load_history (load);
-    printf ("    money: %zu commands acknowledged by %d clients in %d s (%zu books too "
-            "late after a kill, declined); %d kills of scheduling, %d of finance; "
-            "%zu tries resent\n",
-            h->n, users, seconds, h->declined, chaos.kills[0], chaos.kills[1], h->resent);
+    const fault_history_t *dh = fault_load_history (run.desk);
+    while (run.desk_seen < dh->n) {
+        fault_clinic_patient (dh->acks[run.desk_seen++].subject);
+    }
+    fault_fresh_t fresh;
+    fault_clinic_fresh (&fresh);
+    printf ("    money: %zu commands acknowledged by %d clients in %d s, %zu declined "
+            "(%zu books of a patient scheduling did not know yet, %zu into an "
+            "approved leave, the rest too late after a kill); %zu patients registered "
+            "beside them, %zu booked; %d kills of scheduling, %d of finance, %d of "
+            "patients; %zu tries resent\n",
+            h->n, users, seconds, h->declined, fresh.unknown, fresh.on_leave, dh->n,
+            fresh.booked, run.chaos.kills[0], run.chaos.kills[1], run.chaos.kills[2],
+            h->resent + dh->resent);
     fflush (stdout);
-    CHECK (h->refused == 0);
-    CHECK (chaos.kills[0] >= 1 && chaos.kills[1] >= 1);
+    CHECK (h->refused == 0 && dh->refused == 0);
+    CHECK (run.chaos.kills[0] >= 1 && run.chaos.kills[1] >= 1 && run.chaos.kills[2] >= 1);
+    CHECK (!run.leave_failed && run.n_leaves == users);
 
     pm_client_t *sc = itest_client (&sch);
     pm_client_t *fc = itest_client (&fin);
@@ -252,37 +322,99 @@ s_test_kill9_money (void)
     all.setup_events = 1;
     fault_stream_t stream;
     int problems = fault_check_history (&fault_scheduling, sc, &all, &stream);
-    printf ("    money: scheduling's stream of %llu events, %zu appointments; "
-            "history: %d problems\n",
-            (unsigned long long) stream.high_seq, stream.n_subjects, problems);
+    printf ("    money: scheduling's stream of %llu events (%llu its own at-risk flags), "
+            "%zu appointments; history: %d problems\n",
+            (unsigned long long) stream.high_seq, (unsigned long long) stream.own_events,
+            stream.n_subjects, problems);
     fflush (stdout);
-    uint64_t high_seq = stream.high_seq;
+    uint64_t high_seq = stream.high_seq, own = stream.own_events;
     fault_stream_free (&stream);
     CHECK (problems == 0);
-    CHECK (high_seq == h->n + all.setup_events);
+    CHECK (high_seq == h->n + all.setup_events + own);
+
+    //  Patients, killed while scheduling follows it: its registrations
+    //  exactly once; scheduling caught up with it (and with staffing).
+    fault_history_t desk = *dh;
+    desk.setup_events = patients_before;
+    problems = fault_check_history (&fault_patients_new, pc, &desk, &stream);
+    uint64_t pat_seq = stream.high_seq;
+    fault_stream_free (&stream);
+    uint64_t cursor = fault_cursor_wait (sc, "patients", pat_seq, 30000);
+    uint64_t stf_seq = fault_high_seq (run.staffing);
+    uint64_t stf_cursor = fault_cursor_wait (sc, "staffing", stf_seq, 30000);
+    size_t booked = 0;
+    int refused = fault_clinic_book_rest (sc, &booked);
+    printf ("    money: patients' stream of %llu events; history: %d problems; "
+            "scheduling's cursor there %llu, on staffing %llu of %llu; %zu patients "
+            "the users had not booked booked now, %d refused\n",
+            (unsigned long long) pat_seq, problems, (unsigned long long) cursor,
+            (unsigned long long) stf_cursor, (unsigned long long) stf_seq, booked, refused);
+    fflush (stdout);
+    CHECK (problems == 0);
+    CHECK (pat_seq == patients_before + dh->n);
+    CHECK (cursor == pat_seq && stf_cursor == stf_seq);
+    CHECK (refused == 0);
 
     fault_money_t money;
-    problems = fault_check_money (sc, fc, FAULT_VISIT_PRICE, FAULT_NOSHOW_FEE, false, &money);
-    printf ("    money: %zu fulfilled, %zu no-shows, %zu cancelled; %zu charges; "
-            "finance's cursor %llu of %llu; %d problems\n",
-            money.fulfilled, money.noshows, money.cancelled, money.charges,
-            (unsigned long long) money.fin_cursor,
+    problems = fault_check_money (sc, fc, &fault_clinic_fees, false, &money);
+    printf ("    money: %zu fulfilled, %zu no-shows, %zu cancelled (%zu late, %zu early); "
+            "%zu charges; finance's cursor %llu of %llu; %d problems\n",
+            money.fulfilled, money.noshows, money.cancelled, money.late_cancels,
+            money.early_cancels, money.charges, (unsigned long long) money.fin_cursor,
             (unsigned long long) money.sched_high_seq, problems);
     fflush (stdout);
     CHECK (problems == 0);
-    CHECK (money.fulfilled > 0 && money.noshows > 0 && money.cancelled > 0);
-    CHECK (money.charges == money.fulfilled + money.noshows);
+    CHECK (money.fulfilled > 0 && money.noshows > 0);
+    CHECK (money.late_cancels > 0 && money.early_cancels > 0);
+    CHECK (money.charges == money.fulfilled + money.noshows + money.late_cancels);
 
-    //  The check is not blind: at another price every visit is wrong.
+    //  The check is not blind: at another price every visit is wrong, at
+    //  another late-cancel fee every late cancellation.
     fault_money_t again;
-    problems = fault_check_money (sc, fc, FAULT_VISIT_PRICE + 1, FAULT_NOSHOW_FEE, true,
-                                 &again);
-    printf ("    money: at a price off by one, the check finds %d problems\n", problems);
+    fault_fees_t fees = fault_clinic_fees;
+    fees.price++;
+    problems = fault_check_money (sc, fc, &fees, true, &again);
+    fees = fault_clinic_fees;
+    fees.late_fee++;
+    int late_problems = fault_check_money (sc, fc, &fees, true, &again);
+    printf ("    money: at a price off by one, the check finds %d problems; at a "
+            "late-cancel fee off by one, %d\n", problems, late_problems);
     fflush (stdout);
     CHECK (problems == (int) money.fulfilled);
+    CHECK (late_problems == (int) money.late_cancels);
+
+    fault_risk_t risk;
+    problems = fault_check_leave (sc, run.leaves, run.n_leaves, false, &risk);
+    size_t in_leave = 0;
+    for (int u = 0; u < run.n_leaves; u++) {
+        in_leave += risk.in_leave[u];
+    }
+    printf ("    money: %d leaves approved; %zu bookings inside them, %zu flagged at risk "
+            "(%zu flags); %d problems\n",
+            run.n_leaves, in_leave, risk.flagged, risk.at_risk_events, problems);
+    fflush (stdout);
+    CHECK (problems == 0);
+    CHECK (risk.in_leave[0] > 0 && risk.flagged == in_leave);
+    CHECK (risk.at_risk_events == own);
+
+    //  Not blind either: told the first leave was none, it finds each of
+    //  that leave's flags wrong.
+    size_t first = risk.in_leave[0];
+    fault_leave_t wrong[8];
+    memcpy (wrong, run.leaves, sizeof wrong);
+    wrong[0].end = wrong[0].start;
+    problems = fault_check_leave (sc, wrong, run.n_leaves, true, &risk);
+    printf ("    money: told the first leave was none, the leave check finds %d problems "
+            "(it held %zu bookings); %.1f s in all\n", problems, first,
+            (double) (itest_now () - began) / 1000);
+    fflush (stdout);
+    CHECK (problems == (int) first);
 
     pm_client_destroy (&sc);
     pm_client_destroy (&fc);
+    pm_client_destroy (&pc);
+    pm_client_destroy (&run.staffing);
+    fault_load_destroy (&run.desk);
     fault_load_destroy (&load);
     itest_cleanup (&fin);
     itest_cleanup (&sch);
@@ -307,7 +439,7 @@ static void
 s_test_kill9_recruitment (void)
 {
     uint64_t seed = fault_seed ("recruitment");
-    int seconds = s_env_int ("FAULT_SECONDS", 15);
+    int seconds = s_env_int ("FAULT_SECONDS", 20);
     int users = s_env_int ("FAULT_USERS", 6);
     int64_t began = itest_now ();
     itest_svc_t stf, rec;

@@ -5,7 +5,11 @@
     reactivates them: a front desk's mix. Because a user only touches its
     own records and always sends the version it holds, every command is
     valid when it is first sent; a refusal can only mean a retry was not
-    recognised or an acknowledged change was lost.                       */
+    recognised or an acknowledged change was lost.
+
+    fault_patients_new is the front desk beside the clinic's scheduling
+    load: it only registers new patients (at site north), whom the
+    scheduling users then book.                                           */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,9 +65,10 @@ s_pack (const ProtobufCMessage *msg, size_t *len)
     return buf;
 }
 
-//  A new patient: a family name only this user makes.
+//  A new patient of `site` (NULL: one of three): a family name only this
+//  user makes.
 static uint8_t *
-s_register (s_model_t *m, fault_rng_t *rng, size_t *len)
+s_register (s_model_t *m, fault_rng_t *rng, const char *site, size_t *len)
 {
     char family[48], dob[16], phone[32];
     char *given[1] = {(char *) s_given[fault_rand (rng, 6)]};
@@ -84,7 +89,7 @@ s_register (s_model_t *m, fault_rng_t *rng, size_t *len)
     Pm__Patients__Patient p = PM__PATIENTS__PATIENT__INIT;
     p.name = &name;
     p.birth_date = dob;
-    p.home_site = (char *) s_sites[fault_rand (rng, 3)];
+    p.home_site = (char *) (site ? site : s_sites[fault_rand (rng, 3)]);
     p.n_telecom = 1;
     p.telecom = telecom;
     Pm__Patients__Register reg = PM__PATIENTS__REGISTER__INIT;
@@ -102,7 +107,7 @@ s_next (void *model, fault_rng_t *rng, char *type, uint8_t **body, size_t *len)
     uint64_t roll = fault_rand (rng, 100);
     if (m->n == 0 || roll < 45) {
         snprintf (type, 64, "patients.Register");
-        *body = s_register (m, rng, len);
+        *body = s_register (m, rng, NULL, len);
         return;
     }
     s_record_t *r = &m->records[fault_rand (rng, m->n)];
@@ -163,20 +168,13 @@ s_acked (void *model, const char *type, const Pm__Reply *reply, char *subject)
 
 //  --------------------------------------------------------------------------
 //  The record as patients.Get answers it.
-static bool
-s_read (pm_client_t *client, const char *subject, uint8_t **data, size_t *len)
+static void
+s_read (const char *subject, char *type, uint8_t **body, size_t *len)
 {
     Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
     get.id = (char *) subject;
-    Pm__Reply *reply = itest_call (client, "patients.Get", &get.base);
-    bool ok = reply && reply->code == PM__CODE__OK;
-    if (ok) {
-        *len = reply->body.len;
-        *data = malloc (*len ? *len : 1);
-        memcpy (*data, reply->body.data, *len);
-    }
-    pm__reply__free_unpacked (reply, NULL);
-    return ok;
+    snprintf (type, 64, "patients.Get");
+    *body = s_pack (&get.base, len);
 }
 
 //  --------------------------------------------------------------------------
@@ -193,4 +191,29 @@ s_version (const uint8_t *data, size_t len)
 const fault_workload_t fault_patients = {
     "patients", "pm-patients", 1, "patients.patient.", true,
     s_model_new, s_model_destroy, s_next, s_acked, s_read, s_version, NULL, NULL,
+};
+
+//  --------------------------------------------------------------------------
+//  A front desk's empty model: numbered from 50 on, so that its names are
+//  its own.
+static void *
+s_model_new_desk (int user)
+{
+    return s_model_new (50 + user);
+}
+
+//  --------------------------------------------------------------------------
+//  The front desk's next command: a new patient at site north.
+static void
+s_next_new (void *model, fault_rng_t *rng, char *type, uint8_t **body, size_t *len)
+{
+    s_model_t *m = model;
+    m->made++;
+    snprintf (type, 64, "patients.Register");
+    *body = s_register (m, rng, "north", len);
+}
+
+const fault_workload_t fault_patients_new = {
+    "patients", "pm-patients", 1, "patients.patient.", false,
+    s_model_new_desk, s_model_destroy, s_next_new, s_acked, s_read, s_version, NULL, NULL,
 };

@@ -402,41 +402,40 @@ s_acked (void *model, const char *type, const Pm__Reply *reply, char *subject)
 }
 
 //  --------------------------------------------------------------------------
-//  Calls a Get command with the id in its first field; the reply body.
-static bool
-s_get (pm_client_t *client, const char *type, const ProtobufCMessage *get, uint8_t **data,
-       size_t *len)
+//  Packs `msg` into a new buffer.
+static uint8_t *
+s_pack (const ProtobufCMessage *msg, size_t *len)
 {
-    Pm__Reply *reply = itest_call (client, type, get);
-    bool ok = reply && reply->code == PM__CODE__OK;
-    if (ok) {
-        *len = reply->body.len;
-        *data = malloc (*len ? *len : 1);
-        memcpy (*data, reply->body.data, *len);
-    }
-    pm__reply__free_unpacked (reply, NULL);
-    return ok;
+    *len = protobuf_c_message_get_packed_size (msg);
+    uint8_t *buf = malloc (*len ? *len : 1);
+    protobuf_c_message_pack (msg, buf);
+    return buf;
 }
 
 //  --------------------------------------------------------------------------
 //  The record as recruitment answers it: requisition, candidate or
 //  application, by the id's type.
-static bool
-s_read (pm_client_t *client, const char *subject, uint8_t **data, size_t *len)
+static void
+s_read (const char *subject, char *type, uint8_t **body, size_t *len)
 {
     if (strncmp (subject, "job_", 4) == 0) {
         Pm__Recruitment__GetRequisition get = PM__RECRUITMENT__GET_REQUISITION__INIT;
         get.requisition_id = (char *) subject;
-        return s_get (client, "recruitment.GetRequisition", &get.base, data, len);
+        snprintf (type, 64, "recruitment.GetRequisition");
+        *body = s_pack (&get.base, len);
     }
-    if (strncmp (subject, "cand_", 5) == 0) {
+    else if (strncmp (subject, "cand_", 5) == 0) {
         Pm__Recruitment__GetCandidate get = PM__RECRUITMENT__GET_CANDIDATE__INIT;
         get.candidate_id = (char *) subject;
-        return s_get (client, "recruitment.GetCandidate", &get.base, data, len);
+        snprintf (type, 64, "recruitment.GetCandidate");
+        *body = s_pack (&get.base, len);
     }
-    Pm__Recruitment__GetApplication get = PM__RECRUITMENT__GET_APPLICATION__INIT;
-    get.application_id = (char *) subject;
-    return s_get (client, "recruitment.GetApplication", &get.base, data, len);
+    else {
+        Pm__Recruitment__GetApplication get = PM__RECRUITMENT__GET_APPLICATION__INIT;
+        get.application_id = (char *) subject;
+        snprintf (type, 64, "recruitment.GetApplication");
+        *body = s_pack (&get.base, len);
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -609,29 +608,6 @@ s_cand (zhashx_t *all, const char *id)
 }
 
 //  --------------------------------------------------------------------------
-//  The cursor of `svc`'s follower of `source` once it reaches `seq`
-//  (waited for, bounded), else where it stopped.
-static uint64_t
-s_cursor_at (pm_client_t *svc, const char *source, uint64_t seq)
-{
-    int64_t until = itest_now () + 30000;
-    uint64_t cursor = 0;
-    for (;;) {
-        Pm__Health *h = itest_health (svc);
-        for (size_t i = 0; h && i < h->n_consumers; i++) {
-            if (strcmp (h->consumers[i]->source, source) == 0) {
-                cursor = h->consumers[i]->cursor;
-            }
-        }
-        pm__health__free_unpacked (h, NULL);
-        if (cursor == seq || itest_now () >= until) {
-            return cursor;
-        }
-        zclock_sleep (50);
-    }
-}
-
-//  --------------------------------------------------------------------------
 //  Every staff record at site north, by candidate.
 static int
 s_list_staff (pm_client_t *stf, zhashx_t *all, size_t *staff)
@@ -710,7 +686,7 @@ fault_check_hires (pm_client_t *rec, pm_client_t *stf, const char *drop, bool qu
     }
 
     //  Staffing's account: caught up, then whom it onboarded and lists.
-    out->stf_cursor = s_cursor_at (stf, "recruitment", out->rec_high_seq);
+    out->stf_cursor = fault_cursor_wait (stf, "recruitment", out->rec_high_seq, 30000);
     if (out->stf_cursor != out->rec_high_seq) {
         problems++;
         fprintf (stderr, "    hires: staffing's cursor on recruitment is %llu, the stream "
@@ -746,7 +722,7 @@ fault_check_hires (pm_client_t *rec, pm_client_t *stf, const char *drop, bool qu
         fprintf (stderr, "    hires: staffing's stream or staff list cannot be read\n");
     }
     //  And the other way: recruitment follows staffing's rosters.
-    out->rec_cursor = s_cursor_at (rec, "staffing", out->stf_high_seq);
+    out->rec_cursor = fault_cursor_wait (rec, "staffing", out->stf_high_seq, 30000);
     if (out->rec_cursor != out->stf_high_seq) {
         problems++;
         fprintf (stderr, "    hires: recruitment's cursor on staffing is %llu, the stream "

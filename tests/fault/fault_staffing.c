@@ -164,20 +164,15 @@ s_acked (void *model, const char *type, const Pm__Reply *reply, char *subject)
 
 //  --------------------------------------------------------------------------
 //  The person as staffing.GetStaff answers it.
-static bool
-s_read (pm_client_t *client, const char *subject, uint8_t **data, size_t *len)
+static void
+s_read (const char *subject, char *type, uint8_t **body, size_t *len)
 {
     Pm__Staffing__GetStaff get = PM__STAFFING__GET_STAFF__INIT;
     get.staff_id = (char *) subject;
-    Pm__Reply *reply = itest_call (client, "staffing.GetStaff", &get.base);
-    bool ok = reply && reply->code == PM__CODE__OK;
-    if (ok) {
-        *len = reply->body.len;
-        *data = malloc (*len ? *len : 1);
-        memcpy (*data, reply->body.data, *len);
-    }
-    pm__reply__free_unpacked (reply, NULL);
-    return ok;
+    snprintf (type, 64, "staffing.GetStaff");
+    *len = protobuf_c_message_get_packed_size (&get.base);
+    *body = malloc (*len ? *len : 1);
+    protobuf_c_message_pack (&get.base, *body);
 }
 
 //  --------------------------------------------------------------------------
