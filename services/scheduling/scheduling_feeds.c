@@ -113,9 +113,14 @@ s_staff (pm_ctx_t *ctx, const Pm__Event *ev)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
     Pm__Staffing__Staff *st = pm__staffing__staff__unpack (NULL, ev->data.len, ev->data.data);
-    if (!st || !st->id) {
+    //  Every site assignment names its site: bookings compare them.
+    bool sited = st != NULL;
+    for (size_t i = 0; sited && i < st->n_sites; i++) {
+        sited = st->sites[i]->site_id && *st->sites[i]->site_id;
+    }
+    if (!st || !st->id || !sited) {
         pm__staffing__staff__free_unpacked (st, NULL);
-        return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a staff member");
+        return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a staff member with named sites");
     }
     Pm__Staffing__Staff *old = NULL;
     pm_err rc = sch_load (txn, sch_db.staff, st->id, &pm__staffing__staff__descriptor,
