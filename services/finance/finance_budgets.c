@@ -534,7 +534,8 @@ s_apply_shift (pm_ctx_t *ctx, const Pm__Event *event, bool assigned)
     else if (assigned && (!fin_token_ok (s->site_id) || !fin_date_valid (s->date)
                           || !pm_id_valid (s->staff_id, "stf") || !s->has_start
                           || !s->has_end || s->end < s->start
-                          || s->end - s->start > 7 * 86400000LL)) {
+                          //  Unsigned: end - start may not fit an int64.
+                          || (uint64_t) s->end - (uint64_t) s->start > 7 * 86400000ULL)) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "data", "shift %s: no site, date, staff or "
                           "working hours", s->id);
     }
