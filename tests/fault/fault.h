@@ -157,6 +157,11 @@ void fault_clinic_fresh (fault_fresh_t *out);
 //  (scheduling must know each now). Returns the Books refused (printed).
 int fault_clinic_book_rest (pm_client_t *sched, size_t *booked);
 
+//  Books user `user`'s first patient with the practitioner of theirs who
+//  takes leave (fault_clinic_leave), `hour` hours after midnight UTC of
+//  the leave's day: the appointment's id into `id`. 0 when booked.
+int fault_clinic_book_leave_day (pm_client_t *sched, int user, int hour, char *id);
+
 //  One approved leave: whose, and its UTC range [start, end).
 typedef struct {
     char id[PM_ID_MAX];

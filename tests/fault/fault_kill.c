@@ -422,6 +422,55 @@ s_test_kill9_money (void)
     itest_cleanup (&stf);
 }
 
+//  --------------------------------------------------------------------------
+//  A leave approved while scheduling is down (killed -9), and staffing
+//  stalled (SIGSTOP) for a moment when scheduling comes back: a front
+//  desk books the practitioner on that day before scheduling has heard of
+//  the leave. Once it has, every booking of theirs inside the leave is
+//  flagged at risk once: the one made before the approval, and the one
+//  scheduling took without knowing (it was never checked against the
+//  leave). Deterministic; the money case meets the same by chance.
+static void
+s_test_kill9_leave_unheard (void)
+{
+    itest_svc_t stf, pat, sch, fin;
+    CHECK (fault_clinic_start (&stf, &pat, &sch, &fin, 1) == 0);
+    pm_client_t *sc = itest_client (&sch);
+    pm_client_t *st = itest_client (&stf);
+    char before[PM_ID_MAX], unheard[PM_ID_MAX] = "";
+    CHECK (fault_clinic_book_leave_day (sc, 0, 14, before) == 0);
+    pm_client_destroy (&sc);
+    itest_signal (&sch, SIGKILL);
+    fault_leave_t leave;
+    CHECK (fault_clinic_leave (st, 0, &leave) == 0);
+    //  Staffing stalls while scheduling restarts: scheduling serves from
+    //  what it has applied, and catches up once staffing answers.
+    pid_t stalled = stf.pid;
+    kill (stalled, SIGSTOP);
+    int restarted = s_restart (&sch);
+    sc = itest_client (&sch);
+    int booked = restarted == 0 ? fault_clinic_book_leave_day (sc, 0, 15, unheard) : -1;
+    kill (stalled, SIGCONT);
+    CHECK (restarted == 0);
+    uint64_t seq = fault_high_seq (st);
+    CHECK (seq > 0 && fault_cursor_wait (sc, "staffing", seq, 30000) == seq);
+    fault_risk_t risk;
+    int problems = fault_check_leave (sc, &leave, 1, false, &risk);
+    printf ("    leave: approved while scheduling was down; booked before it: %s, "
+            "while scheduling had not heard of it: %s; %zu bookings inside, %zu "
+            "flagged; %d problems\n", before, booked == 0 ? unheard : "(refused)",
+            risk.in_leave[0], risk.flagged, problems);
+    fflush (stdout);
+    CHECK (problems == 0);
+    CHECK (risk.in_leave[0] >= 1);
+    pm_client_destroy (&sc);
+    pm_client_destroy (&st);
+    itest_cleanup (&fin);
+    itest_cleanup (&sch);
+    itest_cleanup (&pat);
+    itest_cleanup (&stf);
+}
+
 static void
 s_test_kill9_staffing (void)
 {
@@ -518,6 +567,7 @@ static const itest_case_t s_cases[] = {
     {"kill9_money", s_test_kill9_money},
     {"kill9_staffing", s_test_kill9_staffing},
     {"kill9_recruitment", s_test_kill9_recruitment},
+    {"kill9_leave_unheard", s_test_kill9_leave_unheard},
     {NULL, NULL},
 };
 

@@ -634,6 +634,21 @@ fault_clinic_book_rest (pm_client_t *sched, size_t *booked)
 }
 
 int
+fault_clinic_book_leave_day (pm_client_t *sched, int user, int hour, char *id)
+{
+    int64_t at = AHEAD + (int64_t) LEAVE_DAY * 24 * HOUR_MS + (int64_t) (hour - 13) * HOUR_MS;
+    json_t *r = itest_req (sched, 0, NULL, "scheduling.Book",
+                           "{\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                           "\"practitioner_id\": \"%s\", \"start\": %lld}",
+                           s_clinic.patients[user * PATIENTS],
+                           s_clinic.type, s_clinic.staff[user * AHEAD_STAFF + LEAVE_P],
+                           (long long) at);
+    snprintf (id, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    return r ? 0 : -1;
+}
+
+int
 fault_clinic_leave (pm_client_t *staffing, int user, fault_leave_t *out)
 {
     memset (out, 0, sizeof *out);
