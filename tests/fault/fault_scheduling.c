@@ -60,6 +60,7 @@
 #define LEAVE_P 3              //  each user's practitioner who takes a day off
 #define LEAVE_DAY 1            //  which of the ahead days
 #define LEAVE_DATE "2030-03-07"
+#define AHEAD_FIRST (LEAVE_DAY * AHEAD_STAFF + LEAVE_P)  //  the first session ahead
 #define FRESH_RETRY_MS 100     //  a new patient scheduling did not know yet
 
 //  A patient the front desk registered during the load.
@@ -273,11 +274,13 @@ s_next (void *model, fault_rng_t *rng, char *type, uint8_t **body, size_t *len)
     }
     //  Ahead: eight a session, each practitioner of the user's on each of
     //  the next three days in turn, then the next 5 minutes from 13:00 UTC
-    //  (08:00 in New York) on. Not into the leave scheduling refused.
-    unsigned slot = m->ahead / PATIENTS;
+    //  (08:00 in New York) on; the first is LEAVE_P's on the leave day, so
+    //  that the leave has bookings however slow the load. Not into the
+    //  leave scheduling refused.
+    unsigned slot = m->ahead / PATIENTS + AHEAD_FIRST;
     while (slot % AHEAD_STAFF == LEAVE_P && slot / AHEAD_STAFF % AHEAD_DAYS == LEAVE_DAY
            && s_clinic.leave_closed[m->user]) {
-        m->ahead = ++slot * PATIENTS;
+        m->ahead = (++slot - AHEAD_FIRST) * PATIENTS;
     }
     m->ahead++;
     p = (int) (slot % AHEAD_STAFF);
