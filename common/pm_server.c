@@ -531,6 +531,25 @@ pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg)
 }
 
 //  --------------------------------------------------------------------------
+//  A followed stream's committed position.
+bool
+pm_ctx_follow_position (pm_ctx_t *ctx, const char *source, const char **stream,
+                        uint64_t *seq)
+{
+    pm_server_t *self = ctx->server;
+    for (void *it = zlistx_first (self->followers); it;
+         it = zlistx_next (self->followers)) {
+        s_follower_t *f = it;
+        if (streq (f->source, source) && f->stream_id[0]) {
+            *stream = f->stream_id;
+            *seq = f->cursor;
+            return true;
+        }
+    }
+    return false;
+}
+
+//  --------------------------------------------------------------------------
 //  Store, event and reply from one packing.
 pm_err
 pm_ctx_save_record (pm_ctx_t *ctx, MDB_dbi dbi, const void *key, size_t klen,

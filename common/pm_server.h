@@ -145,6 +145,14 @@ pm_err pm_ctx_fail (pm_ctx_t *ctx, pm_err code, const char *field,
 //  handler or consumer that records why something it tried was refused.
 const char *pm_ctx_failure (pm_ctx_t *ctx);
 
+//  How far this service has applied the stream of `source` it follows:
+//  the stream id (valid until the handler returns) and the seq of the
+//  last event applied and committed. False when it does not follow it or
+//  has applied nothing yet. A handler that checks against a projection
+//  records this, so that a later event can tell whether the check saw it.
+bool pm_ctx_follow_position (pm_ctx_t *ctx, const char *source, const char **stream,
+                             uint64_t *seq);
+
 //  Sets the reply body. Returns PM_OK.
 pm_err pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg);
 

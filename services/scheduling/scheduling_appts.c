@@ -230,7 +230,17 @@ s_commit (pm_ctx_t *ctx, appt_t *a, status_t to, const char *reason, const char 
     if (strcmp (event, "scheduling.appointment.rescheduled") == 0) {
         a->n_risks = 0; //  checked again in full: its old risks are gone
     }
+    char *old_stream = a->checked_stream;
+    const char *stream;
+    uint64_t seq;
+    if (to == ST (BOOKED) && pm_ctx_follow_position (ctx, "staffing", &stream, &seq)) {
+        //  What this booking check saw of staffing (see s_saw_event).
+        a->checked_stream = (char *) stream;
+        a->has_checked_seq = 1;
+        a->checked_seq = seq;
+    }
     pm_err rc = s_store_emit (ctx, a, event);
+    a->checked_stream = old_stream;
     a->n_risks = n_risks;
     //  The unpacked message owns its own array and strings: put them back.
     a->n_history--;
@@ -1552,6 +1562,20 @@ s_checked_at (const appt_t *a)
     return at;
 }
 
+//  True when the last booking check of `a` already saw staffing event
+//  `ev`: on the same stream, its recorded position is at or past it. An
+//  appointment from before positions were recorded, or a replaced stream
+//  being replayed, falls back to time: checked after the event, it saw it.
+static bool
+s_saw_event (const appt_t *a, const Pm__Event *ev)
+{
+    if (a->checked_stream && a->has_checked_seq && ev->stream_id
+        && strcmp (a->checked_stream, ev->stream_id) == 0) {
+        return a->checked_seq >= ev->seq;
+    }
+    return s_checked_at (a) > ev->time;
+}
+
 //  Adds a risk to `a` (not twice for a cause or a reason) and emits it.
 static pm_err
 s_flag (pm_ctx_t *ctx, appt_t *a, const char *cause, const char *reason)
@@ -1626,7 +1650,7 @@ s_recheck (pm_ctx_t *ctx, appt_t *a, const char *cause)
 //  Re-validates a practitioner's live appointments overlapping [from, to).
 pm_err
 sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
-                const char *cause, int64_t event_time)
+                const char *cause, const Pm__Event *ev)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
     pm_key_t k;
@@ -1666,9 +1690,9 @@ sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
             rc = PM_OK;
             continue;
         }
-        //  One booked (or moved) after the event was checked against it.
+        //  One whose booking check already saw the event is left alone.
         if (rc == PM_OK && s_live (a->status) && a->start < to && a->end > from
-            && strcmp (a->practitioner_id, staff) == 0 && s_checked_at (a) <= event_time) {
+            && strcmp (a->practitioner_id, staff) == 0 && !s_saw_event (a, ev)) {
             rc = s_recheck (ctx, a, cause);
         }
         s_free (a);

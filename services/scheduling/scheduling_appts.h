@@ -38,12 +38,13 @@ pm_err sch_cancel_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
 pm_err sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body);
 
 //  Re-validation (called by the staffing feed after its projection
-//  changed): every live appointment of `staff` overlapping [from, to),
-//  booked or last moved before `event_time`, is checked again as a
-//  booking; one that fails is flagged at risk with `cause` and the reason
+//  changed with event `ev`): every live appointment of `staff` overlapping
+//  [from, to) whose last booking check did not see `ev` (it had applied
+//  less of staffing's stream) is checked again as a booking; one that
+//  fails is flagged at risk with `cause` and the reason
 //  (scheduling.appointment.at_risk), once per cause and reason.
 pm_err sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
-                       const char *cause, int64_t event_time);
+                       const char *cause, const Pm__Event *ev);
 
 //  A patient merge (back = false: `from` merged into `to`) re-points
 //  every appointment of `from` to `to`; an unmerge (back = true, `from`

@@ -174,7 +174,7 @@ s_shift (pm_ctx_t *ctx, const Pm__Event *ev, bool assigned)
     if (rc == PM_OK && !assigned) {
         char cause[96];
         snprintf (cause, sizeof cause, "shift %.64s", sh->id);
-        rc = sch_revalidate (ctx, who, sh->start, sh->end, cause, ev->time);
+        rc = sch_revalidate (ctx, who, sh->start, sh->end, cause, ev);
     }
     pm__staffing__shift__free_unpacked (sh, NULL);
     return rc;
@@ -208,7 +208,7 @@ s_leave (pm_ctx_t *ctx, const Pm__Event *ev, bool approved)
     if (rc == PM_OK && approved) {
         char cause[96];
         snprintf (cause, sizeof cause, "leave %.64s", lv->id);
-        rc = sch_revalidate (ctx, lv->staff_id, lv->start, lv->end, cause, ev->time);
+        rc = sch_revalidate (ctx, lv->staff_id, lv->start, lv->end, cause, ev);
     }
     pm__staffing__leave__free_unpacked (lv, NULL);
     return rc;
@@ -250,7 +250,7 @@ s_credential (pm_ctx_t *ctx, const Pm__Event *ev)
             char cause[96];
             snprintf (cause, sizeof cause, "credential %.64s", al->credential->id);
             rc = sch_revalidate (ctx, al->credential->staff_id, al->credential->expires_at,
-                                 INT64_MAX, cause, ev->time);
+                                 INT64_MAX, cause, ev);
         }
         pm__staffing__credential_alert__free_unpacked (al, NULL);
         return rc;
