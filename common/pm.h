@@ -11,6 +11,7 @@
 #include "pm_evlog.h"
 #include "pm_id.h"
 #include "pm_json.h"
+#include "pm_key.h"
 #include "pm_keys.h"
 #include "pm_log.h"
 #include "pm_schema.h"

@@ -1,8 +1,12 @@
 /*  pm_key.c: index keys from parts and prefix scans (see pm_key.h).     */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pm_id.h"
 #include "pm_key.h"
+#include "pm_store.h"
 
 void
 pm_key_init (pm_key_t *k, char tag)
@@ -16,10 +20,11 @@ pm_key_init (pm_key_t *k, char tag)
 void
 pm_key_str (pm_key_t *k, const char *s)
 {
-    size_t n = s ? strlen (s) : 0;
-    if (k->len + n + 1 > PM_KEY_MAX) {
-        n = PM_KEY_MAX - k->len - 1;
+    size_t room = PM_KEY_MAX - k->len;
+    if (room == 0) {
+        return; //  full: a part past the end is cut whole (fuzz finding F4)
     }
+    size_t n = s ? strnlen (s, room - 1) : 0;
     memcpy (k->b + k->len, s ? s : "", n);
     k->len += n;
     k->b[k->len++] = 0;
@@ -83,4 +88,81 @@ pm_val_str (const MDB_val *val, char *out, size_t outlen)
     size_t n = val->mv_size < outlen - 1 ? val->mv_size : outlen - 1;
     memcpy (out, val->mv_data, n);
     out[n] = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: keys sort by their parts, a full key takes no more, and a
+//  scan lists exactly the entries under its prefix, from where it is told.
+
+static int
+s_count (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    (void) val;
+    return ++*(int *) arg == 3; //  stop after three
+}
+
+void
+pm_key_test (bool verbose)
+{
+    (void) verbose;
+    pm_key_t a, b;
+    pm_key_init (&a, 'o');
+    pm_key_str (&a, "stf_1");
+    pm_key_u64 (&a, 5);
+    pm_key_init (&b, 'o');
+    pm_key_str (&b, "stf_1");
+    pm_key_u64 (&b, 300);
+    assert (a.len == 1 + 6 + 8 && memcmp (a.b, b.b, a.len) < 0);
+    pm_key_init (&a, 0);
+    assert (a.len == 0);
+    //  F4: a full key, then more parts: nothing written past the end.
+    char part[PM_KEY_MAX + 10];
+    memset (part, 'x', sizeof part - 1);
+    part[sizeof part - 1] = 0;
+    pm_key_init (&a, 't');
+    pm_key_str (&a, part);
+    assert (a.len == PM_KEY_MAX && a.b[PM_KEY_MAX - 1] == 0);
+    pm_key_str (&a, "more");
+    pm_key_u64 (&a, 1);
+    pm_key_byte (&a, 1);
+    assert (a.len == PM_KEY_MAX);
+
+    char dir[] = "/tmp/pm_key_test.XXXXXX";
+    assert (mkdtemp (dir));
+    pm_store_t *store = pm_store_new (dir, 1 << 20, 1 << 20);
+    assert (store);
+    MDB_dbi dbi;
+    assert (pm_store_dbi (store, "index", 0, &dbi) == PM_OK);
+    MDB_txn *txn;
+    assert (pm_store_begin (store, NULL, true, &txn) == PM_OK);
+    const char *staff[] = {"stf_a", "stf_b", "stf_c"};
+    for (int s = 0; s < 3; s++) {
+        for (uint64_t t = 1; t <= 4; t++) {
+            pm_key_init (&a, 'w');
+            pm_key_str (&a, staff[s]);
+            pm_key_u64 (&a, t);
+            assert (pm_store_put (txn, dbi, a.b, a.len, staff[s], 5, 0) == PM_OK);
+        }
+    }
+    pm_key_init (&a, 'w');
+    pm_key_str (&a, "stf_b");
+    int n = 0;
+    assert (pm_key_scan (txn, dbi, a.b, a.len, NULL, s_count, &n) == PM_OK && n == 3);
+    pm_key_init (&b, 'w');
+    pm_key_str (&b, "stf_b");
+    pm_key_u64 (&b, 3);
+    n = -10; //  no stop: every entry from t = 3 on, and only stf_b's
+    assert (pm_key_scan (txn, dbi, a.b, a.len, &b, s_count, &n) == PM_OK && n == -8);
+    n = -100;
+    assert (pm_key_scan (txn, dbi, NULL, 0, NULL, s_count, &n) == PM_OK && n == -88);
+    MDB_val v = {5, (void *) "stf_c"};
+    char out[4];
+    pm_val_str (&v, out, sizeof out);
+    assert (strcmp (out, "stf") == 0);
+    pm_store_abort (txn);
+    pm_store_destroy (&store);
+    char cmd[64];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert (system (cmd) == 0);
 }

@@ -9,6 +9,7 @@
 #define PM_KEY_H
 
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +45,8 @@ pm_err pm_key_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
 //  Copies a value that holds a string (an id) into `out`, cut to fit and
 //  NUL-terminated.
 void pm_val_str (const MDB_val *val, char *out, size_t outlen);
+
+//  Self test.
+void pm_key_test (bool verbose);
 
 #endif

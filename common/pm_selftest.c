@@ -70,6 +70,7 @@ static const struct {
     {"pm_id", pm_id_test},      {"pm_store", pm_store_test},
     {"pm_evlog", pm_evlog_test}, {"pm_json", pm_json_test},
     {"pm_keys", pm_keys_test},   {"pm_audit", pm_audit_test},
+    {"pm_key", pm_key_test},
 };
 
 int
