@@ -444,6 +444,9 @@ sch_list (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (!req || !req->site_id || !*req->site_id) {
         return pm_ctx_fail (ctx, PM_EINVAL, "site_id", "site_id is required");
     }
+    if (req->from < 0 || req->from > SCH_TIME_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "from", "from: ms UTC, 0 to year 9999");
+    }
     if (req->to <= req->from || req->to - req->from > SCH_RANGE_MAX_MS) {
         return pm_ctx_fail (ctx, PM_EINVAL, "to", "to: after from, at most 31 days on");
     }

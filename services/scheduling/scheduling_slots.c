@@ -738,8 +738,9 @@ sch_slot_prepare (pm_ctx_t *ctx, sch_slot_t *slot, const Pm__Scheduling__Appoint
         return pm_ctx_fail (ctx, PM_EINVAL, "practitioner_id",
                             "practitioner_id: a staff id (stf_...) is required");
     }
-    if (start <= 0) {
-        return pm_ctx_fail (ctx, PM_EINVAL, "start", "start: required, ms UTC");
+    if (start <= 0 || start > SCH_TIME_MAX) {
+        //  Bounded so that start + duration + buffer cannot overflow (F7).
+        return pm_ctx_fail (ctx, PM_EINVAL, "start", "start: required, ms UTC before 10000");
     }
     pm_err rc = sch_load (pm_ctx_txn (ctx), sch_db.sites, type->site_id,
                           &pm__staffing__site__descriptor, (ProtobufCMessage **) site_out);

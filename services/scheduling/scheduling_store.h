@@ -59,6 +59,9 @@
 #define SCH_SPAN_MAX_MS ((SCH_DURATION_MAX + SCH_BUFFER_MAX) * SCH_MINUTE_MS)
 #define SCH_SHIFT_MAX_MS (48 * 3600000LL) //  the longest shift looked back for
 #define SCH_RANGE_MAX_MS (31 * 86400000LL) //  list and slot search windows
+#define SCH_TIME_MAX 253402300799999LL    //  9999-12-31T23:59:59.999Z: instants
+                                          //  past it are refused, so sums of
+                                          //  instants and durations fit int64
 #define SCH_DAY_LIMIT_MAX 1000 //  a type's appointments per local day
 #define SCH_MARK_PATIENT_INDEX "patient-index"   //  'M' markers: 'p' built
 #define SCH_MARK_MERGE_CATCH_UP "merge-catch-up" //  older merges re-pointed

@@ -513,6 +513,9 @@ sch_export_calendar (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (!req || !req->practitioner_id || !*req->practitioner_id) {
         return pm_ctx_fail (ctx, PM_EINVAL, "practitioner_id", "practitioner_id is required");
     }
+    if (req->from < 0 || req->from > SCH_TIME_MAX) {
+        return pm_ctx_fail (ctx, PM_EINVAL, "from", "from: ms UTC, 0 to year 9999");
+    }
     if (req->to <= req->from || req->to - req->from > PERIOD_MAX_MS) {
         return pm_ctx_fail (ctx, PM_EINVAL, "to", "to: after from, at most 92 days on");
     }

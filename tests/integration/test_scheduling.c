@@ -395,6 +395,23 @@ s_test_booking_rules (void)
                    "outside working hours"));
     CHECK (s_says (s_book (&w, PM_ECONFLICT, "start", w.other, w.doc, "2030-03-09T15:00"),
                    "outside working hours"));
+    //  Instants out of range are refused, not wrapped (fuzz finding F7).
+    json_t *bad = itest_req (w.sch, PM_EINVAL, "start", "scheduling.Book",
+                             "{\"patient_id\": \"%s\", \"type_id\": \"%s\", "
+                             "\"practitioner_id\": \"%s\", \"start\": %lld}",
+                             w.other, w.type, w.doc, (long long) (INT64_MAX - 1000));
+    CHECK (bad);
+    json_decref (bad);
+    bad = itest_req (w.sch, PM_EINVAL, "from", "scheduling.List",
+                     "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}",
+                     (long long) INT64_MIN, (long long) INT64_MAX);
+    CHECK (bad);
+    json_decref (bad);
+    bad = itest_req (w.sch, PM_EINVAL, "from", "scheduling.ExportCalendar",
+                     "{\"practitioner_id\": \"%s\", \"from\": %lld, \"to\": %lld}",
+                     w.doc, (long long) INT64_MIN, (long long) INT64_MAX);
+    CHECK (bad);
+    json_decref (bad);
 
     //  Leave on Wednesday, approved by the practice manager.
     json_t *r = itest_req (w.stf, 0, NULL, "staffing.SetLeaveType",
