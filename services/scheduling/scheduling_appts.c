@@ -1550,8 +1550,6 @@ sch_reschedule_series (pm_ctx_t *ctx, const ProtobufCMessage *body)
 //  A patient merge moves the merged record's appointments to the
 //  survivor; an unmerge moves back those the merge moved.
 
-#define REVALIDATE_MAX 1000 //  appointments looked at per staffing event
-
 //  When `a` was last checked as a booking (booked, moved or reset).
 static int64_t
 s_checked_at (const appt_t *a)
@@ -1666,25 +1664,32 @@ sch_revalidate (pm_ctx_t *ctx, const char *staff, int64_t from, int64_t to,
     if (mrc != 0) {
         return pm_err_from_mdb (mrc);
     }
-    //  Collect first: flagging writes to the index under the cursor.
-    char (*ids)[PM_ID_MAX] = calloc (REVALIDATE_MAX, PM_ID_MAX);
-    size_t n = 0;
+    //  Collect first (all of them: a credential expiry reaches every
+    //  future appointment): flagging writes to the index under the cursor.
+    size_t cap = 64, n = 0;
+    char (*ids)[PM_ID_MAX] = malloc (cap * PM_ID_MAX);
+    pm_err rc = ids ? PM_OK : PM_EINTERNAL;
     MDB_val key = {k.len, k.b}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (mrc == 0 && n < REVALIDATE_MAX && key.mv_size > plen + 8
+    while (rc == PM_OK && mrc == 0 && key.mv_size > plen + 8
            && memcmp (key.mv_data, k.b, plen) == 0) {
         const uint8_t *kb = key.mv_data;
         if ((int64_t) pm_be64_get (kb + plen) >= to) {
             break;
         }
         const char *owner = (const char *) kb + plen + 8;
-        if (strncmp (owner, "apt_", 4) == 0) {
+        if (n == cap) {
+            void *more = realloc (ids, 2 * cap * PM_ID_MAX);
+            rc = more ? PM_OK : PM_EINTERNAL;
+            ids = more ? more : ids;
+            cap *= more ? 2 : 1;
+        }
+        if (rc == PM_OK && strncmp (owner, "apt_", 4) == 0) {
             snprintf (ids[n++], PM_ID_MAX, "%s", owner);
         }
         mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
     }
     mdb_cursor_close (cur);
-    pm_err rc = PM_OK;
     for (size_t i = 0; rc == PM_OK && i < n; i++) {
         appt_t *a = NULL;
         rc = sch_load (txn, sch_db.appts, ids[i], &pm__scheduling__appointment__descriptor,
