@@ -227,6 +227,18 @@ s_event (const s_kind_t *kind, const uint8_t *data, size_t size)
     protobuf_c_message_free_unpacked (msg, NULL);
 }
 
+//  A number below n from the mutator's generator.
+static size_t
+s_rand_pick (uint64_t *rng, size_t n)
+{
+    uint64_t x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    return (size_t) (x % n);
+}
+
 //  One record; returns the bytes it used.
 static size_t
 s_record (const uint8_t *data, size_t size)
@@ -289,6 +301,81 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     s_add_kind ("clock", NULL, NULL, NULL);
     fuzz_svc_init (self, S_XCAT (FUZZ_SVC, _setup), FUZZ_SUBJECTS_FIRST);
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  libFuzzer's own mutations (declared by libFuzzer, defined there).
+size_t LLVMFuzzerMutate (uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size,
+                                unsigned int seed);
+
+//  A record of an input, as s_record reads it.
+typedef struct {
+    const s_kind_t *kind;
+    size_t len_at;                    //  offset of its 2-byte length
+    size_t len;                       //  the payload's length
+} s_span_t;
+
+//  --------------------------------------------------------------------------
+//  libFuzzer: one change to an input. Two in three are libFuzzer's own;
+//  the third decodes one event's data or command's body and changes one
+//  field of it (fuzz_pb_mutate), keeping the scenario around it intact.
+size_t
+LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    uint64_t rng = (uint64_t) seed * 0x9E3779B97F4A7C15ULL + 1;
+    s_span_t spans[RECORDS_MAX];
+    size_t n = 0, at = 0;
+    if (s_rand_pick (&rng, 3) != 0 || size == 0) {
+        return LLVMFuzzerMutate (data, size, max_size);
+    }
+    //  The records with a message in them.
+    while (at < size && n < RECORDS_MAX) {
+        const uint8_t *p = data + at;
+        size_t left = size - at;
+        const s_kind_t *kind = s_pick (&p, &left);
+        if (left < 2) {
+            break;
+        }
+        size_t len_at = (size_t) (p - data);
+        size_t len = (size_t) p[0] << 8 | p[1];
+        len = len > left - 2 ? left - 2 : len;
+        if ((kind->event || kind->command) && len >= 1 && p[2] != 0xFF) {
+            spans[n++] = (s_span_t) {kind, len_at, len};
+        }
+        at = len_at + 2 + len;
+    }
+    if (n == 0) {
+        return LLVMFuzzerMutate (data, size, max_size);
+    }
+    s_span_t *sp = &spans[s_rand_pick (&rng, n)];
+    const ProtobufCMessageDescriptor *desc
+        = sp->kind->event ? sp->kind->event->data : sp->kind->command->request;
+    const uint8_t *payload = data + sp->len_at + 2;
+    ProtobufCMessage *msg
+        = desc ? protobuf_c_message_unpack (desc, NULL, sp->len - 1, payload + 1) : NULL;
+    if (!msg) {
+        return LLVMFuzzerMutate (data, size, max_size);
+    }
+    for (int i = 0, times = 1 + (int) s_rand_pick (&rng, 2); i < times; i++) {
+        fuzz_pb_mutate (msg, &rng);
+    }
+    size_t packed = protobuf_c_message_get_packed_size (msg);
+    size_t new_size = size - (sp->len - 1) + packed;
+    if (packed + 1 > 0xFFFF || new_size > max_size) {
+        protobuf_c_message_free_unpacked (msg, NULL);
+        return LLVMFuzzerMutate (data, size, max_size);
+    }
+    uint8_t *body = malloc (packed ? packed : 1);
+    protobuf_c_message_pack (msg, body);
+    protobuf_c_message_free_unpacked (msg, NULL);
+    size_t tail = sp->len_at + 2 + sp->len;
+    memmove (data + sp->len_at + 3 + packed, data + tail, size - tail);
+    memcpy (data + sp->len_at + 3, body, packed);
+    data[sp->len_at] = (uint8_t) ((packed + 1) >> 8);
+    data[sp->len_at + 1] = (uint8_t) (packed + 1);
+    free (body);
+    return new_size;
 }
 
 //  --------------------------------------------------------------------------

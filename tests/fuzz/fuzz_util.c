@@ -232,3 +232,205 @@ fuzz_fail (const char *what, const char *detail)
              detail ? detail : "");
     abort ();
 }
+
+//  --- structure-aware mutation -----------------------------------------------
+
+//  The next number of a xorshift generator.
+static uint64_t
+s_rand (uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ULL;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
+//  One field of one message, a candidate for a change.
+typedef struct {
+    ProtobufCMessage *msg;
+    const ProtobufCFieldDescriptor *field;
+} s_slot_t;
+
+//  Picks one field of `msg` or of a message nested in it, uniformly
+//  (reservoir sampling over every field, present or not).
+static void
+s_pick_field (ProtobufCMessage *msg, uint64_t *rng, s_slot_t *pick, size_t *seen,
+              int depth)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    for (unsigned f = 0; f < desc->n_fields; f++) {
+        const ProtobufCFieldDescriptor *field = &desc->fields[f];
+        if (s_rand (rng) % ++*seen == 0) {
+            *pick = (s_slot_t) {msg, field};
+        }
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE || depth > 8) {
+            continue;
+        }
+        char *member = (char *) msg + field->offset;
+        size_t count = 1;
+        ProtobufCMessage **subs = (ProtobufCMessage **) member;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            count = *(size_t *) ((char *) msg + field->quantifier_offset);
+            subs = *(ProtobufCMessage ***) member;
+        }
+        for (size_t i = 0; i < count; i++) {
+            if (subs[i]) {
+                s_pick_field (subs[i], rng, pick, seen, depth + 1);
+            }
+        }
+    }
+}
+
+//  Frees one element of a string or message field.
+static void
+s_free_value (const ProtobufCFieldDescriptor *field, void *value)
+{
+    if (field->type == PROTOBUF_C_TYPE_MESSAGE) {
+        protobuf_c_message_free_unpacked (value, NULL);
+    }
+    else if (field->type == PROTOBUF_C_TYPE_STRING && value != field->default_value) {
+        free (value);
+    }
+}
+
+//  A string to put in a field: empty, long enough to fill a store key,
+//  a bad id, an odd character...
+static char *
+s_edge_string (uint64_t *rng)
+{
+    static const char *const some[] = {"", "$0", "$1", "$2", "x", "north", "../..",
+                                       "UTC", "2030-02-30", "24:00", "é", "PHYSICIAN",
+                                       "stf_01jdq9x3m0aaaaaaaaaaaaaaaa"};
+    size_t n = sizeof some / sizeof some[0];
+    uint64_t r = s_rand (rng) % (n + 3);
+    if (r < n) {
+        return strdup (some[r]);
+    }
+    size_t len = r == n ? 65 : r == n + 1 ? 479 : 600;
+    char *s = malloc (len + 1);
+    memset (s, 'a', len);
+    s[len] = 0;
+    return s;
+}
+
+//  An edge value for an integer field of `type`, into `member`.
+static void
+s_edge_number (ProtobufCType type, void *member, uint64_t *rng)
+{
+    static const int64_t i64[] = {0, 1, -1, INT64_MIN, INT64_MAX, INT64_MAX - 1000,
+                                  INT64_MIN + 1, 1898812800000LL, 1LL << 53, 86400000};
+    static const uint64_t u64[] = {0, 1, UINT64_MAX, 1ULL << 63, 1ULL << 32, 1000};
+    static const int32_t i32[] = {0, 1, -1, INT32_MIN, INT32_MAX, 99, 1000, 1001};
+    static const uint32_t u32[] = {0, 1, UINT32_MAX, 1000, 1001, 50, 51, 480, 481};
+    uint64_t r = s_rand (rng);
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        *(int64_t *) member = i64[r % (sizeof i64 / sizeof *i64)];
+        break;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        *(uint64_t *) member = u64[r % (sizeof u64 / sizeof *u64)];
+        break;
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
+        *(int32_t *) member = i32[r % (sizeof i32 / sizeof *i32)];
+        break;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        *(uint32_t *) member = u32[r % (sizeof u32 / sizeof *u32)];
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        *(protobuf_c_boolean *) member = (protobuf_c_boolean) (r & 1);
+        break;
+    default:
+        break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  One change to one field of `msg` or a message nested in it.
+bool
+fuzz_pb_mutate (ProtobufCMessage *msg, uint64_t *rng)
+{
+    s_slot_t pick = {NULL, NULL};
+    size_t seen = 0;
+    s_pick_field (msg, rng, &pick, &seen, 0);
+    if (!pick.field) {
+        return false;
+    }
+    const ProtobufCFieldDescriptor *field = pick.field;
+    char *base = (char *) pick.msg;
+    void *member = base + field->offset;
+    if (field->type == PROTOBUF_C_TYPE_BYTES || field->type == PROTOBUF_C_TYPE_FLOAT
+        || field->type == PROTOBUF_C_TYPE_DOUBLE) {
+        return false;
+    }
+    if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+        //  Drops one element, or all of them.
+        size_t *count = (size_t *) (base + field->quantifier_offset);
+        void **values = *(void ***) member;
+        if (*count == 0) {
+            return false;
+        }
+        size_t from = s_rand (rng) % 4 == 0 ? 0 : (size_t) (s_rand (rng) % *count);
+        size_t drop = from == 0 && *count > 1 && s_rand (rng) % 2 ? *count : 1;
+        size_t size = field->type == PROTOBUF_C_TYPE_STRING
+                              || field->type == PROTOBUF_C_TYPE_MESSAGE
+                          ? sizeof (void *)
+                      : field->type == PROTOBUF_C_TYPE_INT64
+                              || field->type == PROTOBUF_C_TYPE_UINT64
+                              || field->type == PROTOBUF_C_TYPE_SINT64
+                              || field->type == PROTOBUF_C_TYPE_FIXED64
+                              || field->type == PROTOBUF_C_TYPE_SFIXED64
+                          ? 8
+                          : 4;
+        if (size == sizeof (void *)) {
+            for (size_t i = from; i < from + drop; i++) {
+                s_free_value (field, values[i]);
+            }
+        }
+        char *bytes = (char *) values;
+        memmove (bytes + from * size, bytes + (from + drop) * size,
+                 (*count - from - drop) * size);
+        *count -= drop;
+        return true;
+    }
+    if (field->type == PROTOBUF_C_TYPE_MESSAGE) {
+        //  Present: gone. Absent: an empty one.
+        ProtobufCMessage **sub = member;
+        if (*sub) {
+            protobuf_c_message_free_unpacked (*sub, NULL);
+            *sub = NULL;
+        }
+        else {
+            const ProtobufCMessageDescriptor *d = field->descriptor;
+            *sub = malloc (d->sizeof_message);
+            protobuf_c_message_init (d, *sub);
+        }
+        return true;
+    }
+    if (field->type == PROTOBUF_C_TYPE_STRING) {
+        char **s = member;
+        s_free_value (field, *s);
+        *s = s_rand (rng) % 4 == 0 ? NULL : s_edge_string (rng);
+        return true;
+    }
+    //  A number: absent, or present with an edge value.
+    protobuf_c_boolean *has = field->quantifier_offset
+                                  ? (protobuf_c_boolean *) (base + field->quantifier_offset)
+                                  : NULL;
+    if (has && *has && s_rand (rng) % 4 == 0) {
+        *has = 0;
+        return true;
+    }
+    if (has) {
+        *has = 1;
+    }
+    s_edge_number (field->type, member, rng);
+    return true;
+}

@@ -51,6 +51,15 @@ size_t fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n);
 //  (F2; the runtime drops unknown fields of request bodies for this).
 bool fuzz_has_zero_tag (const ProtobufCMessage *msg);
 
+//  One structure-aware change to `msg` (unpacked with the default
+//  allocator) or a message nested in it, the field picked at random from
+//  *rng: an optional field cleared or set, a number set to an edge value
+//  (0, -1, the type's limits, ...), a string emptied, made long enough to
+//  fill a store key or an odd value, a repeated field's element dropped.
+//  What byte-level mutation rarely does to a message inside an input
+//  whose records must stay well-formed. False when nothing changed.
+bool fuzz_pb_mutate (ProtobufCMessage *msg, uint64_t *rng);
+
 //  True when FUZZ_STRICT is set: known findings are not tolerated (for
 //  running the kept reproducers of tests/fuzz/crashes).
 bool fuzz_strict (void);
