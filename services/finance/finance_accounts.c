@@ -25,6 +25,16 @@ s_account_key (pm_key_t *k, const char *patient, const char *site)
 }
 
 //  --------------------------------------------------------------------------
+bool
+fin_account_exists (MDB_txn *txn, const char *patient, const char *site)
+{
+    pm_key_t k;
+    s_account_key (&k, patient, site);
+    MDB_val val;
+    return pm_store_get (txn, fin_db.accounts, k.b, k.len, &val) == PM_OK;
+}
+
+//  --------------------------------------------------------------------------
 //  The account, or a zero one.
 pm_err
 fin_account_get (MDB_txn *txn, const char *patient, const char *site,

@@ -14,6 +14,10 @@ void fin_accounts_setup (pm_server_t *server);
 pm_err fin_account_get (MDB_txn *txn, const char *patient, const char *site,
                         const char *currency, Pm__Finance__Account **out);
 
+//  True when `patient` has an account at `site` (false also after a merge
+//  folded it into the survivor's).
+bool fin_account_exists (MDB_txn *txn, const char *patient, const char *site);
+
 //  Puts a ledger entry (+ the patient owes more, - less) on the account
 //  and adds it to the balance.
 pm_err fin_account_entry (pm_ctx_t *ctx, const char *patient, const char *site,

@@ -11,7 +11,13 @@
     paid amount goes down by the same sum, so what is due stays (a fully
     refunded invoice's payment state is refunded). A write-off gives up
     at most what is due, and moves no money. The patient's ledger gets
-    the credit note (-) and the refund paid out (+).                    */
+    the credit note (-) and the refund paid out (+).
+
+    A payment that did not clear is reversed (finance role): everything
+    it did is undone in one transaction (invoice, credit, ledger +, day
+    book -), and the payment keeps when and why. It is refused where
+    undoing would need money that has moved on since (its credit spent,
+    a refund on its invoice), rather than leaving a negative credit.     */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +150,107 @@ s_record (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     pm__finance__invoice__free_unpacked (inv, NULL);
     pm__finance__site_finance__free_unpacked (site, NULL);
+    return rc;
+}
+
+//  What a reversal takes back from the payment's invoice: its applied
+//  part is due again (a balanced invoice is issued again).
+static pm_err
+s_unpay_invoice (pm_ctx_t *ctx, const payment_t *p)
+{
+    invoice_t *inv = NULL;
+    pm_err rc = fin_invoice_load (ctx, p->invoice_id, "payment_id", &inv);
+    if (rc == PM_OK && inv->paid_minor < p->applied_minor) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "payment_id", "payment_id: invoice %s has had "
+                          "money refunded since %s paid it: settle that first", inv->id,
+                          p->id);
+    }
+    if (rc == PM_OK) {
+        inv->paid_minor -= p->applied_minor;
+        if (inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_BALANCED) {
+            inv->status = PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED; //  due again
+        }
+        rc = fin_invoice_save (ctx, inv, NULL, "finance.invoice.updated");
+    }
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    return rc;
+}
+
+//  finance.ReversePayment: money received that did not clear.
+static pm_err
+s_reverse (pm_ctx_t *ctx, const ProtobufCMessage *body)
+{
+    const Pm__Finance__ReversePayment *req = (const Pm__Finance__ReversePayment *) body;
+    payment_t *p = NULL;
+    Pm__Finance__SiteFinance *site = NULL;
+    Pm__Finance__Account *a = NULL;
+    pm_err rc = fin_load (ctx, fin_db.payments, req->payment_id, "pay",
+                          &pm__finance__payment__descriptor, "payment_id", "payment", &p);
+    if (rc == PM_OK) {
+        rc = fin_access (ctx, p->site_id, "payment_id");
+    }
+    if (rc == PM_OK) {
+        pm_ctx_audit (ctx, p->id, p->site_id);
+        rc = fin_check_version (ctx, p->id, p->version, req->has_expected_version,
+                                req->expected_version, false);
+    }
+    if (rc == PM_OK && p->kind != PM__FINANCE__PAYMENT_KIND__PAYMENT_RECEIVED) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "payment_id",
+                          "payment_id: %s is a refund paid out, not money received", p->id);
+    }
+    if (rc == PM_OK && p->reversed_at) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "payment_id", "payment_id: %s was reversed "
+                          "already (%s)", p->id, p->reversal_reason ? p->reversal_reason : "");
+    }
+    if (rc == PM_OK) {
+        rc = fin_text (ctx, "reason", req->reason, true, 500);
+    }
+    if (rc == PM_OK) {
+        rc = fin_site (ctx, p->site_id, "payment_id", &site);
+    }
+    if (rc == PM_OK && !fin_account_exists (pm_ctx_txn (ctx), p->patient_id, p->site_id)) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "payment_id", "payment_id: %s's account at site "
+                          "%s was merged into another record: not reversible here",
+                          p->patient_id, p->site_id);
+    }
+    if (rc == PM_OK) {
+        rc = fin_account_get (pm_ctx_txn (ctx), p->patient_id, p->site_id, p->currency, &a);
+    }
+    if (rc == PM_OK && a->credit_minor < p->credit_minor) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "payment_id", "payment_id: the credit %s left "
+                          "(%lld) has been spent (%lld left)", p->id,
+                          (long long) p->credit_minor, (long long) a->credit_minor);
+    }
+    if (rc == PM_OK && p->invoice_id && p->applied_minor > 0) {
+        rc = s_unpay_invoice (ctx, p);
+    }
+    if (rc == PM_OK && p->credit_minor > 0) {
+        rc = fin_account_credit (ctx, p->patient_id, p->site_id, p->currency, -p->credit_minor);
+    }
+    if (rc == PM_OK) {
+        rc = fin_account_entry (ctx, p->patient_id, p->site_id, p->currency,
+                                PM__FINANCE__ENTRY_KIND__ENTRY_PAYMENT_REVERSED, p->id,
+                                p->amount_minor, req->reason);
+    }
+    char date[FIN_DATE_LEN];
+    if (rc == PM_OK) {
+        rc = fin_day_post (ctx, site, p->mode, -p->amount_minor, date);
+    }
+    if (rc == PM_OK) {
+        char *reason = p->reversal_reason, *when = p->reversal_date;
+        p->version++;
+        p->has_reversed_at = 1;
+        p->reversed_at = pm_ctx_now (ctx);
+        p->reversal_reason = req->reason;
+        p->reversal_date = date;
+        rc = pm_ctx_save_record (ctx, fin_db.payments, p->id, strlen (p->id), &p->base,
+                                 "finance.payment.reversed", p->site_id, p->id);
+        p->reversal_reason = reason; //  the unpacked message owns its strings
+        p->reversal_date = when;
+    }
+    pm__finance__account__free_unpacked (a, NULL);
+    pm__finance__site_finance__free_unpacked (site, NULL);
+    pm__finance__payment__free_unpacked (p, NULL);
     return rc;
 }
 
@@ -318,6 +425,7 @@ void
 fin_payments_setup (pm_server_t *server)
 {
     pm_server_handle (server, "finance.RecordPayment", s_record);
+    pm_server_handle (server, "finance.ReversePayment", s_reverse);
     pm_server_handle (server, "finance.ApplyCredit", s_apply_credit);
     pm_server_handle (server, "finance.IssueCreditNote", s_credit_note);
 }

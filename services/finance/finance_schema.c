@@ -63,6 +63,9 @@ static const pm_command_def_t s_commands[] = {
     {"finance.RecordPayment", PM_WRITE, D (record_payment), D (payment),
      "money received (mode), against an invoice or as credit; overpayment kept as credit",
      BILLING},
+    {"finance.ReversePayment", PM_WRITE, D (reverse_payment), D (payment),
+     "money received that did not clear (reason): due again, credit taken back, out of "
+     "the day book", PM_ROLE_FINANCE},
     {"finance.ApplyCredit", PM_WRITE, D (apply_credit), D (invoice),
      "the patient's credit at the site pays an issued invoice", BILLING},
     {"finance.IssueCreditNote", PM_WRITE, D (issue_credit_note), D (credit_note),
@@ -113,6 +116,7 @@ static const pm_event_def_t s_events[] = {
     {"finance.invoice.cancelled", D (invoice)},
     {"finance.invoice.entered_in_error", D (invoice)},
     {"finance.payment.recorded", D (payment)},
+    {"finance.payment.reversed", D (payment)},
     {"finance.credit_note.issued", D (credit_note)},
     {"finance.day.closed", D (day)},
     {"finance.period.locked", D (period_lock)},

@@ -540,6 +540,94 @@ s_invoice (pm_client_t *c, const char *patient, const char *charge)
 }
 
 //  --------------------------------------------------------------------------
+//  A payment that did not clear (a recalled transfer): finance reverses it;
+//  what it paid is due again (the balanced invoice issued again), the
+//  credit it left is taken back, the account owes it again and the day
+//  book gives it back out; not twice, not by the front desk, not once its
+//  credit is spent.
+static void
+s_test_payment_reversal (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("fin", "finance", "north");
+    pm_client_t *admin = itest_client (&svc);
+    CHECK (s_site (admin, "north"));
+    pm_client_t *c = itest_client_as (&svc, "desk");
+    pm_client_t *fin = itest_client_as (&svc, "fin");
+    char chk[PM_ID_MAX], inv[PM_ID_MAX], pay1[PM_ID_MAX], pay2[PM_ID_MAX];
+    CHECK (s_charge (c, PAT, "xray", 5000, chk));
+    json_t *r = s_invoice (c, PAT, chk);
+    CHECK (r);
+    snprintf (inv, sizeof inv, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r);
+    json_decref (r);
+    //  A transfer of 60.00 pays the 50.00 and leaves 10.00 credit.
+    r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\", \"invoice_id\": \"%s\", \"mode\": \"BANK_TRANSFER\", "
+                   "\"amount_minor\": 6000, \"currency\": \"USD\"}", PAT, inv);
+    CHECK (r && s_num (r, "applied_minor") == 5000 && s_num (r, "credit_minor") == 1000);
+    snprintf (pay1, sizeof pay1, "%s", r ? itest_json_str (r, "id") : "");
+    char today[16];
+    snprintf (today, sizeof today, "%s", r ? itest_json_str (r, "business_date") : "");
+    json_decref (r);
+    const char *rev = "finance.ReversePayment";
+    CHECK (s_is (c, PM_EFORBIDDEN, NULL, rev, "{}"));
+    r = itest_req (fin, PM_EINVAL, "reason", rev, "{\"payment_id\": \"%s\"}", pay1);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_is (fin, PM_EINVAL, "payment_id", rev, "{\"reason\": \"bounced\"}"));
+    r = itest_req (fin, 0, NULL, rev, "{\"payment_id\": \"%s\", \"reason\": \"transfer "
+                   "recalled by the bank\", \"expected_version\": 1}", pay1);
+    CHECK (r && s_num (r, "version") == 2 && s_num (r, "reversed_at") > 0);
+    CHECK (r && strcmp (itest_json_str (r, "reversal_date"), today) == 0);
+    json_decref (r);
+    r = itest_req (fin, PM_ECONFLICT, "payment_id", rev, "{\"payment_id\": \"%s\", "
+                   "\"reason\": \"again\"}", pay1);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "finance.GetInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "INVOICE_ISSUED") == 0);
+    CHECK (r && s_num (r, "due_minor") == 5000 && s_num (r, "paid_minor") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "payment_state"), "UNPAID") == 0);
+    json_decref (r);
+    const char *acct = "{\"site_id\": \"north\", \"patient_id\": "
+                       "\"pat_01m8e8rx5n3r2py41feft8x8rn\"}";
+    r = itest_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
+    CHECK (r && s_num (r, "balance_minor") == 5000 && s_num (r, "credit_minor") == 0);
+    json_decref (r);
+    r = itest_req (fin, 0, NULL, "finance.GetDay", "{\"site_id\": \"north\", \"date\": "
+                   "\"%s\"}", today);
+    CHECK (r && s_num (r, "lines[0].expected_minor") == 0);
+    json_decref (r);
+    //  Credit spent before the money bounced: refused, nothing changed.
+    r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\", \"mode\": \"BANK_TRANSFER\", \"amount_minor\": 3000, "
+                   "\"currency\": \"USD\"}", PAT);
+    CHECK (r && s_num (r, "credit_minor") == 3000);
+    snprintf (pay2, sizeof pay2, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "finance.ApplyCredit", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r && s_num (r, "due_minor") == 2000);
+    json_decref (r);
+    r = itest_req (fin, PM_ECONFLICT, "payment_id", rev, "{\"payment_id\": \"%s\", "
+                   "\"reason\": \"bounced\"}", pay2);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "finance.GetAccount", "%s", acct);
+    CHECK (r && s_num (r, "balance_minor") == 2000 && s_num (r, "credit_minor") == 0);
+    json_decref (r);
+    pm_client_destroy (&fin);
+    pm_client_destroy (&c);
+    pm_client_destroy (&admin);
+    itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
 //  Invoices and payments end to end: lines from charges, a percentage
 //  discount rounded half up, gap-free numbers on issue (a refused issue
 //  takes none), FHIR statuses and the payment state, partial payments,
@@ -1726,6 +1814,7 @@ static const itest_case_t s_cases[] = {
     {"charges_exactly_once", s_test_charges_exactly_once},
     {"manual_charges", s_test_manual_charges},
     {"invoices_and_payments", s_test_invoices_and_payments},
+    {"payment_reversal", s_test_payment_reversal},
     {"daily_close", s_test_daily_close},
     {"merge_repoints", s_test_merge_repoints},
     {"budgets", s_test_budgets},
