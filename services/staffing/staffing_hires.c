@@ -1,13 +1,17 @@
 /*  staffing_hires.c: the recruitment follower and staffing.GetHire.
 
-    Exactly once: the hires db holds one HireRecord per candidate id,
-    written in the transaction that onboards the staff member (and that
-    advances the cursor). A second delivery of the same hire - a replay
-    after a restart, a re-sent event, the producer's stream rebuilt from
-    seq 1 - finds the record and changes nothing. A hire that cannot be
-    onboarded (unknown site, bad data) is recorded as rejected with the
-    reason and announced as staffing.hire.rejected, so that a person
-    fixes it rather than a log line nobody reads.                         */
+    Exactly once: the hires db holds one HireRecord per hire - the first
+    of a candidate under the candidate id, a further one (the same person
+    hired into another opening) under "candidate/requisition" - written
+    in the transaction that onboards the staff member (and that advances
+    the cursor). A second delivery of the same hire - a replay after a
+    restart, a re-sent event, the producer's stream rebuilt from seq 1 -
+    finds the record and changes nothing. A further hire does not make a
+    second person: the staff record of the first gains the post, or is
+    active again for someone who had left (stf_staff_rehire). A hire that
+    cannot be onboarded (unknown site, bad data) is recorded as rejected
+    with the reason and announced as staffing.hire.rejected, so that a
+    person fixes it rather than a log line nobody reads.                */
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +56,41 @@ s_staff_from (const hired_t *h, stf_staff_t *s, Pm__Staffing__PersonName *name,
     s->requisition_id = h->requisition_id;
 }
 
+//  True when a hire record is of requisition `req` (records from before
+//  requisitions were kept match any).
+static bool
+s_of_requisition (const Pm__Staffing__HireRecord *rec, const char *req)
+{
+    return !rec->requisition_id || !*rec->requisition_id || !req || !*req
+           || strcmp (rec->requisition_id, req) == 0;
+}
+
+//  Where the record of hire `h` lives (key, NUL-terminated): PM_OK when it
+//  is there already, PM_ENOTFOUND when the hire is new - then staff_of
+//  holds the staff id of the candidate's first hire, if any (a further
+//  hire of the same person).
+static pm_err
+s_hire_key (MDB_txn *txn, const hired_t *h, char *key, char *staff_of)
+{
+    snprintf (key, 2 * 64 + 2, "%s", h->candidate_id);
+    Pm__Staffing__HireRecord *first = NULL;
+    pm_err rc = pm_store_get_msg (txn, stf_db.hires, key, strlen (key),
+                                  &pm__staffing__hire_record__descriptor,
+                                  (ProtobufCMessage **) &first);
+    if (rc != PM_OK) {
+        return rc; //  PM_ENOTFOUND: the candidate's first hire
+    }
+    if (s_of_requisition (first, h->requisition_id)) {
+        pm__staffing__hire_record__free_unpacked (first, NULL);
+        return PM_OK;
+    }
+    snprintf (staff_of, PM_ID_MAX, "%s", first->staff_id ? first->staff_id : "");
+    pm__staffing__hire_record__free_unpacked (first, NULL);
+    snprintf (key, 2 * 64 + 2, "%s/%.64s", h->candidate_id, h->requisition_id);
+    MDB_val val;
+    return pm_store_get (txn, stf_db.hires, key, strlen (key), &val);
+}
+
 //  --------------------------------------------------------------------------
 //  Applies one event of the recruitment stream.
 static pm_err
@@ -69,9 +108,8 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
                              "recruitment.candidate.hired without a candidate_id");
     }
     MDB_txn *txn = pm_ctx_txn (ctx);
-    MDB_val val;
-    pm_err rc = pm_store_get (txn, stf_db.hires, h->candidate_id,
-                              strlen (h->candidate_id), &val);
+    char key[2 * 64 + 2], staff_of[PM_ID_MAX] = "";
+    pm_err rc = s_hire_key (txn, h, key, staff_of);
     if (rc != PM_ENOTFOUND) {
         //  Seen before (PM_OK): nothing to do, whatever became of it.
         pm__recruitment__candidate_hired__free_unpacked (h, NULL);
@@ -96,10 +134,17 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
     else {
         s.has_employment_type = 1;
         s.employment_type = (Pm__Staffing__EmploymentType) type->value;
-        rc = stf_staff_onboard (ctx, &s, staff_id);
+        if (staff_of[0]) {
+            snprintf (staff_id, sizeof staff_id, "%s", staff_of);
+            rc = stf_staff_rehire (ctx, staff_of, &s);
+        }
+        else {
+            rc = stf_staff_onboard (ctx, &s, staff_id);
+        }
     }
     Pm__Staffing__HireRecord rec = PM__STAFFING__HIRE_RECORD__INIT;
     rec.candidate_id = h->candidate_id;
+    rec.requisition_id = h->requisition_id;
     rec.stream_id = event->stream_id;
     rec.has_seq = rec.has_applied_at = 1;
     rec.seq = event->seq;
@@ -117,7 +162,7 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
                           &rec.base);
     }
     if (rc == PM_OK) {
-        rc = stf_put (ctx, stf_db.hires, h->candidate_id, &rec.base);
+        rc = stf_put (ctx, stf_db.hires, key, &rec.base);
     }
     pm__recruitment__candidate_hired__free_unpacked (h, NULL);
     return rc;
@@ -143,13 +188,21 @@ static pm_err
 s_get_hire (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__GetHire *req = (const Pm__Staffing__GetHire *) body;
-    ProtobufCMessage *rec;
+    Pm__Staffing__HireRecord *rec;
     pm_err rc = stf_load (ctx, stf_db.hires, req->candidate_id,
                           &pm__staffing__hire_record__descriptor, "candidate_id",
                           "hire of candidate", &rec);
+    if (rc == PM_OK && !s_of_requisition (rec, req->requisition_id)) {
+        //  A further hire of the candidate: its own record.
+        char key[2 * 64 + 2];
+        snprintf (key, sizeof key, "%s/%.64s", req->candidate_id, req->requisition_id);
+        pm__staffing__hire_record__free_unpacked (rec, NULL);
+        rc = stf_load (ctx, stf_db.hires, key, &pm__staffing__hire_record__descriptor,
+                       "requisition_id", "hire of candidate and requisition", &rec);
+    }
     if (rc == PM_OK) {
-        rc = pm_ctx_reply (ctx, rec);
-        protobuf_c_message_free_unpacked (rec, NULL);
+        rc = pm_ctx_reply (ctx, &rec->base);
+        pm__staffing__hire_record__free_unpacked (rec, NULL);
     }
     return rc;
 }

@@ -281,6 +281,82 @@ stf_staff_onboard (pm_ctx_t *ctx, const stf_staff_t *given, char *id_out)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  A further hire of someone who has a staff record already.
+pm_err
+stf_staff_rehire (pm_ctx_t *ctx, const char *staff_id, const stf_staff_t *hire)
+{
+    stf_staff_t *old;
+    pm_err rc = stf_staff_load (ctx, staff_id, "candidate_id", &old);
+    if (rc != PM_OK) {
+        return rc;
+    }
+    bool left = old->status == PM__STAFFING__STAFF_STATUS__TERMINATED;
+    const char *role = hire->roles[0];
+    const Pm__Staffing__SiteAssignment *site = hire->sites[0];
+    if (!left && stf_staff_has_role (old, role) && stf_staff_at_site (old, site->site_id)) {
+        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "candidate_id", "%s already works at site %s "
+                          "as %s", old->id, site->site_id, role);
+    }
+    //  Room for one more role and site; the unpacked record keeps its own.
+    char **roles = calloc (old->n_roles + 1, sizeof *roles);
+    Pm__Staffing__SiteAssignment **sites = calloc (old->n_sites + 1, sizeof *sites);
+    if (!roles || !sites) {
+        rc = PM_EINTERNAL;
+    }
+    stf_staff_t s = *old;
+    if (rc == PM_OK) {
+        memcpy (roles, old->roles, old->n_roles * sizeof *roles);
+        s.roles = roles;
+        if (!stf_staff_has_role (old, role)) {
+            roles[s.n_roles++] = (char *) role;
+        }
+        s.sites = sites;
+        if (left) {
+            //  Back after leaving: the new post is where they work now.
+            sites[0] = (Pm__Staffing__SiteAssignment *) site;
+            s.n_sites = 1;
+            s.status = PM__STAFFING__STAFF_STATUS__ACTIVE;
+            s.start_date = hire->start_date;
+            s.end_date = NULL;
+            s.termination_reason = NULL;
+            s.has_employment_type = hire->has_employment_type;
+            s.employment_type = hire->employment_type;
+            s.has_pay_rate_minor = hire->has_pay_rate_minor;
+            s.pay_rate_minor = hire->pay_rate_minor;
+            s.currency = hire->currency;
+        }
+        else {
+            //  A second post: one more site; pay and contract stay theirs.
+            memcpy (sites, old->sites, old->n_sites * sizeof *sites);
+            if (!stf_staff_at_site (old, site->site_id)) {
+                sites[s.n_sites++] = (Pm__Staffing__SiteAssignment *) site;
+            }
+        }
+        rc = s_validate (ctx, &s);
+    }
+    if (rc == PM_OK) {
+        s.version++;
+        s.updated_at = pm_ctx_now (ctx);
+        pm_ctx_audit (ctx, s.id, stf_staff_primary_site (&s));
+        rc = s_index (pm_ctx_txn (ctx), old, false);
+    }
+    if (rc == PM_OK) {
+        rc = s_index (pm_ctx_txn (ctx), &s, true);
+    }
+    if (rc == PM_OK) {
+        rc = stf_commit (ctx, stf_db.staff, s.id, &s.base, "staffing.staff.updated",
+                         stf_staff_primary_site (&s));
+    }
+    if (rc == PM_OK && s_on_change) {
+        rc = s_on_change (ctx, &s);
+    }
+    free (roles);
+    free (sites);
+    pm__staffing__staff__free_unpacked (old, NULL);
+    return rc;
+}
+
 //  staffing.Onboard
 static pm_err
 s_onboard (pm_ctx_t *ctx, const ProtobufCMessage *body)

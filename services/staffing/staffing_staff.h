@@ -19,6 +19,14 @@ void stf_staff_setup (pm_server_t *server);
 //  command, replies with it. A refusal writes nothing.
 pm_err stf_staff_onboard (pm_ctx_t *ctx, const stf_staff_t *s, char *id_out);
 
+//  A further hire of someone with staff record `staff_id` (another opening
+//  filled by the same candidate; `hire` as for onboarding, one role and
+//  one site): an active member gains the role and the site (pay and
+//  contract stay theirs; ECONFLICT when they hold both already); a
+//  terminated one is active again from the hire's start date at the
+//  hire's site, contract and pay. Emits staffing.staff.updated.
+pm_err stf_staff_rehire (pm_ctx_t *ctx, const char *staff_id, const stf_staff_t *hire);
+
 //  Loads staff member `id` (caller frees), failing as stf_load does.
 pm_err stf_staff_load (pm_ctx_t *ctx, const char *id, const char *field,
                        stf_staff_t **out);

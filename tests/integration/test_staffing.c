@@ -574,8 +574,8 @@ s_test_staff_bad_input (void)
 //  Appends recruitment.candidate.hired for `candidate` at `site` to the
 //  emitter's stream (or any other type with no data).
 static bool
-s_emit_hire (pm_client_t *emitter, const char *type, const char *candidate,
-             const char *site)
+s_emit_post (pm_client_t *emitter, const char *type, const char *candidate,
+             const char *site, const char *requisition, const char *start, uint32_t fte)
 {
     Pm__Recruitment__CandidateHired h = PM__RECRUITMENT__CANDIDATE_HIRED__INIT;
     char *given[] = {"Lee"};
@@ -586,13 +586,13 @@ s_emit_hire (pm_client_t *emitter, const char *type, const char *candidate,
     h.email = "lee.park@example.org";
     h.role = "nurse";
     h.site_id = (char *) site;
-    h.start_date = "2026-03-02";
+    h.start_date = (char *) start;
     h.has_pay_rate_minor = h.has_fte_permille = 1;
     h.pay_rate_minor = 4200;
     h.currency = "USD";
     h.employment_type = "PART_TIME";
-    h.fte_permille = 600;
-    h.requisition_id = "job_01m8e8rx5n3r2py41feft8x8rn";
+    h.fte_permille = fte;
+    h.requisition_id = (char *) requisition;
     uint8_t data[512];
     Pm__Test__Emit emit = PM__TEST__EMIT__INIT;
     emit.type = (char *) type;
@@ -609,6 +609,14 @@ s_emit_hire (pm_client_t *emitter, const char *type, const char *candidate,
         pm__reply__free_unpacked (reply, NULL);
     }
     return ok;
+}
+
+static bool
+s_emit_hire (pm_client_t *emitter, const char *type, const char *candidate,
+             const char *site)
+{
+    return s_emit_post (emitter, type, candidate, site, "job_01m8e8rx5n3r2py41feft8x8rn",
+                        "2026-03-02", 600);
 }
 
 //  Waits until staffing's cursor on recruitment's stream reaches `seq`.
@@ -725,6 +733,73 @@ s_test_hire_exactly_once (void)
 
     json_t *events = s_stream (c);
     CHECK (events && s_count (events, "staffing.staff.onboarded") == 2);
+    CHECK (s_count (events, "staffing.hire.rejected") == 1);
+    json_decref (events);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+    itest_cleanup (&rec);
+}
+
+//  The same person hired into another opening is one staff member: a
+//  second post adds its site, someone who had left is active again at the
+//  new post, a post they hold already is rejected with the reason; each
+//  hire once however often it is delivered.
+static void
+s_test_further_hires (void)
+{
+    itest_svc_t rec, svc;
+    itest_svc_init (&rec, "recruitment", "pm_emitter");
+    rec.env[0] = "PM_EMITTER_SERVICE=recruitment";
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&rec) == 0);
+    itest_point_at (&svc, &rec);
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *ec = itest_client (&rec);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    CHECK (s_site (c, "south", "America/Chicago"));
+    const char *hired = "recruitment.candidate.hired";
+    const char *a = "cand_01m8e8rx5n3r2py41feft8x8aa";
+    const char *j1 = "job_01m8e8rx5n3r2py41feft8x801", *j2 = "job_01m8e8rx5n3r2py41feft8x802";
+    const char *j3 = "job_01m8e8rx5n3r2py41feft8x803", *j4 = "job_01m8e8rx5n3r2py41feft8x804";
+    CHECK (s_emit_post (ec, hired, a, "north", j1, "2026-03-02", 600));
+    CHECK (s_emit_post (ec, hired, a, "south", j2, "2026-04-01", 400)); //  a second post
+    CHECK (s_emit_post (ec, hired, a, "south", j2, "2026-04-01", 400)); //  delivered again
+    CHECK (s_wait_cursor (c, 3));
+    json_t *r = itest_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\", "
+                           "\"requisition_id\": \"%s\"}", a, j2);
+    CHECK (r && s_int (r, "seq") == 2);
+    char staff_id[PM_ID_MAX];
+    snprintf (staff_id, sizeof staff_id, "%s", r ? itest_json_str (r, "staff_id") : "");
+    json_decref (r);
+    CHECK (s_hired (c, "north", a) == 1 && s_hired (c, "south", a) == 1);
+    r = itest_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff_id);
+    CHECK (r && s_int (r, "version") == 2 && strcmp (itest_json_str (r, "sites[0].site_id"),
+                                                     "north") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "sites[1].site_id"), "south") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "start_date"), "2026-03-02") == 0);
+    json_decref (r);
+    //  They leave; hired again later at north: active again, there only.
+    r = itest_req (c, 0, NULL, "staffing.Terminate", "{\"staff_id\": \"%s\", \"end_date\": "
+                   "\"2026-06-30\", \"reason\": \"moved away\"}", staff_id);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_emit_post (ec, hired, a, "north", j3, "2027-01-04", 1000));
+    //  And once more for a post they hold: rejected, with the reason.
+    CHECK (s_emit_post (ec, hired, a, "north", j4, "2027-02-01", 1000));
+    CHECK (s_wait_cursor (c, 5));
+    r = itest_req (c, 0, NULL, "staffing.GetStaff", "{\"staff_id\": \"%s\"}", staff_id);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "ACTIVE") == 0);
+    CHECK (r && strcmp (itest_json_str (r, "start_date"), "2027-01-04") == 0);
+    CHECK (r && json_array_size (itest_json_at (r, "sites")) == 1 && !*itest_json_str (r, "end_date"));
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "staffing.GetHire", "{\"candidate_id\": \"%s\", "
+                   "\"requisition_id\": \"%s\"}", a, j4);
+    CHECK (r && strstr (itest_json_str (r, "rejected_reason"), "already works at site north"));
+    json_decref (r);
+    json_t *events = s_stream (c);
+    CHECK (events && s_count (events, "staffing.staff.onboarded") == 1);
     CHECK (s_count (events, "staffing.hire.rejected") == 1);
     json_decref (events);
     pm_client_destroy (&ec);
@@ -1847,6 +1922,7 @@ static const itest_case_t s_cases[] = {
     {"staff_lifecycle", s_test_staff_lifecycle},
     {"staff_bad_input", s_test_staff_bad_input},
     {"hire_exactly_once", s_test_hire_exactly_once},
+    {"further_hires", s_test_further_hires},
     {"credential_escalations", s_test_credential_escalations},
     {"night_shift_dst", s_test_night_shift_dst},
     {"roster_conflicts", s_test_roster_conflicts},
