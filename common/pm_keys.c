@@ -85,6 +85,13 @@ s_valid_name (const char *name)
 pm_err
 pm_keys_ensure (const char *name, const char *role, const char *sites)
 {
+    return pm_keys_ensure_person (name, role, sites, NULL);
+}
+
+pm_err
+pm_keys_ensure_person (const char *name, const char *role, const char *sites,
+                       const char *staff)
+{
     char pub[700], sec[700], revoked[700];
     if (!s_valid_name (name)) {
         pm_error ("invalid principal name", "name", name, NULL);
@@ -123,6 +130,9 @@ pm_keys_ensure (const char *name, const char *role, const char *sites)
     zcert_set_meta (cert, "name", "%s", name);
     zcert_set_meta (cert, "role", "%s", role);
     zcert_set_meta (cert, "sites", "%s", sites && *sites ? sites : "*");
+    if (staff && *staff) {
+        zcert_set_meta (cert, "staff", "%s", staff);
+    }
     char tmp[720], tmp_secret[740], pub_tmp[720];
     snprintf (tmp, sizeof tmp, "%s/secret/.%s.%d.tmp", pm_keys_dir (), name, getpid ());
     snprintf (tmp_secret, sizeof tmp_secret, "%s_secret", tmp);
@@ -262,6 +272,7 @@ pm_keys_principal (zmq_msg_t *frame, pm_principal_t *out)
     pm_str_copy (out->name, sizeof out->name, name);
     out->role = pm_role_from_name (role);
     pm_str_copy (out->sites, sizeof out->sites, sites);
+    pm_str_copy (out->staff, sizeof out->staff, zmq_msg_gets (frame, "staff"));
     return true;
 }
 

@@ -26,6 +26,7 @@ typedef struct {
     char name[PM_NAME_MAX];   //  "svc-patients", "alice"
     unsigned role;            //  one PM_ROLE_* bit; 0 = unknown
     char sites[PM_SITES_MAX]; //  "*" or comma-separated site ids
+    char staff[PM_NAME_MAX];  //  the staff record of the person ("stf_..."), or ""
 } pm_principal_t;
 
 //  True when CURVE is on (PM_CURVE, default on).
@@ -43,6 +44,12 @@ const char *pm_keys_identity (void);
 //  secret/, public with metadata (role name, sites) in public/. PM_OK if
 //  it exists or was made.
 pm_err pm_keys_ensure (const char *name, const char *role, const char *sites);
+
+//  The same for a person's key linked to their staff record (`staff`, a
+//  "stf_..." id, or NULL): services then let the key act only as that
+//  staff member where a command names one (pm_ctx_staff_id).
+pm_err pm_keys_ensure_person (const char *name, const char *role, const char *sites,
+                              const char *staff);
 
 //  Moves name's public key to revoked/: new connections with it are
 //  refused. PM_ENOTFOUND if no such public key.

@@ -531,6 +531,14 @@ pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg)
 }
 
 //  --------------------------------------------------------------------------
+//  The caller's staff record, when its key is linked to one.
+const char *
+pm_ctx_staff_id (pm_ctx_t *ctx)
+{
+    return ctx->principal && ctx->principal->staff[0] ? ctx->principal->staff : NULL;
+}
+
+//  --------------------------------------------------------------------------
 //  A followed stream's committed position.
 bool
 pm_ctx_follow_position (pm_ctx_t *ctx, const char *source, const char **stream,
@@ -1248,6 +1256,8 @@ s_authorize (const pm_principal_t *who, const Pm__Request *request,
         zcert_t *cert = pm_keys_public (request->on_behalf_of);
         const char *role = cert ? zcert_meta (cert, "role") : NULL;
         const char *sites = cert ? zcert_meta (cert, "sites") : NULL;
+        pm_str_copy (effective->staff, sizeof effective->staff,
+                     cert ? zcert_meta (cert, "staff") : NULL);
         snprintf (effective->name, sizeof effective->name, "%s",
                   request->on_behalf_of);
         effective->role = role ? pm_role_from_name (role) : 0;

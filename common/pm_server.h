@@ -145,6 +145,13 @@ pm_err pm_ctx_fail (pm_ctx_t *ctx, pm_err code, const char *field,
 //  handler or consumer that records why something it tried was refused.
 const char *pm_ctx_failure (pm_ctx_t *ctx);
 
+//  The staff record ("stf_...") of the person whose key made the request
+//  (through a gateway: of the end user), or NULL when the key is not
+//  linked to one (services, admins, keys made without --staff). Handlers
+//  let a linked key act only as that staff member where a command names
+//  one.
+const char *pm_ctx_staff_id (pm_ctx_t *ctx);
+
 //  How far this service has applied the stream of `source` it follows:
 //  the stream id (valid until the handler returns) and the seq of the
 //  last event applied and committed. False when it does not follow it or

@@ -342,7 +342,10 @@ static pm_err
 s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
     const Pm__Staffing__RequestLeave *req = (const Pm__Staffing__RequestLeave *) body;
-    pm_err rc = stf_date (ctx, "start_date", req->start_date);
+    pm_err rc = stf_acting_as (ctx, req->staff_id, true, "staff_id");
+    if (rc == PM_OK) {
+        rc = stf_date (ctx, "start_date", req->start_date);
+    }
     if (rc == PM_OK) {
         rc = stf_date (ctx, "end_date", req->end_date);
     }
@@ -516,6 +519,9 @@ s_decide (pm_ctx_t *ctx, const ProtobufCMessage *body, bool approve)
                            l->id);
     }
     if (rc == PM_OK) {
+        rc = stf_acting_as (ctx, req->approver_id, false, "approver_id");
+    }
+    if (rc == PM_OK) {
         rc = s_check_approver (ctx, req->approver_id, l);
     }
     if (rc == PM_OK) {
@@ -560,6 +566,9 @@ s_cancel (pm_ctx_t *ctx, const ProtobufCMessage *body)
     }
     if (rc == PM_OK) {
         rc = stf_access (ctx, l->site_id, "leave_id");
+    }
+    if (rc == PM_OK) {
+        rc = stf_acting_as (ctx, l->staff_id, true, "leave_id");
     }
     if (rc == PM_OK && l->status != PM__STAFFING__LEAVE_STATUS__LEAVE_REQUESTED
         && l->status != PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED) {

@@ -504,6 +504,9 @@ s_assign (pm_ctx_t *ctx, const ProtobufCMessage *body)
     site_t *site = NULL;
     pm_err rc = stf_id (ctx, "staff_id", req->staff_id, "stf");
     if (rc == PM_OK) {
+        rc = stf_acting_as (ctx, req->staff_id, true, "staff_id"); //  claims: their own
+    }
+    if (rc == PM_OK) {
         rc = s_load_with_site (ctx, req->shift_id, "shift_id", &sh, &site);
     }
     if (rc == PM_OK && sh->status != PM__STAFFING__SHIFT_STATUS__SHIFT_OPEN) {
@@ -697,6 +700,9 @@ s_request_swap (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK && sh->status != PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED) {
         rc = pm_ctx_fail (ctx, PM_ECONFLICT, "shift_id",
                            "shift_id: %s is not assigned: claim it instead", sh->id);
+    }
+    if (rc == PM_OK) {
+        rc = stf_acting_as (ctx, sh->staff_id, true, "shift_id"); //  one's own shift
     }
     if (rc == PM_OK && strcmp (sh->staff_id, req->to_staff_id) == 0) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "to_staff_id",

@@ -52,6 +52,24 @@ stf_index (MDB_txn *txn, MDB_dbi dbi, const pm_key_t *k, const char *id,
     return rc == PM_ENOTFOUND ? PM_OK : rc;
 }
 
+//  --------------------------------------------------------------------------
+//  A linked key acts only as its person.
+pm_err
+stf_acting_as (pm_ctx_t *ctx, const char *staff_id, bool for_others, const char *field)
+{
+    const char *me = pm_ctx_staff_id (ctx);
+    if (!me || (staff_id && strcmp (me, staff_id) == 0)) {
+        return PM_OK;
+    }
+    unsigned managers = PM_ROLE_PRACTICE_MANAGER | PM_ROLE_NETWORK_ADMIN;
+    if (for_others && (pm_ctx_principal (ctx)->role & managers)) {
+        return PM_OK;
+    }
+    return pm_ctx_fail (ctx, PM_EFORBIDDEN, field,
+                        "%s: your key is %s's: it acts only as them, not as %.64s", field,
+                        me, staff_id ? staff_id : "");
+}
+
 //  --- records ----------------------------------------------------------------
 
 //  --------------------------------------------------------------------------

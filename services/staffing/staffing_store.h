@@ -85,6 +85,16 @@ pm_err stf_store_open (pm_store_t *store);
 pm_err stf_index (MDB_txn *txn, MDB_dbi dbi, const pm_key_t *k,
                   const char *id, bool add);
 
+//  --- who acts --------------------------------------------------------------
+
+//  A key linked to a staff record (pm_ctx_staff_id) acts only as that
+//  person: `staff_id`, named by a command as the one who asks, decides or
+//  takes, must be theirs (EFORBIDDEN on `field`), except that a practice
+//  manager (or admin) may act for the people of their sites where
+//  `for_others`. Keys not linked to anyone are not restricted here.
+pm_err stf_acting_as (pm_ctx_t *ctx, const char *staff_id, bool for_others,
+                      const char *field);
+
 //  --- records ------------------------------------------------------------
 
 //  Loads record `id` of type `desc` into *out (caller frees with

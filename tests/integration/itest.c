@@ -284,7 +284,13 @@ itest_bin_path (const char *name, char *out, size_t outlen)
 void
 itest_principal (const char *name, const char *role, const char *sites)
 {
-    if (pm_keys_ensure (name, role, sites) != PM_OK) {
+    itest_person (name, role, sites, NULL);
+}
+
+void
+itest_person (const char *name, const char *role, const char *sites, const char *staff)
+{
+    if (pm_keys_ensure_person (name, role, sites, staff) != PM_OK) {
         fprintf (stderr, "    cannot make principal %s\n", name);
         abort ();
     }

@@ -50,6 +50,10 @@ void itest_bin_path (const char *name, char *out, size_t outlen);
 //  A principal in this test's key store (role name, sites "*" or "a,b").
 void itest_principal (const char *name, const char *role, const char *sites);
 
+//  The same for a person's key linked to their staff record ("stf_...").
+void itest_person (const char *name, const char *role, const char *sites,
+                   const char *staff);
+
 //  A client of the service running as principal `name` (see
 //  itest_principal); itest_client runs as "admin" (network-admin).
 pm_client_t *itest_client_as (itest_svc_t *svc, const char *name);

@@ -1915,6 +1915,74 @@ s_test_staff_records_audited (void)
     itest_cleanup (&svc);
 }
 
+//  A key linked to a staff record (pmctl keys add --staff) acts only as
+//  that person: a nurse asks leave and claims shifts for herself, not for
+//  a colleague; a manager approves as herself, not as another manager,
+//  and may still ask leave for the people of her site.
+static void
+s_test_keys_act_as_their_person (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    char ana[PM_ID_MAX], ben[PM_ID_MAX], m1[PM_ID_MAX], m2[PM_ID_MAX], day[PM_ID_MAX];
+    const char *nurse = "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": \"north\", "
+                        "\"fte_permille\": 1000}], \"start_date\": \"2026-01-01\"";
+    const char *manager = "\"roles\": [\"practice-manager\"], \"sites\": [{\"site_id\": "
+                          "\"north\", \"fte_permille\": 1000}], \"start_date\": \"2026-01-01\"";
+    CHECK (s_onboard (c, ana, nurse) && s_onboard (c, ben, nurse));
+    CHECK (s_onboard (c, m1, manager) && s_onboard (c, m2, manager));
+    CHECK (s_template (c, "north", "nurse", "08:00", "16:00", day));
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType", "{\"leave_type\": {\"id\": "
+                           "\"annual\", \"name\": \"Annual\", \"yearly_days\": 20}}");
+    CHECK (r);
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, day, "2026-06-10", "2026-06-10", NULL); //  an open shift
+    CHECK (r);
+    char shift[PM_ID_MAX];
+    snprintf (shift, sizeof shift, "%s", r ? itest_json_str (r, "shifts[0].id") : "");
+    json_decref (r);
+    itest_person ("ana", "clinician", "north", ana);
+    itest_person ("mia", "practice-manager", "north", m1);
+    pm_client_t *ac = itest_client_as (&svc, "ana");
+    pm_client_t *mc = itest_client_as (&svc, "mia");
+    const char *ask = "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
+                      "\"start_date\": \"2026-06-01\", \"end_date\": \"2026-06-02\"}";
+    r = itest_req (ac, PM_EFORBIDDEN, "staff_id", "staffing.RequestLeave", ask, ben);
+    CHECK (r && strstr (itest_json_str (r, "message"), "acts only as them"));
+    json_decref (r);
+    r = itest_req (ac, PM_EFORBIDDEN, "staff_id", "staffing.ClaimShift",
+                   "{\"shift_id\": \"%s\", \"staff_id\": \"%s\"}", shift, ben);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (ac, 0, NULL, "staffing.ClaimShift", "{\"shift_id\": \"%s\", "
+                   "\"staff_id\": \"%s\"}", shift, ana);
+    CHECK (r && strcmp (itest_json_str (r, "staff_id"), ana) == 0);
+    json_decref (r);
+    r = itest_req (ac, 0, NULL, "staffing.RequestLeave", ask, ana);
+    CHECK (r);
+    char lv[PM_ID_MAX];
+    snprintf (lv, sizeof lv, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    //  The manager asks for Ben (for others: allowed), approves as herself.
+    r = itest_req (mc, 0, NULL, "staffing.RequestLeave", ask, ben);
+    CHECK (r);
+    json_decref (r);
+    const char *decide = "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}";
+    r = itest_req (mc, PM_EFORBIDDEN, "approver_id", "staffing.ApproveLeave", decide, lv, m2);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (mc, 0, NULL, "staffing.ApproveLeave", decide, lv, m1);
+    CHECK (r && strcmp (itest_json_str (r, "decided_by"), m1) == 0);
+    json_decref (r);
+    pm_client_destroy (&mc);
+    pm_client_destroy (&ac);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"staff_records_audited", s_test_staff_records_audited},
     {"sites_and_resources", s_test_sites_and_resources},
@@ -1923,6 +1991,7 @@ static const itest_case_t s_cases[] = {
     {"staff_bad_input", s_test_staff_bad_input},
     {"hire_exactly_once", s_test_hire_exactly_once},
     {"further_hires", s_test_further_hires},
+    {"keys_act_as_their_person", s_test_keys_act_as_their_person},
     {"credential_escalations", s_test_credential_escalations},
     {"night_shift_dst", s_test_night_shift_dst},
     {"roster_conflicts", s_test_roster_conflicts},

@@ -5,7 +5,7 @@
       pmctl health <service>                  exit 0 only if it is ok
       pmctl commands [<service>]              what each service answers
       pmctl keys init                         the key store and the admin key
-      pmctl keys add <name> --role R [--sites a,b]   a new principal
+      pmctl keys add <name> --role R [--sites a,b] [--staff stf_...]   a new principal
       pmctl keys list | revoke <name>
       pmctl backup <service> DIR              consistent hot copy of its store
       pmctl restore <service> DIR             (service stopped) put a copy back
@@ -58,7 +58,7 @@ s_usage (void)
              "       pmctl health <service>\n"
              "       pmctl commands [<service>]\n"
              "       pmctl keys init | list | revoke <name>\n"
-             "       pmctl keys add <name> --role ROLE [--sites a,b]\n"
+             "       pmctl keys add <name> --role ROLE [--sites a,b] [--staff stf_...]\n"
              "       pmctl backup <service> DIR | restore <service> DIR\n"
              "       pmctl audit tail <service> [--from SEQ] [--break-glass]\n"
              "       pmctl audit verify <service>\n"
@@ -470,7 +470,7 @@ s_cmd_keys (int argc, char *argv[])
         return 0;
     }
     if (argc >= 2 && strcmp (argv[0], "add") == 0) {
-        const char *role = NULL, *sites = "*";
+        const char *role = NULL, *sites = "*", *staff = NULL;
         for (int i = 2; i + 1 < argc; i += 2) {
             if (strcmp (argv[i], "--role") == 0) {
                 role = argv[i + 1];
@@ -478,6 +478,13 @@ s_cmd_keys (int argc, char *argv[])
             else if (strcmp (argv[i], "--sites") == 0) {
                 sites = argv[i + 1];
             }
+            else if (strcmp (argv[i], "--staff") == 0) {
+                staff = argv[i + 1];
+            }
+        }
+        if (staff && !pm_id_valid (staff, "stf")) {
+            fprintf (stderr, "pmctl: --staff is the person's staff id (stf_...)\n");
+            return EXIT_USAGE;
         }
         if (!role || !pm_role_from_name (role)) {
             fprintf (stderr, "pmctl: --role is one of network-admin, practice-manager, "
@@ -491,13 +498,14 @@ s_cmd_keys (int argc, char *argv[])
             fprintf (stderr, "pmctl: principal %s exists\n", argv[1]);
             return EXIT_REFUSED;
         }
-        pm_err rc = pm_keys_ensure (argv[1], role, sites);
+        pm_err rc = pm_keys_ensure_person (argv[1], role, sites, staff);
         if (rc != PM_OK) {
             fprintf (stderr, "pmctl: cannot add %s: %s\n", argv[1], pm_strerror (rc));
             return rc == PM_EINVAL ? EXIT_USAGE : EXIT_REFUSED;
         }
-        printf ("added %s (%s, sites %s); its key pair: %s/secret/%s.cert_secret\n",
-                argv[1], role, sites, pm_keys_dir (), argv[1]);
+        printf ("added %s (%s, sites %s%s%s); its key pair: %s/secret/%s.cert_secret\n",
+                argv[1], role, sites, staff ? ", staff " : "", staff ? staff : "",
+                pm_keys_dir (), argv[1]);
         return 0;
     }
     if (argc == 1 && strcmp (argv[0], "list") == 0) {
