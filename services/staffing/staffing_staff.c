@@ -246,6 +246,27 @@ s_index (MDB_txn *txn, const stf_staff_t *s, bool add)
     return PM_OK;
 }
 
+//  Stores `s`, a changed copy of `old`: one version on, its site index
+//  entries moved, staffing.staff.updated, the change hooks.
+static pm_err
+s_save_changed (pm_ctx_t *ctx, const stf_staff_t *old, stf_staff_t *s)
+{
+    s->version++;
+    s->updated_at = pm_ctx_now (ctx);
+    pm_err rc = s_index (pm_ctx_txn (ctx), old, false);
+    if (rc == PM_OK) {
+        rc = s_index (pm_ctx_txn (ctx), s, true);
+    }
+    if (rc == PM_OK) {
+        rc = stf_commit (ctx, stf_db.staff, s->id, &s->base, "staffing.staff.updated",
+                         stf_staff_primary_site (s));
+    }
+    if (rc == PM_OK && s_on_change) {
+        rc = s_on_change (ctx, s);
+    }
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  Onboards a new staff member (commands and hires).
 pm_err
@@ -336,20 +357,8 @@ stf_staff_rehire (pm_ctx_t *ctx, const char *staff_id, const stf_staff_t *hire)
         rc = s_validate (ctx, &s);
     }
     if (rc == PM_OK) {
-        s.version++;
-        s.updated_at = pm_ctx_now (ctx);
         pm_ctx_audit (ctx, s.id, stf_staff_primary_site (&s));
-        rc = s_index (pm_ctx_txn (ctx), old, false);
-    }
-    if (rc == PM_OK) {
-        rc = s_index (pm_ctx_txn (ctx), &s, true);
-    }
-    if (rc == PM_OK) {
-        rc = stf_commit (ctx, stf_db.staff, s.id, &s.base, "staffing.staff.updated",
-                         stf_staff_primary_site (&s));
-    }
-    if (rc == PM_OK && s_on_change) {
-        rc = s_on_change (ctx, &s);
+        rc = s_save_changed (ctx, old, &s);
     }
     free (roles);
     free (sites);
@@ -419,19 +428,7 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = pm_ctx_reply (ctx, &old->base);
     }
     else if (rc == PM_OK) {
-        s.version++;
-        s.updated_at = pm_ctx_now (ctx);
-        rc = s_index (pm_ctx_txn (ctx), old, false);
-        if (rc == PM_OK) {
-            rc = s_index (pm_ctx_txn (ctx), &s, true);
-        }
-        if (rc == PM_OK) {
-            rc = stf_commit (ctx, stf_db.staff, s.id, &s.base, "staffing.staff.updated",
-                             stf_staff_primary_site (&s));
-        }
-        if (rc == PM_OK && s_on_change) {
-            rc = s_on_change (ctx, &s);
-        }
+        rc = s_save_changed (ctx, old, &s);
     }
     pm__staffing__staff__free_unpacked (old, NULL);
     return rc;
