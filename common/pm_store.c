@@ -214,6 +214,62 @@ pm_store_grow (pm_store_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  A one-time migration with its marker, through map growth.
+int
+pm_store_migrate (pm_store_t *self, MDB_dbi marks, const char *name, pm_migrate_fn *fn,
+                  void *arg)
+{
+    uint8_t marker[128];
+    size_t len = strlen (name);
+    assert (len + 2 <= sizeof marker);
+    marker[0] = 'M';
+    memcpy (marker + 1, name, len + 1);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        MDB_txn *txn;
+        long changed = 0;
+        MDB_val val;
+        pm_err rc = pm_store_begin (self, NULL, true, &txn);
+        if (rc != PM_OK) {
+            pm_error ("store migration failed", "migration", name, "error", pm_err_name (rc),
+                      NULL);
+            return -1;
+        }
+        rc = pm_store_get (txn, marks, marker, len + 2, &val);
+        if (rc == PM_OK) {
+            pm_store_abort (txn);
+            return 0; //  done in an earlier life
+        }
+        if (rc == PM_ENOTFOUND) {
+            rc = fn (txn, arg, &changed);
+        }
+        if (rc == PM_OK) {
+            rc = pm_store_put (txn, marks, marker, len + 2, "", 0, 0);
+        }
+        if (rc == PM_OK) {
+            rc = pm_store_commit (txn);
+        }
+        else {
+            pm_store_abort (txn);
+        }
+        if (rc == PM_EFULL && pm_store_grow (self) == PM_OK) {
+            continue; //  a bigger map, and the whole migration again
+        }
+        if (rc != PM_OK) {
+            pm_error ("store migration failed", "migration", name, "error", pm_err_name (rc),
+                      NULL);
+            return -1;
+        }
+        if (changed > 0) {
+            char count[24];
+            snprintf (count, sizeof count, "%ld", changed);
+            pm_info ("store migrated", "migration", name, "records", count, NULL);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
 //  Clears stale reader slots.
 int
 pm_store_reader_check (pm_store_t *self)

@@ -52,6 +52,17 @@ void pm_store_abort (MDB_txn *txn);
 //  would not help).
 pm_err pm_store_grow (pm_store_t *self);
 
+//  A one-time migration of an older store (an index added later, say):
+//  returns how many records it changed in *changed, or a pm_err.
+typedef pm_err (pm_migrate_fn) (MDB_txn *txn, void *arg, long *changed);
+
+//  Runs `fn` once in the store's life, at start-up: in one write
+//  transaction that also writes its marker ('M' name NUL in `marks`), so
+//  it runs again only if it did not commit. A full map is grown and the
+//  whole migration run again. Logs what it did; 0, or -1 (logged).
+int pm_store_migrate (pm_store_t *self, MDB_dbi marks, const char *name, pm_migrate_fn *fn,
+                      void *arg);
+
 //  Clears stale reader slots left by crashed processes; returns how many.
 int pm_store_reader_check (pm_store_t *self);
 

@@ -63,11 +63,39 @@ s_reset_patients (pm_ctx_t *ctx, const char *source)
     return PM_OK;
 }
 
+//  A store from before the report indexes: every invoice gets its entries.
+static pm_err
+s_index_invoices (MDB_txn *txn, void *arg, long *changed)
+{
+    (void) arg;
+    MDB_cursor *cur;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.invoices, &cur));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key, val;
+    int mrc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    //  Writes go to another sub-database: the cursor stays valid.
+    while (rc == PM_OK && mrc == 0) {
+        Pm__Finance__Invoice *inv = pm__finance__invoice__unpack (NULL, val.mv_size,
+                                                                  val.mv_data);
+        rc = inv ? fin_invoice_report_index (txn, inv) : PM_EINTERNAL;
+        (*changed)++;
+        pm__finance__invoice__free_unpacked (inv, NULL);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
+}
+
 //  --------------------------------------------------------------------------
 int
 finance_setup (pm_server_t *server)
 {
-    if (fin_store_open (pm_server_store (server)) != PM_OK) {
+    pm_store_t *store = pm_server_store (server);
+    if (fin_store_open (store) != PM_OK
+        || pm_store_migrate (store, fin_db.index, "report-index", s_index_invoices, NULL)
+               != 0) {
         return -1;
     }
     fin_sites_setup (server);

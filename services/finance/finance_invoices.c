@@ -85,6 +85,33 @@ fin_invoice_totals (invoice_t *inv)
 }
 
 //  --------------------------------------------------------------------------
+//  The reports' entries of an invoice: issued ones by site and issue time
+//  ('D', kept whatever becomes of it), open ones - issued, something due -
+//  by site ('O', only while open).
+pm_err
+fin_invoice_report_index (MDB_txn *txn, const invoice_t *inv)
+{
+    if (!inv->site_id || !inv->id) {
+        return PM_OK;
+    }
+    pm_key_t k;
+    pm_err rc = PM_OK;
+    if (inv->issued_at > 0) {
+        pm_key_init (&k, FIN_IX_ISSUED);
+        pm_key_str (&k, inv->site_id);
+        pm_key_u64 (&k, (uint64_t) inv->issued_at);
+        pm_key_str (&k, inv->id);
+        rc = fin_index (txn, &k, inv->id, true);
+    }
+    bool open = inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED
+                && inv->due_minor > 0;
+    pm_key_init (&k, FIN_IX_OPEN);
+    pm_key_str (&k, inv->site_id);
+    pm_key_str (&k, inv->id);
+    return rc == PM_OK ? fin_index (txn, &k, inv->id, open) : rc;
+}
+
+//  --------------------------------------------------------------------------
 //  Stores a changed invoice and announces it.
 pm_err
 fin_invoice_save (pm_ctx_t *ctx, invoice_t *inv, const char *old_patient,
@@ -95,6 +122,9 @@ fin_invoice_save (pm_ctx_t *ctx, invoice_t *inv, const char *old_patient,
     inv->has_updated_at = 1;
     inv->updated_at = pm_ctx_now (ctx);
     pm_err rc = fin_put (ctx, fin_db.invoices, inv->id, &inv->base);
+    if (rc == PM_OK) {
+        rc = fin_invoice_report_index (pm_ctx_txn (ctx), inv);
+    }
     pm_key_t k;
     if (rc == PM_OK && old_patient) {
         fin_ix_key (&k, FIN_IX_INVOICE, old_patient, inv->site_id, inv->id);

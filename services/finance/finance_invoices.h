@@ -24,6 +24,10 @@ void fin_invoice_totals (Pm__Finance__Invoice *inv);
 pm_err fin_invoice_save (pm_ctx_t *ctx, Pm__Finance__Invoice *inv,
                          const char *old_patient, const char *event);
 
+//  Keeps the report indexes of `inv` (FIN_IX_ISSUED, FIN_IX_OPEN) in step;
+//  fin_invoice_save calls it.
+pm_err fin_invoice_report_index (MDB_txn *txn, const Pm__Finance__Invoice *inv);
+
 //  A patient merge: the merged record's open invoices (draft, issued) now
 //  go to the survivor.
 pm_err fin_invoices_repoint (pm_ctx_t *ctx, const char *from, const char *to);

@@ -15,6 +15,9 @@
                 'm' site 0 month                 -> PeriodLock
       index     'p' patient 0 site 0 chg_id 0    -> chg_id  a patient's charges
                 'i' patient 0 site 0 inv_id 0    -> inv_id  a patient's invoices
+                'D' site 0 be64 issued_at inv_id 0 -> inv_id  issued, by time (revenue)
+                'O' site 0 inv_id 0              -> inv_id  open receivables (aging)
+                'M' name 0                       -> ""      migrations done
       budgets   site 0 month                     -> Budget
       actuals   (projections of staffing and recruitment, rebuilt on reset)
                 'r' staff_id                     -> StaffRate
@@ -58,6 +61,9 @@ pm_err fin_store_open (pm_store_t *store);
 
 #define FIN_IX_CHARGE 'p'
 #define FIN_IX_INVOICE 'i'
+#define FIN_IX_ISSUED 'D'  //  site 0 be64 issued_at inv_id 0: every issued invoice
+#define FIN_IX_OPEN 'O'    //  site 0 inv_id 0: issued with something due
+#define FIN_IX_MIGRATED 'M' //  name 0: one-time migrations done
 
 //  Puts (add) or deletes an index entry `k` -> `id`.
 pm_err fin_index (MDB_txn *txn, const pm_key_t *k, const char *id, bool add);

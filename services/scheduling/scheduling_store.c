@@ -32,24 +32,20 @@ sch_store_open (pm_store_t *store)
     return 0;
 }
 
-//  Writes the 'p' entry of every stored appointment unless the marker
-//  says it was done; *n_out is how many were written.
+//  Writes the 'p' entry of every stored appointment (a store from before
+//  the patient index); *n_out is how many were written.
 static pm_err
-s_backfill_patients (MDB_txn *txn, const pm_key_t *marker, long *n_out)
+s_backfill_patients (MDB_txn *txn, void *arg, long *n_out)
 {
+    (void) arg;
     *n_out = 0;
-    MDB_val val;
-    pm_err rc = pm_store_get (txn, sch_db.index, marker->b, marker->len, &val);
-    if (rc != PM_ENOTFOUND) {
-        return rc; //  done before (PM_OK), or a store error
-    }
     MDB_cursor *cur;
     int mrc = mdb_cursor_open (txn, sch_db.appts, &cur);
     if (mrc != 0) {
         return pm_err_from_mdb (mrc);
     }
-    rc = PM_OK;
-    MDB_val key = {4, "apt_"};
+    pm_err rc = PM_OK;
+    MDB_val key = {4, "apt_"}, val;
     mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
     //  Waitlist entries share the sub-database (wle_): only apt_ count.
     while (rc == PM_OK && mrc == 0 && key.mv_size > 4 && memcmp (key.mv_data, "apt_", 4) == 0) {
@@ -81,7 +77,7 @@ s_backfill_patients (MDB_txn *txn, const pm_key_t *marker, long *n_out)
         pm_key_str (&k, SCH_MARK_MERGE_CATCH_UP);
         rc = pm_store_put (txn, sch_db.index, k.b, k.len, "", 0, 0);
     }
-    return rc == PM_OK ? pm_store_put (txn, sch_db.index, marker->b, marker->len, "", 0, 0) : rc;
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -89,39 +85,8 @@ s_backfill_patients (MDB_txn *txn, const pm_key_t *marker, long *n_out)
 int
 sch_store_migrate (pm_store_t *store)
 {
-    pm_key_t marker;
-    pm_key_init (&marker, 'M');
-    pm_key_str (&marker, SCH_MARK_PATIENT_INDEX);
-    for (int attempt = 0; attempt < 16; attempt++) {
-        MDB_txn *txn;
-        long n = 0;
-        pm_err rc = pm_store_begin (store, NULL, true, &txn);
-        if (rc == PM_OK) {
-            rc = s_backfill_patients (txn, &marker, &n);
-            if (rc == PM_OK) {
-                rc = pm_store_commit (txn);
-            }
-            else {
-                pm_store_abort (txn);
-            }
-        }
-        if (rc == PM_EFULL && pm_store_grow (store) == PM_OK) {
-            continue; //  a bigger map, and again from the start
-        }
-        if (rc != PM_OK) {
-            pm_error ("store migration failed", "migration", "patient-index", "error",
-                      pm_err_name (rc), NULL);
-            return -1;
-        }
-        if (n > 0) {
-            char count[24];
-            snprintf (count, sizeof count, "%ld", n);
-            pm_info ("patient index built for appointments stored before it", "appointments",
-                     count, NULL);
-        }
-        return 0;
-    }
-    return -1;
+    return pm_store_migrate (store, sch_db.index, SCH_MARK_PATIENT_INDEX,
+                             s_backfill_patients, NULL);
 }
 
 //  --------------------------------------------------------------------------

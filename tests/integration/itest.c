@@ -525,3 +525,43 @@ itest_main (int argc, char *argv[], const itest_case_t *cases)
     printf ("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
+
+//  --------------------------------------------------------------------------
+//  Makes a stopped service's store look older: entries of `dbi` whose key
+//  starts with one of `tags` deleted.
+long
+itest_store_forget (itest_svc_t *svc, const char *dbi, const char *tags)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/store", svc->dir);
+    pm_store_t *store = pm_store_new (path, 1 << 26, 1ULL << 32);
+    MDB_dbi handle;
+    MDB_txn *txn = NULL;
+    if (!store || pm_store_dbi (store, dbi, 0, &handle) != PM_OK
+        || pm_store_begin (store, NULL, true, &txn) != PM_OK) {
+        pm_store_destroy (&store);
+        return -1;
+    }
+    long n = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open (txn, handle, &cur);
+    MDB_val key, val;
+    rc = rc ? rc : mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    while (rc == 0) {
+        if (key.mv_size > 0 && strchr (tags, ((const char *) key.mv_data)[0])) {
+            rc = mdb_cursor_del (cur, 0);
+            n++;
+            rc = rc ? rc : mdb_cursor_get (cur, &key, &val, MDB_GET_CURRENT);
+        }
+        else {
+            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+        }
+    }
+    mdb_cursor_close (cur);
+    bool ok = rc == MDB_NOTFOUND && pm_store_commit (txn) == PM_OK;
+    if (!ok && rc != MDB_NOTFOUND) {
+        pm_store_abort (txn);
+    }
+    pm_store_destroy (&store);
+    return ok ? n : -1;
+}

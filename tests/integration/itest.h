@@ -50,6 +50,11 @@ void itest_bin_path (const char *name, char *out, size_t outlen);
 //  A principal in this test's key store (role name, sites "*" or "a,b").
 void itest_principal (const char *name, const char *role, const char *sites);
 
+//  Makes a stopped service's store look like an older version's: every
+//  entry of sub-database `dbi` whose key starts with one of the bytes in
+//  `tags` is deleted. The count, or -1. For tests of start-up migrations.
+long itest_store_forget (itest_svc_t *svc, const char *dbi, const char *tags);
+
 //  The same for a person's key linked to their staff record ("stf_...").
 void itest_person (const char *name, const char *role, const char *sites,
                    const char *staff);

@@ -1783,6 +1783,28 @@ s_test_revenue_and_aging (void)
     r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\"}");
     CHECK (r && s_num (r, "total_due_minor") == 0);
     json_decref (r);
+    //  A store from before the report indexes: built at start, the same
+    //  reports from it.
+    const char *period = "{\"site_id\": \"north\", \"from\": %lld, \"to\": %lld}";
+    json_t *was = itest_req (fin, 0, NULL, rev, period, (long long) (now - DAY_MS),
+                             (long long) (now + DAY_MS));
+    json_t *owed = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": "
+                              "\"%s\"}", today);
+    CHECK (was && s_num (was, "invoices") >= 1 && owed);
+    pm_client_destroy (&fin);
+    itest_signal (&svc, SIGTERM);
+    CHECK (itest_store_forget (&svc, "index", "DOM") >= 3);
+    CHECK (s_start (&svc) == 0);
+    fin = itest_client_as (&svc, "fin");
+    r = itest_req (fin, 0, NULL, rev, period, (long long) (now - DAY_MS),
+                   (long long) (now + DAY_MS));
+    CHECK (r && json_equal (r, was));
+    json_decref (r);
+    r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", today);
+    CHECK (r && json_equal (r, owed));
+    json_decref (r);
+    json_decref (was);
+    json_decref (owed);
     //  Bad input, roles, scope.
     CHECK (s_is (fin, PM_EINVAL, "as_of", ag, "{\"site_id\": \"north\", \"as_of\": "
                  "\"2026-02-30\"}"));

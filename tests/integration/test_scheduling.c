@@ -1793,54 +1793,15 @@ s_test_waitlist_lapse (void)
     s_world_end (&w);
 }
 
-//  Deletes from scheduling's stopped store every index key whose tag
-//  byte is one of `tags` (a store as an older version left it). The
-//  number deleted, -1 on failure.
-static long
-s_store_forget (s_world_t *w, const char *tags)
-{
-    char path[300];
-    snprintf (path, sizeof path, "%s/store", w->sched.dir);
-    pm_store_t *store = pm_store_new (path, 1 << 26, 1ULL << 32);
-    MDB_dbi index;
-    MDB_txn *txn = NULL;
-    if (!store || pm_store_dbi (store, "index", 0, &index) != PM_OK
-        || pm_store_begin (store, NULL, true, &txn) != PM_OK) {
-        pm_store_destroy (&store);
-        return -1;
-    }
-    long n = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open (txn, index, &cur);
-    MDB_val key, val;
-    rc = rc ? rc : mdb_cursor_get (cur, &key, &val, MDB_FIRST);
-    while (rc == 0) {
-        if (key.mv_size > 0 && strchr (tags, ((const char *) key.mv_data)[0])) {
-            rc = mdb_cursor_del (cur, 0);
-            n++;
-            rc = rc ? rc : mdb_cursor_get (cur, &key, &val, MDB_GET_CURRENT);
-        }
-        else {
-            rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
-        }
-    }
-    mdb_cursor_close (cur);
-    bool ok = rc == MDB_NOTFOUND && pm_store_commit (txn) == PM_OK;
-    if (!ok && rc != MDB_NOTFOUND) {
-        pm_store_abort (txn);
-    }
-    pm_store_destroy (&store);
-    return ok ? n : -1;
-}
-
-//  Stops scheduling, runs `edit` tags through s_store_forget, starts it
-//  again: the count deleted, -1 on failure.
+//  Stops scheduling, deletes the index entries of `tags` from its store
+//  (a store as an older version left it), starts it again: the count
+//  deleted, -1 on failure.
 static long
 s_restart_forgetting (s_world_t *w, const char *tags)
 {
     pm_client_destroy (&w->sch);
     itest_signal (&w->sched, SIGTERM);
-    long n = s_store_forget (w, tags);
+    long n = itest_store_forget (&w->sched, "index", tags);
     if (itest_start (&w->sched) != 0) {
         return -1;
     }
