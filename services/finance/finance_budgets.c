@@ -628,10 +628,11 @@ s_apply_cost (pm_ctx_t *ctx, const Pm__Event *event)
     Pm__Recruitment__RecruitmentCost *c = pm__recruitment__recruitment_cost__unpack (
         NULL, event->data.len, event->data.data);
     if (!c || !pm_id_valid (c->id, "rcost") || !fin_token_ok (c->site_id)
-        || !fin_date_valid (c->incurred_on) || c->amount_minor <= 0 || !c->currency) {
+        || !fin_date_valid (c->incurred_on) || c->amount_minor <= 0
+        || c->amount_minor > FIN_MONEY_MAX || !c->currency) {
         pm__recruitment__recruitment_cost__free_unpacked (c, NULL);
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a recruitment.RecruitmentCost "
-                            "with an id, site, date, amount and currency");
+                            "with an id, site, date, amount (1..10^13) and currency");
     }
     pm_key_t k, m;
     s_akey (&k, 'k', c->id, NULL, NULL);
