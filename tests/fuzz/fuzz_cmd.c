@@ -19,6 +19,9 @@
                      event seen earlier in this run (a record id), so that
                      a corpus can update what it registered.
 
+    One mutation in three is structure-aware: the body decoded, one field
+    changed (fuzz_pb_mutate), packed again.
+
     The store lives for many inputs (that is what reaches conflicts and
     versions) and is replaced every FUZZ_RECYCLE inputs so it stays small.
     FUZZ_WARMUP=<dir> runs the files there first: a reproducer that needs
@@ -126,6 +129,44 @@ s_inject (const uint8_t *data, size_t size)
         fuzz_svc_request (def, data, size);
     }
     fuzz_svc_collect ();
+}
+
+//  --------------------------------------------------------------------------
+//  libFuzzer's own mutations, and ours.
+size_t LLVMFuzzerMutate (uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size,
+                                unsigned int seed);
+
+//  --------------------------------------------------------------------------
+//  libFuzzer: one change to an input; one in three changes one field of
+//  the decoded body, the rest are libFuzzer's.
+size_t
+LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    uint64_t rng = (uint64_t) seed * 0x9E3779B97F4A7C15ULL + 1;
+    if (fuzz_rand (&rng) % 3 != 0 || size < 2 || data[0] == 0xFF) {
+        return LLVMFuzzerMutate (data, size, max_size);
+    }
+    const uint8_t *p = data;
+    size_t left = size;
+    const pm_command_def_t *def = s_pick_command (&p, &left);
+    size_t at = (size_t) (p - data) + 1; //  the body, after the flags
+    ProtobufCMessage *msg = def->request && left >= 1
+                                ? protobuf_c_message_unpack (def->request, NULL, size - at,
+                                                             data + at)
+                                : NULL;
+    if (!msg) {
+        return LLVMFuzzerMutate (data, size, max_size);
+    }
+    fuzz_pb_mutate (msg, &rng);
+    size_t packed = protobuf_c_message_get_packed_size (msg);
+    if (at + packed > max_size) {
+        protobuf_c_message_free_unpacked (msg, NULL);
+        return LLVMFuzzerMutate (data, size, max_size);
+    }
+    protobuf_c_message_pack (msg, data + at);
+    protobuf_c_message_free_unpacked (msg, NULL);
+    return at + packed;
 }
 
 //  --------------------------------------------------------------------------
