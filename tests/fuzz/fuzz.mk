@@ -115,12 +115,10 @@ $(FUZZ)/bin/fuzz_decode $(FUZZ)/bin/fuzz_json: $(FUZZ)/bin/%: $(FUZZ)/obj/tests/
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SANITIZE) -o $@ $^ $(LDLIBS)
 
-# pm_key_str goes through fuzz_svc.c, which holds back open finding F4.
-FUZZ_SVC_WRAP := -Wl,--wrap=pm_key_str
 $(FUZZ_CMD_BINS): $(FUZZ)/bin/fuzz_cmd_%: $(FUZZ)/obj/tests/fuzz/fuzz_cmd_%.o $(FUZZ_UTIL) \
         $(FUZZ_SVC_OBJ) $$(call fuzz_svc_objs,$$*) $(FUZZ)/libschemas.a $(FUZZ)/libpm.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SANITIZE) $(FUZZ_SVC_WRAP) -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SANITIZE) -o $@ $^ $(LDLIBS)
 
 # One feed harness per consumer. The runtime's clock and log are the
 # harness's (--wrap): each input starts at the same instant, and the
@@ -134,7 +132,7 @@ $(FUZZ_FEED_OBJ): $(FUZZ)/obj/tests/fuzz/fuzz_feed_%.o: tests/fuzz/fuzz_feed.c |
 $(FUZZ_FEED_BINS): $(FUZZ)/bin/fuzz_feed_%: $(FUZZ)/obj/tests/fuzz/fuzz_feed_%.o $(FUZZ_UTIL) \
         $(FUZZ_SVC_OBJ) $$(call fuzz_svc_objs,$$*) $(FUZZ)/libschemas.a $(FUZZ)/libpm.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SANITIZE) $(FUZZ_SVC_WRAP) \
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SANITIZE) \
 	    -Wl,--wrap=pm_clock_wall_ms,--wrap=pm_log -o $@ $^ $(LDLIBS)
 
 $(FUZZ)/bin/fuzz_seeds: $(FUZZ)/obj/tests/fuzz/fuzz_seeds.o $(FUZZ_UTIL) \

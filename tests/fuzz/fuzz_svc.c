@@ -10,7 +10,6 @@
 #include "fuzz_svc.h"
 #include "fuzz_util.h"
 #include "pm.h"
-#include "pm_key.h"
 
 static const pm_schema_t *s_schema;
 static fuzz_setup_fn *s_setup;
@@ -25,27 +24,6 @@ static size_t s_next_subject;          //  the ring's next slot
 static uint64_t s_request_id;
 static char s_stream[PM_ID_MAX];       //  the store's stream id
 static bool s_trace;                   //  FUZZ_TRACE: say what happens
-
-//  --------------------------------------------------------------------------
-//  Every pm_key_str call of the service and the runtime (linked here with
-//  --wrap). F4 (crashes/README.md, open): pm_key_str writes past a key
-//  that is already full. Unless FUZZ_STRICT, a part for a full key is
-//  dropped here instead, so that fuzzing goes on past exactly that.
-void __real_pm_key_str (pm_key_t *k, const char *s);
-void __wrap_pm_key_str (pm_key_t *k, const char *s);
-
-void
-__wrap_pm_key_str (pm_key_t *k, const char *s)
-{
-    static int strict = -1;
-    if (strict < 0) {
-        strict = fuzz_strict ();
-    }
-    if (k->len >= PM_KEY_MAX && !strict) {
-        return;
-    }
-    __real_pm_key_str (k, s);
-}
 
 //  --------------------------------------------------------------------------
 //  Forgets the subjects seen.

@@ -36,6 +36,7 @@ if [ $crashes -eq 1 ]; then
         repro="$here/crashes/$h"
         [ -d "$repro" ] || continue
         for f in "$repro"/*; do
+            [ -e "$f" ] || continue
             echo "== $h $(basename "$f")"
             # A directory is a sequence (its files in name order) that a
             # command harness runs as it starts (FUZZ_WARMUP): a finding
