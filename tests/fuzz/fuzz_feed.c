@@ -227,18 +227,6 @@ s_event (const s_kind_t *kind, const uint8_t *data, size_t size)
     protobuf_c_message_free_unpacked (msg, NULL);
 }
 
-//  A number below n from the mutator's generator.
-static size_t
-s_rand_pick (uint64_t *rng, size_t n)
-{
-    uint64_t x = *rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *rng = x;
-    return (size_t) (x % n);
-}
-
 //  One record; returns the bytes it used.
 static size_t
 s_record (const uint8_t *data, size_t size)
@@ -326,7 +314,7 @@ LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size, unsigned i
     uint64_t rng = (uint64_t) seed * 0x9E3779B97F4A7C15ULL + 1;
     s_span_t spans[RECORDS_MAX];
     size_t n = 0, at = 0;
-    if (s_rand_pick (&rng, 3) != 0 || size == 0) {
+    if (fuzz_rand (&rng) % 3 != 0 || size == 0) {
         return LLVMFuzzerMutate (data, size, max_size);
     }
     //  The records with a message in them.
@@ -348,7 +336,7 @@ LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size, unsigned i
     if (n == 0) {
         return LLVMFuzzerMutate (data, size, max_size);
     }
-    s_span_t *sp = &spans[s_rand_pick (&rng, n)];
+    s_span_t *sp = &spans[fuzz_rand (&rng) % n];
     const ProtobufCMessageDescriptor *desc
         = sp->kind->event ? sp->kind->event->data : sp->kind->command->request;
     const uint8_t *payload = data + sp->len_at + 2;
@@ -357,7 +345,7 @@ LLVMFuzzerCustomMutator (uint8_t *data, size_t size, size_t max_size, unsigned i
     if (!msg) {
         return LLVMFuzzerMutate (data, size, max_size);
     }
-    for (int i = 0, times = 1 + (int) s_rand_pick (&rng, 2); i < times; i++) {
+    for (int i = 0, times = 1 + (int) (fuzz_rand (&rng) % 2); i < times; i++) {
         fuzz_pb_mutate (msg, &rng);
     }
     size_t packed = protobuf_c_message_get_packed_size (msg);

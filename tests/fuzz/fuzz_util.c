@@ -235,9 +235,10 @@ fuzz_fail (const char *what, const char *detail)
 
 //  --- structure-aware mutation -----------------------------------------------
 
+//  --------------------------------------------------------------------------
 //  The next number of a xorshift generator.
-static uint64_t
-s_rand (uint64_t *state)
+uint64_t
+fuzz_rand (uint64_t *state)
 {
     uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ULL;
     x ^= x << 13;
@@ -261,7 +262,7 @@ s_pick_field (ProtobufCMessage *msg, uint64_t *rng, s_slot_t *pick, size_t *seen
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
     for (unsigned f = 0; f < desc->n_fields; f++) {
         const ProtobufCFieldDescriptor *field = &desc->fields[f];
-        if (s_rand (rng) % ++*seen == 0) {
+        if (fuzz_rand (rng) % ++*seen == 0) {
             *pick = (s_slot_t) {msg, field};
         }
         if (field->type != PROTOBUF_C_TYPE_MESSAGE || depth > 8) {
@@ -303,7 +304,7 @@ s_edge_string (uint64_t *rng)
                                        "UTC", "2030-02-30", "24:00", "é", "PHYSICIAN",
                                        "stf_01jdq9x3m0aaaaaaaaaaaaaaaa"};
     size_t n = sizeof some / sizeof some[0];
-    uint64_t r = s_rand (rng) % (n + 3);
+    uint64_t r = fuzz_rand (rng) % (n + 3);
     if (r < n) {
         return strdup (some[r]);
     }
@@ -323,7 +324,7 @@ s_edge_number (ProtobufCType type, void *member, uint64_t *rng)
     static const uint64_t u64[] = {0, 1, UINT64_MAX, 1ULL << 63, 1ULL << 32, 1000};
     static const int32_t i32[] = {0, 1, -1, INT32_MIN, INT32_MAX, 99, 1000, 1001};
     static const uint32_t u32[] = {0, 1, UINT32_MAX, 1000, 1001, 50, 51, 480, 481};
-    uint64_t r = s_rand (rng);
+    uint64_t r = fuzz_rand (rng);
     switch (type) {
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
@@ -377,8 +378,8 @@ fuzz_pb_mutate (ProtobufCMessage *msg, uint64_t *rng)
         if (*count == 0) {
             return false;
         }
-        size_t from = s_rand (rng) % 4 == 0 ? 0 : (size_t) (s_rand (rng) % *count);
-        size_t drop = from == 0 && *count > 1 && s_rand (rng) % 2 ? *count : 1;
+        size_t from = fuzz_rand (rng) % 4 == 0 ? 0 : (size_t) (fuzz_rand (rng) % *count);
+        size_t drop = from == 0 && *count > 1 && fuzz_rand (rng) % 2 ? *count : 1;
         size_t size = field->type == PROTOBUF_C_TYPE_STRING
                               || field->type == PROTOBUF_C_TYPE_MESSAGE
                           ? sizeof (void *)
@@ -417,14 +418,14 @@ fuzz_pb_mutate (ProtobufCMessage *msg, uint64_t *rng)
     if (field->type == PROTOBUF_C_TYPE_STRING) {
         char **s = member;
         s_free_value (field, *s);
-        *s = s_rand (rng) % 4 == 0 ? NULL : s_edge_string (rng);
+        *s = fuzz_rand (rng) % 4 == 0 ? NULL : s_edge_string (rng);
         return true;
     }
     //  A number: absent, or present with an edge value.
     protobuf_c_boolean *has = field->quantifier_offset
                                   ? (protobuf_c_boolean *) (base + field->quantifier_offset)
                                   : NULL;
-    if (has && *has && s_rand (rng) % 4 == 0) {
+    if (has && *has && fuzz_rand (rng) % 4 == 0) {
         *has = 0;
         return true;
     }

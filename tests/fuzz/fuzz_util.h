@@ -51,6 +51,9 @@ size_t fuzz_substitute (ProtobufCMessage *msg, char *const *subjects, size_t n);
 //  (F2; the runtime drops unknown fields of request bodies for this).
 bool fuzz_has_zero_tag (const ProtobufCMessage *msg);
 
+//  The next number of a small generator (xorshift) for the mutators.
+uint64_t fuzz_rand (uint64_t *state);
+
 //  One structure-aware change to `msg` (unpacked with the default
 //  allocator) or a message nested in it, the field picked at random from
 //  *rng: an optional field cleared or set, a number set to an edge value
