@@ -31,6 +31,8 @@
 #define PANEL_MAX 8
 #define DAY_MS (86400LL * 1000)
 #define MIN_MS (60LL * 1000)
+#define TIME_MAX 253402300799999LL //  9999-12-31T23:59:59.999Z: sums with
+                                   //  durations stay inside int64 (F9)
 //  How far back a scan starts so that a record that began earlier but
 //  still covers the window is seen: shifts are at most a (DST) day and a
 //  bit, interviews at most 8 hours, leave at most a year.
@@ -777,8 +779,9 @@ s_book (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         rc = s_check_duration (ctx, req->has_duration_minutes, req->duration_minutes);
     }
-    if (rc == PM_OK && !req->has_start) {
-        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: is required (a slot's start)");
+    if (rc == PM_OK && (!req->has_start || req->start <= 0 || req->start > TIME_MAX)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: is required (a slot's start, "
+                          "ms UTC before the year 10000)");
     }
     if (rc != PM_OK) {
         return rc;
@@ -804,7 +807,7 @@ s_book (pm_ctx_t *ctx, const ProtobufCMessage *body)
                                 NULL, "recruitment.BookInterview");
         moved = rc == PM_OK;
     }
-    int64_t end = req->start + (int64_t) req->duration_minutes * MIN_MS;
+    int64_t end = rc == PM_OK ? req->start + (int64_t) req->duration_minutes * MIN_MS : 0;
     if (rc == PM_OK) {
         rc = s_check_free (ctx, app->site_id, req->panel, req->n_panel, req->start, end,
                            NULL);
@@ -909,13 +912,14 @@ s_reschedule (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         rc = s_must_be_booked (ctx, itv);
     }
-    if (rc == PM_OK && !req->has_start) {
-        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: is required (a slot's start)");
+    if (rc == PM_OK && (!req->has_start || req->start <= 0 || req->start > TIME_MAX)) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: is required (a slot's start, "
+                          "ms UTC before the year 10000)");
     }
     if (rc == PM_OK) {
         rc = rec_text (ctx, "reason", req->reason, true, 500);
     }
-    int64_t end = req->start + (itv->end - itv->start);
+    int64_t end = rc == PM_OK ? req->start + (itv->end - itv->start) : 0;
     if (rc == PM_OK && req->start == itv->start) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "start", "start: is the time it has now");
     }

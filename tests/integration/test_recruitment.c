@@ -1122,6 +1122,10 @@ s_test_interviews (void)
     CHECK (s_refused (c, PM_ECONFLICT, "to", "cannot move from APPLIED",
                       "recruitment.BookInterview", body));
     CHECK (s_move (c, app, "SHORTLISTED", NULL) && s_move (c, app2, "SHORTLISTED", NULL));
+    //  An instant out of range is refused, not wrapped (fuzz finding F9).
+    snprintf (body, sizeof body, "{\"application_id\": \"%s\", \"panel\": %s, \"start\": "
+              "%lld, \"duration_minutes\": 60}", app, panel, (long long) (INT64_MAX - 1000));
+    CHECK (s_refused (c, PM_EINVAL, "start", "year 10000", "recruitment.BookInterview", body));
 
     //  Two candidates pick overlapping slots at once: exactly one booked.
     pm_client_t *careers = itest_client_as (&rec, "careers");
