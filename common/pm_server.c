@@ -971,13 +971,12 @@ s_run_batch (pm_server_t *self)
         else {
             int64_t drain = self->drain_us;
             self->drain_us = 0; //  counted above, not again as refused
+            const char *why = rc == PM_EFULL ? "the disk or the map (PM_MAP_MAX) is full; "
+                                               "nothing was written"
+                                             : pm_strerror (rc);
             s_send_error (self, p->identity, p->identity_len,
                           p->request->request_id, rc, NULL,
-                          rc == PM_EFULL
-                              ? "the store could not commit: the disk or the map "
-                                "(PM_MAP_MAX) is full; nothing was written"
-                              : "the store could not commit: %s",
-                          pm_strerror (rc));
+                          "the store could not commit: %s", why);
             self->drain_us = drain;
         }
         free (p->reply);
