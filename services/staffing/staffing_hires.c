@@ -131,6 +131,11 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
                            "CONTRACTOR, LOCUM or TEMPORARY",
                            h->employment_type ? h->employment_type : "");
     }
+    else if (!h->role || !h->site_id) {
+        //  A further hire compares them with the post held (fuzz finding F11).
+        rc = pm_ctx_fail (ctx, PM_EINVAL, h->role ? "site_id" : "role", "%s: is required",
+                          h->role ? "site_id" : "role");
+    }
     else {
         s.has_employment_type = 1;
         s.employment_type = (Pm__Staffing__EmploymentType) type->value;
