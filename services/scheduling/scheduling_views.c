@@ -420,7 +420,9 @@ sch_utilisation (pm_ctx_t *ctx, const ProtobufCMessage *body)
         total.cancelled += r->cancelled;
     }
     if (rc == PM_OK) {
-        qsort (u.rows, u.n, sizeof *u.rows, s_row_cmp);
+        if (u.n > 1) { //  a site nobody works at yet has no rows, and a NULL array (F10)
+            qsort (u.rows, u.n, sizeof *u.rows, s_row_cmp);
+        }
         s_rates (&total);
         Pm__Scheduling__UtilisationReport out = PM__SCHEDULING__UTILISATION_REPORT__INIT;
         out.site_id = site->id;

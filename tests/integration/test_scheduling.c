@@ -1504,6 +1504,18 @@ s_test_views (void)
     CHECK (s_int (r, "total.fulfilled") == 1 && s_int (r, "total.noshows") == 1
            && s_int (r, "total.noshow_permille") == 500 && s_int (r, "total.booked_minutes") == 60);
     json_decref (r);
+    //  A site nobody works at yet: an empty report (fuzz finding F10).
+    r = itest_req (w.stf, 0, NULL, "staffing.CreateSite", "{\"site\": {\"id\": \"west\", "
+                   "\"name\": \"West\", \"time_zone\": \"America/Denver\", "
+                   "\"currency\": \"USD\"}}");
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_synced (w.sch, w.stf, w.pat));
+    r = itest_req (w.sch, 0, NULL, "scheduling.Utilisation",
+                   "{\"site_id\": \"west\", \"from_date\": \"2030-03-05\"}");
+    CHECK (r && json_array_size (itest_json_at (r, "practitioners")) == 0);
+    CHECK (r && s_int (r, "total.booked_minutes") == 0);
+    json_decref (r);
 
     //  The iCalendar export of doc's week parses back into A, B and D.
     r = itest_req (w.sch, 0, NULL, "scheduling.ExportCalendar",
