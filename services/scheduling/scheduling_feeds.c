@@ -151,7 +151,10 @@ s_shift (pm_ctx_t *ctx, const Pm__Event *ev, bool assigned)
     MDB_txn *txn = pm_ctx_txn (ctx);
     Pm__Staffing__Shift *sh = pm__staffing__shift__unpack (NULL, ev->data.len, ev->data.data);
     const char *who = sh ? (assigned ? sh->staff_id : sh->released_staff_id) : NULL;
-    if (!sh || !sh->id || !sh->site_id || !who || !*who || sh->end <= sh->start) {
+    //  Instants as the commands take them (slot searches step through a
+    //  shift's hours: fuzz finding F12).
+    if (!sh || !sh->id || !sh->site_id || !who || !*who || sh->end <= sh->start
+        || sh->start < 0 || sh->end > SCH_TIME_MAX) {
         pm__staffing__shift__free_unpacked (sh, NULL);
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "not an assigned shift");
     }
@@ -187,7 +190,8 @@ s_leave (pm_ctx_t *ctx, const Pm__Event *ev, bool approved)
 {
     MDB_txn *txn = pm_ctx_txn (ctx);
     Pm__Staffing__Leave *lv = pm__staffing__leave__unpack (NULL, ev->data.len, ev->data.data);
-    if (!lv || !lv->id || !lv->staff_id || lv->end <= lv->start) {
+    if (!lv || !lv->id || !lv->staff_id || lv->end <= lv->start || lv->start < 0
+        || lv->end > SCH_TIME_MAX) {
         pm__staffing__leave__free_unpacked (lv, NULL);
         return pm_ctx_fail (ctx, PM_EINVAL, "data", "not a leave with a range");
     }
