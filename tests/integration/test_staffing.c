@@ -619,6 +619,21 @@ s_emit_hire (pm_client_t *emitter, const char *type, const char *candidate,
                         "2026-03-02", 600);
 }
 
+//  Starts an emitter standing in for recruitment and staffing following
+//  it. False when either did not start.
+static bool
+s_start_with_hires (itest_svc_t *rec, itest_svc_t *svc)
+{
+    itest_svc_init (rec, "recruitment", "pm_emitter");
+    rec->env[0] = "PM_EMITTER_SERVICE=recruitment";
+    itest_svc_init (svc, "staffing", "pm-staffing");
+    if (itest_start (rec) != 0) {
+        return false;
+    }
+    itest_point_at (svc, rec);
+    return itest_start (svc) == 0;
+}
+
 //  Waits until staffing's cursor on recruitment's stream reaches `seq`.
 static bool
 s_wait_cursor (pm_client_t *c, uint64_t seq)
@@ -661,12 +676,7 @@ static void
 s_test_hire_exactly_once (void)
 {
     itest_svc_t rec, svc;
-    itest_svc_init (&rec, "recruitment", "pm_emitter");
-    rec.env[0] = "PM_EMITTER_SERVICE=recruitment";
-    itest_svc_init (&svc, "staffing", "pm-staffing");
-    CHECK (itest_start (&rec) == 0);
-    itest_point_at (&svc, &rec);
-    CHECK (itest_start (&svc) == 0);
+    CHECK (s_start_with_hires (&rec, &svc));
     pm_client_t *ec = itest_client (&rec);
     pm_client_t *c = itest_client (&svc);
     CHECK (s_site (c, "north", "America/New_York"));
@@ -749,12 +759,7 @@ static void
 s_test_further_hires (void)
 {
     itest_svc_t rec, svc;
-    itest_svc_init (&rec, "recruitment", "pm_emitter");
-    rec.env[0] = "PM_EMITTER_SERVICE=recruitment";
-    itest_svc_init (&svc, "staffing", "pm-staffing");
-    CHECK (itest_start (&rec) == 0);
-    itest_point_at (&svc, &rec);
-    CHECK (itest_start (&svc) == 0);
+    CHECK (s_start_with_hires (&rec, &svc));
     pm_client_t *ec = itest_client (&rec);
     pm_client_t *c = itest_client (&svc);
     CHECK (s_site (c, "north", "America/New_York"));
