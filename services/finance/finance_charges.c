@@ -21,7 +21,9 @@
     is looked up by name in the descriptor, so finance builds with and
     without it); until it exists, a cancellation is late when the event's
     time is less than the site's late_cancel_minutes before the start. A
-    zero fee raises nothing. An appointment of a type with no price, or at
+    zero fee raises nothing. A visit is priced by its type's price code
+    (scheduling copies it onto the appointment), or by the type's id when
+    no price is kept under the code. An appointment of a type with no price, or at
     a site without finance settings, raises a not-billable charge with
     the reason, so that it is seen, and still only once.                */
 #include <stdio.h>
@@ -196,18 +198,30 @@ s_apply (pm_ctx_t *ctx, const Pm__Event *event)
         snprintf (reason, sizeof reason, "site %s has no finance settings", apt->site_id);
     }
     else if (kind == PM__FINANCE__CHARGE_KIND__CHARGE_VISIT) {
-        if (!apt->type_id) {
-            snprintf (reason, sizeof reason, "the appointment has no type");
+        //  Priced by the type's price code (what a price list is kept by),
+        //  else by the type's id.
+        char *codes[2] = {apt->price_code, apt->type_id};
+        rc = PM_ENOTFOUND;
+        for (int i = 0; i < 2 && rc == PM_ENOTFOUND; i++) {
+            if (codes[i] && fin_token_ok (codes[i])) {
+                rc = fin_price_at (txn, site->site_id, codes[i], c.service_at, &price);
+                c.code = codes[i];
+            }
         }
-        else if ((rc = fin_price_at (txn, site->site_id, apt->type_id, c.service_at,
-                                     &price)) == PM_OK) {
+        if (rc == PM_OK) {
             c.unit_minor = c.amount_minor = price->amount_minor;
             c.description = price->description;
         }
         else if (rc == PM_ENOTFOUND) {
             rc = PM_OK;
-            snprintf (reason, sizeof reason, "no price for %s at site %s then",
-                      apt->type_id, site->site_id);
+            if (!apt->type_id) {
+                snprintf (reason, sizeof reason, "the appointment has no type");
+            }
+            else {
+                snprintf (reason, sizeof reason, "no price for %s%s%s at site %s then",
+                          apt->price_code ? apt->price_code : "",
+                          apt->price_code ? " or " : "", apt->type_id, site->site_id);
+            }
         }
     }
     else if (kind == PM__FINANCE__CHARGE_KIND__CHARGE_NO_SHOW_FEE) {

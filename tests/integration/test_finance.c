@@ -126,11 +126,12 @@ s_wait_applied (pm_client_t *fc, const char *source, const char *stream, uint64_
 //  start is what the fee rules read). `apt` NULL: data that is not an
 //  appointment at all.
 static bool
-s_emit_apt (pm_client_t *ec, const char *type, const char *apt, const char *patient,
-            const char *site, const char *type_id, int64_t start)
+s_emit_priced (pm_client_t *ec, const char *type, const char *apt, const char *patient,
+               const char *site, const char *type_id, const char *price_code, int64_t start)
 {
     Pm__Scheduling__Appointment a = PM__SCHEDULING__APPOINTMENT__INIT;
     a.id = (char *) apt;
+    a.price_code = (char *) price_code;
     a.patient_id = (char *) patient;
     a.practitioner_id = "stf_x";
     a.site_id = (char *) site;
@@ -165,6 +166,13 @@ s_emit_apt (pm_client_t *ec, const char *type, const char *apt, const char *pati
     bool ok = reply && reply->code == 0;
     pm__reply__free_unpacked (reply, NULL);
     return ok;
+}
+
+static bool
+s_emit_apt (pm_client_t *ec, const char *type, const char *apt, const char *patient,
+            const char *site, const char *type_id, int64_t start)
+{
+    return s_emit_priced (ec, type, apt, patient, site, type_id, NULL, start);
 }
 
 //  Sets up site `site` in USD (New York) with a no-show fee of 25.00,
@@ -507,6 +515,53 @@ s_test_manual_charges (void)
     pm_client_destroy (&desk);
     pm_client_destroy (&c);
     itest_cleanup (&svc);
+}
+
+//  --------------------------------------------------------------------------
+//  A visit is priced by its type's price code (what scheduling copies onto
+//  the appointment for finance), else by the type's id.
+static void
+s_test_priced_by_code (void)
+{
+    itest_svc_t emi, fin;
+    itest_svc_init (&emi, "scheduling", "pm_emitter");
+    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
+    itest_svc_init (&fin, "finance", "pm-finance");
+    CHECK (s_start (&emi) == 0);
+    itest_point_at (&fin, &emi);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *ec = itest_client (&emi);
+    pm_client_t *fc = itest_client (&fin);
+    CHECK (s_site (fc, "north"));
+    const char *price = "{\"price\": {\"site_id\": \"north\", \"code\": \"%s\", "
+                        "\"amount_minor\": %d, \"currency\": \"USD\", \"valid_from\": 0}}";
+    const char *typed = "atp_01m8e8rx5n3r2py41feft8x8at", *other = "atp_01m8e8rx5n3r2py41feft8x8ot";
+    json_t *r = itest_req (fc, 0, NULL, "finance.SetPrice", price, "cons-30", 9000);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (fc, 0, NULL, "finance.SetPrice", price, other, 4000);
+    CHECK (r);
+    json_decref (r);
+    char a1[PM_ID_MAX], a2[PM_ID_MAX];
+    int64_t now = pm_clock_wall_ms ();
+    pm_id_new ("apt", now, a1);
+    pm_id_new ("apt", now, a2);
+    const char *ful = "scheduling.appointment.fulfilled";
+    CHECK (s_emit_priced (ec, ful, a1, PAT, "north", typed, "cons-30", now - DAY_MS));
+    CHECK (s_emit_priced (ec, ful, a2, PAT, "north", other, "unpriced", now - DAY_MS));
+    CHECK (s_wait_applied (fc, "scheduling", NULL, 2) == 0);
+    r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", a1);
+    CHECK (r && s_num (r, "amount_minor") == 9000);
+    CHECK (r && strcmp (itest_json_str (r, "code"), "cons-30") == 0);
+    json_decref (r);
+    r = itest_req (fc, 0, NULL, "finance.GetCharge", "{\"appointment_id\": \"%s\"}", a2);
+    CHECK (r && s_num (r, "amount_minor") == 4000);
+    CHECK (r && strcmp (itest_json_str (r, "code"), other) == 0);
+    json_decref (r);
+    pm_client_destroy (&ec);
+    pm_client_destroy (&fc);
+    itest_cleanup (&fin);
+    itest_cleanup (&emi);
 }
 
 //  A charge by hand: its id (out), or false.
@@ -1834,6 +1889,7 @@ s_test_revenue_and_aging (void)
 static const itest_case_t s_cases[] = {
     {"prices_and_policy", s_test_prices_and_policy},
     {"charges_exactly_once", s_test_charges_exactly_once},
+    {"priced_by_code", s_test_priced_by_code},
     {"manual_charges", s_test_manual_charges},
     {"invoices_and_payments", s_test_invoices_and_payments},
     {"payment_reversal", s_test_payment_reversal},
