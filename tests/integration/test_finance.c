@@ -121,6 +121,30 @@ s_wait_applied (pm_client_t *fc, const char *source, const char *stream, uint64_
     return -1;
 }
 
+//  Starts a stand-in for `producer` (pm_emitter: it appends exactly the
+//  events a test asks for) and finance following it. False when either did
+//  not start.
+static bool
+s_start_following (itest_svc_t *emi, const char *producer, itest_svc_t *fin)
+{
+    static const char *envs[] = {"PM_EMITTER_SERVICE=scheduling",
+                                 "PM_EMITTER_SERVICE=patients",
+                                 "PM_EMITTER_SERVICE=recruitment",
+                                 "PM_EMITTER_SERVICE=staffing"};
+    itest_svc_init (emi, producer, "pm_emitter");
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        if (strcmp (envs[i] + strlen ("PM_EMITTER_SERVICE="), producer) == 0) {
+            emi->env[0] = envs[i];
+        }
+    }
+    itest_svc_init (fin, "finance", "pm-finance");
+    if (s_start (emi) != 0) {
+        return false;
+    }
+    itest_point_at (fin, emi);
+    return s_start (fin) == 0;
+}
+
 //  Appends an appointment event to the stand-in scheduling stream at
 //  event time `at` (the emitter stamps its own clock; the appointment's
 //  start is what the fee rules read). `apt` NULL: data that is not an
@@ -322,12 +346,7 @@ static void
 s_test_charges_exactly_once (void)
 {
     itest_svc_t emi, fin;
-    itest_svc_init (&emi, "scheduling", "pm_emitter");
-    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
-    itest_svc_init (&fin, "finance", "pm-finance");
-    CHECK (s_start (&emi) == 0);
-    itest_point_at (&fin, &emi);
-    CHECK (s_start (&fin) == 0);
+    CHECK (s_start_following (&emi, "scheduling", &fin));
     pm_client_t *ec = itest_client (&emi);
     pm_client_t *fc = itest_client (&fin);
     CHECK (s_site (fc, "north"));
@@ -524,12 +543,7 @@ static void
 s_test_priced_by_code (void)
 {
     itest_svc_t emi, fin;
-    itest_svc_init (&emi, "scheduling", "pm_emitter");
-    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
-    itest_svc_init (&fin, "finance", "pm-finance");
-    CHECK (s_start (&emi) == 0);
-    itest_point_at (&fin, &emi);
-    CHECK (s_start (&fin) == 0);
+    CHECK (s_start_following (&emi, "scheduling", &fin));
     pm_client_t *ec = itest_client (&emi);
     pm_client_t *fc = itest_client (&fin);
     CHECK (s_site (fc, "north"));
@@ -1044,12 +1058,7 @@ static void
 s_test_merge_repoints (void)
 {
     itest_svc_t emi, fin;
-    itest_svc_init (&emi, "patients", "pm_emitter");
-    emi.env[0] = "PM_EMITTER_SERVICE=patients";
-    itest_svc_init (&fin, "finance", "pm-finance");
-    CHECK (s_start (&emi) == 0);
-    itest_point_at (&fin, &emi);
-    CHECK (s_start (&fin) == 0);
+    CHECK (s_start_following (&emi, "patients", &fin));
     pm_client_t *ec = itest_client (&emi);
     pm_client_t *c = itest_client (&fin);
     CHECK (s_site (c, "north"));
@@ -1574,12 +1583,7 @@ static void
 s_test_recruitment_costs (void)
 {
     itest_svc_t emi, fin;
-    itest_svc_init (&emi, "recruitment", "pm_emitter");
-    emi.env[0] = "PM_EMITTER_SERVICE=recruitment";
-    itest_svc_init (&fin, "finance", "pm-finance");
-    CHECK (s_start (&emi) == 0);
-    itest_point_at (&fin, &emi);
-    CHECK (s_start (&fin) == 0);
+    CHECK (s_start_following (&emi, "recruitment", &fin));
     pm_client_t *ec = itest_client (&emi);
     pm_client_t *fc = itest_client (&fin);
     CHECK (s_site (fc, "north"));
@@ -1628,12 +1632,7 @@ static void
 s_test_hires_counted_once (void)
 {
     itest_svc_t emi, fin;
-    itest_svc_init (&emi, "recruitment", "pm_emitter");
-    emi.env[0] = "PM_EMITTER_SERVICE=recruitment";
-    itest_svc_init (&fin, "finance", "pm-finance");
-    CHECK (s_start (&emi) == 0);
-    itest_point_at (&fin, &emi);
-    CHECK (s_start (&fin) == 0);
+    CHECK (s_start_following (&emi, "recruitment", &fin));
     pm_client_t *ec = itest_client (&emi);
     pm_client_t *fc = itest_client (&fin);
     CHECK (s_site (fc, "north"));
@@ -1697,12 +1696,7 @@ static void
 s_test_revenue_and_aging (void)
 {
     itest_svc_t emi, svc;
-    itest_svc_init (&emi, "scheduling", "pm_emitter");
-    emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
-    itest_svc_init (&svc, "finance", "pm-finance");
-    CHECK (s_start (&emi) == 0);
-    itest_point_at (&svc, &emi);
-    CHECK (s_start (&svc) == 0);
+    CHECK (s_start_following (&emi, "scheduling", &svc));
     itest_principal ("fin", "finance", "north");
     itest_principal ("mgr", "practice-manager", "north");
     itest_principal ("desk", "front-desk", "north");
