@@ -82,6 +82,33 @@ pm_key_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  Deletes the entries under a prefix. The cursor is placed afresh after
+//  each delete (what a cursor points at after mdb_cursor_del differs
+//  between LMDB versions).
+pm_err
+pm_key_drop (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen)
+{
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, dbi, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    int mrc = 0;
+    while (mrc == 0) {
+        MDB_val key = {plen, (void *) prefix}, val;
+        mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+        if (mrc == 0 && (key.mv_size < plen || memcmp (key.mv_data, prefix, plen) != 0)) {
+            mrc = MDB_NOTFOUND;
+        }
+        if (mrc == 0) {
+            mrc = mdb_cursor_del (cursor, 0);
+        }
+    }
+    mdb_cursor_close (cursor);
+    return mrc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb (mrc);
+}
+
 void
 pm_val_str (const MDB_val *val, char *out, size_t outlen)
 {
@@ -156,6 +183,9 @@ pm_key_test (bool verbose)
     assert (pm_key_scan (txn, dbi, a.b, a.len, &b, s_count, &n) == PM_OK && n == -8);
     n = -100;
     assert (pm_key_scan (txn, dbi, NULL, 0, NULL, s_count, &n) == PM_OK && n == -88);
+    assert (pm_key_drop (txn, dbi, a.b, a.len) == PM_OK); //  stf_b's four
+    n = -100;
+    assert (pm_key_scan (txn, dbi, NULL, 0, NULL, s_count, &n) == PM_OK && n == -92);
     MDB_val v = {5, (void *) "stf_c"};
     char out[4];
     pm_val_str (&v, out, sizeof out);

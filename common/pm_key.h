@@ -42,6 +42,10 @@ typedef int (pm_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
 pm_err pm_key_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
                     const pm_key_t *from, pm_scan_fn *fn, void *arg);
 
+//  Deletes every entry of `dbi` whose key starts with `prefix` (plen >= 1
+//  bytes): how a projection is dropped before it is rebuilt.
+pm_err pm_key_drop (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen);
+
 //  Copies a value that holds a string (an id) into `out`, cut to fit and
 //  NUL-terminated.
 void pm_val_str (const MDB_val *val, char *out, size_t outlen);

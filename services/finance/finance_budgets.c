@@ -428,25 +428,7 @@ s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
 static pm_err
 s_drop (MDB_txn *txn, char tag)
 {
-    MDB_cursor *cursor;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.actuals, &cursor));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    uint8_t t = (uint8_t) tag;
-    MDB_val key = {1, &t}, val;
-    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    while (mrc == 0 && key.mv_size >= 1 && ((uint8_t *) key.mv_data)[0] == t) {
-        mrc = mdb_cursor_del (cursor, 0);
-        if (mrc == 0) {
-            mrc = mdb_cursor_get (cursor, &key, &val, MDB_GET_CURRENT);
-        }
-    }
-    if (mrc != 0 && mrc != MDB_NOTFOUND && mrc != EINVAL) {
-        rc = pm_err_from_mdb (mrc);
-    }
-    mdb_cursor_close (cursor);
-    return rc;
+    return pm_key_drop (txn, fin_db.actuals, &tag, 1);
 }
 
 //  A key of the actuals: tag, then up to three parts (NULL: none).

@@ -423,29 +423,10 @@ pm_err
 rec_itv_reset_staffing (pm_ctx_t *ctx, const char *source)
 {
     (void) source;
-    MDB_cursor *cursor = NULL;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (pm_ctx_txn (ctx), rec_db.index,
-                                                  &cursor));
     const char tags[] = {REC_IX_SHIFT, REC_IX_LEAVE, REC_IX_ZONE};
+    pm_err rc = PM_OK;
     for (size_t i = 0; rc == PM_OK && i < sizeof tags; i++) {
-        //  Deletes the first entry of the tag until none is left.
-        int mrc = 0;
-        while (mrc == 0) {
-            MDB_val key = {1, (void *) &tags[i]}, val;
-            mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-            if (mrc == 0 && *(const char *) key.mv_data != tags[i]) {
-                mrc = MDB_NOTFOUND;
-            }
-            if (mrc == 0) {
-                mrc = mdb_cursor_del (cursor, 0);
-            }
-        }
-        if (mrc != MDB_NOTFOUND) {
-            rc = pm_err_from_mdb (mrc);
-        }
-    }
-    if (cursor) {
-        mdb_cursor_close (cursor);
+        rc = pm_key_drop (pm_ctx_txn (ctx), rec_db.index, &tags[i], 1);
     }
     return rc;
 }

@@ -340,7 +340,7 @@ sch_reset_staffing (pm_ctx_t *ctx, const char *source)
     }
     const char *tags = "rswlc";
     for (const char *t = tags; *t; t++) {
-        pm_err rc = sch_drop_prefix (txn, (const uint8_t *) t, 1);
+        pm_err rc = pm_key_drop (txn, sch_db.index, (const uint8_t *) t, 1);
         if (rc != PM_OK) {
             return rc;
         }

@@ -530,7 +530,7 @@ sch_day_rebuild (MDB_txn *txn, const Pm__Scheduling__AppointmentType *t,
     pm_key_t k;
     pm_key_init (&k, 'n');
     pm_key_str (&k, t->id);
-    pm_err rc = sch_drop_prefix (txn, k.b, k.len);
+    pm_err rc = pm_key_drop (txn, sch_db.index, k.b, k.len);
     pm_key_init (&k, 'N');
     pm_key_str (&k, t->id);
     if (rc == PM_OK) {

@@ -111,28 +111,6 @@ sch_save (MDB_txn *txn, MDB_dbi dbi, const char *id, const ProtobufCMessage *msg
 }
 
 //  --------------------------------------------------------------------------
-//  Deletes every index key with the prefix.
-pm_err
-sch_drop_prefix (MDB_txn *txn, const uint8_t *prefix, size_t len)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open (txn, sch_db.index, &cur);
-    if (rc != 0) {
-        return pm_err_from_mdb (rc);
-    }
-    MDB_val key = {len, (void *) prefix}, val;
-    rc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    while (rc == 0 && key.mv_size >= len && memcmp (key.mv_data, prefix, len) == 0) {
-        rc = mdb_cursor_del (cur, 0);
-        if (rc == 0) {
-            rc = mdb_cursor_get (cur, &key, &val, MDB_GET_CURRENT);
-        }
-    }
-    mdb_cursor_close (cur);
-    return rc == 0 || rc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb (rc);
-}
-
-//  --------------------------------------------------------------------------
 //  Site scope.
 pm_err
 sch_site_access (pm_ctx_t *ctx, const char *site, const char *field)

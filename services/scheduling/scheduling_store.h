@@ -92,9 +92,6 @@ pm_err sch_load (MDB_txn *txn, MDB_dbi dbi, const char *id,
 pm_err sch_save (MDB_txn *txn, MDB_dbi dbi, const char *id,
                  const ProtobufCMessage *msg);
 
-//  Deletes every index key starting with `prefix` (len bytes).
-pm_err sch_drop_prefix (MDB_txn *txn, const uint8_t *prefix, size_t len);
-
 //  Site scope: PM_OK, or the refusal (EFORBIDDEN) on `field`.
 pm_err sch_site_access (pm_ctx_t *ctx, const char *site, const char *field);
 
