@@ -530,6 +530,19 @@ pm_ctx_reply (pm_ctx_t *ctx, const ProtobufCMessage *msg)
     return PM_OK;
 }
 
+//  The follower of `source`'s stream, or NULL.
+static s_follower_t *
+s_follower_find (pm_server_t *self, const char *source)
+{
+    for (s_follower_t *f = zlistx_first (self->followers); f;
+         f = zlistx_next (self->followers)) {
+        if (streq (f->source, source)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
 //  --------------------------------------------------------------------------
 //  The caller's staff record, when its key is linked to one.
 const char *
@@ -544,17 +557,13 @@ bool
 pm_ctx_follow_position (pm_ctx_t *ctx, const char *source, const char **stream,
                         uint64_t *seq)
 {
-    pm_server_t *self = ctx->server;
-    for (void *it = zlistx_first (self->followers); it;
-         it = zlistx_next (self->followers)) {
-        s_follower_t *f = it;
-        if (streq (f->source, source) && f->stream_id[0]) {
-            *stream = f->stream_id;
-            *seq = f->cursor;
-            return true;
-        }
+    s_follower_t *f = s_follower_find (ctx->server, source);
+    if (!f || !f->stream_id[0]) {
+        return false;
     }
-    return false;
+    *stream = f->stream_id;
+    *seq = f->cursor;
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -1738,13 +1747,7 @@ void
 pm_server_inject_event (pm_server_t *self, const char *source,
                         const uint8_t *frame, size_t len)
 {
-    s_follower_t *f = NULL;
-    for (void *it = zlistx_first (self->followers); it;
-         it = zlistx_next (self->followers)) {
-        if (streq (((s_follower_t *) it)->source, source)) {
-            f = it;
-        }
-    }
+    s_follower_t *f = s_follower_find (self, source);
     assert (f);
     Pm__Event *ev = pm__event__unpack (NULL, len, frame);
     if (!ev) {
