@@ -11,7 +11,7 @@
 struct _pm_client_t {
     zsock_t *sock;        //  DEALER to the service
     char client_id[48];   //  stable for this client's life
-    uint64_t next_id;     //  request ids count up from 1
+    uint64_t last_id;     //  the last request id given out
     int timeout_ms;       //  wait per try
     int tries;            //  tries per call
     char *site_id;        //  stamped on requests, may be NULL
@@ -34,7 +34,6 @@ pm_client_new (const char *service, const char *endpoint, const char *client_id)
     else {
         pm_id_new ("cli", pm_clock_wall_ms (), self->client_id);
     }
-    self->next_id = 1;
     self->timeout_ms = (int) pm_cfg_int ("PM_CLIENT_TIMEOUT_MS", 3000);
     self->tries = (int) pm_cfg_int ("PM_CLIENT_RETRIES", 3);
     return self;
@@ -88,13 +87,27 @@ pm_client_sock (pm_client_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  Request ids grow with time: the wall clock's milliseconds in the high
+//  48 bits, a count within the millisecond below. Services key stored
+//  replies by request id first, so the replies of a batch from many
+//  clients land side by side in the store (a page or two per commit
+//  rather than one page per client), and a client that starts again under
+//  the same id never reuses an id of its earlier life.
+static uint64_t
+s_next_request_id (pm_client_t *self)
+{
+    uint64_t now = (uint64_t) pm_clock_wall_ms () << 16;
+    self->last_id = now > self->last_id ? now : self->last_id + 1;
+    return self->last_id;
+}
+
 //  Sends one try of a request.
 uint64_t
 pm_client_send (pm_client_t *self, uint64_t request_id, const char *type,
                 const uint8_t *body, size_t len)
 {
     if (request_id == 0) {
-        request_id = self->next_id++;
+        request_id = s_next_request_id (self);
     }
     Pm__Request req = PM__REQUEST__INIT;
     req.client_id = self->client_id;

@@ -1,6 +1,6 @@
 /*  pm_client.h: talks to one service's command endpoint.
 
-    A DEALER socket, a stable client_id and a request_id counter. A call
+    A DEALER socket, a stable client_id and time-ordered request_ids. A call
     waits up to the timeout, then sends the same request again (same
     request_id, so a write is never done twice: the service answers a
     retry from its stored reply), up to `tries` times. Replies to earlier

@@ -102,6 +102,12 @@ void pm_server_inject (pm_server_t *self, const uint8_t *frame, size_t len);
 void pm_server_inject_event (pm_server_t *self, const char *source,
                              const uint8_t *frame, size_t len);
 
+//  The reply stored for the write (client_id, request_id): what a retry of
+//  it is answered with, decoded (caller frees), or NULL if none is stored.
+//  For fuzzers' traces and tests, like pm_server_inject.
+Pm__Reply *pm_server_stored_reply (pm_server_t *self, const char *client_id,
+                                   uint64_t request_id);
+
 //  --- inside a handler -----------------------------------------------------
 
 //  The transaction: read-write in a write command or a follower, read-only

@@ -325,28 +325,15 @@ s_body (const pm_command_def_t *def, const uint8_t *data, size_t size,
 static void
 s_trace_reply (uint64_t id)
 {
-    MDB_txn *txn;
-    MDB_dbi replies;
-    uint8_t key[16] = "fuzz";
-    pm_be64_put (key + 5, id);
-    MDB_val val;
-    if (pm_store_begin (pm_server_store (s_server), NULL, false, &txn) != PM_OK) {
-        return;
-    }
-    if (mdb_dbi_open (txn, "$replies", 0, &replies) == 0
-        && pm_store_get (txn, replies, key, 13, &val) == PM_OK && val.mv_size > 8) {
-        Pm__Reply *reply = pm__reply__unpack (NULL, val.mv_size - 8,
-                                              (const uint8_t *) val.mv_data + 8);
-        if (reply) {
-            fprintf (stderr, "fuzz:   <- %s %s\n", pm_err_name ((pm_err) reply->code),
-                     reply->message ? reply->message : "");
-        }
+    Pm__Reply *reply = pm_server_stored_reply (s_server, "fuzz", id);
+    if (reply) {
+        fprintf (stderr, "fuzz:   <- %s %s\n", pm_err_name ((pm_err) reply->code),
+                 reply->message ? reply->message : "");
         pm__reply__free_unpacked (reply, NULL);
     }
     else {
         fprintf (stderr, "fuzz:   <- (a read, or refused before the handler)\n");
     }
-    pm_store_abort (txn);
 }
 
 //  --------------------------------------------------------------------------

@@ -392,6 +392,123 @@ s_test_idempotent_retry (void)
     itest_cleanup (&svc);
 }
 
+//  Rewrites a stopped service's stored replies into the layout of stores
+//  written before replies were keyed by request id first: "$replies"
+//  (client_id NUL be64 request_id -> be64 time + Reply) and "$reply_times"
+//  (be64 time, that key). Returns how many replies it moved, or -1.
+static long
+s_store_old_reply_layout (itest_svc_t *svc)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/store", svc->dir);
+    pm_store_t *store = pm_store_new (path, 1 << 26, 1ULL << 32);
+    MDB_dbi now, expiry, old, old_times;
+    MDB_txn *txn = NULL;
+    if (!store || pm_store_dbi (store, "$stored_replies", 0, &now) != PM_OK
+        || pm_store_dbi (store, "$reply_expiry", 0, &expiry) != PM_OK
+        || pm_store_dbi (store, "$replies", 0, &old) != PM_OK
+        || pm_store_dbi (store, "$reply_times", 0, &old_times) != PM_OK
+        || pm_store_begin (store, NULL, true, &txn) != PM_OK) {
+        pm_store_destroy (&store);
+        return -1;
+    }
+    long moved = 0;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_cursor_open (txn, now, &cur);
+    for (rc = rc ? rc : mdb_cursor_get (cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cur, &key, &val, MDB_NEXT)) {
+        uint8_t old_key[128], old_time[136];
+        size_t id_len = key.mv_size - 8;
+        memcpy (old_key, (uint8_t *) key.mv_data + 8, id_len);
+        old_key[id_len] = 0;
+        memcpy (old_key + id_len + 1, key.mv_data, 8);
+        memcpy (old_time, val.mv_data, 8);
+        memcpy (old_time + 8, old_key, id_len + 9);
+        if (mdb_put (txn, old, &(MDB_val) {id_len + 9, old_key}, &val, 0) != 0
+            || mdb_put (txn, old_times, &(MDB_val) {id_len + 17, old_time},
+                        &(MDB_val) {0, ""}, 0) != 0) {
+            break;
+        }
+        moved++;
+    }
+    mdb_cursor_close (cur);
+    if (rc != MDB_NOTFOUND || mdb_drop (txn, now, 0) != 0 || mdb_drop (txn, expiry, 0) != 0
+        || pm_store_commit (txn) != PM_OK) {
+        moved = -1;
+    }
+    pm_store_destroy (&store);
+    return moved;
+}
+
+//  1 if a stopped service's store has sub-database `name`, 0 if not.
+static int
+s_store_has_dbi (itest_svc_t *svc, const char *name)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/store", svc->dir);
+    pm_store_t *store = pm_store_new (path, 1 << 26, 1ULL << 32);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int found = -1;
+    if (store && pm_store_begin (store, NULL, false, &txn) == PM_OK) {
+        found = mdb_dbi_open (txn, name, 0, &dbi) == 0;
+        pm_store_abort (txn);
+    }
+    pm_store_destroy (&store);
+    return found;
+}
+
+//  Stored replies: a store written before replies were keyed by request
+//  id first is moved to the current layout at start, so a retry of a
+//  request answered before the upgrade is still answered from the store
+//  and not run again. Replies older than PM_REPLY_TTL_S are dropped, after
+//  which the same request id is a new request.
+static void
+s_test_stored_replies_upgrade_and_expiry (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *client = itest_client (&svc);
+    s_form_t f;
+    s_form (&f, "Okafor", "Adaeze", "1984-03-02");
+    uint8_t body[1024];
+    size_t len = pm__patients__register__pack (&f.reg, body);
+    uint64_t id = pm_client_send (client, 0, "patients.Register", body, len);
+    Pm__Reply *first = pm_client_recv (client, 5000);
+    CHECK (first && first->code == 0);
+    //  pm_client's request ids carry the wall clock's milliseconds.
+    int64_t id_ms = (int64_t) (id >> 16);
+    CHECK (id_ms > pm_clock_wall_ms () - 60000 && id_ms <= pm_clock_wall_ms ());
+
+    itest_signal (&svc, SIGTERM);
+    CHECK (s_store_old_reply_layout (&svc) == 1);
+    CHECK (itest_start (&svc) == 0);
+    pm_client_send (client, id, "patients.Register", body, len);
+    Pm__Reply *retry = pm_client_recv (client, 5000);
+    CHECK (retry && retry->code == 0 && retry->body.len == first->body.len
+           && memcmp (retry->body.data, first->body.data, first->body.len) == 0);
+    CHECK (s_high_seq (client) == 1);
+
+    //  Two days on, the reply (kept a day) is gone at start; the retry is
+    //  a new request: here, a second registration of the same person.
+    itest_signal (&svc, SIGTERM);
+    CHECK (s_store_has_dbi (&svc, "$replies") == 0);
+    CHECK (s_store_has_dbi (&svc, "$reply_times") == 0);
+    svc.env[0] = "PM_CLOCK_OFFSET_MS=172800000";
+    CHECK (itest_start (&svc) == 0);
+    pm_client_send (client, id, "patients.Register", body, len);
+    Pm__Reply *late = pm_client_recv (client, 5000);
+    CHECK (late && !(late->code == 0 && late->body.len == first->body.len
+                     && memcmp (late->body.data, first->body.data, first->body.len) == 0));
+    pm__reply__free_unpacked (first, NULL);
+    pm__reply__free_unpacked (retry, NULL);
+    pm__reply__free_unpacked (late, NULL);
+    pm_client_destroy (&client);
+    itest_cleanup (&svc);
+}
+
 //  --------------------------------------------------------------------------
 //  Malformed frames, undecodable bodies, unknown commands, oversize
 //  messages, missing envelope fields, passed deadlines: each gets an error
@@ -1237,6 +1354,7 @@ static const itest_case_t s_cases[] = {
     {"lifecycle_with_events", s_test_lifecycle},
     {"validation_names_the_field", s_test_validation},
     {"idempotent_retry", s_test_idempotent_retry},
+    {"stored_replies_upgrade_and_expiry", s_test_stored_replies_upgrade_and_expiry},
     {"bad_input_keeps_serving", s_test_bad_input},
     {"search_paging_and_indexes", s_test_search},
     {"kill9_recovery", s_test_crash_recovery},
