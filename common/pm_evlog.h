@@ -52,6 +52,23 @@ pm_err pm_evlog_read (pm_evlog_t *self, MDB_txn *txn, uint64_t from_seq,
                       uint32_t max, size_t max_bytes, uint8_t **body_out,
                       size_t *len_out);
 
+//  Decides one stored event's fate in pm_evlog_rewrite: PM_OK with
+//  *data_out NULL keeps it; PM_OK with *data_out set (malloc'd, taken over)
+//  replaces its data; anything else stops the rewrite with that error.
+typedef pm_err (pm_event_rewrite_fn) (const Pm__Event *event, void *arg,
+                                      uint8_t **data_out, size_t *len_out);
+
+//  Rewrites the data of committed events in place, for erasure: seq, id,
+//  type, subject and time stay, so the stream stays gap-free and every
+//  consumer's cursor stays valid; whoever reads the range again gets the
+//  new data. `fn` sees the events from `from_seq` on, at most `max` of
+//  them. On PM_OK *next_out is the seq after the last one seen (high seq
+//  + 1 at the end of the stream); *rewritten_out (may be NULL) counts
+//  replacements. On an error the caller's transaction must roll back.
+pm_err pm_evlog_rewrite (pm_evlog_t *self, MDB_txn *txn, uint64_t from_seq,
+                         uint32_t max, pm_event_rewrite_fn *fn, void *arg,
+                         uint64_t *next_out, uint32_t *rewritten_out);
+
 //  Gives the (closed) store in `dir` a new stream id, after a restore from
 //  a backup: its events may be re-issued with other content, so consumers
 //  must see a new stream and rebuild. Writes the new id to out.

@@ -554,6 +554,20 @@ pm_ctx_staff_id (pm_ctx_t *ctx)
 }
 
 //  --------------------------------------------------------------------------
+//  Rewrites this service's committed events in the unit's transaction.
+pm_err
+pm_ctx_events_rewrite (pm_ctx_t *ctx, uint64_t from_seq, uint32_t max,
+                       pm_event_rewrite_fn *fn, void *arg, uint64_t *next_out,
+                       bool *done_out)
+{
+    assert (ctx->writable);
+    pm_evlog_t *log = ctx->server->evlog;
+    pm_err rc = pm_evlog_rewrite (log, ctx->txn, from_seq, max, fn, arg, next_out, NULL);
+    *done_out = rc == PM_OK && *next_out > pm_evlog_high_seq (log);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
 //  A followed stream's committed position.
 bool
 pm_ctx_follow_position (pm_ctx_t *ctx, const char *source, const char **stream,

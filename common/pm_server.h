@@ -36,6 +36,7 @@
 
 #include "pm.pb-c.h"
 #include "pm_err.h"
+#include "pm_evlog.h"
 #include "pm_keys.h"
 #include "pm_schema.h"
 #include "pm_store.h"
@@ -177,6 +178,15 @@ pm_err pm_ctx_emit (pm_ctx_t *ctx, const char *type, const char *site_id,
 //  The same with `data` already packed (len bytes; NULL for none).
 pm_err pm_ctx_emit_packed (pm_ctx_t *ctx, const char *type, const char *site_id,
                            const char *subject, const uint8_t *data, size_t len);
+
+//  Rewrites the data of this service's committed events in place, at most
+//  `max` of them from `from_seq` on (pm_evlog_rewrite: seq, type and
+//  subject stay): for erasure. Write units only (commands, timers). On
+//  PM_OK *next_out is where the next pass starts and *done_out says the
+//  pass reached the end of the stream.
+pm_err pm_ctx_events_rewrite (pm_ctx_t *ctx, uint64_t from_seq, uint32_t max,
+                              pm_event_rewrite_fn *fn, void *arg, uint64_t *next_out,
+                              bool *done_out);
 
 //  The usual end of a write, from one packing of `msg`: stores it under
 //  `key` in `dbi`, emits it as event `type` (NULL: none) and, in a

@@ -15,6 +15,10 @@ main (int argc, char *argv[])
         static const pm_cfg_var_t extra[] = {
             {"PM_PATIENTS_SLA_CHECK_MS", "60000",
              "how often complaint service levels are checked for breaches"},
+            {"PM_PATIENTS_REDACT_EVERY_MS", "250",
+             "how often, after an erasure, a pass rewrites older events"},
+            {"PM_PATIENTS_REDACT_PER_PASS", "5000",
+             "events one such pass looks at, at most (bounds its pause)"},
             {NULL, NULL, NULL},
         };
         pm_cfg_print_help (help ? stdout : stderr, "pm-patients", "patients", extra);

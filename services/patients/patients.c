@@ -1130,6 +1130,7 @@ patients_setup (pm_server_t *server)
         || pm_store_dbi (store, "consent", 0, &pat_db.consent) != PM_OK
         || pm_store_dbi (store, "surveys", 0, &pat_db.surveys) != PM_OK
         || pm_store_dbi (store, "complaints", 0, &pat_db.complaints) != PM_OK
+        || pm_store_dbi (store, "redactions", 0, &pat_db.redactions) != PM_OK
         || s_backfill_email (store) != PM_OK) {
         return -1;
     }

@@ -23,6 +23,9 @@
                  'P' patient 0 id                  -> ""
                  'D' be64 due kind id              -> ""  (pending dues)
                  'L' site                          -> ComplaintSla
+      redactions erased id                         -> EventRedaction (the
+                                                      stream's older events
+                                                      still to rewrite)
 
     Duplicate detection: patients_match.c (the score), patients_dups.c
     (candidates, worklists). Merge and unmerge: patients_merge.c.

@@ -722,30 +722,54 @@ pat_complaints_redact (pm_ctx_t *ctx, const char *patient, size_t *redacted)
                               "it is closed", c->id, s_status_name (c->status));
         }
         if (rc == PM_OK) {
-            //  Only what a person wrote goes; the steps keep who and when.
-            char *summary = c->summary, *resolution = c->resolution;
-            c->summary = "[erased]";
-            c->resolution = resolution ? "[erased]" : NULL;
-            for (size_t j = 0; j < c->n_history; j++) {
-                if (c->history[j]->note) {
-                    free (c->history[j]->note);
-                    c->history[j]->note = NULL;
-                }
-            }
             c->version++;
-            rc = pat_complaint_put (txn, c);
+            size_t len;
+            uint8_t *packed = pat_complaint_pack_erased (c, &len);
+            uint8_t rec_key[PAT_KEY_MAX];
+            size_t klen = s_rec_key (rec_key, c->id);
+            rc = pm_store_put (txn, pat_db.complaints, rec_key, klen, packed, len, 0);
             if (rc == PM_OK) {
-                rc = pm_ctx_emit (ctx, "patients.complaint.redacted", c->site_id,
-                                  c->id, &c->base);
+                rc = pm_ctx_emit_packed (ctx, "patients.complaint.redacted", c->site_id,
+                                         c->id, packed, len);
             }
-            c->summary = summary;
-            c->resolution = resolution;
+            free (packed);
             (*redacted)++;
         }
         pm__patients__complaint__free_unpacked (c, NULL);
     }
     free (ids);
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  A case as it reads once its patient is erased (see the header).
+uint8_t *
+pat_complaint_pack_erased (complaint_t *c, size_t *len_out)
+{
+    char *summary = c->summary, *resolution = c->resolution;
+    char **notes = calloc (c->n_history + 1, sizeof *notes);
+    if (!notes) {
+        abort ();
+    }
+    c->summary = "[erased]";
+    c->resolution = resolution ? "[erased]" : NULL;
+    for (size_t j = 0; j < c->n_history; j++) {
+        notes[j] = c->history[j]->note;
+        c->history[j]->note = NULL;
+    }
+    *len_out = pm__patients__complaint__get_packed_size (c);
+    uint8_t *packed = malloc (*len_out + 1);
+    if (!packed) {
+        abort ();
+    }
+    pm__patients__complaint__pack (c, packed);
+    c->summary = summary;
+    c->resolution = resolution;
+    for (size_t j = 0; j < c->n_history; j++) {
+        c->history[j]->note = notes[j];
+    }
+    free (notes);
+    return packed;
 }
 
 //  --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ typedef struct {
     MDB_dbi consent;    //  consent records and their history
     MDB_dbi surveys;    //  post-visit surveys and their indexes
     MDB_dbi complaints; //  complaint cases, their indexes and site SLAs
+    MDB_dbi redactions; //  erasures whose older events are still to rewrite
 } pat_store_t;
 
 extern pat_store_t pat_db;
@@ -113,7 +114,7 @@ void pat_merge_bind (pm_server_t *server);
 void pat_consent_bind (pm_server_t *server);
 void pat_surveys_bind (pm_server_t *server);
 void pat_complaints_bind (pm_server_t *server);
-void pat_erase_bind (pm_server_t *server);
+void pat_erase_bind (pm_server_t *server); //  and the older events' rewriting
 
 //  --- patient experience (patients_surveys.c, patients_complaints.c) -------
 
@@ -142,5 +143,17 @@ pm_err pat_complaint_put (MDB_txn *txn, const Pm__Patients__Complaint *c);
 //  For erasure: removes the free text of every case about `patient`,
 //  counting them in *redacted; ECONFLICT while one is not closed.
 pm_err pat_complaints_redact (pm_ctx_t *ctx, const char *patient, size_t *redacted);
+
+//  A case as it reads once its patient is erased, packed (malloc'd): only
+//  what a person wrote goes (summary, resolution, step notes); the steps
+//  keep who and when. For the record and for its older events.
+uint8_t *pat_complaint_pack_erased (Pm__Patients__Complaint *c, size_t *len_out);
+
+//  The same for a survey: its comment goes.
+uint8_t *pat_survey_pack_erased (Pm__Patients__Survey *s, size_t *len_out);
+
+//  What an erased record keeps of `p`: id, version, state, home site,
+//  links and times (fields of `out` point into `p`).
+void pat_erased_view (const patient_t *p, patient_t *out);
 
 #endif

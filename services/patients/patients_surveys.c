@@ -97,6 +97,22 @@ pat_survey_put (MDB_txn *txn, const survey_t *s)
     return pm_store_put_msg (txn, pat_db.surveys, key, n, &s->base, 0);
 }
 
+//  A survey as it reads once its patient is erased (see the header).
+uint8_t *
+pat_survey_pack_erased (survey_t *s, size_t *len_out)
+{
+    char *comment = s->comment;
+    s->comment = NULL;
+    *len_out = pm__patients__survey__get_packed_size (s);
+    uint8_t *packed = malloc (*len_out + 1);
+    if (!packed) {
+        abort ();
+    }
+    pm__patients__survey__pack (s, packed);
+    s->comment = comment;
+    return packed;
+}
+
 //  scheduling.appointment.fulfilled -> one survey.
 static pm_err
 s_apply (pm_ctx_t *ctx, const Pm__Event *event)

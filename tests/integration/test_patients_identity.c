@@ -1405,11 +1405,34 @@ s_stream_mentions (pm_client_t *client, uint64_t after, const char *needle, long
     return found;
 }
 
+//  The stream's events as "seq type subject" lines, to compare.
+static char *
+s_stream_outline (pm_client_t *client)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (client, &events);
+    size_t cap = 64 + (size_t) (n > 0 ? n : 0) * 128, len = 0;
+    char *out = calloc (1, cap);
+    for (long i = 0; out && i < n; i++) {
+        len += (size_t) snprintf (out + len, cap - len, "%llu %s %s\n",
+                                  (unsigned long long) events[i]->seq, events[i]->type,
+                                  events[i]->subject ? events[i]->subject : "-");
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    if (n >= 0) {
+        free (events);
+    }
+    return out;
+}
+
 //  --------------------------------------------------------------------------
 //  Erasure removes a patient's identifying data from the record, the
 //  records it replaced, every index, their survey comments and complaint
 //  texts; it waits for open complaints; scores, counts, consent and the
 //  audit chain stay valid; new events and reads carry nothing identifying.
+//  The older events are rewritten in place in bounded passes that go on
+//  after a restart: then nothing in the stream names her, and every seq,
+//  type and subject is where it was.
 static void
 s_test_erasure (void)
 {
@@ -1417,6 +1440,7 @@ s_test_erasure (void)
     itest_svc_init (&emi, "scheduling", "pm_emitter");
     emi.env[0] = "PM_EMITTER_SERVICE=scheduling";
     itest_svc_init (&pat, "patients", "pm-patients");
+    pat.env[0] = "PM_PATIENTS_REDACT_EVERY_MS=3600000"; //  no pass before the restart
     CHECK (s_start (&emi) == 0);
     itest_point_at (&pat, &emi);
     CHECK (s_start (&pat) == 0);
@@ -1597,8 +1621,8 @@ s_test_erasure (void)
     CHECK (cs && cs->version == 1 && cs->research);
     pm__patients__consent__free_unpacked (cs, NULL);
 
-    //  The stream: what was appended since carries nothing of hers (the
-    //  older events keep what they carried: documented in Erase).
+    //  The stream: what was appended since carries nothing of hers; the
+    //  older events still do until their rewriting has run.
     long fresh;
     CHECK (!s_stream_mentions (pc, seq_before, "Lindqvist", &fresh));
     CHECK (!s_stream_mentions (pc, seq_before, "Greta", &fresh));
@@ -1606,6 +1630,57 @@ s_test_erasure (void)
     CHECK (fresh == 4); //  erased x2, survey.redacted, complaint.redacted
     CHECK (s_count_events (pc, "patients.patient.erased") == 2);
     CHECK (s_stream_mentions (pc, 0, "Lindqvist", &fresh));
+    char *outline = s_stream_outline (pc);
+    CHECK (outline);
+
+    //  Restarted with passes of 3 events every 20 ms: the job kept in the
+    //  store goes on, and ends with patients.patient.events_redacted.
+    itest_signal (&pat, SIGTERM);
+    pat.env[0] = "PM_PATIENTS_REDACT_EVERY_MS=20";
+    pat.env[1] = "PM_PATIENTS_REDACT_PER_PASS=3";
+    CHECK (itest_start (&pat) == 0);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (s_count_events (pc, "patients.patient.events_redacted") < 1 && itest_now () < until) {
+        zclock_sleep (20);
+    }
+    CHECK (s_count_events (pc, "patients.patient.events_redacted") == 1);
+    const char *her[] = {"Lindqvist", "Greta", "01234", "greta@example", "1948-05-17",
+                         "nurse was lovely", "lost letter", "Letter resent", "same person"};
+    for (size_t i = 0; i < sizeof her / sizeof her[0]; i++) {
+        if (s_stream_mentions (pc, 0, her[i], &fresh)) {
+            fprintf (stderr, "    the stream still says \"%s\"\n", her[i]);
+            CHECK (false);
+        }
+    }
+    char *redacted = s_stream_outline (pc);
+    size_t kept = outline ? strlen (outline) : 0;
+    CHECK (redacted && strncmp (redacted, outline, kept) == 0);
+    //  ...and one more line: the completion, naming the survivor, with
+    //  what it did (every event before it seen, the ones about her changed).
+    Pm__Event **events;
+    long n = itest_read_stream (pc, &events);
+    CHECK (n == (long) seq_before + 5);
+    Pm__Patients__EventRedaction *job = NULL;
+    if (n > 0) {
+        Pm__Event *last = events[n - 1];
+        CHECK (strcmp (last->type, "patients.patient.events_redacted") == 0
+               && strcmp (last->subject, s->id) == 0);
+        job = pm__patients__event_redaction__unpack (NULL, last->data.len, last->data.data);
+    }
+    CHECK (job && job->n_patient_ids == 2 && job->completed_at >= job->erased_at);
+    CHECK (job && job->events_seen == (uint64_t) n - 1 && job->next_seq == (uint64_t) n);
+    //  registered x2, merged, answered, received, acknowledged, resolved,
+    //  closed: 8 carried her data (consent and the created survey did not)
+    CHECK (job && job->events_redacted == 8);
+    pm__patients__event_redaction__free_unpacked (job, NULL);
+    for (long i = 0; i < n; i++) {
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    if (n >= 0) {
+        free (events);
+    }
+    free (outline);
+    free (redacted);
     Pm__Reply *reply = itest_call (pc, "pm.AuditVerify", NULL);
     CHECK (s_ok (reply, 0, NULL));
     Pm__AuditVerdict *v = pm__audit_verdict__unpack (NULL, reply->body.len, reply->body.data);
