@@ -88,6 +88,31 @@ s_index_invoices (MDB_txn *txn, void *arg, long *changed)
     return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
 }
 
+//  A store from before the day-book index: every payment gets its entry.
+static pm_err
+s_index_payments (MDB_txn *txn, void *arg, long *changed)
+{
+    (void) arg;
+    MDB_cursor *cur;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.payments, &cur));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key, val;
+    int mrc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    //  Writes go to another sub-database: the cursor stays valid.
+    while (rc == PM_OK && mrc == 0) {
+        Pm__Finance__Payment *p = pm__finance__payment__unpack (NULL, val.mv_size,
+                                                                val.mv_data);
+        rc = p ? fin_payment_booked_index (txn, p) : PM_EINTERNAL;
+        (*changed)++;
+        pm__finance__payment__free_unpacked (p, NULL);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
+}
+
 //  --------------------------------------------------------------------------
 int
 finance_setup (pm_server_t *server)
@@ -95,6 +120,8 @@ finance_setup (pm_server_t *server)
     pm_store_t *store = pm_server_store (server);
     if (fin_store_open (store) != PM_OK
         || pm_store_migrate (store, fin_db.index, "report-index", s_index_invoices, NULL)
+               != 0
+        || pm_store_migrate (store, fin_db.index, "booked-index", s_index_payments, NULL)
                != 0) {
         return -1;
     }

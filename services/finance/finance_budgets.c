@@ -15,11 +15,16 @@
     currency than the site's are left out. recruitment.candidate.hired is
     counted once per candidate under the month of the start date.
     These are projections: when a stream is replaced, its part is dropped
-    and rebuilt from seq 1 (the reset callbacks).                       */
+    and rebuilt from seq 1 (the reset callbacks). The report's revenue
+    lines read the site's month only: invoices by issue time over the
+    month's local span (FIN_IX_ISSUED), payments by the day they are
+    booked on (FIN_IX_BOOKED).                                          */
 #include <stdlib.h>
 #include <string.h>
 
 #include "finance_budgets.h"
+#include "finance_invoices.h"
+#include "finance_payments.h"
 #include "finance_sites.h"
 #include "finance_tz.h"
 #include "pm_id.h"
@@ -275,17 +280,13 @@ s_hire_each (const MDB_val *key, const MDB_val *val, void *arg)
     return 0;
 }
 
-//  An invoice of the site issued in the month (issued or balanced).
+//  An invoice of the site issued in the month (issued or balanced). The
+//  walk is by UTC issue time over the month's local span, which may be a
+//  little wide: the local date decides.
 static int
-s_invoice_each (const MDB_val *key, const MDB_val *val, void *arg)
+s_invoice_each (const Pm__Finance__Invoice *inv, void *arg)
 {
-    (void) key;
     s_actuals_t *a = arg;
-    Pm__Finance__Invoice *inv = pm__finance__invoice__unpack (NULL, val->mv_size,
-                                                              val->mv_data);
-    if (!inv) {
-        return PM_EINTERNAL;
-    }
     if (inv->site_id && strcmp (inv->site_id, a->site->site_id) == 0
         && (inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED
             || inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_BALANCED)) {
@@ -295,26 +296,18 @@ s_invoice_each (const MDB_val *key, const MDB_val *val, void *arg)
             a->invoiced += inv->total_minor;
         }
     }
-    pm__finance__invoice__free_unpacked (inv, NULL);
     return 0;
 }
 
 //  A payment (or refund payout) of the site booked on a day of the month.
 static int
-s_payment_each (const MDB_val *key, const MDB_val *val, void *arg)
+s_payment_each (const Pm__Finance__Payment *p, void *arg)
 {
-    (void) key;
     s_actuals_t *a = arg;
-    Pm__Finance__Payment *p = pm__finance__payment__unpack (NULL, val->mv_size,
-                                                            val->mv_data);
-    if (!p) {
-        return PM_EINTERNAL;
-    }
     if (p->site_id && strcmp (p->site_id, a->site->site_id) == 0 && p->business_date
         && strncmp (p->business_date, a->month, 7) == 0) {
         a->received += p->amount_minor;
     }
-    pm__finance__payment__free_unpacked (p, NULL);
     return 0;
 }
 
@@ -358,12 +351,14 @@ s_report (pm_ctx_t *ctx, const ProtobufCMessage *body)
         prefix.b[0] = 'K';
         rc = pm_key_scan (txn, fin_db.actuals, prefix.b, prefix.len, NULL, s_cost_each, &a);
     }
+    //  Revenue: the site's own month only, by index (issue time; booked day).
     if (rc == PM_OK) {
-        pm_key_init (&prefix, 0);
-        rc = pm_key_scan (txn, fin_db.invoices, prefix.b, prefix.len, NULL, s_invoice_each, &a);
+        int64_t from, to;
+        fin_local_month (site, req->month, &from, &to);
+        rc = fin_invoices_issued (txn, req->site_id, from, to, s_invoice_each, &a);
     }
     if (rc == PM_OK) {
-        rc = pm_key_scan (txn, fin_db.payments, prefix.b, prefix.len, NULL, s_payment_each, &a);
+        rc = fin_payments_booked (txn, req->site_id, req->month, s_payment_each, &a);
     }
     if (rc == PM_OK) {
         Pm__Finance__BudgetVsActual r = PM__FINANCE__BUDGET_VS_ACTUAL__INIT;

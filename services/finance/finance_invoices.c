@@ -112,6 +112,65 @@ fin_invoice_report_index (MDB_txn *txn, const invoice_t *inv)
 }
 
 //  --------------------------------------------------------------------------
+//  The invoice an index entry names.
+pm_err
+fin_invoice_indexed (MDB_txn *txn, const MDB_val *val, invoice_t **out)
+{
+    char id[PM_ID_MAX];
+    pm_val_str (val, id, sizeof id);
+    *out = NULL;
+    pm_err rc = pm_store_get_msg (txn, fin_db.invoices, id, strlen (id),
+                                  &pm__finance__invoice__descriptor,
+                                  (ProtobufCMessage **) out);
+    return rc == PM_ENOTFOUND ? PM_OK : rc;
+}
+
+typedef struct {
+    MDB_txn *txn;
+    size_t prefix_len;           //  'D' site 0
+    int64_t to;
+    fin_invoice_fn *fn;
+    void *arg;
+} s_issued_t;
+
+//  One entry of the issue-time index: the first past `to` ends the walk.
+static int
+s_issued_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    s_issued_t *w = arg;
+    if (key->mv_size < w->prefix_len + 8
+        || pm_be64_get ((const uint8_t *) key->mv_data + w->prefix_len) >= (uint64_t) w->to) {
+        return 1;
+    }
+    invoice_t *inv;
+    pm_err rc = fin_invoice_indexed (w->txn, val, &inv);
+    int r = rc != PM_OK ? (int) rc : inv ? w->fn (inv, w->arg) : 0;
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    return r;
+}
+
+//  --------------------------------------------------------------------------
+//  A site's invoices issued in a period, from the issue-time index.
+pm_err
+fin_invoices_issued (MDB_txn *txn, const char *site, int64_t from, int64_t to,
+                     fin_invoice_fn *fn, void *arg)
+{
+    //  Only instants after 1970 are indexed (keys are unsigned).
+    from = from > 0 ? from : 0;
+    if (to <= from) {
+        return PM_OK;
+    }
+    s_issued_t w = {txn, 0, to, fn, arg};
+    pm_key_t prefix, start;
+    pm_key_init (&prefix, FIN_IX_ISSUED);
+    pm_key_str (&prefix, site);
+    w.prefix_len = prefix.len;
+    start = prefix;
+    pm_key_u64 (&start, (uint64_t) from);
+    return pm_key_scan (txn, fin_db.index, prefix.b, prefix.len, &start, s_issued_each, &w);
+}
+
+//  --------------------------------------------------------------------------
 //  Stores a changed invoice and announces it.
 pm_err
 fin_invoice_save (pm_ctx_t *ctx, invoice_t *inv, const char *old_patient,

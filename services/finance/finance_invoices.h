@@ -28,6 +28,18 @@ pm_err fin_invoice_save (pm_ctx_t *ctx, Pm__Finance__Invoice *inv,
 //  fin_invoice_save calls it.
 pm_err fin_invoice_report_index (MDB_txn *txn, const Pm__Finance__Invoice *inv);
 
+//  The invoice an index entry's value names (caller frees); *out NULL
+//  when the entry is stale (the reports skip it).
+pm_err fin_invoice_indexed (MDB_txn *txn, const MDB_val *val, Pm__Finance__Invoice **out);
+
+//  Calls `fn` with each invoice of `site` issued in [from, to), in issue
+//  order, by the issue-time index (FIN_IX_ISSUED): only the period is
+//  read. `fn` returns 0 to go on, 1 to stop, or a pm_err (> 1) that ends
+//  the walk and is returned. The invoice is valid during the call.
+typedef int (fin_invoice_fn) (const Pm__Finance__Invoice *inv, void *arg);
+pm_err fin_invoices_issued (MDB_txn *txn, const char *site, int64_t from, int64_t to,
+                            fin_invoice_fn *fn, void *arg);
+
 //  A patient merge: the merged record's open invoices (draft, issued) now
 //  go to the survivor.
 pm_err fin_invoices_repoint (pm_ctx_t *ctx, const char *from, const char *to);

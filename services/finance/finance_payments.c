@@ -4,7 +4,9 @@
     is kept as the patient's credit at the site (never lost, never
     silently refunded), which finance.ApplyCredit spends on another
     invoice or a refund credit note gives back. Every payment is booked
-    on the site's day (finance_days.c) by mode, for the daily close.
+    on the site's day (finance_days.c) by mode, for the daily close, and
+    indexed by site and that business date (FIN_IX_BOOKED), so the budget
+    report reads one site's month of payments.
 
     Credit notes need the finance role. A refund of an invoice gives back
     at most what was paid on it: the invoice's total is credited and its
@@ -31,6 +33,62 @@
 typedef Pm__Finance__Invoice invoice_t;
 typedef Pm__Finance__Payment payment_t;
 
+//  --------------------------------------------------------------------------
+//  A payment's entry in the day-book index.
+pm_err
+fin_payment_booked_index (MDB_txn *txn, const payment_t *p)
+{
+    if (!p->id || !p->site_id || !p->business_date) {
+        return PM_OK; //  not booked: no day holds it
+    }
+    pm_key_t k;
+    pm_key_init (&k, FIN_IX_BOOKED);
+    pm_key_str (&k, p->site_id);
+    pm_key_str (&k, p->business_date);
+    pm_key_str (&k, p->id);
+    return fin_index (txn, &k, p->id, true);
+}
+
+typedef struct {
+    MDB_txn *txn;
+    fin_payment_fn *fn;
+    void *arg;
+} s_booked_t;
+
+//  One entry of the day-book index: the payment it names.
+static int
+s_booked_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    s_booked_t *w = arg;
+    char id[PM_ID_MAX];
+    pm_val_str (val, id, sizeof id);
+    payment_t *p = NULL;
+    pm_err rc = pm_store_get_msg (w->txn, fin_db.payments, id, strlen (id),
+                                  &pm__finance__payment__descriptor,
+                                  (ProtobufCMessage **) &p);
+    int r = rc == PM_ENOTFOUND ? 0 : rc != PM_OK ? (int) rc : w->fn (p, w->arg);
+    pm__finance__payment__free_unpacked (p, NULL);
+    return r;
+}
+
+//  --------------------------------------------------------------------------
+//  A site's payments booked in a month, from the day-book index.
+pm_err
+fin_payments_booked (MDB_txn *txn, const char *site, const char *month,
+                     fin_payment_fn *fn, void *arg)
+{
+    //  The month's dates all start with "YYYY-MM": that is the prefix.
+    pm_key_t prefix;
+    pm_key_init (&prefix, FIN_IX_BOOKED);
+    pm_key_str (&prefix, site);
+    for (const char *c = month; *c; c++) {
+        pm_key_byte (&prefix, (uint8_t) *c);
+    }
+    s_booked_t w = {txn, fn, arg};
+    return pm_key_scan (txn, fin_db.index, prefix.b, prefix.len, NULL, s_booked_each, &w);
+}
+
 //  Stores a payment (or payout), books it on the site's day, announces it.
 static pm_err
 s_payment_put (pm_ctx_t *ctx, const Pm__Finance__SiteFinance *site, payment_t *p,
@@ -41,6 +99,9 @@ s_payment_put (pm_ctx_t *ctx, const Pm__Finance__SiteFinance *site, payment_t *p
     if (rc == PM_OK) {
         pm_ctx_audit (ctx, p->id, p->site_id);
         rc = fin_put (ctx, fin_db.payments, p->id, &p->base);
+    }
+    if (rc == PM_OK) {
+        rc = fin_payment_booked_index (pm_ctx_txn (ctx), p);
     }
     if (rc == PM_OK) {
         rc = pm_ctx_emit (ctx, "finance.payment.recorded", p->site_id, p->id, &p->base);
@@ -236,6 +297,9 @@ s_reverse (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         rc = fin_day_post (ctx, site, p->mode, -p->amount_minor, date);
     }
+    //  The payment keeps its site, business date and amount (the budget
+    //  report's received still counts it on its day; the give-back is the
+    //  day book's, on reversal_date): its day-book index entry stands.
     if (rc == PM_OK) {
         char *reason = p->reversal_reason, *when = p->reversal_date;
         p->version++;

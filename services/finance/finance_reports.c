@@ -5,16 +5,17 @@
     Both read finance's own invoices: revenue is the net of the lines of
     invoices issued in the period and still issued or balanced; the aging
     lists issued invoices with something due. Each walks an index of its
-    own site only - issued invoices by issue time (FIN_IX_ISSUED) for the
-    period, open ones (FIN_IX_OPEN) for the aging - so a report reads what
-    it reports, not the network's whole history (a store from before the
-    indexes gets them at start, finance_store.c).                        */
+    own site only - issued invoices by issue time (FIN_IX_ISSUED, walked by
+    fin_invoices_issued, which the budget report uses too) for the period,
+    open ones (FIN_IX_OPEN) for the aging - so a report reads what it
+    reports, not the network's whole history (a store from before the
+    indexes gets them at start, finance.c).                              */
 #include <stdlib.h>
 #include <string.h>
 
+#include "finance_invoices.h"
 #include "finance_reports.h"
 #include "finance_tz.h"
-#include "pm_id.h"
 
 #define REVENUE_SPAN_MAX (366 * 86400000LL)
 #define GROUPS_MAX 1000
@@ -29,7 +30,6 @@ typedef struct {
     MDB_txn *txn;
     const Pm__Finance__SiteFinance *site;
     int64_t from, to;
-    size_t prefix_len;           //  of the index keys walked: 'D' site 0
     int64_t total;
     uint32_t invoices;
     s_groups_t by_practitioner, by_type, by_month;
@@ -81,35 +81,12 @@ s_groups_free (s_groups_t *g)
     free (g->groups);
 }
 
-//  The invoice an index entry names (caller frees), or NULL with *rc set.
-static Pm__Finance__Invoice *
-s_indexed_invoice (MDB_txn *txn, const MDB_val *val, int *rc)
-{
-    char id[PM_ID_MAX];
-    pm_val_str (val, id, sizeof id);
-    Pm__Finance__Invoice *inv = NULL;
-    pm_err err = pm_store_get_msg (txn, fin_db.invoices, id, strlen (id),
-                                   &pm__finance__invoice__descriptor,
-                                   (ProtobufCMessage **) &inv);
-    *rc = err == PM_ENOTFOUND ? 0 : (int) err; //  a stale entry is skipped
-    return inv;
-}
-
-//  One issued invoice of the site: its lines go to the groups when it
-//  counts. Entries come by issue time: the first past `to` ends the walk.
+//  One invoice of the site issued in the period: its lines go to the
+//  groups when it counts.
 static int
-s_revenue_each (const MDB_val *key, const MDB_val *val, void *arg)
+s_revenue_each (const Pm__Finance__Invoice *inv, void *arg)
 {
     s_revenue_t *r = arg;
-    if (key->mv_size < r->prefix_len + 8
-        || (int64_t) pm_be64_get ((const uint8_t *) key->mv_data + r->prefix_len) >= r->to) {
-        return 1;
-    }
-    int rc;
-    Pm__Finance__Invoice *inv = s_indexed_invoice (r->txn, val, &rc);
-    if (!inv) {
-        return rc;
-    }
     if (inv->site_id && strcmp (inv->site_id, r->site->site_id) == 0
         && (inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED
             || inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_BALANCED)
@@ -133,7 +110,6 @@ s_revenue_each (const MDB_val *key, const MDB_val *val, void *arg)
             pm__finance__charge__free_unpacked (c, NULL);
         }
     }
-    pm__finance__invoice__free_unpacked (inv, NULL);
     return 0;
 }
 
@@ -164,13 +140,7 @@ s_revenue (pm_ctx_t *ctx, const ProtobufCMessage *body)
     r.by_practitioner.groups = calloc (GROUPS_MAX, sizeof (void *));
     r.by_type.groups = calloc (GROUPS_MAX, sizeof (void *));
     r.by_month.groups = calloc (GROUPS_MAX, sizeof (void *));
-    pm_key_t prefix, from;
-    pm_key_init (&prefix, FIN_IX_ISSUED);
-    pm_key_str (&prefix, site->site_id);
-    r.prefix_len = prefix.len;
-    from = prefix;
-    pm_key_u64 (&from, (uint64_t) req->from);
-    rc = pm_key_scan (r.txn, fin_db.index, prefix.b, prefix.len, &from, s_revenue_each, &r);
+    rc = fin_invoices_issued (r.txn, site->site_id, req->from, req->to, s_revenue_each, &r);
     if (rc == PM_OK) {
         Pm__Finance__RevenueResult out = PM__FINANCE__REVENUE_RESULT__INIT;
         out.site_id = site->site_id;
@@ -215,10 +185,10 @@ s_aging_each (const MDB_val *key, const MDB_val *val, void *arg)
 {
     (void) key;
     s_aging_t *a = arg;
-    int rc;
-    Pm__Finance__Invoice *inv = s_indexed_invoice (pm_ctx_txn (a->ctx), val, &rc);
+    Pm__Finance__Invoice *inv;
+    pm_err rc = fin_invoice_indexed (pm_ctx_txn (a->ctx), val, &inv);
     if (!inv) {
-        return rc;
+        return (int) rc; //  a stale entry is skipped
     }
     char date[FIN_DATE_LEN];
     if (inv->site_id && strcmp (inv->site_id, a->site->site_id) == 0

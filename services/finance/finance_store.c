@@ -233,3 +233,12 @@ fin_local_date (const Pm__Finance__SiteFinance *site, int64_t at, char *out)
     }
 }
 
+void
+fin_local_month (const Pm__Finance__SiteFinance *site, const char *month, int64_t *from,
+                 int64_t *to)
+{
+    if (!fin_tz_month_span (site->time_zone, month, from, to)
+        && !fin_tz_month_span ("UTC", month, from, to)) {
+        *from = *to = 0; //  not a month: none of its instants
+    }
+}

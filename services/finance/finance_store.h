@@ -17,6 +17,9 @@
                 'i' patient 0 site 0 inv_id 0    -> inv_id  a patient's invoices
                 'D' site 0 be64 issued_at inv_id 0 -> inv_id  issued, by time (revenue)
                 'O' site 0 inv_id 0              -> inv_id  open receivables (aging)
+                'Y' site 0 business_date 0 pay_id 0 -> pay_id  payments and refund
+                                                    payouts by the day they are
+                                                    booked on (budget report)
                 'M' name 0                       -> ""      migrations done
       budgets   site 0 month                     -> Budget
       actuals   (projections of staffing and recruitment, rebuilt on reset)
@@ -63,6 +66,7 @@ pm_err fin_store_open (pm_store_t *store);
 #define FIN_IX_INVOICE 'i'
 #define FIN_IX_ISSUED 'D'  //  site 0 be64 issued_at inv_id 0: every issued invoice
 #define FIN_IX_OPEN 'O'    //  site 0 inv_id 0: issued with something due
+#define FIN_IX_BOOKED 'Y'  //  site 0 business_date 0 pay_id 0: every payment
 #define FIN_IX_MIGRATED 'M' //  name 0: one-time migrations done
 
 //  Puts (add) or deletes an index entry `k` -> `id`.
@@ -126,5 +130,10 @@ pm_err fin_mode (pm_ctx_t *ctx, const char *field, bool has, int mode);
 
 //  The site's local date of instant `at` (FIN_DATE_LEN bytes).
 void fin_local_date (const Pm__Finance__SiteFinance *site, int64_t at, char *out);
+
+//  The instants [*from, *to) that hold the site's local month `month`
+//  (YYYY-MM, valid), see fin_tz_month_span.
+void fin_local_month (const Pm__Finance__SiteFinance *site, const char *month,
+                      int64_t *from, int64_t *to);
 
 #endif

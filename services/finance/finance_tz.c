@@ -10,6 +10,7 @@
 #include "finance_tz.h"
 
 #define ZONE_NAME_MAX 64
+#define DATE_LEN 11 //  "YYYY-MM-DD" and its NUL
 
 //  The zone named `zone`, or NULL. Only plausible IANA names ("Area/City",
 //  "UTC") reach the library.
@@ -85,6 +86,47 @@ fin_month_valid (const char *s)
     }
     snprintf (date, sizeof date, "%s-01", s);
     return fin_date_valid (date);
+}
+
+//  The instant of local midnight starting `date` as libical turns it (a
+//  skipped or repeated midnight may come out an hour off either way).
+static int64_t
+s_midnight (icaltimezone *tz, const char *date)
+{
+    struct icaltimetype t = icaltime_null_time ();
+    t.year = atoi (date);
+    t.month = atoi (date + 5);
+    t.day = atoi (date + 8);
+    return (int64_t) icaltime_as_timet_with_zone (t, tz) * 1000;
+}
+
+//  --------------------------------------------------------------------------
+//  A local month's instants, a little wide rather than short.
+bool
+fin_tz_month_span (const char *zone, const char *month, int64_t *from, int64_t *to)
+{
+    icaltimezone *tz = s_zone (zone);
+    if (!tz || !fin_month_valid (month)) {
+        return false;
+    }
+    char first[DATE_LEN], next[DATE_LEN], date[DATE_LEN];
+    snprintf (first, sizeof first, "%s-01", month);
+    fin_date_add (first, icaltime_days_in_month (atoi (month + 5), atoi (month)), next);
+    int64_t a = s_midnight (tz, first), b = s_midnight (tz, next);
+    //  Local dates only go forward: once the instant before `a` is dated
+    //  before the month, so is every earlier one; once `b` is dated after
+    //  it, so is every later one. An hour back or on at a time covers any
+    //  clock change (a day for the few that moved across the date line).
+    for (int i = 0; i < 48 && fin_tz_date (zone, a - 1, date) && strcmp (date, first) >= 0;
+         i++) {
+        a -= 3600000;
+    }
+    for (int i = 0; i < 48 && fin_tz_date (zone, b, date) && strcmp (date, next) < 0; i++) {
+        b += 3600000;
+    }
+    *from = a;
+    *to = b;
+    return true;
 }
 
 //  --------------------------------------------------------------------------

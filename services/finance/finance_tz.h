@@ -21,6 +21,14 @@ bool fin_date_valid (const char *date);
 //  True for a month written YYYY-MM.
 bool fin_month_valid (const char *month);
 
+//  The instants [*from, *to) (ms UTC) of local month `month` (YYYY-MM) in
+//  `zone`: from its first local midnight to the next month's, widened
+//  where a clock change skips or repeats a midnight, so that every
+//  instant whose local date falls in the month is inside (a range scan
+//  by time still checks each date). False for an unknown zone or month.
+bool fin_tz_month_span (const char *zone, const char *month, int64_t *from,
+                        int64_t *to);
+
 //  `date` moved by `days` into out (11 bytes).
 void fin_date_add (const char *date, int days, char *out);
 

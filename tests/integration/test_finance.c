@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "finance_schema.h"
@@ -1880,6 +1881,210 @@ s_test_revenue_and_aging (void)
     itest_cleanup (&emi);
 }
 
+//  Milliseconds UTC of a UTC wall time.
+static int64_t
+s_utc (int y, int mo, int d, int h, int mi)
+{
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    return (int64_t) timegm (&tm) * 1000;
+}
+
+//  Restarts finance with its clock at `at` (ms UTC; a request made right
+//  after lands a moment later); a new client in *c.
+static bool
+s_clock_at (itest_svc_t *svc, pm_client_t **c, char *env, size_t envlen, int64_t at)
+{
+    pm_client_destroy (c);
+    itest_signal (svc, SIGTERM);
+    snprintf (env, envlen, "PM_CLOCK_OFFSET_MS=%lld", (long long) (at - pm_clock_wall_ms ()));
+    svc->env[0] = env;
+    if (itest_start (svc) != 0) {
+        return false;
+    }
+    *c = itest_client (svc);
+    return *c != NULL;
+}
+
+//  At `site`: a charge of `amount` for PAT, invoiced and issued, then
+//  `paid` (0: nothing) paid on it in cash. The invoice id into `inv`, the
+//  payment's id and business date into `pay` and `date` (when paid).
+static bool
+s_sale (pm_client_t *c, const char *site, long long amount, long long paid, char *inv,
+        char *pay, char *date)
+{
+    char chg[PM_ID_MAX];
+    json_t *r = itest_req (c, 0, NULL, "finance.AddCharge", "{\"site_id\": \"%s\", "
+                           "\"patient_id\": \"%s\", \"code\": \"visit\", \"unit_minor\": "
+                           "%lld}", site, PAT, amount);
+    snprintf (chg, sizeof chg, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    r = r ? itest_req (c, 0, NULL, "finance.CreateInvoice", "{\"site_id\": \"%s\", "
+                       "\"patient_id\": \"%s\", \"charge_ids\": [\"%s\"]}", site, PAT, chg)
+          : NULL;
+    snprintf (inv, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    r = r ? itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv)
+          : NULL;
+    bool ok = r && s_num (r, "total_minor") == amount;
+    json_decref (r);
+    if (ok && paid) {
+        r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"%s\", "
+                       "\"patient_id\": \"%s\", \"invoice_id\": \"%s\", \"mode\": \"CASH\", "
+                       "\"amount_minor\": %lld, \"currency\": \"USD\"}", site, PAT, inv, paid);
+        ok = r != NULL;
+        snprintf (pay, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
+        snprintf (date, 16, "%s", r ? itest_json_str (r, "business_date") : "");
+        json_decref (r);
+    }
+    return ok;
+}
+
+//  The budget report's revenue lines of `site` for `month`: "invoiced
+//  received", or "" when the report failed.
+static const char *
+s_revenue_of (pm_client_t *c, const char *site, const char *month, char *out)
+{
+    json_t *r = itest_req (c, 0, NULL, "finance.BudgetReport", "{\"site_id\": \"%s\", "
+                           "\"month\": \"%s\"}", site, month);
+    snprintf (out, 48, r ? "%lld %lld" : "", s_num (r, "revenue_invoiced_minor"),
+              s_num (r, "revenue_received_minor"));
+    json_decref (r);
+    return out;
+}
+
+//  --------------------------------------------------------------------------
+//  The budget report's revenue counts exactly the site's local month:
+//  invoices issued in it (still issued or balanced; a cancelled one is
+//  not revenue) and payments booked on its days, less refunds paid out,
+//  in two sites (New York, west of UTC; Tokyo, east of it) over three
+//  months, with sales minutes before and after each local month boundary
+//  where the UTC month is another one; a payment taken after the day was
+//  closed is booked on the next day and counts in that day's month; a
+//  reversed payment stays where it was booked (the day book gives the
+//  money back on its reversal date; the report does not net it). A store
+//  from before the payments' day-book index builds it at start: the same
+//  figures.
+static void
+s_test_budget_revenue_months (void)
+{
+    itest_svc_t svc;
+    char env[64];
+    itest_svc_init (&svc, "finance", "pm-finance");
+    snprintf (env, sizeof env, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc (2027, 2, 10, 12, 0) - pm_clock_wall_ms ()));
+    svc.env[0] = env;
+    CHECK (s_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north")); //  America/New_York
+    CHECK (s_is (c, 0, NULL, "finance.SetSite", "{\"site_id\": \"south\", \"currency\": "
+                 "\"USD\", \"time_zone\": \"Asia/Tokyo\"}"));
+    //  North's amounts are thousands, south's hundreds: a sale counted at
+    //  the wrong site shows.
+    char inv[PM_ID_MAX], pay[PM_ID_MAX], date[16], n3_pay[PM_ID_MAX], n4[PM_ID_MAX];
+    //  Feb 10: both sites; a north invoice issued and cancelled.
+    CHECK (s_sale (c, "north", 10000, 1000, inv, pay, date));
+    CHECK (strcmp (date, "2027-02-10") == 0);
+    CHECK (s_sale (c, "north", 7777, 0, inv, pay, date));
+    json_t *r = itest_req (c, 0, NULL, "finance.CancelInvoice", "{\"invoice_id\": \"%s\", "
+                           "\"reason\": \"wrong patient\"}", inv);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_sale (c, "south", 100, 10, inv, pay, date));
+    //  Feb 28, 23:55 in Tokyo (14:55 UTC): south's February.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 2, 28, 14, 55)));
+    CHECK (s_sale (c, "south", 200, 20, inv, pay, date));
+    CHECK (strcmp (date, "2027-02-28") == 0);
+    //  Mar 1, 00:01 in Tokyo, still Feb 28 in UTC: south's March.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 2, 28, 15, 1)));
+    CHECK (s_sale (c, "south", 400, 40, inv, pay, date));
+    CHECK (strcmp (date, "2027-03-01") == 0);
+    //  Feb 28, 23:55 in New York, already Mar 1 in UTC: north's February.
+    //  The day is closed, then more money comes: booked on Mar 1.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 3, 1, 4, 55)));
+    CHECK (s_sale (c, "north", 20000, 2000, inv, pay, date));
+    CHECK (strcmp (date, "2027-02-28") == 0);
+    CHECK (s_is (c, 0, NULL, "finance.CloseDay", "{\"site_id\": \"north\", \"date\": "
+                 "\"2027-02-28\", \"note\": \"not counted\"}"));
+    r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\", \"mode\": \"CARD\", \"amount_minor\": 4000, "
+                   "\"currency\": \"USD\"}", PAT);
+    CHECK (r && strcmp (itest_json_str (r, "business_date"), "2027-03-01") == 0);
+    json_decref (r);
+    //  Mar 1, 00:01 in New York: north's March.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 3, 1, 5, 1)));
+    CHECK (s_sale (c, "north", 40000, 8000, inv, n3_pay, date));
+    CHECK (strcmp (date, "2027-03-01") == 0);
+    //  Mar 31, 23:55 in Tokyo: south's March, paid in full (balanced).
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 3, 31, 14, 55)));
+    CHECK (s_sale (c, "south", 800, 800, inv, pay, date));
+    CHECK (strcmp (date, "2027-03-31") == 0);
+    //  Apr 1, 00:01 in Tokyo, still Mar 31 in UTC: south's April.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 3, 31, 15, 1)));
+    CHECK (s_sale (c, "south", 1600, 160, inv, pay, date));
+    CHECK (strcmp (date, "2027-04-01") == 0);
+    //  Mar 31, 23:55 in New York (EDT), already Apr 1 in UTC: north's March.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 4, 1, 3, 55)));
+    CHECK (s_sale (c, "north", 80000, 16000, n4, pay, date));
+    CHECK (strcmp (date, "2027-03-31") == 0);
+    //  Apr 1, 00:01 in New York: north's April; 5.00 of March's invoice
+    //  refunded (paid out in April); March's 80.00 payment reversed.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 4, 1, 4, 1)));
+    CHECK (s_sale (c, "north", 160000, 32000, inv, pay, date));
+    CHECK (strcmp (date, "2027-04-01") == 0);
+    r = itest_req (c, 0, NULL, "finance.IssueCreditNote", "{\"invoice_id\": \"%s\", \"kind\": "
+                   "\"CREDIT_REFUND\", \"mode\": \"CASH\", \"amount_minor\": 500, "
+                   "\"reason\": \"complaint upheld\"}", n4);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "finance.ReversePayment", "{\"payment_id\": \"%s\", "
+                   "\"reason\": \"card charged back\"}", n3_pay);
+    CHECK (r && strcmp (itest_json_str (r, "reversal_date"), "2027-04-01") == 0);
+    json_decref (r);
+
+    struct {
+        const char *site, *month, *want;
+    } months[] = {
+        {"north", "2027-01", "0 0"},
+        {"north", "2027-02", "30000 3000"},   //  10000 + 20000; 1000 + 2000
+        {"north", "2027-03", "120000 28000"}, //  40000 + 80000; 4000 + 8000 + 16000
+        {"north", "2027-04", "160000 31500"}, //  32000 - 500 refunded
+        {"north", "2027-05", "0 0"},
+        {"south", "2027-02", "300 30"},       //  100 + 200; 10 + 20
+        {"south", "2027-03", "1200 840"},     //  400 + 800; 40 + 800
+        {"south", "2027-04", "1600 160"},
+    };
+    size_t n_months = sizeof months / sizeof months[0];
+    char got[48];
+    for (size_t i = 0; i < n_months; i++) {
+        s_revenue_of (c, months[i].site, months[i].month, got);
+        if (strcmp (got, months[i].want) != 0) {
+            fprintf (stderr, "    %s %s: \"%s\", not \"%s\"\n", months[i].site,
+                     months[i].month, got, months[i].want);
+        }
+        CHECK (strcmp (got, months[i].want) == 0);
+    }
+
+    //  A store from before the day-book index: built at start, the same
+    //  figures from it.
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    //  Twelve payments and refunds, and the migration markers.
+    CHECK (itest_store_forget (&svc, "index", "YM") >= 12 + 2);
+    CHECK (itest_start (&svc) == 0);
+    c = itest_client (&svc);
+    for (size_t i = 0; i < n_months; i++) {
+        CHECK (strcmp (s_revenue_of (c, months[i].site, months[i].month, got),
+                       months[i].want) == 0);
+    }
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"prices_and_policy", s_test_prices_and_policy},
     {"charges_exactly_once", s_test_charges_exactly_once},
@@ -1895,6 +2100,7 @@ static const itest_case_t s_cases[] = {
     {"hires_counted_once", s_test_hires_counted_once},
     {"recruitment_costs_once", s_test_recruitment_costs},
     {"revenue_and_aging", s_test_revenue_and_aging},
+    {"budget_revenue_months", s_test_budget_revenue_months},
     {NULL, NULL},
 };
 
