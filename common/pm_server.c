@@ -218,6 +218,7 @@ s_binding_free (void **item)
 }
 
 static pm_err s_replies_migrate (pm_server_t *self);
+static pm_err s_tick_fn (pm_server_t *self, MDB_txn *txn, void *arg);
 static pm_err s_handle_events_read (pm_ctx_t *ctx, const ProtobufCMessage *body);
 static pm_err s_handle_health (pm_ctx_t *ctx, const ProtobufCMessage *body);
 static pm_err s_handle_audit_read (pm_ctx_t *ctx, const ProtobufCMessage *body);
@@ -1588,6 +1589,14 @@ pm_server_inject (pm_server_t *self, const uint8_t *frame, size_t len)
     s_accept (self, nobody, sizeof nobody, frame, len, 1, &injected);
     if (self->batch_len > 0 || self->audit_len > 0) {
         s_run_batch (self);
+    }
+}
+
+void
+pm_server_inject_tick (pm_server_t *self)
+{
+    for (s_ticker_t *t = zlistx_first (self->tickers); t; t = zlistx_next (self->tickers)) {
+        s_write (self, s_tick_fn, t);
     }
 }
 

@@ -103,6 +103,11 @@ void pm_server_inject (pm_server_t *self, const uint8_t *frame, size_t len);
 void pm_server_inject_event (pm_server_t *self, const char *source,
                              const uint8_t *frame, size_t len);
 
+//  Runs every timed work (pm_server_every) once now, each through the
+//  write path as its timer would. For fuzzers, like pm_server_inject: they
+//  move the clock and then let the timers act (lapsed holds, no-shows...).
+void pm_server_inject_tick (pm_server_t *self);
+
 //  The reply stored for the write (client_id, request_id): what a retry of
 //  it is answered with, decoded (caller frees), or NULL if none is stored.
 //  For fuzzers' traces and tests, like pm_server_inject.

@@ -121,6 +121,7 @@ static const pm_event_def_t s_events[] = {
     {"patients.complaint.breached", &pm__patients__complaint_breach__descriptor},
     {"patients.complaint_sla.changed", &pm__patients__complaint_sla__descriptor},
     {"patients.patient.erased", &pm__patients__patient__descriptor},
+    {"patients.patient.events_redacted", &pm__patients__event_redaction__descriptor},
     {"patients.survey.redacted", &pm__patients__survey__descriptor},
     {NULL, NULL},
 };

@@ -12,8 +12,10 @@
       a command   one of the consumer's commands, through
                   pm_server_inject (as fuzz_cmd.c), so that e.g.
                   scheduling.Book runs against projections fed just before;
-      the clock   moved on, so that what depends on time (arrival,
-                  no-shows, expiries) is reached.
+      the clock   moved on, then every timer of the consumer run once
+                  (pm_server_inject_tick), so that what depends on time
+                  (arrival, lapsed holds, automatic no-shows, expiries)
+                  is reached.
 
     Input: records, one after another, each
             "<name>\n"  an event type, a command or "clock" (seeds are
@@ -35,7 +37,8 @@
     Every input starts from nothing: the consumer's sub-databases are
     emptied and the clock set to FUZZ_EPOCH (Monday 2030-03-04 00:00 UTC;
     the runtime's clock is this harness's, linked with --wrap), so an
-    input is a whole scenario and its own reproducer. Timers do not run.
+    input is a whole scenario and its own reproducer. Timers run only
+    after a clock record.
     FUZZ_TRACE=1 prints each record, the events it made and each write's
     reply (to check that seeds go where they are meant to). The service's
     log is silent (most fuzzed events are refused, each with a line)
@@ -257,6 +260,7 @@ s_record (const uint8_t *data, size_t size)
             minutes = minutes << 8 | data[i];
         }
         s_clock += (int64_t) (len ? minutes % (366 * 1440) : 1) * MINUTE_MS;
+        pm_server_inject_tick (fuzz_svc_server ());
     }
     fuzz_svc_collect ();
     return (size_t) (data - start) + len;
