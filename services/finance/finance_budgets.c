@@ -299,14 +299,21 @@ s_invoice_each (const Pm__Finance__Invoice *inv, void *arg)
     return 0;
 }
 
-//  A payment (or refund payout) of the site booked on a day of the month.
+//  A payment (or refund payout) of the site booked on a day of the month,
+//  less what was reversed on a day of it (as the day book has them).
 static int
-s_payment_each (const Pm__Finance__Payment *p, void *arg)
+s_payment_each (const Pm__Finance__Payment *p, const char *date, void *arg)
 {
     s_actuals_t *a = arg;
-    if (p->site_id && strcmp (p->site_id, a->site->site_id) == 0 && p->business_date
-        && strncmp (p->business_date, a->month, 7) == 0) {
+    if (!p->site_id || strcmp (p->site_id, a->site->site_id) != 0
+        || strncmp (date, a->month, 7) != 0) {
+        return 0;
+    }
+    if (p->business_date && strcmp (p->business_date, date) == 0) {
         a->received += p->amount_minor;
+    }
+    if (p->reversal_date && strcmp (p->reversal_date, date) == 0) {
+        a->received -= p->amount_minor;
     }
     return 0;
 }

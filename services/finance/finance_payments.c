@@ -41,33 +41,43 @@ fin_payment_booked_index (MDB_txn *txn, const payment_t *p)
     if (!p->id || !p->site_id || !p->business_date) {
         return PM_OK; //  not booked: no day holds it
     }
-    pm_key_t k;
-    pm_key_init (&k, FIN_IX_BOOKED);
-    pm_key_str (&k, p->site_id);
-    pm_key_str (&k, p->business_date);
-    pm_key_str (&k, p->id);
-    return fin_index (txn, &k, p->id, true);
+    const char *dates[] = {p->business_date, p->reversal_date};
+    pm_err rc = PM_OK;
+    for (int i = 0; i < 2 && dates[i] && rc == PM_OK; i++) {
+        pm_key_t k;
+        pm_key_init (&k, FIN_IX_BOOKED);
+        pm_key_str (&k, p->site_id);
+        pm_key_str (&k, dates[i]);
+        pm_key_str (&k, p->id);
+        rc = fin_index (txn, &k, p->id, true);
+    }
+    return rc;
 }
 
 typedef struct {
     MDB_txn *txn;
+    size_t date_at;       //  where the date starts in a key
     fin_payment_fn *fn;
     void *arg;
 } s_booked_t;
 
-//  One entry of the day-book index: the payment it names.
+//  One entry of the day-book index: the payment it names, on its day.
 static int
 s_booked_each (const MDB_val *key, const MDB_val *val, void *arg)
 {
-    (void) key;
     s_booked_t *w = arg;
+    char date[FIN_DATE_LEN] = "";
+    if (key->mv_size >= w->date_at + FIN_DATE_LEN - 1) {
+        memcpy (date, (const char *) key->mv_data + w->date_at, FIN_DATE_LEN - 1);
+        date[FIN_DATE_LEN - 1] = 0;
+    }
     char id[PM_ID_MAX];
     pm_val_str (val, id, sizeof id);
     payment_t *p = NULL;
     pm_err rc = pm_store_get_msg (w->txn, fin_db.payments, id, strlen (id),
                                   &pm__finance__payment__descriptor,
                                   (ProtobufCMessage **) &p);
-    int r = rc == PM_ENOTFOUND ? 0 : rc != PM_OK ? (int) rc : w->fn (p, w->arg);
+    int r = rc == PM_ENOTFOUND ? 0 : rc != PM_OK ? (int) rc : w->fn (p, date, w->arg);
     pm__finance__payment__free_unpacked (p, NULL);
     return r;
 }
@@ -85,7 +95,7 @@ fin_payments_booked (MDB_txn *txn, const char *site, const char *month,
     for (const char *c = month; *c; c++) {
         pm_key_byte (&prefix, (uint8_t) *c);
     }
-    s_booked_t w = {txn, fn, arg};
+    s_booked_t w = {txn, 1 + strlen (site) + 1, fn, arg};
     return pm_key_scan (txn, fin_db.index, prefix.b, prefix.len, NULL, s_booked_each, &w);
 }
 
@@ -297,9 +307,8 @@ s_reverse (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         rc = fin_day_post (ctx, site, p->mode, -p->amount_minor, date);
     }
-    //  The payment keeps its site, business date and amount (the budget
-    //  report's received still counts it on its day; the give-back is the
-    //  day book's, on reversal_date): its day-book index entry stands.
+    //  The payment keeps its site, business date and amount; the give-back
+    //  is booked on the reversal date, in the day book and its index.
     if (rc == PM_OK) {
         char *reason = p->reversal_reason, *when = p->reversal_date;
         p->version++;
@@ -309,6 +318,9 @@ s_reverse (pm_ctx_t *ctx, const ProtobufCMessage *body)
         p->reversal_date = date;
         rc = pm_ctx_save_record (ctx, fin_db.payments, p->id, strlen (p->id), &p->base,
                                  "finance.payment.reversed", p->site_id, p->id);
+        if (rc == PM_OK) {
+            rc = fin_payment_booked_index (pm_ctx_txn (ctx), p);
+        }
         p->reversal_reason = reason; //  the unpacked message owns its strings
         p->reversal_date = when;
     }

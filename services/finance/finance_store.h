@@ -17,9 +17,11 @@
                 'i' patient 0 site 0 inv_id 0    -> inv_id  a patient's invoices
                 'D' site 0 be64 issued_at inv_id 0 -> inv_id  issued, by time (revenue)
                 'O' site 0 inv_id 0              -> inv_id  open receivables (aging)
-                'Y' site 0 business_date 0 pay_id 0 -> pay_id  payments and refund
+                'Y' site 0 date 0 pay_id 0      -> pay_id  payments and refund
                                                     payouts by the day they are
-                                                    booked on (budget report)
+                                                    booked on, and again on the
+                                                    day a reversal gives them
+                                                    back (budget report)
                 'M' name 0                       -> ""      migrations done
       budgets   site 0 month                     -> Budget
       actuals   (projections of staffing and recruitment, rebuilt on reset)
@@ -66,7 +68,7 @@ pm_err fin_store_open (pm_store_t *store);
 #define FIN_IX_INVOICE 'i'
 #define FIN_IX_ISSUED 'D'  //  site 0 be64 issued_at inv_id 0: every issued invoice
 #define FIN_IX_OPEN 'O'    //  site 0 inv_id 0: issued with something due
-#define FIN_IX_BOOKED 'Y'  //  site 0 business_date 0 pay_id 0: every payment
+#define FIN_IX_BOOKED 'Y'  //  site 0 date 0 pay_id 0: payments by booked and reversed day
 #define FIN_IX_MIGRATED 'M' //  name 0: one-time migrations done
 
 //  Puts (add) or deletes an index entry `k` -> `id`.
