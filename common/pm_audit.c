@@ -191,7 +191,8 @@ pm_audit_read (pm_audit_t *self, MDB_txn *txn, uint64_t from_seq, uint32_t max,
 //  Walks the chain: seqs gap-free and matching their keys, each entry
 //  decodes, links to its predecessor and hashes to what it says.
 pm_err
-pm_audit_verify (pm_audit_t *self, MDB_txn *txn, Pm__AuditVerdict *verdict)
+pm_audit_verify (pm_audit_t *self, MDB_txn *txn, Pm__AuditAnchor **anchors,
+                 size_t n_anchors, Pm__AuditVerdict *verdict)
 {
     (void) self;
     uint8_t prev[PM_AUDIT_HASH] = {0};
@@ -239,12 +240,45 @@ pm_audit_verify (pm_audit_t *self, MDB_txn *txn, Pm__AuditVerdict *verdict)
         problem = "entries at the end of the log are missing";
         expect = self->committed.seq + 2;
     }
+    uint64_t entries = expect - 1, bad_seq = problem ? expect - 1 : 0;
+    //  The chain holds on its own; does it still hold what was anchored?
+    uint32_t checked = 0;
+    for (size_t a = 0; !problem && a < n_anchors; a++, checked++) {
+        const Pm__AuditAnchor *anchor = anchors[a];
+        if (!anchor->has_seq || anchor->seq == 0 || anchor->hash.len != PM_AUDIT_HASH) {
+            problem = "an anchor needs a seq and a 32-byte hash";
+            bad_seq = anchor->seq;
+            break;
+        }
+        if (anchor->seq > entries) {
+            problem = "the log ends before an anchored entry: entries were removed";
+            bad_seq = anchor->seq;
+            break;
+        }
+        uint8_t k[8];
+        pm_be64_put (k, anchor->seq);
+        MDB_val stored;
+        rc = pm_store_get (txn, self->dbi, k, 8, &stored);
+        if (rc != PM_OK) {
+            return rc;
+        }
+        Pm__AuditEntry *e = pm__audit_entry__unpack (NULL, stored.mv_size, stored.mv_data);
+        if (!e || e->hash.len != PM_AUDIT_HASH
+            || memcmp (e->hash.data, anchor->hash.data, PM_AUDIT_HASH) != 0) {
+            problem = "an entry's hash is not the one anchored outside the store: "
+                      "the log was rewritten";
+            bad_seq = anchor->seq;
+        }
+        pm__audit_entry__free_unpacked (e, NULL);
+    }
     static uint8_t head[PM_AUDIT_HASH];
     memcpy (head, prev, sizeof head);
     verdict->has_ok = verdict->has_entries = verdict->has_first_bad_seq = 1;
+    verdict->has_anchors_checked = 1;
+    verdict->anchors_checked = checked;
     verdict->ok = problem == NULL;
-    verdict->entries = expect - 1;
-    verdict->first_bad_seq = problem ? expect - 1 : 0;
+    verdict->entries = entries;
+    verdict->first_bad_seq = bad_seq;
     verdict->problem = (char *) problem;
     verdict->has_head_hash = 1;
     verdict->head_hash.data = head;
@@ -255,13 +289,13 @@ pm_audit_verify (pm_audit_t *self, MDB_txn *txn, Pm__AuditVerdict *verdict)
 //  --------------------------------------------------------------------------
 //  Self test: a chain of entries verifies; each kind of tampering is found.
 static void
-s_put_entries (pm_store_t *store, pm_audit_t *log, int n)
+s_put_entries (pm_store_t *store, pm_audit_t *log, int n, const char *principal)
 {
     MDB_txn *txn;
     assert (pm_store_begin (store, NULL, true, &txn) == PM_OK);
     for (int i = 0; i < n; i++) {
         Pm__AuditEntry e = PM__AUDIT_ENTRY__INIT;
-        e.principal = "alice";
+        e.principal = (char *) principal;
         e.action = "patients.Get";
         e.subject = "pat_01m8e8rx5n3r2py41feft8x8rn";
         e.has_time = 1;
@@ -273,14 +307,69 @@ s_put_entries (pm_store_t *store, pm_audit_t *log, int n)
 }
 
 static Pm__AuditVerdict *
-s_verify (pm_store_t *store, pm_audit_t *log, Pm__AuditVerdict *v)
+s_verify_anchored (pm_store_t *store, pm_audit_t *log, Pm__AuditAnchor *anchor,
+                   Pm__AuditVerdict *v)
 {
     MDB_txn *txn;
     pm__audit_verdict__init (v);
     assert (pm_store_begin (store, NULL, false, &txn) == PM_OK);
-    assert (pm_audit_verify (log, txn, v) == PM_OK);
+    assert (pm_audit_verify (log, txn, anchor ? &anchor : NULL, anchor ? 1 : 0, v) == PM_OK);
     pm_store_abort (txn);
     return v;
+}
+
+static Pm__AuditVerdict *
+s_verify (pm_store_t *store, pm_audit_t *log, Pm__AuditVerdict *v)
+{
+    return s_verify_anchored (store, log, NULL, v);
+}
+
+//  A chain rewritten whole verifies on its own, not against an anchor
+//  taken before; a chain cut short after a restart neither.
+static void
+s_test_anchors (bool verbose)
+{
+    char dir_a[] = "/tmp/pm_audit_test.XXXXXX", dir_b[] = "/tmp/pm_audit_test.XXXXXX";
+    assert (mkdtemp (dir_a) && mkdtemp (dir_b));
+    pm_store_t *store_a = pm_store_new (dir_a, 1 << 20, 1 << 24);
+    pm_store_t *store_b = pm_store_new (dir_b, 1 << 20, 1 << 24);
+    pm_audit_t *a = pm_audit_new (store_a), *b = pm_audit_new (store_b);
+    assert (a && b);
+    Pm__AuditVerdict v;
+    s_put_entries (store_a, a, 3, "alice");
+    assert (s_verify (store_a, a, &v)->ok && v.entries == 3);
+    uint8_t hash[PM_AUDIT_HASH];
+    memcpy (hash, v.head_hash.data, PM_AUDIT_HASH);
+    Pm__AuditAnchor anchor = PM__AUDIT_ANCHOR__INIT;
+    anchor.has_seq = anchor.has_hash = 1;
+    anchor.seq = 3;
+    anchor.hash = (ProtobufCBinaryData) {PM_AUDIT_HASH, hash};
+    s_put_entries (store_a, a, 2, "alice");
+    assert (s_verify_anchored (store_a, a, &anchor, &v)->ok && v.anchors_checked == 1);
+
+    //  The same first two entries, then others in their place: a whole,
+    //  consistent chain, not the one anchored.
+    s_put_entries (store_b, b, 2, "alice");
+    s_put_entries (store_b, b, 3, "mallory");
+    assert (s_verify (store_b, b, &v)->ok);
+    s_verify_anchored (store_b, b, &anchor, &v);
+    if (verbose) {
+        printf ("pm_audit: rewritten -> seq %llu: %s\n", (unsigned long long) v.first_bad_seq,
+                v.problem);
+    }
+    assert (!v.ok && v.first_bad_seq == 3 && v.problem);
+    anchor.seq = 9;
+    s_verify_anchored (store_a, a, &anchor, &v);
+    assert (!v.ok && v.first_bad_seq == 9 && strstr (v.problem, "removed"));
+    anchor.hash.len = 5;
+    assert (!s_verify_anchored (store_a, a, &anchor, &v)->ok);
+    pm_audit_destroy (&a);
+    pm_audit_destroy (&b);
+    pm_store_destroy (&store_a);
+    pm_store_destroy (&store_b);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf %s %s", dir_a, dir_b);
+    assert (system (cmd) == 0);
 }
 
 //  Rewrites the stored value at `seq` through `fn`.
@@ -317,6 +406,7 @@ s_tamper (pm_store_t *store, pm_audit_t *log, uint64_t seq, int how)
 void
 pm_audit_test (bool verbose)
 {
+    s_test_anchors (verbose);
     const char *kinds[] = {"flipped byte", "removed", "reordered"};
     for (int how = 0; how < 3; how++) {
         char dir[] = "/tmp/pm_audit_test.XXXXXX";
@@ -324,8 +414,8 @@ pm_audit_test (bool verbose)
         pm_store_t *store = pm_store_new (dir, 1 << 20, 1 << 24);
         pm_audit_t *log = pm_audit_new (store);
         assert (log);
-        s_put_entries (store, log, 5);
-        s_put_entries (store, log, 5);
+        s_put_entries (store, log, 5, "alice");
+        s_put_entries (store, log, 5, "alice");
         Pm__AuditVerdict v;
         s_verify (store, log, &v);
         assert (v.ok && v.entries == 10 && v.first_bad_seq == 0);
@@ -334,7 +424,7 @@ pm_audit_test (bool verbose)
         pm_audit_destroy (&log);
         log = pm_audit_new (store);
         assert (pm_audit_committed (log).seq == 10);
-        s_put_entries (store, log, 2);
+        s_put_entries (store, log, 2, "alice");
         assert (s_verify (store, log, &v)->ok && v.entries == 12);
 
         s_tamper (store, log, 6, how);

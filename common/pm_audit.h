@@ -50,9 +50,11 @@ pm_err pm_audit_read (pm_audit_t *self, MDB_txn *txn, uint64_t from_seq,
                       uint32_t max, bool break_glass_only, uint8_t **body_out,
                       size_t *len_out);
 
-//  Walks the whole chain in `txn`; fills `verdict` (problem is a static
-//  string or NULL).
-pm_err pm_audit_verify (pm_audit_t *self, MDB_txn *txn, Pm__AuditVerdict *verdict);
+//  Walks the whole chain in `txn`, then checks it against `anchors` (hashes
+//  kept outside the store; may be NULL); fills `verdict` (problem is a
+//  static string or NULL).
+pm_err pm_audit_verify (pm_audit_t *self, MDB_txn *txn, Pm__AuditAnchor **anchors,
+                        size_t n_anchors, Pm__AuditVerdict *verdict);
 
 //  Self test: asserts on failure.
 void pm_audit_test (bool verbose);

@@ -13,6 +13,8 @@ const pm_cfg_var_t pm_cfg_common[] = {
     {"PM_MAX_REQUEST", "1M", "largest request accepted; larger gets ETOOBIG"},
     {"PM_HEARTBEAT_MS", "1000", "interval of the event stream heartbeat"},
     {"PM_REPLY_TTL_S", "86400", "how long stored replies answer retries"},
+    {"PM_AUDIT_ANCHOR_S", "3600", "how often the audit chain's head goes out as the "
+                                  "event pm.audit.anchored (0: never)"},
     {"PM_EVENTS_READ_MAX", "1000", "most events one pm.EventsRead returns"},
     {"PM_PUB_HWM", "100000", "events queued per subscriber before live delivery drops"},
     {"PM_FOLLOW_HWM", "0", "live events a follower queues (0 = libzmq default)"},

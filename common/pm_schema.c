@@ -13,12 +13,15 @@ static const pm_command_def_t s_builtin_commands[] = {
     {"pm.AuditRead", PM_READ, &pm__audit_read__descriptor,
      &pm__audit_batch__descriptor, "the audit log from a seq (break-glass review)",
      PM_ROLE_AUDITOR},
-    {"pm.AuditVerify", PM_READ, NULL, &pm__audit_verdict__descriptor,
-     "check the audit log's hash chain", PM_ROLE_AUDITOR},
+    {"pm.AuditVerify", PM_READ, &pm__audit_verify__descriptor,
+     &pm__audit_verdict__descriptor,
+     "check the audit log's hash chain (and against anchors kept elsewhere)",
+     PM_ROLE_AUDITOR},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 static const pm_event_def_t s_builtin_events[] = {
+    {"pm.audit.anchored", &pm__audit_anchor__descriptor},
     {NULL, NULL},
 };
 
@@ -49,10 +52,13 @@ pm_schema_event (const pm_schema_t *schema, const char *type)
     if (dot && strcmp (dot + 1, "$heartbeat") == 0) {
         return &heartbeat;
     }
-    for (const pm_event_def_t *e = schema ? schema->events : NULL; e && e->type;
-         e++) {
-        if (strcmp (e->type, type) == 0) {
-            return e;
+    const pm_schema_t *tables[] = {schema, &pm_schema_builtin};
+    for (int t = 0; t < 2 && type; t++) {
+        for (const pm_event_def_t *e = tables[t] ? tables[t]->events : NULL; e && e->type;
+             e++) {
+            if (strcmp (e->type, type) == 0) {
+                return e;
+            }
         }
     }
     return NULL;

@@ -46,7 +46,8 @@ extern const pm_schema_t pm_schema_builtin;
 const pm_command_def_t *pm_schema_command (const pm_schema_t *schema,
                                            const char *type);
 
-//  The event named `type` (including "<service>.$heartbeat"); NULL if none.
+//  The event named `type` (including "<service>.$heartbeat" and the
+//  runtime's own "pm.*" events); NULL if none.
 const pm_event_def_t *pm_schema_event (const pm_schema_t *schema,
                                        const char *type);
 

@@ -167,6 +167,8 @@ struct _pm_server_t {
     zlistx_t *tickers;          //  s_ticker_t
     size_t max_request;
     int64_t reply_ttl_ms;
+    int64_t anchor_every_ms;    //  audit anchors on the stream; 0 = none
+    uint64_t anchored_seq;      //  the audit seq last anchored
     uint32_t events_read_max;
     int heartbeat_ms;
     int64_t clock_offset_ms;
@@ -252,6 +254,7 @@ pm_server_new (const pm_schema_t *schema, void *state)
     }
     self->max_request = (size_t) pm_cfg_int ("PM_MAX_REQUEST", 1 << 20);
     self->reply_ttl_ms = pm_cfg_int ("PM_REPLY_TTL_S", 86400) * 1000;
+    self->anchor_every_ms = pm_cfg_int ("PM_AUDIT_ANCHOR_S", 3600) * 1000;
     self->events_read_max = (uint32_t) pm_cfg_int ("PM_EVENTS_READ_MAX", 1000);
     self->heartbeat_ms = (int) pm_cfg_int ("PM_HEARTBEAT_MS", 1000);
     self->clock_offset_ms = pm_cfg_int ("PM_CLOCK_OFFSET_MS", 0);
@@ -1197,13 +1200,14 @@ s_handle_audit_read (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return PM_OK;
 }
 
-//  pm.AuditVerify: walks the chain.
+//  pm.AuditVerify: walks the chain, checks the anchors given.
 static pm_err
 s_handle_audit_verify (pm_ctx_t *ctx, const ProtobufCMessage *body)
 {
-    (void) body;
+    const Pm__AuditVerify *req = (const Pm__AuditVerify *) body;
     Pm__AuditVerdict verdict = PM__AUDIT_VERDICT__INIT;
-    pm_err rc = pm_audit_verify (ctx->server->audit, ctx->txn, &verdict);
+    pm_err rc = pm_audit_verify (ctx->server->audit, ctx->txn, req ? req->anchors : NULL,
+                                 req ? req->n_anchors : 0, &verdict);
     if (rc != PM_OK) {
         return pm_ctx_fail (ctx, rc, NULL, "cannot read the audit log");
     }
@@ -1700,6 +1704,42 @@ s_expire_fn (pm_server_t *self, MDB_txn *txn, void *arg)
                : pm_err_from_mdb (mrc);
 }
 
+//  Emits the audit chain's committed head as the event "pm.audit.anchored"
+//  when it moved since the last anchor: whoever follows the stream keeps
+//  it outside this store, and pm.AuditVerify checks the chain against it
+//  (a chain rewritten whole, or cut short, verifies on its own).
+static pm_err
+s_anchor_fn (pm_server_t *self, MDB_txn *txn, void *arg)
+{
+    pm_audit_mark_t *head = arg;
+    Pm__AuditAnchor anchor = PM__AUDIT_ANCHOR__INIT;
+    anchor.has_seq = anchor.has_hash = anchor.has_at = 1;
+    anchor.seq = head->seq;
+    anchor.hash = (ProtobufCBinaryData) {PM_AUDIT_HASH, head->hash};
+    anchor.at = s_now (self);
+    pm_ctx_t ctx = {.now = anchor.at};
+    pm_err rc = s_unit_begin (self, txn, &ctx);
+    if (rc == PM_OK) {
+        rc = s_unit_end (self, &ctx, pm_ctx_emit (&ctx, "pm.audit.anchored", NULL, NULL,
+                                                  &anchor.base));
+    }
+    return rc;
+}
+
+static int
+s_on_anchor (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    pm_server_t *self = arg;
+    pm_audit_mark_t head = pm_audit_committed (self->audit);
+    if (head.seq > 0 && head.seq != self->anchored_seq
+        && s_write (self, s_anchor_fn, &head) == PM_OK) {
+        self->anchored_seq = head.seq;
+    }
+    return 0;
+}
+
 static int
 s_on_housekeeping (zloop_t *loop, int timer_id, void *arg)
 {
@@ -1815,8 +1855,11 @@ s_apply_fn (pm_server_t *self, MDB_txn *txn, void *arg)
         }
         pm_ctx_t ctx = {.now = now};
         pm_err rc = s_unit_begin (self, txn, &ctx);
+        //  The runtime's own events (audit anchors) are for archives, not
+        //  for the consumer's projections.
+        bool runtime_event = ev->type && strncmp (ev->type, "pm.", 3) == 0;
         if (rc == PM_OK) {
-            rc = s_unit_end (self, &ctx, f->apply (&ctx, ev));
+            rc = s_unit_end (self, &ctx, runtime_event ? PM_OK : f->apply (&ctx, ev));
         }
         if (rc == PM_EFULL) {
             free (ctx.audits);
@@ -2158,6 +2201,9 @@ pm_server_run (pm_server_t *self)
     zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat,
                  self);
     zloop_timer (self->loop, EXPIRE_EVERY_MS, 0, s_on_housekeeping, self);
+    if (self->anchor_every_ms > 0) {
+        zloop_timer (self->loop, (size_t) self->anchor_every_ms, 0, s_on_anchor, self);
+    }
     s_write (self, s_expire_fn, NULL); //  also at start: a service may not
                                        //  stay up for a whole period
     for (s_ticker_t *t = zlistx_first (self->tickers); t;
