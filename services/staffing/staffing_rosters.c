@@ -603,14 +603,15 @@ s_cancel (pm_ctx_t *ctx, const ProtobufCMessage *body)
 //  --------------------------------------------------------------------------
 pm_err
 stf_rosters_release (pm_ctx_t *ctx, const char *staff_id, int64_t from, int64_t to,
-                     const char *after_date, const char *reason)
+                     bool within, const char *after_date, const char *reason)
 {
     s_shifts_t mine;
     pm_err rc = s_shifts (pm_ctx_txn (ctx), STF_IX_SHF_BY_STAFF, staff_id,
                           from - SHIFT_MAX_MS, to, &mine);
     for (size_t i = 0; rc == PM_OK && i < mine.n; i++) {
         shift_t *sh = mine.items[i];
-        if (sh->end > from && (!after_date || strcmp (sh->date, after_date) > 0)) {
+        bool hit = within ? sh->start >= from && sh->end <= to : sh->end > from;
+        if (hit && (!after_date || strcmp (sh->date, after_date) > 0)) {
             rc = s_release (ctx, sh, reason, false, false);
         }
     }
@@ -622,7 +623,7 @@ stf_rosters_release (pm_ctx_t *ctx, const char *staff_id, int64_t from, int64_t 
 static pm_err
 s_on_terminate (pm_ctx_t *ctx, const stf_staff_t *s)
 {
-    return stf_rosters_release (ctx, s->id, 0, INT64_MAX, s->end_date,
+    return stf_rosters_release (ctx, s->id, 0, INT64_MAX, false, s->end_date,
                                 "staff member terminated");
 }
 
@@ -922,29 +923,82 @@ s_cmp_i64 (const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-//  Appends the stretches of [ws, we) where fewer than the rule's minimum
-//  of `shifts` (the site's, by start) are assigned in its role.
+//  A growing list of spans.
+typedef struct {
+    stf_span_t *v;
+    size_t n, cap;
+} s_spans_t;
+
 static void
-s_gaps (const rule_t *r, const char *date, int64_t ws, int64_t we,
-        const s_shifts_t *shifts, Pm__Staffing__CoverageGap **gaps, size_t *n,
-        size_t *cap, char (**dates)[STF_DATE_LEN])
+s_spans_add (s_spans_t *list, int64_t start, int64_t end)
 {
-    //  Cut points: the window's ends and every relevant shift edge inside.
-    size_t m = 0;
-    int64_t *cuts = malloc ((2 * shifts->n + 2) * sizeof *cuts);
-    cuts[m++] = ws;
-    cuts[m++] = we;
-    for (size_t i = 0; i < shifts->n; i++) {
+    if (list->n == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 16;
+        list->v = realloc (list->v, list->cap * sizeof *list->v);
+    }
+    list->v[list->n++] = (stf_span_t) {start, end};
+}
+
+static int
+s_cmp_span (const void *a, const void *b)
+{
+    return s_cmp_i64 (&((const stf_span_t *) a)->start, &((const stf_span_t *) b)->start);
+}
+
+//  The stretches of [ws, we) people are there in `role`, from `shifts`
+//  (the site's, by start): each assigned shift less its person's
+//  approved partial leave (whole-day leave has taken them off already).
+static pm_err
+s_worked (MDB_txn *txn, const char *role, int64_t ws, int64_t we,
+          const s_shifts_t *shifts, s_spans_t *out)
+{
+    enum { HOLES_MAX = 16 };
+    pm_err rc = PM_OK;
+    for (size_t i = 0; rc == PM_OK && i < shifts->n; i++) {
         const shift_t *sh = shifts->items[i];
         if (sh->status != PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED
-            || strcmp (sh->role, r->role) != 0 || sh->end <= ws || sh->start >= we) {
+            || strcmp (sh->role, role) != 0 || sh->end <= ws || sh->start >= we) {
             continue;
         }
-        if (sh->start > ws) {
-            cuts[m++] = sh->start;
+        stf_span_t holes[HOLES_MAX];
+        size_t nh;
+        rc = stf_leave_partial (txn, sh->staff_id, sh->start, sh->end, holes, HOLES_MAX, &nh);
+        if (nh > 1) {
+            qsort (holes, nh, sizeof *holes, s_cmp_span);
         }
-        if (sh->end < we) {
-            cuts[m++] = sh->end;
+        int64_t from = sh->start;
+        for (size_t h = 0; rc == PM_OK && h < nh; h++) {
+            if (holes[h].start > from) {
+                s_spans_add (out, from, holes[h].start);
+            }
+            from = holes[h].end > from ? holes[h].end : from;
+        }
+        if (rc == PM_OK && from < sh->end) {
+            s_spans_add (out, from, sh->end);
+        }
+    }
+    return rc;
+}
+
+//  Appends the stretches of [ws, we) where fewer than the rule's minimum
+//  are there (`worked`, in its role).
+static void
+s_gaps (const rule_t *r, const char *date, int64_t ws, int64_t we,
+        const s_spans_t *worked, Pm__Staffing__CoverageGap **gaps, size_t *n,
+        size_t *cap, char (**dates)[STF_DATE_LEN])
+{
+    //  Cut points: the window's ends and every worked edge inside.
+    size_t m = 0;
+    int64_t *cuts = malloc ((2 * worked->n + 2) * sizeof *cuts);
+    cuts[m++] = ws;
+    cuts[m++] = we;
+    for (size_t i = 0; i < worked->n; i++) {
+        const stf_span_t *w = &worked->v[i];
+        if (w->start > ws && w->start < we) {
+            cuts[m++] = w->start;
+        }
+        if (w->end > ws && w->end < we) {
+            cuts[m++] = w->end;
         }
     }
     qsort (cuts, m, sizeof *cuts, s_cmp_i64);
@@ -955,10 +1009,8 @@ s_gaps (const rule_t *r, const char *date, int64_t ws, int64_t we,
             continue;
         }
         uint32_t count = 0;
-        for (size_t i = 0; i < shifts->n; i++) {
-            const shift_t *sh = shifts->items[i];
-            count += sh->status == PM__STAFFING__SHIFT_STATUS__SHIFT_ASSIGNED
-                     && strcmp (sh->role, r->role) == 0 && sh->start <= a && sh->end >= b;
+        for (size_t i = 0; i < worked->n; i++) {
+            count += worked->v[i].start <= a && worked->v[i].end >= b;
         }
         if (count >= r->min_headcount) {
             open = NULL;
@@ -1045,9 +1097,14 @@ s_coverage_gaps (pm_ctx_t *ctx, const ProtobufCMessage *body)
             s_shifts_t shifts;
             rc = s_shifts (pm_ctx_txn (ctx), STF_IX_SHF_BY_SITE, q->site_id,
                            ws - SHIFT_MAX_MS, we, &shifts);
+            s_spans_t worked = {NULL, 0, 0};
             if (rc == PM_OK) {
-                s_gaps (r, date, ws, we, &shifts, &gaps, &n, &cap, &dates);
+                rc = s_worked (pm_ctx_txn (ctx), r->role, ws, we, &shifts, &worked);
             }
+            if (rc == PM_OK) {
+                s_gaps (r, date, ws, we, &worked, &gaps, &n, &cap, &dates);
+            }
+            free (worked.v);
             s_shifts_free (&shifts);
         }
     }

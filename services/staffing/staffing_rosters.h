@@ -13,12 +13,13 @@
 //  Binds the roster commands.
 void stf_rosters_setup (pm_server_t *server);
 
-//  Takes `staff_id` off their assigned shifts that overlap [from, to) and,
-//  if `after_date` is given, start on a later local date; each becomes
-//  open again (staffing.shift.unassigned, with `reason`). For approved
-//  leave and termination.
+//  Takes `staff_id` off their assigned shifts that overlap [from, to)
+//  (only those wholly inside it when `within`) and, if `after_date` is
+//  given, start on a later local date; each becomes open again
+//  (staffing.shift.unassigned, with `reason`). For approved leave (partial
+//  leave: `within`) and termination.
 pm_err stf_rosters_release (pm_ctx_t *ctx, const char *staff_id, int64_t from,
-                            int64_t to, const char *after_date,
+                            int64_t to, bool within, const char *after_date,
                             const char *reason);
 
 #endif
