@@ -1590,6 +1590,575 @@ s_test_leave (void)
     itest_cleanup (&svc);
 }
 
+//  --- partial-day leave and accrual ------------------------------------------------
+
+//  True when the error's message contains `text` (says what it was
+//  otherwise); takes `err`.
+static bool
+s_says (json_t *err, const char *text)
+{
+    bool ok = err && strstr (itest_json_str (err, "message"), text) != NULL;
+    if (err && !ok) {
+        fprintf (stderr, "    message \"%s\" lacks \"%s\"\n", itest_json_str (err, "message"),
+                 text);
+    }
+    json_decref (err);
+    return ok;
+}
+
+//  staffing.RequestLeave of `type` for `staff`: whole days when `from` is
+//  NULL, else the window from..to on `start`; the reply or error as
+//  itest_req gives it.
+static json_t *
+s_ask_leave (pm_client_t *c, int want, const char *field, const char *staff,
+             const char *type, const char *start, const char *end, const char *from,
+             const char *to)
+{
+    char times[96] = "";
+    if (from) {
+        snprintf (times, sizeof times, ", \"start_time\": \"%s\", \"end_time\": \"%s\"", from,
+                  to);
+    }
+    return itest_req (c, want, field, "staffing.RequestLeave",
+                      "{\"staff_id\": \"%s\", \"leave_type\": \"%s\", \"start_date\": \"%s\", "
+                      "\"end_date\": \"%s\"%s}", staff, type, start, end, times);
+}
+
+//  Asks leave as s_ask_leave and, when `approver` is given, approves it;
+//  its id into `id`. False when either is refused.
+static bool
+s_leave_ok (pm_client_t *c, const char *approver, const char *staff, const char *type,
+            const char *start, const char *end, const char *from, const char *to, char *id)
+{
+    json_t *r = s_ask_leave (c, 0, NULL, staff, type, start, end, from, to);
+    snprintf (id, PM_ID_MAX, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    if (!r || !approver) {
+        return r != NULL;
+    }
+    r = itest_req (c, 0, NULL, "staffing.ApproveLeave",
+                   "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", id, approver);
+    json_decref (r);
+    return r != NULL;
+}
+
+//  The balance of `staff` in `type` for 2026 (as of `as_of` when given).
+static json_t *
+s_balance (pm_client_t *c, const char *staff, const char *type, const char *as_of)
+{
+    char extra[64] = "";
+    if (as_of) {
+        snprintf (extra, sizeof extra, ", \"as_of\": \"%s\"", as_of);
+    }
+    return itest_req (c, 0, NULL, "staffing.LeaveBalance",
+                      "{\"staff_id\": \"%s\", \"leave_type\": \"%s\", \"year\": 2026%s}", staff,
+                      type, extra);
+}
+
+//  True when balance `b` holds these days and minutes (approved,
+//  requested, remaining); says what it held otherwise.
+static bool
+s_holds (json_t *b, long long approved, long long requested, long long remaining,
+         long long approved_min, long long requested_min, long long remaining_min)
+{
+    bool ok = b && s_int (b, "approved") == approved && s_int (b, "requested") == requested
+              && s_int (b, "remaining") == remaining
+              && s_int (b, "approved_minutes") == approved_min
+              && s_int (b, "requested_minutes") == requested_min
+              && s_int (b, "remaining_minutes") == remaining_min;
+    if (b && !ok) {
+        char *text = json_dumps (b, JSON_COMPACT);
+        fprintf (stderr, "    balance %s\n", text);
+        free (text);
+    }
+    json_decref (b);
+    return ok;
+}
+
+//  A morning off (09:00-13:00 New York) on the Friday before the 2026
+//  spring DST change and on the Monday after: the events carry exactly
+//  those instants (14:00-18:00 and 13:00-17:00 UTC), 240 minutes each.
+//  Approval keeps a longer shift of theirs (they work the rest of it) and
+//  releases only one lying inside the window; a shift inside approved
+//  partial leave is refused, a longer one allowed; the coverage report
+//  counts them absent only for the window.
+static void
+s_test_partial_leave_dst (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    char n[PM_ID_MAX], m[PM_ID_MAX], day[PM_ID_MAX], mid[PM_ID_MAX];
+    CHECK (s_onboard (c, n, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                            "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                            "\"2026-01-01\""));
+    CHECK (s_onboard (c, m, "\"roles\": [\"practice-manager\"], \"sites\": "
+                            "[{\"site_id\": \"north\", \"fte_permille\": 1000}], "
+                            "\"start_date\": \"2026-01-01\""));
+    CHECK (s_template (c, "north", "nurse", "08:00", "16:00", day));
+    CHECK (s_template (c, "north", "nurse", "10:00", "12:00", mid));
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                           "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                           "\"yearly_days\": 20}}");
+    CHECK (r && s_int (r, "hours_per_day") == 8);
+    CHECK (strcmp (itest_json_str (r, "accrual"), "ACCRUAL_YEARLY") == 0);
+    json_decref (r);
+    //  Rostered: the whole day on Monday 03-09, 10:00-12:00 on Friday 03-06.
+    r = s_shifts (c, 0, NULL, day, "2026-03-09", "2026-03-09", n);
+    CHECK (r);
+    json_decref (r);
+    r = s_shifts (c, 0, NULL, mid, "2026-03-06", "2026-03-06", n);
+    CHECK (r);
+    json_decref (r);
+
+    //  Friday in EST (UTC-5), Monday in EDT (UTC-4).
+    char fri[PM_ID_MAX], mon[PM_ID_MAX];
+    r = s_ask_leave (c, 0, NULL, n, "annual", "2026-03-06", "2026-03-06", "09:00", "13:00");
+    CHECK (r && s_int (r, "start") == s_utc ("2026-03-06T14:00"));
+    CHECK (s_int (r, "end") == s_utc ("2026-03-06T18:00"));
+    CHECK (s_int (r, "minutes") == 240 && s_int (r, "days") == 0);
+    snprintf (fri, sizeof fri, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = s_ask_leave (c, 0, NULL, n, "annual", "2026-03-09", "2026-03-09", "09:00", "13:00");
+    CHECK (r && s_int (r, "start") == s_utc ("2026-03-09T13:00"));
+    CHECK (s_int (r, "end") == s_utc ("2026-03-09T17:00") && s_int (r, "minutes") == 240);
+    snprintf (mon, sizeof mon, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    const char *decide = "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}";
+    r = itest_req (c, 0, NULL, "staffing.ApproveLeave", decide, mon, m);
+    CHECK (r);
+    json_decref (r);
+    json_t *events = s_stream (c);
+    json_t *e = s_last (events, "staffing.leave.approved");
+    CHECK (e && strcmp (itest_json_str (e, "data.id"), mon) == 0);
+    CHECK (s_int (e, "data.start") == s_utc ("2026-03-09T13:00"));
+    CHECK (s_int (e, "data.end") == s_utc ("2026-03-09T17:00"));
+    CHECK (strcmp (itest_json_str (e, "data.start_time"), "09:00") == 0);
+    CHECK (strcmp (itest_json_str (e, "data.end_time"), "13:00") == 0);
+    //  Monday's 08:00-16:00 stays hers: she works the afternoon.
+    CHECK (s_count (events, "staffing.shift.unassigned") == 0);
+    json_decref (events);
+    r = itest_req (c, 0, NULL, "staffing.ApproveLeave", decide, fri, m);
+    CHECK (r);
+    json_decref (r);
+    events = s_stream (c);
+    e = s_last (events, "staffing.leave.approved");
+    CHECK (e && s_int (e, "data.start") == s_utc ("2026-03-06T14:00"));
+    CHECK (s_int (e, "data.end") == s_utc ("2026-03-06T18:00"));
+    //  Friday's 10:00-12:00 lies inside the window: released.
+    CHECK (s_count (events, "staffing.shift.unassigned") == 1);
+    e = s_last (events, "staffing.shift.unassigned");
+    CHECK (e && s_int (e, "data.start") == s_utc ("2026-03-06T15:00"));
+    CHECK (strstr (itest_json_str (e, "data.reason"), fri) != NULL);
+    json_decref (events);
+
+    //  On the next Tuesday with an approved 09:00-13:00: a 10:00-12:00
+    //  shift cannot be worked at all; 08:00-16:00 can, around it.
+    char tue[PM_ID_MAX];
+    CHECK (s_leave_ok (c, m, n, "annual", "2026-03-10", "2026-03-10", "09:00", "13:00", tue));
+    CHECK (s_says (s_shifts (c, PM_ECONFLICT, "staff_id", mid, "2026-03-10", "2026-03-10", n),
+                   "09:00-13:00"));
+    r = s_shifts (c, 0, NULL, day, "2026-03-10", "2026-03-10", n);
+    CHECK (r);
+    json_decref (r);
+
+    //  Coverage: one nurse 08:00-16:00 on Monday and Tuesday; she is away
+    //  09:00-13:00 (13:00-17:00 UTC) each day, and only then.
+    r = itest_req (c, 0, NULL, "staffing.AddCoverageRule",
+                   "{\"rule\": {\"site_id\": \"north\", \"role\": \"nurse\", "
+                   "\"min_headcount\": 1, \"weekdays\": [1, 2], \"from\": \"08:00\", "
+                   "\"to\": \"16:00\"}}");
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "staffing.CoverageGaps",
+                   "{\"site_id\": \"north\", \"from_date\": \"2026-03-09\", \"to_date\": "
+                   "\"2026-03-10\"}");
+    CHECK (r && s_len (r, "gaps") == 2);
+    CHECK (s_int (r, "gaps[0].start") == s_utc ("2026-03-09T13:00"));
+    CHECK (s_int (r, "gaps[0].end") == s_utc ("2026-03-09T17:00"));
+    CHECK (s_int (r, "gaps[0].rostered") == 0);
+    CHECK (s_int (r, "gaps[1].start") == s_utc ("2026-03-10T13:00"));
+    CHECK (s_int (r, "gaps[1].end") == s_utc ("2026-03-10T17:00"));
+    json_decref (r);
+    //  Cancelled, the window is given back (same instants) and covered.
+    r = itest_req (c, 0, NULL, "staffing.CancelLeave",
+                   "{\"leave_id\": \"%s\", \"reason\": \"appointment moved\"}", mon);
+    CHECK (r);
+    json_decref (r);
+    events = s_stream (c);
+    e = s_last (events, "staffing.leave.cancelled");
+    CHECK (e && s_int (e, "data.start") == s_utc ("2026-03-09T13:00"));
+    CHECK (s_int (e, "data.end") == s_utc ("2026-03-09T17:00"));
+    json_decref (events);
+    r = itest_req (c, 0, NULL, "staffing.CoverageGaps",
+                   "{\"site_id\": \"north\", \"from_date\": \"2026-03-09\", \"to_date\": "
+                   "\"2026-03-09\"}");
+    CHECK (r && s_len (r, "gaps") == 0);
+    json_decref (r);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Balances in days and minutes through whole and partial requests,
+//  approvals, a denial and a cancellation; a long window costs one day at
+//  most; the refusals: bad times, times over two dates, a closed weekday
+//  and a closure, overlaps either way, more than is left (named).
+static void
+s_test_leave_minutes (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York")); //  Mon-Fri, closed 12-25
+    char n[PM_ID_MAX], m[PM_ID_MAX];
+    CHECK (s_onboard (c, n, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                            "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                            "\"2026-01-01\""));
+    CHECK (s_onboard (c, m, "\"roles\": [\"practice-manager\"], \"sites\": "
+                            "[{\"site_id\": \"north\", \"fte_permille\": 1000}], "
+                            "\"start_date\": \"2026-01-01\""));
+    const char *bad_hours[] = {"0", "25"};
+    for (int i = 0; i < 2; i++) {
+        CHECK (s_says (itest_req (c, PM_EINVAL, "leave_type.hours_per_day",
+                                  "staffing.SetLeaveType",
+                                  "{\"leave_type\": {\"id\": \"annual\", \"name\": \"A\", "
+                                  "\"yearly_days\": 10, \"hours_per_day\": %s}}",
+                                  bad_hours[i]),
+                       "1 to 24"));
+    }
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                           "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                           "\"yearly_days\": 10, \"hours_per_day\": 8}}");
+    CHECK (r);
+    json_decref (r);
+    json_t *b = s_balance (c, n, "annual", NULL);
+    CHECK (b && s_int (b, "allocated") == 10 && s_int (b, "allocated_minutes") == 4800);
+    CHECK (s_int (b, "hours_per_day") == 8);
+    CHECK (s_holds (b, 0, 0, 10, 0, 0, 4800));
+
+    //  Two whole days, then a morning: 7.5 days left, 7 whole ones.
+    char whole[PM_ID_MAX], morning[PM_ID_MAX], late[PM_ID_MAX], early[PM_ID_MAX];
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2026-06-01", "2026-06-02", NULL, NULL, whole));
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 2, 8, 0, 960, 3840));
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2026-06-03", "2026-06-03", "09:00", "13:00",
+                       morning));
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 2, 7, 0, 1200, 3600));
+    const char *decide = "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}";
+    r = itest_req (c, 0, NULL, "staffing.ApproveLeave", decide, whole, m);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 2, 0, 7, 960, 240, 3600));
+    r = itest_req (c, 0, NULL, "staffing.DenyLeave",
+                   "{\"leave_id\": \"%s\", \"approver_id\": \"%s\", \"reason\": \"audit "
+                   "week\"}", morning, m);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 2, 0, 8, 960, 0, 3840));
+    //  14:00-17:30, approved: 3h30 more.
+    CHECK (s_leave_ok (c, m, n, "annual", "2026-06-04", "2026-06-04", "14:00", "17:30", late));
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 2, 0, 7, 1170, 0, 3630));
+    r = itest_req (c, 0, NULL, "staffing.CancelLeave",
+                   "{\"leave_id\": \"%s\", \"reason\": \"plans changed\"}", whole);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 0, 9, 210, 0, 4590));
+    //  A twelve-hour window costs one day, no more.
+    r = s_ask_leave (c, 0, NULL, n, "annual", "2026-06-05", "2026-06-05", "07:00", "19:00");
+    CHECK (r && s_int (r, "minutes") == 480);
+    char big[PM_ID_MAX];
+    snprintf (big, sizeof big, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 0, 8, 210, 480, 4110));
+    r = itest_req (c, 0, NULL, "staffing.CancelLeave",
+                   "{\"leave_id\": \"%s\", \"reason\": \"not needed\"}", big);
+    CHECK (r);
+    json_decref (r);
+
+    //  Bad times.
+    CHECK (s_says (s_ask_leave (c, PM_EINVAL, "end_time", n, "annual", "2026-06-10",
+                                "2026-06-10", "13:00", "09:00"),
+                   "09:00 is not after start_time 13:00"));
+    CHECK (s_says (s_ask_leave (c, PM_EINVAL, "end_date", n, "annual", "2026-06-10",
+                                "2026-06-11", "09:00", "13:00"),
+                   "covers one date"));
+    CHECK (s_says (itest_req (c, PM_EINVAL, "end_time", "staffing.RequestLeave",
+                              "{\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
+                              "\"start_date\": \"2026-06-10\", \"end_date\": \"2026-06-10\", "
+                              "\"start_time\": \"09:00\"}", n),
+                   "both start_time and end_time"));
+    CHECK (s_says (s_ask_leave (c, PM_EINVAL, "start_time", n, "annual", "2026-06-10",
+                                "2026-06-10", "9am", "13:00"),
+                   "HH:MM"));
+    //  A Saturday, and Christmas Day.
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "start_date", n, "annual", "2026-06-06",
+                                "2026-06-06", "09:00", "13:00"),
+                   "does not open on Saturdays"));
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "start_date", n, "annual", "2026-12-25",
+                                "2026-12-25", "09:00", "13:00"),
+                   "closed on 2026-12-25 (Christmas Day)"));
+    //  Overlaps: a window meeting 14:00-17:30; a whole day over it. A
+    //  window beside it, the same day, is fine.
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "start_date", n, "annual", "2026-06-04",
+                                "2026-06-04", "17:00", "18:00"),
+                   late));
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "start_date", n, "annual", "2026-06-03",
+                                "2026-06-05", NULL, NULL),
+                   late));
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2026-06-04", "2026-06-04", "08:00", "14:00",
+                       early));
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 0, 8, 210, 360, 4230));
+    //  A whole day then refuses a window inside it.
+    char fri[PM_ID_MAX];
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2026-06-12", "2026-06-12", NULL, NULL, fri));
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "start_date", n, "annual", "2026-06-12",
+                                "2026-06-12", "09:00", "10:00"),
+                   fri));
+
+    //  Over the balance: three days allocated (1440 minutes), 1050 taken
+    //  or asked.
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation",
+                   "{\"allocation\": {\"staff_id\": \"%s\", \"leave_type\": \"annual\", "
+                   "\"year\": 2026, \"days\": 3}}", n);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 1, 0, 210, 840, 390));
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", n, "annual", "2026-06-15",
+                                "2026-06-15", "09:00", "16:00"),
+                   "0 day(s) 6h30 (390 minutes) of annual left in 2026"));
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", n, "annual", "2026-06-15",
+                                "2026-06-15", NULL, NULL),
+                   "this asks 1 day(s) (480 minutes)"));
+    char last[PM_ID_MAX];
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2026-06-15", "2026-06-15", "09:00", "15:30",
+                       last));
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 1, 0, 210, 1230, 0));
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Monthly accrual: 12 days a year earn one a month. A December holiday
+//  may be booked in May; leave in March may use only what has accrued by
+//  its start, and none of what a June week already counts on; the
+//  refusals name the date. Someone hired in July earns from July. The
+//  balance shows the accrual as of a date, today by default (the
+//  service's clock set to 2026-05-20).
+static void
+s_test_leave_accrual (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    char clock[64];
+    snprintf (clock, sizeof clock, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc ("2026-05-20T16:00") - pm_clock_wall_ms ()));
+    svc.env[0] = clock;
+    svc.env[1] = NULL;
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    char a[PM_ID_MAX], h[PM_ID_MAX];
+    CHECK (s_onboard (c, a, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                            "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                            "\"2025-06-01\""));
+    CHECK (s_onboard (c, h, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                            "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                            "\"2026-07-15\""));
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                           "{\"leave_type\": {\"id\": \"pto\", \"name\": \"Paid time off\", "
+                           "\"yearly_days\": 12, \"accrual\": \"ACCRUAL_MONTHLY\"}}");
+    CHECK (r && strcmp (itest_json_str (r, "accrual"), "ACCRUAL_MONTHLY") == 0);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                   "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                   "\"yearly_days\": 20}}");
+    CHECK (r);
+    json_decref (r);
+
+    //  Today (2026-05-20): five months earned of twelve.
+    json_t *b = s_balance (c, a, "pto", NULL);
+    CHECK (b && strcmp (itest_json_str (b, "as_of"), "2026-05-20") == 0);
+    CHECK (s_int (b, "accrued_minutes") == 5 * 480 && s_int (b, "allocated_minutes") == 5760);
+    CHECK (s_int (b, "available_minutes") == 5 * 480);
+    CHECK (strcmp (itest_json_str (b, "accrual"), "ACCRUAL_MONTHLY") == 0);
+    json_decref (b);
+    b = s_balance (c, a, "pto", "2026-03-15");
+    CHECK (b && s_int (b, "accrued_minutes") == 3 * 480);
+    json_decref (b);
+    CHECK (s_says (itest_req (c, PM_EINVAL, "as_of", "staffing.LeaveBalance",
+                              "{\"staff_id\": \"%s\", \"leave_type\": \"pto\", \"year\": "
+                              "2026, \"as_of\": \"2027-01-04\"}", a),
+                   "not in 2026"));
+    //  A later year's balance, asked today, is as of its first day.
+    b = itest_req (c, 0, NULL, "staffing.LeaveBalance",
+                   "{\"staff_id\": \"%s\", \"leave_type\": \"pto\", \"year\": 2027}", a);
+    CHECK (b && strcmp (itest_json_str (b, "as_of"), "2027-01-01") == 0);
+    CHECK (s_int (b, "accrued_minutes") == 480);
+    json_decref (b);
+
+    //  December booked in May: twelve days earned by then.
+    char dec[PM_ID_MAX], jun[PM_ID_MAX], mar[PM_ID_MAX];
+    CHECK (s_leave_ok (c, NULL, a, "pto", "2026-12-14", "2026-12-15", NULL, NULL, dec));
+    //  Five days from 03-09: only three earned by then.
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", a, "pto", "2026-03-09",
+                                "2026-03-13", NULL, NULL),
+                   "3 day(s) (1440 minutes) of pto will have accrued by 2026-03-09"));
+    //  A week in June (six earned by 06-22).
+    CHECK (s_leave_ok (c, NULL, a, "pto", "2026-06-22", "2026-06-26", NULL, NULL, jun));
+    //  Three days in March fit March (three earned) and the year (seven
+    //  left), but would take what June's week counts on: refused, naming
+    //  06-22 and that leave. One day fits.
+    json_t *err = s_ask_leave (c, PM_ECONFLICT, "leave_type", a, "pto", "2026-03-10",
+                               "2026-03-12", NULL, NULL);
+    CHECK (err && strstr (itest_json_str (err, "message"), jun));
+    CHECK (s_says (err, "6 day(s) (2880 minutes) of pto will have accrued by 2026-06-22"));
+    CHECK (s_leave_ok (c, NULL, a, "pto", "2026-03-10", "2026-03-10", NULL, NULL, mar));
+    //  Partial leave counts its minutes against the accrual too.
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", a, "pto", "2026-06-19",
+                                "2026-06-19", "09:00", "10:00"),
+                   "by 2026-06-22"));
+    //  Today: five days earned, four remain in the year, none can go now
+    //  (June needs all six earned by then); from July one can.
+    b = s_balance (c, a, "pto", NULL);
+    CHECK (b && s_int (b, "accrued_minutes") == 5 * 480);
+    CHECK (s_int (b, "remaining_minutes") == 4 * 480 && s_int (b, "requested") == 8);
+    CHECK (s_int (b, "available_minutes") == 0);
+    json_decref (b);
+    b = s_balance (c, a, "pto", "2026-07-01");
+    CHECK (b && s_int (b, "accrued_minutes") == 7 * 480 && s_int (b, "available_minutes") == 480);
+    json_decref (b);
+
+    //  Hired 2026-07-15: July to December, six days, not twelve.
+    b = s_balance (c, h, "pto", "2026-12-31");
+    CHECK (b && s_int (b, "accrued_minutes") == 6 * 480 && s_int (b, "allocated") == 12);
+    json_decref (b);
+    b = s_balance (c, h, "pto", "2026-07-20");
+    CHECK (b && s_int (b, "accrued_minutes") == 480 && s_int (b, "available_minutes") == 480);
+    json_decref (b);
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", h, "pto", "2026-08-03",
+                                "2026-08-05", NULL, NULL),
+                   "2 day(s) (960 minutes) of pto will have accrued by 2026-08-03 (1 day(s) "
+                   "(480 minutes) a month from 2026-07)"));
+    char aug[PM_ID_MAX];
+    CHECK (s_leave_ok (c, NULL, h, "pto", "2026-08-03", "2026-08-04", NULL, NULL, aug));
+    //  A yearly type gives them the whole allocation at once, as before.
+    b = s_balance (c, h, "annual", "2026-07-20");
+    CHECK (b && s_int (b, "accrued_minutes") == 20 * 480);
+    CHECK (strcmp (itest_json_str (b, "accrual"), "ACCRUAL_YEARLY") == 0);
+    json_decref (b);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Waits until scheduling (`sched`) has applied all that staffing and
+//  patients have published.
+static bool
+s_followed (pm_client_t *sched, pm_client_t *staffing, pm_client_t *patients)
+{
+    uint64_t want_s = s_high_seq (staffing), want_p = s_high_seq (patients);
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (itest_now () < until) {
+        Pm__Health *h = itest_health (sched);
+        int done = 0;
+        for (size_t i = 0; h && i < h->n_consumers; i++) {
+            const Pm__ConsumerLag *lag = h->consumers[i];
+            uint64_t want = strcmp (lag->source, "staffing") == 0 ? want_s : want_p;
+            done += lag->cursor >= want && !lag->catching_up;
+        }
+        pm__health__free_unpacked (h, NULL);
+        if (done == 2) {
+            return true;
+        }
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+//  The real scheduling following the real staffing (and patients): a
+//  physician rostered 08:00-18:00 with the afternoon off (13:00-18:00
+//  New York, approved) is offered the morning only, and a booking in the
+//  afternoon is refused because of the leave; the morning books.
+static void
+s_test_partial_leave_slots (void)
+{
+    itest_svc_t stf, pat, sch;
+    itest_svc_init (&stf, "staffing", "pm-staffing");
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&sch, "scheduling", "pm-scheduling");
+    CHECK (itest_start (&stf) == 0 && itest_start (&pat) == 0);
+    itest_point_at (&sch, &stf);
+    itest_point_at (&sch, &pat);
+    CHECK (itest_start (&sch) == 0);
+    pm_client_t *c = itest_client (&stf), *p = itest_client (&pat), *s = itest_client (&sch);
+    CHECK (s_site (c, "north", "America/New_York"));
+    json_t *r = itest_req (c, 0, NULL, "staffing.AddResource",
+                           "{\"resource\": {\"site_id\": \"north\", \"name\": \"Room 1\", "
+                           "\"category\": \"ROOM\", \"kind\": \"exam-room\"}}");
+    CHECK (r);
+    json_decref (r);
+    char doc[PM_ID_MAX], m[PM_ID_MAX], day[PM_ID_MAX], lv[PM_ID_MAX], patient[PM_ID_MAX];
+    CHECK (s_onboard (c, doc, "\"roles\": [\"physician\"], \"sites\": [{\"site_id\": "
+                              "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                              "\"2029-01-01\""));
+    CHECK (s_onboard (c, m, "\"roles\": [\"practice-manager\"], \"sites\": "
+                            "[{\"site_id\": \"north\", \"fte_permille\": 1000}], "
+                            "\"start_date\": \"2029-01-01\""));
+    CHECK (s_template (c, "north", "physician", "08:00", "18:00", day));
+    r = s_shifts (c, 0, NULL, day, "2030-03-06", "2030-03-06", doc);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                   "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                   "\"yearly_days\": 20}}");
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_leave_ok (c, m, doc, "annual", "2030-03-06", "2030-03-06", "13:00", "18:00", lv));
+    r = itest_req (p, 0, NULL, "patients.Register",
+                   "{\"patient\": {\"name\": {\"family\": \"Alvarez\", \"given\": [\"Ana\"]}, "
+                   "\"birth_date\": \"1980-02-03\", \"home_site\": \"north\"}}");
+    snprintf (patient, sizeof patient, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    CHECK (pm_id_valid (patient, "pat"));
+    CHECK (s_followed (s, c, p));
+    r = itest_req (s, 0, NULL, "scheduling.DefineType",
+                   "{\"type\": {\"site_id\": \"north\", \"name\": \"Consultation\", "
+                   "\"duration_minutes\": 30, \"practitioner_role\": \"physician\", "
+                   "\"room_kind\": \"exam-room\", \"price_code\": \"cons-30\"}}");
+    char type[PM_ID_MAX];
+    snprintf (type, sizeof type, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    CHECK (pm_id_valid (type, "atp"));
+
+    //  Wednesday in EST: the shift is 13:00-23:00 UTC, the leave from 18:00.
+    r = itest_req (s, 0, NULL, "scheduling.FindSlots",
+                   "{\"type_id\": \"%s\", \"practitioner_id\": \"%s\", \"from\": %lld, "
+                   "\"to\": %lld, \"limit\": 100}", type, doc,
+                   (long long) s_utc ("2030-03-06T00:00"), (long long) s_utc ("2030-03-07T00:00"));
+    CHECK (r && s_len (r, "slots") == 10);
+    CHECK (s_int (r, "slots[0].start") == s_utc ("2030-03-06T13:00"));
+    CHECK (s_int (r, "slots[9].end") == s_utc ("2030-03-06T18:00"));
+    json_decref (r);
+    const char *book = "{\"patient_id\": \"%s\", \"type_id\": \"%s\", \"practitioner_id\": "
+                       "\"%s\", \"start\": %lld}";
+    CHECK (s_says (itest_req (s, PM_ECONFLICT, "practitioner_id", "scheduling.Book", book,
+                              patient, type, doc, (long long) s_utc ("2030-03-06T19:00")),
+                   "on approved leave"));
+    CHECK (s_says (itest_req (s, PM_ECONFLICT, "practitioner_id", "scheduling.Book", book,
+                              patient, type, doc, (long long) s_utc ("2030-03-06T17:45")),
+                   "on approved leave"));
+    r = itest_req (s, 0, NULL, "scheduling.Book", book, patient, type, doc,
+                   (long long) s_utc ("2030-03-06T17:30"));
+    CHECK (r && s_int (r, "end") == s_utc ("2030-03-06T18:00"));
+    json_decref (r);
+    pm_client_destroy (&c);
+    pm_client_destroy (&p);
+    pm_client_destroy (&s);
+    itest_cleanup (&sch);
+    itest_cleanup (&pat);
+    itest_cleanup (&stf);
+}
+
 //  --- training ------------------------------------------------------------------
 
 //  staffing.training.overdue events about `staff` and `course`.
@@ -2002,6 +2571,10 @@ static const itest_case_t s_cases[] = {
     {"roster_conflicts", s_test_roster_conflicts},
     {"open_shifts_swaps_coverage", s_test_open_shifts_swaps_coverage},
     {"leave", s_test_leave},
+    {"partial_leave_dst", s_test_partial_leave_dst},
+    {"leave_minutes", s_test_leave_minutes},
+    {"leave_accrual", s_test_leave_accrual},
+    {"partial_leave_slots", s_test_partial_leave_slots},
     {"training", s_test_training},
     {"consumer_catches_up", s_test_consumer_catches_up},
     {NULL, NULL},
