@@ -3,14 +3,21 @@
     czmq's zauth does the ZAP work: it accepts a client whose public
     certificate is in public/ and passes the certificate's metadata to
     every message from that connection (role, name, sites), which is how
-    the server learns who is asking. It re-reads public/ when the
-    directory changes, so a revoked key is refused on its next connection. */
+    the server learns who is asking. It re-reads public/ when the count,
+    total size or newest modification time (in whole seconds) of its files
+    changes, so a revoked or rotated key is refused on its next
+    connection. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "pm_id.h"
 
 #include "pm_cfg.h"
 #include "pm_keys.h"
@@ -158,7 +165,29 @@ pm_keys_ensure_person (const char *name, const char *role, const char *sites,
 }
 
 //  --------------------------------------------------------------------------
-//  Moves name's public key to revoked/.
+//  An exclusive lock on the key store while a name's key changes: a
+//  rotation and a revocation of one name must not interleave (the name
+//  could end up both revoked and active). The descriptor, -1 on failure.
+static int
+s_lock (void)
+{
+    char path[600];
+    snprintf (path, sizeof path, "%s/.lock", pm_keys_dir ());
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock (fd, LOCK_EX) != 0) {
+        close (fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        pm_error ("cannot lock the key store", "path", path, "error",
+                  strerror (errno), NULL);
+    }
+    return fd;
+}
+
+//  --------------------------------------------------------------------------
+//  Moves name's public key to revoked/. The file count of public/ drops,
+//  which is what makes zauth reload it.
 pm_err
 pm_keys_revoke (const char *name)
 {
@@ -173,14 +202,165 @@ pm_keys_revoke (const char *name)
     if (!s_exists (pub)) {
         return PM_ENOTFOUND;
     }
-    if (rename (pub, revoked) != 0) {
-        return pm_err_from_errno (errno);
+    int lock = s_lock ();
+    if (lock < 0) {
+        return PM_EINTERNAL;
     }
-    //  zauth notices a change of the directory's time stamp; make sure
-    //  the rename is not lost within the same second.
+    pm_err rc = PM_OK;
+    if (!s_exists (pub)) {
+        rc = PM_ENOTFOUND; //  revoked while we waited for the lock
+    }
+    else if (rename (pub, revoked) != 0) {
+        rc = pm_err_from_errno (errno);
+    }
+    close (lock);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Dates `path` one second after both now and the newest file in `dir`
+//  (as zdir counts them: what zauth compares). A rotation leaves public/
+//  with as many files of the same size, so this date is the only change
+//  zauth can see; without it a rotation in the same second as its last
+//  reload would leave the old key accepted. File times are wall-clock
+//  seconds, hence time () here.
+static void
+s_date_after_all (const char *path, const char *dir)
+{
+    time_t newest = time (NULL);
+    zdir_t *zdir = zdir_new (dir, NULL);
+    if (zdir && zdir_modified (zdir) > newest) {
+        newest = zdir_modified (zdir);
+    }
+    zdir_destroy (&zdir);
+    struct timeval tv[2] = {{newest + 1, 0}, {newest + 1, 0}};
+    utimes (path, tv);
+}
+
+//  Links the current public key `pub` into revoked/ as
+//  <name>@<UTC time, ISO 8601 basic, ms>.cert; the path in `out`. A
+//  hard link, so the bytes kept are exactly the certificate ZAP took.
+static pm_err
+s_keep_retired (const char *name, const char *pub, char *out, size_t outlen)
+{
+    int64_t ms = pm_clock_wall_ms ();
+    for (int attempt = 0; attempt < 1000; attempt++, ms++) {
+        time_t secs = (time_t) (ms / 1000);
+        struct tm tm;
+        gmtime_r (&secs, &tm);
+        char stamp[32];
+        strftime (stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+        snprintf (out, outlen, "%s/revoked/%s@%s.%03dZ.cert", pm_keys_dir (), name,
+                  stamp, (int) (ms % 1000));
+        if (link (pub, out) == 0) {
+            return PM_OK;
+        }
+        if (errno != EEXIST) {
+            break; //  EEXIST: rotated twice within one millisecond
+        }
+    }
+    pm_error ("cannot keep the old key", "name", name, "path", out, "error",
+              strerror (errno), NULL);
+    return PM_EINTERNAL;
+}
+
+//  The rotation proper, with the key store locked.
+static pm_err
+s_rotate (const char *name, char *retired, size_t retired_len)
+{
+    char pub[700], sec[700], sec_secret[720], revoked[700], dir[600];
+    s_path (pub, sizeof pub, "public", name);
+    s_path (sec, sizeof sec, "secret", name);
+    s_path (revoked, sizeof revoked, "revoked", name);
+    snprintf (sec_secret, sizeof sec_secret, "%s_secret", sec);
+    if (s_exists (revoked)) {
+        return PM_EFORBIDDEN;
+    }
+    zcert_t *old = s_exists (pub) ? zcert_load (pub) : NULL;
+    if (!old) {
+        return PM_ENOTFOUND;
+    }
+    //  The same principal: every metadata field of the old certificate.
+    zcert_t *cert = zcert_new ();
+    assert (cert);
+    zlist_t *keys = zcert_meta_keys (old);
+    for (const char *k = zlist_first (keys); k; k = zlist_next (keys)) {
+        zcert_set_meta (cert, k, "%s", zcert_meta (old, k));
+    }
+    zlist_destroy (&keys);
+    zcert_destroy (&old);
+    snprintf (dir, sizeof dir, "%s/secret", pm_keys_dir ());
+    mkdir (dir, 0700);
     snprintf (dir, sizeof dir, "%s/public", pm_keys_dir ());
-    utimes (dir, NULL);
-    return PM_OK;
+
+    //  Everything new is written under temporary (hidden: zauth skips
+    //  them) names first; renames then put each file in place whole.
+    char tmp[720], tmp_secret[740], pub_tmp[720];
+    snprintf (tmp, sizeof tmp, "%s/secret/.%s.%d.tmp", pm_keys_dir (), name, getpid ());
+    snprintf (tmp_secret, sizeof tmp_secret, "%s_secret", tmp);
+    snprintf (pub_tmp, sizeof pub_tmp, "%s/public/.%s.%d.tmp", pm_keys_dir (), name,
+              getpid ());
+    int rc = zcert_save (cert, tmp);
+    if (rc == 0) {
+        chmod (tmp_secret, 0600);
+        rc = zcert_save_public (cert, pub_tmp);
+    }
+    zcert_destroy (&cert);
+    char kept[700] = "";
+    pm_err err = rc == 0 ? PM_OK : PM_EINTERNAL;
+    if (err == PM_OK) {
+        s_date_after_all (pub_tmp, dir);
+        err = s_keep_retired (name, pub, kept, sizeof kept);
+    }
+    //  The secret first: the holder has the new pair by the time ZAP
+    //  takes the new key, and the old key works until that same moment.
+    if (err == PM_OK
+        && (rename (tmp_secret, sec_secret) != 0 || rename (tmp, sec) != 0)) {
+        pm_error ("cannot write the new key pair", "name", name, "error",
+                  strerror (errno), NULL);
+        unlink (kept);
+        err = PM_EINTERNAL;
+    }
+    if (err == PM_OK && rename (pub_tmp, pub) != 0) {
+        //  Not expected (one directory, one file system): say what is where.
+        pm_error ("new key pair written but public/ still holds the old key: "
+                  "rotate again", "name", name, "error", strerror (errno), NULL);
+        unlink (kept);
+        err = PM_EINTERNAL;
+    }
+    unlink (tmp);
+    unlink (tmp_secret);
+    unlink (pub_tmp);
+    if (err == PM_OK) {
+        if (retired) {
+            snprintf (retired, retired_len, "%s", kept);
+        }
+        pm_info ("key rotated", "name", name, "old_key", kept, NULL);
+    }
+    return err;
+}
+
+//  --------------------------------------------------------------------------
+//  A new key pair for the same principal; the old public key kept, refused.
+pm_err
+pm_keys_rotate (const char *name, char *retired, size_t retired_len)
+{
+    if (!s_valid_name (name)) {
+        return PM_EINVAL;
+    }
+    char pub[700], revoked[700];
+    s_path (pub, sizeof pub, "public", name);
+    s_path (revoked, sizeof revoked, "revoked", name);
+    if (!s_exists (pub)) {
+        return s_exists (revoked) ? PM_EFORBIDDEN : PM_ENOTFOUND;
+    }
+    int lock = s_lock ();
+    if (lock < 0) {
+        return PM_EINTERNAL;
+    }
+    pm_err rc = s_rotate (name, retired, retired_len);
+    close (lock);
+    return rc;
 }
 
 zcert_t *
@@ -365,11 +545,37 @@ pm_keys_test (bool verbose)
     zcert_destroy (&stranger);
     assert (!s_round_trip (server, "mallory", &who));
 
-    //  Revoked: refused on the next connection.
+    //  Rotated (within the second of zauth's last reload): the same
+    //  principal under a new key, the old key kept in revoked/ and refused.
+    zcert_t *before = pm_keys_secret ("alice");
+    assert (before);
+    snprintf (path, sizeof path, "%s/secret/alice-old.cert", dir);
+    assert (zcert_save (before, path) == 0);
+    char kept[700];
+    assert (pm_keys_rotate ("alice", kept, sizeof kept) == PM_OK);
+    assert (strstr (kept, "/revoked/alice@"));
+    zcert_t *old = zcert_load (kept);
+    zcert_t *after = pm_keys_secret ("alice");
+    assert (old && after);
+    assert (streq (zcert_public_txt (old), zcert_public_txt (before)));
+    assert (!streq (zcert_public_txt (after), zcert_public_txt (before)));
+    zcert_destroy (&old);
+    zcert_destroy (&after);
+    zcert_destroy (&before);
+    assert (!s_round_trip (server, "alice-old", &who));
+    assert (s_round_trip (server, "alice", &who));
+    assert (streq (who.name, "alice") && who.role == PM_ROLE_FRONT_DESK);
+    assert (streq (who.sites, "north,east"));
+    assert (pm_keys_ensure ("alice", "front-desk", "north,east") == PM_OK);
+    assert (pm_keys_rotate ("nobody", NULL, 0) == PM_ENOTFOUND);
+    assert (pm_keys_rotate ("../evil", NULL, 0) == PM_EINVAL);
+
+    //  Revoked: refused on the next connection, and rotates no more.
     assert (pm_keys_revoke ("alice") == PM_OK);
     assert (pm_keys_revoke ("alice") == PM_ENOTFOUND);
     assert (!s_round_trip (server, "alice", &who));
     assert (pm_keys_ensure ("alice", "front-desk", "*") == PM_EFORBIDDEN);
+    assert (pm_keys_rotate ("alice", NULL, 0) == PM_EFORBIDDEN);
     if (verbose) {
         printf ("pm_keys: ok in %s\n", dir);
     }

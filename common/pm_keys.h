@@ -5,7 +5,11 @@
                                   the certificates ZAP accepts
       secret/<name>.cert[_secret] a principal's key pair, for whoever runs as
                                   that principal (a service, pmctl, a gateway)
-      revoked/<name>.cert         public keys taken out of service
+      revoked/<name>.cert         public keys taken out of service (the name
+                                  with them: pmctl keys revoke)
+      revoked/<name>@<time>.cert  keys replaced by a rotation (UTC time of
+                                  the rotation, ISO 8601 basic): the name
+                                  lives on under a new key
     Every service is the principal "svc-<service>" (role service, all
     sites) and makes its key pair on first start. Clients run as
     $PM_IDENTITY (pmctl: "admin", made by `pmctl keys init`).            */
@@ -54,6 +58,21 @@ pm_err pm_keys_ensure_person (const char *name, const char *role, const char *si
 //  Moves name's public key to revoked/: new connections with it are
 //  refused. PM_ENOTFOUND if no such public key.
 pm_err pm_keys_revoke (const char *name);
+
+//  Gives principal `name` a new key pair with the same certificate
+//  metadata (name, role, sites, staff), so it stays the same principal.
+//  The new pair replaces secret/<name>.cert[_secret] and the new public
+//  key replaces public/<name>.cert in one rename each (the name always
+//  has exactly one valid public key, and no reader sees half a file); the
+//  old public key is kept as revoked/<name>@<time>.cert, which ZAP
+//  refuses from its next connection. Connections already open stay open:
+//  ZAP checks a key when a connection is made. Every client of a service
+//  pins the service's public key when it connects: rotate an svc-* key
+//  only with that service and the services that follow it stopped.
+//  `retired` (may be NULL) receives the path of the old key's file.
+//  PM_ENOTFOUND: no such principal; PM_EFORBIDDEN: its key was revoked
+//  (a revoked name stays out of service); PM_EINVAL: not a name.
+pm_err pm_keys_rotate (const char *name, char *retired, size_t retired_len);
 
 //  The key pair of `name` (caller destroys), NULL if missing.
 zcert_t *pm_keys_secret (const char *name);

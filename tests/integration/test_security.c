@@ -7,6 +7,7 @@
 
 #include "itest.h"
 #include "patients.pb-c.h"
+#include "pm_test.pb-c.h"
 
 //  Calls with an envelope the test controls (site, gateway, break-glass).
 static Pm__Reply *
@@ -410,12 +411,314 @@ s_test_patient_records_scoped_and_audited (void)
     itest_cleanup (&svc);
 }
 
+//  --- key rotation ------------------------------------------------------------
+
+//  Saves the key pair `from` holds now as principal file `to`'s: a client
+//  running as `to` then uses the key a lost laptop still has.
+static bool
+s_keep_key_pair (const char *from, const char *to)
+{
+    zcert_t *cert = pm_keys_secret (from);
+    char path[600];
+    snprintf (path, sizeof path, "%s/secret/%s.cert", pm_keys_dir (), to);
+    bool ok = cert && zcert_save (cert, path) == 0;
+    zcert_destroy (&cert);
+    return ok;
+}
+
+//  True when a new connection with the key pair of `name` gets no answer
+//  within 500 ms: the handshake was refused (CURVE tells the client
+//  nothing; a served pm.Health takes a few milliseconds).
+static bool
+s_refused (itest_svc_t *svc, const char *name)
+{
+    pm_client_t *client = itest_client_as (svc, name);
+    if (!client) {
+        return false;
+    }
+    pm_client_set_timeout (client, 500, 1);
+    Pm__Reply *reply = NULL;
+    pm_err rc = pm_client_call (client, "pm.Health", NULL, &reply);
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    pm_client_destroy (&client);
+    return rc == PM_ETIMEDOUT;
+}
+
+//  Registers a patient at `site` as `client` (envelope site `site`); the
+//  new id in `id` (PM_ID_MAX), true when it was registered.
+static bool
+s_register_at (pm_client_t *client, const char *site, char *id)
+{
+    Pm__Patients__Register reg;
+    Pm__Patients__Patient p;
+    Pm__Patients__HumanName name;
+    char *given[1];
+    s_patient (&reg, &p, &name, given, site);
+    Pm__Reply *reply = s_raw_call (client, "patients.Register", &reg.base, site,
+                                   NULL, false, NULL);
+    bool ok = reply && reply->code == PM__CODE__OK;
+    if (ok && id) {
+        Pm__Patients__Patient *made = pm__patients__patient__unpack (
+            NULL, reply->body.len, reply->body.data);
+        ok = made != NULL;
+        if (made) {
+            snprintf (id, PM_ID_MAX, "%s", made->id);
+            pm__patients__patient__free_unpacked (made, NULL);
+        }
+    }
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return ok;
+}
+
+//  The reply code of patients.Get of `id` for `client`, -1 on no answer.
+static int
+s_get_code (pm_client_t *client, const char *id)
+{
+    Pm__Patients__Get get = PM__PATIENTS__GET__INIT;
+    get.id = (char *) id;
+    Pm__Reply *reply = s_raw_call (client, "patients.Get", &get.base, NULL, NULL,
+                                   false, NULL);
+    int code = reply ? (int) reply->code : -1;
+    if (reply) {
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    return code;
+}
+
+//  True when certificate metadata field `key` is the same in both.
+static bool
+s_same_meta (zcert_t *a, zcert_t *b, const char *key)
+{
+    const char *x = zcert_meta (a, key), *y = zcert_meta (b, key);
+    return x && y && strcmp (x, y) == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  pmctl keys rotate: the principal keeps its name, role, sites and staff
+//  link under a new key. A connection open before the rotation stays
+//  served (ZAP checks at connect); the old key pair on a new connection
+//  is refused; the new key is served as the same principal (its sites
+//  and role still bound it), and the audit log names it as before.
+static void
+s_test_rotated_key_same_principal (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_person ("desk", "front-desk", "north", "stf_01m8e8rx5n3r2py41feft8x8rn");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *admin = itest_client (&svc);
+    char north_id[PM_ID_MAX], south_id[PM_ID_MAX];
+    CHECK (s_register_at (admin, "north", north_id));
+    CHECK (s_register_at (admin, "south", south_id));
+    pm_client_t *open = itest_client_as (&svc, "desk");
+    CHECK (s_get_code (open, north_id) == PM__CODE__OK);
+
+    CHECK (s_keep_key_pair ("desk", "desk-old"));
+    zcert_t *before = pm_keys_public ("desk");
+    char kept[700];
+    CHECK (pm_keys_rotate ("desk", kept, sizeof kept) == PM_OK);
+    zcert_t *after = pm_keys_public ("desk");
+    zcert_t *old = zcert_load (kept);
+    CHECK (before && after && old);
+    CHECK (strcmp (zcert_public_txt (old), zcert_public_txt (before)) == 0);
+    CHECK (strcmp (zcert_public_txt (after), zcert_public_txt (before)) != 0);
+    CHECK (s_same_meta (after, before, "name") && s_same_meta (after, before, "role"));
+    CHECK (s_same_meta (after, before, "sites") && s_same_meta (after, before, "staff"));
+    zcert_destroy (&before);
+    zcert_destroy (&after);
+    zcert_destroy (&old);
+
+    //  Authenticated before the rotation: still served.
+    CHECK (s_get_code (open, north_id) == PM__CODE__OK);
+    //  The old key pair, new connection: refused.
+    CHECK (s_refused (&svc, "desk-old"));
+    //  The new key: the same front desk of north.
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    CHECK (s_get_code (desk, north_id) == PM__CODE__OK);
+    CHECK (s_get_code (desk, south_id) == PM__CODE__EFORBIDDEN);
+    CHECK (s_register_at (desk, "north", NULL));
+    CHECK (!s_register_at (desk, "south", NULL));
+    Pm__EventsRead er = PM__EVENTS_READ__INIT;
+    Pm__Reply *reply = s_raw_call (desk, "pm.EventsRead", &er.base, NULL, NULL,
+                                   false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+
+    //  The audit log: one principal "desk" before and after.
+    pm_client_t *auditor = itest_client_as (&svc, "audrey");
+    Pm__AuditBatch *log = s_audit (auditor, false);
+    CHECK (log);
+    int reads_north = 0, refused_south = 0, others = 0;
+    for (size_t i = 0; i < log->n_entries; i++) {
+        Pm__AuditEntry *e = log->entries[i];
+        const char *subject = e->subject ? e->subject : "";
+        if (strcmp (e->principal, "desk") == 0) {
+            reads_north += strcmp (e->action, "patients.Get") == 0
+                           && strcmp (subject, north_id) == 0
+                           && e->outcome == PM__CODE__OK;
+            refused_south += strcmp (subject, south_id) == 0
+                             && e->outcome == PM__CODE__EFORBIDDEN;
+        }
+        else {
+            others += strcmp (e->principal, "admin") != 0;
+        }
+    }
+    pm__audit_batch__free_unpacked (log, NULL);
+    CHECK (reads_north == 3); //  before, on the open connection, new key
+    CHECK (refused_south >= 1);
+    CHECK (others == 0);
+    pm_client_destroy (&auditor);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&open);
+    pm_client_destroy (&admin);
+    itest_cleanup (&svc);
+}
+
+//  Counts revoked/<name>@*.cert: the keys rotations replaced.
+static int
+s_replaced_keys (const char *name)
+{
+    char dir[600], prefix[PM_NAME_MAX + 2];
+    snprintf (dir, sizeof dir, "%s/revoked", pm_keys_dir ());
+    snprintf (prefix, sizeof prefix, "%s@", name);
+    zdir_t *zdir = zdir_new (dir, "-");
+    if (!zdir) {
+        return -1;
+    }
+    zfile_t **files = zdir_flatten (zdir);
+    int n = 0;
+    for (int i = 0; files[i]; i++) {
+        const char *path = zfile_filename (files[i], dir);
+        n += strncmp (path, prefix, strlen (prefix)) == 0;
+    }
+    zdir_flatten_free (&files);
+    zdir_destroy (&zdir);
+    return n;
+}
+
+//  --------------------------------------------------------------------------
+//  Revoking after rotations takes the current key out: every key the name
+//  ever had is then refused, the history stays, and the name can neither
+//  be rotated nor made again.
+static void
+s_test_revoke_after_rotations (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "patients", "pm-patients");
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    CHECK (s_keep_key_pair ("desk", "desk-1"));
+    CHECK (pm_keys_rotate ("desk", NULL, 0) == PM_OK);
+    CHECK (s_keep_key_pair ("desk", "desk-2"));
+    CHECK (pm_keys_rotate ("desk", NULL, 0) == PM_OK);
+    CHECK (s_replaced_keys ("desk") == 2);
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    Pm__Health *h = itest_health (desk);
+    CHECK (h != NULL);
+    pm__health__free_unpacked (h, NULL);
+    pm_client_destroy (&desk);
+
+    CHECK (pm_keys_revoke ("desk") == PM_OK);
+    CHECK (s_refused (&svc, "desk"));
+    CHECK (s_refused (&svc, "desk-1"));
+    CHECK (s_refused (&svc, "desk-2"));
+    CHECK (s_replaced_keys ("desk") == 2);
+    CHECK (pm_keys_rotate ("desk", NULL, 0) == PM_EFORBIDDEN);
+    CHECK (pm_keys_ensure ("desk", "front-desk", "north") == PM_EFORBIDDEN);
+    CHECK (pm_keys_rotate ("nobody", NULL, 0) == PM_ENOTFOUND);
+    itest_cleanup (&svc);
+}
+
+//  The mirror's count of applied events, waiting (bounded) until it
+//  reaches `applied`; -1 on no answer.
+static long
+s_mirror_applied (pm_client_t *mirror, uint64_t applied)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    long seen = -1;
+    do {
+        Pm__Reply *reply = itest_call (mirror, "mirror.Stats", NULL);
+        if (reply && reply->code == PM__CODE__OK) {
+            Pm__Test__MirrorStats *stats = pm__test__mirror_stats__unpack (
+                NULL, reply->body.len, reply->body.data);
+            seen = stats ? (long) stats->applied : -1;
+            pm__test__mirror_stats__free_unpacked (stats, NULL);
+        }
+        if (reply) {
+            pm__reply__free_unpacked (reply, NULL);
+        }
+        if (seen >= (long) applied) {
+            break;
+        }
+        zclock_sleep (20);
+    } while (itest_now () < until);
+    return seen;
+}
+
+//  --------------------------------------------------------------------------
+//  A service's key (svc-*): every client pins it when it connects, and a
+//  client made before the rotation is not served by the restarted
+//  service. The documented procedure (stop the service and its
+//  followers, rotate, start the service, then its followers) keeps a
+//  follower following; the old service key connects nowhere.
+static void
+s_test_service_key_rotated_while_stopped (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    CHECK (itest_start (&pat) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0);
+    pm_client_t *pc = itest_client (&pat);
+    pm_client_t *mc = itest_client (&mir);
+    for (int i = 0; i < 3; i++) {
+        CHECK (s_register_at (pc, "north", NULL));
+    }
+    CHECK (s_mirror_applied (mc, 3) == 3);
+
+    CHECK (s_keep_key_pair ("svc-patients", "svc-patients-old"));
+    itest_signal (&mir, SIGTERM);
+    itest_signal (&pat, SIGTERM);
+    CHECK (pm_keys_rotate ("svc-patients", NULL, 0) == PM_OK);
+    CHECK (itest_start (&pat) == 0);
+    CHECK (itest_start (&mir) == 0);
+
+    //  Pinned the old key: the restarted service does not answer it.
+    pm_client_set_timeout (pc, 500, 1);
+    Pm__Reply *reply = NULL;
+    CHECK (pm_client_call (pc, "pm.Health", NULL, &reply) == PM_ETIMEDOUT);
+    pm_client_destroy (&pc);
+    //  The old service key, as a client of another service: refused.
+    CHECK (s_refused (&mir, "svc-patients-old"));
+    //  Clients and followers started after the rotation: served, following.
+    pc = itest_client (&pat);
+    for (int i = 0; i < 3; i++) {
+        CHECK (s_register_at (pc, "north", NULL));
+    }
+    CHECK (s_mirror_applied (mc, 6) == 6);
+    CHECK (s_register_at (pc, "north", NULL));
+    CHECK (s_mirror_applied (mc, 7) == 7);
+    pm_client_destroy (&pc);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
 static const itest_case_t s_cases[] = {
     {"patient_records_scoped_and_audited", s_test_patient_records_scoped_and_audited},
     {"unknown_and_revoked_keys_refused", s_test_unknown_and_revoked_keys},
     {"roles_sites_and_gateway", s_test_roles_sites_gateway},
     {"break_glass_allowed_flagged_listed", s_test_break_glass},
     {"audit_verify_detects_tampering", s_test_audit_detects_tampering},
+    {"rotated_key_same_principal_old_refused", s_test_rotated_key_same_principal},
+    {"revoke_after_rotations_refuses_every_key", s_test_revoke_after_rotations},
+    {"service_key_rotated_while_stopped", s_test_service_key_rotated_while_stopped},
     {NULL, NULL},
 };
 

@@ -6,7 +6,8 @@
       pmctl commands [<service>]              what each service answers
       pmctl keys init                         the key store and the admin key
       pmctl keys add <name> --role R [--sites a,b] [--staff stf_...]   a new principal
-      pmctl keys list | revoke <name>
+      pmctl keys list | revoke <name>          keys, with each name's history
+      pmctl keys rotate <name> [--stopped]    a new key pair, same principal
       pmctl backup <service> DIR              consistent hot copy of its store
       pmctl restore <service> DIR             (service stopped) put a copy back
       pmctl audit tail <service> [--from SEQ] [--break-glass]
@@ -58,6 +59,7 @@ s_usage (void)
              "       pmctl health <service>\n"
              "       pmctl commands [<service>]\n"
              "       pmctl keys init | list | revoke <name>\n"
+             "       pmctl keys rotate <name>   (svc-*: add --stopped, see README)\n"
              "       pmctl keys add <name> --role ROLE [--sites a,b] [--staff stf_...]\n"
              "       pmctl backup <service> DIR | restore <service> DIR\n"
              "       pmctl audit tail <service> [--from SEQ] [--break-glass]\n"
@@ -420,7 +422,8 @@ s_cmd_events (int argc, char *argv[])
     return rc;
 }
 
-//  Prints one certificate line: name, role, sites, state.
+//  Prints one certificate line: name, role, sites, the start of the
+//  public key (which key a holder has), state.
 static void
 s_print_cert (const char *path, const char *state)
 {
@@ -429,9 +432,29 @@ s_print_cert (const char *path, const char *state)
         const char *name = zcert_meta (cert, "name");
         const char *role = zcert_meta (cert, "role");
         const char *sites = zcert_meta (cert, "sites");
-        printf ("%-24s %-18s %-24s %s\n", name ? name : "?", role ? role : "?",
-                sites ? sites : "?", state);
+        printf ("%-24s %-18s %-24s %-10.8s %s\n", name ? name : "?",
+                role ? role : "?", sites ? sites : "?", zcert_public_txt (cert),
+                state);
         zcert_destroy (&cert);
+    }
+}
+
+//  The state of a file in revoked/: "revoked", or for a key a rotation
+//  replaced (<name>@20250102T030405.678Z.cert) "replaced 2025-01-02T03:04:05.678Z".
+static void
+s_retired_state (const char *path, char *out, size_t outlen)
+{
+    const char *at = strrchr (path, '@');
+    const char *slash = strrchr (path, '/');
+    int y, mo, d, h, mi, sec, ms;
+    if (at && (!slash || at > slash)
+        && sscanf (at + 1, "%4d%2d%2dT%2d%2d%2d.%3dZ.cert", &y, &mo, &d, &h, &mi,
+                   &sec, &ms) == 7) {
+        snprintf (out, outlen, "replaced %04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo,
+                  d, h, mi, sec, ms);
+    }
+    else {
+        snprintf (out, outlen, "revoked");
     }
 }
 
@@ -449,11 +472,67 @@ s_list_dir (const char *sub, const char *state)
         const char *path = zfile_filename (files[i], NULL);
         size_t n = strlen (path);
         if (n > 5 && strcmp (path + n - 5, ".cert") == 0) {
-            s_print_cert (path, state);
+            char retired[64];
+            if (!state) {
+                s_retired_state (path, retired, sizeof retired);
+            }
+            s_print_cert (path, state ? state : retired);
         }
     }
     zdir_flatten_free (&files);
     zdir_destroy (&zdir);
+}
+
+//  pmctl keys rotate <name> [--stopped]: a new key pair for the same
+//  principal. A service's clients and followers pinned its public key
+//  when they connected and keep it when they reconnect, so an svc-* key
+//  is rotated only with the service and its followers stopped.
+static int
+s_keys_rotate (const char *name, const char *flag)
+{
+    bool stopped = flag && strcmp (flag, "--stopped") == 0;
+    if (flag && !stopped) {
+        return s_usage ();
+    }
+    if (strncmp (name, "svc-", 4) == 0 && !stopped) {
+        fprintf (stderr,
+                 "pmctl: %s is the key of service %s: every client and follower of "
+                 "%s pinned its public key when it connected and would not take a "
+                 "new one. Stop pm-%s and every service that follows it, run "
+                 "`pmctl keys rotate %s --stopped`, then start pm-%s and after it "
+                 "its followers (README, Security: rotating keys)\n",
+                 name, name + 4, name + 4, name + 4, name, name + 4);
+        return EXIT_REFUSED;
+    }
+    char kept[700];
+    pm_err rc = pm_keys_rotate (name, kept, sizeof kept);
+    if (rc == PM_EINVAL) {
+        fprintf (stderr, "pmctl: %s is not a principal name\n", name);
+        return EXIT_USAGE;
+    }
+    if (rc == PM_ENOTFOUND) {
+        fprintf (stderr, "pmctl: no principal %s in %s (pmctl keys list)\n", name,
+                 pm_keys_dir ());
+        return EXIT_REFUSED;
+    }
+    if (rc == PM_EFORBIDDEN) {
+        fprintf (stderr, "pmctl: %s was revoked and stays out of service; add a "
+                         "new principal instead\n", name);
+        return EXIT_REFUSED;
+    }
+    if (rc != PM_OK) {
+        fprintf (stderr, "pmctl: cannot rotate %s: %s\n", name, pm_strerror (rc));
+        return EXIT_REFUSED;
+    }
+    zcert_t *cert = pm_keys_public (name);
+    const char *role = cert ? zcert_meta (cert, "role") : NULL;
+    const char *sites = cert ? zcert_meta (cert, "sites") : NULL;
+    printf ("rotated %s (%s, sites %s): its new key pair is %s/secret/%s.cert_secret;\n"
+            "the old key, kept as %s, is refused from its next connection "
+            "(connections open now stay until they close)\n",
+            name, role ? role : "?", sites ? sites : "?", pm_keys_dir (), name, kept);
+    zcert_destroy (&cert);
+    return 0;
 }
 
 //  pmctl keys ...: the key store (see common/pm_keys.h).
@@ -509,10 +588,14 @@ s_cmd_keys (int argc, char *argv[])
         return 0;
     }
     if (argc == 1 && strcmp (argv[0], "list") == 0) {
-        printf ("%-24s %-18s %-24s %s\n", "NAME", "ROLE", "SITES", "STATE");
+        printf ("%-24s %-18s %-24s %-10s %s\n", "NAME", "ROLE", "SITES", "KEY",
+                "STATE");
         s_list_dir ("public", "active");
-        s_list_dir ("revoked", "revoked");
+        s_list_dir ("revoked", NULL);
         return 0;
+    }
+    if (argc >= 2 && argc <= 3 && strcmp (argv[0], "rotate") == 0) {
+        return s_keys_rotate (argv[1], argc == 3 ? argv[2] : NULL);
     }
     if (argc == 2 && strcmp (argv[0], "revoke") == 0) {
         pm_err rc = pm_keys_revoke (argv[1]);
