@@ -433,6 +433,18 @@ pm_ctx_audit (pm_ctx_t *ctx, const char *subject, const char *site)
     ctx->n_audits++;
 }
 
+//  A request its handler refused on access grounds (EFORBIDDEN) is on the
+//  record even when the refusal came before a record was named (a patient
+//  of a site the caller may not act for): one entry without a subject, at
+//  the site the request named.
+static void
+s_audit_refusal (pm_ctx_t *ctx, pm_err outcome)
+{
+    if (outcome == PM_EFORBIDDEN && ctx->n_audits == 0 && ctx->request) {
+        pm_ctx_audit (ctx, "", ctx->request->site_id);
+    }
+}
+
 //  Fills an audit record for a request.
 static void
 s_audit_fill (s_audit_rec_t *rec, const pm_principal_t *who, const char *via,
@@ -951,6 +963,7 @@ s_reply_is_final (pm_err code)
 static pm_err
 s_unit_audit (pm_server_t *self, MDB_txn *txn, pm_ctx_t *ctx, pm_err outcome)
 {
+    s_audit_refusal (ctx, outcome);
     pm_err rc = PM_OK;
     for (size_t a = 0; a < ctx->n_audits && rc == PM_OK; a++) {
         s_audit_rec_t rec;
@@ -1129,6 +1142,7 @@ s_serve_read (pm_server_t *self, const uint8_t *identity, size_t identity_len,
         rc = binding->fn (&ctx, body);
         pm_store_abort (ctx.txn);
     }
+    s_audit_refusal (&ctx, rc);
     for (size_t a = 0; a < ctx.n_audits; a++) {
         s_audit_rec_t rec;
         s_audit_fill (&rec, who, via, request, ctx.audits[a][0], ctx.audits[a][1],

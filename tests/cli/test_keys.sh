@@ -65,8 +65,9 @@ python3 - "$lines" <<'PY' && ok "audit_names_same_principal" || bad "audit_names
 import json, sys
 entries = [json.loads(l) for l in sys.argv[1].splitlines()]
 mine = [e for e in entries if e["principal"] == "rota"]
-# registered before the rotation and after it; refused the stream after
-assert [e["outcome"] for e in mine if e["action"] == "patients.Register"] == ["OK", "OK"], mine
+# registered before the rotation and after it, refused at north; refused
+# the stream after
+assert [e["outcome"] for e in mine if e["action"] == "patients.Register"] == ["OK", "OK", "EFORBIDDEN"], mine
 assert [e["outcome"] for e in mine if e["action"] == "pm.EventsRead"] == ["EFORBIDDEN"], mine
 assert not [e for e in entries if e["principal"] not in ("rota", "admin")], entries
 PY

@@ -149,12 +149,17 @@ s_test_roles_sites_gateway (void)
                                    NULL, false, NULL);
     CHECK (reply && reply->code == PM__CODE__OK);
     pm__reply__free_unpacked (reply, NULL);
-    //  ...not at another site...
+    //  ...not at another site, whether the request or the record names it...
     reply = s_raw_call (desk, "patients.Register", &reg.base, "south", NULL, false,
                         NULL);
     CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
     CHECK (reply->message && strstr (reply->message, "south"));
     pm__reply__free_unpacked (reply, NULL);
+    p.home_site = "south";
+    reply = s_raw_call (desk, "patients.Register", &reg.base, "north", NULL, false, NULL);
+    CHECK (reply && reply->code == PM__CODE__EFORBIDDEN);
+    pm__reply__free_unpacked (reply, NULL);
+    p.home_site = "north";
     //  ...and may not read the raw event stream (a service's job).
     Pm__EventsRead er = PM__EVENTS_READ__INIT;
     reply = s_raw_call (desk, "pm.EventsRead", &er.base, NULL, NULL, false, NULL);
@@ -201,7 +206,7 @@ s_test_roles_sites_gateway (void)
                       && e->outcome == PM__CODE__EFORBIDDEN;
         CHECK (e->seq == i + 1);
     }
-    CHECK (refused == 7);
+    CHECK (refused == 8);
     CHECK (via_portal == 2); //  south for desk; "nobody" is refused as itself
     pm__audit_batch__free_unpacked (log, NULL);
     pm_client_destroy (&desk);
