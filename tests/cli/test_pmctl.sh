@@ -91,8 +91,20 @@ entries = [json.loads(l) for l in sys.argv[1].splitlines()]
 assert any(e["principal"] == "frontdesk-north" and e["outcome"] == "EFORBIDDEN"
            and e["action"] == "pm.EventsRead" for e in entries), entries
 PY
-PM_IDENTITY=audrey "$bin/pmctl" audit verify patients >/dev/null && ok "audit_verify_ok" \
+verdict=$(PM_IDENTITY=audrey "$bin/pmctl" audit verify patients) && ok "audit_verify_ok" \
   || bad "audit_verify_ok" "exit $?"
+# The head it printed, given back as an anchor, holds; a wrong hash for
+# that entry, or an entry past the end, does not (exit 1).
+anchor=$(python3 -c 'import json,sys; v=json.loads(sys.argv[1]); print("%d:%s" % (v["entries"], v["head_hash"]))' "$verdict")
+PM_IDENTITY=audrey "$bin/pmctl" audit verify patients --anchor "$anchor" >/dev/null \
+  && ok "audit_verify_anchor_holds" || bad "audit_verify_anchor_holds" "exit $? ($anchor)"
+PM_IDENTITY=audrey "$bin/pmctl" audit verify patients \
+  --anchor "${anchor%%:*}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" >/dev/null
+rc1=$?
+PM_IDENTITY=audrey "$bin/pmctl" audit verify patients --anchor "999999:${anchor#*:}" >/dev/null
+rc2=$?
+[[ $rc1 -eq 1 && $rc2 -eq 1 ]] && ok "audit_verify_anchor_mismatch_exit_1" \
+  || bad "audit_verify_anchor_mismatch_exit_1" "rc=$rc1 rc=$rc2"
 err=$("$bin/pmctl" keys add x --role wizard 2>&1)
 [[ $? -eq 2 && $err == *network-admin* ]] && ok "keys_add_rejects_unknown_role" || bad "keys_add_rejects_unknown_role" "$err"
 

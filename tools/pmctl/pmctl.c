@@ -11,7 +11,9 @@
       pmctl backup <service> DIR              consistent hot copy of its store
       pmctl restore <service> DIR             (service stopped) put a copy back
       pmctl audit tail <service> [--from SEQ] [--break-glass]
-      pmctl audit verify <service>            exit 0 only if the chain holds
+      pmctl audit verify <service> [--anchor SEQ:HASH]...
+                                              exit 0 only if the chain holds (and
+                                              still has the anchored hashes)
 
     JSON goes in and comes out through the generic bridge (pm_json), using
     the same schema tables the services are built from. Endpoints come from
@@ -63,7 +65,7 @@ s_usage (void)
              "       pmctl keys add <name> --role ROLE [--sites a,b] [--staff stf_...]\n"
              "       pmctl backup <service> DIR | restore <service> DIR\n"
              "       pmctl audit tail <service> [--from SEQ] [--break-glass]\n"
-             "       pmctl audit verify <service>\n"
+             "       pmctl audit verify <service> [--anchor SEQ:HASH]...\n"
              "       pmctl --help      (settings: endpoints, timeouts)\n");
     return EXIT_USAGE;
 }
@@ -617,10 +619,31 @@ s_cmd_audit (int argc, char *argv[])
         return s_usage ();
     }
     const char *service = argv[1];
-    if (strcmp (argv[0], "verify") == 0 && argc == 2) {
+    if (strcmp (argv[0], "verify") == 0) {
+        //  --anchor SEQ:HASH (repeatable): a head kept outside the store,
+        //  as pm.audit.anchored carried it or an earlier verify printed it
+        //  (entries:head_hash).
+        json_t *anchors = json_array ();
+        for (int i = 2; i < argc; i++) {
+            const char *colon = i + 1 < argc && strcmp (argv[i], "--anchor") == 0
+                                    ? strchr (argv[i + 1], ':')
+                                    : NULL;
+            if (!colon || atoll (argv[i + 1]) <= 0) {
+                json_decref (anchors);
+                return s_usage ();
+            }
+            json_array_append_new (anchors,
+                                   json_pack ("{s:I,s:s}", "seq", (json_int_t) atoll (argv[i + 1]),
+                                              "hash", colon + 1));
+            i++;
+        }
+        json_t *request = json_pack ("{s:o}", "anchors", anchors);
+        char *body = json_dumps (request, JSON_COMPACT);
+        json_decref (request);
         json_t *verdict = NULL;
-        int rc = s_call (service, pm_schema_command (NULL, "pm.AuditVerify"), NULL,
+        int rc = s_call (service, pm_schema_command (NULL, "pm.AuditVerify"), body,
                          &verdict);
+        free (body);
         if (verdict) {
             s_print_json (verdict);
             rc = json_is_true (json_object_get (verdict, "ok")) ? 0 : EXIT_REFUSED;
