@@ -66,10 +66,10 @@ pm_key_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
     while (mrc == 0 && key.mv_size >= plen
            && (plen == 0 || memcmp (key.mv_data, prefix, plen) == 0)) {
         int r = fn (&key, &val, arg);
-        if (r == 1) {
+        if (r == PM_SCAN_STOP) {
             break;
         }
-        if (r > 1) {
+        if (r > 0) {
             rc = (pm_err) r;
             break;
         }
@@ -126,7 +126,17 @@ s_count (const MDB_val *key, const MDB_val *val, void *arg)
 {
     (void) key;
     (void) val;
-    return ++*(int *) arg == 3; //  stop after three
+    return ++*(int *) arg == 3 ? PM_SCAN_STOP : 0; //  stop after three
+}
+
+//  A callback that refuses (PM_EINVAL is 1: not a "stop").
+static int
+s_refuse (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    (void) val;
+    (void) arg;
+    return PM_EINVAL;
 }
 
 void
@@ -176,6 +186,7 @@ pm_key_test (bool verbose)
     pm_key_str (&a, "stf_b");
     int n = 0;
     assert (pm_key_scan (txn, dbi, a.b, a.len, NULL, s_count, &n) == PM_OK && n == 3);
+    assert (pm_key_scan (txn, dbi, a.b, a.len, NULL, s_refuse, NULL) == PM_EINVAL);
     pm_key_init (&b, 'w');
     pm_key_str (&b, "stf_b");
     pm_key_u64 (&b, 3);

@@ -36,8 +36,9 @@ void pm_key_byte (pm_key_t *k, uint8_t b);
 
 //  Calls `fn` for each entry of `dbi` whose key starts with `prefix` (plen
 //  bytes; 0: every entry), in key order, from `from` on (NULL: the
-//  prefix). `fn` returns 0 to go on, 1 to stop, or a pm_err (> 1) that
-//  ends the scan and is returned.
+//  prefix). `fn` returns 0 to go on, PM_SCAN_STOP to stop, or a pm_err
+//  (any, PM_EINVAL included) that ends the scan and is returned.
+#define PM_SCAN_STOP (-1)
 typedef int (pm_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
 pm_err pm_key_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
                     const pm_key_t *from, pm_scan_fn *fn, void *arg);

@@ -176,7 +176,7 @@ s_statement_each (const MDB_val *key, const MDB_val *val, void *arg)
     }
     if (e->at >= s->to) {
         pm__finance__entry__free_unpacked (e, NULL);
-        return 1;
+        return PM_SCAN_STOP;
     }
     s->res.closing_minor += e->amount_minor;
     if (e->at < s->from || s->res.n_entries >= FIN_LIST_MAX) {

@@ -424,7 +424,7 @@ s_list_each (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_list_t *s = arg;
     if (s->list.n_charges >= FIN_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     char id[PM_ID_MAX];
     pm_val_str (val, id, sizeof id);
@@ -482,7 +482,7 @@ s_collect (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_ids_t *s = arg;
     if (s->n >= FIN_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     pm_val_str (val, s->ids[s->n++], PM_ID_MAX);
     return 0;

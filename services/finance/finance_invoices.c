@@ -140,7 +140,7 @@ s_issued_each (const MDB_val *key, const MDB_val *val, void *arg)
     s_issued_t *w = arg;
     if (key->mv_size < w->prefix_len + 8
         || pm_be64_get ((const uint8_t *) key->mv_data + w->prefix_len) >= (uint64_t) w->to) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     invoice_t *inv;
     pm_err rc = fin_invoice_indexed (w->txn, val, &inv);
@@ -247,7 +247,7 @@ s_collect (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_ids_t *s = arg;
     if (s->n >= LINES_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     pm_val_str (val, s->ids[s->n++], PM_ID_MAX);
     return 0;

@@ -34,7 +34,7 @@ pm_err fin_invoice_indexed (MDB_txn *txn, const MDB_val *val, Pm__Finance__Invoi
 
 //  Calls `fn` with each invoice of `site` issued in [from, to), in issue
 //  order, by the issue-time index (FIN_IX_ISSUED): only the period is
-//  read. `fn` returns 0 to go on, 1 to stop, or a pm_err (> 1) that ends
+//  read. `fn` returns 0 to go on, PM_SCAN_STOP to stop, or a pm_err that ends
 //  the walk and is returned. The invoice is valid during the call.
 typedef int (fin_invoice_fn) (const Pm__Finance__Invoice *inv, void *arg);
 pm_err fin_invoices_issued (MDB_txn *txn, const char *site, int64_t from, int64_t to,

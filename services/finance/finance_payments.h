@@ -18,7 +18,7 @@ pm_err fin_payment_booked_index (MDB_txn *txn, const Pm__Finance__Payment *p);
 //  Calls `fn` with each payment and refund payout of `site` booked on a
 //  day of `month` (YYYY-MM), from the day-book index: only that month is
 //  read; `date` is the day of the entry (its business date, its reversal
-//  date, or both when they are the same day). `fn` returns 0 to go on, 1
+//  date, or both when they are the same day). `fn` returns 0 to go on, PM_SCAN_STOP
 //  to stop, or a pm_err (> 1) that ends the walk and is returned. The
 //  payment is valid during the call.
 typedef int (fin_payment_fn) (const Pm__Finance__Payment *p, const char *date, void *arg);

@@ -319,7 +319,7 @@ s_price_each (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_prices_t *s = arg;
     if (s->list.n_prices >= FIN_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     Pm__Finance__Price *p = pm__finance__price__unpack (NULL, val->mv_size, val->mv_data);
     if (!p) {

@@ -274,7 +274,7 @@ s_job_one (const MDB_val *key, const MDB_val *val, void *arg)
         return 0;
     }
     if (w->report->n_requisitions >= REC_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     rec_job_t *j;
     pm_err rc = rec_job_load (w->ctx, id, "requisition_id", &j);

@@ -82,7 +82,7 @@ s_procs_one (const MDB_val *key, const MDB_val *val, void *arg)
         snprintf (p->site, sizeof p->site, "%s", a->site_id);
     }
     protobuf_c_message_free_unpacked (m, NULL);
-    return p->open[0] ? 1 : 0;
+    return p->open[0] ? PM_SCAN_STOP : 0;
 }
 
 //  The candidate's processes: one still open, or when the last ended.

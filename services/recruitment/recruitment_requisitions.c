@@ -700,7 +700,7 @@ s_plist_one (const MDB_val *key, const MDB_val *val, void *arg)
         return 0;
     }
     l->list->postings[l->list->n_postings++] = p;
-    return l->list->n_postings >= REC_LIST_MAX;
+    return l->list->n_postings >= REC_LIST_MAX ? PM_SCAN_STOP : 0;
 }
 
 //  --------------------------------------------------------------------------

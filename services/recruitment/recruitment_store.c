@@ -99,7 +99,7 @@ s_listing_one (const MDB_val *key, const MDB_val *val, void *arg)
         return 0;
     }
     l->out->items[l->out->n++] = m;
-    return l->out->n >= REC_LIST_MAX;
+    return l->out->n >= REC_LIST_MAX ? PM_SCAN_STOP : 0;
 }
 
 pm_err

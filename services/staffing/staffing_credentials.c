@@ -306,7 +306,7 @@ s_collect (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_creds_t *list = arg;
     if (list->n == STF_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     char id[PM_ID_MAX];
     pm_val_str (val, id, sizeof id);
@@ -509,7 +509,7 @@ s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
     if (key->mv_size < 9
         || (int64_t) pm_be64_get ((uint8_t *) key->mv_data + 1) > due->now
         || due->n == TICK_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     pm_key_t *k = &due->keys[due->n];
     k->len = key->mv_size < PM_KEY_MAX ? key->mv_size : PM_KEY_MAX;

@@ -74,7 +74,7 @@ s_leave_item (const MDB_val *key, const MDB_val *val, void *arg)
     }
     if (list->until && strcmp (l->start_date, list->until) > 0) {
         pm__staffing__leave__free_unpacked (l, NULL);
-        return 1; //  by start date: nothing further is wanted
+        return PM_SCAN_STOP; //  by start date: nothing further is wanted
     }
     if (list->n == list->cap) {
         list->cap = list->cap ? list->cap * 2 : 16;
@@ -260,7 +260,7 @@ s_type_item (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     Pm__Staffing__LeaveTypeList *list = arg;
     if (list->n_leave_types == STF_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     ltype_t *t = pm__staffing__leave_type__unpack (NULL, val->mv_size, val->mv_data);
     if (!t) {

@@ -97,7 +97,7 @@ s_shift_item (const MDB_val *key, const MDB_val *val, void *arg)
     }
     int64_t start = (int64_t) pm_be64_get ((uint8_t *) key->mv_data + list->skip);
     if (start >= list->to || list->n == STF_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     char id[PM_ID_MAX];
     pm_val_str (val, id, sizeof id);
@@ -314,7 +314,7 @@ s_named_item (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_named_t *list = arg;
     if (list->n == STF_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     char id[PM_ID_MAX];
     pm_val_str (val, id, sizeof id);

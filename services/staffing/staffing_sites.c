@@ -325,7 +325,7 @@ s_site_item (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_list_t *list = arg;
     if (list->n == STF_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     ProtobufCMessage *m = protobuf_c_message_unpack (list->desc, NULL, val->mv_size,
                                                      val->mv_data);
@@ -482,7 +482,7 @@ s_resource_item (const MDB_val *key, const MDB_val *val, void *arg)
     (void) key;
     s_res_list_t *rl = arg;
     if (rl->list.n == STF_LIST_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     char id[PM_ID_MAX];
     pm_val_str (val, id, sizeof id);

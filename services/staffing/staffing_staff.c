@@ -540,7 +540,7 @@ s_list_item (const MDB_val *key, const MDB_val *val, void *arg)
     if (match && pg->n == pg->page) {
         pg->more = true;
         pm__staffing__staff__free_unpacked (s, NULL);
-        return 1;
+        return PM_SCAN_STOP;
     }
     if (match) {
         pg->items[pg->n++] = s;

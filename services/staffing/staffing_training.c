@@ -517,7 +517,7 @@ s_due_item (const MDB_val *key, const MDB_val *val, void *arg)
     if (key->mv_size < 9
         || (int64_t) pm_be64_get ((uint8_t *) key->mv_data + 1) > due->now
         || due->n == TICK_MAX) {
-        return 1;
+        return PM_SCAN_STOP;
     }
     pm_key_t *k = &due->keys[due->n++];
     k->len = key->mv_size < PM_KEY_MAX ? key->mv_size : PM_KEY_MAX;
