@@ -188,6 +188,21 @@ s_lock (void)
 //  --------------------------------------------------------------------------
 //  Moves name's public key to revoked/. The file count of public/ drops,
 //  which is what makes zauth reload it.
+bool
+pm_keys_public_stamp (const char *name, uint64_t stamp[2])
+{
+    char pub[700];
+    s_path (pub, sizeof pub, "public", name);
+    struct stat st;
+    if (stat (pub, &st) != 0) {
+        return false;
+    }
+    stamp[0] = (uint64_t) st.st_ino;
+    stamp[1] = (uint64_t) st.st_mtim.tv_sec * 1000000000ULL + (uint64_t) st.st_mtim.tv_nsec;
+    return true;
+}
+
+//  --------------------------------------------------------------------------
 pm_err
 pm_keys_revoke (const char *name)
 {

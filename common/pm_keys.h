@@ -59,6 +59,11 @@ pm_err pm_keys_ensure_person (const char *name, const char *role, const char *si
 //  refused. PM_ENOTFOUND if no such public key.
 pm_err pm_keys_revoke (const char *name);
 
+//  What identifies name's public key file now (inode, modification time
+//  in ns): a rotation changes it, so a long-lived client of a service can
+//  tell that it must connect again with the new key. False if none.
+bool pm_keys_public_stamp (const char *name, uint64_t stamp[2]);
+
 //  Gives principal `name` a new key pair with the same certificate
 //  metadata (name, role, sites, staff), so it stays the same principal.
 //  The new pair replaces secret/<name>.cert[_secret] and the new public
@@ -66,9 +71,11 @@ pm_err pm_keys_revoke (const char *name);
 //  has exactly one valid public key, and no reader sees half a file); the
 //  old public key is kept as revoked/<name>@<time>.cert, which ZAP
 //  refuses from its next connection. Connections already open stay open:
-//  ZAP checks a key when a connection is made. Every client of a service
-//  pins the service's public key when it connects: rotate an svc-* key
-//  only with that service and the services that follow it stopped.
+//  ZAP checks a key when a connection is made. A running service holds
+//  its secret: rotate an svc-* key with that service stopped. Every client
+//  of a service pins its public key when it connects; followers notice a
+//  rotation (pm_keys_public_stamp) and connect again, other long-lived
+//  clients must be restarted.
 //  `retired` (may be NULL) receives the path of the old key's file.
 //  PM_ENOTFOUND: no such principal; PM_EFORBIDDEN: its key was revoked
 //  (a revoked name stays out of service); PM_EINVAL: not a name.

@@ -111,6 +111,8 @@ typedef struct {
     bool warned;                  //  told the log it cannot connect yet
     uint64_t gaps;                //  live events lost in transit (PUB drops)
     uint64_t last_live;           //  seq of the last live event received
+    uint64_t key_stamp[2];        //  the producer's public key file when we
+                                  //  connected (pm_keys_public_stamp)
 } s_follower_t;
 
 struct _pm_ctx_t {
@@ -2141,6 +2143,11 @@ s_follower_connect (s_follower_t *f)
         }
         return false;
     }
+    char principal[PM_NAME_MAX];
+    snprintf (principal, sizeof principal, "svc-%s", f->source);
+    if (!pm_keys_public_stamp (principal, f->key_stamp)) {
+        memset (f->key_stamp, 0, sizeof f->key_stamp);
+    }
     if (f->server->loop) {
         zloop_reader (f->server->loop, f->sub, s_on_follower_live, f);
         zloop_reader (f->server->loop, pm_client_sock (f->client),
@@ -2151,6 +2158,29 @@ s_follower_connect (s_follower_t *f)
         pm_info ("following", "source", f->source, NULL);
     }
     return true;
+}
+
+//  Connects again when the producer's key was rotated: the sockets pinned
+//  its old public key when they were made, and the restarted producer
+//  refuses them. Nothing is lost: the cursor is durable and the new
+//  connection catches up from it.
+static void
+s_follower_rekey (s_follower_t *f)
+{
+    char principal[PM_NAME_MAX];
+    snprintf (principal, sizeof principal, "svc-%s", f->source);
+    uint64_t stamp[2];
+    if (!pm_keys_enabled () || !pm_keys_public_stamp (principal, stamp)
+        || (stamp[0] == f->key_stamp[0] && stamp[1] == f->key_stamp[1])) {
+        return;
+    }
+    pm_info ("the producer's key changed: connecting again", "source", f->source, NULL);
+    zloop_reader_end (f->server->loop, f->sub);
+    zloop_reader_end (f->server->loop, pm_client_sock (f->client));
+    pm_client_destroy (&f->client);
+    zsock_destroy (&f->sub);
+    f->inflight = 0;
+    s_follower_connect (f);
 }
 
 //  Resends catch-up reads nobody answered; catches up when behind.
@@ -2164,6 +2194,10 @@ s_on_follower_tick (zloop_t *loop, int timer_id, void *arg)
          f = zlistx_next (self->followers)) {
         if (!s_follower_connect (f)) {
             continue;
+        }
+        s_follower_rekey (f);
+        if (!f->client || !f->sub) {
+            continue; //  connects again on the next tick
         }
         bool stale = f->inflight && zclock_mono () - f->inflight_at > FOLLOW_RETRY_MS;
         if (stale || (!f->inflight && f->known_high > f->cursor)) {

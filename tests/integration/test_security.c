@@ -715,6 +715,40 @@ s_test_service_key_rotated_while_stopped (void)
     itest_cleanup (&pat);
 }
 
+//  Only the rotated service stops: its followers, still running, see the
+//  new public key in the key store, connect again with it and catch up
+//  from their cursor (nothing lost, nothing applied twice).
+static void
+s_test_service_key_rotated_followers_reconnect (void)
+{
+    itest_svc_t pat, mir;
+    itest_svc_init (&pat, "patients", "pm-patients");
+    itest_svc_init (&mir, "mirror", "pm_mirror");
+    CHECK (itest_start (&pat) == 0);
+    itest_point_at (&mir, &pat);
+    CHECK (itest_start (&mir) == 0);
+    pm_client_t *pc = itest_client (&pat);
+    pm_client_t *mc = itest_client (&mir);
+    for (int i = 0; i < 3; i++) {
+        CHECK (s_register_at (pc, "north", NULL));
+    }
+    CHECK (s_mirror_applied (mc, 3) == 3);
+    pm_client_destroy (&pc);
+
+    itest_signal (&pat, SIGTERM);
+    CHECK (pm_keys_rotate ("svc-patients", NULL, 0) == PM_OK);
+    CHECK (itest_start (&pat) == 0);
+    pc = itest_client (&pat);
+    for (int i = 0; i < 3; i++) {
+        CHECK (s_register_at (pc, "north", NULL));
+    }
+    CHECK (s_mirror_applied (mc, 6) == 6);
+    pm_client_destroy (&pc);
+    pm_client_destroy (&mc);
+    itest_cleanup (&mir);
+    itest_cleanup (&pat);
+}
+
 static const itest_case_t s_cases[] = {
     {"patient_records_scoped_and_audited", s_test_patient_records_scoped_and_audited},
     {"unknown_and_revoked_keys_refused", s_test_unknown_and_revoked_keys},
@@ -724,6 +758,8 @@ static const itest_case_t s_cases[] = {
     {"rotated_key_same_principal_old_refused", s_test_rotated_key_same_principal},
     {"revoke_after_rotations_refuses_every_key", s_test_revoke_after_rotations},
     {"service_key_rotated_while_stopped", s_test_service_key_rotated_while_stopped},
+    {"service_key_rotated_followers_reconnect",
+     s_test_service_key_rotated_followers_reconnect},
     {NULL, NULL},
 };
 

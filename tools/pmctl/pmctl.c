@@ -486,9 +486,9 @@ s_list_dir (const char *sub, const char *state)
 }
 
 //  pmctl keys rotate <name> [--stopped]: a new key pair for the same
-//  principal. A service's clients and followers pinned its public key
-//  when they connected and keep it when they reconnect, so an svc-* key
-//  is rotated only with the service and its followers stopped.
+//  principal. A running service holds its own secret key, so an svc-*
+//  key is rotated with that service stopped; the services that follow
+//  it notice the new public key and connect again by themselves.
 static int
 s_keys_rotate (const char *name, const char *flag)
 {
@@ -498,12 +498,12 @@ s_keys_rotate (const char *name, const char *flag)
     }
     if (strncmp (name, "svc-", 4) == 0 && !stopped) {
         fprintf (stderr,
-                 "pmctl: %s is the key of service %s: every client and follower of "
-                 "%s pinned its public key when it connected and would not take a "
-                 "new one. Stop pm-%s and every service that follows it, run "
-                 "`pmctl keys rotate %s --stopped`, then start pm-%s and after it "
-                 "its followers (README, Security: rotating keys)\n",
-                 name, name + 4, name + 4, name + 4, name, name + 4);
+                 "pmctl: %s is the key of service %s, which holds its secret while "
+                 "it runs. Stop pm-%s, run `pmctl keys rotate %s --stopped`, then "
+                 "start pm-%s: the services that follow it connect again with the "
+                 "new key by themselves; long-running clients of it (gateways) "
+                 "restart (README, Security: rotating keys)\n",
+                 name, name + 4, name + 4, name, name + 4);
         return EXIT_REFUSED;
     }
     char kept[700];
