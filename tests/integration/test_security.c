@@ -668,9 +668,8 @@ s_mirror_applied (pm_client_t *mirror, uint64_t applied)
 //  --------------------------------------------------------------------------
 //  A service's key (svc-*): every client pins it when it connects, and a
 //  client made before the rotation is not served by the restarted
-//  service. The documented procedure (stop the service and its
-//  followers, rotate, start the service, then its followers) keeps a
-//  follower following; the old service key connects nowhere.
+//  service. With the followers stopped too and started after it, a
+//  follower keeps following; the old service key connects nowhere.
 static void
 s_test_service_key_rotated_while_stopped (void)
 {
