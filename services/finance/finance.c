@@ -20,6 +20,7 @@
 #include "finance_charges.h"
 #include "finance_days.h"
 #include "finance_invoices.h"
+#include "finance_notes.h"
 #include "finance_payments.h"
 #include "finance_reports.h"
 #include "finance_sites.h"
@@ -122,13 +123,16 @@ finance_setup (pm_server_t *server)
         || pm_store_migrate (store, fin_db.index, "report-index", s_index_invoices, NULL)
                != 0
         || pm_store_migrate (store, fin_db.index, "booked-index", s_index_payments, NULL)
-               != 0) {
+               != 0
+        || pm_store_migrate (store, fin_db.index, "credit-note-numbers", fin_notes_migrate,
+                             NULL) != 0) {
         return -1;
     }
     fin_sites_setup (server);
     fin_charges_setup (server);
     fin_invoices_setup (server);
     fin_payments_setup (server);
+    fin_notes_setup (server);
     fin_accounts_setup (server);
     fin_days_setup (server);
     fin_budgets_setup (server);

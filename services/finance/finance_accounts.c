@@ -5,7 +5,9 @@
     (-), credit notes (-), refunds paid out (+), issued invoices cancelled
     (-). It is kept on the account record as entries are added, so reading
     it costs one get; a statement sums the entries before its period for
-    the opening balance.                                                 */
+    the opening balance. A statement's entries of an invoice or a credit
+    note carry that document's number as it is now (read from the record,
+    so notes numbered after their entry was written show theirs too).  */
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,7 +165,33 @@ s_get_account (pm_ctx_t *ctx, const ProtobufCMessage *body)
 typedef struct {
     Pm__Finance__StatementResult res;
     int64_t from, to;
+    MDB_txn *txn;
 } s_statement_t;
+
+//  The number of the invoice or credit note an entry is of (a copy the
+//  entry owns), NULL for other entries or a record without one.
+static char *
+s_number_text (MDB_txn *txn, const Pm__Finance__Entry *e)
+{
+    bool invoice = e->kind == PM__FINANCE__ENTRY_KIND__ENTRY_INVOICE
+                   || e->kind == PM__FINANCE__ENTRY_KIND__ENTRY_INVOICE_CANCELLED;
+    bool note = e->kind == PM__FINANCE__ENTRY_KIND__ENTRY_CREDIT_NOTE;
+    if (!e->ref_id || (!invoice && !note)) {
+        return NULL;
+    }
+    ProtobufCMessage *m = NULL;
+    const ProtobufCMessageDescriptor *desc = invoice ? &pm__finance__invoice__descriptor
+                                                     : &pm__finance__credit_note__descriptor;
+    if (pm_store_get_msg (txn, invoice ? fin_db.invoices : fin_db.notes, e->ref_id,
+                          strlen (e->ref_id), desc, &m) != PM_OK) {
+        return NULL;
+    }
+    const char *text = invoice ? ((Pm__Finance__Invoice *) m)->number_text
+                               : ((Pm__Finance__CreditNote *) m)->number_text;
+    char *copy = text && *text ? strdup (text) : NULL;
+    protobuf_c_message_free_unpacked (m, NULL);
+    return copy;
+}
 
 static int
 s_statement_each (const MDB_val *key, const MDB_val *val, void *arg)
@@ -186,6 +214,8 @@ s_statement_each (const MDB_val *key, const MDB_val *val, void *arg)
         pm__finance__entry__free_unpacked (e, NULL);
         return 0;
     }
+    //  Freed with the entry (free_unpacked frees set strings).
+    e->number_text = s_number_text (s->txn, e);
     s->res.entries[s->res.n_entries++] = e;
     return 0;
 }
@@ -211,7 +241,8 @@ s_statement (pm_ctx_t *ctx, const ProtobufCMessage *body)
         pm__finance__account__free_unpacked (a, NULL);
         return rc;
     }
-    s_statement_t s = {PM__FINANCE__STATEMENT_RESULT__INIT, req->from, req->to};
+    s_statement_t s = {PM__FINANCE__STATEMENT_RESULT__INIT, req->from, req->to,
+                       pm_ctx_txn (ctx)};
     s.res.patient_id = req->patient_id;
     s.res.site_id = req->site_id;
     s.res.currency = a->currency;

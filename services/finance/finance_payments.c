@@ -13,7 +13,9 @@
     paid amount goes down by the same sum, so what is due stays (a fully
     refunded invoice's payment state is refunded). A write-off gives up
     at most what is due, and moves no money. The patient's ledger gets
-    the credit note (-) and the refund paid out (+).
+    the credit note (-) and the refund paid out (+). Every note takes its
+    site's next credit note number in the issuing transaction
+    (finance_notes.c) and states the number of the invoice it corrects.
 
     A payment that did not clear is reversed (finance role): everything
     it did is undone in one transaction (invoice, credit, ledger +, day
@@ -27,6 +29,7 @@
 #include "finance_accounts.h"
 #include "finance_days.h"
 #include "finance_invoices.h"
+#include "finance_notes.h"
 #include "finance_payments.h"
 #include "pm_id.h"
 
@@ -420,6 +423,13 @@ s_credit_note (pm_ctx_t *ctx, const ProtobufCMessage *body)
     if (rc == PM_OK) {
         rc = fin_site (ctx, site_id, inv ? "invoice_id" : "site_id", &site);
     }
+    //  The number is taken as soon as the site is known: whatever refuses
+    //  the note after this rolls it back with the request's nested
+    //  transaction, so no refusal leaves a gap.
+    uint64_t number = 0;
+    if (rc == PM_OK) {
+        rc = fin_note_take_number (ctx, site, &number);
+    }
     if (rc == PM_OK) {
         rc = fin_account_get (pm_ctx_txn (ctx), patient, site_id, site->currency, &a);
     }
@@ -466,8 +476,14 @@ s_credit_note (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
     }
     if (rc == PM_OK) {
+        char text[FIN_NUMBER_TEXT_MAX];
+        fin_note_number_text (site_id, number, text);
         Pm__Finance__CreditNote n = PM__FINANCE__CREDIT_NOTE__INIT;
         n.id = id;
+        n.has_number = 1;
+        n.number = number;
+        n.number_text = text;
+        n.invoice_number_text = inv ? inv->number_text : NULL;
         n.site_id = (char *) site_id;
         n.patient_id = (char *) patient;
         n.invoice_id = inv ? inv->id : NULL;
@@ -483,6 +499,9 @@ s_credit_note (pm_ctx_t *ctx, const ProtobufCMessage *body)
         n.actor = (char *) pm_ctx_principal (ctx)->name;
         pm_ctx_audit (ctx, id, site_id);
         rc = fin_put (ctx, fin_db.notes, id, &n.base);
+        if (rc == PM_OK) {
+            rc = fin_note_number_index (pm_ctx_txn (ctx), &n);
+        }
         if (rc == PM_OK) {
             rc = pm_ctx_emit (ctx, "finance.credit_note.issued", site_id, id, &n.base);
         }

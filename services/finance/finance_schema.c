@@ -69,8 +69,11 @@ static const pm_command_def_t s_commands[] = {
     {"finance.ApplyCredit", PM_WRITE, D (apply_credit), D (invoice),
      "the patient's credit at the site pays an issued invoice", BILLING},
     {"finance.IssueCreditNote", PM_WRITE, D (issue_credit_note), D (credit_note),
-     "a refund (of an invoice or of credit) or a write-off, with a reason",
-     PM_ROLE_FINANCE},
+     "a refund (of an invoice or of credit) or a write-off, with a reason; the site's "
+     "next credit note number", PM_ROLE_FINANCE},
+    {"finance.GetCreditNote", PM_READ, D (get_credit_note), D (credit_note),
+     "a credit note by id, by number text (north-CN-000042), or by site and number",
+     READERS},
     {"finance.GetAccount", PM_READ, D (get_account), D (account),
      "a patient's balance and credit at a site", READERS},
     {"finance.Statement", PM_READ, D (statement), D (statement_result),

@@ -126,12 +126,14 @@ s_set_site (pm_ctx_t *ctx, const ProtobufCMessage *body)
         s.time_zone = (char *) zone;
         s.has_version = s.has_no_show_fee_minor = s.has_late_cancel_fee_minor = 1;
         s.has_late_cancel_minutes = s.has_last_invoice_number = 1;
+        s.has_last_credit_note_number = 1;
         s.has_created_at = s.has_updated_at = 1;
         s.version = old ? old->version + 1 : 1;
         s.no_show_fee_minor = req->no_show_fee_minor;
         s.late_cancel_fee_minor = req->late_cancel_fee_minor;
         s.late_cancel_minutes = req->late_cancel_minutes;
         s.last_invoice_number = old ? old->last_invoice_number : 0;
+        s.last_credit_note_number = old ? old->last_credit_note_number : 0;
         s.created_at = old ? old->created_at : now;
         s.updated_at = now;
         rc = fin_put (ctx, fin_db.sites, s.site_id, &s.base);

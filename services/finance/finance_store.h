@@ -22,6 +22,7 @@
                                                     booked on, and again on the
                                                     day a reversal gives them
                                                     back (budget report)
+                'N' site 0 be64 number           -> crn_id  credit notes by number
                 'M' name 0                       -> ""      migrations done
       budgets   site 0 month                     -> Budget
       actuals   (projections of staffing and recruitment, rebuilt on reset)
@@ -69,6 +70,7 @@ pm_err fin_store_open (pm_store_t *store);
 #define FIN_IX_ISSUED 'D'  //  site 0 be64 issued_at inv_id 0: every issued invoice
 #define FIN_IX_OPEN 'O'    //  site 0 inv_id 0: issued with something due
 #define FIN_IX_BOOKED 'Y'  //  site 0 date 0 pay_id 0: payments by booked and reversed day
+#define FIN_IX_NOTE_NUMBER 'N' //  site 0 be64 number: credit notes by number
 #define FIN_IX_MIGRATED 'M' //  name 0: one-time migrations done
 
 //  Puts (add) or deletes an index entry `k` -> `id`.

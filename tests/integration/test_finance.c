@@ -19,6 +19,8 @@
 #include "finance_schema.h"
 #include "itest.h"
 #include "patients.pb-c.h"
+#include "pm_key.h"
+#include "pm_store.h"
 #include "pm_test.pb-c.h"
 #include "recruitment.pb-c.h"
 #include "scheduling.pb-c.h"
@@ -2085,6 +2087,515 @@ s_test_budget_revenue_months (void)
     itest_cleanup (&svc);
 }
 
+//  --- credit note numbers ----------------------------------------------------
+
+//  A credit note by JSON (finance role); the reply, or NULL when the code
+//  was not `want` (field `field`).
+static json_t *
+s_note (pm_client_t *fin, int want, const char *field, const char *fmt, const char *a,
+        long long amount)
+{
+    char body[512];
+    snprintf (body, sizeof body, fmt, a, amount);
+    return itest_req (fin, want, field, "finance.IssueCreditNote", "%s", body);
+}
+
+//  The credit notes of finance's stream, in order (caller frees each and
+//  the array); the count, or -1.
+static long
+s_note_events (pm_client_t *c, Pm__Finance__CreditNote **notes, long max)
+{
+    Pm__Event **events;
+    long n = itest_read_stream (c, &events);
+    long count = 0;
+    for (long i = 0; i < n; i++) {
+        if (strcmp (events[i]->type, "finance.credit_note.issued") == 0 && count < max) {
+            notes[count++] = pm__finance__credit_note__unpack (NULL, events[i]->data.len,
+                                                               events[i]->data.data);
+        }
+        pm__event__free_unpacked (events[i], NULL);
+    }
+    if (n >= 0) {
+        free (events);
+    }
+    return n < 0 ? -1 : count;
+}
+
+//  --------------------------------------------------------------------------
+//  Credit note numbers: each note takes its site's next number, 1, 2, 3...
+//  in a series of its own (invoices keep theirs), written north-CN-000001;
+//  a refused note takes none; a note of an invoice states its number; the
+//  event carries the numbered note; finance.GetCreditNote finds a note by
+//  id, by number text and by site and number, in the caller's sites only,
+//  audited; statements show the numbers; SetSite keeps the counter.
+static void
+s_test_credit_note_numbers (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("fin", "finance", "north");
+    itest_principal ("fin-east", "finance", "east");
+    itest_principal ("desk-east", "front-desk", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *admin = itest_client (&svc);
+    CHECK (s_site (admin, "north") && s_site (admin, "east"));
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    pm_client_t *fin = itest_client_as (&svc, "fin");
+    pm_client_t *fin_east = itest_client_as (&svc, "fin-east");
+    int64_t t0 = pm_clock_wall_ms ();
+    char chk[PM_ID_MAX], inv[PM_ID_MAX], notes[3][PM_ID_MAX];
+    CHECK (s_charge (desk, PAT, "checkup", -1, chk));
+    json_t *r = s_invoice (desk, PAT, chk);
+    CHECK (r);
+    snprintf (inv, sizeof inv, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (desk, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r && strcmp (itest_json_str (r, "number_text"), "north-000001") == 0);
+    json_decref (r);
+    r = itest_req (desk, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\", \"mode\": \"CASH\", \"amount_minor\": 5000, "
+                   "\"currency\": \"USD\"}", PAT);
+    CHECK (r);
+    json_decref (r);
+    const char *wo = "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_WRITE_OFF\", "
+                     "\"amount_minor\": %lld, \"reason\": \"hardship\"}";
+    const char *rf = "{\"site_id\": \"north\", \"patient_id\": \"%s\", \"kind\": "
+                     "\"CREDIT_REFUND\", \"mode\": \"CASH\", \"amount_minor\": %lld, "
+                     "\"reason\": \"moving away\"}";
+
+    //  The first note of the site: 1, stating the invoice it corrects.
+    r = s_note (fin, 0, NULL, wo, inv, 1000);
+    CHECK (r && s_num (r, "number") == 1);
+    CHECK (strcmp (itest_json_str (r, "number_text"), "north-CN-000001") == 0);
+    CHECK (strcmp (itest_json_str (r, "invoice_id"), inv) == 0);
+    CHECK (strcmp (itest_json_str (r, "invoice_number_text"), "north-000001") == 0);
+    snprintf (notes[0], PM_ID_MAX, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    //  Refused notes (more than is due, more than the credit; and one by the
+    //  front desk) take no number: the next is 2.
+    r = s_note (fin, PM_EINVAL, "amount_minor", wo, inv, 20000);
+    CHECK (r);
+    json_decref (r);
+    r = s_note (fin, PM_EINVAL, "amount_minor", rf, PAT, 9000);
+    CHECK (r);
+    json_decref (r);
+    r = s_note (desk, PM_EFORBIDDEN, NULL, rf, PAT, 100);
+    CHECK (r);
+    json_decref (r);
+    r = s_note (fin, 0, NULL, rf, PAT, 2000);
+    CHECK (r && s_num (r, "number") == 2);
+    CHECK (strcmp (itest_json_str (r, "number_text"), "north-CN-000002") == 0);
+    CHECK (!itest_json_at (r, "invoice_number_text") && !itest_json_at (r, "invoice_id"));
+    snprintf (notes[1], PM_ID_MAX, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    //  Another site has its own series.
+    r = itest_req (admin, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"east\", "
+                   "\"patient_id\": \"%s\", \"mode\": \"CARD\", \"amount_minor\": 700, "
+                   "\"currency\": \"USD\"}", PAT);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (fin_east, 0, NULL, "finance.IssueCreditNote", "{\"site_id\": \"east\", "
+                   "\"patient_id\": \"%s\", \"kind\": \"CREDIT_REFUND\", \"mode\": \"CARD\", "
+                   "\"amount_minor\": 700, \"reason\": \"overpaid\"}", PAT);
+    CHECK (r && strcmp (itest_json_str (r, "number_text"), "east-CN-000001") == 0);
+    json_decref (r);
+    //  Invoices keep their own series: the next invoice is 2.
+    char xray[PM_ID_MAX], inv2[PM_ID_MAX];
+    CHECK (s_charge (desk, PAT, "xray", 5000, xray));
+    r = s_invoice (desk, PAT, xray);
+    CHECK (r);
+    snprintf (inv2, sizeof inv2, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (desk, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv2);
+    CHECK (r && strcmp (itest_json_str (r, "number_text"), "north-000002") == 0);
+    json_decref (r);
+    //  Changing the site's fees keeps the counter.
+    r = itest_req (admin, 0, NULL, "finance.GetSite", "{\"site_id\": \"north\"}");
+    CHECK (r && s_num (r, "last_credit_note_number") == 2 && s_num (r, "last_invoice_number") == 2);
+    long long version = s_num (r, "version");
+    json_decref (r);
+    r = itest_req (admin, 0, NULL, "finance.SetSite", "{\"site_id\": \"north\", \"currency\": "
+                   "\"USD\", \"time_zone\": \"America/New_York\", \"no_show_fee_minor\": 3000, "
+                   "\"late_cancel_fee_minor\": 1500, \"late_cancel_minutes\": 1440, "
+                   "\"expected_version\": %lld}", version);
+    CHECK (r && s_num (r, "last_credit_note_number") == 2);
+    json_decref (r);
+    r = s_note (fin, 0, NULL, wo, inv, 500);
+    CHECK (r && strcmp (itest_json_str (r, "number_text"), "north-CN-000003") == 0);
+    snprintf (notes[2], PM_ID_MAX, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+
+    //  The events carry the numbered notes.
+    Pm__Finance__CreditNote *ev[8] = {NULL};
+    long n_ev = s_note_events (admin, ev, 8);
+    bool events_ok = n_ev == 4 && ev[0] && ev[1] && ev[2] && ev[3]
+                     && ev[0]->number == 1 && strcmp (ev[0]->id, notes[0]) == 0
+                     && ev[0]->invoice_number_text
+                     && strcmp (ev[0]->invoice_number_text, "north-000001") == 0
+                     && ev[1]->number == 2 && strcmp (ev[1]->number_text, "north-CN-000002") == 0
+                     && strcmp (ev[2]->number_text, "east-CN-000001") == 0
+                     && strcmp (ev[3]->number_text, "north-CN-000003") == 0
+                     && ev[3]->amount_minor == 500 && strcmp (ev[3]->reason, "hardship") == 0;
+    for (long i = 0; i < n_ev && i < 8; i++) {
+        pm__finance__credit_note__free_unpacked (ev[i], NULL);
+    }
+    CHECK (events_ok);
+
+    //  Found by id, by number text, by site and number.
+    const char *get = "finance.GetCreditNote";
+    r = itest_req (desk, 0, NULL, get, "{\"credit_note_id\": \"%s\"}", notes[0]);
+    CHECK (r && strcmp (itest_json_str (r, "number_text"), "north-CN-000001") == 0);
+    CHECK (strcmp (itest_json_str (r, "invoice_number_text"), "north-000001") == 0);
+    json_decref (r);
+    r = itest_req (desk, 0, NULL, get, "{\"number_text\": \"north-CN-000002\"}");
+    CHECK (r && strcmp (itest_json_str (r, "id"), notes[1]) == 0 && s_num (r, "amount_minor") == 2000);
+    json_decref (r);
+    r = itest_req (desk, 0, NULL, get, "{\"site_id\": \"north\", \"number\": 3}");
+    CHECK (r && strcmp (itest_json_str (r, "id"), notes[2]) == 0);
+    json_decref (r);
+    r = itest_req (fin_east, 0, NULL, get, "{\"number_text\": \"east-CN-000001\"}");
+    CHECK (r && strcmp (itest_json_str (r, "site_id"), "east") == 0);
+    json_decref (r);
+    CHECK (s_is (desk, PM_ENOTFOUND, "number_text", get, "{\"number_text\": \"north-CN-000004\"}"));
+    CHECK (s_is (desk, PM_ENOTFOUND, "site_id", get, "{\"site_id\": \"north\", \"number\": 4}"));
+    CHECK (s_is (desk, PM_EINVAL, "number_text", get, "{\"number_text\": \"north-000001\"}"));
+    CHECK (s_is (desk, PM_EINVAL, "number_text", get, "{\"number_text\": \"north-CN-\"}"));
+    CHECK (s_is (desk, PM_EINVAL, "number_text", get, "{\"number_text\": \"north-CN-0\"}"));
+    CHECK (s_is (desk, PM_EINVAL, "number", get, "{\"site_id\": \"north\"}"));
+    CHECK (s_is (desk, PM_EINVAL, "credit_note_id", get, "{}"));
+    r = itest_req (desk, PM_EINVAL, "credit_note_id", get, "{\"credit_note_id\": \"%s\", "
+                   "\"number_text\": \"north-CN-000001\"}", notes[0]);
+    CHECK (r);
+    json_decref (r);
+    //  Another site's desk learns nothing, not even whether it exists.
+    pm_client_t *desk_east = itest_client_as (&svc, "desk-east");
+    r = itest_req (desk_east, PM_EFORBIDDEN, "credit_note_id", get, "{\"credit_note_id\": "
+                   "\"%s\"}", notes[0]);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_is (desk_east, PM_EFORBIDDEN, "number_text", get,
+                 "{\"number_text\": \"north-CN-000001\"}"));
+    CHECK (s_is (desk_east, PM_EFORBIDDEN, "number_text", get,
+                 "{\"number_text\": \"north-CN-000099\"}"));
+
+    //  The statement names each invoice and credit note by its number.
+    r = itest_req (desk, 0, NULL, "finance.Statement", "{\"site_id\": \"north\", "
+                   "\"patient_id\": \"%s\", \"from\": %lld, \"to\": %lld}", PAT,
+                   (long long) t0 - 1000, (long long) pm_clock_wall_ms () + DAY_MS);
+    CHECK (r);
+    const char *want[] = {"north-000001", "north-CN-000001", "north-000002", "north-CN-000003"};
+    size_t found = 0;
+    json_t *entries = itest_json_at (r, "entries");
+    for (size_t i = 0; i < json_array_size (entries); i++) {
+        json_t *e = json_array_get (entries, i);
+        const char *kind = itest_json_str (e, "kind");
+        bool doc = strcmp (kind, "ENTRY_INVOICE") == 0 || strcmp (kind, "ENTRY_CREDIT_NOTE") == 0;
+        if (doc && found < 4 && strcmp (itest_json_str (e, "number_text"), want[found]) == 0) {
+            found++;
+        }
+        else if (doc || itest_json_at (e, "number_text")) {
+            found = 99; //  a document without its number, or a number elsewhere
+        }
+    }
+    json_decref (r);
+    CHECK (found == 4);
+    pm_client_t *aud = itest_client_as (&svc, "audrey");
+    CHECK (s_audits (aud, notes[0], "finance.GetCreditNote", PM__CODE__OK) == 1);
+    CHECK (s_audits (aud, notes[0], "finance.GetCreditNote", PM__CODE__EFORBIDDEN) == 1);
+    CHECK (s_audits (aud, notes[1], "finance.GetCreditNote", PM__CODE__OK) == 1);
+    pm_client_destroy (&aud);
+    pm_client_destroy (&desk_east);
+    pm_client_destroy (&fin_east);
+    pm_client_destroy (&fin);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&admin);
+    itest_cleanup (&svc);
+}
+
+#define ISSUERS 4
+#define NOTES_EACH 30 //  every sixth refused
+
+//  --------------------------------------------------------------------------
+//  Several finance clients issue credit notes at the same site at once,
+//  some of them refused: the notes issued have the numbers 1..N exactly,
+//  none twice and none missing, and the site's counter ends at N.
+static void
+s_test_credit_note_numbers_concurrent (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("fin", "finance", "north");
+    pm_client_t *admin = itest_client (&svc);
+    CHECK (s_site (admin, "north"));
+    char chg[PM_ID_MAX], inv[PM_ID_MAX];
+    CHECK (s_charge (admin, PAT, "surgery", 1000000, chg));
+    json_t *r = s_invoice (admin, PAT, chg);
+    CHECK (r);
+    snprintf (inv, sizeof inv, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (admin, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r);
+    json_decref (r);
+
+    pm_client_t *clients[ISSUERS];
+    zpoller_t *poller = zpoller_new (NULL);
+    uint64_t refused_ids[ISSUERS][NOTES_EACH];
+    int n_refused[ISSUERS] = {0};
+    for (int c = 0; c < ISSUERS; c++) {
+        clients[c] = itest_client_as (&svc, "fin");
+        CHECK (clients[c]);
+        zpoller_add (poller, pm_client_sock (clients[c]));
+    }
+    //  Everything is sent before any reply is read: the requests wait
+    //  together and the service takes them in batches.
+    int expected_ok = 0;
+    for (int i = 0; i < NOTES_EACH; i++) {
+        for (int c = 0; c < ISSUERS; c++) {
+            bool refuse = i % 6 == 5;
+            Pm__Finance__IssueCreditNote q = PM__FINANCE__ISSUE_CREDIT_NOTE__INIT;
+            q.invoice_id = inv;
+            q.has_kind = q.has_amount_minor = 1;
+            q.kind = PM__FINANCE__CREDIT_NOTE_KIND__CREDIT_WRITE_OFF;
+            q.amount_minor = refuse ? 2000000 : 1 + c;
+            q.reason = "goodwill";
+            uint8_t body[256];
+            size_t len = pm__finance__issue_credit_note__pack (&q, body);
+            uint64_t id = pm_client_send (clients[c], 0, "finance.IssueCreditNote", body, len);
+            if (refuse) {
+                refused_ids[c][n_refused[c]++] = id;
+            }
+            else {
+                expected_ok++;
+            }
+        }
+    }
+    bool seen[ISSUERS * NOTES_EACH + 1] = {false};
+    int ok = 0, refused = 0, wrong = 0, replies = 0;
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (replies < ISSUERS * NOTES_EACH && itest_now () < until) {
+        zsock_t *which = zpoller_wait (poller, 500);
+        if (!which) {
+            continue;
+        }
+        int c = 0;
+        while (pm_client_sock (clients[c]) != which) {
+            c++;
+        }
+        Pm__Reply *reply = pm_client_recv (clients[c], 0);
+        if (!reply) {
+            continue;
+        }
+        replies++;
+        bool should_refuse = false;
+        for (int k = 0; k < n_refused[c]; k++) {
+            should_refuse |= refused_ids[c][k] == reply->request_id;
+        }
+        if (reply->code == PM__CODE__EINVAL && should_refuse) {
+            refused++;
+        }
+        else if (reply->code == PM__CODE__OK && !should_refuse) {
+            Pm__Finance__CreditNote *n = pm__finance__credit_note__unpack (
+                NULL, reply->body.len, reply->body.data);
+            char text[64];
+            snprintf (text, sizeof text, "north-CN-%06llu",
+                      n ? (unsigned long long) n->number : 0ULL);
+            if (n && n->number >= 1 && n->number <= (uint64_t) expected_ok
+                && !seen[n->number] && strcmp (n->number_text, text) == 0) {
+                seen[n->number] = true;
+                ok++;
+            }
+            else {
+                fprintf (stderr, "    note number %llu: repeated or out of range\n",
+                         n ? (unsigned long long) n->number : 0ULL);
+                wrong++;
+            }
+            pm__finance__credit_note__free_unpacked (n, NULL);
+        }
+        else {
+            wrong++;
+        }
+        pm__reply__free_unpacked (reply, NULL);
+    }
+    zpoller_destroy (&poller);
+    for (int c = 0; c < ISSUERS; c++) {
+        pm_client_destroy (&clients[c]);
+    }
+    CHECK (wrong == 0 && ok == expected_ok && refused == ISSUERS * NOTES_EACH - expected_ok);
+    r = itest_req (admin, 0, NULL, "finance.GetSite", "{\"site_id\": \"north\"}");
+    CHECK (r && s_num (r, "last_credit_note_number") == expected_ok);
+    json_decref (r);
+    //  Every number leads to its note.
+    for (int k = 1; k <= expected_ok; k++) {
+        r = itest_req (admin, 0, NULL, "finance.GetCreditNote", "{\"site_id\": \"north\", "
+                       "\"number\": %d}", k);
+        CHECK (r && s_num (r, "number") == k);
+        json_decref (r);
+    }
+    pm_client_destroy (&admin);
+    itest_cleanup (&svc);
+}
+
+//  Copies each key (the scan's memory is the map's).
+static int
+s_copy_key (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) val;
+    zlist_t *keys = arg;
+    char *k = malloc (key->mv_size + 1);
+    memcpy (k, key->mv_data, key->mv_size);
+    k[key->mv_size] = 0;
+    zlist_append (keys, k);
+    return 0;
+}
+
+//  Makes a stopped finance store look like one from before credit note
+//  numbers: every note loses its number, its number text and its
+//  invoice's number, every site its counter. The notes changed, or -1.
+static long
+s_unnumber_notes (itest_svc_t *svc)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/store", svc->dir);
+    pm_store_t *store = pm_store_new (path, 1 << 26, 1ULL << 32);
+    MDB_dbi dbs[2];
+    MDB_txn *txn = NULL;
+    if (!store || pm_store_dbi (store, "notes", 0, &dbs[0]) != PM_OK
+        || pm_store_dbi (store, "sites", 0, &dbs[1]) != PM_OK
+        || pm_store_begin (store, NULL, true, &txn) != PM_OK) {
+        pm_store_destroy (&store);
+        return -1;
+    }
+    long changed = 0;
+    pm_err rc = PM_OK;
+    for (int d = 0; d < 2 && rc == PM_OK; d++) {
+        zlist_t *keys = zlist_new ();
+        zlist_autofree (keys);
+        rc = pm_key_scan (txn, dbs[d], NULL, 0, NULL, s_copy_key, keys);
+        for (char *k = zlist_first (keys); k && rc == PM_OK; k = zlist_next (keys)) {
+            ProtobufCMessage *m = NULL;
+            rc = pm_store_get_msg (txn, dbs[d], k, strlen (k),
+                                   d == 0 ? &pm__finance__credit_note__descriptor
+                                          : &pm__finance__site_finance__descriptor, &m);
+            if (rc == PM_OK && d == 0) {
+                Pm__Finance__CreditNote *n = (Pm__Finance__CreditNote *) m;
+                rc = n->has_number ? PM_OK : PM_EINTERNAL; //  each had one
+                n->has_number = 0;
+                free (n->number_text);
+                free (n->invoice_number_text);
+                n->number_text = n->invoice_number_text = NULL;
+                changed++;
+            }
+            else if (rc == PM_OK) {
+                ((Pm__Finance__SiteFinance *) m)->has_last_credit_note_number = 0;
+            }
+            if (rc == PM_OK) {
+                rc = pm_store_put_msg (txn, dbs[d], k, strlen (k), m, 0);
+            }
+            protobuf_c_message_free_unpacked (m, NULL);
+        }
+        zlist_destroy (&keys);
+    }
+    bool ok = rc == PM_OK && pm_store_commit (txn) == PM_OK;
+    if (rc != PM_OK) {
+        pm_store_abort (txn);
+    }
+    pm_store_destroy (&store);
+    return ok ? changed : -1;
+}
+
+//  --------------------------------------------------------------------------
+//  A store from before credit note numbers: at start its notes are
+//  numbered per site in the order they were issued, with the number of
+//  the invoice each corrects, found by number, and the next note goes on
+//  from the last.
+static void
+s_test_credit_note_numbers_old_store (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "finance", "pm-finance");
+    CHECK (s_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north") && s_site (c, "east"));
+    char chg[PM_ID_MAX], inv[PM_ID_MAX];
+    CHECK (s_charge (c, PAT, "checkup", -1, chg));
+    json_t *r = s_invoice (c, PAT, chg);
+    CHECK (r);
+    snprintf (inv, sizeof inv, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "finance.IssueInvoice", "{\"invoice_id\": \"%s\"}", inv);
+    CHECK (r);
+    json_decref (r);
+    for (int i = 0; i < 2; i++) {
+        r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"%s\", "
+                       "\"patient_id\": \"%s\", \"mode\": \"CASH\", \"amount_minor\": 1000, "
+                       "\"currency\": \"USD\"}", i ? "east" : "north", PAT);
+        CHECK (r);
+        json_decref (r);
+    }
+    //  Issued in this order (amounts tell them apart): north, east, north,
+    //  east, north, the first north one of the invoice.
+    struct {
+        const char *site;
+        long long amount;
+        const char *text;
+        char id[PM_ID_MAX];
+    } issued[] = {{"north", 301, "north-CN-000001", ""}, {"east", 102, "east-CN-000001", ""},
+                  {"north", 203, "north-CN-000002", ""}, {"east", 104, "east-CN-000002", ""},
+                  {"north", 305, "north-CN-000003", ""}};
+    size_t n_issued = sizeof issued / sizeof issued[0];
+    for (size_t i = 0; i < n_issued; i++) {
+        if (i == 0 || i == n_issued - 1) {
+            r = itest_req (c, 0, NULL, "finance.IssueCreditNote", "{\"invoice_id\": \"%s\", "
+                           "\"kind\": \"CREDIT_WRITE_OFF\", \"amount_minor\": %lld, "
+                           "\"reason\": \"goodwill\"}", inv, issued[i].amount);
+        }
+        else {
+            r = itest_req (c, 0, NULL, "finance.IssueCreditNote", "{\"site_id\": \"%s\", "
+                           "\"patient_id\": \"%s\", \"kind\": \"CREDIT_REFUND\", \"mode\": "
+                           "\"CASH\", \"amount_minor\": %lld, \"reason\": \"overpaid\"}",
+                           issued[i].site, PAT, issued[i].amount);
+        }
+        CHECK (r && strcmp (itest_json_str (r, "number_text"), issued[i].text) == 0);
+        snprintf (issued[i].id, PM_ID_MAX, "%s", itest_json_str (r, "id"));
+        json_decref (r);
+    }
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    CHECK (s_unnumber_notes (&svc) == (long) n_issued);
+    //  The number index and the migration markers go too.
+    CHECK (itest_store_forget (&svc, "index", "NM") >= (long) n_issued + 1);
+    CHECK (itest_start (&svc) == 0);
+    c = itest_client (&svc);
+    for (size_t i = 0; i < n_issued; i++) {
+        r = itest_req (c, 0, NULL, "finance.GetCreditNote", "{\"credit_note_id\": \"%s\"}",
+                       issued[i].id);
+        CHECK (r && strcmp (itest_json_str (r, "number_text"), issued[i].text) == 0);
+        CHECK (s_num (r, "amount_minor") == issued[i].amount);
+        bool of_invoice = i == 0 || i == n_issued - 1;
+        CHECK (strcmp (itest_json_str (r, "invoice_number_text"),
+                       of_invoice ? "north-000001" : "") == 0);
+        json_decref (r);
+        r = itest_req (c, 0, NULL, "finance.GetCreditNote", "{\"number_text\": \"%s\"}",
+                       issued[i].text);
+        CHECK (r && strcmp (itest_json_str (r, "id"), issued[i].id) == 0);
+        json_decref (r);
+    }
+    r = itest_req (c, 0, NULL, "finance.GetSite", "{\"site_id\": \"east\"}");
+    CHECK (r && s_num (r, "last_credit_note_number") == 2);
+    json_decref (r);
+    //  New notes go on from the last.
+    r = itest_req (c, 0, NULL, "finance.IssueCreditNote", "{\"invoice_id\": \"%s\", "
+                   "\"kind\": \"CREDIT_WRITE_OFF\", \"amount_minor\": 1, \"reason\": "
+                   "\"goodwill\"}", inv);
+    CHECK (r && strcmp (itest_json_str (r, "number_text"), "north-CN-000004") == 0);
+    json_decref (r);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"prices_and_policy", s_test_prices_and_policy},
     {"charges_exactly_once", s_test_charges_exactly_once},
@@ -2101,6 +2612,9 @@ static const itest_case_t s_cases[] = {
     {"recruitment_costs_once", s_test_recruitment_costs},
     {"revenue_and_aging", s_test_revenue_and_aging},
     {"budget_revenue_months", s_test_budget_revenue_months},
+    {"credit_note_numbers", s_test_credit_note_numbers},
+    {"credit_note_numbers_concurrent", s_test_credit_note_numbers_concurrent},
+    {"credit_note_numbers_old_store", s_test_credit_note_numbers_old_store},
     {NULL, NULL},
 };
 
