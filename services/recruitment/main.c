@@ -11,6 +11,8 @@
 //  Settings of this service beyond the common ones.
 static const pm_cfg_var_t s_settings[] = {
     {"PM_RECRUITMENT_TICK_MS", "60000", "how often lapsed offers, service-level breaches and ended retention are handled"},
+    {"PM_RECRUITMENT_REDACT_EVERY_MS", "250", "how often an erased candidate's older events are rewritten (one pass)"},
+    {"PM_RECRUITMENT_REDACT_PER_PASS", "5000", "events one pass of that rewriting looks at, at most"},
     {NULL, NULL, NULL},
 };
 

@@ -1,6 +1,7 @@
 /*  recruitment.c: wires the recruitment service together: its store, each
-    concept's commands, the timers (offers, service levels, retention)
-    and the staffing follower.                               */
+    concept's commands, the timers (offers, service levels, retention,
+    the rewriting of erased candidates' older events) and the staffing
+    follower.                               */
 #include "pm_cfg.h"
 #include "recruitment.h"
 #include "recruitment_candidates.h"
@@ -10,6 +11,7 @@
 #include "recruitment_offers.h"
 #include "recruitment_pipeline.h"
 #include "recruitment_privacy.h"
+#include "recruitment_redact.h"
 #include "recruitment_requisitions.h"
 #include "recruitment_store.h"
 
@@ -32,5 +34,7 @@ recruitment_setup (pm_server_t *server)
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_offers_tick);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_sla_tick);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_privacy_tick);
+    int redact_ms = (int) pm_cfg_int ("PM_RECRUITMENT_REDACT_EVERY_MS", 250);
+    pm_server_every (server, redact_ms > 0 ? redact_ms : 250, rec_redact_tick);
     return 0;
 }

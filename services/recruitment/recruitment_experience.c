@@ -19,6 +19,7 @@
 #include "pm_id.h"
 #include "recruitment_experience.h"
 #include "recruitment_pipeline.h"
+#include "recruitment_privacy.h"
 #include "recruitment_requisitions.h"
 
 #define HOUR_MS (3600LL * 1000)
@@ -698,10 +699,7 @@ s_erase_msg (const MDB_val *key, const MDB_val *val, void *arg)
     if (rc != PM_OK) {
         return rc;
     }
-    rec_msg_t *m = (rec_msg_t *) pm;
-    free (m->text);
-    m->text = NULL;
-    m->has_erased = m->erased = 1;
+    rec_erase_message_fields ((rec_msg_t *) pm);
     rc = rec_put (ctx, rec_db.messages, id, pm);
     protobuf_c_message_free_unpacked (pm, NULL);
     return rc;
@@ -720,10 +718,7 @@ rec_experience_erase (pm_ctx_t *ctx, const char *app_id)
         && pm_store_get_msg (pm_ctx_txn (ctx), rec_db.surveys, app_id, strlen (app_id),
                              &pm__recruitment__survey__descriptor, &m)
                == PM_OK) {
-        Pm__Recruitment__Survey *s = (Pm__Recruitment__Survey *) m;
-        free (s->comment);
-        s->comment = NULL;
-        s->has_erased = s->erased = 1;
+        rec_erase_survey_fields ((Pm__Recruitment__Survey *) m);
         rc = rec_put (ctx, rec_db.surveys, app_id, m);
         protobuf_c_message_free_unpacked (m, NULL);
     }

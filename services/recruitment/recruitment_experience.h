@@ -39,7 +39,8 @@ int rec_survey_score (pm_ctx_t *ctx, const char *app_id);
 pm_err rec_breach_counts (pm_ctx_t *ctx, const char *job_id, uint32_t counts[4]);
 
 //  Erasure: the texts of an application's messages and its survey comment
-//  are removed; directions, channels, times and the score stay.
+//  are removed (rec_erase_message_fields, rec_erase_survey_fields);
+//  directions, channels, times and the score stay.
 pm_err rec_experience_erase (pm_ctx_t *ctx, const char *app_id);
 
 #endif

@@ -15,8 +15,10 @@
     sources, survey scores, ratings and breaches stay, so every figure of
     the experience report is the same after it. The candidate record
     stays as a tombstone (erased_at) so that reads and audits still
-    resolve, and recruitment.candidate.erased says it happened. Events
-    already in the stream keep what they carried (the log is append-only). */
+    resolve, and recruitment.candidate.erased says it happened. The same
+    erasure starts the rewriting of the older events that carried their
+    data (recruitment_redact.c), by the same rules: one function per
+    message kind below, for records and events alike.                     */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@
 #include "recruitment_experience.h"
 #include "recruitment_pipeline.h"
 #include "recruitment_privacy.h"
+#include "recruitment_redact.h"
 
 #define DAY_MS (86400LL * 1000)
 #define RETENTION_DEFAULT_DAYS 365
@@ -252,6 +255,112 @@ s_set_privacy (pm_ctx_t *ctx, const ProtobufCMessage *body)
     return rc;
 }
 
+//  --- the erasure's rules ---------------------------------------------------
+
+//  Frees *field and leaves it unset.
+static void
+s_drop (char **field)
+{
+    free (*field);
+    *field = NULL;
+}
+
+void
+rec_erase_candidate_fields (rec_cand_t *c)
+{
+    s_drop (&c->family_name);
+    s_drop (&c->email);
+    s_drop (&c->phone);
+    s_drop (&c->cv_ref);
+    for (size_t i = 0; i < c->n_given_names; i++) {
+        free (c->given_names[i]);
+    }
+    free (c->given_names);
+    c->given_names = NULL;
+    c->n_given_names = 0;
+}
+
+void
+rec_erase_application_fields (rec_app_t *a)
+{
+    s_drop (&a->referrer);
+    for (size_t i = 0; i < a->n_history; i++) {
+        s_drop (&a->history[i]->reason);
+    }
+}
+
+void
+rec_erase_interview_fields (Pm__Recruitment__Interview *itv)
+{
+    for (size_t i = 0; i < itv->n_scorecards; i++) {
+        Pm__Recruitment__Scorecard *s = itv->scorecards[i];
+        s_drop (&s->notes);
+        for (size_t r = 0; r < s->n_ratings; r++) {
+            s_drop (&s->ratings[r]->notes);
+        }
+    }
+    for (size_t i = 0; i < itv->n_history; i++) {
+        s_drop (&itv->history[i]->reason);
+    }
+}
+
+void
+rec_erase_message_fields (Pm__Recruitment__CandidateMessage *m)
+{
+    s_drop (&m->text);
+    m->has_erased = m->erased = 1;
+}
+
+void
+rec_erase_survey_fields (Pm__Recruitment__Survey *s)
+{
+    s_drop (&s->comment);
+    s->has_erased = s->erased = 1;
+}
+
+const char *
+rec_erase_whose (const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == &pm__recruitment__candidate__descriptor) {
+        return ((const rec_cand_t *) m)->id;
+    }
+    if (d == &pm__recruitment__application__descriptor) {
+        return ((const rec_app_t *) m)->candidate_id;
+    }
+    if (d == &pm__recruitment__interview__descriptor) {
+        return ((const Pm__Recruitment__Interview *) m)->candidate_id;
+    }
+    if (d == &pm__recruitment__candidate_message__descriptor) {
+        return ((const Pm__Recruitment__CandidateMessage *) m)->candidate_id;
+    }
+    if (d == &pm__recruitment__survey__descriptor) {
+        return ((const Pm__Recruitment__Survey *) m)->candidate_id;
+    }
+    return NULL;
+}
+
+void
+rec_erase_fields (ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == &pm__recruitment__candidate__descriptor) {
+        rec_erase_candidate_fields ((rec_cand_t *) m);
+    }
+    else if (d == &pm__recruitment__application__descriptor) {
+        rec_erase_application_fields ((rec_app_t *) m);
+    }
+    else if (d == &pm__recruitment__interview__descriptor) {
+        rec_erase_interview_fields ((Pm__Recruitment__Interview *) m);
+    }
+    else if (d == &pm__recruitment__candidate_message__descriptor) {
+        rec_erase_message_fields ((Pm__Recruitment__CandidateMessage *) m);
+    }
+    else if (d == &pm__recruitment__survey__descriptor) {
+        rec_erase_survey_fields ((Pm__Recruitment__Survey *) m);
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Removes what the interviewers wrote about the person.
 static int
@@ -267,20 +376,7 @@ s_erase_itv (const MDB_val *key, const MDB_val *val, void *arg)
     if (rc != PM_OK) {
         return rc;
     }
-    Pm__Recruitment__Interview *itv = (Pm__Recruitment__Interview *) m;
-    for (size_t i = 0; i < itv->n_scorecards; i++) {
-        Pm__Recruitment__Scorecard *s = itv->scorecards[i];
-        free (s->notes);
-        s->notes = NULL;
-        for (size_t r = 0; r < s->n_ratings; r++) {
-            free (s->ratings[r]->notes);
-            s->ratings[r]->notes = NULL;
-        }
-    }
-    for (size_t i = 0; i < itv->n_history; i++) {
-        free (itv->history[i]->reason);
-        itv->history[i]->reason = NULL;
-    }
+    rec_erase_interview_fields ((Pm__Recruitment__Interview *) m);
     rc = rec_put (ctx, rec_db.interviews, id, m);
     protobuf_c_message_free_unpacked (m, NULL);
     return rc;
@@ -302,12 +398,7 @@ s_erase_app (const MDB_val *key, const MDB_val *val, void *arg)
         return rc;
     }
     rec_app_t *a = (rec_app_t *) m;
-    free (a->referrer);
-    a->referrer = NULL;
-    for (size_t i = 0; i < a->n_history; i++) {
-        free (a->history[i]->reason);
-        a->history[i]->reason = NULL;
-    }
+    rec_erase_application_fields (a);
     a->version++;
     rc = rec_put (ctx, rec_db.applications, id, m);
     protobuf_c_message_free_unpacked (m, NULL);
@@ -325,7 +416,8 @@ s_erase_app (const MDB_val *key, const MDB_val *val, void *arg)
 
 //  --------------------------------------------------------------------------
 //  Erases candidate `c` (loaded, no open process): stores the tombstone,
-//  emits recruitment.candidate.erased, replies with it when asked.
+//  emits recruitment.candidate.erased, replies with it when asked, and
+//  starts the rewriting of the older events about them.
 static pm_err
 s_erase (pm_ctx_t *ctx, rec_cand_t *c, const char *reason)
 {
@@ -345,17 +437,7 @@ s_erase (pm_ctx_t *ctx, rec_cand_t *c, const char *reason)
     if (rc != PM_OK) {
         return rc;
     }
-    free (c->family_name);
-    free (c->email);
-    free (c->phone);
-    free (c->cv_ref);
-    c->family_name = c->email = c->phone = c->cv_ref = NULL;
-    for (size_t i = 0; i < c->n_given_names; i++) {
-        free (c->given_names[i]);
-    }
-    free (c->given_names);
-    c->given_names = NULL;
-    c->n_given_names = 0;
+    rec_erase_candidate_fields (c);
     int64_t now = pm_ctx_now (ctx);
     c->has_erased_at = 1;
     c->erased_at = now;
@@ -363,8 +445,9 @@ s_erase (pm_ctx_t *ctx, rec_cand_t *c, const char *reason)
     c->erase_reason = strdup (reason);
     c->version++;
     c->updated_at = now;
-    return rec_commit (ctx, rec_db.candidates, c->id, &c->base,
-                       "recruitment.candidate.erased", c->n_site_ids ? c->site_ids[0] : "");
+    rc = rec_commit (ctx, rec_db.candidates, c->id, &c->base,
+                     "recruitment.candidate.erased", c->n_site_ids ? c->site_ids[0] : "");
+    return rc == PM_OK ? rec_redaction_start (ctx, c) : rc;
 }
 
 //  --------------------------------------------------------------------------

@@ -159,6 +159,7 @@ static const pm_event_def_t s_events[] = {
     {"recruitment.message.answered", D (candidate_message)},
     {"recruitment.survey.submitted", D (survey)},
     {"recruitment.candidate.erased", D (candidate)},
+    {"recruitment.candidate.events_redacted", D (candidate_event_redaction)},
     {NULL, NULL},
 };
 

@@ -25,7 +25,7 @@ rec_store_open (pm_store_t *store)
         {"interviews", &rec_db.interviews}, {"index", &rec_db.index},
         {"levels", &rec_db.levels},         {"breaches", &rec_db.breaches},
         {"messages", &rec_db.messages},     {"surveys", &rec_db.surveys},
-        {"costs", &rec_db.costs},
+        {"costs", &rec_db.costs},           {"redactions", &rec_db.redactions},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         pm_err rc = pm_store_dbi (store, dbs[i].name, 0, dbs[i].dbi);

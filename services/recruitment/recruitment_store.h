@@ -12,6 +12,10 @@
       breaches       brc_id             -> pm.recruitment.Breach
       messages       msg_id             -> pm.recruitment.CandidateMessage
       surveys        app_id             -> pm.recruitment.Survey
+      redactions     cand_id            -> pm.recruitment.CandidateEventRedaction
+                                           the rewriting of an erased
+                                           candidate's older events, until
+                                           it reaches the stream's end
       index          every secondary index, told apart by a leading tag:
         'q' site_id 0 job_id 0          -> job_id   requisitions of a site
         'p' job_id 0 pst_id 0           -> pst_id   postings of a requisition
@@ -59,6 +63,7 @@ typedef struct {
     MDB_dbi requisitions, postings, candidates, applications, interviews, index;
     MDB_dbi levels, breaches, messages, surveys;
     MDB_dbi costs;       //  rcost_id -> pm.recruitment.RecruitmentCost
+    MDB_dbi redactions;  //  cand_id -> pm.recruitment.CandidateEventRedaction
 } rec_db_t;
 
 extern rec_db_t rec_db;

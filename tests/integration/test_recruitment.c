@@ -1691,6 +1691,367 @@ s_test_surveys_and_privacy (void)
     itest_cleanup (&svc);
 }
 
+//  --- the older events of an erased candidate ----------------------------------
+
+//  The stream as read now: its events and how many (free with s_events_free).
+typedef struct {
+    Pm__Event **ev;
+    long n;
+} s_events_t;
+
+static s_events_t
+s_events (pm_client_t *c)
+{
+    s_events_t e = {NULL, 0};
+    e.n = itest_read_stream (c, &e.ev);
+    return e;
+}
+
+static void
+s_events_free (s_events_t *e)
+{
+    for (long i = 0; i < e->n; i++) {
+        pm__event__free_unpacked (e->ev[i], NULL);
+    }
+    free (e->n >= 0 ? e->ev : NULL);
+    e->ev = NULL;
+    e->n = 0;
+}
+
+//  True when event i's data holds `needle`.
+static bool
+s_says (const s_events_t *e, long i, const char *needle)
+{
+    return e->ev[i]->data.len
+           && memmem (e->ev[i]->data.data, e->ev[i]->data.len, needle, strlen (needle));
+}
+
+//  The first of `needles` (NULL-terminated) that an event's data from seq
+//  `from` on still holds, or NULL.
+static const char *
+s_stream_says (pm_client_t *c, uint64_t from, const char *const *needles)
+{
+    s_events_t e = s_events (c);
+    const char *found = e.n < 0 ? "(no stream)" : NULL;
+    for (long i = 0; i < e.n && !found; i++) {
+        for (size_t k = 0; e.ev[i]->seq >= from && needles[k] && !found; k++) {
+            found = s_says (&e, i, needles[k]) ? needles[k] : NULL;
+        }
+    }
+    s_events_free (&e);
+    return found;
+}
+
+//  The service's high seq.
+static uint64_t
+s_high_seq (pm_client_t *c)
+{
+    Pm__Health *h = itest_health (c);
+    uint64_t seq = h ? h->high_seq : 0;
+    pm__health__free_unpacked (h, NULL);
+    return seq;
+}
+
+//  Waits (bounded) until the stream has `want` events of `type`.
+static bool
+s_wait_count (pm_client_t *c, const char *type, int want)
+{
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (s_count (c, type) < want && itest_now () < until) {
+        zclock_sleep (20);
+    }
+    return s_count (c, type) == want;
+}
+
+//  The completion event of `cand`'s rewriting among e's events, unpacked
+//  (caller frees), its index into *at.
+static Pm__Recruitment__CandidateEventRedaction *
+s_redaction_of (const s_events_t *e, const char *cand, long *at)
+{
+    for (long i = 0; i < e->n; i++) {
+        if (strcmp (e->ev[i]->type, "recruitment.candidate.events_redacted") == 0
+            && strcmp (e->ev[i]->subject, cand) == 0) {
+            *at = i;
+            return pm__recruitment__candidate_event_redaction__unpack (
+                NULL, e->ev[i]->data.len, e->ev[i]->data.data);
+        }
+    }
+    return NULL;
+}
+
+//  A candidate erased on request (an application with a referrer and
+//  reasons, a rescheduled interview with scorecard and rating notes, a
+//  message, a survey comment) and one erased by the retention timer: each
+//  erasure starts a job that rewrites the older events carrying their
+//  data. With PM_RECRUITMENT_REDACT_EVERY_MS an hour no pass runs: the old
+//  events still name them, the new ones do not. Restarted with passes of
+//  3 events every 20 ms, the stored jobs go on and end with
+//  recruitment.candidate.events_redacted each: nothing in the stream
+//  names either person, every seq, type and subject is where it was, the
+//  jobs counted exactly the events they changed, and every event of a
+//  third candidate (and all the rest) is byte for byte as it was.
+static void
+s_test_erasure_rewrites_events (void)
+{
+    itest_svc_t stf, rec;
+    itest_svc_init (&stf, "staffing", "pm-staffing");
+    itest_svc_init (&rec, "recruitment", "pm-recruitment");
+    rec.env[0] = "PM_RECRUITMENT_TICK_MS=50";
+    rec.env[1] = "PM_RECRUITMENT_REDACT_EVERY_MS=3600000"; //  no pass yet
+    CHECK (itest_start (&stf) == 0);
+    itest_point_at (&rec, &stf);
+    CHECK (itest_start (&rec) == 0);
+    itest_principal ("dr-ivy", "clinician", "north");
+    pm_client_t *sc = itest_client (&stf);
+    pm_client_t *c = itest_client (&rec);
+    //  One interviewer rostered 08:00-16:00 (New York) three days on.
+    char d1[11], hours[600] = "";
+    s_day (3, d1);
+    for (int wd = 1; wd <= 7; wd++) {
+        snprintf (hours + strlen (hours), sizeof hours - strlen (hours),
+                  "%s{\"weekday\": %d, \"opens\": \"07:00\", \"closes\": \"21:00\"}",
+                  wd > 1 ? ", " : "", wd);
+    }
+    json_t *r = itest_req (sc, 0, NULL, "staffing.CreateSite",
+                           "{\"site\": {\"id\": \"north\", \"name\": \"Clinic north\", "
+                           "\"time_zone\": \"America/New_York\", \"currency\": \"USD\", "
+                           "\"opening_hours\": [%s]}}", hours);
+    CHECK (r);
+    json_decref (r);
+    r = itest_req (sc, 0, NULL, "staffing.Onboard",
+                   "{\"staff\": {\"name\": {\"family\": \"Ivy\", \"given\": [\"Jo\"]}, "
+                   "\"roles\": [\"physician\"], \"sites\": [{\"site_id\": \"north\", "
+                   "\"fte_permille\": 1000}], \"employment_type\": \"FULL_TIME\", "
+                   "\"pay_rate_minor\": 5000, \"currency\": \"USD\", \"start_date\": "
+                   "\"2026-01-01\"}}");
+    CHECK (r);
+    char ivy[PM_ID_MAX], tpl[PM_ID_MAX];
+    snprintf (ivy, sizeof ivy, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (sc, 0, NULL, "staffing.CreateShiftTemplate",
+                   "{\"template\": {\"site_id\": \"north\", \"role\": \"physician\", "
+                   "\"name\": \"day\", \"starts\": \"08:00\", \"ends\": \"16:00\"}}");
+    CHECK (r);
+    snprintf (tpl, sizeof tpl, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    r = itest_req (sc, 0, NULL, "staffing.AddShifts",
+                   "{\"template_id\": \"%s\", \"from_date\": \"%s\", \"to_date\": \"%s\", "
+                   "\"staff_id\": \"%s\"}", tpl, d1, d1, ivy);
+    CHECK (r);
+    json_decref (r);
+
+    //  Zubrowski (referred), Kimura and Okonkwo apply.
+    char job[PM_ID_MAX], pst[PM_ID_MAX];
+    char zapp[PM_ID_MAX], zub[PM_ID_MAX], kapp[PM_ID_MAX], kim[PM_ID_MAX];
+    char oapp[PM_ID_MAX], oko[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 3, job, pst));
+    r = itest_req (c, 0, NULL, "recruitment.Apply",
+                   "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": "
+                   "\"Zubrowski\", \"given_names\": [\"Lee\"], \"email\": "
+                   "\"zub@example.org\", \"phone\": \"5550102999\", \"cv_ref\": "
+                   "\"doc://cv/zub\"}, \"source\": \"REFERRAL\", \"referrer\": "
+                   "\"Dr Quillfeather\", \"consent\": {\"data_processing\": true}}", pst);
+    CHECK (r);
+    snprintf (zapp, sizeof zapp, "%s", itest_json_str (r, "application.id"));
+    snprintf (zub, sizeof zub, "%s", itest_json_str (r, "candidate.id"));
+    json_decref (r);
+    CHECK (s_apply (c, pst, "Kimura", "kimura@example.org", "5550103999", kapp, kim));
+    CHECK (s_apply (c, pst, "Okonkwo", "okonkwo@example.org", "5550104999", oapp, oko));
+    CHECK (s_msg (c, zapp, "INBOUND", NULL, "zb-msg: call me after six", NULL));
+    CHECK (s_msg (c, kapp, "INBOUND", NULL, "km-msg: is there parking", NULL));
+    CHECK (s_msg (c, oapp, "INBOUND", NULL, "ok-msg: what are the hours", NULL));
+    CHECK (s_move (c, oapp, "SCREENING", NULL));
+    //  Kimura keeps their data one day after withdrawing.
+    r = itest_req (c, 0, NULL, "recruitment.SetCandidatePrivacy",
+                   "{\"candidate_id\": \"%s\", \"retention_days\": 1}", kim);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_move (c, kapp, "WITHDRAWN", "km-reason: took another job"));
+    //  Zubrowski's interview, booked once staffing's roster is in, then moved.
+    CHECK (s_move (c, zapp, "SHORTLISTED", NULL));
+    char panel[200], itv[PM_ID_MAX];
+    snprintf (panel, sizeof panel, "[{\"staff_id\": \"%s\", \"principal\": \"dr-ivy\"}]",
+              ivy);
+    long long first = 0;
+    int64_t until = itest_now () + ITEST_WAIT_MS;
+    while (itest_now () < until && s_slots (c, zapp, panel, d1, d1, &first, NULL, NULL) < 2) {
+        zclock_sleep (20);
+    }
+    CHECK (first > 0 && s_book (c, zapp, panel, first, itv));
+    r = itest_req (c, 0, NULL, "recruitment.RescheduleInterview",
+                   "{\"interview_id\": \"%s\", \"start\": %lld, \"reason\": \"zb-reason: "
+                   "train late\"}", itv, first + 3600000);
+    CHECK (r);
+    json_decref (r);
+    pm_client_destroy (&c);
+
+    //  Four days on: Kimura's retention ended (the timer erases them), the
+    //  interview took place.
+    itest_signal (&rec, SIGTERM);
+    rec.env[2] = "PM_CLOCK_OFFSET_MS=345600000";
+    CHECK (s_start_again (&rec) == 0);
+    c = itest_client (&rec);
+    until = itest_now () + ITEST_WAIT_MS;
+    bool erased = false;
+    while (!erased && itest_now () < until) {
+        r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}",
+                       kim);
+        erased = r && s_int (r, "erased_at") > 0;
+        json_decref (r);
+        zclock_sleep (20);
+    }
+    CHECK (erased);
+    pm_client_t *ivyc = itest_client_as (&rec, "dr-ivy");
+    r = itest_req (ivyc, 0, NULL, "recruitment.SubmitScorecard",
+                   "{\"interview_id\": \"%s\", \"scorecard\": {\"ratings\": "
+                   "[{\"criterion\": \"triage\", \"rating\": 4, \"notes\": \"zb-rating: "
+                   "calm\"}], \"recommendation\": \"NO\", \"notes\": \"zb-card: not yet\"}}",
+                   itv);
+    CHECK (r && strcmp (itest_json_str (r, "status"), "INTERVIEW_COMPLETED") == 0);
+    json_decref (r);
+    pm_client_destroy (&ivyc);
+    CHECK (s_move (c, zapp, "INTERVIEW_DONE", NULL));
+    CHECK (s_move (c, zapp, "REJECTED", "zb-reason: needs ICU years"));
+    r = itest_req (c, 0, NULL, "recruitment.SubmitSurvey",
+                   "{\"application_id\": \"%s\", \"score\": 8, \"comment\": \"zb-survey: "
+                   "fair\"}", zapp);
+    CHECK (r);
+    json_decref (r);
+    uint64_t seq_before = s_high_seq (c);
+    r = itest_req (c, 0, NULL, "recruitment.EraseCandidate",
+                   "{\"candidate_id\": \"%s\", \"reason\": \"asked\"}", zub);
+    CHECK (r && s_int (r, "erased_at") > 0);
+    json_decref (r);
+    const char *zb[] = {"Zubrowski", "zub@example", "5550102999", "doc://cv/zub",
+                        "Quillfeather", "zb-", NULL};
+    const char *km[] = {"Kimura", "kimura@example", "5550103999", "km-", NULL};
+    const char *ok[] = {"Okonkwo", "okonkwo@example", "5550104999", "ok-msg", NULL};
+    //  No pass yet: what came after the erasure carries nothing of theirs,
+    //  the older events still do.
+    CHECK (!s_stream_says (c, seq_before + 1, zb));
+    CHECK (s_stream_says (c, 1, zb) && s_stream_says (c, 1, km));
+    CHECK (s_count (c, "recruitment.candidate.erased") == 2);
+    CHECK (s_count (c, "recruitment.candidate.events_redacted") == 0);
+    s_events_t was = s_events (c);
+    CHECK (was.n > 20);
+    pm_client_destroy (&c);
+
+    //  Restarted with passes of 3 events every 20 ms.
+    itest_signal (&rec, SIGTERM);
+    rec.env[1] = "PM_RECRUITMENT_REDACT_EVERY_MS=20";
+    rec.env[3] = "PM_RECRUITMENT_REDACT_PER_PASS=3";
+    CHECK (s_start_again (&rec) == 0);
+    c = itest_client (&rec);
+    CHECK (s_wait_count (c, "recruitment.candidate.events_redacted", 2));
+    const char *left = s_stream_says (c, 1, zb);
+    left = left ? left : s_stream_says (c, 1, km);
+    if (left) {
+        fprintf (stderr, "    the stream still says \"%s\"\n", left);
+    }
+    CHECK (!left);
+    CHECK (s_stream_says (c, 1, ok)); //  the third candidate's stay
+    s_events_t now = s_events (c);
+    CHECK (now.n == was.n + 2);
+    long zat = -1, kat = -1;
+    Pm__Recruitment__CandidateEventRedaction *zj = s_redaction_of (&now, zub, &zat);
+    Pm__Recruitment__CandidateEventRedaction *kj = s_redaction_of (&now, kim, &kat);
+    CHECK (zj && kj && zat >= was.n && kat >= was.n);
+    CHECK (zj && strcmp (now.ev[zat]->site_id, "north") == 0 && zj->completed_at >= zj->erased_at);
+    //  Every event before them looked at; the changed ones are theirs.
+    uint64_t changed_z = 0, changed_k = 0;
+    for (long i = 0; i < was.n && i < now.n; i++) {
+        Pm__Event *a = was.ev[i], *b = now.ev[i];
+        CHECK (a->seq == b->seq && strcmp (a->type, b->type) == 0);
+        CHECK (strcmp (a->subject ? a->subject : "", b->subject ? b->subject : "") == 0);
+        bool same = a->data.len == b->data.len
+                    && memcmp (a->data.data, b->data.data, a->data.len) == 0;
+        if (!same && s_says (&was, i, zub)) {
+            changed_z++;
+        }
+        else if (!same && s_says (&was, i, kim)) {
+            changed_k++;
+        }
+        else if (!same) {
+            fprintf (stderr, "    event %llu (%s) changed\n", (unsigned long long) a->seq,
+                     a->type);
+            CHECK (false);
+        }
+    }
+    //  Zubrowski: registered, updated, received and 4 moves (the referrer),
+    //  message, the interview rescheduled and scored, survey (its booking
+    //  carried nothing of theirs); Kimura: registered, updated twice
+    //  (retention set, clock started), withdrawn, message (received
+    //  carried no referrer).
+    CHECK (changed_z == 11 && changed_k == 5);
+    CHECK (zj && zj->events_redacted == changed_z && kj && kj->events_redacted == changed_k);
+    CHECK (zj && zj->events_seen == (uint64_t) was.n && zj->next_seq == (uint64_t) was.n + 1);
+    CHECK (kj && kj->events_seen == (uint64_t) was.n);
+    pm__recruitment__candidate_event_redaction__free_unpacked (zj, NULL);
+    pm__recruitment__candidate_event_redaction__free_unpacked (kj, NULL);
+    //  Rewritten events still read: the application keeps its stages.
+    r = itest_req (c, 0, NULL, "recruitment.GetApplication", "{\"application_id\": \"%s\"}",
+                   zapp);
+    CHECK (r && strcmp (itest_json_str (r, "stage"), "REJECTED") == 0);
+    json_decref (r);
+    //  Done: more passes change nothing and announce nothing more.
+    zclock_sleep (100);
+    CHECK (s_count (c, "recruitment.candidate.events_redacted") == 2);
+    s_events_free (&now);
+    s_events_free (&was);
+    pm_client_destroy (&sc);
+    pm_client_destroy (&c);
+    itest_cleanup (&rec);
+    itest_cleanup (&stf);
+}
+
+//  A hired candidate becomes staff: erasing them (here on request) rewrites
+//  their candidate and application events, but recruitment.candidate.hired,
+//  which staffing onboards the employee from, stays byte for byte, so a
+//  replay or rebuild of staffing makes the same staff member.
+static void
+s_test_erasure_keeps_hire (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    svc.env[0] = "PM_RECRUITMENT_REDACT_EVERY_MS=20";
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    char job[PM_ID_MAX], pst[PM_ID_MAX], app[PM_ID_MAX], cand[PM_ID_MAX];
+    CHECK (s_open_job (c, "north", 1, job, pst));
+    CHECK (s_apply (c, pst, "Hirschfeld", "hirsch@example.org", "5550105999", app, cand));
+    CHECK (s_to_interviewed (c, app));
+    CHECK (s_offer (c, app, 86400000, 4200));
+    json_t *r = itest_req (c, 0, NULL, "recruitment.AcceptOffer",
+                           "{\"application_id\": \"%s\"}", app);
+    CHECK (r && strcmp (itest_json_str (r, "stage"), "HIRED") == 0);
+    json_decref (r);
+    s_events_t was = s_events (c);
+    r = itest_req (c, 0, NULL, "recruitment.EraseCandidate",
+                   "{\"candidate_id\": \"%s\", \"reason\": \"asked\"}", cand);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_wait_count (c, "recruitment.candidate.events_redacted", 1));
+    s_events_t now = s_events (c);
+    int hired = 0, named = 0;
+    for (long i = 0; i < was.n && i < now.n; i++) {
+        bool same = was.ev[i]->data.len == now.ev[i]->data.len
+                    && memcmp (was.ev[i]->data.data, now.ev[i]->data.data,
+                               was.ev[i]->data.len) == 0;
+        if (strcmp (was.ev[i]->type, "recruitment.candidate.hired") == 0) {
+            hired++;
+            CHECK (same && s_says (&now, i, "Hirschfeld") && s_says (&now, i, "hirsch@"));
+        }
+        else {
+            named += s_says (&now, i, "Hirschfeld") || s_says (&now, i, "hirsch@");
+        }
+    }
+    CHECK (hired == 1 && named == 0);
+    s_events_free (&now);
+    s_events_free (&was);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 //  --------------------------------------------------------------------------
 //  What a requisition cost besides salary: recorded with its kind, amount
 //  and local date, listed with a total, announced for finance's actuals;
@@ -1768,6 +2129,8 @@ main (int argc, char *argv[])
         {"service_levels", s_test_service_levels},
         {"surveys_and_privacy", s_test_surveys_and_privacy},
         {"costs", s_test_costs},
+        {"erasure_rewrites_events", s_test_erasure_rewrites_events},
+        {"erasure_keeps_hire", s_test_erasure_keeps_hire},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
