@@ -2,7 +2,8 @@
     and price lists, charges raised exactly once from scheduling's stream
     (re-sent, replayed after a restart and after scheduling's store is
     replaced), manual charges and voids, invoices and payments, credit
-    notes, accounts and statements, daily close and period locks, patient
+    notes and their numbers (a refused note, concurrent issuers, a store
+    from before numbers), accounts and statements, daily close and period locks, patient
     merges from patients' stream, bad input, site scope and audit.
 
     Requests are written as JSON and turned into the command's protobuf
