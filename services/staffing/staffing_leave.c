@@ -18,7 +18,17 @@
     the year's allocation at the start of each local month: leave may use
     only what will have accrued by its start date, after everything taken
     or asked by then (later leave included: booking March must not take
-    what a December holiday already counts on).                           */
+    what a December holiday already counts on).
+
+    A year's unused time carries into the next up to the type's cap, so
+    a year's balance depends on every year before it: it is computed
+    from the records, from the year the person started, on each request
+    and read (no year-end job, and a past year's allocation corrected
+    later changes what carries). Carried time that expires is used
+    first, by date, so leave in the months it may be used is not paid
+    from the allocation while carried time lapses. Whole-day leave across
+    a year end is one leave paying each year's working days from that
+    year.                                                                 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +242,26 @@ s_set_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = pm_ctx_fail (ctx, PM_EINVAL, "leave_type.accrual",
                            "leave_type.accrual: ACCRUAL_YEARLY or ACCRUAL_MONTHLY");
     }
+    if (rc == PM_OK && t.carry_over_days > 366) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "leave_type.carry_over_days",
+                           "leave_type.carry_over_days: 0 to 366 (0: nothing carries)");
+    }
+    if (rc == PM_OK && t.carry_over_expiry_months > 12) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "leave_type.carry_over_expiry_months",
+                           "leave_type.carry_over_expiry_months: 0 to 12 (0: never)");
+    }
+    if (rc == PM_OK && t.carry_over_expiry_months && !t.carry_over_days) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "leave_type.carry_over_expiry_months",
+                           "leave_type.carry_over_expiry_months: nothing carries over "
+                           "(carry_over_days is 0)");
+    }
+    //  Monthly accrual already earns from the start month only.
+    if (rc == PM_OK && t.pro_rate_yearly
+        && s_accrual (&t) != PM__STAFFING__LEAVE_ACCRUAL__ACCRUAL_YEARLY) {
+        rc = pm_ctx_fail (ctx, PM_EINVAL, "leave_type.pro_rate_yearly",
+                           "leave_type.pro_rate_yearly: only for ACCRUAL_YEARLY (monthly "
+                           "accrual earns from the month they start)");
+    }
     if (rc != PM_OK) {
         return rc;
     }
@@ -239,6 +269,7 @@ s_set_type (pm_ctx_t *ctx, const ProtobufCMessage *body)
     t.has_hours_per_day = t.has_accrual = 1;
     t.hours_per_day = s_hours_per_day (&t);
     t.accrual = s_accrual (&t);
+    t.has_carry_over_days = t.has_carry_over_expiry_months = t.has_pro_rate_yearly = 1;
     ltype_t *old = NULL;
     rc = pm_store_get_msg (pm_ctx_txn (ctx), stf_db.leave_types, t.id, strlen (t.id),
                            &pm__staffing__leave_type__descriptor,
@@ -346,22 +377,44 @@ s_set_allocation (pm_ctx_t *ctx, const ProtobufCMessage *body)
 
 //  --- balances -----------------------------------------------------------------
 
-//  One live leave's use of a balance.
+//  One live leave's use of one year's balance: leave across a year end
+//  makes two, one in each year.
 typedef struct {
-    char date[STF_DATE_LEN]; //  its start date: when it must have accrued
+    char date[STF_DATE_LEN]; //  when it must be paid for: its start date, or
+                             //  1 January for the second year of leave across
+                             //  a year end (it must have accrued by then,
+                             //  and may use carried time until it expires)
     char id[PM_ID_MAX];
     uint32_t minutes;
+    uint32_t days;           //  whole-day leave: its working days in the year
+    bool partial;
+    bool approved;
+    bool mine;               //  the request being checked, not stored yet
 } s_use_t;
 
+//  A person's live leave of one type as uses, by date.
+typedef struct {
+    s_use_t *uses;
+    size_t n, cap;
+} s_book_t;
+
 //  One person's standing on one type in one year: the balance and the
-//  leave behind it, by start date.
+//  uses behind it.
 typedef struct {
     Pm__Staffing__Balance b;
-    uint32_t day;      //  minutes in a day of the type
-    uint32_t monthly;  //  minutes earned each month (monthly accrual), else 0
-    int first_month;   //  the first month that earns; 13 when none this year
-    s_use_t *uses;
+    uint32_t day;        //  minutes in a day of the type
+    uint32_t monthly;    //  minutes earned each month (monthly accrual), else 0
+    int first_month;     //  the first month they work in the year; 13: none
+    int last_month;      //  the last; 0: none
+    int64_t alloc;       //  the year's allocation in minutes (pro-rated)
+    int64_t carried;     //  carried in from the year before
+    int64_t carried_used; //  of it, what leave starting by `until` uses
+    int64_t cap;         //  the most that may carry on into the next year
+    char until[STF_DATE_LEN]; //  last start date that may use it; "" never expires
+    const s_use_t *uses; //  the year's uses in the book
     size_t n;
+    bool with_mine;      //  the request being checked counts
+    char carried_text[160]; //  what it carries, for messages ("" none)
 } s_ledger_t;
 
 //  `minutes` as "2 day(s) 4h30 (1230 minutes)", a day being `day` minutes.
@@ -381,37 +434,169 @@ s_amount (int64_t minutes, uint32_t day, char *out, size_t len)
     return out;
 }
 
-//  The balance minutes leave `l` uses: whole days at the type's current
-//  day length (as the allocation is counted), partial leave its minutes.
-static uint32_t
-s_minutes (const leave_t *l, uint32_t day)
+//  Adds the uses of leave `l`, a day of its type being `day` minutes:
+//  whole days at the type's current day length (as the allocation is
+//  counted), partial leave its minutes; leave across a year end one use
+//  per year with that year's working days.
+static void
+s_book_add (s_book_t *book, const leave_t *l, uint32_t day, bool mine)
 {
-    return s_partial (l) ? l->minutes : l->days * day;
+    if (book->n + 2 > book->cap) {
+        book->cap = book->cap ? book->cap * 2 : 16;
+        book->uses = realloc (book->uses, book->cap * sizeof *book->uses);
+    }
+    size_t parts = !s_partial (l) && l->n_year_days == 2 ? 2 : 1;
+    for (size_t i = 0; i < parts; i++) {
+        s_use_t *u = &book->uses[book->n++];
+        memset (u, 0, sizeof *u);
+        if (i == 0) {
+            snprintf (u->date, sizeof u->date, "%s", l->start_date);
+        }
+        else {
+            snprintf (u->date, sizeof u->date, "%04u-01-01", l->year_days[1]->year);
+        }
+        snprintf (u->id, sizeof u->id, "%s", l->id);
+        u->partial = s_partial (l);
+        u->days = u->partial ? 0 : parts == 2 ? l->year_days[i]->days : l->days;
+        u->minutes = u->partial ? l->minutes : u->days * day;
+        u->approved = l->status == PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED;
+        u->mine = mine;
+    }
 }
 
-//  The ledger of `s`'s leave of type `t` in `year` (free with
-//  s_ledger_free).
-static pm_err
-s_ledger (pm_ctx_t *ctx, const stf_staff_t *s, const ltype_t *t, uint32_t year,
-          s_ledger_t *led)
+static int
+s_use_cmp (const void *a, const void *b)
 {
-    MDB_txn *txn = pm_ctx_txn (ctx);
+    const s_use_t *x = a, *y = b;
+    int c = strcmp (x->date, y->date);
+    return c ? c : strcmp (x->id, y->id);
+}
+
+//  Loads the book of `s`'s live leave of type `t` for the years from
+//  `from` to `to`; everything when the type carries time over (each
+//  year's balance then depends on the years before it). Leave that
+//  started the year before `from` may end in it: that year is read too.
+static pm_err
+s_book_load (pm_ctx_t *ctx, const stf_staff_t *s, const ltype_t *t, uint32_t from,
+             uint32_t to, s_book_t *book)
+{
+    memset (book, 0, sizeof *book);
+    s_leaves_t list;
+    pm_err rc;
+    if (t->carry_over_days) {
+        rc = s_live (pm_ctx_txn (ctx), s->id, &list);
+    }
+    else {
+        char jan1[STF_DATE_LEN], dec31[STF_DATE_LEN];
+        snprintf (jan1, sizeof jan1, "%04u-01-01", from - 1);
+        snprintf (dec31, sizeof dec31, "%04u-12-31", to);
+        rc = s_live_between (pm_ctx_txn (ctx), s->id, jan1, dec31, &list);
+    }
+    uint32_t day = s_hours_per_day (t) * 60;
+    for (size_t i = 0; rc == PM_OK && i < list.n; i++) {
+        if (strcmp (list.items[i]->leave_type, t->id) == 0) {
+            s_book_add (book, list.items[i], day, false);
+        }
+    }
+    s_leaves_free (&list);
+    return rc;
+}
+
+//  Sorts the book by date (after adding to it).
+static void
+s_book_sort (s_book_t *book)
+{
+    if (book->n) {
+        qsort (book->uses, book->n, sizeof *book->uses, s_use_cmp);
+    }
+}
+
+static void
+s_book_free (s_book_t *book)
+{
+    free (book->uses);
+}
+
+//  True when use `u` counts in `led`.
+static bool
+s_counts (const s_ledger_t *led, const s_use_t *u)
+{
+    return !u->mine || led->with_mine;
+}
+
+//  The months `s` works in `year`: from their start month (1 when they
+//  started before it, 13 when later) to their end month (12 when they
+//  have not left by then, 0 when they left before it).
+static void
+s_months (const stf_staff_t *s, uint32_t year, int *first, int *last)
+{
+    int start = s->start_date ? atoi (s->start_date) : 0;
+    *first = start < (int) year ? 1 : start == (int) year ? atoi (s->start_date + 5) : 13;
+    int end = s->end_date && *s->end_date ? atoi (s->end_date) : 9999;
+    *last = end > (int) year ? 12 : end == (int) year ? atoi (s->end_date + 5) : 0;
+}
+
+//  The leave taken or asked that starts on or before `date`.
+static int64_t
+s_used_by (const s_ledger_t *led, const char *date)
+{
+    int64_t used = 0;
+    for (size_t i = 0; i < led->n && strcmp (led->uses[i].date, date) <= 0; i++) {
+        used += s_counts (led, &led->uses[i]) ? led->uses[i].minutes : 0;
+    }
+    return used;
+}
+
+//  The carried time leave starting on `date` may use: all of it until
+//  it expires, after that only what earlier leave used (taken first, it
+//  was not lost).
+static int64_t
+s_credit (const s_ledger_t *led, const char *date)
+{
+    return !led->until[0] || strcmp (date, led->until) <= 0 ? led->carried
+                                                              : led->carried_used;
+}
+
+//  Everything taken or asked in the year.
+static int64_t
+s_used (const s_ledger_t *led)
+{
+    return (int64_t) led->b.approved_minutes + led->b.requested_minutes;
+}
+
+//  What the year leaves unused for the next, at most the carry-over cap.
+static int64_t
+s_carry_out (const s_ledger_t *led)
+{
+    int64_t unused = led->alloc + s_credit (led, "9999-12-31") - s_used (led);
+    return unused < 0 ? 0 : unused > led->cap ? led->cap : unused;
+}
+
+//  The ledger of `s`'s leave of type `t` in `year` from `book`, with
+//  `carried` minutes carried in; `with_mine`: the request being checked
+//  counts.
+static pm_err
+s_ledger (pm_ctx_t *ctx, const stf_staff_t *s, const ltype_t *t, const s_book_t *book,
+          uint32_t year, int64_t carried, bool with_mine, s_ledger_t *led)
+{
     memset (led, 0, sizeof *led);
     Pm__Staffing__Balance *b = &led->b;
     pm__staffing__balance__init (b);
     b->has_year = b->has_allocated = b->has_approved = b->has_requested = 1;
     b->has_remaining = b->has_hours_per_day = b->has_allocated_minutes = 1;
     b->has_approved_minutes = b->has_requested_minutes = b->has_remaining_minutes = 1;
-    b->has_accrual = 1;
+    b->has_accrual = b->has_carried_in_minutes = b->has_carried_used_minutes = 1;
+    b->has_carried_expired_minutes = 1;
     b->year = year;
     b->allocated = t->yearly_days;
     b->hours_per_day = s_hours_per_day (t);
     b->accrual = s_accrual (t);
     led->day = b->hours_per_day * 60;
+    led->with_mine = with_mine;
     pm_key_t k;
     s_alloc_key (&k, s->id, t->id, year);
     Pm__Staffing__LeaveAllocation *a;
-    pm_err rc = pm_store_get_msg (txn, stf_db.allocations, k.b, k.len,
+    pm_err rc = pm_store_get_msg (pm_ctx_txn (ctx), stf_db.allocations, k.b, k.len,
                                   &pm__staffing__leave_allocation__descriptor,
                                   (ProtobufCMessage **) &a);
     if (rc == PM_OK) {
@@ -421,84 +606,124 @@ s_ledger (pm_ctx_t *ctx, const stf_staff_t *s, const ltype_t *t, uint32_t year,
     else if (rc != PM_ENOTFOUND) {
         return rc;
     }
-    b->allocated_minutes = b->allocated * led->day;
+    s_months (s, year, &led->first_month, &led->last_month);
+    int months = led->last_month - led->first_month + 1;
+    months = months < 0 ? 0 : months;
+    //  A twelfth of days * hours * 60 is days * hours * 5: whole minutes,
+    //  so a pro-rated allocation and a monthly accrual are exact.
+    led->alloc = (int64_t) b->allocated * led->day;
     if (b->accrual == PM__STAFFING__LEAVE_ACCRUAL__ACCRUAL_MONTHLY) {
-        //  A twelfth of days * hours * 60 is days * hours * 5: whole minutes.
         led->monthly = b->allocated * b->hours_per_day * 5;
-        int start_year = s->start_date ? atoi (s->start_date) : 0;
-        led->first_month = start_year < (int) year ? 1
-                           : start_year == (int) year ? atoi (s->start_date + 5)
-                                                      : 13;
     }
-    char jan1[STF_DATE_LEN], dec31[STF_DATE_LEN];
-    snprintf (jan1, sizeof jan1, "%04u-01-01", year);
-    snprintf (dec31, sizeof dec31, "%04u-12-31", year);
-    s_leaves_t list;
-    rc = s_live_between (txn, s->id, jan1, dec31, &list);
-    if (rc == PM_OK && list.n) {
-        led->uses = calloc (list.n, sizeof *led->uses);
+    else if (t->pro_rate_yearly && months < 12) {
+        led->alloc = (int64_t) b->allocated * b->hours_per_day * 5 * months;
+        b->has_prorated_months = 1;
+        b->prorated_months = (uint32_t) months;
     }
-    //  The index is by start date, so the uses are too.
-    for (size_t i = 0; rc == PM_OK && i < list.n; i++) {
-        const leave_t *l = list.items[i];
-        if (strcmp (l->leave_type, t->id) != 0) {
+    b->allocated_minutes = (uint32_t) led->alloc;
+    led->cap = (int64_t) t->carry_over_days * led->day;
+    led->carried = carried;
+    b->carried_in_minutes = (uint32_t) carried;
+    if (carried && t->carry_over_expiry_months) {
+        //  The last day of the expiry month.
+        char next[STF_DATE_LEN];
+        uint32_t m = t->carry_over_expiry_months;
+        snprintf (next, sizeof next, "%04u-%02u-01", m == 12 ? year + 1 : year,
+                  m == 12 ? 1 : m + 1);
+        stf_date_add (next, -1, led->until);
+        b->carried_until = led->until;
+    }
+    //  The book is by date: this year's uses lie together.
+    size_t i = 0;
+    while (i < book->n && (uint32_t) atoi (book->uses[i].date) < year) {
+        i++;
+    }
+    led->uses = book->uses + i;
+    while (i < book->n && (uint32_t) atoi (book->uses[i].date) == year) {
+        i++;
+        led->n++;
+    }
+    int64_t early = 0; //  taken or asked by `until`
+    for (size_t j = 0; j < led->n; j++) {
+        const s_use_t *u = &led->uses[j];
+        if (!s_counts (led, u)) {
             continue;
         }
-        uint32_t minutes = s_minutes (l, led->day);
-        bool approved = l->status == PM__STAFFING__LEAVE_STATUS__LEAVE_APPROVED;
-        if (!s_partial (l)) {
-            *(approved ? &b->approved : &b->requested) += l->days;
+        if (!u->partial) {
+            *(u->approved ? &b->approved : &b->requested) += u->days;
         }
-        *(approved ? &b->approved_minutes : &b->requested_minutes) += minutes;
-        s_use_t *u = &led->uses[led->n++];
-        snprintf (u->date, sizeof u->date, "%s", l->start_date);
-        snprintf (u->id, sizeof u->id, "%s", l->id);
-        u->minutes = minutes;
+        *(u->approved ? &b->approved_minutes : &b->requested_minutes) += u->minutes;
+        if (led->until[0] && strcmp (u->date, led->until) <= 0) {
+            early += u->minutes;
+        }
     }
-    s_leaves_free (&list);
-    int64_t left = (int64_t) b->allocated_minutes - b->approved_minutes - b->requested_minutes;
+    //  Leave uses carried time first: what starts before it expires takes
+    //  it before the year's own allocation.
+    led->carried_used = led->until[0] ? (early < carried ? early : carried)
+                                      : (s_used (led) < carried ? s_used (led) : carried);
+    b->carried_used_minutes = (uint32_t) led->carried_used;
+    if (carried) {
+        char amount[64];
+        snprintf (led->carried_text, sizeof led->carried_text, "%s carried over from %u",
+                  s_amount (carried, led->day, amount, sizeof amount), year - 1);
+    }
+    return PM_OK;
+}
+
+//  Completes balance `led` as of `as_of`: what expired by then, what is
+//  left.
+static void
+s_ledger_as_of (s_ledger_t *led, const char *as_of)
+{
+    Pm__Staffing__Balance *b = &led->b;
+    int64_t credit = s_credit (led, as_of);
+    b->carried_expired_minutes = (uint32_t) (led->carried - credit);
+    int64_t left = led->alloc + credit - s_used (led);
     b->remaining_minutes = (int32_t) left;
     //  Whole days, rounded down (also below zero).
-    b->remaining = (int32_t) (left >= 0 ? left / led->day : -((-left + led->day - 1) / led->day));
+    b->remaining = (int32_t) (left >= 0 ? left / led->day
+                                        : -((-left + led->day - 1) / led->day));
+}
+
+//  What `s` carries into `year` of type `t`: each year from the one
+//  they started in leaves its unused time, at most the cap, to the next.
+static pm_err
+s_carried_into (pm_ctx_t *ctx, const stf_staff_t *s, const ltype_t *t,
+                const s_book_t *book, uint32_t year, int64_t *carried)
+{
+    *carried = 0;
+    if (!t->carry_over_days || !s->start_date) {
+        return PM_OK;
+    }
+    pm_err rc = PM_OK;
+    for (uint32_t z = (uint32_t) atoi (s->start_date); rc == PM_OK && z < year; z++) {
+        s_ledger_t led;
+        rc = s_ledger (ctx, s, t, book, z, *carried, true, &led);
+        *carried = s_carry_out (&led);
+    }
     return rc;
 }
 
-static void
-s_ledger_free (s_ledger_t *led)
-{
-    free (led->uses);
-}
-
 //  What has accrued by local date `date` (the year's allocation when it
-//  accrues yearly).
+//  accrues yearly): a twelfth a month of the months they work.
 static int64_t
 s_accrued (const s_ledger_t *led, const char *date)
 {
     if (!led->monthly) {
-        return led->b.allocated_minutes;
+        return led->alloc;
     }
     int year = atoi (date);
     int month = year < (int) led->b.year ? 0 : year > (int) led->b.year ? 12
                                                                          : atoi (date + 5);
+    month = month < led->last_month ? month : led->last_month;
     int months = month - led->first_month + 1;
     return months > 0 ? (int64_t) months * led->monthly : 0;
 }
 
-//  The leave taken or asked that starts on or before `date`.
-static int64_t
-s_used_by (const s_ledger_t *led, const char *date)
-{
-    int64_t used = 0;
-    for (size_t i = 0; i < led->n && strcmp (led->uses[i].date, date) <= 0; i++) {
-        used += led->uses[i].minutes;
-    }
-    return used;
-}
-
 //  The most new leave starting on `from` may use: the least, over `from`
 //  and every later start of their leave, of what has accrued by then less
-//  what is taken or asked by then. *at is the leave whose start binds
-//  (NULL: `from` itself).
+//  what is taken or asked by then, plus the carried time it may use.
+//  *at is the leave whose start binds (NULL: `from` itself).
 static int64_t
 s_available (const s_ledger_t *led, const char *from, const s_use_t **at)
 {
@@ -506,12 +731,30 @@ s_available (const s_ledger_t *led, const char *from, const s_use_t **at)
     int64_t least = s_accrued (led, from) - s_used_by (led, from);
     for (size_t i = 0; i < led->n; i++) {
         const s_use_t *u = &led->uses[i];
-        if (strcmp (u->date, from) > 0) {
+        if (s_counts (led, u) && strcmp (u->date, from) > 0) {
             int64_t left = s_accrued (led, u->date) - s_used_by (led, u->date);
             if (left < least) {
                 least = left;
                 *at = u;
             }
+        }
+    }
+    return least + s_credit (led, from);
+}
+
+//  How far the year's leave is from overdrawing it (below zero: that
+//  short): the year's total, and at each start what has accrued less what
+//  is taken or asked by then.
+static int64_t
+s_slack (const s_ledger_t *led)
+{
+    int64_t least = led->alloc + s_credit (led, "9999-12-31") - s_used (led);
+    for (size_t i = 0; i < led->n; i++) {
+        const s_use_t *u = &led->uses[i];
+        int64_t left = s_accrued (led, u->date) + s_credit (led, u->date)
+                       - s_used_by (led, u->date);
+        if (s_counts (led, u) && left < least) {
+            least = left;
         }
     }
     return least;
@@ -563,13 +806,23 @@ s_leave_balance (pm_ctx_t *ctx, const ProtobufCMessage *body)
             }
         }
     }
-    s_ledger_t led = {0};
+    s_book_t book = {0};
+    int64_t carried = 0;
     if (rc == PM_OK) {
-        rc = s_ledger (ctx, s, t, q->year, &led);
+        rc = s_book_load (ctx, s, t, q->year, q->year, &book);
+        s_book_sort (&book);
+    }
+    if (rc == PM_OK) {
+        rc = s_carried_into (ctx, s, t, &book, q->year, &carried);
+    }
+    s_ledger_t led;
+    if (rc == PM_OK) {
+        rc = s_ledger (ctx, s, t, &book, q->year, carried, false, &led);
     }
     if (rc == PM_OK) {
         const s_use_t *at;
         Pm__Staffing__Balance *b = &led.b;
+        s_ledger_as_of (&led, as_of);
         b->staff_id = s->id;
         b->leave_type = t->id;
         b->as_of = as_of;
@@ -578,54 +831,161 @@ s_leave_balance (pm_ctx_t *ctx, const ProtobufCMessage *body)
         b->available_minutes = (int32_t) s_available (&led, as_of, &at);
         rc = pm_ctx_reply (ctx, &b->base);
     }
-    s_ledger_free (&led);
+    s_book_free (&book);
     pm__staffing__site__free_unpacked (site, NULL);
     pm__staffing__leave_type__free_unpacked (t, NULL);
     pm__staffing__staff__free_unpacked (s, NULL);
     return rc;
 }
 
-//  Refuses (ECONFLICT on leave_type) leave `l` of type `t` that its
-//  balance cannot pay for: the year's, or, accruing monthly, what will
-//  have accrued by its start (and by each later leave's start) after the
+//  Refuses (ECONFLICT on leave_type) request `l` of type `t`, whose use
+//  of year `led` (its other leave, the carry as it would be) is `mine`,
+//  when that year cannot pay for it: its total, counting carried time
+//  only while `mine` may use it, or, accruing monthly, what will have
+//  accrued by its start (and by each later leave's start) after the
 //  leave taken or asked by then.
 static pm_err
-s_check_balance (pm_ctx_t *ctx, const stf_staff_t *s, const ltype_t *t, const leave_t *l)
+s_check_year (pm_ctx_t *ctx, const ltype_t *t, const leave_t *l, const s_ledger_t *led,
+              const s_use_t *mine)
 {
-    s_ledger_t led;
-    pm_err rc = s_ledger (ctx, s, t, (uint32_t) atoi (l->start_date), &led);
-    const Pm__Staffing__Balance *b = &led.b;
-    char left[64], asks[64], approved[64], requested[64];
-    s_amount (l->minutes, led.day, asks, sizeof asks);
-    if (rc == PM_OK && b->remaining_minutes < (int64_t) l->minutes) {
-        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "leave_type",
-                           "leave_type: %s of %s left in %u (%u day(s) allocated at %u "
-                           "hour(s) a day, %s approved, %s requested); this asks %s",
-                           s_amount (b->remaining_minutes, led.day, left, sizeof left), t->id,
-                           b->year, b->allocated, b->hours_per_day,
-                           s_amount (b->approved_minutes, led.day, approved, sizeof approved),
-                           s_amount (b->requested_minutes, led.day, requested,
-                                     sizeof requested),
-                           asks);
+    const Pm__Staffing__Balance *b = &led->b;
+    char asks[160], amount[64], extra[320] = "";
+    s_amount (mine->minutes, led->day, amount, sizeof amount);
+    if (strcmp (l->start_date, mine->date) != 0 || strncmp (l->end_date, mine->date, 4)) {
+        //  Leave across a year end: the part in this year.
+        snprintf (asks, sizeof asks, "%s in %u (of %u day(s) from %s to %s)", amount,
+                  b->year, l->days, l->start_date, l->end_date);
+    }
+    else {
+        snprintf (asks, sizeof asks, "%s", amount);
+    }
+    if (b->has_prorated_months) {
+        char part[64];
+        snprintf (extra, sizeof extra, ", pro-rated for %u month(s) to %s",
+                  b->prorated_months, s_amount (led->alloc, led->day, part, sizeof part));
+    }
+    if (led->carried) {
+        size_t len = strlen (extra);
+        snprintf (extra + len, sizeof extra - len, ", %s", led->carried_text);
+        len = strlen (extra);
+        if (led->until[0] && strcmp (mine->date, led->until) > 0) {
+            char lost[64];
+            snprintf (extra + len, sizeof extra - len,
+                      " usable until %s: %s of it expired unused", led->until,
+                      s_amount (led->carried - led->carried_used, led->day, lost,
+                                sizeof lost));
+        }
+        else if (led->until[0]) {
+            snprintf (extra + len, sizeof extra - len, " usable until %s", led->until);
+        }
+    }
+    int64_t left = led->alloc + s_credit (led, mine->date) - s_used (led);
+    if (left < (int64_t) mine->minutes) {
+        char have[64], approved[64], requested[64];
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "leave_type",
+                             "leave_type: %s of %s left in %u (%u day(s) allocated at %u "
+                             "hour(s) a day%s, %s approved, %s requested); this asks %s",
+                             s_amount (left, led->day, have, sizeof have), t->id, b->year,
+                             b->allocated, b->hours_per_day, extra,
+                             s_amount (b->approved_minutes, led->day, approved,
+                                       sizeof approved),
+                             s_amount (b->requested_minutes, led->day, requested,
+                                       sizeof requested),
+                             asks);
     }
     const s_use_t *at;
-    if (rc == PM_OK && led.monthly && s_available (&led, l->start_date, &at) < l->minutes) {
-        const char *date = at ? at->date : l->start_date;
-        char accrued[64], used[64], each[64], when[80] = "";
+    if (led->monthly && s_available (led, mine->date, &at) < (int64_t) mine->minutes) {
+        const char *date = at ? at->date : mine->date;
+        char accrued[64], used[64], each[64], when[80] = "", with[200] = "";
         if (at) {
             snprintf (when, sizeof when, " (their leave %s starts that day)", at->id);
         }
-        int first = led.first_month;
-        rc = pm_ctx_fail (ctx, PM_ECONFLICT, "leave_type",
-                           "leave_type: %s of %s will have accrued by %s (%s a month from "
-                           "%04u-%02d); %s is taken or asked by then%s, and this asks %s",
-                           s_amount (s_accrued (&led, date), led.day, accrued, sizeof accrued),
-                           t->id, date, s_amount (led.monthly, led.day, each, sizeof each),
-                           b->year, first > 12 ? 12 : first,
-                           s_amount (s_used_by (&led, date), led.day, used, sizeof used), when,
-                           asks);
+        if (s_credit (led, mine->date)) {
+            snprintf (with, sizeof with, ", with %s", led->carried_text);
+        }
+        int first = led->first_month;
+        return pm_ctx_fail (ctx, PM_ECONFLICT, "leave_type",
+                             "leave_type: %s of %s will have accrued by %s (%s a month from "
+                             "%04u-%02d)%s; %s is taken or asked by then%s, and this asks %s",
+                             s_amount (s_accrued (led, date), led->day, accrued,
+                                       sizeof accrued),
+                             t->id, date, s_amount (led->monthly, led->day, each, sizeof each),
+                             b->year, first > 12 ? 12 : first, with,
+                             s_amount (s_used_by (led, date), led->day, used, sizeof used),
+                             when, asks);
     }
-    s_ledger_free (&led);
+    return PM_OK;
+}
+
+//  The use of the request being checked in year `led`, or NULL.
+static const s_use_t *
+s_mine (const s_ledger_t *led)
+{
+    for (size_t i = 0; i < led->n; i++) {
+        if (led->uses[i].mine) {
+            return &led->uses[i];
+        }
+    }
+    return NULL;
+}
+
+//  Refuses (ECONFLICT on leave_type) leave `l` of type `t` that a year
+//  it falls in cannot pay for (s_check_year), or that would carry less
+//  into a later year than the leave taken or asked there needs. Requests
+//  count as taken from the moment they are made, so two cannot both
+//  spend the last of a balance.
+static pm_err
+s_check_balance (pm_ctx_t *ctx, const stf_staff_t *s, const ltype_t *t, const leave_t *l)
+{
+    uint32_t first = (uint32_t) atoi (l->start_date), last = (uint32_t) atoi (l->end_date);
+    s_book_t book;
+    pm_err rc = s_book_load (ctx, s, t, first, last, &book);
+    s_book_add (&book, l, s_hours_per_day (t) * 60, true);
+    s_book_sort (&book);
+    uint32_t until = (uint32_t) atoi (book.uses[book.n - 1].date); //  the last year used
+    //  The carry into each year with the request and without it.
+    int64_t with = 0, without = 0;
+    if (rc == PM_OK) {
+        rc = s_carried_into (ctx, s, t, &book, first, &with);
+        without = with;
+    }
+    for (uint32_t z = first; rc == PM_OK; z++) {
+        //  The year with the request, without it, and its other leave
+        //  with the carry the request leaves it (what it is asked to pay
+        //  the request's part in it from).
+        s_ledger_t mine_in, before, rest;
+        rc = s_ledger (ctx, s, t, &book, z, with, true, &mine_in);
+        if (rc == PM_OK) {
+            rc = s_ledger (ctx, s, t, &book, z, without, false, &before);
+        }
+        if (rc == PM_OK) {
+            rc = s_ledger (ctx, s, t, &book, z, with, false, &rest);
+        }
+        const s_use_t *mine = rc == PM_OK ? s_mine (&mine_in) : NULL;
+        if (rc == PM_OK && mine) {
+            rc = s_check_year (ctx, t, l, &rest, mine);
+        }
+        else if (rc == PM_OK) {
+            //  A later year gets less carried in: refused when that
+            //  overdraws it (or overdraws it further).
+            int64_t short_by = s_slack (&mine_in);
+            if (short_by < 0 && short_by < s_slack (&before)) {
+                char less[64], gap[64];
+                rc = pm_ctx_fail (ctx, PM_ECONFLICT, "leave_type",
+                                   "leave_type: it would carry %s less of %s into %u, where "
+                                   "the leave taken or asked would then be %s short",
+                                   s_amount (without - with, mine_in.day, less, sizeof less),
+                                   t->id, z,
+                                   s_amount (-short_by, mine_in.day, gap, sizeof gap));
+            }
+        }
+        with = s_carry_out (&mine_in);
+        without = s_carry_out (&before);
+        if (z >= last && (with == without || z >= until)) {
+            break;
+        }
+    }
+    s_book_free (&book);
     return rc;
 }
 
@@ -668,10 +1028,12 @@ s_check_when (pm_ctx_t *ctx, const Pm__Staffing__RequestLeave *req)
                              "end_date: %s is before start_date %s", req->end_date,
                              req->start_date);
     }
-    if (strncmp (req->end_date, req->start_date, 4) != 0) {
+    //  Across one year end at most: each year pays for its part.
+    if (atoi (req->end_date) > atoi (req->start_date) + 1) {
         return pm_ctx_fail (ctx, PM_EINVAL, "end_date",
-                             "end_date: leave ends in the year it starts; split it at "
-                             "the year end (balances are yearly)");
+                             "end_date: leave ends in the year it starts or the next (%s "
+                             "to %s crosses more than one year end)", req->start_date,
+                             req->end_date);
     }
     bool has_start = req->start_time && *req->start_time;
     bool has_end = req->end_time && *req->end_time;
@@ -706,10 +1068,13 @@ s_check_when (pm_ctx_t *ctx, const Pm__Staffing__RequestLeave *req)
 }
 
 //  Fills the range, days and minutes of leave `l` at `site`, a day of the
-//  type being `day` minutes. Partial leave must fall on a day the site
-//  opens and be a real stretch of local time.
+//  type being `day` minutes; whole days across a year end also each
+//  year's days, into `years` (two, which `l` then points to). Partial
+//  leave must fall on a day the site opens and be a real stretch of
+//  local time.
 static pm_err
-s_extent (pm_ctx_t *ctx, const Pm__Staffing__Site *site, uint32_t day, leave_t *l)
+s_extent (pm_ctx_t *ctx, const Pm__Staffing__Site *site, uint32_t day, leave_t *l,
+          Pm__Staffing__LeaveYearDays **years)
 {
     l->has_days = l->has_start = l->has_end = l->has_minutes = 1;
     if (!s_partial (l)) {
@@ -719,6 +1084,18 @@ s_extent (pm_ctx_t *ctx, const Pm__Staffing__Site *site, uint32_t day, leave_t *
         stf_tz_instant (site->time_zone, after, 0, &l->end);
         l->days = s_working_days (site, l->start_date, l->end_date);
         l->minutes = l->days * day;
+        if (strncmp (l->start_date, l->end_date, 4) != 0) {
+            char dec31[STF_DATE_LEN];
+            snprintf (dec31, sizeof dec31, "%.4s-12-31", l->start_date);
+            years[0]->has_year = years[0]->has_days = 1;
+            years[0]->year = (uint32_t) atoi (l->start_date);
+            years[0]->days = s_working_days (site, l->start_date, dec31);
+            years[1]->has_year = years[1]->has_days = 1;
+            years[1]->year = years[0]->year + 1;
+            years[1]->days = l->days - years[0]->days;
+            l->n_year_days = 2;
+            l->year_days = years;
+        }
         return PM_OK;
     }
     const char *closure = stf_site_closure (site, l->start_date);
@@ -822,6 +1199,9 @@ s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
         rc = stf_site (ctx, stf_staff_primary_site (s), "staff_id", &site);
     }
     leave_t l = PM__STAFFING__LEAVE__INIT;
+    Pm__Staffing__LeaveYearDays parts[2] = {PM__STAFFING__LEAVE_YEAR_DAYS__INIT,
+                                            PM__STAFFING__LEAVE_YEAR_DAYS__INIT};
+    Pm__Staffing__LeaveYearDays *years[2] = {&parts[0], &parts[1]};
     char id[PM_ID_MAX];
     if (rc == PM_OK) {
         pm_id_new ("lv", pm_ctx_now (ctx), id);
@@ -840,7 +1220,7 @@ s_request (pm_ctx_t *ctx, const ProtobufCMessage *body)
         l.version = 1;
         l.status = PM__STAFFING__LEAVE_STATUS__LEAVE_REQUESTED;
         l.requested_at = l.updated_at = pm_ctx_now (ctx);
-        rc = s_extent (ctx, site, s_hours_per_day (t) * 60, &l);
+        rc = s_extent (ctx, site, s_hours_per_day (t) * 60, &l, years);
     }
     if (rc == PM_OK) {
         rc = s_check_overlap (ctx, &l);

@@ -1,6 +1,7 @@
 /*  staffing_leave.h: leave types (hours per day, yearly or monthly
-    accrual), yearly allocations, balances in days and minutes, and leave
-    requests (whole days or part of one date) with their decisions.       */
+    accrual, carry-over, pro-rating), yearly allocations, balances in days
+    and minutes, and leave requests (whole days, across a year end too,
+    or part of one date) with their decisions.                            */
 #ifndef STAFFING_LEAVE_H
 #define STAFFING_LEAVE_H
 

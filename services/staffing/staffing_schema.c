@@ -107,7 +107,8 @@ static const pm_command_def_t s_commands[] = {
      PM_ROLE_PRACTICE_MANAGER | PM_ROLE_AUDITOR | PM_ROLE_SERVICE},
     //  Leave
     {"staffing.SetLeaveType", PM_WRITE, D (set_leave_type), D (leave_type),
-     "create or change a leave type: yearly days, hours per day, accrual", 0},
+     "create or change a leave type: yearly days, hours per day, accrual, "
+     "carry-over, pro-rating", 0},
     {"staffing.ListLeaveTypes", PM_READ, NULL, D (leave_type_list),
      "every leave type", READ_STAFF},
     {"staffing.SetLeaveAllocation", PM_WRITE, D (set_leave_allocation),

@@ -1573,8 +1573,9 @@ s_test_leave (void)
                "2026-07-09");
     CHECK (r);
     json_decref (r);
+    //  Leave may cross one year end (test leave_year_end), not two.
     r = itest_req (c, PM_EINVAL, "end_date", "staffing.RequestLeave", ask, n, "2026-12-30",
-               "2027-01-02");
+               "2028-01-02");
     CHECK (r);
     json_decref (r);
     r = itest_req (c, PM_ENOTFOUND, "leave_type", "staffing.RequestLeave",
@@ -2047,6 +2048,322 @@ s_test_leave_accrual (void)
     CHECK (b && s_int (b, "accrued_minutes") == 20 * 480);
     CHECK (strcmp (itest_json_str (b, "accrual"), "ACCRUAL_YEARLY") == 0);
     json_decref (b);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  --- carry-over, pro-rating, leave across a year end ----------------------------
+
+//  The balance of `staff` in `type` for `year` as of `as_of` (NULL: today).
+static json_t *
+s_balance_in (pm_client_t *c, const char *staff, const char *type, int year,
+              const char *as_of)
+{
+    char extra[64] = "";
+    if (as_of) {
+        snprintf (extra, sizeof extra, ", \"as_of\": \"%s\"", as_of);
+    }
+    return itest_req (c, 0, NULL, "staffing.LeaveBalance",
+                      "{\"staff_id\": \"%s\", \"leave_type\": \"%s\", \"year\": %d%s}", staff,
+                      type, year, extra);
+}
+
+//  True when balance `b` holds these carried minutes (in, used, expired)
+//  and remaining and available minutes; says what it held otherwise.
+//  Takes `b`.
+static bool
+s_carries (json_t *b, long long in, long long used, long long expired, long long remaining,
+           long long available)
+{
+    bool ok = b && s_int (b, "carried_in_minutes") == in
+              && s_int (b, "carried_used_minutes") == used
+              && s_int (b, "carried_expired_minutes") == expired
+              && s_int (b, "remaining_minutes") == remaining
+              && s_int (b, "available_minutes") == available;
+    if (b && !ok) {
+        char *text = json_dumps (b, JSON_COMPACT);
+        fprintf (stderr, "    balance %s\n", text);
+        free (text);
+    }
+    json_decref (b);
+    return ok;
+}
+
+//  Carry-over: 10 days a year, at most 5 carried, usable until the end of
+//  March. 2026 leaves 8 unused: 5 carry. Leave waiting for a decision
+//  counts as taken (a denial gives it back to the carry); a past year's
+//  allocation changed changes what carries. 2027's March leave takes the
+//  carried days first, so only what is left of them expires; a request
+//  after the expiry cannot use them (the refusal names the date) while
+//  the same request in March can. A 2026 request that would carry less
+//  than 2027's booked leave needs is refused, naming 2027.
+static void
+s_test_leave_carry_over (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York")); //  Mon-Fri
+    char n[PM_ID_MAX], m[PM_ID_MAX];
+    CHECK (s_onboard (c, n, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                            "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                            "\"2026-01-01\""));
+    CHECK (s_onboard (c, m, "\"roles\": [\"practice-manager\"], \"sites\": "
+                            "[{\"site_id\": \"north\", \"fte_permille\": 1000}], "
+                            "\"start_date\": \"2026-01-01\""));
+    const char *type = "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                       "\"yearly_days\": 10%s}}";
+    CHECK (s_says (itest_req (c, PM_EINVAL, "leave_type.carry_over_expiry_months",
+                              "staffing.SetLeaveType", type,
+                              ", \"carry_over_expiry_months\": 3"),
+                   "nothing carries over"));
+    CHECK (s_says (itest_req (c, PM_EINVAL, "leave_type.carry_over_expiry_months",
+                              "staffing.SetLeaveType", type,
+                              ", \"carry_over_days\": 5, \"carry_over_expiry_months\": 13"),
+                   "0 to 12"));
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType", type,
+                           ", \"carry_over_days\": 5, \"carry_over_expiry_months\": 3");
+    CHECK (r && s_int (r, "carry_over_days") == 5 && s_int (r, "carry_over_expiry_months") == 3);
+    json_decref (r);
+
+    //  2026: two days taken, eight unused, five carry (the cap).
+    char jun[PM_ID_MAX], dec[PM_ID_MAX];
+    CHECK (s_leave_ok (c, m, n, "annual", "2026-06-01", "2026-06-02", NULL, NULL, jun));
+    json_t *b = s_balance_in (c, n, "annual", 2027, "2027-01-15");
+    CHECK (b && s_int (b, "allocated_minutes") == 4800);
+    CHECK (strcmp (itest_json_str (b, "carried_until"), "2027-03-31") == 0);
+    CHECK (s_carries (b, 2400, 0, 0, 7200, 7200));
+    //  Four days asked in December: until decided they count as taken.
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2026-12-07", "2026-12-10", NULL, NULL, dec));
+    CHECK (s_carries (s_balance_in (c, n, "annual", 2027, "2027-01-15"), 1920, 0, 0, 6720,
+                      6720));
+    r = itest_req (c, 0, NULL, "staffing.DenyLeave",
+                   "{\"leave_id\": \"%s\", \"approver_id\": \"%s\", \"reason\": \"audit\"}",
+                   dec, m);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_carries (s_balance_in (c, n, "annual", 2027, "2027-01-15"), 2400, 0, 0, 7200,
+                      7200));
+    //  2026's allocation corrected afterwards to 6: four unused, four carry.
+    const char *alloc = "{\"allocation\": {\"staff_id\": \"%s\", \"leave_type\": "
+                        "\"annual\", \"year\": %d, \"days\": %d}}";
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation", alloc, n, 2026, 6);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_carries (s_balance_in (c, n, "annual", 2027, "2027-01-15"), 1920, 0, 0, 6720,
+                      6720));
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation", alloc, n, 2026, 10);
+    CHECK (r);
+    json_decref (r);
+
+    //  2027: three days in March come out of the carried five; two expire
+    //  after March; the year's own ten stay whole.
+    char mar[PM_ID_MAX], late[PM_ID_MAX];
+    CHECK (s_leave_ok (c, m, n, "annual", "2027-03-01", "2027-03-03", NULL, NULL, mar));
+    CHECK (s_carries (s_balance_in (c, n, "annual", 2027, "2027-03-31"), 2400, 1440, 0, 5760,
+                      5760));
+    CHECK (s_carries (s_balance_in (c, n, "annual", 2027, "2027-04-01"), 2400, 1440, 960, 4800,
+                      4800));
+    //  Eleven working days from April 5: the expired two cannot pay.
+    json_t *err = s_ask_leave (c, PM_ECONFLICT, "leave_type", n, "annual", "2027-04-05",
+                               "2027-04-19", NULL, NULL);
+    CHECK (err && strstr (itest_json_str (err, "message"),
+                          "10 day(s) (4800 minutes) of annual left in 2027"));
+    CHECK (s_says (err, "5 day(s) (2400 minutes) carried over from 2026 usable until "
+                        "2027-03-31: 2 day(s) (960 minutes) of it expired unused"));
+    //  The same eleven days from March 15 may use them.
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2027-03-15", "2027-03-29", NULL, NULL, late));
+    CHECK (s_carries (s_balance_in (c, n, "annual", 2027, "2027-04-01"), 2400, 2400, 0, 480,
+                      480));
+
+    //  2027's leave now needs all five carried days but one. Five more
+    //  days in 2026 would carry three: refused, naming 2027; four fit.
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", n, "annual", "2026-11-02",
+                                "2026-11-06", NULL, NULL),
+                   "it would carry 2 day(s) (960 minutes) less of annual into 2027, where "
+                   "the leave taken or asked would then be 1 day(s) (480 minutes) short"));
+    char nov[PM_ID_MAX];
+    CHECK (s_leave_ok (c, NULL, n, "annual", "2026-11-02", "2026-11-05", NULL, NULL, nov));
+    CHECK (s_carries (s_balance_in (c, n, "annual", 2027, "2027-04-01"), 1920, 1920, 0, 0, 0));
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Pro-rating: 20 days a year, pro-rated. Hired 2026-07-15: July to
+//  December, 10 days (a type that does not pro-rate gives all 20), and
+//  20 in 2027; hired 2026-03-02: ten months, 16 days 5h20 in exact
+//  minutes. Someone who leaves on 2026-09-10 keeps nine months, 15 days:
+//  the 16 they took show one day overdrawn; a monthly type stops
+//  accruing after September.
+static void
+s_test_leave_pro_rating (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    char h[PM_ID_MAX], mh[PM_ID_MAX], e[PM_ID_MAX], m[PM_ID_MAX];
+    const char *post = "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": \"north\", "
+                       "\"fte_permille\": 1000}], \"start_date\": ";
+    char fields[256];
+    snprintf (fields, sizeof fields, "%s\"2026-07-15\"", post);
+    CHECK (s_onboard (c, h, fields));
+    snprintf (fields, sizeof fields, "%s\"2026-03-02\"", post);
+    CHECK (s_onboard (c, mh, fields));
+    snprintf (fields, sizeof fields, "%s\"2025-03-01\"", post);
+    CHECK (s_onboard (c, e, fields));
+    CHECK (s_onboard (c, m, "\"roles\": [\"practice-manager\"], \"sites\": "
+                            "[{\"site_id\": \"north\", \"fte_permille\": 1000}], "
+                            "\"start_date\": \"2025-01-01\""));
+    CHECK (s_says (itest_req (c, PM_EINVAL, "leave_type.pro_rate_yearly",
+                              "staffing.SetLeaveType",
+                              "{\"leave_type\": {\"id\": \"pto\", \"name\": \"PTO\", "
+                              "\"yearly_days\": 12, \"accrual\": \"ACCRUAL_MONTHLY\", "
+                              "\"pro_rate_yearly\": true}}"),
+                   "only for ACCRUAL_YEARLY"));
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                           "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                           "\"yearly_days\": 20, \"pro_rate_yearly\": true}}");
+    CHECK (r && json_is_true (itest_json_at (r, "pro_rate_yearly")));
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                   "{\"leave_type\": {\"id\": \"flat\", \"name\": \"Flat\", "
+                   "\"yearly_days\": 20}}");
+    CHECK (r);
+    json_decref (r);
+
+    //  Hired in July: six months of twenty days.
+    json_t *b = s_balance_in (c, h, "annual", 2026, NULL);
+    CHECK (b && s_int (b, "allocated") == 20 && s_int (b, "prorated_months") == 6);
+    CHECK (s_int (b, "allocated_minutes") == 4800 && s_int (b, "remaining") == 10);
+    json_decref (b);
+    b = s_balance_in (c, h, "annual", 2027, NULL);
+    CHECK (b && s_int (b, "allocated_minutes") == 9600);
+    CHECK (itest_json_at (b, "prorated_months") == NULL);
+    json_decref (b);
+    b = s_balance_in (c, h, "flat", 2026, NULL);
+    CHECK (b && s_int (b, "allocated_minutes") == 9600);
+    json_decref (b);
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", h, "annual", "2026-08-03",
+                                "2026-08-17", NULL, NULL),
+                   "10 day(s) (4800 minutes) of annual left in 2026 (20 day(s) allocated at "
+                   "8 hour(s) a day, pro-rated for 6 month(s) to 10 day(s) (4800 minutes)"));
+    char aug[PM_ID_MAX];
+    CHECK (s_leave_ok (c, NULL, h, "annual", "2026-08-03", "2026-08-14", NULL, NULL, aug));
+    //  Hired in March: ten twelfths, exact to the minute.
+    b = s_balance_in (c, mh, "annual", 2026, NULL);
+    CHECK (b && s_int (b, "prorated_months") == 10 && s_int (b, "allocated_minutes") == 8000);
+    CHECK (s_int (b, "remaining") == 16);
+    json_decref (b);
+
+    //  16 days taken in February; leaving on 2026-09-10 cuts the year to
+    //  January..September.
+    char feb[PM_ID_MAX];
+    CHECK (s_leave_ok (c, m, e, "annual", "2026-02-02", "2026-02-23", NULL, NULL, feb));
+    b = s_balance_in (c, e, "annual", 2026, NULL);
+    CHECK (b && s_int (b, "allocated_minutes") == 9600 && s_int (b, "remaining") == 4);
+    json_decref (b);
+    r = itest_req (c, 0, NULL, "staffing.Terminate",
+                   "{\"staff_id\": \"%s\", \"end_date\": \"2026-09-10\", \"reason\": "
+                   "\"moved away\"}", e);
+    CHECK (r);
+    json_decref (r);
+    b = s_balance_in (c, e, "annual", 2026, NULL);
+    CHECK (b && s_int (b, "prorated_months") == 9 && s_int (b, "allocated_minutes") == 7200);
+    CHECK (s_int (b, "remaining_minutes") == -480 && s_int (b, "remaining") == -1);
+    json_decref (b);
+    //  Monthly accrual stops after the month they leave.
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                   "{\"leave_type\": {\"id\": \"pto\", \"name\": \"PTO\", "
+                   "\"yearly_days\": 12, \"accrual\": \"ACCRUAL_MONTHLY\"}}");
+    CHECK (r);
+    json_decref (r);
+    b = s_balance_in (c, e, "pto", 2026, "2026-12-31");
+    CHECK (b && s_int (b, "accrued_minutes") == 9 * 480);
+    json_decref (b);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  Whole days from Monday 2026-12-28 to Sunday 2027-01-03: one leave, one
+//  UTC range (New York midnights), four working days counted in 2026 and
+//  one (New Year's Day, a Friday) in 2027. Refused when either year is
+//  short, naming it; a window may not cross dates.
+static void
+s_test_leave_year_end (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "staffing", "pm-staffing");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north", "America/New_York"));
+    char n[PM_ID_MAX], m[PM_ID_MAX];
+    CHECK (s_onboard (c, n, "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": "
+                            "\"north\", \"fte_permille\": 1000}], \"start_date\": "
+                            "\"2026-01-01\""));
+    CHECK (s_onboard (c, m, "\"roles\": [\"practice-manager\"], \"sites\": "
+                            "[{\"site_id\": \"north\", \"fte_permille\": 1000}], "
+                            "\"start_date\": \"2026-01-01\""));
+    json_t *r = itest_req (c, 0, NULL, "staffing.SetLeaveType",
+                           "{\"leave_type\": {\"id\": \"annual\", \"name\": \"Annual\", "
+                           "\"yearly_days\": 20}}");
+    CHECK (r);
+    json_decref (r);
+    const char *alloc = "{\"allocation\": {\"staff_id\": \"%s\", \"leave_type\": "
+                        "\"annual\", \"year\": %d, \"days\": %d}}";
+
+    //  2026 short (three days for four), then 2027 (none for one).
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation", alloc, n, 2026, 3);
+    json_decref (r);
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", n, "annual", "2026-12-28",
+                                "2027-01-03", NULL, NULL),
+                   "3 day(s) (1440 minutes) of annual left in 2026 (3 day(s) allocated at 8 "
+                   "hour(s) a day, 0 day(s) (0 minutes) approved, 0 day(s) (0 minutes) "
+                   "requested); this asks 4 day(s) (1920 minutes) in 2026 (of 5 day(s) from "
+                   "2026-12-28 to 2027-01-03)"));
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation", alloc, n, 2026, 20);
+    json_decref (r);
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation", alloc, n, 2027, 0);
+    json_decref (r);
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "leave_type", n, "annual", "2026-12-28",
+                                "2027-01-03", NULL, NULL),
+                   "0 day(s) (0 minutes) of annual left in 2027"));
+    r = itest_req (c, 0, NULL, "staffing.SetLeaveAllocation", alloc, n, 2027, 1);
+    CHECK (r);
+    json_decref (r);
+
+    //  Accepted: one leave over both years.
+    r = s_ask_leave (c, 0, NULL, n, "annual", "2026-12-28", "2027-01-03", NULL, NULL);
+    CHECK (r && s_int (r, "days") == 5 && s_int (r, "minutes") == 2400);
+    CHECK (s_int (r, "year_days[0].year") == 2026 && s_int (r, "year_days[0].days") == 4);
+    CHECK (s_int (r, "year_days[1].year") == 2027 && s_int (r, "year_days[1].days") == 1);
+    char lv[PM_ID_MAX];
+    snprintf (lv, sizeof lv, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 0, 4, 16, 0, 1920, 7680));
+    CHECK (s_holds (s_balance_in (c, n, "annual", 2027, NULL), 0, 1, 0, 0, 480, 0));
+    r = itest_req (c, 0, NULL, "staffing.ApproveLeave",
+                   "{\"leave_id\": \"%s\", \"approver_id\": \"%s\"}", lv, m);
+    CHECK (r);
+    json_decref (r);
+    json_t *events = s_stream (c);
+    CHECK (s_count (events, "staffing.leave.requested") == 1);
+    json_t *e = s_last (events, "staffing.leave.approved");
+    CHECK (e && strcmp (itest_json_str (e, "data.id"), lv) == 0);
+    CHECK (s_int (e, "data.start") == s_utc ("2026-12-28T05:00"));
+    CHECK (s_int (e, "data.end") == s_utc ("2027-01-04T05:00"));
+    json_decref (events);
+    CHECK (s_holds (s_balance (c, n, "annual", NULL), 4, 0, 16, 1920, 0, 7680));
+    CHECK (s_holds (s_balance_in (c, n, "annual", 2027, NULL), 1, 0, 0, 480, 0, 0));
+    //  Its dates are held in both years; a window still covers one date.
+    CHECK (s_says (s_ask_leave (c, PM_ECONFLICT, "start_date", n, "annual", "2027-01-01",
+                                "2027-01-01", "09:00", "10:00"),
+                   lv));
+    CHECK (s_says (s_ask_leave (c, PM_EINVAL, "end_date", n, "annual", "2027-12-31",
+                                "2028-01-01", "09:00", "10:00"),
+                   "covers one date"));
     pm_client_destroy (&c);
     itest_cleanup (&svc);
 }
@@ -2574,6 +2891,9 @@ static const itest_case_t s_cases[] = {
     {"partial_leave_dst", s_test_partial_leave_dst},
     {"leave_minutes", s_test_leave_minutes},
     {"leave_accrual", s_test_leave_accrual},
+    {"leave_carry_over", s_test_leave_carry_over},
+    {"leave_pro_rating", s_test_leave_pro_rating},
+    {"leave_year_end", s_test_leave_year_end},
     {"partial_leave_slots", s_test_partial_leave_slots},
     {"training", s_test_training},
     {"consumer_catches_up", s_test_consumer_catches_up},
