@@ -87,6 +87,40 @@ s_valid_name (const char *name)
 }
 
 //  --------------------------------------------------------------------------
+//  A new key pair's files under temporary names (hidden: zauth skips
+//  them), so that renames then put each file in place whole.
+typedef struct {
+    char secret[720];         //  secret/.<name>.<pid>.tmp (public half)
+    char secret_secret[740];  //  ..._secret (the secret key)
+    char pub[720];            //  public/.<name>.<pid>.tmp
+} s_temp_t;
+
+static int
+s_save_temp (zcert_t *cert, const char *name, s_temp_t *tmp)
+{
+    snprintf (tmp->secret, sizeof tmp->secret, "%s/secret/.%s.%d.tmp", pm_keys_dir (), name,
+              getpid ());
+    snprintf (tmp->secret_secret, sizeof tmp->secret_secret, "%s_secret", tmp->secret);
+    snprintf (tmp->pub, sizeof tmp->pub, "%s/public/.%s.%d.tmp", pm_keys_dir (), name,
+              getpid ());
+    int rc = zcert_save (cert, tmp->secret);
+    if (rc == 0) {
+        chmod (tmp->secret_secret, 0600);
+        rc = zcert_save_public (cert, tmp->pub);
+    }
+    return rc;
+}
+
+//  Removes what is left of them (nothing, once renamed into place).
+static void
+s_temp_remove (const s_temp_t *tmp)
+{
+    unlink (tmp->secret);
+    unlink (tmp->secret_secret);
+    unlink (tmp->pub);
+}
+
+//  --------------------------------------------------------------------------
 //  Makes name's key pair unless it exists. Files are written under
 //  temporary names and renamed, so a reader never sees half a key.
 pm_err
@@ -140,23 +174,13 @@ pm_keys_ensure_person (const char *name, const char *role, const char *sites,
     if (staff && *staff) {
         zcert_set_meta (cert, "staff", "%s", staff);
     }
-    char tmp[720], tmp_secret[740], pub_tmp[720];
-    snprintf (tmp, sizeof tmp, "%s/secret/.%s.%d.tmp", pm_keys_dir (), name, getpid ());
-    snprintf (tmp_secret, sizeof tmp_secret, "%s_secret", tmp);
-    snprintf (pub_tmp, sizeof pub_tmp, "%s/public/.%s.%d.tmp", pm_keys_dir (), name,
-              getpid ());
-    int rc = zcert_save (cert, tmp);
-    if (rc == 0) {
-        chmod (tmp_secret, 0600);
-        rc = zcert_save_public (cert, pub_tmp);
-    }
+    s_temp_t tmp;
+    int rc = s_save_temp (cert, name, &tmp);
     zcert_destroy (&cert);
-    if (rc != 0 || rename (tmp, sec) != 0 || rename (tmp_secret, sec_secret) != 0
-        || rename (pub_tmp, pub) != 0) {
+    if (rc != 0 || rename (tmp.secret, sec) != 0
+        || rename (tmp.secret_secret, sec_secret) != 0 || rename (tmp.pub, pub) != 0) {
         pm_error ("cannot write key", "name", name, "error", strerror (errno), NULL);
-        unlink (tmp);
-        unlink (tmp_secret);
-        unlink (pub_tmp);
+        s_temp_remove (&tmp);
         return PM_EINTERNAL;
     }
     pm_info ("key pair created", "name", name, "role", role, "sites",
@@ -310,42 +334,32 @@ s_rotate (const char *name, char *retired, size_t retired_len)
 
     //  Everything new is written under temporary (hidden: zauth skips
     //  them) names first; renames then put each file in place whole.
-    char tmp[720], tmp_secret[740], pub_tmp[720];
-    snprintf (tmp, sizeof tmp, "%s/secret/.%s.%d.tmp", pm_keys_dir (), name, getpid ());
-    snprintf (tmp_secret, sizeof tmp_secret, "%s_secret", tmp);
-    snprintf (pub_tmp, sizeof pub_tmp, "%s/public/.%s.%d.tmp", pm_keys_dir (), name,
-              getpid ());
-    int rc = zcert_save (cert, tmp);
-    if (rc == 0) {
-        chmod (tmp_secret, 0600);
-        rc = zcert_save_public (cert, pub_tmp);
-    }
+    s_temp_t tmp;
+    int rc = s_save_temp (cert, name, &tmp);
     zcert_destroy (&cert);
     char kept[700] = "";
     pm_err err = rc == 0 ? PM_OK : PM_EINTERNAL;
     if (err == PM_OK) {
-        s_date_after_all (pub_tmp, dir);
+        s_date_after_all (tmp.pub, dir);
         err = s_keep_retired (name, pub, kept, sizeof kept);
     }
     //  The secret first: the holder has the new pair by the time ZAP
     //  takes the new key, and the old key works until that same moment.
     if (err == PM_OK
-        && (rename (tmp_secret, sec_secret) != 0 || rename (tmp, sec) != 0)) {
+        && (rename (tmp.secret_secret, sec_secret) != 0 || rename (tmp.secret, sec) != 0)) {
         pm_error ("cannot write the new key pair", "name", name, "error",
                   strerror (errno), NULL);
         unlink (kept);
         err = PM_EINTERNAL;
     }
-    if (err == PM_OK && rename (pub_tmp, pub) != 0) {
+    if (err == PM_OK && rename (tmp.pub, pub) != 0) {
         //  Not expected (one directory, one file system): say what is where.
         pm_error ("new key pair written but public/ still holds the old key: "
                   "rotate again", "name", name, "error", strerror (errno), NULL);
         unlink (kept);
         err = PM_EINTERNAL;
     }
-    unlink (tmp);
-    unlink (tmp_secret);
-    unlink (pub_tmp);
+    s_temp_remove (&tmp); //  what a failure left behind
     if (err == PM_OK) {
         if (retired) {
             snprintf (retired, retired_len, "%s", kept);
