@@ -62,7 +62,7 @@ help:
 	@echo "make demo       seed a demo network into the services make run started"
 	@echo "make test       selftests + integration tests; ends with 'N passed, N failed'"
 	@echo "make asan       build under ASan+UBSan into build/asan and run the tests"
-	@echo "make bench      durable registrations and bookings (throughput, latency), slot search"
+	@echo "make bench      durable registrations and bookings (throughput, latency), slot search, erasure passes"
 	@echo "make profile    instructions per Register through the write path (callgrind)"
 	@echo "make profile-book  instructions per Book in scheduling (callgrind)"
 	@echo "make memcheck   selftests under valgrind"
@@ -154,6 +154,7 @@ bench: all
 	$(BIN)/bench_register
 	$(BIN)/bench_book
 	$(BIN)/bench_slots
+	$(BIN)/bench_erase
 bench-slots: all ; $(BIN)/bench_slots  # FindSlots with 1,000,000 appointments stored
 
 # Instructions per request through the write path (callgrind).
