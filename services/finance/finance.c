@@ -19,6 +19,7 @@
 #include "finance_budgets.h"
 #include "finance_charges.h"
 #include "finance_days.h"
+#include "finance_dues.h"
 #include "finance_invoices.h"
 #include "finance_notes.h"
 #include "finance_payments.h"
@@ -119,13 +120,18 @@ int
 finance_setup (pm_server_t *server)
 {
     pm_store_t *store = pm_server_store (server);
+    MDB_dbi events;
     if (fin_store_open (store) != PM_OK
         || pm_store_migrate (store, fin_db.index, "report-index", s_index_invoices, NULL)
                != 0
         || pm_store_migrate (store, fin_db.index, "booked-index", s_index_payments, NULL)
                != 0
         || pm_store_migrate (store, fin_db.index, "credit-note-numbers", fin_notes_migrate,
-                             NULL) != 0) {
+                             NULL) != 0
+        //  Finance's own stream is the history of its invoices.
+        || pm_store_dbi (store, "$events", 0, &events) != PM_OK
+        || pm_store_migrate (store, fin_db.index, "due-history", fin_dues_migrate, &events)
+               != 0) {
         return -1;
     }
     fin_sites_setup (server);

@@ -21,6 +21,7 @@
 
 #include "finance_accounts.h"
 #include "finance_charges.h"
+#include "finance_dues.h"
 #include "finance_invoices.h"
 #include "pm_id.h"
 
@@ -171,7 +172,8 @@ fin_invoices_issued (MDB_txn *txn, const char *site, int64_t from, int64_t to,
 }
 
 //  --------------------------------------------------------------------------
-//  Stores a changed invoice and announces it.
+//  Stores a changed invoice, keeps its indexes and due history, and
+//  announces it.
 pm_err
 fin_invoice_save (pm_ctx_t *ctx, invoice_t *inv, const char *old_patient,
                   const char *event)
@@ -183,6 +185,9 @@ fin_invoice_save (pm_ctx_t *ctx, invoice_t *inv, const char *old_patient,
     pm_err rc = fin_put (ctx, fin_db.invoices, inv->id, &inv->base);
     if (rc == PM_OK) {
         rc = fin_invoice_report_index (pm_ctx_txn (ctx), inv);
+    }
+    if (rc == PM_OK) {
+        rc = fin_due_record (pm_ctx_txn (ctx), inv, inv->updated_at);
     }
     pm_key_t k;
     if (rc == PM_OK && old_patient) {

@@ -20,7 +20,8 @@ pm_err fin_invoice_load (pm_ctx_t *ctx, const char *id, const char *field,
 void fin_invoice_totals (Pm__Finance__Invoice *inv);
 
 //  Stores a changed invoice (version, updated_at, totals), moves its
-//  index entry from `old_patient` (NULL: unchanged) and emits `event`.
+//  index entry from `old_patient` (NULL: unchanged), records a change of
+//  its due amount (fin_due_record) and emits `event`.
 pm_err fin_invoice_save (pm_ctx_t *ctx, Pm__Finance__Invoice *inv,
                          const char *old_patient, const char *event);
 

@@ -7,15 +7,21 @@
     lists issued invoices with something due. Each walks an index of its
     own site only - issued invoices by issue time (FIN_IX_ISSUED, walked by
     fin_invoices_issued, which the budget report uses too) for the period,
-    open ones (FIN_IX_OPEN) for the aging - so a report reads what it
+    open ones (FIN_IX_OPEN) for the aging now - so a report reads what it
     reports, not the network's whole history (a store from before the
-    indexes gets them at start, finance.c).                              */
+    indexes gets them at start, finance.c). The aging at a past date walks
+    the site's invoices issued by the end of that day (FIN_IX_ISSUED) and
+    takes what each had due then from its due history (finance_dues.c),
+    never from today's amounts; only invoices that had something due are
+    read.                                                                 */
 #include <stdlib.h>
 #include <string.h>
 
+#include "finance_dues.h"
 #include "finance_invoices.h"
 #include "finance_reports.h"
 #include "finance_tz.h"
+#include "pm_id.h"
 
 #define REVENUE_SPAN_MAX (366 * 86400000LL)
 #define GROUPS_MAX 1000
@@ -177,9 +183,43 @@ typedef struct {
     Pm__Finance__AgingItem **items;
     size_t n_items;
     int64_t total;
+    int64_t as_at;            //  the instant the amounts stand at
+    size_t prefix_len;        //  'D' site 0: where the issue time starts
 } s_aging_t;
 
-//  One open invoice of the site: counted when issued on or before as_of.
+//  An invoice of the site with `due` owed at as_of: counted when issued on
+//  or before as_of, in the bucket of its age.
+static void
+s_aging_add (s_aging_t *a, const Pm__Finance__Invoice *inv, int64_t due)
+{
+    char date[FIN_DATE_LEN];
+    fin_local_date (a->site, inv->issued_at, date);
+    int days = fin_date_diff (date, a->as_of);
+    if (days < 0) {
+        return;
+    }
+    int b = days <= 30 ? 0 : days <= 60 ? 1 : days <= 90 ? 2 : 3;
+    a->buckets[b].due_minor += due;
+    a->buckets[b].invoices++;
+    a->total += due;
+    if (a->n_items < FIN_LIST_MAX) {
+        Pm__Finance__AgingItem *it = calloc (1, sizeof *it);
+        pm__finance__aging_item__init (it);
+        it->invoice_id = strdup (inv->id);
+        it->number_text = strdup (inv->number_text ? inv->number_text : "");
+        it->patient_id = strdup (inv->patient_id ? inv->patient_id : "");
+        it->issued_date = strdup (date);
+        it->bucket = (char *) s_bucket_labels[b];
+        it->has_days = it->has_due_minor = 1;
+        it->days = (uint32_t) days;
+        it->due_minor = due;
+        a->items[a->n_items++] = it;
+        //  The report names a patient and what they owe.
+        pm_ctx_audit (a->ctx, inv->patient_id, inv->site_id);
+    }
+}
+
+//  One open invoice of the site (now): what it has due.
 static int
 s_aging_each (const MDB_val *key, const MDB_val *val, void *arg)
 {
@@ -190,36 +230,42 @@ s_aging_each (const MDB_val *key, const MDB_val *val, void *arg)
     if (!inv) {
         return (int) rc; //  a stale entry is skipped
     }
-    char date[FIN_DATE_LEN];
     if (inv->site_id && strcmp (inv->site_id, a->site->site_id) == 0
         && inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED
         && inv->due_minor > 0) {
-        fin_local_date (a->site, inv->issued_at, date);
-        int days = fin_date_diff (date, a->as_of);
-        if (days >= 0) {
-            int b = days <= 30 ? 0 : days <= 60 ? 1 : days <= 90 ? 2 : 3;
-            a->buckets[b].due_minor += inv->due_minor;
-            a->buckets[b].invoices++;
-            a->total += inv->due_minor;
-            if (a->n_items < FIN_LIST_MAX) {
-                Pm__Finance__AgingItem *it = calloc (1, sizeof *it);
-                pm__finance__aging_item__init (it);
-                it->invoice_id = strdup (inv->id);
-                it->number_text = strdup (inv->number_text ? inv->number_text : "");
-                it->patient_id = strdup (inv->patient_id ? inv->patient_id : "");
-                it->issued_date = strdup (date);
-                it->bucket = (char *) s_bucket_labels[b];
-                it->has_days = it->has_due_minor = 1;
-                it->days = (uint32_t) days;
-                it->due_minor = inv->due_minor;
-                a->items[a->n_items++] = it;
-                //  The report names a patient and what they owe.
-                pm_ctx_audit (a->ctx, inv->patient_id, inv->site_id);
-            }
-        }
+        s_aging_add (a, inv, inv->due_minor);
     }
     pm__finance__invoice__free_unpacked (inv, NULL);
     return 0;
+}
+
+//  One invoice of the site issued before the end of as_of (a past date):
+//  what it had due then, from its due history; the record is read only
+//  when something was due.
+static int
+s_aging_past_each (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    s_aging_t *a = arg;
+    if (key->mv_size < a->prefix_len + 8
+        || pm_be64_get ((const uint8_t *) key->mv_data + a->prefix_len)
+               >= (uint64_t) a->as_at) {
+        return PM_SCAN_STOP;
+    }
+    char id[PM_ID_MAX];
+    pm_val_str (val, id, sizeof id);
+    int64_t due = 0;
+    MDB_txn *txn = pm_ctx_txn (a->ctx);
+    pm_err rc = fin_due_at (txn, a->site->site_id, id, a->as_at, &due);
+    if (rc != PM_OK || due <= 0) {
+        return (int) rc;
+    }
+    Pm__Finance__Invoice *inv;
+    rc = fin_invoice_indexed (txn, val, &inv);
+    if (inv) {
+        s_aging_add (a, inv, due);
+    }
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    return (int) rc;
 }
 
 //  Oldest first, then by number.
@@ -270,11 +316,19 @@ s_aging (pm_ctx_t *ctx, const ProtobufCMessage *body)
         a.buckets[i].has_due_minor = a.buckets[i].has_invoices = 1;
         bp[i] = &a.buckets[i];
     }
+    //  Today or later: what is open now (the open index). A past date:
+    //  every invoice issued by its end (the issue-time index), with what
+    //  its due history says it had due then.
+    char today[FIN_DATE_LEN];
+    fin_local_date (site, pm_ctx_now (ctx), today);
+    bool past = strcmp (as_of, today) < 0;
+    a.as_at = past ? fin_local_day_end (site, as_of) : pm_ctx_now (ctx);
     pm_key_t prefix;
-    pm_key_init (&prefix, FIN_IX_OPEN);
+    pm_key_init (&prefix, past ? FIN_IX_ISSUED : FIN_IX_OPEN);
     pm_key_str (&prefix, site->site_id);
+    a.prefix_len = prefix.len;
     rc = pm_key_scan (pm_ctx_txn (ctx), fin_db.index, prefix.b, prefix.len, NULL,
-                      s_aging_each, &a);
+                      past ? s_aging_past_each : s_aging_each, &a);
     if (rc == PM_OK) {
         qsort (a.items, a.n_items, sizeof *a.items, s_item_cmp);
         Pm__Finance__AgingResult out = PM__FINANCE__AGING_RESULT__INIT;
@@ -287,6 +341,8 @@ s_aging (pm_ctx_t *ctx, const ProtobufCMessage *body)
         out.total_due_minor = a.total;
         out.n_items = a.n_items;
         out.items = a.items;
+        out.has_as_at = 1;
+        out.as_at = a.as_at;
         rc = pm_ctx_reply (ctx, &out.base);
     }
     for (size_t i = 0; i < a.n_items; i++) {

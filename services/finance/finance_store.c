@@ -233,6 +233,16 @@ fin_local_date (const Pm__Finance__SiteFinance *site, int64_t at, char *out)
     }
 }
 
+int64_t
+fin_local_day_end (const Pm__Finance__SiteFinance *site, const char *date)
+{
+    int64_t end = 0;
+    if (!fin_tz_day_end (site->time_zone, date, &end)) {
+        fin_tz_day_end ("UTC", date, &end); //  zones are checked when set
+    }
+    return end;
+}
+
 void
 fin_local_month (const Pm__Finance__SiteFinance *site, const char *month, int64_t *from,
                  int64_t *to)

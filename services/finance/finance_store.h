@@ -23,6 +23,9 @@
                                                     day a reversal gives them
                                                     back (budget report)
                 'N' site 0 be64 number           -> crn_id  credit notes by number
+                'H' site 0 inv_id 0 be64 at      -> InvoiceDue  what an issued
+                                                    invoice has due from `at` on
+                                                    (finance_dues.c)
                 'M' name 0                       -> ""      migrations done
       budgets   site 0 month                     -> Budget
       actuals   (projections of staffing and recruitment, rebuilt on reset)
@@ -72,6 +75,7 @@ pm_err fin_store_open (pm_store_t *store);
 #define FIN_IX_BOOKED 'Y'  //  site 0 date 0 pay_id 0: payments by booked and reversed day
 #define FIN_IX_NOTE_NUMBER 'N' //  site 0 be64 number: credit notes by number
 #define FIN_IX_MIGRATED 'M' //  name 0: one-time migrations done
+#define FIN_IX_DUE 'H'     //  site 0 inv_id 0 be64 at: due amounts over time
 
 //  Puts (add) or deletes an index entry `k` -> `id`.
 pm_err fin_index (MDB_txn *txn, const pm_key_t *k, const char *id, bool add);
@@ -134,6 +138,10 @@ pm_err fin_mode (pm_ctx_t *ctx, const char *field, bool has, int mode);
 
 //  The site's local date of instant `at` (FIN_DATE_LEN bytes).
 void fin_local_date (const Pm__Finance__SiteFinance *site, int64_t at, char *out);
+
+//  The first instant after the site's local date `date` (valid): its
+//  end, the next local midnight.
+int64_t fin_local_day_end (const Pm__Finance__SiteFinance *site, const char *date);
 
 //  The instants [*from, *to) that hold the site's local month `month`
 //  (YYYY-MM, valid), see fin_tz_month_span.

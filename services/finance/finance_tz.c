@@ -130,6 +130,41 @@ fin_tz_month_span (const char *zone, const char *month, int64_t *from, int64_t *
 }
 
 //  --------------------------------------------------------------------------
+//  The end of a local day, searched for rather than computed: libical's
+//  midnight may be an hour off where a clock change skips or repeats it.
+bool
+fin_tz_day_end (const char *zone, const char *date, int64_t *end)
+{
+    icaltimezone *tz = s_zone (zone);
+    if (!tz || !fin_date_valid (date)) {
+        return false;
+    }
+    char next[DATE_LEN], d[DATE_LEN];
+    fin_date_add (date, 1, next);
+    int64_t guess = s_midnight (tz, next);
+    //  Dated on or before `date` at lo, after it at hi (a day either side
+    //  of the guess covers every offset change); halve down to the second.
+    int64_t lo = guess - 86400000, hi = guess + 86400000;
+    while (hi - lo > 1000) {
+        int64_t mid = lo + (hi - lo) / 2;
+        fin_tz_date (zone, mid, d);
+        if (strcmp (d, date) > 0) {
+            hi = mid;
+        }
+        else {
+            lo = mid;
+        }
+    }
+    //  Local dates change on whole seconds: the first one of `hi`.
+    *end = hi - ((hi % 1000) + 1000) % 1000;
+    fin_tz_date (zone, *end, d);
+    if (strcmp (d, date) <= 0) {
+        *end += 1000;
+    }
+    return true;
+}
+
+//  --------------------------------------------------------------------------
 //  A date moved by whole days.
 void
 fin_date_add (const char *date, int days, char *out)

@@ -29,6 +29,11 @@ bool fin_month_valid (const char *month);
 bool fin_tz_month_span (const char *zone, const char *month, int64_t *from,
                         int64_t *to);
 
+//  The first instant (ms UTC) whose local date in `zone` is after `date`
+//  (YYYY-MM-DD): the end of that local day, exact to the second whatever
+//  the clock changes. False for an unknown zone or date.
+bool fin_tz_day_end (const char *zone, const char *date, int64_t *end);
+
 //  `date` moved by `days` into out (11 bytes).
 void fin_date_add (const char *date, int days, char *out);
 

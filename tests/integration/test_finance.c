@@ -3,7 +3,8 @@
     (re-sent, replayed after a restart and after scheduling's store is
     replaced), manual charges and voids, invoices and payments, credit
     notes and their numbers (a refused note, concurrent issuers, a store
-    from before numbers), accounts and statements, daily close and period locks, patient
+    from before numbers), the aging at a past date (what was due then),
+    accounts and statements, daily close and period locks, patient
     merges from patients' stream, bad input, site scope and audit.
 
     Requests are written as JSON and turned into the command's protobuf
@@ -1854,6 +1855,8 @@ s_test_revenue_and_aging (void)
     CHECK (r && json_equal (r, was));
     json_decref (r);
     r = itest_req (fin, 0, NULL, ag, "{\"site_id\": \"north\", \"as_of\": \"%s\"}", today);
+    //  Today's amounts stand at the time of each report.
+    CHECK (r && json_object_del (r, "as_at") == 0 && json_object_del (owed, "as_at") == 0);
     CHECK (r && json_equal (r, owed));
     json_decref (r);
     json_decref (was);
@@ -2083,6 +2086,176 @@ s_test_budget_revenue_months (void)
     for (size_t i = 0; i < n_months; i++) {
         CHECK (strcmp (s_revenue_of (c, months[i].site, months[i].month, got),
                        months[i].want) == 0);
+    }
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  The aging of `site` at `as_of` (caller decrefs).
+static json_t *
+s_aging (pm_client_t *c, const char *site, const char *as_of)
+{
+    return itest_req (c, 0, NULL, "finance.AgingReport", "{\"site_id\": \"%s\", \"as_of\": "
+                      "\"%s\"}", site, as_of);
+}
+
+//  A call (JSON body, printf-style) that must succeed; its reply dropped.
+static bool
+s_do (pm_client_t *c, const char *type, const char *fmt, ...)
+{
+    char body[1024];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (body, sizeof body, fmt, ap);
+    va_end (ap);
+    json_t *r = itest_req (c, 0, NULL, type, "%s", body);
+    json_decref (r);
+    return r != NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  The aging at a past date shows what was due at the end of that local
+//  day (New York): invoices issued by then, less payments, credit applied
+//  and write-offs made by then; a payment reversed later still counts, one
+//  reversed by then does not; invoices settled or cancelled later are
+//  listed with what they had due then, aged from their issue date to that
+//  day. Movements at 23:50 and 00:10 New York time fall on their New York
+//  dates although both are on the same UTC date. Another site's invoice
+//  stays out. A store from before the due history builds it from
+//  finance's own stream at start: the same reports.
+static void
+s_test_aging_past (void)
+{
+    itest_svc_t svc;
+    char env[64];
+    itest_svc_init (&svc, "finance", "pm-finance");
+    //  Mar 25, 11:00 in New York: an invoice that will be 31-60 days old.
+    snprintf (env, sizeof env, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc (2027, 3, 25, 15, 0) - pm_clock_wall_ms ()));
+    svc.env[0] = env;
+    CHECK (s_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north") && s_site (c, "east"));
+    char old[PM_ID_MAX], a[PM_ID_MAX], b[PM_ID_MAX], inv_c[PM_ID_MAX], east[PM_ID_MAX];
+    char pay[PM_ID_MAX], p2[PM_ID_MAX], date[16];
+    CHECK (s_sale (c, "north", 4000, 0, old, pay, date));
+    CHECK (s_sale (c, "east", 999, 0, east, pay, date));
+    //  May 3, 10:00: A (100.00, 30.00 paid at once) and B (50.00).
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 5, 3, 14, 0)));
+    CHECK (s_sale (c, "north", 10000, 3000, a, pay, date));
+    CHECK (s_sale (c, "north", 5000, 0, b, pay, date));
+    //  May 4, 23:50 (May 5 in UTC): 20.00 more on A, 10.00 of B written
+    //  off, 5.00 paid on account.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 5, 5, 3, 50)));
+    json_t *r = itest_req (c, 0, NULL, "finance.RecordPayment", "{\"site_id\": \"north\", "
+                           "\"patient_id\": \"%s\", \"invoice_id\": \"%s\", \"mode\": "
+                           "\"CARD\", \"amount_minor\": 2000, \"currency\": \"USD\"}", PAT, a);
+    CHECK (r && strcmp (itest_json_str (r, "business_date"), "2027-05-04") == 0);
+    snprintf (p2, sizeof p2, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    CHECK (s_do (c, "finance.IssueCreditNote", "{\"invoice_id\": \"%s\", \"kind\": "
+                 "\"CREDIT_WRITE_OFF\", \"amount_minor\": 1000, \"reason\": \"goodwill\"}", b));
+    CHECK (s_do (c, "finance.RecordPayment", "{\"site_id\": \"north\", \"patient_id\": "
+                 "\"%s\", \"mode\": \"CASH\", \"amount_minor\": 500, \"currency\": \"USD\"}",
+                 PAT));
+    //  May 5, 00:10 (the same UTC date): C (70.00); the 5.00 credit pays B.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 5, 5, 4, 10)));
+    CHECK (s_sale (c, "north", 7000, 0, inv_c, pay, date));
+    CHECK (s_do (c, "finance.ApplyCredit", "{\"invoice_id\": \"%s\", \"amount_minor\": 500}",
+                 b));
+    //  May 6: the 20.00 card payment is charged back.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 5, 6, 16, 0)));
+    CHECK (s_do (c, "finance.ReversePayment", "{\"payment_id\": \"%s\", \"reason\": "
+                 "\"charged back\"}", p2));
+    //  May 7: B paid in full (balanced), C cancelled. Then May 9.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 5, 7, 16, 0)));
+    CHECK (s_do (c, "finance.RecordPayment", "{\"site_id\": \"north\", \"patient_id\": "
+                 "\"%s\", \"invoice_id\": \"%s\", \"mode\": \"CASH\", \"amount_minor\": 3500, "
+                 "\"currency\": \"USD\"}", PAT, b));
+    CHECK (s_do (c, "finance.CancelInvoice", "{\"invoice_id\": \"%s\", \"reason\": "
+                 "\"not given\"}", inv_c));
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 5, 9, 16, 0)));
+
+    //  What north had due at the end of each day: old, A, B, C.
+    struct {
+        const char *as_of;
+        long long old, a, b, c;
+    } days[] = {
+        {"2027-03-24", 0, 0, 0, 0},
+        {"2027-03-25", 4000, 0, 0, 0},
+        {"2027-05-02", 4000, 0, 0, 0},
+        {"2027-05-03", 4000, 7000, 5000, 0},
+        {"2027-05-04", 4000, 5000, 4000, 0},    //  paid 20, wrote off 10 at 23:50
+        {"2027-05-05", 4000, 5000, 3500, 7000}, //  credit 5 on B, C issued at 00:10
+        {"2027-05-06", 4000, 7000, 3500, 7000}, //  the 20 reversed
+        {"2027-05-07", 4000, 7000, 0, 0},       //  B paid, C cancelled
+        {"2027-05-08", 4000, 7000, 0, 0},
+        {"2027-05-09", 4000, 7000, 0, 0},       //  today: what is due now
+    };
+    size_t n_days = sizeof days / sizeof days[0];
+    json_t *before[16];
+    for (size_t i = 0; i < n_days; i++) {
+        r = s_aging (c, "north", days[i].as_of);
+        long long want[4] = {days[i].old, days[i].a, days[i].b, days[i].c}, total = 0;
+        const char *ids[4] = {old, a, b, inv_c};
+        size_t listed = 0;
+        for (int k = 0; k < 4; k++) {
+            total += want[k];
+            listed += want[k] > 0;
+        }
+        CHECK (r && s_num (r, "total_due_minor") == total);
+        CHECK (json_array_size (itest_json_at (r, "items")) == listed);
+        //  Each listed invoice with what it had due then.
+        for (size_t j = 0; r && j < listed; j++) {
+            char path[40];
+            snprintf (path, sizeof path, "items[%zu].invoice_id", j);
+            const char *id = itest_json_str (r, path);
+            for (int k = 0; k < 4; k++) {
+                if (strcmp (id, ids[k]) == 0) {
+                    snprintf (path, sizeof path, "items[%zu].due_minor", j);
+                    if (s_num (r, path) != want[k]) {
+                        fprintf (stderr, "    %s: invoice %d had %lld due, not %lld\n",
+                                 days[i].as_of, k, s_num (r, path), want[k]);
+                    }
+                    CHECK (s_num (r, path) == want[k]);
+                }
+            }
+        }
+        before[i] = r;
+    }
+    //  Ages count to as_of: May 6, the old invoice is 42 days (31-60), the
+    //  rest 0-30; the day ends at New York's midnight (04:00 UTC).
+    r = before[6];
+    CHECK (r && strcmp (itest_json_str (r, "items[0].invoice_id"), old) == 0);
+    CHECK (s_num (r, "items[0].days") == 42);
+    CHECK (strcmp (itest_json_str (r, "items[0].bucket"), "31-60") == 0);
+    CHECK (s_num (r, "buckets[0].due_minor") == 17500 && s_num (r, "buckets[0].invoices") == 3);
+    CHECK (s_num (r, "buckets[1].due_minor") == 4000 && s_num (r, "buckets[1].invoices") == 1);
+    CHECK (s_num (r, "as_at") == s_utc (2027, 5, 7, 4, 0));
+    CHECK (s_num (before[4], "as_at") == s_utc (2027, 5, 5, 4, 0));
+    //  East has its own.
+    r = s_aging (c, "east", "2027-05-06");
+    CHECK (r && s_num (r, "total_due_minor") == 999);
+    CHECK (strcmp (itest_json_str (r, "items[0].invoice_id"), east) == 0);
+    json_decref (r);
+
+    //  A store from before the due history: built from the stream at
+    //  start, the same past reports.
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    CHECK (itest_store_forget (&svc, "index", "HM") >= 10);
+    CHECK (itest_start (&svc) == 0);
+    c = itest_client (&svc);
+    for (size_t i = 0; i < n_days; i++) {
+        r = s_aging (c, "north", days[i].as_of);
+        if (i + 1 < n_days) { //  today's as_at is the time of the report
+            CHECK (r && json_equal (r, before[i]));
+        }
+        else {
+            CHECK (r && s_num (r, "total_due_minor") == 11000);
+        }
+        json_decref (r);
+        json_decref (before[i]);
     }
     pm_client_destroy (&c);
     itest_cleanup (&svc);
@@ -2613,6 +2786,7 @@ static const itest_case_t s_cases[] = {
     {"recruitment_costs_once", s_test_recruitment_costs},
     {"revenue_and_aging", s_test_revenue_and_aging},
     {"budget_revenue_months", s_test_budget_revenue_months},
+    {"aging_past", s_test_aging_past},
     {"credit_note_numbers", s_test_credit_note_numbers},
     {"credit_note_numbers_concurrent", s_test_credit_note_numbers_concurrent},
     {"credit_note_numbers_old_store", s_test_credit_note_numbers_old_store},

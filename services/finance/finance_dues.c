@@ -1,0 +1,143 @@
+/*  finance_dues.c: what each issued invoice had due, over time.
+
+    The aging at a past date needs what was due then, and the records only
+    say what is due now. The ledger does not have it either: it is the
+    patient's account (credit applied to an invoice moves no balance and
+    is not on it; a payment's entry does not say what it paid on; a merge
+    moves it to another patient). So every change of an invoice's due
+    amount is kept where it is made: fin_invoice_save, which every change
+    of an invoice goes through (issue, payment, credit applied, write-off,
+    refund, reversal, cancellation, merge), writes a record when the
+    amount differs from the last one, at the transaction's time.
+
+    Index: 'H' site 0 inv_id 0 be64 at -> InvoiceDue (the amount from
+    then on), so one seek finds what an invoice had due at any instant,
+    and the aging reads its site only. Changes within one millisecond
+    keep the last. An invoice that is not issued or balanced (a draft,
+    cancelled) has nothing due.
+
+    Stores from before the history: it is built at the first start that
+    knows it from finance's own stream, where every finance.invoice.*
+    event carries the invoice's full new state and the time of its
+    transaction: the same records the live path would have written.    */
+#include <stdio.h>
+#include <string.h>
+
+#include "finance_dues.h"
+
+static void
+s_key (pm_key_t *k, const char *site, const char *inv)
+{
+    pm_key_init (k, FIN_IX_DUE);
+    pm_key_str (k, site);
+    pm_key_str (k, inv);
+}
+
+//  --------------------------------------------------------------------------
+//  The amount of the last record before `before`, by one cursor seek.
+pm_err
+fin_due_at (MDB_txn *txn, const char *site, const char *inv, int64_t before, int64_t *due)
+{
+    *due = 0;
+    if (before <= 0) {
+        return PM_OK; //  keys hold instants after 1970 only
+    }
+    pm_key_t prefix, k;
+    s_key (&prefix, site, inv);
+    k = prefix;
+    pm_key_u64 (&k, (uint64_t) before);
+    MDB_cursor *cur;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.index, &cur));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key = {k.len, k.b}, val;
+    int mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    //  The first key at or after `before`: the one before it is the last
+    //  change before (if it is this invoice's). None after: the last key.
+    mrc = mrc == 0 ? mdb_cursor_get (cur, &key, &val, MDB_PREV)
+                   : mrc == MDB_NOTFOUND ? mdb_cursor_get (cur, &key, &val, MDB_LAST) : mrc;
+    if (mrc == 0 && key.mv_size == prefix.len + 8
+        && memcmp (key.mv_data, prefix.b, prefix.len) == 0) {
+        Pm__Finance__InvoiceDue *d = pm__finance__invoice_due__unpack (NULL, val.mv_size,
+                                                                      val.mv_data);
+        if (d) {
+            *due = d->due_minor;
+        }
+        else {
+            rc = PM_EINTERNAL;
+        }
+        pm__finance__invoice_due__free_unpacked (d, NULL);
+    }
+    else if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = pm_err_from_mdb (mrc);
+    }
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  A record when the invoice's due amount changed.
+pm_err
+fin_due_record (MDB_txn *txn, const Pm__Finance__Invoice *inv, int64_t at)
+{
+    if (!inv->site_id || !inv->id || at <= 0) {
+        return PM_OK;
+    }
+    bool open = inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_ISSUED
+                || inv->status == PM__FINANCE__INVOICE_STATUS__INVOICE_BALANCED;
+    int64_t now = open && inv->due_minor > 0 ? inv->due_minor : 0, was;
+    //  The last record of all (INT64_MAX: every instant is before it).
+    pm_err rc = fin_due_at (txn, inv->site_id, inv->id, INT64_MAX, &was);
+    if (rc != PM_OK || now == was) {
+        return rc;
+    }
+    Pm__Finance__InvoiceDue d = PM__FINANCE__INVOICE_DUE__INIT;
+    d.invoice_id = inv->id;
+    d.has_at = d.has_due_minor = 1;
+    d.at = at;
+    d.due_minor = now;
+    pm_key_t k;
+    s_key (&k, inv->site_id, inv->id);
+    pm_key_u64 (&k, (uint64_t) at);
+    return pm_store_put_msg (txn, fin_db.index, k.b, k.len, &d.base, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  The history from finance's own stream, in seq order.
+pm_err
+fin_dues_migrate (MDB_txn *txn, void *arg, long *changed)
+{
+    MDB_dbi events = *(MDB_dbi *) arg;
+    char tag = FIN_IX_DUE;
+    //  Built whole: a partial history (a store that had some) would
+    //  compare with the wrong last amount.
+    pm_err rc = pm_key_drop (txn, fin_db.index, &tag, 1);
+    MDB_cursor *cur = NULL;
+    if (rc == PM_OK) {
+        rc = pm_err_from_mdb (mdb_cursor_open (txn, events, &cur));
+    }
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key, val;
+    int mrc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
+    //  Writes go to another sub-database: the cursor stays valid.
+    while (rc == PM_OK && mrc == 0) {
+        Pm__Event *e = pm__event__unpack (NULL, val.mv_size, val.mv_data);
+        if (!e) {
+            rc = PM_EINTERNAL;
+        }
+        else if (e->type && strncmp (e->type, "finance.invoice.", 16) == 0) {
+            Pm__Finance__Invoice *inv = pm__finance__invoice__unpack (NULL, e->data.len,
+                                                                      e->data.data);
+            rc = inv ? fin_due_record (txn, inv, e->time) : PM_EINTERNAL;
+            (*changed)++;
+            pm__finance__invoice__free_unpacked (inv, NULL);
+        }
+        pm__event__free_unpacked (e, NULL);
+        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
+}
