@@ -128,6 +128,8 @@ finance_setup (pm_server_t *server)
                != 0
         || pm_store_migrate (store, fin_db.index, "credit-note-numbers", fin_notes_migrate,
                              NULL) != 0
+        || pm_store_migrate (store, fin_db.index, "credit-note-lists",
+                             fin_notes_list_migrate, NULL) != 0
         //  Finance's own stream is the history of its invoices.
         || pm_store_dbi (store, "$events", 0, &events) != PM_OK
         || pm_store_migrate (store, fin_db.index, "due-history", fin_dues_migrate, &events)

@@ -1,5 +1,6 @@
 /*  finance_notes.h: credit note numbers (a gap-free series per site, apart
-    from the invoices'), finance.GetCreditNote, and the numbering of notes
+    from the invoices'), finance.GetCreditNote and ListCreditNotes, and
+    the numbering of notes
     a store kept from before numbers existed. The notes themselves are
     issued in finance_payments.c (they move money).                     */
 #ifndef FINANCE_NOTES_H
@@ -9,7 +10,7 @@
 
 #define FIN_NUMBER_TEXT_MAX 96 //  "<site, at most 64>-CN-<at most 20 digits>"
 
-//  Binds finance.GetCreditNote.
+//  Binds finance.GetCreditNote and finance.ListCreditNotes.
 void fin_notes_setup (pm_server_t *server);
 
 //  Takes the site's next credit note number: last_credit_note_number + 1
@@ -25,6 +26,15 @@ void fin_note_number_text (const char *site, uint64_t number, char *out);
 
 //  Puts the number index entry of a numbered note (FIN_IX_NOTE_NUMBER).
 pm_err fin_note_number_index (MDB_txn *txn, const Pm__Finance__CreditNote *n);
+
+//  Puts the list entries of a note: by invoice and number
+//  (FIN_IX_INVOICE_NOTE, a note of an invoice) and by site and issue time
+//  (FIN_IX_NOTE_ISSUED). In the issuing transaction.
+pm_err fin_note_list_index (MDB_txn *txn, const Pm__Finance__CreditNote *n);
+
+//  pm_store_migrate step "credit-note-lists": every note of a store from
+//  before the lists gets its list entries (run after the numbering).
+pm_err fin_notes_list_migrate (MDB_txn *txn, void *arg, long *changed);
 
 //  pm_store_migrate step "credit-note-numbers": a store from before
 //  numbering holds notes without numbers; each gets its site's next one

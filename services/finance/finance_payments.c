@@ -503,6 +503,9 @@ s_credit_note (pm_ctx_t *ctx, const ProtobufCMessage *body)
             rc = fin_note_number_index (pm_ctx_txn (ctx), &n);
         }
         if (rc == PM_OK) {
+            rc = fin_note_list_index (pm_ctx_txn (ctx), &n);
+        }
+        if (rc == PM_OK) {
             rc = pm_ctx_emit (ctx, "finance.credit_note.issued", site_id, id, &n.base);
         }
         if (rc == PM_OK) {

@@ -74,6 +74,8 @@ static const pm_command_def_t s_commands[] = {
     {"finance.GetCreditNote", PM_READ, D (get_credit_note), D (credit_note),
      "a credit note by id, by number text (north-CN-000042), or by site and number",
      READERS},
+    {"finance.ListCreditNotes", PM_READ, D (list_credit_notes), D (credit_note_list),
+     "an invoice's credit notes by number, or a site's over a period, paged", READERS},
     {"finance.GetAccount", PM_READ, D (get_account), D (account),
      "a patient's balance and credit at a site", READERS},
     {"finance.Statement", PM_READ, D (statement), D (statement_result),

@@ -23,6 +23,9 @@
                                                     day a reversal gives them
                                                     back (budget report)
                 'N' site 0 be64 number           -> crn_id  credit notes by number
+                'V' inv_id 0 be64 number         -> crn_id  an invoice's credit notes
+                'W' site 0 be64 created_at crn_id 0 -> crn_id  a site's credit
+                                                    notes by issue time
                 'H' site 0 inv_id 0 be64 at      -> InvoiceDue  what an issued
                                                     invoice has due from `at` on
                                                     (finance_dues.c)
@@ -76,6 +79,8 @@ pm_err fin_store_open (pm_store_t *store);
 #define FIN_IX_NOTE_NUMBER 'N' //  site 0 be64 number: credit notes by number
 #define FIN_IX_MIGRATED 'M' //  name 0: one-time migrations done
 #define FIN_IX_DUE 'H'     //  site 0 inv_id 0 be64 at: due amounts over time
+#define FIN_IX_INVOICE_NOTE 'V' //  inv_id 0 be64 number: an invoice's credit notes
+#define FIN_IX_NOTE_ISSUED 'W'  //  site 0 be64 created_at crn_id 0: by issue time
 
 //  Puts (add) or deletes an index entry `k` -> `id`.
 pm_err fin_index (MDB_txn *txn, const pm_key_t *k, const char *id, bool add);

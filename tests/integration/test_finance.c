@@ -3,7 +3,8 @@
     (re-sent, replayed after a restart and after scheduling's store is
     replaced), manual charges and voids, invoices and payments, credit
     notes and their numbers (a refused note, concurrent issuers, a store
-    from before numbers), the aging at a past date (what was due then),
+    from before numbers) and lists, the aging at a past date (what was
+    due then),
     accounts and statements, daily close and period locks, patient
     merges from patients' stream, bad input, site scope and audit.
 
@@ -2770,6 +2771,192 @@ s_test_credit_note_numbers_old_store (void)
     itest_cleanup (&svc);
 }
 
+//  The number texts of a list reply, space-separated, into `out` (256).
+static const char *
+s_numbers (json_t *r, char *out)
+{
+    out[0] = 0;
+    json_t *notes = itest_json_at (r, "credit_notes");
+    for (size_t i = 0; i < json_array_size (notes); i++) {
+        const char *t = json_string_value (json_object_get (json_array_get (notes, i),
+                                                            "number_text"));
+        size_t len = strlen (out);
+        snprintf (out + len, 256 - len, "%s%s", len ? " " : "", t ? t : "?");
+    }
+    return out;
+}
+
+//  A list of credit notes (JSON query) as "numbers | next token" into
+//  `out` (400); "" when the call failed.
+static const char *
+s_list_notes (pm_client_t *c, char *out, const char *fmt, ...)
+{
+    char body[512], numbers[256];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (body, sizeof body, fmt, ap);
+    va_end (ap);
+    json_t *r = itest_req (c, 0, NULL, "finance.ListCreditNotes", "%s", body);
+    snprintf (out, 400, r ? "%s | %s" : "", s_numbers (r, numbers),
+              itest_json_str (r, "next_page_token"));
+    json_decref (r);
+    return out;
+}
+
+//  --------------------------------------------------------------------------
+//  finance.ListCreditNotes: an invoice's credit notes in number order with
+//  their numbers and the invoice's; a site's notes over a period in issue
+//  order (another site's stay out), page by page; bad input and tokens of
+//  another list refused; the caller's sites only; every listed note on the
+//  audit log. A store from before the lists gets them at start.
+static void
+s_test_credit_note_lists (void)
+{
+    itest_svc_t svc;
+    char env[64];
+    itest_svc_init (&svc, "finance", "pm-finance");
+    snprintf (env, sizeof env, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc (2027, 6, 1, 12, 0) - pm_clock_wall_ms ()));
+    svc.env[0] = env;
+    CHECK (s_start (&svc) == 0);
+    itest_principal ("desk", "front-desk", "north");
+    itest_principal ("fin-east", "finance", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *c = itest_client (&svc);
+    CHECK (s_site (c, "north") && s_site (c, "east"));
+    char i1[PM_ID_MAX], i2[PM_ID_MAX], ie[PM_ID_MAX], pay[PM_ID_MAX], date[16];
+    char n6[PM_ID_MAX], ne[PM_ID_MAX], token[PM_ID_MAX];
+    const char *wo = "{\"invoice_id\": \"%s\", \"kind\": \"CREDIT_WRITE_OFF\", "
+                     "\"amount_minor\": %d, \"reason\": \"goodwill\"}";
+    //  June 1: notes 1 and 2 of north-000001, 3 of north-000002.
+    CHECK (s_sale (c, "north", 12000, 5000, i1, pay, date));
+    CHECK (s_sale (c, "north", 3000, 0, i2, pay, date));
+    CHECK (s_do (c, "finance.IssueCreditNote", wo, i1, 100));
+    CHECK (s_do (c, "finance.IssueCreditNote", "{\"invoice_id\": \"%s\", \"kind\": "
+                 "\"CREDIT_REFUND\", \"mode\": \"CASH\", \"amount_minor\": 200, "
+                 "\"reason\": \"overcharged\"}", i1));
+    CHECK (s_do (c, "finance.IssueCreditNote", wo, i2, 300));
+    //  June 2: 4 a refund of credit (no invoice), 5 of north-000001; east's first.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 6, 2, 12, 0)));
+    CHECK (s_do (c, "finance.RecordPayment", "{\"site_id\": \"north\", \"patient_id\": "
+                 "\"%s\", \"mode\": \"CASH\", \"amount_minor\": 1000, \"currency\": \"USD\"}",
+                 PAT));
+    CHECK (s_do (c, "finance.IssueCreditNote", "{\"site_id\": \"north\", \"patient_id\": "
+                 "\"%s\", \"kind\": \"CREDIT_REFUND\", \"mode\": \"CASH\", \"amount_minor\": "
+                 "400, \"reason\": \"overpaid\"}", PAT));
+    CHECK (s_do (c, "finance.IssueCreditNote", wo, i1, 500));
+    CHECK (s_sale (c, "east", 999, 0, ie, pay, date));
+    json_t *r = itest_req (c, 0, NULL, "finance.IssueCreditNote", wo, ie, 50);
+    snprintf (ne, sizeof ne, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+    //  June 3: 6 of north-000002.
+    CHECK (s_clock_at (&svc, &c, env, sizeof env, s_utc (2027, 6, 3, 12, 0)));
+    r = itest_req (c, 0, NULL, "finance.IssueCreditNote", wo, i2, 600);
+    snprintf (n6, sizeof n6, "%s", r ? itest_json_str (r, "id") : "");
+    json_decref (r);
+
+    char got[400];
+    const char *list = "finance.ListCreditNotes";
+    //  An invoice's notes, with the invoice's number.
+    r = itest_req (c, 0, NULL, list, "{\"invoice_id\": \"%s\"}", i1);
+    CHECK (r && json_array_size (itest_json_at (r, "credit_notes")) == 3);
+    CHECK (strcmp (itest_json_str (r, "credit_notes[0].number_text"), "north-CN-000001") == 0);
+    CHECK (strcmp (itest_json_str (r, "credit_notes[1].invoice_number_text"),
+                   "north-000001") == 0);
+    CHECK (s_num (r, "credit_notes[1].amount_minor") == 200);
+    CHECK (strcmp (itest_json_str (r, "credit_notes[1].kind"), "CREDIT_REFUND") == 0);
+    CHECK (strcmp (itest_json_str (r, "credit_notes[2].number_text"), "north-CN-000005") == 0);
+    CHECK (strcmp (itest_json_str (r, "next_page_token"), "") == 0);
+    json_t *i1_all = r;
+    CHECK (strcmp (s_list_notes (c, got, "{\"invoice_id\": \"%s\"}", i2),
+                   "north-CN-000003 north-CN-000006 | ") == 0);
+    //  Page by page: the token is the last note of the page.
+    r = itest_req (c, 0, NULL, list, "{\"invoice_id\": \"%s\", \"page_size\": 2}", i1);
+    CHECK (r && json_array_size (itest_json_at (r, "credit_notes")) == 2);
+    snprintf (token, sizeof token, "%s", itest_json_str (r, "next_page_token"));
+    CHECK (strcmp (token, itest_json_str (r, "credit_notes[1].id")) == 0);
+    json_decref (r);
+    CHECK (strcmp (s_list_notes (c, got, "{\"invoice_id\": \"%s\", \"page_size\": 2, "
+                                 "\"page_token\": \"%s\"}", i1, token),
+                   "north-CN-000005 | ") == 0);
+    //  A site's notes in issue order, paged; over a period (UTC instants).
+    r = itest_req (c, 0, NULL, list, "{\"site_id\": \"north\", \"page_size\": 4}");
+    CHECK (r && strcmp (s_numbers (r, got), "north-CN-000001 north-CN-000002 "
+                        "north-CN-000003 north-CN-000004") == 0);
+    snprintf (token, sizeof token, "%s", itest_json_str (r, "next_page_token"));
+    json_decref (r);
+    CHECK (strcmp (s_list_notes (c, got, "{\"site_id\": \"north\", \"page_size\": 4, "
+                                 "\"page_token\": \"%s\"}", token),
+                   "north-CN-000005 north-CN-000006 | ") == 0);
+    long long d2 = s_utc (2027, 6, 2, 0, 0), d3 = s_utc (2027, 6, 3, 0, 0);
+    CHECK (strcmp (s_list_notes (c, got, "{\"site_id\": \"north\", \"from\": %lld, "
+                                 "\"to\": %lld}", d2, d3),
+                   "north-CN-000004 north-CN-000005 | ") == 0);
+    CHECK (strcmp (s_list_notes (c, got, "{\"site_id\": \"north\", \"from\": %lld}", d3),
+                   "north-CN-000006 | ") == 0);
+    CHECK (strcmp (s_list_notes (c, got, "{\"site_id\": \"north\", \"to\": %lld}", d2),
+                   "north-CN-000001 north-CN-000002 north-CN-000003 | ") == 0);
+    CHECK (strcmp (s_list_notes (c, got, "{\"site_id\": \"east\"}"), "east-CN-000001 | ")
+           == 0);
+    json_t *north_all = itest_req (c, 0, NULL, list, "{\"site_id\": \"north\"}");
+    CHECK (north_all && json_array_size (itest_json_at (north_all, "credit_notes")) == 6);
+
+    //  Bad input: one of invoice and site; a period with a site; pages.
+    CHECK (s_is (c, PM_EINVAL, "invoice_id", list, "{}"));
+    char body[300];
+    snprintf (body, sizeof body, "{\"invoice_id\": \"%s\", \"site_id\": \"north\"}", i1);
+    CHECK (s_is (c, PM_EINVAL, "invoice_id", list, body));
+    snprintf (body, sizeof body, "{\"invoice_id\": \"%s\", \"from\": 5}", i1);
+    CHECK (s_is (c, PM_EINVAL, "from", list, body));
+    CHECK (s_is (c, PM_EINVAL, "to", list, "{\"site_id\": \"north\", \"from\": 5, \"to\": 5}"));
+    CHECK (s_is (c, PM_EINVAL, "page_size", list, "{\"site_id\": \"north\", \"page_size\": "
+                 "1001}"));
+    CHECK (s_is (c, PM_EINVAL, "page_size", list, "{\"site_id\": \"north\", \"page_size\": 0}"));
+    snprintf (body, sizeof body, "{\"invoice_id\": \"%s\", \"page_token\": \"%s\"}", i1, n6);
+    CHECK (s_is (c, PM_EINVAL, "page_token", list, body)); //  a note of the other invoice
+    snprintf (body, sizeof body, "{\"site_id\": \"north\", \"page_token\": \"%s\"}", ne);
+    CHECK (s_is (c, PM_EINVAL, "page_token", list, body)); //  east's
+    CHECK (s_is (c, PM_EINVAL, "page_token", list, "{\"site_id\": \"north\", \"page_token\": "
+                 "\"nonsense\"}"));
+    CHECK (s_is (c, PM_ENOTFOUND, "invoice_id", list, "{\"invoice_id\": "
+                 "\"inv_01m8e8rx5n3r2py41feft8x8rn\"}"));
+    //  Scope: the caller's sites; the desk reads billing records.
+    pm_client_t *east = itest_client_as (&svc, "fin-east");
+    pm_client_t *desk = itest_client_as (&svc, "desk");
+    CHECK (s_is (east, PM_EFORBIDDEN, "site_id", list, "{\"site_id\": \"north\"}"));
+    snprintf (body, sizeof body, "{\"invoice_id\": \"%s\"}", i1);
+    CHECK (s_is (east, PM_EFORBIDDEN, "invoice_id", list, body));
+    CHECK (strcmp (s_list_notes (east, got, "{\"site_id\": \"east\"}"), "east-CN-000001 | ")
+           == 0);
+    CHECK (strcmp (s_list_notes (desk, got, "{\"invoice_id\": \"%s\"}", i2),
+                   "north-CN-000003 north-CN-000006 | ") == 0);
+    //  Audit: the note of June 3 was listed by invoice (admin, desk), in
+    //  the site's second page, the period from June 3, the whole site.
+    pm_client_t *aud = itest_client_as (&svc, "audrey");
+    CHECK (s_audits (aud, n6, "finance.ListCreditNotes", PM__CODE__OK) == 5);
+    CHECK (s_audits (aud, ne, "finance.ListCreditNotes", PM__CODE__OK) == 2);
+    pm_client_destroy (&aud);
+    pm_client_destroy (&desk);
+    pm_client_destroy (&east);
+
+    //  A store from before the lists: built at start, the same lists.
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    CHECK (itest_store_forget (&svc, "index", "VWM") >= 7 + 4 + 7);
+    CHECK (itest_start (&svc) == 0);
+    c = itest_client (&svc);
+    r = itest_req (c, 0, NULL, list, "{\"invoice_id\": \"%s\"}", i1);
+    CHECK (r && json_equal (r, i1_all));
+    json_decref (r);
+    r = itest_req (c, 0, NULL, list, "{\"site_id\": \"north\"}");
+    CHECK (r && json_equal (r, north_all));
+    json_decref (r);
+    json_decref (i1_all);
+    json_decref (north_all);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 static const itest_case_t s_cases[] = {
     {"prices_and_policy", s_test_prices_and_policy},
     {"charges_exactly_once", s_test_charges_exactly_once},
@@ -2790,6 +2977,7 @@ static const itest_case_t s_cases[] = {
     {"credit_note_numbers", s_test_credit_note_numbers},
     {"credit_note_numbers_concurrent", s_test_credit_note_numbers_concurrent},
     {"credit_note_numbers_old_store", s_test_credit_note_numbers_old_store},
+    {"credit_note_lists", s_test_credit_note_lists},
     {NULL, NULL},
 };
 
