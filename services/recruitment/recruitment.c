@@ -1,5 +1,5 @@
-/*  recruitment.c: wires the recruitment service together: its store, each
-    concept's commands, the timers (offers, service levels, retention,
+/*  recruitment.c: wires the recruitment service together: its store (and
+    the one-time migrations of an older one), each concept's commands, the timers (offers, service levels, retention,
     the rewriting of erased candidates' older events) and the staffing
     follower.                               */
 #include "pm_cfg.h"
@@ -10,6 +10,7 @@
 #include "recruitment_metrics.h"
 #include "recruitment_offers.h"
 #include "recruitment_pipeline.h"
+#include "recruitment_pool.h"
 #include "recruitment_privacy.h"
 #include "recruitment_redact.h"
 #include "recruitment_requisitions.h"
@@ -19,7 +20,8 @@
 int
 recruitment_setup (pm_server_t *server)
 {
-    if (rec_store_open (pm_server_store (server)) != PM_OK) {
+    if (rec_store_open (pm_server_store (server)) != PM_OK
+        || rec_pool_migrate (pm_server_store (server)) != 0) {
         return -1;
     }
     rec_requisitions_setup (server);
@@ -30,6 +32,7 @@ recruitment_setup (pm_server_t *server)
     rec_metrics_setup (server);
     rec_experience_setup (server);
     rec_privacy_setup (server);
+    rec_pool_setup (server);
     int tick_ms = (int) pm_cfg_int ("PM_RECRUITMENT_TICK_MS", 60000);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_offers_tick);
     pm_server_every (server, tick_ms > 0 ? tick_ms : 60000, rec_sla_tick);

@@ -5,7 +5,10 @@
     their phone (its digits only), across the whole network. Applying with
     either one already on file links the application to that candidate
     rather than making a second one; the reply says so and on what it
-    matched. One candidate applies once per requisition.
+    matched. One candidate applies once per requisition. The skills given
+    with an application are added to those on file (SetCandidateSkills,
+    recruitment_pool.c, replaces them); every application updates the
+    talent-pool index of its candidate.
 
     Every read and change of a candidate is on the audit log; a caller
     sees candidates who applied at one of their sites only.              */
@@ -16,6 +19,7 @@
 #include "pm_id.h"
 #include "recruitment_candidates.h"
 #include "recruitment_experience.h"
+#include "recruitment_pool.h"
 #include "recruitment_privacy.h"
 #include "recruitment_requisitions.h"
 
@@ -196,6 +200,10 @@ s_validate (pm_ctx_t *ctx, const Pm__Recruitment__Apply *req, char *email, char 
     if (rc == PM_OK) {
         rc = rec_text (ctx, "candidate.cv_ref", c->cv_ref, false, 500);
     }
+    if (rc == PM_OK) {
+        rc = rec_skills_check (ctx, "candidate.skills", c->skills, c->n_skills,
+                               REC_SKILLS_MAX);
+    }
     if (rc == PM_OK && c->has_retention_days
         && (c->retention_days < 1 || c->retention_days > 3650)) {
         rc = pm_ctx_fail (ctx, PM_EINVAL, "candidate.retention_days",
@@ -254,6 +262,37 @@ s_index_contact (pm_ctx_t *ctx, char tag, const char *norm, const char *cand_id)
 }
 
 //  --------------------------------------------------------------------------
+//  Adds to candidate `c` the skills of `given` (checked) not on file yet;
+//  true in *changed when any was. Refused beyond REC_SKILLS_MAX in all.
+static pm_err
+s_add_skills (pm_ctx_t *ctx, rec_cand_t *c, const rec_cand_t *given, bool *changed)
+{
+    char norm[REC_SKILL_BYTES], held[REC_SKILL_BYTES];
+    for (size_t i = 0; i < given->n_skills; i++) {
+        rec_skill_norm (given->skills[i], norm);
+        bool known = false;
+        for (size_t j = 0; !known && j < c->n_skills; j++) {
+            known = rec_skill_norm (c->skills[j], held) && strcmp (norm, held) == 0;
+        }
+        if (known) {
+            continue;
+        }
+        if (c->n_skills == REC_SKILLS_MAX) {
+            return pm_ctx_fail (ctx, PM_EINVAL, "candidate.skills",
+                                "candidate.skills: %s has %d skills on file; at most %d "
+                                "in all", c->id, REC_SKILLS_MAX, REC_SKILLS_MAX);
+        }
+        c->skills = realloc (c->skills, (c->n_skills + 1) * sizeof *c->skills);
+        if (!c->skills) {
+            abort ();
+        }
+        c->skills[c->n_skills++] = strdup (given->skills[i]);
+        *changed = true;
+    }
+    return PM_OK;
+}
+
+//  --------------------------------------------------------------------------
 //  The candidate of an application: the one on file (with the site added,
 //  and a contact detail they did not have yet), or a new one.
 static pm_err
@@ -302,6 +341,9 @@ s_candidate (pm_ctx_t *ctx, const Pm__Recruitment__Apply *req, const char *site,
             pm__recruitment__consent__free_unpacked (c->consent, NULL);
             c->consent = rec_consent_stamp (ctx, req->consent);
             changed = true;
+        }
+        if (rc == PM_OK) {
+            rc = s_add_skills (ctx, c, req->candidate, &changed);
         }
         //  A new process: the retention clock stops until it ends.
         changed |= rec_privacy_reopened (ctx, c);
@@ -444,6 +486,9 @@ s_apply (pm_ctx_t *ctx, const ProtobufCMessage *body)
         }
         if (rc == PM_OK) {
             rc = rec_sla_applied (ctx, &a);
+        }
+        if (rc == PM_OK) {
+            rc = rec_pool_sync (pm_ctx_txn (ctx), c, &a);
         }
         if (rc == PM_OK) {
             result.application = &a;

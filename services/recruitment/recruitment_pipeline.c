@@ -12,6 +12,7 @@
 #include "recruitment_experience.h"
 #include "recruitment_interviews.h"
 #include "recruitment_pipeline.h"
+#include "recruitment_pool.h"
 #include "recruitment_privacy.h"
 #include "recruitment_requisitions.h"
 
@@ -200,6 +201,10 @@ rec_pipeline_step (pm_ctx_t *ctx, rec_app_t *app, Pm__Recruitment__Stage to,
     pm_err rc = rec_sla_stepped (ctx, app, from, from_at, !internal);
     if (rc == PM_OK && !(OPEN_STAGES & (1u << to))) {
         rc = rec_privacy_ended (ctx, app);
+    }
+    //  The talent pool knows their latest step and whether they were hired.
+    if (rc == PM_OK) {
+        rc = rec_pool_sync_id (pm_ctx_txn (ctx), app->candidate_id, app);
     }
     return rc;
 }

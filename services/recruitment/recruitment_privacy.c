@@ -8,10 +8,11 @@
     passed; EraseCandidate does it on request once no process is open.
 
     Erasure removes what names or describes the person: names, e-mail,
-    phone, CV reference, the duplicate-detection entries (a new
-    application with the same e-mail is a new candidate), referrers and
-    reasons on their applications, the texts of their messages, their
-    survey comments and the notes on their scorecards. Ids, stages, times,
+    phone, CV reference, skills, the duplicate-detection entries (a new
+    application with the same e-mail is a new candidate), their talent-pool
+    entries (recruitment_pool.c), referrers and reasons on their
+    applications, the texts of their messages, their survey comments and
+    the notes on their scorecards. Ids, stages, times,
     sources, survey scores, ratings and breaches stay, so every figure of
     the experience report is the same after it. The candidate record
     stays as a tombstone (erased_at) so that reads and audits still
@@ -25,6 +26,7 @@
 #include "pm_id.h"
 #include "recruitment_experience.h"
 #include "recruitment_pipeline.h"
+#include "recruitment_pool.h"
 #include "recruitment_privacy.h"
 #include "recruitment_redact.h"
 
@@ -251,6 +253,10 @@ s_set_privacy (pm_ctx_t *ctx, const ProtobufCMessage *body)
                          "recruitment.candidate.updated",
                          c->n_site_ids ? c->site_ids[0] : "");
     }
+    //  Consent given or withdrawn, retention moved: in or out of the pool.
+    if (rc == PM_OK) {
+        rc = rec_pool_sync (pm_ctx_txn (ctx), c, NULL);
+    }
     pm__recruitment__candidate__free_unpacked (c, NULL);
     return rc;
 }
@@ -278,6 +284,12 @@ rec_erase_candidate_fields (rec_cand_t *c)
     free (c->given_names);
     c->given_names = NULL;
     c->n_given_names = 0;
+    for (size_t i = 0; i < c->n_skills; i++) {
+        free (c->skills[i]);
+    }
+    free (c->skills);
+    c->skills = NULL;
+    c->n_skills = 0;
 }
 
 void
@@ -447,6 +459,9 @@ s_erase (pm_ctx_t *ctx, rec_cand_t *c, const char *reason)
     c->updated_at = now;
     rc = rec_commit (ctx, rec_db.candidates, c->id, &c->base,
                      "recruitment.candidate.erased", c->n_site_ids ? c->site_ids[0] : "");
+    if (rc == PM_OK) {
+        rc = rec_pool_sync (pm_ctx_txn (ctx), c, NULL); //  out of the pool
+    }
     return rc == PM_OK ? rec_redaction_start (ctx, c) : rc;
 }
 
@@ -522,6 +537,9 @@ rec_privacy_tick (pm_ctx_t *ctx)
             //  Applied again: the clock stops (Apply does this too).
             rec_privacy_reopened (ctx, c);
             rc = rec_put (ctx, rec_db.candidates, c->id, &c->base);
+            if (rc == PM_OK) {
+                rc = rec_pool_sync (pm_ctx_txn (ctx), c, NULL);
+            }
         }
         else if (rc == PM_OK) {
             rc = s_erase (ctx, c, "retention ended");

@@ -35,7 +35,7 @@ Pm__Recruitment__Consent *rec_consent_stamp (pm_ctx_t *ctx,
 //  Each frees the personal fields of an unpacked (malloc'd) message;
 //  versions and times are the caller's.
 
-//  A candidate: names, e-mail, phone, CV reference.
+//  A candidate: names, e-mail, phone, CV reference, skills.
 void rec_erase_candidate_fields (rec_cand_t *c);
 
 //  An application: the referrer and every reason in its history.

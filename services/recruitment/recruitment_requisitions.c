@@ -9,6 +9,7 @@
 
 #include "pm_id.h"
 #include "recruitment_requisitions.h"
+#include "recruitment_pool.h"
 
 #define MAX_REQUIREMENTS 30
 #define MAX_POSTINGS 64 //  per requisition: all are closed in one step
@@ -216,6 +217,10 @@ s_update (pm_ctx_t *ctx, const ProtobufCMessage *body)
         j.updated_at = pm_ctx_now (ctx);
         rc = rec_commit (ctx, rec_db.requisitions, j.id, &j.base,
                          "recruitment.requisition.updated", j.site_id);
+    }
+    //  A held opening's new role is the role its applicants applied for.
+    if (rc == PM_OK && strcmp (in->role, old->role ? old->role : "") != 0) {
+        rc = rec_pool_sync_job (pm_ctx_txn (ctx), old->id);
     }
     pm__recruitment__requisition__free_unpacked (old, NULL);
     return rc;

@@ -128,6 +128,15 @@ static const pm_command_def_t s_commands[] = {
     {"recruitment.EraseCandidate", PM_WRITE, D (erase_candidate), D (candidate),
      "erase a candidate's personal data on request (no open process; audited)",
      CANDIDATE},
+    //  The talent pool
+    {"recruitment.SetCandidateSkills", PM_WRITE, D (set_candidate_skills), D (candidate),
+     "replace a candidate's skills (what talent-pool keywords match; audited)",
+     CANDIDATE},
+    {"recruitment.SearchTalentPool", PM_READ, D (search_talent_pool),
+     D (talent_pool_page),
+     "earlier candidates who agreed to be kept: by role, site, skills, not hired, "
+     "recent activity; most relevant first, paged (each audited)",
+     HIRING | PM_ROLE_AUDITOR},
     {NULL, 0, NULL, NULL, NULL, 0},
 };
 

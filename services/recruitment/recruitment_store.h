@@ -39,6 +39,15 @@
         'k' job_id 0 rcost_id 0         -> rcost_id a requisition's costs
         'r' be64 retain_until cand_id 0 -> cand_id  candidates to erase when
                                                     their retention ends
+      the talent pool (recruitment_pool.c; members only, rewritten with
+      every change to a candidate or their applications):
+        'P' cand_id 0                   -> pm.recruitment.TalentPoolEntry
+        'G' site_id 0 cand_id 0         -> cand_id  members who applied there
+        'J' role 0 cand_id 0            -> cand_id  members who applied to a
+                                                    requisition of that role
+        'K' skill as matched 0 cand_id 0 -> cand_id members with that skill
+        'M' name 0                      -> ""       one-time migrations done
+                                                    (pm_store_migrate)
       and what is followed from staffing (dropped when its stream is new):
         'W' staff_id 0 be64 start shf_id 0 -> be64 end + site  rostered hours
         'L' staff_id 0 be64 start lv_id 0  -> be64 end         approved leave
@@ -89,6 +98,10 @@ pm_err rec_store_open (pm_store_t *store);
 #define REC_IX_MSG_BY_APP 'm'
 #define REC_IX_UNANSWERED 'u'
 #define REC_IX_RETAIN 'r'
+#define REC_IX_POOL 'P'
+#define REC_IX_POOL_SITE 'G'
+#define REC_IX_POOL_ROLE 'J'
+#define REC_IX_POOL_SKILL 'K'
 #define REC_IX_SHIFT 'W'
 #define REC_IX_LEAVE 'L'
 #define REC_IX_ZONE 'Z'

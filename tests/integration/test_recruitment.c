@@ -2115,6 +2115,365 @@ s_test_costs (void)
     itest_cleanup (&svc);
 }
 
+//  --- the talent pool -------------------------------------------------------------
+
+//  Creates, approves and posts a requisition for `role` at `site`.
+static bool
+s_open_role (pm_client_t *c, const char *site, const char *role, char *job, char *pst)
+{
+    json_t *r = itest_req (c, 0, NULL, "recruitment.CreateRequisition",
+                           "{\"requisition\": {\"site_id\": \"%s\", \"role\": \"%s\", "
+                           "\"headcount\": 5, \"title\": \"Opening\", \"description\": "
+                           "\"d\", \"salary\": {\"min_minor\": 3000, \"max_minor\": 5000, "
+                           "\"currency\": \"USD\"}, \"target_start\": \"2026-09-01\", "
+                           "\"employment_type\": \"PART_TIME\", \"fte_permille\": 600}}",
+                           site, role);
+    if (!r) {
+        return false;
+    }
+    snprintf (job, PM_ID_MAX, "%s", itest_json_str (r, "id"));
+    json_decref (r);
+    const char *steps[] = {"recruitment.SubmitRequisition", "recruitment.ApproveRequisition",
+                           "recruitment.PublishPosting"};
+    for (int i = 0; i < 3; i++) {
+        r = itest_req (c, 0, NULL, steps[i], "{\"requisition_id\": \"%s\"}", job);
+        if (!r) {
+            return false;
+        }
+        if (i == 2) {
+            snprintf (pst, PM_ID_MAX, "%s", itest_json_str (r, "id"));
+        }
+        json_decref (r);
+    }
+    return true;
+}
+
+//  Applies to `pst` as `family` (e-mail family@example.org) with the
+//  skills (a JSON array) and consent (a JSON object, or "null"): the
+//  application and candidate ids.
+static bool
+s_pool_apply (pm_client_t *c, const char *pst, const char *family, const char *skills,
+              const char *consent, char *app, char *cand)
+{
+    json_t *r = itest_req (c, 0, NULL, "recruitment.Apply",
+                           "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": "
+                           "\"%s\", \"given_names\": [\"Sam\"], \"email\": "
+                           "\"%s@example.org\", \"skills\": %s}, \"source\": \"CAREERS_PAGE\", "
+                           "\"consent\": %s}", pst, family, family, skills, consent);
+    if (!r) {
+        return false;
+    }
+    snprintf (app, PM_ID_MAX, "%s", itest_json_str (r, "application.id"));
+    snprintf (cand, PM_ID_MAX, "%s", itest_json_str (r, "candidate.id"));
+    json_decref (r);
+    return true;
+}
+
+#define POOL_YES "{\"data_processing\": true, \"talent_pool\": true}"
+
+//  Searches the pool as `c` with the body; true when the matches are
+//  exactly `want` (candidate ids, NULL-terminated) in that order. The
+//  reply into *out when out is given (caller decrefs).
+static bool
+s_pool_is (pm_client_t *c, const char *body, const char *const *want, json_t **out)
+{
+    json_t *r = itest_req (c, 0, NULL, "recruitment.SearchTalentPool", "%s", body);
+    json_t *m = itest_json_at (r, "matches");
+    size_t n = 0;
+    while (want[n]) {
+        n++;
+    }
+    bool ok = r && json_array_size (m) == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = strcmp (itest_json_str (json_array_get (m, i), "candidate.id"), want[i]) == 0;
+    }
+    if (r && !ok) {
+        char *text = json_dumps (r, JSON_COMPACT);
+        fprintf (stderr, "    SearchTalentPool %s: got %s\n", body, text);
+        free (text);
+    }
+    if (out) {
+        *out = r;
+    }
+    else {
+        json_decref (r);
+    }
+    return ok;
+}
+
+//  Who may be found: Ash, Bo and Fa (hired) applied at north as nurses and
+//  Gu at east as a physician, each with both consents; never Cy (no
+//  talent-pool consent), Hu (no consent to data processing), Di (withdrew
+//  it) or Ed (erased; his skills go with his other data, in the records
+//  and the older events). Filters: keywords (skills, case and spaces
+//  ignored; relevance = how many matched), sites, roles, not hired, last
+//  activity after an instant; order relevance, then the latest activity;
+//  pages of page_size with a cursor; recruiters see their sites' members
+//  only; every candidate returned is audited. Bad input refused by field.
+static void
+s_test_talent_pool_search (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    svc.env[0] = "PM_RECRUITMENT_REDACT_EVERY_MS=20";
+    CHECK (itest_start (&svc) == 0);
+    itest_principal ("rita", "recruiter", "north");
+    itest_principal ("eve", "recruiter", "east");
+    itest_principal ("audrey", "auditor", "*");
+    pm_client_t *c = itest_client (&svc);
+    pm_client_t *rita = itest_client_as (&svc, "rita");
+    pm_client_t *eve = itest_client_as (&svc, "eve");
+    pm_client_t *audrey = itest_client_as (&svc, "audrey");
+    char job_n[PM_ID_MAX], pst_n[PM_ID_MAX], job_e[PM_ID_MAX], pst_e[PM_ID_MAX];
+    CHECK (s_open_role (c, "north", "nurse", job_n, pst_n));
+    CHECK (s_open_role (c, "east", "physician", job_e, pst_e));
+    char app[8][PM_ID_MAX], cand[8][PM_ID_MAX];
+    enum { ASH, BO, CY, DI, ED, FA, GU, HU };
+    CHECK (s_pool_apply (c, pst_n, "Ash", "[\"IV therapy\", \"BLS\", \"Wound care\"]",
+                         POOL_YES, app[ASH], cand[ASH]));
+    CHECK (s_pool_apply (c, pst_n, "Bo", "[\"  bls \"]", POOL_YES, app[BO], cand[BO]));
+    CHECK (s_pool_apply (c, pst_n, "Cy", "[\"BLS\", \"IV therapy\"]",
+                         "{\"data_processing\": true, \"talent_pool\": false}", app[CY],
+                         cand[CY]));
+    CHECK (s_pool_apply (c, pst_n, "Di", "[\"BLS\"]", POOL_YES, app[DI], cand[DI]));
+    CHECK (s_pool_apply (c, pst_n, "Ed", "[\"BLS\", \"Hyperbaric\"]", POOL_YES, app[ED],
+                         cand[ED]));
+    CHECK (s_pool_apply (c, pst_n, "Fa", "[\"IV  Therapy\"]", POOL_YES, app[FA], cand[FA]));
+    CHECK (s_pool_apply (c, pst_e, "Gu", "[\"BLS\"]", POOL_YES, app[GU], cand[GU]));
+    CHECK (s_pool_apply (c, pst_n, "Hu", "[\"BLS\"]", "{\"talent_pool\": true}", app[HU],
+                         cand[HU]));
+    //  Skills are checked like any field.
+    char body[2048];
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Xi\", "
+              "\"given_names\": [\"A\"], \"email\": \"xi@example.org\", \"skills\": "
+              "[\"BLS\", \"bls \"]}, \"source\": \"WALK_IN\"}", pst_n);
+    CHECK (s_refused (c, PM_EINVAL, "candidate.skills[1]", "again", "recruitment.Apply",
+                      body));
+    char many[1024] = "";
+    for (int i = 0; i < 31; i++) {
+        snprintf (many + strlen (many), sizeof many - strlen (many), "%s\"s%d\"",
+                  i ? ", " : "", i);
+    }
+    snprintf (body, sizeof body,
+              "{\"posting_id\": \"%s\", \"candidate\": {\"family_name\": \"Xi\", "
+              "\"given_names\": [\"A\"], \"email\": \"xi@example.org\", \"skills\": "
+              "[%s]}, \"source\": \"WALK_IN\"}", pst_n, many);
+    CHECK (s_refused (c, PM_EINVAL, "candidate.skills", "at most 30", "recruitment.Apply",
+                      body));
+    //  Di withdraws her talent-pool consent; Ed is erased on request.
+    json_t *r = itest_req (c, 0, NULL, "recruitment.SetCandidatePrivacy",
+                           "{\"candidate_id\": \"%s\", \"consent\": {\"data_processing\": "
+                           "true, \"talent_pool\": false}}", cand[DI]);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_move (c, app[ED], "REJECTED", "not now"));
+    r = itest_req (c, 0, NULL, "recruitment.EraseCandidate",
+                   "{\"candidate_id\": \"%s\", \"reason\": \"asked\"}", cand[ED]);
+    CHECK (r && json_array_size (itest_json_at (r, "skills")) == 0);
+    json_decref (r);
+    //  Last steps a few ms apart, so that activity orders them: Ash, Bo, Fa.
+    zclock_sleep (3);
+    CHECK (s_move (c, app[ASH], "REJECTED", "not now"));
+    zclock_sleep (3);
+    CHECK (s_move (c, app[BO], "WITHDRAWN", "moved away"));
+    zclock_sleep (3);
+    CHECK (s_to_interviewed (c, app[FA]) && s_offer (c, app[FA], 86400000, 4000));
+    r = itest_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}",
+                   app[FA]);
+    CHECK (r && strcmp (itest_json_str (r, "stage"), "HIRED") == 0);
+    json_decref (r);
+    //  Everyone the admin may see: most recent activity first.
+    const char *all[] = {cand[FA], cand[BO], cand[ASH], cand[GU], NULL};
+    CHECK (s_pool_is (c, "{}", all, &r));
+    CHECK (s_int (r, "total") == 4 && !itest_json_at (r, "next_after"));
+    CHECK (itest_json_at (r, "matches[0].hired") == json_true ());
+    CHECK (itest_json_at (r, "matches[1].hired") == json_false ());
+    CHECK (strcmp (itest_json_str (r, "matches[0].roles[0]"), "nurse") == 0);
+    CHECK (strcmp (itest_json_str (r, "matches[0].candidate.family_name"), "Fa") == 0);
+    long long act_ash = s_int (r, "matches[2].last_activity_at");
+    CHECK (s_int (r, "matches[0].last_activity_at") > s_int (r, "matches[1].last_activity_at"));
+    CHECK (s_int (r, "matches[1].last_activity_at") > act_ash && act_ash > 0);
+    json_decref (r);
+    //  Keywords: Ash has both; then the latest activity among one match.
+    const char *kw[] = {cand[ASH], cand[FA], cand[BO], cand[GU], NULL};
+    CHECK (s_pool_is (c, "{\"keywords\": [\"bls\", \" IV THERAPY\"]}", kw, &r));
+    CHECK (s_int (r, "matches[0].relevance") == 2 && s_int (r, "matches[1].relevance") == 1);
+    CHECK (json_array_size (itest_json_at (r, "matches[0].matched")) == 2);
+    CHECK (strcmp (itest_json_str (r, "matches[1].matched[0]"), "iv therapy") == 0);
+    json_decref (r);
+    const char *hyper[] = {NULL};
+    CHECK (s_pool_is (c, "{\"keywords\": [\"hyperbaric\"]}", hyper, NULL));
+    //  Sites, roles, not hired, activity.
+    const char *north_bls[] = {cand[BO], cand[ASH], NULL};
+    CHECK (s_pool_is (c, "{\"keywords\": [\"BLS\"], \"site_ids\": [\"north\"]}", north_bls,
+                      NULL));
+    const char *physicians[] = {cand[GU], NULL};
+    CHECK (s_pool_is (c, "{\"roles\": [\"physician\", \"midwife\"]}", physicians, NULL));
+    const char *nurses_north[] = {cand[FA], cand[BO], cand[ASH], NULL};
+    CHECK (s_pool_is (c, "{\"roles\": [\"nurse\"], \"site_ids\": [\"north\", \"east\"]}",
+                      nurses_north, NULL));
+    const char *not_hired[] = {cand[BO], cand[ASH], cand[GU], NULL};
+    CHECK (s_pool_is (c, "{\"not_hired\": true}", not_hired, NULL));
+    const char *recent[] = {cand[FA], cand[BO], NULL};
+    snprintf (body, sizeof body, "{\"active_after\": %lld}", act_ash);
+    CHECK (s_pool_is (c, body, recent, NULL));
+    //  Pages of one, each after the last one's cursor.
+    char after[256] = "";
+    for (int i = 0; all[i]; i++) {
+        snprintf (body, sizeof body, "{\"page_size\": 1%s%s%s}", after[0] ? ", \"after\": \"" : "",
+                  after, after[0] ? "\"" : "");
+        const char *one[] = {all[i], NULL};
+        CHECK (s_pool_is (c, body, one, &r));
+        CHECK (s_int (r, "total") == 4);
+        snprintf (after, sizeof after, "%s", itest_json_str (r, "next_after"));
+        CHECK ((after[0] != 0) == (all[i + 1] != NULL));
+        json_decref (r);
+    }
+    //  Site scope: a recruiter finds their sites' members only.
+    const char *rita_sees[] = {cand[FA], cand[BO], cand[ASH], NULL};
+    CHECK (s_pool_is (rita, "{}", rita_sees, NULL));
+    const char *eve_sees[] = {cand[GU], NULL};
+    CHECK (s_pool_is (eve, "{\"keywords\": [\"bls\"]}", eve_sees, NULL));
+    CHECK (s_refused (rita, PM_EFORBIDDEN, "site_ids[0]", "site east",
+                      "recruitment.SearchTalentPool", "{\"site_ids\": [\"east\"]}"));
+    //  Bad input.
+    CHECK (s_refused (c, PM_EINVAL, "page_size", "at most 1000",
+                      "recruitment.SearchTalentPool", "{\"page_size\": 1001}"));
+    CHECK (s_refused (c, PM_EINVAL, "after", "next_after", "recruitment.SearchTalentPool",
+                      "{\"after\": \"2.x.cand_1\"}"));
+    CHECK (s_refused (c, PM_EINVAL, "keywords[1]", "again", "recruitment.SearchTalentPool",
+                      "{\"keywords\": [\"BLS\", \"bls\"]}"));
+    CHECK (s_refused (c, PM_EINVAL, "keywords[0]", "control", "recruitment.SearchTalentPool",
+                      "{\"keywords\": [\"a\\tb\"]}"));
+    CHECK (s_refused (c, PM_EINVAL, "roles[0]", "is not 1 to 64",
+                      "recruitment.SearchTalentPool", "{\"roles\": [\"Nurse!\"]}"));
+    //  Every candidate a search returned is on the audit log; no one else.
+    r = itest_req (audrey, 0, NULL, "pm.AuditRead", "{\"max\": 5000}");
+    CHECK (r);
+    int seen[8] = {0};
+    json_t *entries = itest_json_at (r, "entries");
+    for (size_t i = 0; i < json_array_size (entries); i++) {
+        json_t *e = json_array_get (entries, i);
+        if (strcmp (itest_json_str (e, "action"), "recruitment.SearchTalentPool") != 0) {
+            continue;
+        }
+        for (int k = 0; k < 8; k++) {
+            seen[k] += strcmp (itest_json_str (e, "subject"), cand[k]) == 0;
+        }
+    }
+    json_decref (r);
+    CHECK (seen[ASH] >= 5 && seen[BO] >= 5 && seen[FA] >= 5 && seen[GU] >= 4);
+    CHECK (seen[CY] == 0 && seen[DI] == 0 && seen[ED] == 0 && seen[HU] == 0);
+    //  Ed's skills are gone from the older events too.
+    CHECK (s_wait_count (c, "recruitment.candidate.events_redacted", 1));
+    const char *needles[] = {"Hyperbaric", NULL};
+    CHECK (s_stream_says (c, 1, needles) == NULL);
+    pm_client_destroy (&audrey);
+    pm_client_destroy (&eve);
+    pm_client_destroy (&rita);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
+//  The pool index follows every change in the same transaction: skills
+//  replaced (SetCandidateSkills) and added by a later application, a held
+//  requisition's new role, the hire. A store from before the index gets
+//  it at start (its entries and marker removed here, as an older version
+//  left it), and a member whose retention ended is out of the pool at
+//  once, before the retention timer erases them.
+static void
+s_test_talent_pool_kept (void)
+{
+    itest_svc_t svc;
+    itest_svc_init (&svc, "recruitment", "pm-recruitment");
+    CHECK (itest_start (&svc) == 0);
+    pm_client_t *c = itest_client (&svc);
+    char job1[PM_ID_MAX], pst1[PM_ID_MAX], job2[PM_ID_MAX], pst2[PM_ID_MAX];
+    CHECK (s_open_role (c, "north", "nurse", job1, pst1));
+    CHECK (s_open_role (c, "north", "nurse", job2, pst2));
+    char app_x[PM_ID_MAX], x[PM_ID_MAX], app_x2[PM_ID_MAX], x2[PM_ID_MAX];
+    char app_y[PM_ID_MAX], y[PM_ID_MAX];
+    CHECK (s_pool_apply (c, pst1, "Xu", "[\"Triage\"]", POOL_YES, app_x, x));
+    const char *only_x[] = {x, NULL}, *nobody[] = {NULL};
+    CHECK (s_pool_is (c, "{\"keywords\": [\"triage\"]}", only_x, NULL));
+    //  Skills replaced: the old one finds nothing, the new one finds Xu.
+    char body[2048];
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\", \"skills\": [\"a\\nb\"]}", x);
+    CHECK (s_refused (c, PM_EINVAL, "skills[0]", "control",
+                      "recruitment.SetCandidateSkills", body));
+    snprintf (body, sizeof body, "{\"candidate_id\": \"%s\", \"skills\": [\"Phlebotomy\"], "
+              "\"expected_version\": 9}", x);
+    CHECK (s_refused (c, PM_ECONFLICT, "expected_version", "not 9",
+                      "recruitment.SetCandidateSkills", body));
+    json_t *r = itest_req (c, 0, NULL, "recruitment.SetCandidateSkills",
+                           "{\"candidate_id\": \"%s\", \"skills\": [\"Phlebotomy\"]}", x);
+    CHECK (r && json_array_size (itest_json_at (r, "skills")) == 1);
+    json_decref (r);
+    CHECK (s_pool_is (c, "{\"keywords\": [\"triage\"]}", nobody, NULL));
+    CHECK (s_pool_is (c, "{\"keywords\": [\"phlebotomy\"]}", only_x, NULL));
+    //  Applying again adds the skills not on file.
+    CHECK (s_pool_apply (c, pst2, "Xu", "[\"TRIAGE\", \"phlebotomy\"]", "null", app_x2, x2));
+    CHECK (strcmp (x2, x) == 0);
+    r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", x);
+    CHECK (r && json_array_size (itest_json_at (r, "skills")) == 2);
+    json_decref (r);
+    CHECK (s_pool_is (c, "{\"keywords\": [\"triage\"]}", only_x, NULL));
+    //  The second opening is held and becomes a midwife's.
+    r = itest_req (c, 0, NULL, "recruitment.HoldRequisition",
+                   "{\"requisition_id\": \"%s\", \"reason\": \"rethink\"}", job2);
+    CHECK (r);
+    long long version = s_int (r, "version");
+    json_decref (r);
+    CHECK (s_pool_is (c, "{\"roles\": [\"midwife\"]}", nobody, NULL));
+    r = itest_req (c, 0, NULL, "recruitment.UpdateRequisition",
+                   "{\"requisition\": {\"id\": \"%s\", \"site_id\": \"north\", \"role\": "
+                   "\"midwife\", \"headcount\": 1, \"title\": \"Midwife\", \"description\": "
+                   "\"d\", \"salary\": {\"min_minor\": 3000, \"max_minor\": 5000, "
+                   "\"currency\": \"USD\"}, \"target_start\": \"2026-09-01\", "
+                   "\"employment_type\": \"PART_TIME\"}, \"expected_version\": %lld}", job2,
+                   version);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_pool_is (c, "{\"roles\": [\"midwife\"]}", only_x, NULL));
+    //  Xu is hired through the first opening.
+    CHECK (s_to_interviewed (c, app_x) && s_offer (c, app_x, 86400000, 4000));
+    r = itest_req (c, 0, NULL, "recruitment.AcceptOffer", "{\"application_id\": \"%s\"}",
+                   app_x);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_pool_is (c, "{\"keywords\": [\"triage\"], \"not_hired\": true}", nobody, NULL));
+    CHECK (s_pool_is (c, "{\"keywords\": [\"triage\"]}", only_x, &r));
+    CHECK (itest_json_at (r, "matches[0].hired") == json_true ());
+    json_decref (r);
+    //  Yi, kept one day after her process ends.
+    CHECK (s_pool_apply (c, pst1, "Yi", "[\"Triage\"]", POOL_YES, app_y, y));
+    r = itest_req (c, 0, NULL, "recruitment.SetCandidatePrivacy",
+                   "{\"candidate_id\": \"%s\", \"retention_days\": 1}", y);
+    CHECK (r);
+    json_decref (r);
+    CHECK (s_move (c, app_y, "REJECTED", "not now"));
+    const char *both[] = {y, x, NULL};
+    CHECK (s_pool_is (c, "{\"keywords\": [\"triage\"]}", both, NULL));
+    //  As an older version left the store: no pool index, no marker.
+    pm_client_destroy (&c);
+    itest_signal (&svc, SIGTERM);
+    CHECK (itest_store_forget (&svc, "index", "PGJKM") >= 11);
+    //  Two days on (the retention timer has not run yet): Yi is out, Xu in.
+    svc.env[0] = "PM_CLOCK_OFFSET_MS=172800000";
+    CHECK (s_start_again (&svc) == 0);
+    c = itest_client (&svc);
+    CHECK (s_pool_is (c, "{\"keywords\": [\"triage\"]}", only_x, NULL));
+    CHECK (s_pool_is (c, "{\"roles\": [\"midwife\"], \"site_ids\": [\"north\"]}", only_x,
+                      NULL));
+    CHECK (s_pool_is (c, "{}", only_x, NULL));
+    r = itest_req (c, 0, NULL, "recruitment.GetCandidate", "{\"candidate_id\": \"%s\"}", y);
+    CHECK (r && s_int (r, "erased_at") == 0);
+    json_decref (r);
+    pm_client_destroy (&c);
+    itest_cleanup (&svc);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -2131,6 +2490,8 @@ main (int argc, char *argv[])
         {"costs", s_test_costs},
         {"erasure_rewrites_events", s_test_erasure_rewrites_events},
         {"erasure_keeps_hire", s_test_erasure_keeps_hire},
+        {"talent_pool_search", s_test_talent_pool_search},
+        {"talent_pool_kept", s_test_talent_pool_kept},
         {NULL, NULL},
     };
     return itest_main (argc, argv, cases);
