@@ -133,7 +133,9 @@ finance_setup (pm_server_t *server)
         //  Finance's own stream is the history of its invoices.
         || pm_store_dbi (store, "$events", 0, &events) != PM_OK
         || pm_store_migrate (store, fin_db.index, "due-history", fin_dues_migrate, &events)
-               != 0) {
+               != 0
+        || pm_store_migrate (store, fin_db.index, "payroll-rate-history",
+                             fin_budgets_migrate, NULL) != 0) {
         return -1;
     }
     fin_sites_setup (server);

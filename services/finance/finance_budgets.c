@@ -3,11 +3,16 @@
     variance and variance %), with the projections the actuals come from.
 
     Payroll follows staffing's stream: staffing.staff.onboarded / updated
-    keep each staff member's hourly rate; staffing.shift.assigned prices
-    the shift at the rate held then (hours x rate, rounded half up once
+    keep each staff member's hourly rate and, per change, the rate from
+    the event's time on ('R' staff 0 be64 effective_from; staffing's Staff
+    has no effective date); staffing.shift.assigned prices the shift at
+    the rate in force at its start (hours x rate, rounded half up once
     per shift) under the month of its local start date (Shift.date, which
-    staffing computes in the site's zone); staffing.shift.unassigned takes
-    the cost away. A re-delivered event writes the same record again, so
+    staffing computes in the site's zone) and lists it under its staff
+    member by start ('S' staff 0 be64 start shift 0); a rate change
+    re-prices, in the transaction that applies it, that person's shifts
+    that start at or after it; staffing.shift.unassigned takes the cost
+    away. A re-delivered event writes the same record again, so
     each shift counts once; the cursor moves in the same transaction.
     Recruitment: recruitment.cost.recorded (advertising, agency fees, ...)
     is the recruitment actual, under the month of its local date, keyed by
@@ -455,7 +460,144 @@ s_del (MDB_txn *txn, const pm_key_t *k)
     return rc == PM_ENOTFOUND ? PM_OK : rc;
 }
 
-//  Takes a shift's cost (and its month entry) away, if it has one.
+//  'S' staff 0 be64 start shift 0: a staff member's shifts by start.
+static void
+s_staff_shift_key (pm_key_t *k, const char *staff, int64_t start, const char *shift)
+{
+    pm_key_init (k, 'S');
+    pm_key_str (k, staff);
+    pm_key_u64 (k, (uint64_t) (start > 0 ? start : 0));
+    if (shift) {
+        pm_key_str (k, shift);
+    }
+}
+
+//  'R' staff 0 be64 effective_from: a staff member's rates over time.
+static void
+s_rate_key (pm_key_t *k, const char *staff, int64_t at)
+{
+    pm_key_init (k, 'R');
+    pm_key_str (k, staff);
+    if (at >= 0) {
+        pm_key_u64 (k, (uint64_t) at);
+    }
+}
+
+//  The rate of `staff` in force at instant `at` (caller frees; NULL when
+//  finance knows none): the last change at or before it, or else the
+//  first rate known (no earlier one is). With `next`, the instant of the
+//  change after `at` (INT64_MAX: none).
+static pm_err
+s_rate_at (MDB_txn *txn, const char *staff, int64_t at, Pm__Finance__StaffRate **out,
+           int64_t *next)
+{
+    *out = NULL;
+    pm_key_t prefix, k;
+    s_rate_key (&prefix, staff, -1);
+    s_rate_key (&k, staff, at < INT64_MAX && at >= 0 ? at + 1 : 0);
+    MDB_cursor *cur;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.actuals, &cur));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key = {k.len, k.b}, val = {0, NULL};
+    //  The first entry after `at`: the change after; the one before it is
+    //  the rate in force (none after: the last entry).
+    int mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    bool after = mrc == 0 && key.mv_size == prefix.len + 8
+                 && memcmp (key.mv_data, prefix.b, prefix.len) == 0;
+    if (next) {
+        *next = after ? (int64_t) pm_be64_get ((const uint8_t *) key.mv_data + prefix.len)
+                      : INT64_MAX;
+    }
+    MDB_val first = val;
+    mrc = mrc == 0 ? mdb_cursor_get (cur, &key, &val, MDB_PREV)
+                   : mrc == MDB_NOTFOUND ? mdb_cursor_get (cur, &key, &val, MDB_LAST) : mrc;
+    bool in_force = mrc == 0 && key.mv_size == prefix.len + 8
+                    && memcmp (key.mv_data, prefix.b, prefix.len) == 0;
+    if (!in_force && after) {
+        val = first; //  before every change known: the first rate
+    }
+    if (in_force || after) {
+        *out = pm__finance__staff_rate__unpack (NULL, val.mv_size, val.mv_data);
+        rc = *out ? PM_OK : PM_EINTERNAL;
+    }
+    else if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = pm_err_from_mdb (mrc);
+    }
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+typedef struct {
+    char (*ids)[PM_ID_MAX];
+    size_t n, max;
+    size_t time_at;           //  where the start time is in an 'S' key
+    int64_t until;
+} s_shift_ids_t;
+
+//  Copies the shift id of each 'S' entry before `until` (the shift costs
+//  are written after the scan, in the same sub-database).
+static int
+s_collect_shift (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) val;
+    s_shift_ids_t *s = arg;
+    const char *kb = key->mv_data;
+    if (key->mv_size <= s->time_at + 8
+        || pm_be64_get ((const uint8_t *) kb + s->time_at) >= (uint64_t) s->until) {
+        return PM_SCAN_STOP;
+    }
+    if (s->n == s->max) {
+        s->max = s->max ? 2 * s->max : 64;
+        void *more = realloc (s->ids, s->max * sizeof *s->ids);
+        if (!more) {
+            return PM_EINTERNAL;
+        }
+        s->ids = more;
+    }
+    snprintf (s->ids[s->n++], PM_ID_MAX, "%.*s", (int) (key->mv_size - s->time_at - 9),
+              kb + s->time_at + 8);
+    return 0;
+}
+
+//  Prices again, at `rate`, the shifts of its staff member that start in
+//  [rate->effective_from, until).
+static pm_err
+s_reprice (MDB_txn *txn, const Pm__Finance__StaffRate *rate, int64_t until)
+{
+    pm_key_t prefix, start;
+    pm_key_init (&prefix, 'S');
+    pm_key_str (&prefix, rate->staff_id);
+    s_staff_shift_key (&start, rate->staff_id, rate->effective_from, NULL);
+    s_shift_ids_t ids = {NULL, 0, 0, prefix.len, until};
+    pm_err rc = pm_key_scan (txn, fin_db.actuals, prefix.b, prefix.len, &start,
+                             s_collect_shift, &ids);
+    for (size_t i = 0; rc == PM_OK && i < ids.n; i++) {
+        pm_key_t k;
+        s_akey (&k, 'h', ids.ids[i], NULL, NULL);
+        Pm__Finance__ShiftCost *c = NULL;
+        rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
+                               &pm__finance__shift_cost__descriptor,
+                               (ProtobufCMessage **) &c);
+        if (rc != PM_OK) {
+            rc = rc == PM_ENOTFOUND ? PM_EINTERNAL : rc; //  'S' names costs kept
+            break;
+        }
+        char *currency = c->currency;
+        c->currency = rate->currency;
+        c->pay_rate_minor = rate->pay_rate_minor;
+        c->cost_minor = fin_shift_cost (c->end - c->start, rate->pay_rate_minor);
+        rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &c->base, 0);
+        c->currency = currency; //  the unpacked message owns its strings
+        pm__finance__shift_cost__free_unpacked (c, NULL);
+    }
+    free (ids.ids);
+    return rc;
+}
+
+//  Takes a shift's cost (and its month and staff entries) away, if it
+//  has one.
 static pm_err
 s_shift_drop (MDB_txn *txn, const char *shift_id)
 {
@@ -476,14 +618,22 @@ s_shift_drop (MDB_txn *txn, const char *shift_id)
         s_akey (&m, 'm', old->site_id, old->month, old->shift_id);
         rc = s_del (txn, &m);
     }
+    if (rc == PM_OK && old->staff_id) {
+        pm_key_t m;
+        s_staff_shift_key (&m, old->staff_id, old->start, old->shift_id);
+        rc = s_del (txn, &m);
+    }
     pm__finance__shift_cost__free_unpacked (old, NULL);
     return rc;
 }
 
-//  staffing.staff.onboarded / updated -> the staff member's rate.
+//  staffing.staff.onboarded / updated -> the staff member's rate; a new
+//  rate takes effect at the event's time and re-prices the shifts that
+//  start from then on (until a later change, when the stream is replayed).
 static pm_err
 s_apply_staff (pm_ctx_t *ctx, const Pm__Event *event)
 {
+    MDB_txn *txn = pm_ctx_txn (ctx);
     Pm__Staffing__Staff *s = pm__staffing__staff__unpack (NULL, event->data.len,
                                                           event->data.data);
     if (!s || !pm_id_valid (s->id, "stf")) {
@@ -492,13 +642,42 @@ s_apply_staff (pm_ctx_t *ctx, const Pm__Event *event)
     }
     Pm__Finance__StaffRate r = PM__FINANCE__STAFF_RATE__INIT;
     r.staff_id = s->id;
-    r.has_pay_rate_minor = 1;
+    r.has_pay_rate_minor = r.has_effective_from = 1;
     r.pay_rate_minor = s->has_pay_rate_minor && s->pay_rate_minor > 0
                            && s->pay_rate_minor <= FIN_MONEY_MAX ? s->pay_rate_minor : 0;
     r.currency = s->currency;
+    //  Staffing's Staff has no effective date: the change is in force from
+    //  when staffing made it (the event's time, the same on every replay).
+    r.effective_from = event->has_time && event->time > 0 ? event->time : pm_ctx_now (ctx);
     pm_key_t k;
     s_akey (&k, 'r', s->id, NULL, NULL);
-    pm_err rc = pm_store_put_msg (pm_ctx_txn (ctx), fin_db.actuals, k.b, k.len, &r.base, 0);
+    Pm__Finance__StaffRate *old = NULL;
+    pm_err rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
+                                  &pm__finance__staff_rate__descriptor,
+                                  (ProtobufCMessage **) &old);
+    rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    bool same = old && old->pay_rate_minor == r.pay_rate_minor
+                && strcmp (old->currency ? old->currency : "", r.currency ? r.currency : "")
+                       == 0;
+    if (rc == PM_OK && !same) {
+        rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &r.base, 0);
+    }
+    if (rc == PM_OK && !same) {
+        s_rate_key (&k, s->id, r.effective_from);
+        rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &r.base, 0);
+    }
+    //  Only up to a later change already known (none, unless replayed
+    //  out of order): its shifts keep that one's rate.
+    Pm__Finance__StaffRate *in_force = NULL;
+    int64_t until = INT64_MAX;
+    if (rc == PM_OK && !same) {
+        rc = s_rate_at (txn, s->id, r.effective_from, &in_force, &until);
+    }
+    if (rc == PM_OK && !same) {
+        rc = s_reprice (txn, &r, until);
+    }
+    pm__finance__staff_rate__free_unpacked (in_force, NULL);
+    pm__finance__staff_rate__free_unpacked (old, NULL);
     pm__staffing__staff__free_unpacked (s, NULL);
     return rc;
 }
@@ -531,12 +710,8 @@ s_apply_shift (pm_ctx_t *ctx, const Pm__Event *event, bool assigned)
         return rc;
     }
     pm_key_t k;
-    s_akey (&k, 'r', s->staff_id, NULL, NULL);
     Pm__Finance__StaffRate *rate = NULL;
-    rc = pm_store_get_msg (txn, fin_db.actuals, k.b, k.len,
-                           &pm__finance__staff_rate__descriptor,
-                           (ProtobufCMessage **) &rate);
-    rc = rc == PM_ENOTFOUND ? PM_OK : rc;
+    rc = s_rate_at (txn, s->staff_id, s->start, &rate, NULL);
     char month[MONTH_LEN];
     snprintf (month, sizeof month, "%.7s", s->date);
     Pm__Finance__ShiftCost c = PM__FINANCE__SHIFT_COST__INIT;
@@ -556,6 +731,10 @@ s_apply_shift (pm_ctx_t *ctx, const Pm__Event *event, bool assigned)
     }
     if (rc == PM_OK) {
         s_akey (&k, 'm', s->site_id, month, s->id);
+        rc = pm_store_put (txn, fin_db.actuals, k.b, k.len, "", 0, 0);
+    }
+    if (rc == PM_OK) {
+        s_staff_shift_key (&k, s->staff_id, s->start, s->id);
         rc = pm_store_put (txn, fin_db.actuals, k.b, k.len, "", 0, 0);
     }
     pm__finance__staff_rate__free_unpacked (rate, NULL);
@@ -599,6 +778,12 @@ s_reset_staffing (pm_ctx_t *ctx, const char *source)
     }
     if (rc == PM_OK) {
         rc = s_drop (txn, 'z');
+    }
+    if (rc == PM_OK) {
+        rc = s_drop (txn, 'R');
+    }
+    if (rc == PM_OK) {
+        rc = s_drop (txn, 'S');
     }
     return rc;
 }
@@ -709,6 +894,70 @@ s_reset_recruitment (pm_ctx_t *ctx, const char *source)
     if (rc == PM_OK) {
         rc = s_drop (pm_ctx_txn (ctx), 'K');
     }
+    return rc;
+}
+
+typedef struct {
+    ProtobufCMessage **msgs;
+    size_t n, max;
+    const ProtobufCMessageDescriptor *desc;
+} s_msgs_t;
+
+//  Unpacks each value (written back after the scan).
+static int
+s_collect_msg (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    (void) key;
+    s_msgs_t *m = arg;
+    if (m->n == m->max) {
+        m->max = m->max ? 2 * m->max : 64;
+        void *more = realloc (m->msgs, m->max * sizeof *m->msgs);
+        if (!more) {
+            return PM_EINTERNAL;
+        }
+        m->msgs = more;
+    }
+    m->msgs[m->n] = protobuf_c_message_unpack (m->desc, NULL, val->mv_size, val->mv_data);
+    return m->msgs[m->n++] ? 0 : PM_EINTERNAL;
+}
+
+//  --------------------------------------------------------------------------
+//  A store from before rate history: each known rate is in force from
+//  the start, each priced shift is listed under its staff member.
+pm_err
+fin_budgets_migrate (MDB_txn *txn, void *arg, long *changed)
+{
+    (void) arg;
+    s_msgs_t rates = {NULL, 0, 0, &pm__finance__staff_rate__descriptor};
+    s_msgs_t shifts = {NULL, 0, 0, &pm__finance__shift_cost__descriptor};
+    pm_err rc = pm_key_scan (txn, fin_db.actuals, "r", 1, NULL, s_collect_msg, &rates);
+    if (rc == PM_OK) {
+        rc = pm_key_scan (txn, fin_db.actuals, "h", 1, NULL, s_collect_msg, &shifts);
+    }
+    for (size_t i = 0; rc == PM_OK && i < rates.n; i++) {
+        Pm__Finance__StaffRate *r = (Pm__Finance__StaffRate *) rates.msgs[i];
+        r->has_effective_from = 1;
+        r->effective_from = 0;
+        pm_key_t k;
+        s_rate_key (&k, r->staff_id, 0);
+        rc = pm_store_put_msg (txn, fin_db.actuals, k.b, k.len, &r->base, 0);
+        (*changed)++;
+    }
+    for (size_t i = 0; rc == PM_OK && i < shifts.n; i++) {
+        Pm__Finance__ShiftCost *c = (Pm__Finance__ShiftCost *) shifts.msgs[i];
+        pm_key_t k;
+        s_staff_shift_key (&k, c->staff_id, c->start, c->shift_id);
+        rc = pm_store_put (txn, fin_db.actuals, k.b, k.len, "", 0, 0);
+        (*changed)++;
+    }
+    for (size_t i = 0; i < rates.n; i++) {
+        protobuf_c_message_free_unpacked (rates.msgs[i], NULL);
+    }
+    for (size_t i = 0; i < shifts.n; i++) {
+        protobuf_c_message_free_unpacked (shifts.msgs[i], NULL);
+    }
+    free (rates.msgs);
+    free (shifts.msgs);
     return rc;
 }
 

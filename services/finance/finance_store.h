@@ -32,9 +32,13 @@
                 'M' name 0                       -> ""      migrations done
       budgets   site 0 month                     -> Budget
       actuals   (projections of staffing and recruitment, rebuilt on reset)
-                'r' staff_id                     -> StaffRate
+                'r' staff_id                     -> StaffRate  the rate now
+                'R' staff_id 0 be64 effective_from -> StaffRate  each rate
+                                                    from when it took effect
                 'h' shift_id                     -> ShiftCost
                 'm' site 0 month 0 shift_id      -> ""   a month's shifts
+                'S' staff_id 0 be64 start shift_id 0 -> ""  a person's
+                                                    shifts by start (re-pricing)
                 'c' candidate_id                 -> HireCount
                 'n' site 0 month 0 candidate_id  -> ""   a month's hires
                 'z' site_id                      -> pm.staffing.Site  staffing's

@@ -11,7 +11,8 @@
     Requests are written as JSON and turned into the command's protobuf
     message with the service's own schema (pm_json); replies are read
     back the same way. pm_emitter stands in for scheduling, patients and
-    recruitment; payroll actuals come from the real pm-staffing.              */
+    recruitment; payroll actuals (and their re-pricing after a pay-rate
+    change) come from the real pm-staffing.                               */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -2092,14 +2093,6 @@ s_test_budget_revenue_months (void)
     itest_cleanup (&svc);
 }
 
-//  The aging of `site` at `as_of` (caller decrefs).
-static json_t *
-s_aging (pm_client_t *c, const char *site, const char *as_of)
-{
-    return itest_req (c, 0, NULL, "finance.AgingReport", "{\"site_id\": \"%s\", \"as_of\": "
-                      "\"%s\"}", site, as_of);
-}
-
 //  A call (JSON body, printf-style) that must succeed; its reply dropped.
 static bool
 s_do (pm_client_t *c, const char *type, const char *fmt, ...)
@@ -2112,6 +2105,113 @@ s_do (pm_client_t *c, const char *type, const char *fmt, ...)
     json_t *r = itest_req (c, 0, NULL, type, "%s", body);
     json_decref (r);
     return r != NULL;
+}
+
+//  Staffing changes nurse `id`'s pay rate (the staff record at `version`).
+static bool
+s_pay_rate (pm_client_t *sc, const char *id, int version, long long rate)
+{
+    json_t *r = itest_req (sc, 0, NULL, "staffing.UpdateStaff",
+                           "{\"expected_version\": %d, \"staff\": {\"id\": \"%s\", "
+                           "\"name\": {\"family\": \"Doe\", \"given\": [\"Jo\"]}, "
+                           "\"roles\": [\"nurse\"], \"sites\": [{\"site_id\": \"north\", "
+                           "\"fte_permille\": 1000}], \"employment_type\": \"FULL_TIME\", "
+                           "\"pay_rate_minor\": %lld, \"currency\": \"USD\", "
+                           "\"start_date\": \"2026-01-05\"}}", version, id, rate);
+    json_decref (r);
+    return r != NULL;
+}
+
+//  North's June payroll actual once finance has applied all of staffing's
+//  stream; -1 when the report failed.
+static long long
+s_june_payroll (pm_client_t *sc, pm_client_t *fc)
+{
+    if (s_wait_applied (fc, "staffing", NULL, s_high_seq (sc)) != 0) {
+        return -1;
+    }
+    json_t *r = s_bva (fc, "2026-06");
+    long long v = r ? s_num (r, "categories[0].actual_minor") : -1;
+    json_decref (r);
+    return v;
+}
+
+//  --------------------------------------------------------------------------
+//  A pay-rate change (staffing.UpdateStaff; staffing's Staff has no
+//  effective date, so the change's time is when it takes effect) re-prices
+//  the shifts already assigned that start from then on, not earlier ones;
+//  a shift assigned later takes the rate in force at its start; a second
+//  change re-prices from its own time only. A store from before the rate
+//  history: the next change still re-prices the shifts after it. Staffing
+//  runs with its clock on June 15, 2026, then June 22 and June 28.
+static void
+s_test_payroll_repriced (void)
+{
+    itest_svc_t stf, fin;
+    char env[64];
+    itest_svc_init (&stf, "staffing", "pm-staffing");
+    itest_svc_init (&fin, "finance", "pm-finance");
+    snprintf (env, sizeof env, "PM_CLOCK_OFFSET_MS=%lld",
+              (long long) (s_utc (2026, 6, 15, 12, 0) - pm_clock_wall_ms ()));
+    stf.env[0] = env;
+    CHECK (s_start (&stf) == 0);
+    itest_point_at (&fin, &stf);
+    CHECK (s_start (&fin) == 0);
+    pm_client_t *sc = itest_client (&stf);
+    pm_client_t *fc = itest_client (&fin);
+    CHECK (s_staffing_site (sc, fc, "north"));
+    char ana[PM_ID_MAX], day[PM_ID_MAX];
+    //  2h20m shifts: 10.00/h -> 23.33, 20.00/h -> 46.67, 30.00/h -> 70.00,
+    //  15.00/h -> 35.00.
+    CHECK (s_nurse (sc, 1000, "USD", ana));
+    CHECK (s_template (sc, "08:00", "10:20", day));
+    CHECK (s_roster (sc, day, "2026-06-10", "2026-06-10", ana, NULL) == 1);
+    CHECK (s_roster (sc, day, "2026-06-20", "2026-06-20", ana, NULL) == 1);
+    CHECK (s_june_payroll (sc, fc) == 2333 + 2333);
+    //  June 15: a raise to 20.00; the June 20 shift is re-priced.
+    CHECK (s_pay_rate (sc, ana, 1, 2000));
+    CHECK (s_june_payroll (sc, fc) == 2333 + 4667);
+    //  Assigned after the raise: June 12 (before it) at 10.00, June 25 at 20.00.
+    CHECK (s_roster (sc, day, "2026-06-12", "2026-06-12", ana, NULL) == 1);
+    CHECK (s_roster (sc, day, "2026-06-25", "2026-06-25", ana, NULL) == 1);
+    CHECK (s_june_payroll (sc, fc) == 2333 + 4667 + 2333 + 4667);
+    //  June 22: 30.00 from then on; June 20 keeps 20.00.
+    CHECK (s_clock_at (&stf, &sc, env, sizeof env, s_utc (2026, 6, 22, 12, 0)));
+    CHECK (s_pay_rate (sc, ana, 2, 3000));
+    CHECK (s_june_payroll (sc, fc) == 2333 + 4667 + 2333 + 7000);
+    json_t *r = s_bva (fc, "2026-06");
+    CHECK (r && s_num (r, "categories[0].count") == 4 && s_num (r, "unpriced_shifts") == 0);
+    json_decref (r);
+    CHECK (s_roster (sc, day, "2026-06-29", "2026-06-29", ana, NULL) == 1);
+    CHECK (s_june_payroll (sc, fc) == 2333 + 4667 + 2333 + 7000 + 7000);
+
+    //  A store from before the rate history; June 28: 15.00 from then on.
+    //  (A payment puts an index entry past the markers: itest_store_forget
+    //  fails when what it deletes ends the sub-database.)
+    CHECK (s_do (fc, "finance.RecordPayment", "{\"site_id\": \"north\", \"patient_id\": "
+                 "\"%s\", \"mode\": \"CASH\", \"amount_minor\": 1, \"currency\": \"USD\"}",
+                 PAT));
+    pm_client_destroy (&fc);
+    itest_signal (&fin, SIGTERM);
+    CHECK (itest_store_forget (&fin, "actuals", "RS") >= 1 + 5);
+    CHECK (itest_store_forget (&fin, "index", "M") >= 1);
+    CHECK (itest_start (&fin) == 0);
+    fc = itest_client (&fin);
+    CHECK (s_clock_at (&stf, &sc, env, sizeof env, s_utc (2026, 6, 28, 12, 0)));
+    CHECK (s_pay_rate (sc, ana, 3, 1500));
+    CHECK (s_june_payroll (sc, fc) == 2333 + 4667 + 2333 + 7000 + 3500);
+    pm_client_destroy (&sc);
+    pm_client_destroy (&fc);
+    itest_cleanup (&fin);
+    itest_cleanup (&stf);
+}
+
+//  The aging of `site` at `as_of` (caller decrefs).
+static json_t *
+s_aging (pm_client_t *c, const char *site, const char *as_of)
+{
+    return itest_req (c, 0, NULL, "finance.AgingReport", "{\"site_id\": \"%s\", \"as_of\": "
+                      "\"%s\"}", site, as_of);
 }
 
 //  --------------------------------------------------------------------------
@@ -2968,6 +3068,7 @@ static const itest_case_t s_cases[] = {
     {"merge_repoints", s_test_merge_repoints},
     {"budgets", s_test_budgets},
     {"payroll_actuals", s_test_payroll_actuals},
+    {"payroll_repriced", s_test_payroll_repriced},
     {"site_follows_staffing", s_test_site_follows_staffing},
     {"hires_counted_once", s_test_hires_counted_once},
     {"recruitment_costs_once", s_test_recruitment_costs},
