@@ -83,6 +83,39 @@ pm_key_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
 }
 
 //  --------------------------------------------------------------------------
+//  The first key after (prefix, at), then one back: the last one <= at.
+pm_err
+pm_key_at_or_before (MDB_txn *txn, MDB_dbi dbi, const pm_key_t *prefix, uint64_t at,
+                     MDB_val *val_out)
+{
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, dbi, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    pm_key_t k = *prefix;
+    pm_key_u64 (&k, at);
+    MDB_val key = {k.len, k.b}, val;
+    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    bool exact = mrc == 0 && key.mv_size == k.len && memcmp (key.mv_data, k.b, k.len) == 0;
+    if (!exact) {
+        mrc = mrc == 0 ? mdb_cursor_get (cursor, &key, &val, MDB_PREV)
+              : mrc == MDB_NOTFOUND ? mdb_cursor_get (cursor, &key, &val, MDB_LAST)
+                                    : mrc;
+    }
+    if (mrc == 0 && key.mv_size == prefix->len + 8
+        && memcmp (key.mv_data, prefix->b, prefix->len) == 0) {
+        *val_out = val;
+        rc = PM_OK;
+    }
+    else {
+        rc = mrc == 0 || mrc == MDB_NOTFOUND ? PM_ENOTFOUND : pm_err_from_mdb (mrc);
+    }
+    mdb_cursor_close (cursor);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
 //  Deletes the entries under a prefix. The cursor is placed afresh after
 //  each delete (what a cursor points at after mdb_cursor_del differs
 //  between LMDB versions).
@@ -197,6 +230,28 @@ pm_key_test (bool verbose)
     assert (pm_key_drop (txn, dbi, a.b, a.len) == PM_OK); //  stf_b's four
     n = -100;
     assert (pm_key_scan (txn, dbi, NULL, 0, NULL, s_count, &n) == PM_OK && n == -92);
+    //  A history by time: what was in force at an instant, never a
+    //  neighbour's (stf_0 sorts before, stf_b after).
+    const char *who[] = {"stf_0", "stf_a", "stf_a", "stf_a", "stf_a", "stf_b"};
+    const uint64_t when[] = {1, 10, 20, 30, 40, 1};
+    const char *what[] = {"z0", "t1", "t2", "t3", "t4", "b1"};
+    for (int i = 0; i < 6; i++) {
+        pm_key_init (&a, 'h');
+        pm_key_str (&a, who[i]);
+        pm_key_u64 (&a, when[i]);
+        assert (pm_store_put (txn, dbi, a.b, a.len, what[i], 2, 0) == PM_OK);
+    }
+    pm_key_init (&a, 'h');
+    pm_key_str (&a, "stf_a");
+    const uint64_t at[] = {5, 10, 25, 40, 1000};
+    const char *in_force[] = {NULL, "t1", "t2", "t4", "t4"};
+    for (int i = 0; i < 5; i++) {
+        MDB_val found;
+        pm_err rc = pm_key_at_or_before (txn, dbi, &a, at[i], &found);
+        assert (in_force[i] ? rc == PM_OK && found.mv_size == 2
+                                  && memcmp (found.mv_data, in_force[i], 2) == 0
+                            : rc == PM_ENOTFOUND);
+    }
     MDB_val v = {5, (void *) "stf_c"};
     char out[4];
     pm_val_str (&v, out, sizeof out);

@@ -43,6 +43,14 @@ typedef int (pm_scan_fn) (const MDB_val *key, const MDB_val *val, void *arg);
 pm_err pm_key_scan (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen,
                     const pm_key_t *from, pm_scan_fn *fn, void *arg);
 
+//  The entry of `dbi` whose key is `prefix` and then the largest instant
+//  (8 bytes big-endian) not after `at`: what was in force at `at` in a
+//  history keyed by time (prices, rates, due amounts). One cursor seek.
+//  PM_OK with *val_out (valid until the transaction writes), or
+//  PM_ENOTFOUND.
+pm_err pm_key_at_or_before (MDB_txn *txn, MDB_dbi dbi, const pm_key_t *prefix, uint64_t at,
+                            MDB_val *val_out);
+
 //  Deletes every entry of `dbi` whose key starts with `prefix` (plen >= 1
 //  bytes): how a projection is dropped before it is rebuilt.
 pm_err pm_key_drop (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen);

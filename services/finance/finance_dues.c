@@ -42,37 +42,20 @@ fin_due_at (MDB_txn *txn, const char *site, const char *inv, int64_t before, int
     if (before <= 0) {
         return PM_OK; //  keys hold instants after 1970 only
     }
-    pm_key_t prefix, k;
+    pm_key_t prefix;
     s_key (&prefix, site, inv);
-    k = prefix;
-    pm_key_u64 (&k, (uint64_t) before);
-    MDB_cursor *cur;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.index, &cur));
-    if (rc != PM_OK) {
-        return rc;
+    MDB_val val;
+    pm_err rc = pm_key_at_or_before (txn, fin_db.index, &prefix, (uint64_t) before - 1, &val);
+    if (rc == PM_ENOTFOUND) {
+        return PM_OK; //  nothing recorded before it: nothing was due
     }
-    MDB_val key = {k.len, k.b}, val;
-    int mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
-    //  The first key at or after `before`: the one before it is the last
-    //  change before (if it is this invoice's). None after: the last key.
-    mrc = mrc == 0 ? mdb_cursor_get (cur, &key, &val, MDB_PREV)
-                   : mrc == MDB_NOTFOUND ? mdb_cursor_get (cur, &key, &val, MDB_LAST) : mrc;
-    if (mrc == 0 && key.mv_size == prefix.len + 8
-        && memcmp (key.mv_data, prefix.b, prefix.len) == 0) {
+    if (rc == PM_OK) {
         Pm__Finance__InvoiceDue *d = pm__finance__invoice_due__unpack (NULL, val.mv_size,
                                                                       val.mv_data);
-        if (d) {
-            *due = d->due_minor;
-        }
-        else {
-            rc = PM_EINTERNAL;
-        }
+        rc = d ? PM_OK : PM_EINTERNAL;
+        *due = d ? d->due_minor : 0;
         pm__finance__invoice_due__free_unpacked (d, NULL);
     }
-    else if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = pm_err_from_mdb (mrc);
-    }
-    mdb_cursor_close (cur);
     return rc;
 }
 

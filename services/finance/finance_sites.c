@@ -281,28 +281,15 @@ fin_price_at (MDB_txn *txn, const char *site, const char *code, int64_t at,
     if (at < 0) {
         return PM_ENOTFOUND;
     }
-    pm_key_t k, prefix;
-    s_price_key (&k, site, code, at);
-    prefix = k;
-    prefix.len -= 8;
-    MDB_cursor *cursor;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.prices, &cursor));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    //  The first key after (code, at), then one back: the last one <= at.
-    pm_be64_put (k.b + prefix.len, (uint64_t) at + 1);
-    MDB_val key = {k.len, k.b}, val;
-    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    mrc = mrc == 0 ? mdb_cursor_get (cursor, &key, &val, MDB_PREV)
-                   : mdb_cursor_get (cursor, &key, &val, MDB_LAST);
-    rc = PM_ENOTFOUND;
-    if (mrc == 0 && key.mv_size == prefix.len + 8
-        && memcmp (key.mv_data, prefix.b, prefix.len) == 0) {
+    pm_key_t prefix;
+    s_price_key (&prefix, site, code, at);
+    prefix.len -= 8; //  the code's entries
+    MDB_val val;
+    pm_err rc = pm_key_at_or_before (txn, fin_db.prices, &prefix, (uint64_t) at, &val);
+    if (rc == PM_OK) {
         *out = pm__finance__price__unpack (NULL, val.mv_size, val.mv_data);
         rc = *out ? PM_OK : PM_EINTERNAL;
     }
-    mdb_cursor_close (cursor);
     return rc;
 }
 
