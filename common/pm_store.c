@@ -343,6 +343,35 @@ pm_store_get_msg (MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 }
 
 //  --------------------------------------------------------------------------
+//  Walks every stored message of a sub-database.
+pm_err
+pm_store_each_msg (MDB_txn *txn, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc,
+                   pm_msg_fn *fn, void *arg)
+{
+    MDB_cursor *cursor;
+    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, dbi, &cursor));
+    if (rc != PM_OK) {
+        return rc;
+    }
+    MDB_val key, val;
+    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
+    while (rc == PM_OK && mrc == 0) {
+        ProtobufCMessage *msg = protobuf_c_message_unpack (desc, NULL, val.mv_size,
+                                                           val.mv_data);
+        if (!msg) {
+            pm_error ("stored value does not decode", "type", desc->name, NULL);
+            rc = PM_EINTERNAL;
+        }
+        else {
+            rc = fn (msg, arg);
+            protobuf_c_message_free_unpacked (msg, NULL);
+        }
+        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close (cursor);
+    return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
+}
+
 //  Packs and stores a message. MDB_RESERVE lets protobuf-c pack straight
 //  into the page: no intermediate buffer.
 pm_err

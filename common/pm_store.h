@@ -87,6 +87,15 @@ pm_err pm_store_get_msg (MDB_txn *txn, MDB_dbi dbi, const void *key,
                          size_t klen, const ProtobufCMessageDescriptor *desc,
                          ProtobufCMessage **msg_out);
 
+//  Calls `fn` with every value of `dbi` in key order, unpacked as `desc`
+//  (freed after the call): for one-time migrations that walk every
+//  record. `fn` may write to other sub-databases; it returns PM_OK to go
+//  on or an error that ends the walk and is returned. A value that does
+//  not decode is PM_EINTERNAL (logged).
+typedef pm_err (pm_msg_fn) (const ProtobufCMessage *msg, void *arg);
+pm_err pm_store_each_msg (MDB_txn *txn, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc,
+                          pm_msg_fn *fn, void *arg);
+
 //  Packs and stores `msg`.
 pm_err pm_store_put_msg (MDB_txn *txn, MDB_dbi dbi, const void *key,
                          size_t klen, const ProtobufCMessage *msg,

@@ -65,29 +65,35 @@ s_reset_patients (pm_ctx_t *ctx, const char *source)
     return PM_OK;
 }
 
+typedef struct {
+    MDB_txn *txn;
+    long *changed;
+} s_walk_t;
+
+static pm_err
+s_index_invoice (const ProtobufCMessage *msg, void *arg)
+{
+    s_walk_t *w = arg;
+    (*w->changed)++;
+    return fin_invoice_report_index (w->txn, (const Pm__Finance__Invoice *) msg);
+}
+
 //  A store from before the report indexes: every invoice gets its entries.
 static pm_err
 s_index_invoices (MDB_txn *txn, void *arg, long *changed)
 {
     (void) arg;
-    MDB_cursor *cur;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.invoices, &cur));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    MDB_val key, val;
-    int mrc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
-    //  Writes go to another sub-database: the cursor stays valid.
-    while (rc == PM_OK && mrc == 0) {
-        Pm__Finance__Invoice *inv = pm__finance__invoice__unpack (NULL, val.mv_size,
-                                                                  val.mv_data);
-        rc = inv ? fin_invoice_report_index (txn, inv) : PM_EINTERNAL;
-        (*changed)++;
-        pm__finance__invoice__free_unpacked (inv, NULL);
-        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
+    s_walk_t w = {txn, changed};
+    return pm_store_each_msg (txn, fin_db.invoices, &pm__finance__invoice__descriptor,
+                              s_index_invoice, &w);
+}
+
+static pm_err
+s_index_payment (const ProtobufCMessage *msg, void *arg)
+{
+    s_walk_t *w = arg;
+    (*w->changed)++;
+    return fin_payment_booked_index (w->txn, (const Pm__Finance__Payment *) msg);
 }
 
 //  A store from before the day-book index: every payment gets its entry.
@@ -95,24 +101,9 @@ static pm_err
 s_index_payments (MDB_txn *txn, void *arg, long *changed)
 {
     (void) arg;
-    MDB_cursor *cur;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, fin_db.payments, &cur));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    MDB_val key, val;
-    int mrc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
-    //  Writes go to another sub-database: the cursor stays valid.
-    while (rc == PM_OK && mrc == 0) {
-        Pm__Finance__Payment *p = pm__finance__payment__unpack (NULL, val.mv_size,
-                                                                val.mv_data);
-        rc = p ? fin_payment_booked_index (txn, p) : PM_EINTERNAL;
-        (*changed)++;
-        pm__finance__payment__free_unpacked (p, NULL);
-        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
+    s_walk_t w = {txn, changed};
+    return pm_store_each_msg (txn, fin_db.payments, &pm__finance__payment__descriptor,
+                              s_index_payment, &w);
 }
 
 //  --------------------------------------------------------------------------

@@ -86,6 +86,27 @@ fin_due_record (MDB_txn *txn, const Pm__Finance__Invoice *inv, int64_t at)
     return pm_store_put_msg (txn, fin_db.index, k.b, k.len, &d.base, 0);
 }
 
+typedef struct {
+    MDB_txn *txn;
+    long *changed;
+} s_replay_t;
+
+//  One event of finance's stream: an invoice's state at its time.
+static pm_err
+s_replay_one (const ProtobufCMessage *msg, void *arg)
+{
+    const Pm__Event *e = (const Pm__Event *) msg;
+    s_replay_t *r = arg;
+    if (!e->type || strncmp (e->type, "finance.invoice.", 16) != 0) {
+        return PM_OK;
+    }
+    Pm__Finance__Invoice *inv = pm__finance__invoice__unpack (NULL, e->data.len, e->data.data);
+    pm_err rc = inv ? fin_due_record (r->txn, inv, e->time) : PM_EINTERNAL;
+    (*r->changed)++;
+    pm__finance__invoice__free_unpacked (inv, NULL);
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  The history from finance's own stream, in seq order.
 pm_err
@@ -96,31 +117,8 @@ fin_dues_migrate (MDB_txn *txn, void *arg, long *changed)
     //  Built whole: a partial history (a store that had some) would
     //  compare with the wrong last amount.
     pm_err rc = pm_key_drop (txn, fin_db.index, &tag, 1);
-    MDB_cursor *cur = NULL;
-    if (rc == PM_OK) {
-        rc = pm_err_from_mdb (mdb_cursor_open (txn, events, &cur));
-    }
-    if (rc != PM_OK) {
-        return rc;
-    }
-    MDB_val key, val;
-    int mrc = mdb_cursor_get (cur, &key, &val, MDB_FIRST);
-    //  Writes go to another sub-database: the cursor stays valid.
-    while (rc == PM_OK && mrc == 0) {
-        Pm__Event *e = pm__event__unpack (NULL, val.mv_size, val.mv_data);
-        if (!e) {
-            rc = PM_EINTERNAL;
-        }
-        else if (e->type && strncmp (e->type, "finance.invoice.", 16) == 0) {
-            Pm__Finance__Invoice *inv = pm__finance__invoice__unpack (NULL, e->data.len,
-                                                                      e->data.data);
-            rc = inv ? fin_due_record (txn, inv, e->time) : PM_EINTERNAL;
-            (*changed)++;
-            pm__finance__invoice__free_unpacked (inv, NULL);
-        }
-        pm__event__free_unpacked (e, NULL);
-        mrc = mdb_cursor_get (cur, &key, &val, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return rc == PM_OK && mrc != MDB_NOTFOUND ? pm_err_from_mdb (mrc) : rc;
+    s_replay_t replay = {txn, changed};
+    return rc == PM_OK ? pm_store_each_msg (txn, events, &pm__event__descriptor, s_replay_one,
+                                            &replay)
+                       : rc;
 }

@@ -357,35 +357,34 @@ rec_pool_sync_job (MDB_txn *txn, const char *job_id)
 }
 
 //  --------------------------------------------------------------------------
+typedef struct {
+    MDB_txn *txn;
+    long *changed;
+} s_walk_t;
+
+static pm_err
+s_migrate_one (const ProtobufCMessage *msg, void *arg)
+{
+    const rec_cand_t *c = (const rec_cand_t *) msg;
+    s_walk_t *w = arg;
+    if (!c->id) {
+        return PM_EINTERNAL; //  we packed it
+    }
+    if (!s_member (c)) {
+        return PM_OK;
+    }
+    (*w->changed)++;
+    return rec_pool_sync (w->txn, c, NULL);
+}
+
 //  The migration: every candidate of an older store through rec_pool_sync.
 static pm_err
 s_migrate (MDB_txn *txn, void *arg, long *changed)
 {
     (void) arg;
-    MDB_cursor *cursor;
-    pm_err rc = pm_err_from_mdb (mdb_cursor_open (txn, rec_db.candidates, &cursor));
-    if (rc != PM_OK) {
-        return rc;
-    }
-    MDB_val key, val;
-    int mrc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
-    while (rc == PM_OK && mrc == 0) {
-        rec_cand_t *c = pm__recruitment__candidate__unpack (NULL, val.mv_size, val.mv_data);
-        if (!c || !c->id) {
-            rc = PM_EINTERNAL; //  we packed it
-        }
-        if (rc == PM_OK && s_member (c)) {
-            rc = rec_pool_sync (txn, c, NULL);
-            *changed += rc == PM_OK;
-        }
-        pm__recruitment__candidate__free_unpacked (c, NULL);
-        mrc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
-    }
-    mdb_cursor_close (cursor);
-    if (rc == PM_OK && mrc != MDB_NOTFOUND) {
-        rc = pm_err_from_mdb (mrc);
-    }
-    return rc;
+    s_walk_t w = {txn, changed};
+    return pm_store_each_msg (txn, rec_db.candidates, &pm__recruitment__candidate__descriptor,
+                              s_migrate_one, &w);
 }
 
 //  --------------------------------------------------------------------------
